@@ -11,6 +11,7 @@ mod lines;
 mod request;
 mod response;
 pub mod vocabulary;
+pub mod wellknown;
 
 pub use error_code::ErrorKind;
 pub use fid::{FieldId, ParseFieldIdError};
@@ -18,7 +19,7 @@ pub use lines::{Line, LineBuffer, MAX_LINE};
 pub use request::{Request, RequestAssembler, RequestEvent, Value, ValueError};
 pub use response::{
     FIELDS_PER_LINE, OssiError, Record, Response, ResponseDecoder, ServerEvent, StreamError,
-    encode_response,
+    encode_echo, encode_error, encode_fields, encode_record, encode_response,
 };
 
 /// The prompt a CM prints when a SAT session starts, exactly.

@@ -8,7 +8,9 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// One complete line, or the report that one was too long (its bytes dropped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
+    /// At most [`MAX_LINE`] bytes.
     Text(String),
+    /// `len` counts the line's bytes, invalid UTF-8 counted as its replacement.
     TooLong { len: usize },
 }
 
@@ -65,6 +67,12 @@ impl LineBuffer {
             Ok(s) => s,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
+        // Each invalid byte became three bytes of U+FFFD: no line handed on is
+        // longer than MAX_LINE, so whatever is built from it can be sent back.
+        if text.len() > MAX_LINE {
+            self.out.push_back(Line::TooLong { len: text.len() });
+            return;
+        }
         self.out.push_back(Line::Text(text));
     }
 
@@ -134,6 +142,27 @@ mod tests {
         lb.extend(b"\nok\n");
         assert_eq!(lb.next_line(), Some(Line::TooLong { len: MAX_LINE + 10 }));
         assert_eq!(lb.next_line(), Some(t("ok")));
+    }
+
+    #[test]
+    fn a_line_too_long_once_invalid_utf8_is_replaced_is_too_long() {
+        // Found by fuzzing: 30,000 invalid bytes became a 90,000-byte line,
+        // which could not be sent back (echoed, re-encoded) to the other side.
+        let mut bytes = vec![b'c'];
+        bytes.extend(vec![0xff; 30_000]);
+        bytes.extend_from_slice(b"\nok\n");
+        assert_eq!(
+            lines(&[&bytes]),
+            vec![
+                Line::TooLong {
+                    len: 1 + 3 * 30_000
+                },
+                t("ok")
+            ]
+        );
+        let mut fits = vec![0xff; MAX_LINE / 3];
+        fits.push(b'\n');
+        assert_eq!(lines(&[&fits]), vec![t(&"\u{fffd}".repeat(MAX_LINE / 3))]);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Requests (client → CM): `c` command, optional `f` field ids and `d` values, `t`.
 
 use crate::fid::FieldId;
-use crate::lines::Line;
+use crate::lines::{Line, MAX_LINE};
 
 /// A value to write with `add` or `change`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,27 +105,41 @@ impl Request {
     }
 
     pub fn encode_into(&self, out: &mut String) {
-        use std::fmt::Write;
         out.push('c');
         out.push_str(&self.raw);
         out.push('\n');
         if !self.fields.is_empty() {
-            out.push('f');
-            for (i, f) in self.fields.iter().enumerate() {
-                if i > 0 {
-                    out.push('\t');
-                }
-                let _ = write!(out, "{f}");
-            }
-            out.push('\n');
+            encode_cells(out, 'f', &self.fields);
         }
         if !self.values.is_empty() {
-            out.push('d');
-            out.push_str(&self.values.join("\t"));
-            out.push('\n');
+            encode_cells(out, 'd', &self.values);
         }
         out.push_str("t\n");
     }
+}
+
+/// One `f` or `d` line of tab-separated cells; a cell that would make the line
+/// longer than [`MAX_LINE`] (which the other side refuses) starts another line
+/// of the same kind instead, as the grammar allows.
+fn encode_cells<T: std::fmt::Display>(out: &mut String, kind: char, cells: &[T]) {
+    use std::fmt::Write;
+    let mut line_start = out.len();
+    out.push(kind);
+    for (i, cell) in cells.iter().enumerate() {
+        let mark = out.len();
+        if i > 0 {
+            out.push('\t');
+        }
+        let _ = write!(out, "{cell}");
+        if i > 0 && out.len() - line_start > MAX_LINE {
+            out.truncate(mark);
+            out.push('\n');
+            line_start = out.len();
+            out.push(kind);
+            let _ = write!(out, "{cell}");
+        }
+    }
+    out.push('\n');
 }
 
 /// What the CM side makes of the lines it received.
@@ -321,6 +335,35 @@ mod tests {
             "cchange station 1001\nf8003ff00\t0031ff00\ndDoe, Jane\t \nt\n"
         );
         assert_eq!(feed(&r.encode()), vec![RequestEvent::Command(r)]);
+    }
+
+    #[test]
+    fn long_f_and_d_lines_are_split_to_fit_the_line_limit() {
+        // Found by fuzzing: values from several d lines were re-encoded on one
+        // line longer than the other side accepts.
+        let big = "x".repeat(40_000);
+        let r = Request::write(
+            "change station 1",
+            &[
+                (fid("8003ff00"), Value::Set(big.clone())),
+                (fid("0031ff00"), Value::Set(big.clone())),
+                (fid("0032ff00"), Value::Set("j".into())),
+            ],
+        )
+        .unwrap();
+        let text = r.encode();
+        assert_eq!(
+            text,
+            format!("cchange station 1\nf8003ff00\t0031ff00\t0032ff00\nd{big}\nd{big}\tj\nt\n")
+        );
+        assert_eq!(feed(&text), vec![RequestEvent::Command(r)]);
+
+        let many: Vec<FieldId> = (0..10_000).map(FieldId::from_u32).collect();
+        let r = Request::select("list station", &many).unwrap();
+        let text = r.encode();
+        assert!(text.lines().all(|l| l.len() <= MAX_LINE));
+        assert_eq!(text.lines().filter(|l| l.starts_with('f')).count(), 2);
+        assert_eq!(feed(&text), vec![RequestEvent::Command(r)]);
     }
 
     #[test]

@@ -456,16 +456,17 @@ impl ResponseDecoder {
                         if !p.records.is_empty() || p.d_lines > 0 {
                             return err(&text, "f line after the data started");
                         }
-                        let mut n = 0;
-                        for cell in rest.split('\t') {
-                            match FieldId::parse(cell) {
-                                Ok(f) => p.fields.push(f),
-                                Err(e) => return err(&text, &e.to_string()),
+                        // Parsed whole before any is kept: a bad line leaves no trace.
+                        let line: Result<Vec<FieldId>, _> =
+                            rest.split('\t').map(FieldId::parse).collect();
+                        match line {
+                            Ok(fids) => {
+                                p.line_widths.push(fids.len());
+                                p.fields.extend(fids);
+                                None
                             }
-                            n += 1;
+                            Err(e) => err(&text, &e.to_string()),
                         }
-                        p.line_widths.push(n);
-                        None
                     }
                     'd' => {
                         let Some(&width) = p.line_widths.get(p.d_lines) else {
@@ -486,6 +487,9 @@ impl ResponseDecoder {
                                 p.values.len() - before,
                                 width
                             );
+                            // Drop the bad line's values, or the record they
+                            // would join no longer fits its field ids.
+                            p.values.truncate(before);
                             return err(&text, &reason);
                         }
                         p.d_lines += 1;
@@ -612,6 +616,26 @@ mod tests {
             "clist station\ne1 zz\nt\n",
         ] {
             assert!(decode(bad).iter().any(|e| e.is_err()), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lines_after_an_error_do_not_corrupt_the_record() {
+        // Found by fuzzing: a rejected d (or f) line used to leave its cells
+        // behind, and the next record then panicked in `Record::new`.
+        for (text, value) in [
+            ("clist\nf00000000\nd10\t1\nda\nt\n", "a"),
+            ("clist\nf00000000\tzz\nf00000001\ndb\nt\n", "b"),
+            ("c0\nf0032ff00\nd10\t1\nd\nn\nd1\nt\n", "1"),
+        ] {
+            let ev = decode(text);
+            assert!(ev[0].is_err(), "{text:?}: {ev:?}");
+            let Some(Ok(ServerEvent::Response(r))) = ev.last() else {
+                panic!("{text:?}: {ev:?}")
+            };
+            let last = r.records.last().expect("a record");
+            assert_eq!(last.len(), 1, "{text:?}");
+            assert_eq!(last.value_at(0), value, "{text:?}");
         }
     }
 

@@ -1,1 +1,4 @@
 //! Integration tests of the OSSI codec.
+
+mod fuzz_corpus;
+mod proptests;
