@@ -1,0 +1,85 @@
+//! How to reach and talk to one CM.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A password that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(s: impl Into<String>) -> Self {
+        Password(s.into())
+    }
+
+    /// The password itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// Settings of a connection to one CM.
+#[derive(Debug, Clone)]
+pub struct SatConfig {
+    pub host: String,
+    pub port: u16,
+    pub login: String,
+    pub password: Password,
+    /// Any type beginning with `ossi` selects OSSI mode.
+    pub terminal_type: String,
+    /// The expected host-key fingerprint (`SHA256:…`); a different key is refused.
+    pub host_key: Option<String>,
+    pub connect_timeout: Duration,
+    pub login_timeout: Duration,
+    /// How long one command may take, from sending it to the end of its answer.
+    pub command_timeout: Duration,
+    /// Commands in flight on one session.
+    pub window: usize,
+    /// SAT sessions per CM.
+    pub sessions: usize,
+    /// A lone `t` is sent after this much idle time, to keep the session open.
+    pub keepalive: Option<Duration>,
+    /// Attempts for a command the CM answers with "data locked" or "in use".
+    pub transient_attempts: u32,
+    /// First wait before a retry or a reconnect; it doubles each time.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl SatConfig {
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        login: impl Into<String>,
+        password: Password,
+    ) -> Self {
+        SatConfig {
+            host: host.into(),
+            port,
+            login: login.into(),
+            password,
+            terminal_type: "ossi4".into(),
+            host_key: None,
+            connect_timeout: Duration::from_secs(10),
+            login_timeout: Duration::from_secs(20),
+            command_timeout: Duration::from_secs(60),
+            window: 32,
+            sessions: 2,
+            keepalive: Some(Duration::from_secs(60)),
+            transient_attempts: 5,
+            backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+
+    /// `host:port`, for messages.
+    pub fn target(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}

@@ -1,0 +1,479 @@
+//! One SAT session in OSSI mode over one SSH connection, with many commands
+//! in flight: requests are written as they come (up to the window) and the
+//! answers, which a CM gives in order, are matched to them first in, first out.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client::{self, Msg};
+use russh::keys::{HashAlg, PublicKeyOrCertificate};
+use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, sleep_until, timeout};
+use ucsync_ossi::{Request, Response, ResponseDecoder, ServerEvent};
+
+use crate::{SatConfig, SatError};
+
+struct KeyCheck {
+    pinned: Option<String>,
+    seen: Arc<Mutex<Option<String>>>,
+}
+
+fn same_fingerprint(a: &str, b: &str) -> bool {
+    a.trim_start_matches("SHA256:") == b.trim_start_matches("SHA256:")
+}
+
+impl client::Handler for KeyCheck {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let fp = match key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => {
+                key.fingerprint(HashAlg::Sha256).to_string()
+            }
+            PublicKeyOrCertificate::Certificate(_) => "a certificate".to_string(),
+        };
+        let ok = self
+            .pinned
+            .as_deref()
+            .is_none_or(|p| same_fingerprint(p, &fp));
+        *self.seen.lock().expect("fingerprint") = Some(fp);
+        Ok(ok)
+    }
+}
+
+enum Kind {
+    Command(String),
+    Logoff,
+}
+
+struct Job {
+    kind: Kind,
+    reply: oneshot::Sender<Result<Response, SatError>>,
+}
+
+enum Waiting {
+    Command(oneshot::Sender<Result<Response, SatError>>),
+    KeepAlive,
+    Logoff(oneshot::Sender<Result<Response, SatError>>),
+}
+
+/// A SAT session to one CM.
+pub struct SatSession {
+    jobs: mpsc::Sender<Job>,
+    fingerprint: String,
+    target: String,
+    in_flight: Arc<AtomicUsize>,
+    closed: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for SatSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SatSession")
+            .field("target", &self.target)
+            .field("fingerprint", &self.fingerprint)
+            .finish()
+    }
+}
+
+impl SatSession {
+    /// Connects, logs in, selects OSSI and waits for the ready `t`.
+    pub async fn connect(cfg: &SatConfig) -> Result<SatSession, SatError> {
+        let target = cfg.target();
+        let seen = Arc::new(Mutex::new(None));
+        let handler = KeyCheck {
+            pinned: cfg.host_key.clone(),
+            seen: seen.clone(),
+        };
+        let config = Arc::new(client::Config {
+            nodelay: true,
+            ..Default::default()
+        });
+        let connecting = client::connect(config, (cfg.host.as_str(), cfg.port), handler);
+        let mut handle = match timeout(cfg.connect_timeout, connecting).await {
+            Err(_) => {
+                return Err(SatError::Timeout {
+                    target,
+                    what: "connect".into(),
+                    after: cfg.connect_timeout,
+                });
+            }
+            Ok(Ok(h)) => h,
+            Ok(Err(e)) => {
+                let actual = seen.lock().expect("fingerprint").clone();
+                return Err(match (e, actual, &cfg.host_key) {
+                    (russh::Error::UnknownKey, Some(actual), Some(expected)) => {
+                        SatError::HostKeyMismatch {
+                            target,
+                            expected: expected.clone(),
+                            actual,
+                        }
+                    }
+                    (russh::Error::IO(io), _, _) => SatError::Connect {
+                        target,
+                        detail: io.to_string(),
+                    },
+                    (e, _, _) => SatError::Ssh {
+                        target,
+                        detail: e.to_string(),
+                    },
+                });
+            }
+        };
+        let fingerprint = seen
+            .lock()
+            .expect("fingerprint")
+            .clone()
+            .unwrap_or_default();
+        let login = async {
+            authenticate(&mut handle, cfg).await?;
+            let ssh = |e: russh::Error| SatError::Ssh {
+                target: target.clone(),
+                detail: e.to_string(),
+            };
+            let channel = handle.channel_open_session().await.map_err(ssh)?;
+            channel
+                .request_pty(false, "vt100", 80, 24, 0, 0, &[])
+                .await
+                .map_err(ssh)?;
+            channel.request_shell(false).await.map_err(ssh)?;
+            let (mut rd, wr) = channel.split();
+            let mut decoder = ResponseDecoder::new();
+            let mut sent_type = false;
+            loop {
+                while let Some(ev) = decoder.next_event() {
+                    match ev.map_err(|source| SatError::Protocol {
+                        target: target.clone(),
+                        source,
+                    })? {
+                        ServerEvent::TerminalPrompt if !sent_type => {
+                            sent_type = true;
+                            let t = format!("{}\n", cfg.terminal_type);
+                            wr.data(t.as_bytes()).await.map_err(ssh)?;
+                        }
+                        ServerEvent::Ready => return Ok((rd, wr, decoder)),
+                        ServerEvent::ResourcesUnavailable => {
+                            return Err(SatError::ResourcesUnavailable {
+                                target: target.clone(),
+                            });
+                        }
+                        _ => {}
+                    }
+                }
+                match rd.wait().await {
+                    Some(ChannelMsg::Data { data }) => decoder.feed(&data),
+                    Some(ChannelMsg::Eof | ChannelMsg::Close) | None => {
+                        return Err(SatError::ConnectionLost {
+                            target: target.clone(),
+                            detail: "closed during login".into(),
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+        };
+        let (rd, wr, decoder) = match timeout(cfg.login_timeout, login).await {
+            Err(_) => {
+                return Err(SatError::Timeout {
+                    target,
+                    what: "login".into(),
+                    after: cfg.login_timeout,
+                });
+            }
+            Ok(r) => r?,
+        };
+        let (jobs, rx) = mpsc::channel(cfg.window.max(1) * 2);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicBool::new(false));
+        let driver = Driver {
+            target: target.clone(),
+            rd,
+            wr,
+            decoder,
+            jobs: rx,
+            waiting: VecDeque::new(),
+            window: cfg.window.max(1),
+            command_timeout: cfg.command_timeout,
+            keepalive: cfg.keepalive,
+            in_flight: in_flight.clone(),
+            closed: closed.clone(),
+            handle,
+        };
+        tokio::spawn(driver.run());
+        tracing::debug!(%target, login = %cfg.login, "SAT session ready");
+        Ok(SatSession {
+            jobs,
+            fingerprint,
+            target,
+            in_flight,
+            closed,
+        })
+    }
+
+    /// The SHA-256 fingerprint of the CM's host key (`SHA256:…`).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed) || self.jobs.is_closed()
+    }
+
+    /// Commands sent and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Sends one command and waits for its whole answer (errors from the CM
+    /// are in the response; see [`Response::failure`]).
+    pub async fn run(&self, req: &Request) -> Result<Response, SatError> {
+        self.submit(Kind::Command(req.encode())).await
+    }
+
+    /// Logs off cleanly: `clogoff`, then `y` to the prompt.
+    pub async fn logoff(&self) -> Result<(), SatError> {
+        self.submit(Kind::Logoff).await.map(|_| ())
+    }
+
+    async fn submit(&self, kind: Kind) -> Result<Response, SatError> {
+        let (tx, rx) = oneshot::channel();
+        let closed = || SatError::Closed {
+            target: self.target.clone(),
+        };
+        self.jobs
+            .send(Job { kind, reply: tx })
+            .await
+            .map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
+    }
+}
+
+async fn authenticate<H: client::Handler>(
+    handle: &mut client::Handle<H>,
+    cfg: &SatConfig,
+) -> Result<(), SatError> {
+    use russh::client::KeyboardInteractiveAuthResponse as Ki;
+    let target = cfg.target();
+    let ssh = |e: russh::Error| SatError::Ssh {
+        target: target.clone(),
+        detail: e.to_string(),
+    };
+    // A CM asks for the password with keyboard-interactive; some offer only `password`.
+    let mut reply = handle
+        .authenticate_keyboard_interactive_start(cfg.login.clone(), None)
+        .await
+        .map_err(ssh)?;
+    let mut rounds = 0;
+    loop {
+        match reply {
+            Ki::Success => return Ok(()),
+            Ki::InfoRequest { prompts, .. } if rounds < 4 => {
+                rounds += 1;
+                let answers = prompts
+                    .iter()
+                    .map(|p| {
+                        if p.echo {
+                            String::new()
+                        } else {
+                            cfg.password.expose().to_string()
+                        }
+                    })
+                    .collect();
+                reply = handle
+                    .authenticate_keyboard_interactive_respond(answers)
+                    .await
+                    .map_err(ssh)?;
+            }
+            Ki::InfoRequest { .. } => break,
+            Ki::Failure {
+                remaining_methods, ..
+            } => {
+                if rounds == 0 && remaining_methods.contains(&russh::MethodKind::Password) {
+                    let r = handle
+                        .authenticate_password(cfg.login.clone(), cfg.password.expose())
+                        .await
+                        .map_err(ssh)?;
+                    if r.success() {
+                        return Ok(());
+                    }
+                }
+                break;
+            }
+        }
+    }
+    Err(SatError::AuthFailed {
+        target,
+        login: cfg.login.clone(),
+    })
+}
+
+struct Driver {
+    target: String,
+    rd: ChannelReadHalf,
+    wr: ChannelWriteHalf<Msg>,
+    decoder: ResponseDecoder,
+    jobs: mpsc::Receiver<Job>,
+    waiting: VecDeque<(Waiting, Instant)>,
+    window: usize,
+    command_timeout: Duration,
+    keepalive: Option<Duration>,
+    in_flight: Arc<AtomicUsize>,
+    closed: Arc<AtomicBool>,
+    handle: client::Handle<KeyCheck>,
+}
+
+impl Driver {
+    async fn run(mut self) {
+        let reason = self.serve().await;
+        self.closed.store(true, Ordering::Relaxed);
+        self.jobs.close();
+        let fail = |w: Waiting| match w {
+            Waiting::Command(tx) | Waiting::Logoff(tx) => {
+                let _ = tx.send(Err(reason.clone()));
+            }
+            Waiting::KeepAlive => {}
+        };
+        for (w, _) in self.waiting.drain(..) {
+            fail(w);
+        }
+        while let Ok(job) = self.jobs.try_recv() {
+            let _ = job.reply.send(Err(reason.clone()));
+        }
+        self.in_flight.store(0, Ordering::Relaxed);
+        let _ = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+    }
+
+    fn lost(&self, detail: &str) -> SatError {
+        SatError::ConnectionLost {
+            target: self.target.clone(),
+            detail: detail.to_string(),
+        }
+    }
+
+    async fn write(&mut self, text: &str) -> Result<(), SatError> {
+        self.wr
+            .data(text.as_bytes())
+            .await
+            .map_err(|e| self.lost(&e.to_string()))
+    }
+
+    fn push(&mut self, w: Waiting) {
+        // The deadline of an answer runs from when it is next in line.
+        let deadline = Instant::now() + self.command_timeout;
+        self.waiting.push_back((w, deadline));
+        self.in_flight.store(self.waiting.len(), Ordering::Relaxed);
+    }
+
+    /// Serves until the session ends; returns why, for whoever still waits.
+    async fn serve(&mut self) -> SatError {
+        let mut idle_since = Instant::now();
+        let mut logging_off = false;
+        loop {
+            let front_deadline = self.waiting.front().map(|(_, d)| *d);
+            let keepalive_at = match (self.waiting.is_empty(), self.keepalive) {
+                (true, Some(k)) if !logging_off => Some(idle_since + k),
+                _ => None,
+            };
+            let can_take = self.waiting.len() < self.window && !logging_off;
+            tokio::select! {
+                job = self.jobs.recv(), if can_take => {
+                    let Some(job) = job else {
+                        // Every handle is gone: log off politely.
+                        logging_off = true;
+                        if let Err(e) = self.write("clogoff\nt\n").await { return e; }
+                        let (tx, _rx) = oneshot::channel();
+                        self.push(Waiting::Logoff(tx));
+                        continue;
+                    };
+                    match job.kind {
+                        Kind::Command(text) => {
+                            if let Err(e) = self.write(&text).await { let _ = job.reply.send(Err(e.clone())); return e; }
+                            self.push(Waiting::Command(job.reply));
+                        }
+                        Kind::Logoff => {
+                            logging_off = true;
+                            if let Err(e) = self.write("clogoff\nt\n").await { let _ = job.reply.send(Err(e.clone())); return e; }
+                            self.push(Waiting::Logoff(job.reply));
+                        }
+                    }
+                }
+                msg = self.rd.wait() => match msg {
+                    Some(ChannelMsg::Data { data }) => {
+                        self.decoder.feed(&data);
+                        if let Err(e) = self.drain(&mut idle_since).await { return e; }
+                    }
+                    Some(ChannelMsg::Eof | ChannelMsg::Close) | None => {
+                        if let Some((Waiting::Logoff(_), _)) = self.waiting.front() {
+                            if let Some((Waiting::Logoff(tx), _)) = self.waiting.pop_front() {
+                                let _ = tx.send(Ok(Response::default()));
+                            }
+                            return SatError::Closed { target: self.target.clone() };
+                        }
+                        return self.lost(if self.decoder.mid_response() { "closed in the middle of a response" } else { "closed by the CM" });
+                    }
+                    Some(_) => {}
+                },
+                _ = sleep_until(front_deadline.unwrap_or_else(Instant::now)), if front_deadline.is_some() => {
+                    return SatError::Timeout { target: self.target.clone(), what: "command".into(), after: self.command_timeout };
+                }
+                _ = sleep_until(keepalive_at.unwrap_or_else(Instant::now)), if keepalive_at.is_some() => {
+                    if let Err(e) = self.write("t\n").await { return e; }
+                    self.push(Waiting::KeepAlive);
+                }
+            }
+        }
+    }
+
+    async fn drain(&mut self, idle_since: &mut Instant) -> Result<(), SatError> {
+        while let Some(ev) = self.decoder.next_event() {
+            let ev = ev.map_err(|source| SatError::Protocol {
+                target: self.target.clone(),
+                source,
+            })?;
+            let unexpected = |what: &str| SatError::Protocol {
+                target: self.target.clone(),
+                source: ucsync_ossi::StreamError {
+                    line: String::new(),
+                    reason: format!("{what} with nothing waiting for it"),
+                },
+            };
+            match ev {
+                ServerEvent::Response(resp) => match self.waiting.pop_front() {
+                    Some((Waiting::Command(tx), _)) => {
+                        let _ = tx.send(Ok(resp));
+                    }
+                    _ => return Err(unexpected("a response")),
+                },
+                ServerEvent::KeepAliveAnswer => match self.waiting.pop_front() {
+                    Some((Waiting::KeepAlive, _)) => {}
+                    _ => return Err(unexpected("a keep-alive answer")),
+                },
+                ServerEvent::LogoffPrompt => {
+                    self.write("y\n").await?;
+                    // The logoff completes when the CM closes the channel.
+                    continue;
+                }
+                ServerEvent::ResourcesUnavailable => {
+                    return Err(SatError::ResourcesUnavailable {
+                        target: self.target.clone(),
+                    });
+                }
+                ServerEvent::TerminalPrompt | ServerEvent::Ready => {}
+            }
+            *idle_since = Instant::now();
+            if let Some((_, d)) = self.waiting.front_mut() {
+                *d = Instant::now() + self.command_timeout;
+            }
+            self.in_flight.store(self.waiting.len(), Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}

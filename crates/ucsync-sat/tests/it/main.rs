@@ -1,0 +1,36 @@
+//! Integration tests: the client against the emulator over SSH on loopback.
+
+mod client;
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use ucsync_emulator::cm::{CmEmulator, CmSettings};
+use ucsync_sat::{Password, SatConfig};
+
+pub async fn emulator(settings: CmSettings) -> CmEmulator {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    CmEmulator::start(settings, listener).await.unwrap()
+}
+
+pub fn small() -> CmSettings {
+    CmSettings {
+        logins: vec![
+            ("dadmin".into(), "dadmin01".into()),
+            ("craft".into(), "craft01".into()),
+        ],
+        ..CmSettings::default()
+    }
+}
+
+pub fn config(emu: &CmEmulator, login: &str, password: &str) -> SatConfig {
+    let mut c = SatConfig::new(
+        "127.0.0.1",
+        emu.addr().port(),
+        login,
+        Password::new(password),
+    );
+    c.command_timeout = Duration::from_secs(10);
+    c.backoff = Duration::from_millis(20);
+    c
+}
