@@ -37,15 +37,15 @@ fn replay(target: &str, min_files: usize, entry: fn(&[u8])) {
 
 #[test]
 fn response_decoder_corpus() {
-    replay("response_decoder", 60, fuzzing::response_decoder);
+    replay("response_decoder", 80, fuzzing::response_decoder);
 }
 
 #[test]
 fn request_assembler_corpus() {
-    replay("request_assembler", 40, fuzzing::request_assembler);
+    replay("request_assembler", 60, fuzzing::request_assembler);
 }
 
 #[test]
 fn vocabulary_corpus() {
-    replay("vocabulary", 40, fuzzing::vocabulary);
+    replay("vocabulary", 60, fuzzing::vocabulary);
 }

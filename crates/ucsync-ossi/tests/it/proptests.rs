@@ -170,22 +170,26 @@ fn pipelined_responses_decode_in_order() {
     });
 }
 
+/// What a CM prints at most on one `f` or `d` line (the protocol, not the constant).
+const CELLS_PER_LINE: usize = 5;
+
 #[test]
 fn encoder_puts_at_most_five_cells_on_f_and_d_lines() {
+    assert_eq!(FIELDS_PER_LINE, CELLS_PER_LINE);
     check(5, response(), |r| {
         let text = encode_response(&r);
         let mut f_lines = 0;
         for line in text.lines() {
             if line.starts_with('f') || line.starts_with('d') {
                 let cells = line[1..].split('\t').count();
-                prop_assert!(cells <= FIELDS_PER_LINE, "{} cells in {:?}", cells, line);
+                prop_assert!(cells <= CELLS_PER_LINE, "{} cells in {:?}", cells, line);
             }
             if line.starts_with('f') {
                 f_lines += 1;
             }
         }
         let n = r.records.first().map_or(0, |rec| rec.len());
-        prop_assert_eq!(f_lines, n.div_ceil(FIELDS_PER_LINE));
+        prop_assert_eq!(f_lines, n.div_ceil(CELLS_PER_LINE));
         Ok(())
     });
 }

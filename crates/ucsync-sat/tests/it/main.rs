@@ -1,6 +1,7 @@
 //! Integration tests: the client against the emulator over SSH on loopback.
 
 mod client;
+mod transcripts;
 
 use std::time::Duration;
 

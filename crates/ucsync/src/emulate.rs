@@ -1,0 +1,206 @@
+//! `ucsync emulate …`: element emulators on their own.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use clap::{Args, Subcommand};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use ucsync_emulator::cm::{CmEmulator, CmSettings, Faults};
+
+use crate::{Exit, bad_input};
+
+#[derive(Debug, Subcommand)]
+pub enum Element {
+    /// A Communication Manager: SAT/OSSI over SSH.
+    Cm(Box<CmArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct CmArgs {
+    /// Address to listen on for SSH.
+    #[arg(long, default_value = "127.0.0.1:5022")]
+    listen: SocketAddr,
+    /// The CM's node name.
+    #[arg(long, default_value = "cm1")]
+    name: String,
+    /// A login and its password, NAME:PASSWORD (repeatable). Logins named
+    /// tti-m, tti-s, psa-u, psa-a or psa-d act on stations as phones do.
+    #[arg(long = "login", value_name = "NAME:PASSWORD", value_parser = parse_login)]
+    logins: Vec<(String, String)>,
+    /// The host key file (Ed25519; an ECDSA key is kept beside it as FILE.ecdsa),
+    /// created when missing and reused after.
+    #[arg(long, value_name = "FILE")]
+    host_key: Option<PathBuf>,
+    /// Concurrent SAT sessions; past it, "Login resources unavailable".
+    #[arg(long, default_value_t = 8)]
+    max_sessions: usize,
+    /// Data profile.
+    #[arg(long, default_value = "small", value_parser = ["empty", "small", "large"])]
+    profile: String,
+    #[arg(long, value_name = "N")]
+    stations: Option<usize>,
+    #[arg(long, value_name = "N")]
+    agents: Option<usize>,
+    #[arg(long, value_name = "N")]
+    hunt_groups: Option<usize>,
+    #[arg(long, value_name = "N")]
+    vectors: Option<usize>,
+    #[arg(long, value_name = "N")]
+    vdns: Option<usize>,
+    /// The count of any object type, TYPE=N (repeatable), e.g. coverage-path=50.
+    #[arg(long = "count", value_name = "TYPE=N", value_parser = parse_count)]
+    counts: Vec<(String, usize)>,
+    /// The same seed gives the same data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Translations are saved here by `save translation` and loaded at start.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// A forms file to use instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    forms: Option<PathBuf>,
+    /// The CM software version it reports.
+    #[arg(long = "version", default_value = "R020x.01.0.974.0")]
+    cm_version: String,
+    /// Entries kept in the command history ring.
+    #[arg(long, default_value_t = 2500)]
+    history_capacity: usize,
+    /// The CM's clock minus the real one, in seconds.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    clock_offset: i64,
+    /// How long each command takes; one session's commands run one after another.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Fault: drop the connection mid-output after N records (per session).
+    #[arg(long, value_name = "N")]
+    cut_after_records: Option<u64>,
+    /// Fault: garble every N-th output line (per session).
+    #[arg(long, value_name = "N")]
+    garble_line: Option<u64>,
+    /// Fault: stop answering after N records, keeping the connection open.
+    #[arg(long, value_name = "N")]
+    stall_after_records: Option<u64>,
+}
+
+fn parse_login(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((n, p)) if !n.is_empty() && !p.is_empty() => Ok((n.to_string(), p.to_string())),
+        _ => Err("expected NAME:PASSWORD".into()),
+    }
+}
+
+fn parse_count(s: &str) -> Result<(String, usize), String> {
+    let (t, n) = s.split_once('=').ok_or("expected TYPE=N")?;
+    Ok((
+        t.to_string(),
+        n.parse().map_err(|_| format!("'{n}' is not a count"))?,
+    ))
+}
+
+impl CmArgs {
+    fn settings(self) -> CmSettings {
+        let mut counts: BTreeMap<String, usize> = self.counts.into_iter().collect();
+        for (t, n) in [
+            ("station", self.stations),
+            ("agent-loginID", self.agents),
+            ("hunt-group", self.hunt_groups),
+            ("vector", self.vectors),
+            ("vdn", self.vdns),
+        ] {
+            if let Some(n) = n {
+                counts.insert(t.to_string(), n);
+            }
+        }
+        let logins = if self.logins.is_empty() {
+            CmSettings::default().logins
+        } else {
+            self.logins
+        };
+        CmSettings {
+            name: self.name,
+            logins,
+            host_key: self.host_key,
+            max_sessions: self.max_sessions,
+            profile: self.profile,
+            counts,
+            seed: self.seed,
+            state_file: self.state,
+            forms_file: self.forms,
+            version: self.cm_version,
+            history_capacity: self.history_capacity,
+            clock_offset_secs: self.clock_offset,
+            latency: Duration::from_millis(self.latency_ms),
+            faults: Faults {
+                cut_after_records: self.cut_after_records,
+                stall_after_records: self.stall_after_records,
+                garble_every: self.garble_line,
+            },
+        }
+    }
+}
+
+pub async fn run(element: Element) -> Result<(), Exit> {
+    match element {
+        Element::Cm(args) => {
+            let listen = args.listen;
+            let settings = args.settings();
+            let listener = TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let started = std::time::Instant::now();
+            let emu = CmEmulator::start(settings.clone(), listener)
+                .await
+                .map_err(|e| {
+                    if e.to_string().contains("no object type") || e.to_string().contains("profile")
+                    {
+                        bad_input(e)
+                    } else {
+                        Exit::from(e)
+                    }
+                })?;
+            let counts = emu.cm().counts();
+            let total: usize = counts.values().sum();
+            tracing::info!(name = %emu.name(), objects = total, elapsed_ms = started.elapsed().as_millis() as u64, "data ready");
+            println!(
+                "CM emulator '{}' listening on {} (SSH)",
+                emu.name(),
+                emu.addr()
+            );
+            for fp in emu.fingerprints() {
+                println!("host key {fp}");
+            }
+            println!(
+                "logins: {}",
+                settings
+                    .logins
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            println!(
+                "objects: {}",
+                counts
+                    .iter()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(t, n)| format!("{t}={n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            let stop = CancellationToken::new();
+            let s = stop.clone();
+            tokio::spawn(async move {
+                crate::shutdown_signal().await;
+                s.cancel();
+            });
+            emu.run_until(stop)
+                .await
+                .map_err(|e| anyhow!("emulator stopped: {e:#}"))?;
+            Ok(())
+        }
+    }
+}

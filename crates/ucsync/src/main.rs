@@ -1,0 +1,139 @@
+//! `ucsync`: the one binary — the demo, the element emulators and the OSSI tool.
+
+mod demo;
+mod emulate;
+mod ossi;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ucsync",
+    version,
+    about = "An open System Manager for unified-communications elements"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The one-command tour: an emulated CM, read and changed over SAT/OSSI.
+    Demo(demo::DemoArgs),
+    /// Run an element emulator, for labs and tests.
+    Emulate {
+        #[command(subcommand)]
+        element: emulate::Element,
+    },
+    /// Run OSSI commands against a CM (or an emulator) and print the records.
+    Ossi(ossi::OssiArgs),
+}
+
+/// Exit status 1: the operation failed.
+const FAILED: u8 = 1;
+/// Exit status 2: bad usage or bad input.
+const BAD_INPUT: u8 = 2;
+
+/// An error that carries its exit status.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Exit {
+    fn from(e: E) -> Self {
+        Exit {
+            code: FAILED,
+            error: e.into(),
+        }
+    }
+}
+
+pub fn bad_input(error: anyhow::Error) -> Exit {
+    Exit {
+        code: BAD_INPUT,
+        error,
+    }
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UCSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { BAD_INPUT } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(FAILED);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Demo(args) => {
+                init_logging("warn");
+                demo::run(args).await
+            }
+            Command::Emulate { element } => {
+                init_logging("info");
+                emulate::run(element).await
+            }
+            Command::Ossi(args) => {
+                init_logging("warn");
+                ossi::run(args).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Exit { code, error }) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
