@@ -206,6 +206,14 @@ impl Cm {
         h.push_back(entry);
     }
 
+    /// How long a command takes on this CM. A zero latency must not wait for
+    /// the timer at all: a zero sleep still waits for the next timer tick.
+    async fn pause(&self) {
+        if !self.behaviour.latency.is_zero() {
+            tokio::time::sleep(self.behaviour.latency).await;
+        }
+    }
+
     /// Records a login or logoff in the history, as a CM does.
     pub fn log_session(&self, ctx: &SessionCtx, login: bool) {
         self.log(ctx, if login { "logn" } else { "logf" }, "", "");
@@ -218,7 +226,7 @@ impl Cm {
         let resolved = match Vocabulary::builtin().resolve(req.text()) {
             Ok(r) => r,
             Err(e) => {
-                tokio::time::sleep(self.behaviour.latency).await;
+                self.pause().await;
                 encode_error(&mut out, &err(e.kind(), None, e.to_string()));
                 out.push_str("t\n");
                 return out;
@@ -258,7 +266,7 @@ impl Cm {
                 && req.values().len() != req.fields().len()
                 && !is_read(&cmd.verb))
         {
-            tokio::time::sleep(self.behaviour.latency).await;
+            self.pause().await;
             return Err(err(
                 ErrorKind::Malformed,
                 None,
@@ -274,7 +282,7 @@ impl Cm {
             && !(cmd.object_type() == "station"
                 && matches!(cmd.verb.as_str(), "change" | "display"))
         {
-            tokio::time::sleep(self.behaviour.latency).await;
+            self.pause().await;
             return Err(err(
                 ErrorKind::NotPermitted,
                 None,
@@ -284,20 +292,20 @@ impl Cm {
         let ot = cmd.object_type();
         match (cmd.verb.as_str(), ot.as_str()) {
             ("list", "history") => {
-                tokio::time::sleep(self.behaviour.latency).await;
+                self.pause().await;
                 self.list_history(req, out)
             }
             ("display", "time") => {
-                tokio::time::sleep(self.behaviour.latency).await;
+                self.pause().await;
                 self.display_time(req, out)
             }
             ("save", "translation") => {
-                tokio::time::sleep(self.behaviour.latency).await;
+                self.pause().await;
                 self.save()
             }
             (verb, _) => {
                 let Some(fi) = self.model.form_index(&ot) else {
-                    tokio::time::sleep(self.behaviour.latency).await;
+                    self.pause().await;
                     return Err(err(
                         ErrorKind::Other,
                         None,
@@ -309,18 +317,18 @@ impl Cm {
                 };
                 match verb {
                     "list" => {
-                        tokio::time::sleep(self.behaviour.latency).await;
+                        self.pause().await;
                         self.list(fi, req, cmd, out)
                     }
                     "display" => {
-                        tokio::time::sleep(self.behaviour.latency).await;
+                        self.pause().await;
                         self.display(fi, req, cmd, out)
                     }
                     "change" | "add" | "remove" | "duplicate" => {
                         self.write(ctx, fi, req, cmd, restricted).await
                     }
                     _ => {
-                        tokio::time::sleep(self.behaviour.latency).await;
+                        self.pause().await;
                         Err(err(
                             ErrorKind::Other,
                             None,
@@ -481,7 +489,7 @@ impl Cm {
             }
         };
         if !acquired {
-            tokio::time::sleep(self.behaviour.latency).await;
+            self.pause().await;
             return Err(err(
                 ErrorKind::DataLocked,
                 None,
@@ -493,7 +501,7 @@ impl Cm {
             ));
         }
         let _guard = LockGuard { cm: self, key: lk };
-        tokio::time::sleep(self.behaviour.latency).await;
+        self.pause().await;
         let moved = {
             let mut data = self.data.write().expect("data");
             match cmd.verb.as_str() {
