@@ -23,7 +23,16 @@ impl Emulator {
     fn start(extra: &[&str]) -> Emulator {
         let t = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_ucsync"))
-            .args(["emulate", "cm", "--listen", "127.0.0.1:0", "--profile", "large", "--login", "bench:bench01"])
+            .args([
+                "emulate",
+                "cm",
+                "--listen",
+                "127.0.0.1:0",
+                "--profile",
+                "large",
+                "--login",
+                "bench:bench01",
+            ])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -33,9 +42,17 @@ impl Emulator {
         let first = lines.next().expect("emulator output").expect("read");
         let started_in = t.elapsed();
         let addr = first.rsplit(' ').nth(1).expect("address");
-        let port = addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        let port = addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
         std::thread::spawn(move || for _ in lines {});
-        Emulator { child, port, started_in }
+        Emulator {
+            child,
+            port,
+            started_in,
+        }
     }
 
     fn peak_rss_mb(&self) -> f64 {
@@ -82,35 +99,73 @@ async fn display_all(client: &SatClient, keys: &[String], in_flight: usize) -> D
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let model = Model::builtin().expect("forms");
-    let types: Vec<String> = model.forms.iter().filter(|f| f.is_keyed()).map(|f| f.words.join(" ")).collect();
+    let types: Vec<String> = model
+        .forms
+        .iter()
+        .filter(|f| f.is_keyed())
+        .map(|f| f.words.join(" "))
+        .collect();
 
     let emu = Emulator::start(&[]);
-    println!("emulator, large profile: listening after {:.2} s", emu.started_in.as_secs_f64());
+    println!(
+        "emulator, large profile: listening after {:.2} s",
+        emu.started_in.as_secs_f64()
+    );
     let sessions = 2;
-    let client = SatClient::connect(config(emu.port, sessions)).await.expect("connect");
+    let client = SatClient::connect(config(emu.port, sessions))
+        .await
+        .expect("connect");
 
     let t = Instant::now();
     let lists: Vec<_> = futures::future::join_all(types.iter().map(|ty| {
         let client = &client;
-        async move { (ty, client.command(&format!("list {ty}")).await.expect("list").records.len()) }
+        async move {
+            (
+                ty,
+                client
+                    .command(&format!("list {ty}"))
+                    .await
+                    .expect("list")
+                    .records
+                    .len(),
+            )
+        }
     }))
     .await;
     let list_time = t.elapsed();
     let records: usize = lists.iter().map(|(_, n)| n).sum();
-    println!("list of every object type ({} types, {records} records, {sessions} sessions): {:.2} s", types.len(), list_time.as_secs_f64());
+    println!(
+        "list of every object type ({} types, {records} records, {sessions} sessions): {:.2} s",
+        types.len(),
+        list_time.as_secs_f64()
+    );
     let keys: Vec<String> = client
         .command("list station")
         .await
         .expect("list station")
         .records
         .iter()
-        .map(|r| r.get(ucsync_ossi::wellknown::station::EXTENSION).unwrap_or_default().to_string())
+        .map(|r| {
+            r.get(ucsync_ossi::wellknown::station::EXTENSION)
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
-    println!("client peak RSS after the lists: {:.0} MB", peak_rss_mb("/proc/self/status"));
+    println!(
+        "client peak RSS after the lists: {:.0} MB",
+        peak_rss_mb("/proc/self/status")
+    );
 
     let d = display_all(&client, &keys, sessions * 32).await;
-    println!("display of {} stations, all fields, no latency, {sessions} sessions: {:.2} s", keys.len(), d.as_secs_f64());
-    println!("client peak RSS: {:.0} MB", peak_rss_mb("/proc/self/status"));
+    println!(
+        "display of {} stations, all fields, no latency, {sessions} sessions: {:.2} s",
+        keys.len(),
+        d.as_secs_f64()
+    );
+    println!(
+        "client peak RSS: {:.0} MB",
+        peak_rss_mb("/proc/self/status")
+    );
     println!("emulator peak RSS: {:.0} MB", emu.peak_rss_mb());
     client.close().await;
     drop(emu);
@@ -120,7 +175,9 @@ async fn main() {
     }
     let sessions = 10;
     let emu = Emulator::start(&["--latency-ms", "20", "--max-sessions", "10"]);
-    let client = SatClient::connect(config(emu.port, sessions)).await.expect("connect");
+    let client = SatClient::connect(config(emu.port, sessions))
+        .await
+        .expect("connect");
     let d = display_all(&client, &keys, sessions * 32).await;
     let bound = keys.len() as f64 * 0.020 / sessions as f64;
     println!(

@@ -451,6 +451,7 @@ async fn sat_session(
                     {
                         cm.log_session(&ctx, false);
                         drop(slot);
+                        wr.exit_status(0).await.ok();
                         wr.eof().await.ok();
                         wr.close().await.ok();
                         return Ok(());

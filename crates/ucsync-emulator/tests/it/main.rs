@@ -1,2 +1,4 @@
 //! Integration tests of the emulators.
+mod commands;
 mod model;
+mod ssh;
