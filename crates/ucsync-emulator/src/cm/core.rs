@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use anyhow::Result;
 use chrono::{Datelike, NaiveDateTime, Timelike, Utc};
 use ucsync_ossi::vocabulary::{Resolved, Vocabulary};
@@ -42,12 +44,28 @@ pub struct Behaviour {
     pub state_file: Option<PathBuf>,
 }
 
-/// Who runs a command.
-#[derive(Debug, Clone)]
+/// A command that starts this soon after the previous one ended was waiting for it.
+const BACK_TO_BACK: Duration = Duration::from_millis(2);
+
+/// Who runs a command, on which SAT port.
+#[derive(Debug)]
 pub struct SessionCtx {
     pub id: u64,
     pub login: String,
     pub port: String,
+    /// When the session's last command ends (with `--latency-ms`).
+    busy_until: Mutex<Option<Instant>>,
+}
+
+impl SessionCtx {
+    pub fn new(id: u64, login: impl Into<String>, port: impl Into<String>) -> Self {
+        SessionCtx {
+            id,
+            login: login.into(),
+            port: port.into(),
+            busy_until: Mutex::new(None),
+        }
+    }
 }
 
 /// The emulated CM.
@@ -208,10 +226,26 @@ impl Cm {
 
     /// How long a command takes on this CM. A zero latency must not wait for
     /// the timer at all: a zero sleep still waits for the next timer tick.
-    async fn pause(&self) {
-        if !self.behaviour.latency.is_zero() {
-            tokio::time::sleep(self.behaviour.latency).await;
+    ///
+    /// Commands of one session run one after another: a command that arrives
+    /// while the previous one runs starts when it ends, so timer overshoot
+    /// does not add up over a pipelined session.
+    async fn pause(&self, ctx: &SessionCtx) {
+        let latency = self.behaviour.latency;
+        if latency.is_zero() {
+            return;
         }
+        let end = {
+            let mut busy_until = ctx.busy_until.lock().expect("pace");
+            let now = Instant::now();
+            let start = match *busy_until {
+                Some(prev) if now.saturating_duration_since(prev) <= BACK_TO_BACK => prev,
+                _ => now,
+            };
+            *busy_until = Some(start + latency);
+            start + latency
+        };
+        tokio::time::sleep_until(end).await;
     }
 
     /// Records a login or logoff in the history, as a CM does.
@@ -226,7 +260,7 @@ impl Cm {
         let resolved = match Vocabulary::builtin().resolve(req.text()) {
             Ok(r) => r,
             Err(e) => {
-                self.pause().await;
+                self.pause(ctx).await;
                 encode_error(&mut out, &err(e.kind(), None, e.to_string()));
                 out.push_str("t\n");
                 return out;
@@ -261,12 +295,26 @@ impl Cm {
         cmd: &Resolved,
         out: &mut String,
     ) -> Outcome {
+        let fi = self.model.form_index(&cmd.object_type());
+        let writes = matches!(cmd.verb.as_str(), "change" | "add" | "remove" | "duplicate");
+        match (writes, fi, self.precheck(ctx, req, cmd)) {
+            // A write holds its object's lock while it takes its time.
+            (true, Some(fi), Ok(restricted)) => self.write(ctx, fi, req, cmd, restricted).await,
+            (_, fi, pre) => {
+                self.pause(ctx).await;
+                pre?;
+                self.read(fi, req, cmd, out)
+            }
+        }
+    }
+
+    /// Checks that hold for every command; returns whether the login is a
+    /// restricted tti/psa login.
+    fn precheck(&self, ctx: &SessionCtx, req: &Request, cmd: &Resolved) -> Result<bool, OssiError> {
+        let reads = matches!(cmd.verb.as_str(), "list" | "display");
         if req.values().len() > req.fields().len()
-            || (!req.values().is_empty()
-                && req.values().len() != req.fields().len()
-                && !is_read(&cmd.verb))
+            || (!req.values().is_empty() && req.values().len() != req.fields().len() && !reads)
         {
-            self.pause().await;
             return Err(err(
                 ErrorKind::Malformed,
                 None,
@@ -282,64 +330,37 @@ impl Cm {
             && !(cmd.object_type() == "station"
                 && matches!(cmd.verb.as_str(), "change" | "display"))
         {
-            self.pause().await;
             return Err(err(
                 ErrorKind::NotPermitted,
                 None,
                 format!("{} may only display and change stations", ctx.login),
             ));
         }
-        let ot = cmd.object_type();
-        match (cmd.verb.as_str(), ot.as_str()) {
-            ("list", "history") => {
-                self.pause().await;
-                self.list_history(req, out)
+        Ok(restricted)
+    }
+
+    /// Every command that does not change a form.
+    fn read(&self, fi: Option<usize>, req: &Request, cmd: &Resolved, out: &mut String) -> Outcome {
+        let unavailable = || {
+            err(
+                ErrorKind::Other,
+                None,
+                format!(
+                    "'{} {}' is not available on this system",
+                    cmd.verb,
+                    cmd.object.join(" ")
+                ),
+            )
+        };
+        match (cmd.verb.as_str(), cmd.object_type().as_str(), fi) {
+            ("list", "history", _) => self.list_history(req, out),
+            ("display", "time", _) => self.display_time(req, out),
+            ("save", "translation", _) => self.save(),
+            ("list", _, Some(fi)) if self.model.forms[fi].is_keyed() => {
+                self.list(fi, req, cmd, out)
             }
-            ("display", "time") => {
-                self.pause().await;
-                self.display_time(req, out)
-            }
-            ("save", "translation") => {
-                self.pause().await;
-                self.save()
-            }
-            (verb, _) => {
-                let Some(fi) = self.model.form_index(&ot) else {
-                    self.pause().await;
-                    return Err(err(
-                        ErrorKind::Other,
-                        None,
-                        format!(
-                            "'{verb} {}' is not available on this system",
-                            cmd.object.join(" ")
-                        ),
-                    ));
-                };
-                match verb {
-                    "list" => {
-                        self.pause().await;
-                        self.list(fi, req, cmd, out)
-                    }
-                    "display" => {
-                        self.pause().await;
-                        self.display(fi, req, cmd, out)
-                    }
-                    "change" | "add" | "remove" | "duplicate" => {
-                        self.write(ctx, fi, req, cmd, restricted).await
-                    }
-                    _ => {
-                        self.pause().await;
-                        Err(err(
-                            ErrorKind::Other,
-                            None,
-                            format!(
-                                "'{verb} {}' is not available on this system",
-                                cmd.object.join(" ")
-                            ),
-                        ))
-                    }
-                }
-            }
+            ("display", _, Some(fi)) => self.display(fi, req, cmd, out),
+            _ => Err(unavailable()),
         }
     }
 
@@ -489,7 +510,7 @@ impl Cm {
             }
         };
         if !acquired {
-            self.pause().await;
+            self.pause(ctx).await;
             return Err(err(
                 ErrorKind::DataLocked,
                 None,
@@ -501,7 +522,7 @@ impl Cm {
             ));
         }
         let _guard = LockGuard { cm: self, key: lk };
-        self.pause().await;
+        self.pause(ctx).await;
         let moved = {
             let mut data = self.data.write().expect("data");
             match cmd.verb.as_str() {
@@ -762,10 +783,6 @@ impl Cm {
         data.keyed_mut(fi).expect("keyed").extend(new);
         Ok(())
     }
-}
-
-fn is_read(verb: &str) -> bool {
-    matches!(verb, "list" | "display")
 }
 
 fn not_assigned(form: &Form) -> OssiError {

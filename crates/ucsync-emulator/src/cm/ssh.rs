@@ -413,11 +413,11 @@ async fn sat_session(
         wr.close().await.ok();
         return Ok(());
     };
-    let ctx = SessionCtx {
-        id: shared.next_id.fetch_add(1, Ordering::Relaxed),
+    let ctx = SessionCtx::new(
+        shared.next_id.fetch_add(1, Ordering::Relaxed),
         login,
-        port: format!("SSH{:02}", slot.index + 1),
-    };
+        format!("SSH{:02}", slot.index + 1),
+    );
     out.send(&format!("{TERMINAL_PROMPT}\n")).await?;
     let mut lines = LineBuffer::new();
     let mut assembler = RequestAssembler::new();

@@ -16,11 +16,7 @@ pub async fn start(settings: CmSettings) -> CmEmulator {
 }
 
 fn ctx(login: &str) -> SessionCtx {
-    SessionCtx {
-        id: login.len() as u64,
-        login: login.into(),
-        port: "SSH01".into(),
-    }
+    SessionCtx::new(login.len() as u64, login, "SSH01")
 }
 
 async fn run(emu: &CmEmulator, login: &str, req: Request) -> Response {
