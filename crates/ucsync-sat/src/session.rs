@@ -106,22 +106,16 @@ impl SatSession {
             Ok(Ok(h)) => h,
             Ok(Err(e)) => {
                 let actual = seen.lock().expect("fingerprint").clone();
-                return Err(match (e, actual, &cfg.host_key) {
-                    (russh::Error::UnknownKey, Some(actual), Some(expected)) => {
-                        SatError::HostKeyMismatch {
-                            target,
-                            expected: expected.clone(),
-                            actual,
-                        }
+                // However russh reports a refused key, a seen key that differs
+                // from the pinned one is the cause.
+                if let (Some(actual), Some(expected)) = (actual, &cfg.host_key) {
+                    if !same_fingerprint(&actual, expected) {
+                        return Err(SatError::HostKeyMismatch { target, expected: expected.clone(), actual });
                     }
-                    (russh::Error::IO(io), _, _) => SatError::Connect {
-                        target,
-                        detail: io.to_string(),
-                    },
-                    (e, _, _) => SatError::Ssh {
-                        target,
-                        detail: e.to_string(),
-                    },
+                }
+                return Err(match e {
+                    russh::Error::IO(io) => SatError::Connect { target, detail: io.to_string() },
+                    e => SatError::Ssh { target, detail: e.to_string() },
                 });
             }
         };

@@ -1,1 +1,3 @@
-//! End-to-end tests of the ucsync binary.
+//! End-to-end tests of the ucsync binary, run as a user would run it.
+
+mod cli;
