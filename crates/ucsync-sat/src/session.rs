@@ -110,12 +110,22 @@ impl SatSession {
                 // from the pinned one is the cause.
                 if let (Some(actual), Some(expected)) = (actual, &cfg.host_key) {
                     if !same_fingerprint(&actual, expected) {
-                        return Err(SatError::HostKeyMismatch { target, expected: expected.clone(), actual });
+                        return Err(SatError::HostKeyMismatch {
+                            target,
+                            expected: expected.clone(),
+                            actual,
+                        });
                     }
                 }
                 return Err(match e {
-                    russh::Error::IO(io) => SatError::Connect { target, detail: io.to_string() },
-                    e => SatError::Ssh { target, detail: e.to_string() },
+                    russh::Error::IO(io) => SatError::Connect {
+                        target,
+                        detail: io.to_string(),
+                    },
+                    e => SatError::Ssh {
+                        target,
+                        detail: e.to_string(),
+                    },
                 });
             }
         };

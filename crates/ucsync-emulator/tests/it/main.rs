@@ -1,4 +1,5 @@
 //! Integration tests of the emulators.
 mod commands;
+mod compat;
 mod model;
 mod ssh;

@@ -15,7 +15,14 @@ struct Emulator {
 impl Emulator {
     fn start(args: &[&str]) -> Emulator {
         let mut child = Command::new(BIN)
-            .args(["emulate", "cm", "--listen", "127.0.0.1:0", "--login", "dadmin:dadmin01"])
+            .args([
+                "emulate",
+                "cm",
+                "--listen",
+                "127.0.0.1:0",
+                "--login",
+                "dadmin:dadmin01",
+            ])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -26,8 +33,17 @@ impl Emulator {
         for _ in 0..4 {
             stdout_lines.push(lines.next().unwrap().unwrap());
         }
-        let port = stdout_lines[0].split_whitespace().find_map(|w| w.strip_prefix("127.0.0.1:")).unwrap().parse().unwrap();
-        Emulator { child, port, stdout_lines }
+        let port = stdout_lines[0]
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("127.0.0.1:"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        Emulator {
+            child,
+            port,
+            stdout_lines,
+        }
     }
 }
 
@@ -40,7 +56,15 @@ impl Drop for Emulator {
 
 fn ossi(port: u16, password: &str, args: &[&str]) -> Output {
     Command::new(BIN)
-        .args(["ossi", "--host", "127.0.0.1", "--port", &port.to_string(), "--login", "dadmin"])
+        .args([
+            "ossi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--login",
+            "dadmin",
+        ])
         .args(args)
         .env("UCSYNC_CM_PASSWORD", password)
         .stdin(Stdio::null())
@@ -54,8 +78,17 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn demo_walks_through_and_succeeds() {
-    let out = Command::new(BIN).args(["demo", "--exit"]).stdin(Stdio::null()).output().unwrap();
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["demo", "--exit"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let stdout = text(&out.stdout);
     assert!(stdout.contains("Outside, Change"), "{stdout}");
     assert!(stdout.contains("craft"));
@@ -65,20 +98,43 @@ fn demo_walks_through_and_succeeds() {
 #[test]
 fn ossi_prints_json_csv_and_tables() {
     let emu = Emulator::start(&["--stations", "5", "--seed", "3"]);
-    assert!(emu.stdout_lines.iter().any(|l| l.starts_with("host key SHA256:")));
-    let out = ossi(emu.port, "dadmin01", &["list station", "display station 1003", "--output", "json"]);
+    assert!(
+        emu.stdout_lines
+            .iter()
+            .any(|l| l.starts_with("host key SHA256:"))
+    );
+    let out = ossi(
+        emu.port,
+        "dadmin01",
+        &["list station", "display station 1003", "--output", "json"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json[0]["command"], "list station");
     assert_eq!(json[0]["records"].as_array().unwrap().len(), 5);
     assert_eq!(json[1]["records"][0]["8005ff00"], "1003");
 
-    let out = ossi(emu.port, "dadmin01", &["list station", "--field", "8005ff00", "--field", "8003ff00", "--output", "csv"]);
+    let out = ossi(
+        emu.port,
+        "dadmin01",
+        &[
+            "list station",
+            "--field",
+            "8005ff00",
+            "--field",
+            "8003ff00",
+            "--output",
+            "csv",
+        ],
+    );
     let csv = text(&out.stdout);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "8005ff00,8003ff00");
     assert_eq!(lines.len(), 6);
-    assert!(lines[1].starts_with("1001,\""), "names hold a comma, so they are quoted: {csv}");
+    assert!(
+        lines[1].starts_with("1001,\""),
+        "names hold a comma, so they are quoted: {csv}"
+    );
 
     let out = ossi(emu.port, "dadmin01", &["display time"]);
     assert!(out.status.success());
@@ -91,7 +147,10 @@ fn ossi_exit_codes_and_messages() {
     let out = ossi(emu.port, "wrong-password", &["list station"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("refused") && !err.contains("wrong-password"), "{err}");
+    assert!(
+        err.contains("refused") && !err.contains("wrong-password"),
+        "{err}"
+    );
 
     let out = ossi(emu.port, "dadmin01", &["display station 1001"]);
     assert_eq!(out.status.code(), Some(1));
@@ -100,9 +159,17 @@ fn ossi_exit_codes_and_messages() {
     let out = ossi(emu.port, "dadmin01", &["list station", "--field", "nothex"]);
     assert_eq!(out.status.code(), Some(2));
 
-    let out = ossi(emu.port, "dadmin01", &["list station", "--host-key", "SHA256:bogus"]);
+    let out = ossi(
+        emu.port,
+        "dadmin01",
+        &["list station", "--host-key", "SHA256:bogus"],
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("host key"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("host key"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // An empty type is zero records, not a failure.
     let out = ossi(emu.port, "dadmin01", &["list station"]);
@@ -112,9 +179,22 @@ fn ossi_exit_codes_and_messages() {
 
 #[test]
 fn bad_emulator_flags_are_usage_errors() {
-    let out = Command::new(BIN).args(["emulate", "cm", "--profile", "huge"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["emulate", "cm", "--profile", "huge"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = Command::new(BIN).args(["emulate", "cm", "--listen", "127.0.0.1:0", "--count", "widget=3"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "emulate",
+            "cm",
+            "--listen",
+            "127.0.0.1:0",
+            "--count",
+            "widget=3",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("widget"));
 }
