@@ -21,6 +21,8 @@ pub enum ValueError {
     CommandLineBreak,
     #[error("command is empty")]
     EmptyCommand,
+    #[error("{0} is longer than an OSSI line can carry ({max} bytes)", max = MAX_LINE - 1)]
+    TooLong(String),
 }
 
 /// One OSSI command as sent on the wire.
@@ -38,6 +40,9 @@ fn check_command(cmd: &str) -> Result<(), ValueError> {
     }
     if cmd.trim().is_empty() {
         return Err(ValueError::EmptyCommand);
+    }
+    if cmd.len() >= MAX_LINE {
+        return Err(ValueError::TooLong("the command".into()));
     }
     Ok(())
 }
@@ -69,6 +74,9 @@ impl Request {
                 Value::Set(s) if s.is_empty() => return Err(ValueError::Empty(*fid)),
                 Value::Set(s) if s.contains(['\t', '\n', '\r']) => {
                     return Err(ValueError::Unencodable(*fid));
+                }
+                Value::Set(s) if s.len() >= MAX_LINE => {
+                    return Err(ValueError::TooLong(format!("the value for field {fid}")));
                 }
                 Value::Set(s) => s.clone(),
             };
@@ -381,5 +389,14 @@ mod tests {
             Request::command("list\nstation"),
             Err(ValueError::CommandLineBreak)
         );
+        let huge = "x".repeat(MAX_LINE);
+        assert!(matches!(
+            Request::write("change station 1", &[(f, Value::Set(huge.clone()))]),
+            Err(ValueError::TooLong(_))
+        ));
+        assert!(matches!(
+            Request::command(&huge),
+            Err(ValueError::TooLong(_))
+        ));
     }
 }

@@ -13,6 +13,8 @@ client.connect(host, port=port, username=login, password=password,
                look_for_keys=False, allow_agent=False, timeout=10)
 key = client.get_transport().get_remote_server_key()
 print("# host key", key.get_name(), file=sys.stderr)
+banner = client.get_transport().get_banner() or b""
+print("# banner", banner.decode("utf-8", "replace").strip(), file=sys.stderr)
 chan = client.invoke_shell(term="vt100")
 chan.settimeout(10)
 chan.sendall(b"ossi\nclist station count 2\nf8005ff00\t8003ff00\nt\nclogoff\nt\ny\n")

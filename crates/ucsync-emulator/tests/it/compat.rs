@@ -84,8 +84,13 @@ fn check_session(out: &str) {
 
 #[tokio::test]
 async fn paramiko_client() {
-    if let Some((out, _)) = run_script("paramiko_sat.py", "import paramiko").await {
+    if let Some((out, err)) = run_script("paramiko_sat.py", "import paramiko").await {
         check_session(&out);
+        // The login banner reports the CM's software version.
+        assert!(
+            err.contains("# banner Communication Manager R020x.01.0.974.0"),
+            "{err}"
+        );
     }
 }
 

@@ -157,9 +157,8 @@ async fn openssh(method: &str) {
     assert!(lines.contains(&"t"), "{out:?}");
     assert!(lines.contains(&"clist station"));
     assert!(lines.contains(&"f8005ff00\t8003ff00"));
-    assert_eq!(
+    assert!(
         lines.iter().filter(|l| l.starts_with("d1")).count() >= 300,
-        true,
         "{out:?}"
     );
     assert!(lines.contains(&"cdisplay station 1001"));

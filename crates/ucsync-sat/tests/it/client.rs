@@ -280,56 +280,46 @@ async fn keep_alive_holds_an_idle_session() {
     s.logoff().await.unwrap();
 }
 
+/// Each fault of the CM becomes a typed error that says what happened, and
+/// the session is not used again.
 #[tokio::test]
-async fn cut_connection_mid_record_is_a_typed_error() {
-    let faults = Faults {
-        cut_after_records: Some(5),
-        ..Faults::default()
-    };
-    let emu = emulator(CmSettings { faults, ..small() }).await;
-    let s = SatSession::connect(&config(&emu, "dadmin", "dadmin01"))
-        .await
-        .unwrap();
-    let err = s
-        .run(&Request::command("list station").unwrap())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, SatError::ConnectionLost { .. }), "{err:?}");
-    assert!(s.is_closed());
-}
-
-#[tokio::test]
-async fn garbled_line_is_a_protocol_error() {
-    let faults = Faults {
-        garble_every: Some(4),
-        ..Faults::default()
-    };
-    let emu = emulator(CmSettings { faults, ..small() }).await;
-    let s = SatSession::connect(&config(&emu, "dadmin", "dadmin01"))
-        .await
-        .unwrap();
-    let err = s
-        .run(&Request::command("list station").unwrap())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, SatError::Protocol { .. }), "{err:?}");
-}
-
-#[tokio::test]
-async fn stalled_cm_times_out() {
-    let faults = Faults {
-        stall_after_records: Some(3),
-        ..Faults::default()
-    };
-    let emu = emulator(CmSettings { faults, ..small() }).await;
-    let mut cfg = config(&emu, "dadmin", "dadmin01");
-    cfg.command_timeout = Duration::from_millis(300);
-    let s = SatSession::connect(&cfg).await.unwrap();
-    let err = s
-        .run(&Request::command("list station").unwrap())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, SatError::Timeout { .. }), "{err:?}");
+async fn faults_become_typed_errors() {
+    type Check = fn(&SatError) -> bool;
+    let cases: [(Faults, Check); 3] = [
+        (
+            Faults {
+                cut_after_records: Some(5),
+                ..Faults::default()
+            },
+            |e| matches!(e, SatError::ConnectionLost { .. }),
+        ),
+        (
+            Faults {
+                garble_every: Some(4),
+                ..Faults::default()
+            },
+            |e| matches!(e, SatError::Protocol { .. }),
+        ),
+        (
+            Faults {
+                stall_after_records: Some(3),
+                ..Faults::default()
+            },
+            |e| matches!(e, SatError::Timeout { .. }),
+        ),
+    ];
+    for (faults, expected) in cases {
+        let emu = emulator(CmSettings { faults, ..small() }).await;
+        let mut cfg = config(&emu, "dadmin", "dadmin01");
+        cfg.command_timeout = Duration::from_millis(300);
+        let s = SatSession::connect(&cfg).await.unwrap();
+        let err = s
+            .run(&Request::command("list station").unwrap())
+            .await
+            .unwrap_err();
+        assert!(expected(&err), "{faults:?}: {err:?}");
+        assert!(s.is_closed(), "{faults:?}");
+    }
 }
 
 #[tokio::test]
