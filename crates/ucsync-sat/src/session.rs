@@ -21,6 +21,17 @@ struct KeyCheck {
     seen: Arc<Mutex<Option<String>>>,
 }
 
+/// The host-key error, if the server presented a key other than the pinned one.
+fn key_mismatch(seen: &Mutex<Option<String>>, cfg: &SatConfig) -> Option<SatError> {
+    let actual = seen.lock().expect("fingerprint").clone()?;
+    let expected = cfg.host_key.as_ref()?;
+    (!same_fingerprint(&actual, expected)).then(|| SatError::HostKeyMismatch {
+        target: cfg.target(),
+        expected: expected.clone(),
+        actual,
+    })
+}
+
 fn same_fingerprint(a: &str, b: &str) -> bool {
     a.trim_start_matches("SHA256:") == b.trim_start_matches("SHA256:")
 }
@@ -105,17 +116,8 @@ impl SatSession {
             }
             Ok(Ok(h)) => h,
             Ok(Err(e)) => {
-                let actual = seen.lock().expect("fingerprint").clone();
-                // However russh reports a refused key, a seen key that differs
-                // from the pinned one is the cause.
-                if let (Some(actual), Some(expected)) = (actual, &cfg.host_key) {
-                    if !same_fingerprint(&actual, expected) {
-                        return Err(SatError::HostKeyMismatch {
-                            target,
-                            expected: expected.clone(),
-                            actual,
-                        });
-                    }
+                if let Some(mismatch) = key_mismatch(&seen, cfg) {
+                    return Err(mismatch);
                 }
                 return Err(match e {
                     russh::Error::IO(io) => SatError::Connect {
@@ -189,7 +191,9 @@ impl SatSession {
                     after: cfg.login_timeout,
                 });
             }
-            Ok(r) => r?,
+            // A refused host key may surface only here, as the session dies
+            // under the first request after the key exchange.
+            Ok(r) => r.map_err(|e| key_mismatch(&seen, cfg).unwrap_or(e))?,
         };
         let (jobs, rx) = mpsc::channel(cfg.window.max(1) * 2);
         let in_flight = Arc::new(AtomicUsize::new(0));

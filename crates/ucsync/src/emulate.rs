@@ -1,6 +1,7 @@
 //! `ucsync emulate …`: element emulators on their own.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -165,32 +166,29 @@ pub async fn run(element: Element) -> Result<(), Exit> {
             let counts = emu.cm().counts();
             let total: usize = counts.values().sum();
             tracing::info!(name = %emu.name(), objects = total, elapsed_ms = started.elapsed().as_millis() as u64, "data ready");
-            println!(
-                "CM emulator '{}' listening on {} (SSH)",
+            // The address and keys go to stdout for scripts; a reader that
+            // goes away must not bring the emulator down.
+            let mut banner = format!(
+                "CM emulator '{}' listening on {} (SSH)\n",
                 emu.name(),
                 emu.addr()
             );
             for fp in emu.fingerprints() {
-                println!("host key {fp}");
+                banner.push_str(&format!("host key {fp}\n"));
             }
-            println!(
-                "logins: {}",
-                settings
-                    .logins
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            println!(
-                "objects: {}",
-                counts
-                    .iter()
-                    .filter(|(_, n)| **n > 0)
-                    .map(|(t, n)| format!("{t}={n}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            );
+            let logins: Vec<&str> = settings.logins.iter().map(|(n, _)| n.as_str()).collect();
+            banner.push_str(&format!("logins: {}\n", logins.join(", ")));
+            let objects: Vec<String> = counts
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(t, n)| format!("{t}={n}"))
+                .collect();
+            banner.push_str(&format!("objects: {}\n", objects.join(" ")));
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout
+                .write_all(banner.as_bytes())
+                .and_then(|()| stdout.flush());
+            drop(stdout);
             let stop = CancellationToken::new();
             let s = stop.clone();
             tokio::spawn(async move {

@@ -33,6 +33,8 @@ impl Emulator {
         for _ in 0..4 {
             stdout_lines.push(lines.next().unwrap().unwrap());
         }
+        // Keep reading, so the emulator never writes into a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         let port = stdout_lines[0]
             .split_whitespace()
             .find_map(|w| w.strip_prefix("127.0.0.1:"))
