@@ -1,0 +1,19 @@
+//! ucsync's domain, with no IO: what elements, objects and jobs are, the
+//! content hash that tells whether an object changed, the diff between what is
+//! stored and what an element returned, the discrepancy check, and the rules
+//! that decide which kind of sync runs and why.
+//!
+//! Nothing here knows about CM, SSH or SQL; element kinds plug in through the
+//! connector interface of `ucsync-connect`.
+
+pub mod decide;
+pub mod diff;
+pub mod object;
+pub mod secret;
+pub mod types;
+
+pub use decide::{ChangeSummary, Decision, MAX_INCREMENTAL_ROWS, SyncFacts, decide, escalate};
+pub use diff::{DeleteGuard, Differ, Discrepancy, Plan, PlanOp, Thresholds, TypeCounts};
+pub use object::{ContentHash, Fields, Object, ObjectId};
+pub use secret::{SecretError, SecretKey};
+pub use types::{ElementKind, ElementName, JobState, SyncType, Trigger};
