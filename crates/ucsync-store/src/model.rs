@@ -1,0 +1,181 @@
+//! What the store holds, as the rest of ucsync sees it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use ucsync_core::{
+    ContentHash, ElementKind, ElementName, Fields, JobState, ObjectId, PlanOp, SyncType, Trigger,
+};
+
+pub type JobId = i64;
+pub type ElementId = i64;
+
+/// Kind-specific settings of an element.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElementSettings {
+    /// CM: notify sync on.
+    #[serde(default)]
+    pub notify_sync: bool,
+    /// CM: the logins that are ucsync's own (the element's login is always one).
+    #[serde(default)]
+    pub own_logins: Vec<String>,
+    /// The pinned host key (SHA256 fingerprint) or certificate fingerprint.
+    #[serde(default)]
+    pub host_key: Option<String>,
+    #[serde(default)]
+    pub tls: Option<bool>,
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// The CM a messaging element belongs to or links to.
+    #[serde(default)]
+    pub cm: Option<String>,
+}
+
+/// An element to add; the password is plaintext here and encrypted by the store.
+#[derive(Debug, Clone)]
+pub struct NewElement {
+    pub name: ElementName,
+    pub kind: ElementKind,
+    pub host: String,
+    pub alternate_host: Option<String>,
+    pub port: u16,
+    pub login: String,
+    pub password: String,
+    pub settings: ElementSettings,
+}
+
+/// Per-element sync state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    pub last_init_at: Option<String>,
+    pub last_init_ok: Option<bool>,
+    pub last_init_error: Option<String>,
+    pub version_at_init: Option<String>,
+    pub format_at_init: Option<u32>,
+    /// The connector's own record of where the element's changes were read up to.
+    pub sync_point: Option<String>,
+    pub last_sync_at: Option<String>,
+    pub last_success_at: Option<String>,
+}
+
+/// An element as stored (never with its password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Element {
+    pub id: ElementId,
+    pub name: ElementName,
+    pub kind: ElementKind,
+    pub host: String,
+    pub alternate_host: Option<String>,
+    pub port: u16,
+    pub login: String,
+    pub settings: ElementSettings,
+    pub created_at: String,
+    pub sync: SyncState,
+}
+
+impl Element {
+    /// The element's own logins: the declared ones and always its login.
+    pub fn own_logins(&self) -> Vec<String> {
+        let mut v = self.settings.own_logins.clone();
+        if !v.iter().any(|l| l.eq_ignore_ascii_case(&self.login)) {
+            v.push(self.login.clone());
+        }
+        v
+    }
+}
+
+/// An object as stored: secret values are still encrypted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredObject {
+    pub id: ObjectId,
+    pub fields: Fields,
+    #[serde(skip)]
+    pub hash: ContentHash,
+    pub updated_at: String,
+}
+
+/// An object read by an init, waiting for the final transaction.
+#[derive(Debug, Clone)]
+pub struct Staged {
+    pub id: ObjectId,
+    pub op: PlanOp,
+    /// Stored form: secrets encrypted.
+    pub fields: Fields,
+    pub hash: ContentHash,
+    /// The name shown by search, if the object has one.
+    pub name: Option<String>,
+}
+
+/// One change applied outside an init: by an incremental or notify sync.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub id: ObjectId,
+    /// `None` deletes the object.
+    pub upsert: Option<(Fields, ContentHash, Option<String>)>,
+    pub by_login: Option<String>,
+    pub at_element: Option<String>,
+}
+
+/// A change-log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeRecord {
+    pub object_type: String,
+    pub key: String,
+    pub op: String,
+    pub by_login: Option<String>,
+    pub at_element: Option<String>,
+    pub at: String,
+    /// Whether it was applied (`false`: an init refused it; it is kept for review).
+    pub applied: bool,
+}
+
+/// How a finished init is recorded.
+#[derive(Debug, Clone)]
+pub struct InitOutcome {
+    pub version: String,
+    pub format: u32,
+    pub sync_point: Option<String>,
+}
+
+/// Progress of a running job: done and expected, per object type.
+pub type Progress = BTreeMap<String, (u64, u64)>;
+
+/// Counts of a job.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobCounts {
+    pub added: u64,
+    pub changed: u64,
+    pub deleted: u64,
+    pub unchanged: u64,
+    pub skipped: u64,
+}
+
+/// A sync job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Job {
+    pub id: JobId,
+    pub element: String,
+    pub requested: SyncType,
+    #[serde(rename = "type")]
+    pub sync_type: SyncType,
+    pub reason: Option<String>,
+    pub trigger: Trigger,
+    pub requested_by: String,
+    pub state: JobState,
+    pub progress: Progress,
+    pub counts: JobCounts,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+/// A new job.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub element: ElementName,
+    pub requested: SyncType,
+    pub trigger: Trigger,
+    pub requested_by: String,
+}

@@ -1,0 +1,3 @@
+//! The SQLite store, on a file in a temporary directory.
+
+mod sqlite;
