@@ -1,0 +1,348 @@
+//! The CM's command history: rows, the sync point, which rows are new, and
+//! what each row means for an incremental — pure functions.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use serde::{Deserialize, Serialize};
+use ucsync_core::ObjectId;
+use ucsync_ossi::Record;
+use ucsync_ossi::vocabulary::Vocabulary;
+use ucsync_ossi::wellknown::history as h;
+
+use super::catalog::Catalog;
+use crate::ChangeItem;
+
+/// One row of `list history`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// `mm/dd`
+    pub date: String,
+    /// `hh:mm`
+    pub time: String,
+    pub port: String,
+    pub login: String,
+    pub action: String,
+    pub object: String,
+    pub qualifier: String,
+}
+
+impl HistoryRow {
+    pub fn from_record(r: &Record) -> HistoryRow {
+        let g = |f| r.get(f).unwrap_or_default().to_string();
+        HistoryRow {
+            date: g(h::DATE),
+            time: g(h::TIME),
+            port: g(h::PORT),
+            login: g(h::LOGIN),
+            action: g(h::ACTION),
+            object: g(h::OBJECT),
+            qualifier: g(h::QUALIFIER),
+        }
+    }
+
+    /// The row as one line, as a CM prints it.
+    pub fn line(&self) -> String {
+        format!(
+            "{} {} {} {} {} {} {}",
+            self.date, self.time, self.port, self.login, self.action, self.object, self.qualifier
+        )
+        .trim_end()
+        .to_string()
+    }
+
+    /// The minute of the row on the CM's clock. The history has no year: a
+    /// date after `now`'s is from the year before.
+    pub fn minute(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        let (m, d) = self.date.split_once('/')?;
+        let (hh, mm) = self.time.split_once(':')?;
+        let (m, d, hh, mm): (u32, u32, u32, u32) = (
+            m.parse().ok()?,
+            d.parse().ok()?,
+            hh.parse().ok()?,
+            mm.parse().ok()?,
+        );
+        let year = if (m, d) > (now.month(), now.day()) {
+            now.year() - 1
+        } else {
+            now.year()
+        };
+        NaiveDate::from_ymd_opt(year, m, d)?.and_hms_opt(hh, mm, 0)
+    }
+}
+
+/// Where a CM's history stood at a sync: its clock (to the minute) and the
+/// newest rows, by which a wrapped log is recognised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CmPoint {
+    pub minute: NaiveDateTime,
+    pub newest: Vec<String>,
+}
+
+impl CmPoint {
+    pub fn new(now: NaiveDateTime, rows: &[HistoryRow]) -> CmPoint {
+        let minute = now
+            .with_second(0)
+            .and_then(|t| t.with_nanosecond(0))
+            .unwrap_or(now);
+        CmPoint {
+            minute,
+            newest: rows.iter().take(5).map(HistoryRow::line).collect(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CmPoint> {
+        serde_json::from_str(text).ok()
+    }
+
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).expect("a point serializes")
+    }
+}
+
+/// The rows (newest first) at or after the point's minute — the boundary
+/// minute is read again, which is safe — and whether the log wrapped past the
+/// point, so that rows may be missing.
+pub fn rows_since<'a>(
+    rows: &'a [HistoryRow],
+    point: &CmPoint,
+    now: NaiveDateTime,
+) -> (Vec<&'a HistoryRow>, bool) {
+    let new: Vec<&HistoryRow> = rows
+        .iter()
+        .filter(|r| r.minute(now).is_none_or(|t| t >= point.minute))
+        .collect();
+    let oldest_is_newer = rows
+        .last()
+        .and_then(|r| r.minute(now))
+        .is_some_and(|t| t > point.minute);
+    let anchor_found =
+        point.newest.is_empty() || rows.iter().any(|r| point.newest.contains(&r.line()));
+    (new, oldest_is_newer && !anchor_found)
+}
+
+/// What one history row means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowOutcome {
+    /// Not applied, for this reason.
+    Skip(String),
+    Apply(Vec<ChangeItem>),
+    /// A form changed that needs an initializing sync.
+    NeedsInit(String),
+}
+
+/// Classifies one row: own logins, sessions and reads are skipped; a command
+/// is resolved word by word (abbreviations, Unicode hyphens) and pinned to
+/// the objects it changed, or to its whole type when it cannot be pinned.
+pub fn classify(row: &HistoryRow, own_logins: &[String], catalog: &Catalog) -> RowOutcome {
+    if matches!(row.action.as_str(), "logn" | "logf") {
+        return RowOutcome::Skip("a login or logoff, not a data command".into());
+    }
+    if own_logins
+        .iter()
+        .any(|l| l.eq_ignore_ascii_case(&row.login))
+    {
+        return RowOutcome::Skip(format!(
+            "made by '{}', one of ucsync's own logins, so already in the database",
+            row.login
+        ));
+    }
+    let vocab = Vocabulary::builtin();
+    let resolved = match vocab.resolve(&format!("{} {} {}", row.action, row.object, row.qualifier))
+    {
+        Ok(r) => r,
+        Err(e) => return RowOutcome::Skip(format!("not a command ucsync can read: {e}")),
+    };
+    if !vocab.is_data_verb(&resolved.verb) {
+        return RowOutcome::Skip(format!("'{}' does not change data", resolved.verb));
+    }
+    if let Some(form) = catalog.needs_init(&resolved.object) {
+        return RowOutcome::NeedsInit(form);
+    }
+    let object_type = resolved.object_type();
+    let Some(t) = catalog.by_type(&object_type) else {
+        return RowOutcome::Skip(format!(
+            "'{}' is not synchronized",
+            resolved.object.join(" ")
+        ));
+    };
+    let at = Some(format!("{} {}", row.date, row.time));
+    let by = Some(row.login.clone());
+    let item = |key: &str| ChangeItem::Object {
+        id: ObjectId::new(&object_type, key),
+        by_login: by.clone(),
+        at_element: at.clone(),
+    };
+    let whole = |why: &str| {
+        RowOutcome::Apply(vec![ChangeItem::Type {
+            object_type: object_type.clone(),
+            why: why.to_string(),
+        }])
+    };
+    if t.key.is_none() {
+        return RowOutcome::Apply(vec![item("")]);
+    }
+    let q = &resolved.qualifiers;
+    let Some(key) = q.first() else {
+        return whole("the history row names no object");
+    };
+    if resolved.verb == "duplicate" {
+        // `duplicate station 1001 start 5001 count 3` made 5001..5003.
+        let num = |w: &str| {
+            q.iter()
+                .position(|x| w.starts_with(x.as_str()) && !x.is_empty())
+                .and_then(|i| q.get(i + 1))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        return match (num("start"), num("count").or(Some(1))) {
+            (Some(start), Some(count)) if count <= 1000 => RowOutcome::Apply(
+                (start..start + count)
+                    .map(|k| item(&k.to_string()))
+                    .collect(),
+            ),
+            _ => whole("the duplicated objects cannot be told from the history row"),
+        };
+    }
+    if key.eq_ignore_ascii_case("next") {
+        return whole("'next' does not say which object was added");
+    }
+    RowOutcome::Apply(vec![item(key)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(login: &str, action: &str, object: &str, qualifier: &str) -> HistoryRow {
+        HistoryRow {
+            date: "11/25".into(),
+            time: "10:02".into(),
+            port: "SSH01".into(),
+            login: login.into(),
+            action: action.into(),
+            object: object.into(),
+            qualifier: qualifier.into(),
+        }
+    }
+
+    fn check(r: HistoryRow, expect: &str) {
+        let own = vec!["ucsync".to_string(), "init".to_string()];
+        let got = match classify(&r, &own, &Catalog::builtin()) {
+            RowOutcome::Skip(why) => format!("skip: {why}"),
+            RowOutcome::NeedsInit(f) => format!("init: {f}"),
+            RowOutcome::Apply(items) => items
+                .iter()
+                .map(|i| match i {
+                    ChangeItem::Object { id, .. } => format!("{id}"),
+                    ChangeItem::Type { object_type, .. } => format!("all {object_type}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        assert!(got.starts_with(expect), "{r:?}: {got}");
+    }
+
+    #[test]
+    fn table() {
+        check(row("craft", "cha", "stat", "1001"), "station 1001");
+        check(row("craft", "chan", "station", "1001"), "station 1001");
+        check(row("craft", "add", "station", "2001"), "station 2001");
+        check(row("craft", "remo", "vdn", "60010"), "vdn 60010");
+        check(
+            row("craft", "chan", "coverage", "path 5"),
+            "coverage-path 5",
+        );
+        check(
+            row("craft", "dupl", "station", "1002 start 5001 count 3"),
+            "station 5001, station 5002, station 5003",
+        );
+        check(row("craft", "dupl", "vector", "5 start 10"), "vector 10");
+        check(row("craft", "add", "station", "next"), "all station");
+        check(
+            row("UCSYNC", "chan", "station", "1001"),
+            "skip: made by 'UCSYNC'",
+        );
+        check(
+            row("init", "add", "station", "1001"),
+            "skip: made by 'init'",
+        );
+        check(row("craft", "logn", "", ""), "skip: a login");
+        check(
+            row("craft", "chan", "system-param", "features"),
+            "init: system-parameters features",
+        );
+        check(
+            row("craft", "cha", "sys", "cust"),
+            "init: system-parameters customer-options",
+        );
+        check(
+            row("craft", "chan", "system\u{2010}param", "spec"),
+            "init: system-parameters special-applications",
+        );
+        check(
+            row("craft", "chan", "dialplan", "analysis"),
+            "init: dialplan analysis",
+        );
+        check(row("craft", "add", "cabinet", "2"), "init: cabinet");
+        check(row("craft", "chan", "board", "01A05"), "init: board");
+        check(
+            row("craft", "chan", "ip-network-m", ""),
+            "skip: 'ip-network-map' is not synchronized",
+        );
+        check(
+            row("craft", "c", "station", "1001"),
+            "skip: not a command ucsync can read: 'c' is ambiguous",
+        );
+        check(row("tti-s", "chan", "station", "1001 X"), "station 1001");
+    }
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    fn timed(date: &str, time: &str, q: &str) -> HistoryRow {
+        HistoryRow {
+            date: date.into(),
+            time: time.into(),
+            qualifier: q.into(),
+            ..row("craft", "chan", "station", "")
+        }
+    }
+
+    #[test]
+    fn new_rows_include_the_boundary_minute_and_wraps_are_seen() {
+        let now = at("2026-01-02 10:00:30");
+        let rows = vec![
+            timed("01/02", "09:59", "3"),
+            timed("01/02", "09:58", "2"),
+            timed("01/02", "09:58", "1"),
+            timed("12/31", "23:00", "0"),
+        ];
+        assert_eq!(
+            rows[3].minute(now),
+            Some(at("2025-12-31 23:00:00")),
+            "no year: December is last year"
+        );
+        let point = CmPoint {
+            minute: at("2026-01-02 09:58:00"),
+            newest: vec![rows[3].line()],
+        };
+        let (new, wrapped) = rows_since(&rows, &point, now);
+        assert_eq!(
+            new.iter().map(|r| r.qualifier.as_str()).collect::<Vec<_>>(),
+            ["3", "2", "1"]
+        );
+        assert!(!wrapped);
+        // The log kept only rows newer than the point, and none of its anchors.
+        let gone = CmPoint {
+            minute: at("2026-01-02 09:00:00"),
+            newest: vec!["something older".into()],
+        };
+        let (_, wrapped) = rows_since(&rows[..3], &gone, now);
+        assert!(wrapped);
+        // A point with no rows had an empty log: nothing can have been lost.
+        let empty = CmPoint {
+            minute: at("2026-01-02 09:00:00"),
+            newest: vec![],
+        };
+        assert!(!rows_since(&rows[..3], &empty, now).1);
+    }
+}

@@ -1,0 +1,102 @@
+//! Connectors: how ucsync reads and writes each kind of element. The sync
+//! engine knows only the [`Connector`] interface; CM (over SAT/OSSI) is the
+//! first kind, IP Office and Messaging plug in the same way.
+
+pub mod cm;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use ucsync_core::{ChangeSummary, Fields, Object, ObjectId};
+
+/// What a connector reports while it reads everything.
+#[derive(Debug)]
+pub enum ReadEvent {
+    /// The number of objects of a type about to be read.
+    Expect {
+        object_type: String,
+        count: u64,
+    },
+    Object(Object),
+}
+
+/// One thing an incremental must read again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeItem {
+    /// This object changed (or was removed): read it again.
+    Object {
+        id: ObjectId,
+        by_login: Option<String>,
+        at_element: Option<String>,
+    },
+    /// Something of this type changed that cannot be pinned to objects:
+    /// read the whole type again.
+    Type { object_type: String, why: String },
+}
+
+/// What changed on an element since a sync point.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeSet {
+    /// The point to continue from next time; taken before anything was read.
+    pub new_point: String,
+    pub items: Vec<ChangeItem>,
+    /// Rows that were not applied, each with the rule that skipped it.
+    pub skipped: Vec<String>,
+    pub summary: ChangeSummary,
+}
+
+/// A change to make on the element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    Add {
+        id: ObjectId,
+        fields: Fields,
+    },
+    /// Only the given fields change; an empty value clears a field.
+    Change {
+        id: ObjectId,
+        fields: Fields,
+    },
+    Remove {
+        id: ObjectId,
+    },
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Sat(#[from] ucsync_sat::SatError),
+    #[error("{0}")]
+    Protocol(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("unknown object type '{0}'")]
+    UnknownType(String),
+}
+
+pub type Result<T, E = ConnectError> = std::result::Result<T, E>;
+
+/// How the engine talks to one element.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The element's software version.
+    async fn version(&self) -> Result<String>;
+    /// Where the element's changes stand now, as the connector's own opaque
+    /// text; taken before reading, so changes made meanwhile are read next time.
+    async fn sync_point(&self) -> Result<String>;
+    /// Reads every object, sending them to `out` as they come.
+    async fn read_all(&self, out: mpsc::Sender<ReadEvent>) -> Result<()>;
+    /// Reads every object of one type.
+    async fn read_type(&self, object_type: &str, out: mpsc::Sender<ReadEvent>) -> Result<()>;
+    /// What changed since `point`, leaving out what the given logins did.
+    async fn changes_since(&self, point: &str, own_logins: &[String]) -> Result<ChangeSet>;
+    /// One object as it is now; `None` when it does not exist.
+    async fn read_one(&self, id: &ObjectId) -> Result<Option<Object>>;
+    /// Makes a change on the element (under its login) and returns the object as it is after.
+    async fn write_one(&self, op: &WriteOp) -> Result<Option<Object>>;
+    /// The fields of a type that are secrets.
+    fn secret_fields(&self, object_type: &str) -> Vec<String>;
+    /// The name search shows for an object, if it has one.
+    fn display_name(&self, object: &Object) -> Option<String>;
+    /// Logs off and closes connections.
+    async fn close(&self);
+}

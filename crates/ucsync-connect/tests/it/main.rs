@@ -1,0 +1,1 @@
+//! The CM connector against the emulator over SSH.
