@@ -75,6 +75,9 @@ impl HistoryRow {
 pub struct CmPoint {
     pub minute: NaiveDateTime,
     pub newest: Vec<String>,
+    /// How many rows of `minute` the log held then: those are not new.
+    #[serde(default)]
+    pub at_minute: usize,
 }
 
 impl CmPoint {
@@ -83,9 +86,14 @@ impl CmPoint {
             .with_second(0)
             .and_then(|t| t.with_nanosecond(0))
             .unwrap_or(now);
+        let at_minute = rows
+            .iter()
+            .filter(|r| r.minute(now) == Some(minute))
+            .count();
         CmPoint {
             minute,
             newest: rows.iter().take(5).map(HistoryRow::line).collect(),
+            at_minute,
         }
     }
 
@@ -98,17 +106,31 @@ impl CmPoint {
     }
 }
 
-/// The rows (newest first) at or after the point's minute — the boundary
-/// minute is read again, which is safe — and whether the log wrapped past the
-/// point, so that rows may be missing.
+/// The rows (newest first) logged after the point, and whether the log
+/// wrapped past the point, so that rows may be missing. The history has
+/// minute resolution: of the rows in the point's own minute, those beyond the
+/// ones the log already held then are new (all of them if some were evicted).
 pub fn rows_since<'a>(
     rows: &'a [HistoryRow],
     point: &CmPoint,
     now: NaiveDateTime,
 ) -> (Vec<&'a HistoryRow>, bool) {
+    let in_minute = rows
+        .iter()
+        .filter(|r| r.minute(now) == Some(point.minute))
+        .count();
+    let mut boundary_new = in_minute.checked_sub(point.at_minute).unwrap_or(in_minute);
     let new: Vec<&HistoryRow> = rows
         .iter()
-        .filter(|r| r.minute(now).is_none_or(|t| t >= point.minute))
+        .filter(|r| match r.minute(now) {
+            None => true,
+            Some(t) if t > point.minute => true,
+            Some(t) if t == point.minute && boundary_new > 0 => {
+                boundary_new -= 1;
+                true
+            }
+            Some(_) => false,
+        })
         .collect();
     let oldest_is_newer = rows
         .last()
@@ -321,20 +343,29 @@ mod tests {
             Some(at("2025-12-31 23:00:00")),
             "no year: December is last year"
         );
+        // Row 1 was logged in the point's minute before the point; row 2 after it.
         let point = CmPoint {
             minute: at("2026-01-02 09:58:00"),
-            newest: vec![rows[3].line()],
+            newest: vec![rows[2].line()],
+            at_minute: 1,
         };
         let (new, wrapped) = rows_since(&rows, &point, now);
         assert_eq!(
             new.iter().map(|r| r.qualifier.as_str()).collect::<Vec<_>>(),
-            ["3", "2", "1"]
+            ["3", "2"]
         );
         assert!(!wrapped);
+        // Rows of the boundary minute that the log no longer holds: read them all again.
+        let evicted = CmPoint {
+            at_minute: 5,
+            ..point.clone()
+        };
+        assert_eq!(rows_since(&rows, &evicted, now).0.len(), 3);
         // The log kept only rows newer than the point, and none of its anchors.
         let gone = CmPoint {
             minute: at("2026-01-02 09:00:00"),
             newest: vec!["something older".into()],
+            at_minute: 0,
         };
         let (_, wrapped) = rows_since(&rows[..3], &gone, now);
         assert!(wrapped);
@@ -342,6 +373,7 @@ mod tests {
         let empty = CmPoint {
             minute: at("2026-01-02 09:00:00"),
             newest: vec![],
+            at_minute: 0,
         };
         assert!(!rows_since(&rows[..3], &empty, now).1);
     }

@@ -1,0 +1,529 @@
+//! One sync job, from decision to commit.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use ucsync_connect::{ChangeItem, ConnectError, Connector, ReadEvent};
+use ucsync_core::{
+    ContentHash, Decision, DeleteGuard, Differ, Fields, JobState, Object, ObjectId, SecretKey,
+    SyncFacts, SyncType, Thresholds, decide, escalate,
+};
+use ucsync_store::{
+    Change, Element, InitOutcome, Job, JobCounts, Progress, Staged, Store, StoreError,
+};
+
+/// The version of what ucsync stores for an element: an incremental after it
+/// changed is refused until an init has run.
+pub const SYNC_FORMAT: u32 = 1;
+
+/// Settings of the sync engine.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    pub thresholds: Thresholds,
+    /// Objects staged per write.
+    pub batch: usize,
+    pub format: u32,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            thresholds: Thresholds::default(),
+            batch: 1000,
+            format: SYNC_FORMAT,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    Connect(#[from] ConnectError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("stopped")]
+    Stopped,
+}
+
+/// Runs sync jobs against the store.
+#[derive(Debug, Clone)]
+pub struct SyncEngine {
+    store: Arc<dyn Store>,
+    secret: SecretKey,
+    hash_key: [u8; 32],
+    settings: SyncSettings,
+    /// Every init, whatever started it, runs with a place in this pool.
+    pool: Arc<Semaphore>,
+    inits_now: Arc<AtomicUsize>,
+    inits_peak: Arc<AtomicUsize>,
+}
+
+/// The stored form of an object: secret fields encrypted.
+fn seal(secret: &SecretKey, fields: &Fields, secrets: &[String]) -> Fields {
+    if secrets.is_empty() {
+        return fields.clone();
+    }
+    let mut out = fields.clone();
+    for s in secrets {
+        if let Some(v) = fields.get(s).filter(|v| !v.is_empty()) {
+            out.set(s, secret.encrypt(v));
+        }
+    }
+    out
+}
+
+struct Ctx<'a> {
+    job: &'a Job,
+    element: &'a Element,
+    conn: &'a dyn Connector,
+    cancel: &'a CancellationToken,
+    counts: JobCounts,
+    progress: Progress,
+}
+
+impl SyncEngine {
+    pub fn new(store: Arc<dyn Store>, secret: SecretKey, settings: SyncSettings) -> SyncEngine {
+        let hash_key = secret.hash_key();
+        SyncEngine {
+            store,
+            secret,
+            hash_key,
+            settings,
+            pool: Arc::new(Semaphore::new(8)),
+            inits_now: Arc::new(AtomicUsize::new(0)),
+            inits_peak: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Sets how many inits may run at once.
+    pub fn with_init_pool(mut self, size: usize) -> SyncEngine {
+        self.pool = Arc::new(Semaphore::new(size.max(1)));
+        self
+    }
+
+    /// The most inits that ran at once.
+    pub fn peak_inits(&self) -> usize {
+        self.inits_peak.load(Ordering::SeqCst)
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The stored form of an object and its hash.
+    pub fn prepare(&self, conn: &dyn Connector, obj: &Object) -> (Fields, ContentHash) {
+        let hash = ContentHash::of(&self.hash_key, obj);
+        (
+            seal(
+                &self.secret,
+                &obj.fields,
+                &conn.secret_fields(&obj.id.object_type),
+            ),
+            hash,
+        )
+    }
+
+    async fn log(&self, job: &Job, line: impl AsRef<str>) {
+        let line = line.as_ref();
+        tracing::info!(job = job.id, element = %job.element, "{line}");
+        if let Err(e) = self.store.job_log(job.id, line).await {
+            tracing::warn!(job = job.id, error = %e, "cannot write the job log");
+        }
+    }
+
+    /// Runs a job to its end and records the outcome; returns the final state.
+    pub async fn run(
+        &self,
+        job: &Job,
+        element: &Element,
+        conn: &dyn Connector,
+        cancel: &CancellationToken,
+    ) -> JobState {
+        let mut ctx = Ctx {
+            job,
+            element,
+            conn,
+            cancel,
+            counts: JobCounts::default(),
+            progress: Progress::new(),
+        };
+        let _ = self
+            .store
+            .set_job_state(job.id, JobState::Running, None)
+            .await;
+        let result = self.decide_and_run(&mut ctx).await;
+        let _ = self
+            .store
+            .set_job_progress(job.id, &ctx.progress, &ctx.counts)
+            .await;
+        let (state, error) = match result {
+            Ok(()) => (JobState::Succeeded, None),
+            Err(Failure::Stopped) => (
+                JobState::Stopped,
+                Some(
+                    "stopped before it finished; nothing it had not committed was changed"
+                        .to_string(),
+                ),
+            ),
+            Err(e) => (JobState::Failed, Some(e.to_string())),
+        };
+        if let Some(e) = &error {
+            self.log(job, format!("{state}: {e}")).await;
+        } else {
+            let c = ctx.counts;
+            self.log(
+                job,
+                format!(
+                    "succeeded: {} added, {} changed, {} deleted, {} unchanged, {} skipped",
+                    c.added, c.changed, c.deleted, c.unchanged, c.skipped
+                ),
+            )
+            .await;
+        }
+        if let Err(e) = self
+            .store
+            .set_job_state(job.id, state, error.as_deref())
+            .await
+        {
+            tracing::error!(job = job.id, error = %e, "cannot record the job's end");
+        }
+        state
+    }
+
+    async fn decide_and_run(&self, ctx: &mut Ctx<'_>) -> Result<(), Failure> {
+        let version = ctx.conn.version().await?;
+        let s = &ctx.element.sync;
+        let facts = SyncFacts {
+            init_ran: s.last_init_ok.is_some(),
+            last_init_failed: s.last_init_ok == Some(false),
+            version_at_init: s.version_at_init.clone(),
+            version_now: version.clone(),
+            format_at_init: s.format_at_init,
+            format_now: self.settings.format,
+            has_sync_point: s.sync_point.is_some(),
+        };
+        let sync_type = match decide(ctx.job.requested, &facts) {
+            Decision::Run(t) => t,
+            Decision::Refuse { reason } => return Err(Failure::Refused(reason)),
+            Decision::Init { reason } => {
+                self.become_init(ctx, &reason).await?;
+                SyncType::Init
+            }
+        };
+        match sync_type {
+            SyncType::Incremental => self.incremental(ctx, &version).await,
+            t => self.init(ctx, &version, t == SyncType::ForceInit).await,
+        }
+    }
+
+    async fn become_init(&self, ctx: &Ctx<'_>, reason: &str) -> Result<(), Failure> {
+        self.log(
+            ctx.job,
+            format!("running an initializing sync instead of an incremental: {reason}"),
+        )
+        .await;
+        self.store
+            .set_job_type(ctx.job.id, SyncType::Init, Some(reason))
+            .await?;
+        Ok(())
+    }
+
+    async fn init(&self, ctx: &mut Ctx<'_>, version: &str, force: bool) -> Result<(), Failure> {
+        let _place = tokio::select! {
+            p = self.pool.clone().acquire_owned() => p.map_err(|_| Failure::Stopped)?,
+            _ = ctx.cancel.cancelled() => return Err(Failure::Stopped),
+        };
+        let now = self.inits_now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.inits_peak.fetch_max(now, Ordering::SeqCst);
+        let r = self.init_inner(ctx, version, force).await;
+        self.inits_now.fetch_sub(1, Ordering::SeqCst);
+        if let Err(e) = &r {
+            if !matches!(e, Failure::Refused(_)) {
+                let _ = self.store.discard_staged(ctx.job.id).await;
+            }
+            if !matches!(e, Failure::Stopped) {
+                let _ = self
+                    .store
+                    .record_init_failure(ctx.element.id, &e.to_string())
+                    .await;
+            }
+        }
+        r
+    }
+
+    async fn init_inner(
+        &self,
+        ctx: &mut Ctx<'_>,
+        version: &str,
+        force: bool,
+    ) -> Result<(), Failure> {
+        // The point first: what changes while we read is read again next time.
+        let point = ctx.conn.sync_point().await?;
+        let stored = self.store.object_hashes(ctx.element.id).await?;
+        self.log(
+            ctx.job,
+            format!(
+                "{} of {} (version {version}) with {} objects stored",
+                if force { "force-init" } else { "init" },
+                ctx.element.name,
+                stored.len()
+            ),
+        )
+        .await;
+        let mut differ = Differ::new(stored);
+        let (tx, mut rx) = mpsc::channel::<ReadEvent>(4096);
+        let reading = ctx.conn.read_all(tx);
+        let consuming = async {
+            let mut batch: Vec<Staged> = Vec::with_capacity(self.settings.batch);
+            let mut last_report = Instant::now();
+            while let Some(ev) = rx.recv().await {
+                if ctx.cancel.is_cancelled() {
+                    return Err(Failure::Stopped);
+                }
+                match ev {
+                    ReadEvent::Expect { object_type, count } => {
+                        differ.expect_type(&object_type);
+                        ctx.progress.insert(object_type, (0, count));
+                    }
+                    ReadEvent::Object(obj) => {
+                        if let Some(p) = ctx.progress.get_mut(&obj.id.object_type) {
+                            p.0 += 1;
+                        }
+                        let (fields, hash) = self.prepare(ctx.conn, &obj);
+                        if let Some(op) = differ.observe(&obj.id, hash) {
+                            let name = ctx.conn.display_name(&obj);
+                            batch.push(Staged {
+                                id: obj.id,
+                                op,
+                                fields,
+                                hash,
+                                name,
+                            });
+                            if batch.len() >= self.settings.batch {
+                                self.store
+                                    .stage(ctx.job.id, std::mem::take(&mut batch))
+                                    .await?;
+                            }
+                        }
+                        if last_report.elapsed() > Duration::from_millis(250) {
+                            last_report = Instant::now();
+                            self.store
+                                .set_job_progress(ctx.job.id, &ctx.progress, &ctx.counts)
+                                .await?;
+                        }
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                self.store.stage(ctx.job.id, batch).await?;
+            }
+            Ok::<(), Failure>(())
+        };
+        let (read, consumed) = tokio::join!(reading, consuming);
+        consumed?;
+        read?;
+        if ctx.cancel.is_cancelled() {
+            return Err(Failure::Stopped);
+        }
+        let plan = differ.finish();
+        let total = plan.total();
+        ctx.counts = JobCounts {
+            added: total.added,
+            changed: total.changed,
+            deleted: total.deleted,
+            unchanged: total.unchanged,
+            skipped: 0,
+        };
+        for (t, c) in &plan.counts {
+            if c.added + c.changed + c.deleted > 0 {
+                self.log(
+                    ctx.job,
+                    format!(
+                        "{t}: {} added, {} changed, {} deleted, {} unchanged",
+                        c.added, c.changed, c.deleted, c.unchanged
+                    ),
+                )
+                .await;
+            }
+        }
+        if !force {
+            if let Err(d) = (DeleteGuard {
+                thresholds: self.settings.thresholds,
+            })
+            .check(&plan)
+            {
+                self.store.keep_proposal(ctx.job.id, &plan.deletes).await?;
+                return Err(Failure::Refused(d.to_string()));
+            }
+        } else if total.deleted > 0 {
+            self.log(
+                ctx.job,
+                format!(
+                    "force-init: deleting {} objects without the discrepancy check",
+                    total.deleted
+                ),
+            )
+            .await;
+        }
+        self.store
+            .commit_init(
+                ctx.job.id,
+                ctx.element.id,
+                &plan.deletes,
+                &InitOutcome {
+                    version: version.to_string(),
+                    format: self.settings.format,
+                    sync_point: Some(point),
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn incremental(&self, ctx: &mut Ctx<'_>, version: &str) -> Result<(), Failure> {
+        let point = ctx.element.sync.sync_point.clone().unwrap_or_default();
+        let own = ctx.element.own_logins();
+        let set = ctx.conn.changes_since(&point, &own).await?;
+        for s in &set.skipped {
+            self.log(ctx.job, format!("skipped {s}")).await;
+        }
+        ctx.counts.skipped = set.skipped.len() as u64;
+        if let Some(reason) = escalate(&set.summary) {
+            self.become_init(ctx, &reason).await?;
+            return self.init(ctx, version, false).await;
+        }
+        self.log(
+            ctx.job,
+            format!(
+                "incremental: {} history rows to apply, {} skipped",
+                set.summary.rows_to_apply,
+                set.skipped.len()
+            ),
+        )
+        .await;
+        // Each object once, with the newest row that named it.
+        let mut objects: BTreeMap<ObjectId, (Option<String>, Option<String>)> = BTreeMap::new();
+        let mut types: Vec<String> = Vec::new();
+        for item in &set.items {
+            match item {
+                ChangeItem::Object {
+                    id,
+                    by_login,
+                    at_element,
+                } => {
+                    objects.insert(id.clone(), (by_login.clone(), at_element.clone()));
+                }
+                ChangeItem::Type { object_type, why } => {
+                    if !types.contains(object_type) {
+                        self.log(ctx.job, format!("reading every {object_type} again: {why}"))
+                            .await;
+                        types.push(object_type.clone());
+                    }
+                }
+            }
+        }
+        objects.retain(|id, _| !types.contains(&id.object_type));
+        let mut changes = Vec::new();
+        ctx.progress
+            .insert("objects".into(), (0, objects.len() as u64));
+        for (id, (by_login, at_element)) in objects {
+            if ctx.cancel.is_cancelled() {
+                return Err(Failure::Stopped);
+            }
+            let now = ctx.conn.read_one(&id).await?;
+            let upsert = now.map(|obj| {
+                let (fields, hash) = self.prepare(ctx.conn, &obj);
+                (fields, hash, ctx.conn.display_name(&obj))
+            });
+            changes.push(Change {
+                id,
+                upsert,
+                by_login,
+                at_element,
+            });
+            if let Some(p) = ctx.progress.get_mut("objects") {
+                p.0 += 1;
+            }
+        }
+        if !types.is_empty() {
+            let stored = self.store.object_hashes(ctx.element.id).await?;
+            for t in &types {
+                changes.extend(self.refresh_type(ctx, t, &stored).await?);
+            }
+        }
+        let before: HashMap<ObjectId, ContentHash> =
+            self.store.object_hashes(ctx.element.id).await?;
+        for c in &changes {
+            match (&c.upsert, before.get(&c.id)) {
+                (Some((_, h, _)), Some(old)) if h == old => ctx.counts.unchanged += 1,
+                (Some(_), Some(_)) => ctx.counts.changed += 1,
+                (Some(_), None) => ctx.counts.added += 1,
+                (None, Some(_)) => ctx.counts.deleted += 1,
+                (None, None) => ctx.counts.unchanged += 1,
+            }
+        }
+        if ctx.cancel.is_cancelled() {
+            return Err(Failure::Stopped);
+        }
+        self.store
+            .apply_changes(
+                Some(ctx.job.id),
+                ctx.element.id,
+                changes,
+                Some(&set.new_point),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Reads one type whole and returns the changes against what is stored of it.
+    async fn refresh_type(
+        &self,
+        ctx: &Ctx<'_>,
+        object_type: &str,
+        stored: &HashMap<ObjectId, ContentHash>,
+    ) -> Result<Vec<Change>, Failure> {
+        let mine: HashMap<ObjectId, ContentHash> = stored
+            .iter()
+            .filter(|(id, _)| id.object_type == object_type)
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        let mut differ = Differ::new(mine);
+        let (tx, mut rx) = mpsc::channel::<ReadEvent>(1024);
+        let reading = ctx.conn.read_type(object_type, tx);
+        let collecting = async {
+            let mut out = Vec::new();
+            while let Some(ev) = rx.recv().await {
+                if let ReadEvent::Object(obj) = ev {
+                    let (fields, hash) = self.prepare(ctx.conn, &obj);
+                    if differ.observe(&obj.id, hash).is_some() {
+                        let name = ctx.conn.display_name(&obj);
+                        out.push(Change {
+                            id: obj.id,
+                            upsert: Some((fields, hash, name)),
+                            by_login: None,
+                            at_element: None,
+                        });
+                    }
+                }
+            }
+            out
+        };
+        let (read, mut out) = tokio::join!(reading, collecting);
+        read?;
+        out.extend(differ.finish().deletes.into_iter().map(|id| Change {
+            id,
+            upsert: None,
+            by_login: None,
+            at_element: None,
+        }));
+        Ok(out)
+    }
+}

@@ -1,0 +1,120 @@
+//! The sync engine against the CM emulator over SSH, on SQLite.
+
+mod sync;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use ucsync_connect::Connector;
+use ucsync_connect::cm::CmConnector;
+use ucsync_connect::cm::catalog::Catalog;
+use ucsync_core::{ElementKind, ElementName, SecretKey, SyncType, Trigger};
+use ucsync_emulator::cm::{CmEmulator, CmSettings};
+use ucsync_engine::{ConnectorFactory, Runner, RunnerSettings, SyncEngine, SyncSettings};
+use ucsync_sat::{Password, SatConfig};
+use ucsync_store::{Element, ElementSettings, Job, NewElement, SqliteStore, Store};
+
+pub const OWN: (&str, &str) = ("ucsync", "ucsync01");
+pub const OUTSIDE: (&str, &str) = ("craft", "craft01");
+
+pub fn cm_settings() -> CmSettings {
+    CmSettings {
+        logins: vec![
+            (OWN.0.into(), OWN.1.into()),
+            (OUTSIDE.0.into(), OUTSIDE.1.into()),
+        ],
+        ..CmSettings::default()
+    }
+}
+
+pub async fn emulator(settings: CmSettings) -> CmEmulator {
+    CmEmulator::start(settings, TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .await
+        .unwrap()
+}
+
+/// A store, an engine and a runner, on a fresh database.
+pub struct Rig {
+    pub _dir: tempfile::TempDir,
+    pub store: Arc<dyn Store>,
+    pub runner: Runner,
+    pub secret: SecretKey,
+}
+
+pub fn factory() -> ConnectorFactory {
+    let catalog = Arc::new(Catalog::builtin());
+    Arc::new(move |e: Element, password: String| {
+        let catalog = catalog.clone();
+        Box::pin(async move {
+            let mut cfg = SatConfig::new(
+                e.host.clone(),
+                e.port,
+                e.login.clone(),
+                Password::new(password),
+            );
+            cfg.backoff = Duration::from_millis(20);
+            cfg.host_key = e.settings.host_key.clone();
+            let c: Arc<dyn Connector> = Arc::new(CmConnector::connect(cfg, catalog).await?);
+            Ok(c)
+        })
+    })
+}
+
+impl Rig {
+    pub async fn new(pool: usize) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = SecretKey::generate();
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("ucsync.db"), secret.clone())
+                .await
+                .unwrap(),
+        );
+        let engine = SyncEngine::new(store.clone(), secret.clone(), SyncSettings::default());
+        let runner = Runner::new(engine, factory(), RunnerSettings { init_pool: pool });
+        Rig {
+            _dir: dir,
+            store,
+            runner,
+            secret,
+        }
+    }
+
+    /// Adds a CM and returns its automatic init, finished.
+    pub async fn add_cm(&self, name: &str, emu: &CmEmulator) -> Job {
+        let name = ElementName::parse(name).unwrap();
+        self.store
+            .add_element(NewElement {
+                name: name.clone(),
+                kind: ElementKind::Cm,
+                host: "127.0.0.1".into(),
+                alternate_host: None,
+                port: emu.addr().port(),
+                login: OWN.0.into(),
+                password: OWN.1.into(),
+                settings: ElementSettings::default(),
+            })
+            .await
+            .unwrap();
+        let job = self
+            .runner
+            .request(&name, SyncType::Init, Trigger::ElementAdded, "test")
+            .await
+            .unwrap();
+        self.runner.wait(job.id).await.unwrap()
+    }
+
+    pub async fn sync(&self, name: &str, t: SyncType) -> Job {
+        let job = self
+            .runner
+            .request(
+                &ElementName::parse(name).unwrap(),
+                t,
+                Trigger::OnDemand,
+                "test",
+            )
+            .await
+            .unwrap();
+        self.runner.wait(job.id).await.unwrap()
+    }
+}
