@@ -41,6 +41,8 @@ pub struct ChangeSet {
     pub items: Vec<ChangeItem>,
     /// Rows that were not applied, each with the rule that skipped it.
     pub skipped: Vec<String>,
+    /// How many of them were data commands (not logins and logoffs).
+    pub data_rows_skipped: usize,
     pub summary: ChangeSummary,
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
-use ucsync_connect::{ChangeItem, ConnectError, Connector, ReadEvent};
+use ucsync_connect::{ChangeItem, ConnectError, Connector, ReadEvent, WriteOp};
 use ucsync_core::{
     ContentHash, Decision, DeleteGuard, Differ, Fields, JobState, Object, ObjectId, SecretKey,
     SyncFacts, SyncType, Thresholds, decide, escalate,
@@ -128,6 +128,38 @@ impl SyncEngine {
             ),
             hash,
         )
+    }
+
+    /// Administers an object through ucsync: the change is made on the
+    /// element under its login and stored in the same step. A failure on the
+    /// element changes nothing in the database. Returns the object as it is now.
+    pub async fn administer(
+        &self,
+        element: &Element,
+        conn: &dyn Connector,
+        op: &WriteOp,
+    ) -> Result<Option<Object>, String> {
+        let after = conn.write_one(op).await.map_err(|e| e.to_string())?;
+        let id = match op {
+            WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id } => {
+                id.clone()
+            }
+        };
+        let upsert = after.as_ref().map(|obj| {
+            let (fields, hash) = self.prepare(conn, obj);
+            (fields, hash, conn.display_name(obj))
+        });
+        let change = Change {
+            id,
+            upsert,
+            by_login: Some(element.login.clone()),
+            at_element: None,
+        };
+        self.store
+            .apply_changes(None, element.id, vec![change], None)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(after)
     }
 
     async fn log(&self, job: &Job, line: impl AsRef<str>) {
@@ -394,7 +426,7 @@ impl SyncEngine {
         for s in &set.skipped {
             self.log(ctx.job, format!("skipped {s}")).await;
         }
-        ctx.counts.skipped = set.skipped.len() as u64;
+        ctx.counts.skipped = set.data_rows_skipped as u64;
         if let Some(reason) = escalate(&set.summary) {
             self.become_init(ctx, &reason).await?;
             return self.init(ctx, version, false).await;
@@ -402,9 +434,8 @@ impl SyncEngine {
         self.log(
             ctx.job,
             format!(
-                "incremental: {} history rows to apply, {} skipped",
-                set.summary.rows_to_apply,
-                set.skipped.len()
+                "incremental: {} history rows to apply, {} data commands skipped",
+                set.summary.rows_to_apply, set.data_rows_skipped
             ),
         )
         .await;

@@ -132,18 +132,21 @@ pub fn rows_since<'a>(
             Some(_) => false,
         })
         .collect();
-    let oldest_is_newer = rows
-        .last()
-        .and_then(|r| r.minute(now))
-        .is_some_and(|t| t > point.minute);
-    let anchor_found =
-        point.newest.is_empty() || rows.iter().any(|r| point.newest.contains(&r.line()));
-    (new, oldest_is_newer && !anchor_found)
+    // Right below the new rows must be the rows that were newest at the
+    // point, in order; if they are not, rows after the point were lost when
+    // the log wrapped. (Times cannot tell: the log may wrap within a minute.)
+    let rest = &rows[new.len().min(rows.len())..];
+    let expect = &point.newest[..point.newest.len().min(rest.len())];
+    let anchored = point.newest.is_empty()
+        || (!expect.is_empty() && rest.iter().zip(expect).all(|(r, a)| r.line() == *a));
+    (new, !rows.is_empty() && !anchored)
 }
 
 /// What one history row means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowOutcome {
+    /// A login or logoff: not a data command.
+    Session,
     /// Not applied, for this reason.
     Skip(String),
     Apply(Vec<ChangeItem>),
@@ -156,7 +159,7 @@ pub enum RowOutcome {
 /// the objects it changed, or to its whole type when it cannot be pinned.
 pub fn classify(row: &HistoryRow, own_logins: &[String], catalog: &Catalog) -> RowOutcome {
     if matches!(row.action.as_str(), "logn" | "logf") {
-        return RowOutcome::Skip("a login or logoff, not a data command".into());
+        return RowOutcome::Session;
     }
     if own_logins
         .iter()
@@ -249,6 +252,7 @@ mod tests {
         let own = vec!["ucsync".to_string(), "init".to_string()];
         let got = match classify(&r, &own, &Catalog::builtin()) {
             RowOutcome::Skip(why) => format!("skip: {why}"),
+            RowOutcome::Session => "session".into(),
             RowOutcome::NeedsInit(f) => format!("init: {f}"),
             RowOutcome::Apply(items) => items
                 .iter()
@@ -286,7 +290,7 @@ mod tests {
             row("init", "add", "station", "1001"),
             "skip: made by 'init'",
         );
-        check(row("craft", "logn", "", ""), "skip: a login");
+        check(row("craft", "logn", "", ""), "session");
         check(
             row("craft", "chan", "system-param", "features"),
             "init: system-parameters features",

@@ -204,7 +204,14 @@ impl Connector for CmConnector {
         // Oldest first, so the log reads in the order things happened.
         for row in new.iter().rev() {
             match classify(row, own_logins, &self.catalog) {
-                RowOutcome::Skip(why) => set.skipped.push(format!("{}: {why}", row.line())),
+                RowOutcome::Session => set.skipped.push(format!(
+                    "{}: a login or logoff, not a data command",
+                    row.line()
+                )),
+                RowOutcome::Skip(why) => {
+                    set.data_rows_skipped += 1;
+                    set.skipped.push(format!("{}: {why}", row.line()));
+                }
                 RowOutcome::NeedsInit(form) => {
                     set.summary.rows_to_apply += 1;
                     if !set.summary.needs_init.contains(&form) {

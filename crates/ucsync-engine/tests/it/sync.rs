@@ -346,3 +346,295 @@ async fn escalations_and_the_upgrade_stop() {
             .contains("system-parameters features changed")
     );
 }
+
+#[tokio::test]
+async fn administering_through_ucsync_is_stored_and_not_pulled_again() {
+    use ucsync_connect::WriteOp;
+    use ucsync_core::{Fields, ObjectId};
+    let emu = emulator(cm_settings()).await;
+    let rig = Rig::new(8).await;
+    rig.add_cm("cm1", &emu).await;
+    let e = rig.store.element("cm1").await.unwrap().unwrap();
+    let conn = (crate::factory())(e.clone(), OWN.1.into()).await.unwrap();
+    let engine =
+        ucsync_engine::SyncEngine::new(rig.store.clone(), rig.secret.clone(), Default::default());
+    let change = WriteOp::Change {
+        id: ObjectId::new("station", "1004"),
+        fields: Fields::new(vec![(station::NAME.to_string(), "Via, Ucsync".into())]),
+    };
+    let after = engine
+        .administer(&e, conn.as_ref(), &change)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        after.fields.get(&station::NAME.to_string()),
+        Some("Via, Ucsync")
+    );
+    assert_eq!(
+        emu.cm()
+            .object("station", Some("1004"))
+            .unwrap()
+            .iter()
+            .find(|(f, _)| *f == station::NAME)
+            .unwrap()
+            .1,
+        "Via, Ucsync"
+    );
+    let db = stored(rig.store.as_ref(), &rig.secret, "cm1").await;
+    assert!(
+        db["station"]["1004"].contains(&(station::NAME.to_string(), "Via, Ucsync".to_string()))
+    );
+    // A bad value fails on the CM and changes nothing here.
+    let bad = WriteOp::Change {
+        id: ObjectId::new("station", "1004"),
+        fields: Fields::new(vec![(station::TYPE.to_string(), "toaster".into())]),
+    };
+    let err = engine
+        .administer(&e, conn.as_ref(), &bad)
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("code 2a04"),
+        "a bad value, named by the CM: {err}"
+    );
+    assert_eq!(stored(rig.store.as_ref(), &rig.secret, "cm1").await, db);
+    // The CM logged the change under ucsync's own login: the incremental skips it.
+    let job = rig.sync("cm1", SyncType::Incremental).await;
+    assert_eq!(
+        (job.counts.changed, job.counts.skipped),
+        (0, 1),
+        "{:?}",
+        rig.store.job_log_lines(job.id).await.unwrap()
+    );
+    conn.close().await;
+}
+
+#[tokio::test]
+async fn a_cm_clock_hours_off_and_changes_in_the_sync_minute_lose_nothing() {
+    let emu = emulator(CmSettings {
+        clock_offset_secs: -7 * 3600 - 1234,
+        ..cm_settings()
+    })
+    .await;
+    let rig = Rig::new(8).await;
+    rig.add_cm("cm1", &emu).await;
+    let craft = outside(&emu).await;
+    // Two changes right after the init, in the same minute as its sync point.
+    craft.run(&rename("1010", "Same, Minute1")).await.unwrap();
+    craft.run(&rename("1011", "Same, Minute2")).await.unwrap();
+    let job = rig.sync("cm1", SyncType::Incremental).await;
+    assert_eq!(
+        (job.sync_type, job.counts.changed),
+        (SyncType::Incremental, 2),
+        "{:?}",
+        rig.store.job_log_lines(job.id).await.unwrap()
+    );
+    let db = stored(rig.store.as_ref(), &rig.secret, "cm1").await;
+    assert!(
+        db["station"]["1011"].contains(&(station::NAME.to_string(), "Same, Minute2".to_string()))
+    );
+}
+
+#[tokio::test]
+async fn changes_made_while_an_init_reads_are_picked_up_next() {
+    let emu = emulator(CmSettings {
+        latency: std::time::Duration::from_millis(2),
+        ..cm_settings()
+    })
+    .await;
+    let rig = Rig::new(8).await;
+    let craft = outside(&emu).await;
+    let (job, _) = tokio::join!(rig.add_cm("cm1", &emu), async {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        // Stations are read last; these change while the init reads.
+        craft.run(&rename("1299", "During, Init")).await.unwrap();
+        craft.run(&rename("1001", "During, Init2")).await.unwrap();
+    });
+    assert_eq!(job.state, JobState::Succeeded);
+    rig.sync("cm1", SyncType::Incremental).await;
+    let db = stored(rig.store.as_ref(), &rig.secret, "cm1").await;
+    assert!(
+        db["station"]["1299"].contains(&(station::NAME.to_string(), "During, Init".to_string()))
+    );
+    assert!(
+        db["station"]["1001"].contains(&(station::NAME.to_string(), "During, Init2".to_string()))
+    );
+}
+
+#[tokio::test]
+async fn an_upgraded_cm_stops_the_incremental_until_an_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("cm.json");
+    let settings = CmSettings {
+        state_file: Some(state),
+        version: "R018x.00.0.822.0".into(),
+        ..cm_settings()
+    };
+    let emu = emulator(settings.clone()).await;
+    let port = emu.addr().port();
+    let rig = Rig::new(8).await;
+    rig.add_cm("cm1", &emu).await;
+    outside(&emu)
+        .await
+        .command("save translation")
+        .await
+        .unwrap();
+    emu.shutdown().await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let emu = CmEmulator::start(
+        CmSettings {
+            version: "R020x.01.0.974.0".into(),
+            ..settings
+        },
+        listener,
+    )
+    .await
+    .unwrap();
+    let before = stored(rig.store.as_ref(), &rig.secret, "cm1").await;
+    let job = rig.sync("cm1", SyncType::Incremental).await;
+    assert_eq!(job.state, JobState::Failed);
+    let err = job.error.unwrap();
+    assert!(
+        err.contains("from R018x.00.0.822.0 to R020x.01.0.974.0")
+            && err.contains("run an initializing sync"),
+        "{err}"
+    );
+    assert_eq!(
+        stored(rig.store.as_ref(), &rig.secret, "cm1").await,
+        before,
+        "nothing changed"
+    );
+    let init = rig.sync("cm1", SyncType::Init).await;
+    assert_eq!(init.state, JobState::Succeeded);
+    assert_eq!(
+        rig.sync("cm1", SyncType::Incremental).await.state,
+        JobState::Succeeded
+    );
+    drop(emu);
+}
+
+#[tokio::test]
+async fn a_wrapped_history_makes_the_incremental_an_init() {
+    let emu = emulator(CmSettings {
+        history_capacity: 20,
+        ..cm_settings()
+    })
+    .await;
+    let rig = Rig::new(8).await;
+    rig.add_cm("cm1", &emu).await;
+    let craft = outside(&emu).await;
+    for i in 0..30 {
+        craft
+            .run(&rename(&(1001 + i).to_string(), "Wrap, Around"))
+            .await
+            .unwrap();
+    }
+    let job = rig.sync("cm1", SyncType::Incremental).await;
+    assert_eq!(
+        job.sync_type,
+        SyncType::Init,
+        "{:?}",
+        rig.store.job_log_lines(job.id).await.unwrap()
+    );
+    assert!(job.reason.unwrap().contains("wrapped"));
+    let db = stored(rig.store.as_ref(), &rig.secret, "cm1").await;
+    assert!(
+        db["station"]["1001"].contains(&(station::NAME.to_string(), "Wrap, Around".to_string())),
+        "the lost row's change is in by the init"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_cut_mid_init_leaves_the_database_as_it_was() {
+    use ucsync_emulator::cm::Faults;
+    let emu = emulator(cm_settings()).await;
+    let rig = Rig::new(8).await;
+    rig.add_cm("cm1", &emu).await;
+    let craft = outside(&emu).await;
+    craft.run(&rename("1001", "Not, Yet")).await.unwrap();
+    let before = stored(rig.store.as_ref(), &rig.secret, "cm1").await;
+    let sync_before = rig.store.element("cm1").await.unwrap().unwrap().sync;
+    // The same CM's data behind a connection that breaks in every long listing.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("cm.json");
+    craft.command("save translation").await.ok();
+    drop(state);
+    let port = emu.addr().port();
+    let history = emu.cm().history();
+    emu.shutdown().await.unwrap();
+    let faulty = CmSettings {
+        faults: Faults {
+            cut_after_records: Some(50),
+            ..Faults::default()
+        },
+        ..cm_settings()
+    };
+    let emu = CmEmulator::start(
+        faulty,
+        tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    for t in [SyncType::Init, SyncType::ForceInit, SyncType::Incremental] {
+        let job = rig.sync("cm1", t).await;
+        assert_eq!(job.state, JobState::Failed, "{t}");
+        assert!(
+            job.error.as_deref().unwrap_or("").contains("lost"),
+            "{t}: {:?}",
+            job.error
+        );
+        assert_eq!(
+            stored(rig.store.as_ref(), &rig.secret, "cm1").await,
+            before,
+            "{t}: the database is as it was"
+        );
+    }
+    let after = rig.store.element("cm1").await.unwrap().unwrap().sync;
+    assert_eq!(
+        after.sync_point, sync_before.sync_point,
+        "the sync point did not move"
+    );
+    assert_eq!(after.last_init_ok, Some(false), "the failure is recorded");
+    drop((emu, history));
+}
+
+#[tokio::test]
+async fn bulk_twenty_cms_through_a_pool_of_eight() {
+    let mut emus = Vec::new();
+    for i in 0..20 {
+        emus.push(
+            emulator(CmSettings {
+                seed: i,
+                latency: std::time::Duration::from_millis(1),
+                counts: [("station".to_string(), 60)].into(),
+                ..cm_settings()
+            })
+            .await,
+        );
+    }
+    let rig = Rig::new(8).await;
+    let names: Vec<String> = (0..20).map(|i| format!("cm{i:02}")).collect();
+    let jobs = futures::future::join_all(
+        emus.iter()
+            .zip(&names)
+            .map(|(emu, name)| rig.add_cm(name, emu)),
+    )
+    .await;
+    for j in &jobs {
+        assert_eq!(j.state, JobState::Succeeded, "{}: {:?}", j.element, j.error);
+    }
+    let peak = rig.runner.peak_inits();
+    assert!(
+        (2..=8).contains(&peak),
+        "never more than 8 inits at once (peak {peak})"
+    );
+    for (i, emu) in emus.iter().enumerate() {
+        let db = stored(rig.store.as_ref(), &rig.secret, &format!("cm{i:02}")).await;
+        assert_eq!(db["station"].len(), emu.cm().keys("station").len());
+    }
+}
