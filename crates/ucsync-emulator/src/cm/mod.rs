@@ -68,6 +68,7 @@ impl Default for CmSettings {
 /// A running CM emulator.
 pub struct CmEmulator {
     cm: Arc<Cm>,
+    shared: Arc<ssh::Shared>,
     addr: SocketAddr,
     fingerprints: Vec<String>,
     name: String,
@@ -138,15 +139,21 @@ impl CmEmulator {
         let addr = listener.local_addr().context("listener address")?;
         let cancel = CancellationToken::new();
         let config = ssh::russh_config(keys);
-        let task = tokio::spawn(ssh::serve(listener, shared, config, cancel.clone()));
+        let task = tokio::spawn(ssh::serve(listener, shared.clone(), config, cancel.clone()));
         Ok(CmEmulator {
             cm,
+            shared,
             addr,
             fingerprints,
             name: settings.name,
             cancel,
             task,
         })
+    }
+
+    /// Changes the faults of sessions that start from now on.
+    pub fn set_faults(&self, faults: Faults) {
+        *self.shared.faults.lock().expect("faults") = faults;
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -37,7 +37,8 @@ pub struct Faults {
 pub(super) struct Shared {
     pub cm: Arc<Cm>,
     pub logins: HashMap<String, String>,
-    pub faults: Faults,
+    /// Read when a session starts, so a test can change them between sessions.
+    pub faults: Mutex<Faults>,
     pub banner: String,
     slots: Mutex<Vec<bool>>,
     next_id: AtomicU64,
@@ -54,7 +55,7 @@ impl Shared {
         Shared {
             cm,
             logins,
-            faults,
+            faults: Mutex::new(faults),
             banner,
             slots: Mutex::new(vec![false; max_sessions]),
             next_id: AtomicU64::new(1),
@@ -401,7 +402,7 @@ async fn sat_session(
     let mut out = Output {
         w: wr.make_writer(),
         crlf,
-        faults: shared.faults,
+        faults: *shared.faults.lock().expect("faults"),
         lines: 0,
         records: 0,
         in_record: false,

@@ -554,33 +554,21 @@ async fn a_connection_cut_mid_init_leaves_the_database_as_it_was() {
     let rig = Rig::new(8).await;
     rig.add_cm("cm1", &emu).await;
     let craft = outside(&emu).await;
-    craft.run(&rename("1001", "Not, Yet")).await.unwrap();
+    // Enough history that reading it crosses the cut, as a long listing does.
+    for i in 0..60 {
+        craft
+            .run(&rename(&(1001 + i).to_string(), "Not, Yet"))
+            .await
+            .unwrap();
+    }
     let before = stored(rig.store.as_ref(), &rig.secret, "cm1").await;
     let sync_before = rig.store.element("cm1").await.unwrap().unwrap().sync;
-    // The same CM's data behind a connection that breaks in every long listing.
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("cm.json");
-    craft.command("save translation").await.ok();
-    drop(state);
-    let port = emu.addr().port();
-    let history = emu.cm().history();
-    emu.shutdown().await.unwrap();
-    let faulty = CmSettings {
-        faults: Faults {
-            cut_after_records: Some(50),
-            ..Faults::default()
-        },
-        ..cm_settings()
-    };
-    let emu = CmEmulator::start(
-        faulty,
-        tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    for t in [SyncType::Init, SyncType::ForceInit, SyncType::Incremental] {
+    // From now on, every session breaks in the middle of a long listing.
+    emu.set_faults(Faults {
+        cut_after_records: Some(50),
+        ..Faults::default()
+    });
+    for t in [SyncType::Incremental, SyncType::Init, SyncType::ForceInit] {
         let job = rig.sync("cm1", t).await;
         assert_eq!(job.state, JobState::Failed, "{t}");
         assert!(
@@ -593,14 +581,31 @@ async fn a_connection_cut_mid_init_leaves_the_database_as_it_was() {
             before,
             "{t}: the database is as it was"
         );
+        if t == SyncType::Incremental {
+            assert_eq!(
+                job.sync_type,
+                SyncType::Incremental,
+                "it failed as an incremental"
+            );
+        }
     }
     let after = rig.store.element("cm1").await.unwrap().unwrap().sync;
     assert_eq!(
         after.sync_point, sync_before.sync_point,
         "the sync point did not move"
     );
-    assert_eq!(after.last_init_ok, Some(false), "the failure is recorded");
-    drop((emu, history));
+    assert_eq!(
+        after.last_init_ok,
+        Some(false),
+        "the failed inits are recorded"
+    );
+    // Once the connection holds, the changes come in.
+    emu.set_faults(Faults::default());
+    let job = rig.sync("cm1", SyncType::Incremental).await;
+    assert_eq!(
+        (job.state, job.sync_type),
+        (JobState::Succeeded, SyncType::Init)
+    );
 }
 
 #[tokio::test]
@@ -637,4 +642,107 @@ async fn bulk_twenty_cms_through_a_pool_of_eight() {
         let db = stored(rig.store.as_ref(), &rig.secret, &format!("cm{i:02}")).await;
         assert_eq!(db["station"].len(), emu.cm().keys("station").len());
     }
+}
+
+/// Kills a process in the middle of an init with SIGKILL: the database stays
+/// as it was. The test runs itself as the child process that gets killed.
+#[tokio::test]
+async fn killed_mid_init_leaves_the_database_as_it_was() {
+    use std::sync::Arc;
+    use ucsync_core::{ElementName, Trigger};
+    use ucsync_engine::{Runner, RunnerSettings, SyncEngine};
+    use ucsync_store::SqliteStore;
+
+    if let Ok(db) = std::env::var("UCSYNC_TEST_CHILD_DB") {
+        // The child: run an init until killed.
+        let secret =
+            SecretKey::from_hex(&std::env::var("UCSYNC_TEST_CHILD_SECRET").unwrap()).unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(std::path::Path::new(&db), secret.clone())
+                .await
+                .unwrap(),
+        );
+        let runner = Runner::new(
+            SyncEngine::new(store, secret, Default::default()),
+            crate::factory(),
+            RunnerSettings::default(),
+        );
+        let job = runner
+            .request(
+                &ElementName::parse("cm1").unwrap(),
+                SyncType::Init,
+                Trigger::OnDemand,
+                "child",
+            )
+            .await
+            .unwrap();
+        runner.wait(job.id).await.unwrap();
+        panic!("the child was meant to be killed before its init finished");
+    }
+
+    let emu = emulator(CmSettings {
+        latency: std::time::Duration::from_millis(4),
+        ..cm_settings()
+    })
+    .await;
+    let rig = Rig::new(8).await;
+    rig.add_cm("cm1", &emu).await;
+    let craft = outside(&emu).await;
+    for ext in ["1001", "1002", "1299"] {
+        craft.run(&rename(ext, "Changed, Since")).await.unwrap();
+    }
+    let before = stored(rig.store.as_ref(), &rig.secret, "cm1").await;
+    let state_before = rig.store.element("cm1").await.unwrap().unwrap().sync;
+    let db = rig._dir.path().join("ucsync.db");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "sync::killed_mid_init_leaves_the_database_as_it_was",
+            "--test-threads=1",
+        ])
+        .env("UCSYNC_TEST_CHILD_DB", &db)
+        .env("UCSYNC_TEST_CHILD_SECRET", rig.secret.to_hex())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the child's init has read a good part of the CM.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let jobs = rig
+            .store
+            .jobs(Some("cm1"), Some(JobState::Running), 0, 1)
+            .await
+            .unwrap();
+        let done: u64 = jobs
+            .first()
+            .map(|j| j.progress.values().map(|p| p.0).sum())
+            .unwrap_or(0);
+        if done > 100 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child's init did not get going"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child ended on its own"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(
+        stored(rig.store.as_ref(), &rig.secret, "cm1").await,
+        before,
+        "the database is as it was"
+    );
+    assert_eq!(
+        rig.store.element("cm1").await.unwrap().unwrap().sync,
+        state_before
+    );
+    // And the next init applies what the killed one did not.
+    let job = rig.sync("cm1", SyncType::Init).await;
+    assert_eq!((job.state, job.counts.changed), (JobState::Succeeded, 3));
 }
