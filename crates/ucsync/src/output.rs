@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use ucsync_ossi::{FieldId, Record};
+use ucsync_ossi::Record;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -22,17 +22,6 @@ pub fn table(records: &[Record]) -> String {
     }
     for r in records {
         t.add_row(r.values());
-    }
-    t.to_string()
-}
-
-/// Chosen columns of records, under readable names.
-pub fn named_table(records: &[Record], columns: &[(FieldId, &str)]) -> String {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(columns.iter().map(|(_, n)| *n));
-    for r in records {
-        t.add_row(columns.iter().map(|(f, _)| r.get(*f).unwrap_or("")));
     }
     t.to_string()
 }

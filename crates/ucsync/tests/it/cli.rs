@@ -92,9 +92,17 @@ fn demo_walks_through_and_succeeds() {
         text(&out.stderr)
     );
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("Outside, Change"), "{stdout}");
-    assert!(stdout.contains("craft"));
-    assert!(stdout.contains("Done"));
+    for narrated in [
+        "change station 1001 (by craft",
+        "ucsync add station 2002: made by 'ucsync'",
+        "ran init: 1801 history rows to apply, more than 1800",
+        "the element was upgraded from R018x.00.0.822.0 to R020x.01.0.974.0",
+        "it would have deleted 274 objects; 40 stations are still stored",
+        "force-init: succeeded, 274 deleted; 0 stations stored now",
+        "Done",
+    ] {
+        assert!(stdout.contains(narrated), "{narrated:?} in {stdout}");
+    }
 }
 
 #[test]
