@@ -75,7 +75,15 @@ impl Differ {
 
     /// One object the element returned; `None` when it is unchanged.
     pub fn observe(&mut self, id: &ObjectId, hash: ContentHash) -> Option<PlanOp> {
-        let c = self.counts.entry(id.object_type.clone()).or_default();
+        // Look the type up before inserting, so the hot path allocates nothing.
+        if !self.counts.contains_key(&id.object_type) {
+            self.counts
+                .insert(id.object_type.clone(), TypeCounts::default());
+        }
+        let c = self
+            .counts
+            .get_mut(&id.object_type)
+            .expect("inserted above");
         match self.stored.remove(id) {
             None => {
                 c.added += 1;

@@ -100,21 +100,27 @@ impl fmt::Debug for ContentHash {
 impl ContentHash {
     /// The hash of `object` under the installation's hash key.
     pub fn of(hash_key: &[u8; 32], object: &Object) -> ContentHash {
-        let mut h = blake3::Hasher::new_keyed(hash_key);
-        h.update(object.id.object_type.as_bytes());
-        h.update(&[0]);
-        h.update(object.id.key.as_bytes());
-        h.update(&[0]);
-        for (f, v) in object.fields.iter() {
-            // Lengths first, so no two different objects feed the same bytes.
-            h.update(&(f.len() as u64).to_le_bytes());
-            h.update(f.as_bytes());
-            h.update(&(v.len() as u64).to_le_bytes());
-            h.update(v.as_bytes());
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        let mut out = [0u8; 16];
-        out.copy_from_slice(&h.finalize().as_bytes()[..16]);
-        ContentHash(out)
+        BUF.with_borrow_mut(|buf| {
+            // One contiguous input: many small updates cost more than the copy.
+            buf.clear();
+            buf.extend_from_slice(object.id.object_type.as_bytes());
+            buf.push(0);
+            buf.extend_from_slice(object.id.key.as_bytes());
+            buf.push(0);
+            for (f, v) in object.fields.iter() {
+                // Lengths first, so no two different objects feed the same bytes.
+                buf.extend_from_slice(&(f.len() as u64).to_le_bytes());
+                buf.extend_from_slice(f.as_bytes());
+                buf.extend_from_slice(&(v.len() as u64).to_le_bytes());
+                buf.extend_from_slice(v.as_bytes());
+            }
+            let mut out = [0u8; 16];
+            out.copy_from_slice(&blake3::keyed_hash(hash_key, buf).as_bytes()[..16]);
+            ContentHash(out)
+        })
     }
 }
 

@@ -45,7 +45,7 @@ impl std::fmt::Debug for SqliteStore {
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let c = Connection::open(path)?;
     c.busy_timeout(std::time::Duration::from_secs(30))?;
-    c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;")?;
+    c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384;")?;
     Ok(c)
 }
 
@@ -336,17 +336,52 @@ impl Store for SqliteStore {
 
     async fn object_hashes(&self, element: ElementId) -> Result<HashMap<ObjectId, ContentHash>> {
         self.read(move |c, _| {
+            let n: i64 = c
+                .query_row(
+                    "SELECT count(*) FROM objects WHERE element_id = ?1",
+                    [element],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            let mut out = HashMap::with_capacity(n.max(0) as usize);
             let mut st = c
-                .prepare("SELECT object_type, object_key, hash FROM objects WHERE element_id = ?1")
+                .prepare_cached(
+                    "SELECT object_type, object_key, hash FROM objects WHERE element_id = ?1",
+                )
                 .map_err(db)?;
             let mut rows = st.query([element]).map_err(db)?;
-            let mut out = HashMap::new();
+            // Types repeat: share one copy of each name's text while reading.
+            let mut last_type = String::new();
             while let Some(r) = rows.next().map_err(db)? {
-                let id = ObjectId {
-                    object_type: r.get(0).map_err(db)?,
-                    key: r.get(1).map_err(db)?,
-                };
-                out.insert(id, hash_from(r.get(2).map_err(db)?)?);
+                let t = r
+                    .get_ref(0)
+                    .map_err(db)?
+                    .as_str()
+                    .map_err(|e| StoreError::Database(e.to_string()))?;
+                if t != last_type {
+                    last_type = t.to_string();
+                }
+                let key = r
+                    .get_ref(1)
+                    .map_err(db)?
+                    .as_str()
+                    .map_err(|e| StoreError::Database(e.to_string()))?
+                    .to_string();
+                let h = r
+                    .get_ref(2)
+                    .map_err(db)?
+                    .as_blob()
+                    .map_err(|e| StoreError::Database(e.to_string()))?;
+                let hash: [u8; 16] = h
+                    .try_into()
+                    .map_err(|_| StoreError::Database("stored hash is not 16 bytes".into()))?;
+                out.insert(
+                    ObjectId {
+                        object_type: last_type.clone(),
+                        key,
+                    },
+                    ContentHash(hash),
+                );
             }
             Ok(out)
         })

@@ -1,0 +1,426 @@
+//! The sync figures of BENCHMARKS.md. Run with `cargo bench -p ucsync --bench sync`
+//! (`-- diff`, `-- init`, `-- latency`, `-- incremental` or `-- bulk` for one part).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use ucsync_connect::Connector;
+use ucsync_connect::cm::CmConnector;
+use ucsync_connect::cm::catalog::Catalog;
+use ucsync_core::{
+    ContentHash, Differ, ElementKind, ElementName, Fields, Object, ObjectId, PlanOp, SecretKey,
+    SyncType, Trigger,
+};
+use ucsync_emulator::cm::{CmEmulator, CmSettings};
+use ucsync_engine::{ConnectorFactory, Runner, RunnerSettings, SyncEngine, SyncSettings};
+use ucsync_ossi::wellknown::station;
+use ucsync_ossi::{Request, Value};
+use ucsync_sat::{Password, SatClient, SatConfig};
+use ucsync_store::{
+    ElementSettings, InitOutcome, Job, NewElement, NewJob, SqliteStore, Staged, Store,
+};
+
+fn peak_rss_mb() -> f64 {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets the peak RSS so a figure covers only what follows.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+struct Emulator {
+    child: Child,
+    port: u16,
+}
+
+impl Emulator {
+    fn start(extra: &[&str]) -> Emulator {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ucsync"))
+            .args([
+                "emulate",
+                "cm",
+                "--listen",
+                "127.0.0.1:0",
+                "--login",
+                "ucsync:ucsync01",
+                "--login",
+                "craft:craft01",
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the emulator");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = lines.next().expect("output").expect("read");
+        let port = first
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("127.0.0.1:"))
+            .and_then(|p| p.parse().ok())
+            .expect("port");
+        std::thread::spawn(move || lines.for_each(drop));
+        Emulator { child, port }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn factory(sessions: usize) -> ConnectorFactory {
+    let catalog = Arc::new(Catalog::builtin());
+    Arc::new(move |e, password: String| {
+        let catalog = catalog.clone();
+        Box::pin(async move {
+            let mut cfg = SatConfig::new(
+                e.host.clone(),
+                e.port,
+                e.login.clone(),
+                Password::new(password),
+            );
+            cfg.sessions = sessions;
+            let c: Arc<dyn Connector> = Arc::new(CmConnector::connect(cfg, catalog).await?);
+            Ok(c)
+        })
+    })
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    runner: Runner,
+}
+
+async fn rig(sessions: usize, pool: usize) -> Rig {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = SecretKey::generate();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("ucsync.db"), secret.clone())
+            .await
+            .expect("store"),
+    );
+    let runner = Runner::new(
+        SyncEngine::new(store.clone(), secret, SyncSettings::default()),
+        factory(sessions),
+        RunnerSettings { init_pool: pool },
+    );
+    Rig {
+        _dir: dir,
+        store,
+        runner,
+    }
+}
+
+impl Rig {
+    async fn add(&self, name: &str, port: u16) -> Job {
+        let name = ElementName::parse(name).expect("name");
+        let e = NewElement {
+            name: name.clone(),
+            kind: ElementKind::Cm,
+            host: "127.0.0.1".into(),
+            alternate_host: None,
+            port,
+            login: "ucsync".into(),
+            password: "ucsync01".into(),
+            settings: ElementSettings::default(),
+        };
+        self.store.add_element(e).await.expect("add");
+        self.runner
+            .request(&name, SyncType::Init, Trigger::ElementAdded, "bench")
+            .await
+            .expect("request")
+    }
+
+    async fn run(&self, name: &str, t: SyncType) -> Job {
+        let j = self
+            .runner
+            .request(
+                &ElementName::parse(name).expect("name"),
+                t,
+                Trigger::OnDemand,
+                "bench",
+            )
+            .await
+            .expect("request");
+        self.runner.wait(j.id).await.expect("wait")
+    }
+}
+
+fn object(i: u64, variant: u64) -> Object {
+    let key = (1_000_000 + i).to_string();
+    let fields = (0..10)
+        .map(|f| {
+            (
+                format!("{:04x}ff00", 0x8000 + f),
+                if f == 3 {
+                    format!("Name {i} v{variant}")
+                } else {
+                    format!("value {f} of {i}")
+                },
+            )
+        })
+        .collect();
+    Object {
+        id: ObjectId::new("station", key),
+        fields: Fields::new(fields),
+    }
+}
+
+async fn diff() {
+    const N: u64 = 1_000_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = SecretKey::generate();
+    let hash_key = secret.hash_key();
+    let store = SqliteStore::open(&dir.path().join("ucsync.db"), secret)
+        .await
+        .expect("store");
+    let e = store
+        .add_element(NewElement {
+            name: ElementName::parse("big").unwrap(),
+            kind: ElementKind::Cm,
+            host: "h".into(),
+            alternate_host: None,
+            port: 1,
+            login: "l".into(),
+            password: "p".into(),
+            settings: ElementSettings::default(),
+        })
+        .await
+        .expect("add");
+    let job = store
+        .create_job(
+            &NewJob {
+                element: e.name.clone(),
+                requested: SyncType::Init,
+                trigger: Trigger::OnDemand,
+                requested_by: "bench".into(),
+            },
+            SyncType::Init,
+            None,
+        )
+        .await
+        .expect("job");
+    for start in (0..N).step_by(50_000) {
+        let batch = (start..start + 50_000).map(|i| {
+            let o = object(i, 0);
+            Staged {
+                hash: ContentHash::of(&hash_key, &o),
+                id: o.id,
+                op: PlanOp::Add,
+                fields: o.fields,
+                name: None,
+            }
+        });
+        store.stage(job.id, batch.collect()).await.expect("stage");
+    }
+    store
+        .commit_init(
+            job.id,
+            e.id,
+            &[],
+            &InitOutcome {
+                version: "v".into(),
+                format: 1,
+                sync_point: None,
+            },
+        )
+        .await
+        .expect("commit");
+    reset_peak();
+    let t = Instant::now();
+    let stored: HashMap<ObjectId, ContentHash> = store.object_hashes(e.id).await.expect("hashes");
+    let loaded = t.elapsed();
+    let mut differ = Differ::new(stored);
+    let mut ops = 0;
+    // The records arrive parsed, as from a connector; making them up is not
+    // part of the figure, so only hashing and diffing are timed.
+    let mut diffing = std::time::Duration::ZERO;
+    let mut batch = Vec::with_capacity(10_000);
+    for start in (0..N).step_by(10_000) {
+        batch.clear();
+        // 1 % differ: every hundredth record has a new name.
+        batch.extend((start..start + 10_000).map(|i| object(i, u64::from(i % 100 == 0))));
+        let t = Instant::now();
+        for o in &batch {
+            if differ
+                .observe(&o.id, ContentHash::of(&hash_key, o))
+                .is_some()
+            {
+                ops += 1;
+            }
+        }
+        diffing += t.elapsed();
+    }
+    let plan = differ.finish();
+    assert_eq!(ops, N / 100);
+    assert!(plan.deletes.is_empty());
+    let total = loaded + diffing;
+    println!(
+        "diff of {N} records (hashing included) against {N} rows in SQLite on disk, 1 % different: {:.2} s (loading keys and hashes {:.2} s, hashing and diffing {:.2} s), peak RSS {:.0} MB",
+        total.as_secs_f64(),
+        loaded.as_secs_f64(),
+        diffing.as_secs_f64(),
+        peak_rss_mb()
+    );
+}
+
+async fn init_large(latency: bool) {
+    let sessions = if latency { 8 } else { 2 };
+    let emu = if latency {
+        Emulator::start(&["--profile", "large", "--latency-ms", "20"])
+    } else {
+        Emulator::start(&["--profile", "large"])
+    };
+    let r = rig(sessions, 8).await;
+    reset_peak();
+    let t = Instant::now();
+    let job = r.add("large", emu.port).await;
+    let job = r.runner.wait(job.id).await.expect("wait");
+    let took = t.elapsed();
+    assert_eq!(
+        job.state,
+        ucsync_core::JobState::Succeeded,
+        "{:?}",
+        job.error
+    );
+    let objects = job.counts.added;
+    // One `list` per keyed type, one `display` per object, plus the sync point.
+    let commands = objects + 14 + 9 + 3;
+    if latency {
+        let bound = commands as f64 * 0.020 / sessions as f64;
+        println!(
+            "init of the large profile, --latency-ms 20, {sessions} sessions: {:.1} s for {commands} commands; bound {bound:.1} s; {:+.1} %",
+            took.as_secs_f64(),
+            (took.as_secs_f64() / bound - 1.0) * 100.0
+        );
+    } else {
+        println!(
+            "init of the large profile ({objects} objects) over SSH into SQLite on disk, {sessions} sessions: {:.2} s, peak RSS {:.0} MB",
+            took.as_secs_f64(),
+            peak_rss_mb()
+        );
+    }
+}
+
+async fn incremental() {
+    let emu = CmEmulator::start(
+        CmSettings {
+            logins: vec![
+                ("ucsync".into(), "ucsync01".into()),
+                ("craft".into(), "craft01".into()),
+            ],
+            counts: [("station".to_string(), 1000)].into(),
+            ..CmSettings::default()
+        },
+        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+    )
+    .await
+    .expect("emulator");
+    let r = rig(2, 8).await;
+    let j = r.add("cm", emu.addr().port()).await;
+    r.runner.wait(j.id).await.expect("wait");
+    let mut c = SatConfig::new(
+        "127.0.0.1",
+        emu.addr().port(),
+        "craft",
+        Password::new("craft01"),
+    );
+    c.sessions = 2;
+    let craft = SatClient::connect(c).await.expect("connect");
+    for i in 0..1000 {
+        craft
+            .run(
+                &Request::write(
+                    &format!("change station {}", 1001 + i),
+                    &[(station::NAME, Value::Set(format!("Changed, {i}")))],
+                )
+                .expect("request"),
+            )
+            .await
+            .expect("change");
+    }
+    let t = Instant::now();
+    let job = r.run("cm", SyncType::Incremental).await;
+    assert_eq!(
+        (job.sync_type, job.counts.changed),
+        (SyncType::Incremental, 1000),
+        "{:?}",
+        job.error
+    );
+    println!(
+        "incremental applying 1000 history rows (1000 stations read again): {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+}
+
+async fn bulk() {
+    let emus: Vec<Emulator> = (0..50)
+        .map(|i| {
+            Emulator::start(&[
+                "--profile",
+                "small",
+                "--stations",
+                "2000",
+                "--seed",
+                &i.to_string(),
+            ])
+        })
+        .collect();
+    let r = rig(2, 8).await;
+    let t = Instant::now();
+    let mut jobs = Vec::new();
+    for (i, e) in emus.iter().enumerate() {
+        jobs.push(r.add(&format!("cm{i:02}"), e.port).await);
+    }
+    for j in jobs {
+        let j = r.runner.wait(j.id).await.expect("wait");
+        assert_eq!(
+            j.state,
+            ucsync_core::JobState::Succeeded,
+            "{}: {:?}",
+            j.element,
+            j.error
+        );
+    }
+    println!(
+        "bulk init of 50 CMs of 2,000 stations each, pool 8: {:.1} s (at most {} at once)",
+        t.elapsed().as_secs_f64(),
+        r.runner.peak_inits()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let parts: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
+    if want("diff") {
+        diff().await;
+    }
+    if want("init") {
+        init_large(false).await;
+    }
+    if want("incremental") {
+        incremental().await;
+    }
+    if want("bulk") {
+        bulk().await;
+    }
+    if want("latency") {
+        init_large(true).await;
+    }
+}
