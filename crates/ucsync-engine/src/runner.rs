@@ -31,11 +31,17 @@ pub type ConnectorFactory = Arc<
 pub struct RunnerSettings {
     /// Inits running at once, over all elements.
     pub init_pool: usize,
+    /// Keep each element's connection (for a CM, its SAT sessions) open
+    /// between jobs, for notify sync and quick incrementals.
+    pub keep_connections: bool,
 }
 
 impl Default for RunnerSettings {
     fn default() -> Self {
-        RunnerSettings { init_pool: 8 }
+        RunnerSettings {
+            init_pool: 8,
+            keep_connections: false,
+        }
     }
 }
 
@@ -50,6 +56,8 @@ struct Inner {
     factory: ConnectorFactory,
     queues: Mutex<HashMap<String, Queue>>,
     finished: Notify,
+    settings: RunnerSettings,
+    kept: Mutex<HashMap<String, Arc<dyn Connector>>>,
 }
 
 /// Runs sync jobs.
@@ -72,6 +80,8 @@ impl Runner {
                 factory,
                 queues: Mutex::new(HashMap::new()),
                 finished: Notify::new(),
+                kept: Mutex::new(HashMap::new()),
+                settings: settings.clone(),
             }),
         }
     }
@@ -168,13 +178,28 @@ impl Runner {
             Ok(p) => p,
             Err(e) => return fail(e.to_string()).await,
         };
-        match (self.inner.factory)(element.clone(), password).await {
+        // A kept connection is reused; a new one is opened otherwise.
+        let kept = self.inner.kept.lock().await.get(&job.element).cloned();
+        let conn = match kept {
+            Some(c) => Ok(c),
+            None => (self.inner.factory)(element.clone(), password).await,
+        };
+        match conn {
             Ok(conn) => {
-                self.inner
+                let state = self
+                    .inner
                     .engine
                     .run(job, &element, conn.as_ref(), cancel)
                     .await;
-                conn.close().await;
+                let mut kept = self.inner.kept.lock().await;
+                if self.inner.settings.keep_connections && state == JobState::Succeeded {
+                    kept.insert(job.element.clone(), conn);
+                } else {
+                    // A failed job may have left the connection broken: start afresh.
+                    kept.remove(&job.element);
+                    drop(kept);
+                    conn.close().await;
+                }
             }
             Err(e) => {
                 if job.requested.is_init() || element.sync.last_init_ok != Some(true) {
@@ -182,6 +207,21 @@ impl Runner {
                 }
                 fail(e.to_string()).await;
             }
+        }
+    }
+
+    /// Closes the connections kept between jobs.
+    pub async fn close(&self) {
+        let kept: Vec<Arc<dyn Connector>> = self
+            .inner
+            .kept
+            .lock()
+            .await
+            .drain()
+            .map(|(_, c)| c)
+            .collect();
+        for c in kept {
+            c.close().await;
         }
     }
 

@@ -114,7 +114,10 @@ async fn rig(sessions: usize, pool: usize) -> Rig {
     let runner = Runner::new(
         SyncEngine::new(store.clone(), secret, SyncSettings::default()),
         factory(sessions),
-        RunnerSettings { init_pool: pool },
+        RunnerSettings {
+            init_pool: pool,
+            ..Default::default()
+        },
     );
     Rig {
         _dir: dir,

@@ -71,7 +71,14 @@ impl Rig {
                 .unwrap(),
         );
         let engine = SyncEngine::new(store.clone(), secret.clone(), SyncSettings::default());
-        let runner = Runner::new(engine, factory(), RunnerSettings { init_pool: pool });
+        let runner = Runner::new(
+            engine,
+            factory(),
+            RunnerSettings {
+                init_pool: pool,
+                ..Default::default()
+            },
+        );
         Rig {
             _dir: dir,
             store,

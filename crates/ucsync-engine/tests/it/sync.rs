@@ -746,3 +746,63 @@ async fn killed_mid_init_leaves_the_database_as_it_was() {
     let job = rig.sync("cm1", SyncType::Init).await;
     assert_eq!((job.state, job.counts.changed), (JobState::Succeeded, 3));
 }
+
+#[tokio::test]
+async fn connections_can_stay_open_between_jobs() {
+    use ucsync_core::{ElementKind, ElementName, Trigger};
+    use ucsync_engine::{Runner, RunnerSettings, SyncEngine};
+    use ucsync_store::{ElementSettings, NewElement};
+    let emu = emulator(cm_settings()).await;
+    let rig = Rig::new(8).await;
+    let runner = Runner::new(
+        SyncEngine::new(rig.store.clone(), rig.secret.clone(), Default::default()),
+        crate::factory(),
+        RunnerSettings {
+            keep_connections: true,
+            ..Default::default()
+        },
+    );
+    let name = ElementName::parse("cm1").unwrap();
+    let e = NewElement {
+        name: name.clone(),
+        kind: ElementKind::Cm,
+        host: "127.0.0.1".into(),
+        alternate_host: None,
+        port: emu.addr().port(),
+        login: OWN.0.into(),
+        password: OWN.1.into(),
+        settings: ElementSettings::default(),
+    };
+    rig.store.add_element(e).await.unwrap();
+    let logins = || {
+        emu.cm()
+            .history()
+            .iter()
+            .filter(|h| h.login == OWN.0 && h.action == "logn")
+            .count()
+    };
+    for t in [SyncType::Init, SyncType::Incremental, SyncType::Incremental] {
+        let j = runner
+            .request(&name, t, Trigger::OnDemand, "test")
+            .await
+            .unwrap();
+        assert_eq!(runner.wait(j.id).await.unwrap().state, JobState::Succeeded);
+    }
+    let sessions = SatConfig::new("h", 1, "l", Password::new("p")).sessions;
+    assert_eq!(
+        logins(),
+        sessions,
+        "one login per SAT session, kept for all three jobs"
+    );
+    runner.close().await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        emu.cm()
+            .history()
+            .iter()
+            .filter(|h| h.login == OWN.0 && h.action == "logf")
+            .count(),
+        sessions,
+        "closed with a clean logoff"
+    );
+}
