@@ -5,75 +5,15 @@
 //! Run with `cargo bench -p ucsync --bench ossi` (add `-- --quick` to skip the
 //! latency run, which takes about 41,000 × 20 ms ÷ sessions).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
+
+use support::{Emulator, peak_rss_mb};
 
 use futures::StreamExt;
 use ucsync_emulator::cm::Model;
 use ucsync_sat::{Password, SatClient, SatConfig};
-
-struct Emulator {
-    child: Child,
-    port: u16,
-    started_in: Duration,
-}
-
-impl Emulator {
-    fn start(extra: &[&str]) -> Emulator {
-        let t = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ucsync"))
-            .args([
-                "emulate",
-                "cm",
-                "--listen",
-                "127.0.0.1:0",
-                "--profile",
-                "large",
-                "--login",
-                "bench:bench01",
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the emulator");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first = lines.next().expect("emulator output").expect("read");
-        let started_in = t.elapsed();
-        let addr = first.rsplit(' ').nth(1).expect("address");
-        let port = addr
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("port");
-        std::thread::spawn(move || for _ in lines {});
-        Emulator {
-            child,
-            port,
-            started_in,
-        }
-    }
-
-    fn peak_rss_mb(&self) -> f64 {
-        peak_rss_mb(&format!("/proc/{}/status", self.child.id()))
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn peak_rss_mb(status: &str) -> f64 {
-    let text = std::fs::read_to_string(status).unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 fn config(port: u16, sessions: usize) -> SatConfig {
     let mut c = SatConfig::new("127.0.0.1", port, "bench", Password::new("bench01"));
@@ -95,6 +35,8 @@ async fn display_all(client: &SatClient, keys: &[String], in_flight: usize) -> D
     t.elapsed()
 }
 
+const LARGE: [&str; 4] = ["--profile", "large", "--login", "bench:bench01"];
+
 #[tokio::main]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
@@ -106,7 +48,7 @@ async fn main() {
         .map(|f| f.words.join(" "))
         .collect();
 
-    let emu = Emulator::start(&[]);
+    let emu = Emulator::start(&LARGE);
     println!(
         "emulator, large profile: listening after {:.2} s",
         emu.started_in.as_secs_f64()
@@ -174,7 +116,8 @@ async fn main() {
         return;
     }
     let sessions = 10;
-    let emu = Emulator::start(&["--latency-ms", "20", "--max-sessions", "10"]);
+    let emu =
+        Emulator::start(&[&LARGE[..], &["--latency-ms", "20", "--max-sessions", "10"]].concat());
     let client = SatClient::connect(config(emu.port, sessions))
         .await
         .expect("connect");

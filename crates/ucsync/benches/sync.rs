@@ -2,11 +2,12 @@
 //! (`-- diff`, `-- init`, `-- latency`, `-- incremental` or `-- bulk` for one part).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
+mod support;
+
+use support::{Emulator, peak_rss_mb, reset_peak};
 use tokio::net::TcpListener;
 use ucsync_connect::Connector;
 use ucsync_connect::cm::CmConnector;
@@ -24,59 +25,15 @@ use ucsync_store::{
     ElementSettings, InitOutcome, Job, NewElement, NewJob, SqliteStore, Staged, Store,
 };
 
-fn peak_rss_mb() -> f64 {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// Resets the peak RSS so a figure covers only what follows.
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-struct Emulator {
-    child: Child,
-    port: u16,
-}
-
-impl Emulator {
-    fn start(extra: &[&str]) -> Emulator {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ucsync"))
-            .args([
-                "emulate",
-                "cm",
-                "--listen",
-                "127.0.0.1:0",
-                "--login",
-                "ucsync:ucsync01",
-                "--login",
-                "craft:craft01",
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the emulator");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first = lines.next().expect("output").expect("read");
-        let port = first
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("127.0.0.1:"))
-            .and_then(|p| p.parse().ok())
-            .expect("port");
-        std::thread::spawn(move || lines.for_each(drop));
-        Emulator { child, port }
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// An emulator with ucsync's own login and an outside one.
+fn emulate(extra: &[&str]) -> Emulator {
+    Emulator::start(
+        &[
+            &["--login", "ucsync:ucsync01", "--login", "craft:craft01"][..],
+            extra,
+        ]
+        .concat(),
+    )
 }
 
 fn factory(sessions: usize) -> ConnectorFactory {
@@ -275,16 +232,16 @@ async fn diff() {
         total.as_secs_f64(),
         loaded.as_secs_f64(),
         diffing.as_secs_f64(),
-        peak_rss_mb()
+        peak_rss_mb("/proc/self/status")
     );
 }
 
 async fn init_large(latency: bool) {
     let sessions = if latency { 8 } else { 2 };
     let emu = if latency {
-        Emulator::start(&["--profile", "large", "--latency-ms", "20"])
+        emulate(&["--profile", "large", "--latency-ms", "20"])
     } else {
-        Emulator::start(&["--profile", "large"])
+        emulate(&["--profile", "large"])
     };
     let r = rig(sessions, 8).await;
     reset_peak();
@@ -312,7 +269,7 @@ async fn init_large(latency: bool) {
         println!(
             "init of the large profile ({objects} objects) over SSH into SQLite on disk, {sessions} sessions: {:.2} s, peak RSS {:.0} MB",
             took.as_secs_f64(),
-            peak_rss_mb()
+            peak_rss_mb("/proc/self/status")
         );
     }
 }
@@ -371,7 +328,7 @@ async fn incremental() {
 async fn bulk() {
     let emus: Vec<Emulator> = (0..50)
         .map(|i| {
-            Emulator::start(&[
+            emulate(&[
                 "--profile",
                 "small",
                 "--stations",
