@@ -3,11 +3,11 @@
 //! content hashes in memory — and the check that refuses a diff that looks
 //! like a fault rather than a change.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::object::{ContentHash, ObjectId};
+use crate::object::{ContentHash, HashIndex, ObjectId};
 
 /// What to do with one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,13 +53,13 @@ impl Plan {
 /// Streams incoming objects against the stored keys and hashes.
 #[derive(Debug)]
 pub struct Differ {
-    stored: HashMap<ObjectId, ContentHash>,
+    stored: HashIndex,
     counts: BTreeMap<String, TypeCounts>,
 }
 
 impl Differ {
     /// `stored`: every object stored for the element (or for the types being read).
-    pub fn new(stored: HashMap<ObjectId, ContentHash>) -> Differ {
+    pub fn new(stored: HashIndex) -> Differ {
         let mut counts: BTreeMap<String, TypeCounts> = BTreeMap::new();
         for id in stored.keys() {
             counts.entry(id.object_type.clone()).or_default().stored += 1;

@@ -75,6 +75,10 @@ impl Fields {
     }
 }
 
+/// The keys and content hashes of stored objects: what a diff compares
+/// against. A fast hasher, as an init looks up every object once.
+pub type HashIndex = std::collections::HashMap<ObjectId, ContentHash, foldhash::fast::RandomState>;
+
 /// One synchronized object with its plaintext fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Object {

@@ -1,6 +1,6 @@
 //! One sync job, from decision to commit.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,8 +10,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use ucsync_connect::{ChangeItem, ConnectError, Connector, ReadEvent, WriteOp};
 use ucsync_core::{
-    ContentHash, Decision, DeleteGuard, Differ, Fields, JobState, Object, ObjectId, SecretKey,
-    SyncFacts, SyncType, Thresholds, decide, escalate,
+    ContentHash, Decision, DeleteGuard, Differ, Fields, HashIndex, JobState, Object, ObjectId,
+    SecretKey, SyncFacts, SyncType, Thresholds, decide, escalate,
 };
 use ucsync_store::{
     Change, Element, InitOutcome, Job, JobCounts, Progress, Staged, Store, StoreError,
@@ -489,8 +489,7 @@ impl SyncEngine {
                 changes.extend(self.refresh_type(ctx, t, &stored).await?);
             }
         }
-        let before: HashMap<ObjectId, ContentHash> =
-            self.store.object_hashes(ctx.element.id).await?;
+        let before: HashIndex = self.store.object_hashes(ctx.element.id).await?;
         for c in &changes {
             match (&c.upsert, before.get(&c.id)) {
                 (Some((_, h, _)), Some(old)) if h == old => ctx.counts.unchanged += 1,
@@ -519,9 +518,9 @@ impl SyncEngine {
         &self,
         ctx: &Ctx<'_>,
         object_type: &str,
-        stored: &HashMap<ObjectId, ContentHash>,
+        stored: &HashIndex,
     ) -> Result<Vec<Change>, Failure> {
-        let mine: HashMap<ObjectId, ContentHash> = stored
+        let mine: HashIndex = stored
             .iter()
             .filter(|(id, _)| id.object_type == object_type)
             .map(|(k, v)| (k.clone(), *v))

@@ -9,10 +9,8 @@
 mod model;
 mod sqlite;
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use ucsync_core::{ContentHash, JobState, ObjectId, SyncType};
+use ucsync_core::{HashIndex, JobState, ObjectId, SyncType};
 
 pub use model::*;
 pub use sqlite::SqliteStore;
@@ -56,7 +54,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // Objects.
     /// Keys and content hashes of every object of an element: what an init diffs against.
-    async fn object_hashes(&self, element: ElementId) -> Result<HashMap<ObjectId, ContentHash>>;
+    async fn object_hashes(&self, element: ElementId) -> Result<HashIndex>;
     async fn objects(&self, element: ElementId, q: &ObjectQuery) -> Result<Vec<StoredObject>>;
     async fn object_count(&self, element: ElementId) -> Result<u64>;
 

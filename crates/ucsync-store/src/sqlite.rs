@@ -1,20 +1,22 @@
 //! The embedded SQLite backend: WAL, migrations at open, one writer and a few
 //! readers, every call on the blocking pool.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use ucsync_core::{
-    ContentHash, ElementName, Fields, JobState, ObjectId, PlanOp, SecretKey, SyncType,
+    ContentHash, ElementName, Fields, HashIndex, JobState, ObjectId, PlanOp, SecretKey, SyncType,
 };
 
 use crate::model::*;
 use crate::{ObjectQuery, Result, Store, StoreError};
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/001_initial.sql"),
+    include_str!("../migrations/sqlite/002_hash_index.sql"),
+];
 const READERS: usize = 4;
 
 fn db(e: rusqlite::Error) -> StoreError {
@@ -334,7 +336,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn object_hashes(&self, element: ElementId) -> Result<HashMap<ObjectId, ContentHash>> {
+    async fn object_hashes(&self, element: ElementId) -> Result<HashIndex> {
         self.read(move |c, _| {
             let n: i64 = c
                 .query_row(
@@ -343,10 +345,10 @@ impl Store for SqliteStore {
                     |r| r.get(0),
                 )
                 .map_err(db)?;
-            let mut out = HashMap::with_capacity(n.max(0) as usize);
+            let mut out = HashIndex::with_capacity_and_hasher(n.max(0) as usize, Default::default());
             let mut st = c
                 .prepare_cached(
-                    "SELECT object_type, object_key, hash FROM objects WHERE element_id = ?1",
+                    "SELECT object_type, object_key, hash FROM objects INDEXED BY objects_hashes WHERE element_id = ?1",
                 )
                 .map_err(db)?;
             let mut rows = st.query([element]).map_err(db)?;

@@ -1,7 +1,6 @@
 //! The sync figures of BENCHMARKS.md. Run with `cargo bench -p ucsync --bench sync`
 //! (`-- diff`, `-- init`, `-- latency`, `-- incremental` or `-- bulk` for one part).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -200,7 +199,7 @@ async fn diff() {
         .expect("commit");
     reset_peak();
     let t = Instant::now();
-    let stored: HashMap<ObjectId, ContentHash> = store.object_hashes(e.id).await.expect("hashes");
+    let stored = store.object_hashes(e.id).await.expect("hashes");
     let loaded = t.elapsed();
     let mut differ = Differ::new(stored);
     let mut ops = 0;

@@ -1,5 +1,3 @@
-use std::collections::HashMap;
-
 use ucsync_core::{
     ContentHash, ElementKind, ElementName, Fields, JobState, Object, ObjectId, PlanOp, SecretKey,
     SyncType, Trigger,
@@ -131,7 +129,7 @@ async fn init_commits_in_one_step_and_refused_inits_keep_their_proposal() {
         sync_point: Some("point-1".into()),
     };
     s.commit_init(j1.id, e.id, &[], &out).await.unwrap();
-    let hashes: HashMap<ObjectId, ContentHash> = s.object_hashes(e.id).await.unwrap();
+    let hashes = s.object_hashes(e.id).await.unwrap();
     assert_eq!(hashes.len(), 2);
     let st = s.element("cm1").await.unwrap().unwrap().sync;
     assert_eq!(
