@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::object::{ContentHash, HashIndex, ObjectId};
+use crate::object::{ContentHash, HashIndex, ObjectId, key_digest};
 
 /// What to do with one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,13 +30,28 @@ pub struct TypeCounts {
 
 /// The outcome of a diff: counts per type and the objects to delete (the
 /// objects to add or change were reported one by one as they came).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub counts: BTreeMap<String, TypeCounts>,
+    /// The objects to delete, once their keys are known (see [`Plan::leftover`]).
     pub deletes: Vec<ObjectId>,
+    /// What was stored and not seen: the deletions, by digest, whose keys the
+    /// store finds for [`Plan::set_deletes`].
+    pub leftover: HashIndex,
 }
 
 impl Plan {
+    /// Sets the deletions from the keys of the leftover digests.
+    pub fn set_deletes(&mut self, mut ids: Vec<ObjectId>) {
+        ids.retain(|id| {
+            self.leftover
+                .contains_digest(key_digest(&id.object_type, &id.key))
+        });
+        ids.sort();
+        ids.dedup();
+        self.deletes = ids;
+    }
+
     pub fn total(&self) -> TypeCounts {
         self.counts
             .values()
@@ -60,10 +75,19 @@ pub struct Differ {
 impl Differ {
     /// `stored`: every object stored for the element (or for the types being read).
     pub fn new(stored: HashIndex) -> Differ {
-        let mut counts: BTreeMap<String, TypeCounts> = BTreeMap::new();
-        for id in stored.keys() {
-            counts.entry(id.object_type.clone()).or_default().stored += 1;
-        }
+        let counts = stored
+            .type_counts()
+            .into_iter()
+            .map(|(t, n)| {
+                (
+                    t,
+                    TypeCounts {
+                        stored: n,
+                        ..TypeCounts::default()
+                    },
+                )
+            })
+            .collect();
         Differ { stored, counts }
     }
 
@@ -102,17 +126,13 @@ impl Differ {
 
     /// Everything stored and not seen is deleted.
     pub fn finish(mut self) -> Plan {
-        let mut deletes: Vec<ObjectId> = self.stored.into_keys().collect();
-        deletes.sort();
-        for id in &deletes {
-            self.counts
-                .entry(id.object_type.clone())
-                .or_default()
-                .deleted += 1;
+        for (t, n) in self.stored.type_counts() {
+            self.counts.entry(t).or_default().deleted += n;
         }
         Plan {
             counts: self.counts,
-            deletes,
+            deletes: Vec::new(),
+            leftover: self.stored,
         }
     }
 }
@@ -232,7 +252,9 @@ mod tests {
                     .map(|op| (id("station", *k), op))
             })
             .collect();
-        (d.finish(), ops)
+        let mut p = d.finish();
+        p.set_deletes(before.iter().map(|(k, _)| id("station", *k)).collect());
+        (p, ops)
     }
 
     #[test]

@@ -14,6 +14,6 @@ pub mod types;
 
 pub use decide::{ChangeSummary, Decision, MAX_INCREMENTAL_ROWS, SyncFacts, decide, escalate};
 pub use diff::{DeleteGuard, Differ, Discrepancy, Plan, PlanOp, Thresholds, TypeCounts};
-pub use object::{ContentHash, Fields, HashIndex, Object, ObjectId};
+pub use object::{ContentHash, Fields, HashIndex, Object, ObjectId, key_digest};
 pub use secret::{SecretError, SecretKey};
 pub use types::{ElementKind, ElementName, JobState, SyncType, Trigger};

@@ -364,7 +364,14 @@ impl SyncEngine {
         if ctx.cancel.is_cancelled() {
             return Err(Failure::Stopped);
         }
-        let plan = differ.finish();
+        let mut plan = differ.finish();
+        if !plan.leftover.is_empty() {
+            let ids = self
+                .store
+                .object_ids(ctx.element.id, plan.leftover.digests())
+                .await?;
+            plan.set_deletes(ids);
+        }
         let total = plan.total();
         ctx.counts = JobCounts {
             added: total.added,
@@ -492,7 +499,7 @@ impl SyncEngine {
         let before: HashIndex = self.store.object_hashes(ctx.element.id).await?;
         for c in &changes {
             match (&c.upsert, before.get(&c.id)) {
-                (Some((_, h, _)), Some(old)) if h == old => ctx.counts.unchanged += 1,
+                (Some((_, h, _)), Some(old)) if *h == old => ctx.counts.unchanged += 1,
                 (Some(_), Some(_)) => ctx.counts.changed += 1,
                 (Some(_), None) => ctx.counts.added += 1,
                 (None, Some(_)) => ctx.counts.deleted += 1,
@@ -520,12 +527,7 @@ impl SyncEngine {
         object_type: &str,
         stored: &HashIndex,
     ) -> Result<Vec<Change>, Failure> {
-        let mine: HashIndex = stored
-            .iter()
-            .filter(|(id, _)| id.object_type == object_type)
-            .map(|(k, v)| (k.clone(), *v))
-            .collect();
-        let mut differ = Differ::new(mine);
+        let mut differ = Differ::new(stored.of_type(object_type));
         let (tx, mut rx) = mpsc::channel::<ReadEvent>(1024);
         let reading = ctx.conn.read_type(object_type, tx);
         let collecting = async {
@@ -548,7 +550,15 @@ impl SyncEngine {
         };
         let (read, mut out) = tokio::join!(reading, collecting);
         read?;
-        out.extend(differ.finish().deletes.into_iter().map(|id| Change {
+        let mut plan = differ.finish();
+        if !plan.leftover.is_empty() {
+            plan.set_deletes(
+                self.store
+                    .object_ids(ctx.element.id, plan.leftover.digests())
+                    .await?,
+            );
+        }
+        out.extend(plan.deletes.into_iter().map(|id| Change {
             id,
             upsert: None,
             by_login: None,

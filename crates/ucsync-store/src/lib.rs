@@ -55,6 +55,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // Objects.
     /// Keys and content hashes of every object of an element: what an init diffs against.
     async fn object_hashes(&self, element: ElementId) -> Result<HashIndex>;
+    /// The objects of an element whose identity digests are given (see
+    /// `ucsync_core::key_digest`): how an init learns the keys of its deletions.
+    async fn object_ids(&self, element: ElementId, digests: Vec<u128>) -> Result<Vec<ObjectId>>;
     async fn objects(&self, element: ElementId, q: &ObjectQuery) -> Result<Vec<StoredObject>>;
     async fn object_count(&self, element: ElementId) -> Result<u64>;
 

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use ucsync_core::{
     ContentHash, ElementName, Fields, HashIndex, JobState, ObjectId, PlanOp, SecretKey, SyncType,
+    key_digest,
 };
 
 use crate::model::*;
@@ -338,52 +339,39 @@ impl Store for SqliteStore {
 
     async fn object_hashes(&self, element: ElementId) -> Result<HashIndex> {
         self.read(move |c, _| {
-            let n: i64 = c
-                .query_row(
-                    "SELECT count(*) FROM objects WHERE element_id = ?1",
-                    [element],
-                    |r| r.get(0),
-                )
-                .map_err(db)?;
-            let mut out = HashIndex::with_capacity_and_hasher(n.max(0) as usize, Default::default());
-            let mut st = c
-                .prepare_cached(
-                    "SELECT object_type, object_key, hash FROM objects INDEXED BY objects_hashes WHERE element_id = ?1",
-                )
-                .map_err(db)?;
+            let n: i64 = c.query_row("SELECT count(*) FROM objects WHERE element_id = ?1", [element], |r| r.get(0)).map_err(db)?;
+            let mut out = HashIndex::with_capacity(n.max(0) as usize);
+            let mut st = c.prepare_cached("SELECT object_type, object_key, hash FROM objects INDEXED BY objects_hashes WHERE element_id = ?1").map_err(db)?;
             let mut rows = st.query([element]).map_err(db)?;
-            // Types repeat: share one copy of each name's text while reading.
-            let mut last_type = String::new();
+            let text = |e: rusqlite::types::FromSqlError| StoreError::Database(e.to_string());
             while let Some(r) = rows.next().map_err(db)? {
-                let t = r
-                    .get_ref(0)
-                    .map_err(db)?
-                    .as_str()
-                    .map_err(|e| StoreError::Database(e.to_string()))?;
-                if t != last_type {
-                    last_type = t.to_string();
+                let t = r.get_ref(0).map_err(db)?.as_str().map_err(text)?;
+                let key = r.get_ref(1).map_err(db)?.as_str().map_err(text)?;
+                let h = r.get_ref(2).map_err(db)?.as_blob().map_err(text)?;
+                let hash: [u8; 16] = h.try_into().map_err(|_| StoreError::Database("stored hash is not 16 bytes".into()))?;
+                out.insert(t, key, ContentHash(hash));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn object_ids(&self, element: ElementId, digests: Vec<u128>) -> Result<Vec<ObjectId>> {
+        if digests.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(move |c, _| {
+            let wanted: std::collections::HashSet<u128> = digests.into_iter().collect();
+            let mut st = c.prepare_cached("SELECT object_type, object_key FROM objects INDEXED BY objects_hashes WHERE element_id = ?1").map_err(db)?;
+            let mut rows = st.query([element]).map_err(db)?;
+            let text = |e: rusqlite::types::FromSqlError| StoreError::Database(e.to_string());
+            let mut out = Vec::with_capacity(wanted.len());
+            while let Some(r) = rows.next().map_err(db)? {
+                let t = r.get_ref(0).map_err(db)?.as_str().map_err(text)?;
+                let key = r.get_ref(1).map_err(db)?.as_str().map_err(text)?;
+                if wanted.contains(&key_digest(t, key)) {
+                    out.push(ObjectId::new(t, key));
                 }
-                let key = r
-                    .get_ref(1)
-                    .map_err(db)?
-                    .as_str()
-                    .map_err(|e| StoreError::Database(e.to_string()))?
-                    .to_string();
-                let h = r
-                    .get_ref(2)
-                    .map_err(db)?
-                    .as_blob()
-                    .map_err(|e| StoreError::Database(e.to_string()))?;
-                let hash: [u8; 16] = h
-                    .try_into()
-                    .map_err(|_| StoreError::Database("stored hash is not 16 bytes".into()))?;
-                out.insert(
-                    ObjectId {
-                        object_type: last_type.clone(),
-                        key,
-                    },
-                    ContentHash(hash),
-                );
             }
             Ok(out)
         })
