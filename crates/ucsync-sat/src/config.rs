@@ -53,6 +53,9 @@ pub struct SatConfig {
 }
 
 impl SatConfig {
+    /// SAT sessions per CM unless set otherwise.
+    pub const DEFAULT_SESSIONS: usize = 2;
+
     pub fn new(
         host: impl Into<String>,
         port: u16,
@@ -70,7 +73,7 @@ impl SatConfig {
             login_timeout: Duration::from_secs(20),
             command_timeout: Duration::from_secs(60),
             window: 32,
-            sessions: 2,
+            sessions: Self::DEFAULT_SESSIONS,
             keepalive: Some(Duration::from_secs(60)),
             transient_attempts: 5,
             backoff: Duration::from_millis(200),

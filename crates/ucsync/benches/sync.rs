@@ -8,15 +8,12 @@ mod support;
 
 use support::{Emulator, peak_rss_mb, reset_peak};
 use tokio::net::TcpListener;
-use ucsync_connect::Connector;
-use ucsync_connect::cm::CmConnector;
-use ucsync_connect::cm::catalog::Catalog;
 use ucsync_core::{
     ContentHash, Differ, ElementKind, ElementName, Fields, Object, ObjectId, PlanOp, SecretKey,
     SyncType, Trigger,
 };
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
-use ucsync_engine::{ConnectorFactory, Runner, RunnerSettings, SyncEngine, SyncSettings};
+use ucsync_engine::{Runner, RunnerSettings, SyncEngine, SyncSettings};
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value};
 use ucsync_sat::{Password, SatClient, SatConfig};
@@ -35,24 +32,6 @@ fn emulate(extra: &[&str]) -> Emulator {
     )
 }
 
-fn factory(sessions: usize) -> ConnectorFactory {
-    let catalog = Arc::new(Catalog::builtin());
-    Arc::new(move |e, password: String| {
-        let catalog = catalog.clone();
-        Box::pin(async move {
-            let mut cfg = SatConfig::new(
-                e.host.clone(),
-                e.port,
-                e.login.clone(),
-                Password::new(password),
-            );
-            cfg.sessions = sessions;
-            let c: Arc<dyn Connector> = Arc::new(CmConnector::connect(cfg, catalog).await?);
-            Ok(c)
-        })
-    })
-}
-
 struct Rig {
     _dir: tempfile::TempDir,
     store: Arc<dyn Store>,
@@ -69,7 +48,7 @@ async fn rig(sessions: usize, pool: usize) -> Rig {
     );
     let runner = Runner::new(
         SyncEngine::new(store.clone(), secret, SyncSettings::default()),
-        factory(sessions),
+        ucsync::connectors::factory(sessions),
         RunnerSettings {
             init_pool: pool,
             ..Default::default()

@@ -10,8 +10,8 @@ use ucsync_engine::ConnectorFactory;
 use ucsync_sat::{Password, SatConfig};
 use ucsync_store::Element;
 
-/// Connectors for every kind this build supports.
-pub fn factory() -> ConnectorFactory {
+/// Connectors for every kind this build supports; a CM gets `sessions` SAT sessions.
+pub fn factory(sessions: usize) -> ConnectorFactory {
     let catalog = Arc::new(Catalog::builtin());
     Arc::new(move |e: Element, password: String| {
         let catalog = catalog.clone();
@@ -25,6 +25,7 @@ pub fn factory() -> ConnectorFactory {
                         Password::new(password),
                     );
                     cfg.host_key = e.settings.host_key.clone();
+                    cfg.sessions = sessions;
                     let c: Arc<dyn Connector> = Arc::new(CmConnector::connect(cfg, catalog).await?);
                     Ok(c)
                 }

@@ -88,7 +88,7 @@ impl Tour {
         let engine = SyncEngine::new(store.clone(), secret, SyncSettings::default());
         let runner = Runner::new(
             engine,
-            crate::connectors::factory(),
+            ucsync::connectors::factory(SatConfig::DEFAULT_SESSIONS),
             RunnerSettings::default(),
         );
         println!("ucsync demo: a fresh SQLite database in {}", path.display());

@@ -1,6 +1,5 @@
 //! `ucsync`: the one binary — the demo, the element emulators and the OSSI tool.
 
-mod connectors;
 mod demo;
 mod emulate;
 mod ossi;

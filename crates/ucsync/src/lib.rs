@@ -1,0 +1,3 @@
+//! The parts of the `ucsync` binary that its benchmarks use too.
+
+pub mod connectors;
