@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::object::{ContentHash, HashIndex, ObjectId, key_digest};
+use crate::index::{HashIndex, key_digest};
+use crate::object::{ContentHash, Object, ObjectId};
 
 /// What to do with one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +66,25 @@ impl Plan {
     }
 }
 
+/// What the diff needs of an object: the digest of its identity and its
+/// content hash. Computing them is the costly part of a diff, so it is done
+/// apart from [`Differ::observe`]: on another core, while the stored index
+/// still loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hashed {
+    pub digest: u128,
+    pub hash: ContentHash,
+}
+
+impl Hashed {
+    pub fn of(hash_key: &[u8; 32], object: &Object) -> Hashed {
+        Hashed {
+            digest: key_digest(&object.id.object_type, &object.id.key),
+            hash: ContentHash::of(hash_key, object),
+        }
+    }
+}
+
 /// Streams incoming objects against the stored keys and hashes.
 #[derive(Debug)]
 pub struct Differ {
@@ -97,23 +117,26 @@ impl Differ {
         self.counts.entry(object_type.to_string()).or_default();
     }
 
+    /// Readies the lookups of several objects about to be observed, so their
+    /// cache misses overlap (see [`HashIndex::prefetch`]).
+    pub fn prefetch(&self, digests: impl IntoIterator<Item = u128>) {
+        self.stored.prefetch(digests);
+    }
+
     /// One object the element returned; `None` when it is unchanged.
-    pub fn observe(&mut self, id: &ObjectId, hash: ContentHash) -> Option<PlanOp> {
+    pub fn observe(&mut self, object_type: &str, object: Hashed) -> Option<PlanOp> {
         // Look the type up before inserting, so the hot path allocates nothing.
-        if !self.counts.contains_key(&id.object_type) {
+        if !self.counts.contains_key(object_type) {
             self.counts
-                .insert(id.object_type.clone(), TypeCounts::default());
+                .insert(object_type.to_string(), TypeCounts::default());
         }
-        let c = self
-            .counts
-            .get_mut(&id.object_type)
-            .expect("inserted above");
-        match self.stored.remove(id) {
+        let c = self.counts.get_mut(object_type).expect("inserted above");
+        match self.stored.remove_digest(object.digest) {
             None => {
                 c.added += 1;
                 Some(PlanOp::Add)
             }
-            Some(h) if h == hash => {
+            Some(h) if h == object.hash => {
                 c.unchanged += 1;
                 None
             }
@@ -248,8 +271,15 @@ mod tests {
         let ops = after
             .iter()
             .filter_map(|(k, v)| {
-                d.observe(&id("station", *k), h(*v))
-                    .map(|op| (id("station", *k), op))
+                let digest = key_digest("station", &k.to_string());
+                d.observe(
+                    "station",
+                    Hashed {
+                        digest,
+                        hash: h(*v),
+                    },
+                )
+                .map(|op| (id("station", *k), op))
             })
             .collect();
         let mut p = d.finish();

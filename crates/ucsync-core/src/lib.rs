@@ -8,12 +8,14 @@
 
 pub mod decide;
 pub mod diff;
+pub mod index;
 pub mod object;
 pub mod secret;
 pub mod types;
 
 pub use decide::{ChangeSummary, Decision, MAX_INCREMENTAL_ROWS, SyncFacts, decide, escalate};
-pub use diff::{DeleteGuard, Differ, Discrepancy, Plan, PlanOp, Thresholds, TypeCounts};
-pub use object::{ContentHash, Fields, HashIndex, Object, ObjectId, key_digest};
+pub use diff::{DeleteGuard, Differ, Discrepancy, Hashed, Plan, PlanOp, Thresholds, TypeCounts};
+pub use index::{HashIndex, HashIndexBuilder, key_digest};
+pub use object::{ContentHash, Fields, Object, ObjectId};
 pub use secret::{SecretError, SecretKey};
 pub use types::{ElementKind, ElementName, JobState, SyncType, Trigger};

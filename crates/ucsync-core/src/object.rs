@@ -75,133 +75,6 @@ impl Fields {
     }
 }
 
-/// A 128-bit digest of an object's identity (type and key): the index of
-/// stored objects holds these instead of the strings.
-pub fn key_digest(object_type: &str, key: &str) -> u128 {
-    // One-shot hashing of a small stack buffer: the streaming hasher's set-up
-    // costs more than hashing a few dozen bytes.
-    let mut buf = [0u8; 128];
-    let n = object_type.len() + 1 + key.len();
-    let hash = if n <= buf.len() {
-        buf[..object_type.len()].copy_from_slice(object_type.as_bytes());
-        buf[object_type.len() + 1..n].copy_from_slice(key.as_bytes());
-        blake3::hash(&buf[..n])
-    } else {
-        let mut h = blake3::Hasher::new();
-        h.update(object_type.as_bytes());
-        h.update(&[0]);
-        h.update(key.as_bytes());
-        h.finalize()
-    };
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&hash.as_bytes()[..16]);
-    u128::from_le_bytes(out)
-}
-
-/// The identities and content hashes of stored objects: what a diff compares
-/// against. It keeps a digest per object, not its key, so a million objects
-/// cost tens of megabytes and no allocation each; the keys of what is left
-/// at the end (the deletions) are read back from the store by their digests.
-#[derive(Debug, Clone, Default)]
-pub struct HashIndex {
-    map: std::collections::HashMap<u128, (ContentHash, u16), foldhash::fast::RandomState>,
-    types: Vec<String>,
-}
-
-impl HashIndex {
-    pub fn with_capacity(n: usize) -> HashIndex {
-        HashIndex {
-            map: std::collections::HashMap::with_capacity_and_hasher(n, Default::default()),
-            types: Vec::new(),
-        }
-    }
-
-    fn type_index(&mut self, object_type: &str) -> u16 {
-        match self.types.iter().position(|t| t == object_type) {
-            Some(i) => i as u16,
-            None => {
-                self.types.push(object_type.to_string());
-                (self.types.len() - 1) as u16
-            }
-        }
-    }
-
-    pub fn insert(&mut self, object_type: &str, key: &str, hash: ContentHash) {
-        let t = self.type_index(object_type);
-        self.map.insert(key_digest(object_type, key), (hash, t));
-    }
-
-    pub fn get(&self, id: &ObjectId) -> Option<ContentHash> {
-        self.map
-            .get(&key_digest(&id.object_type, &id.key))
-            .map(|(h, _)| *h)
-    }
-
-    pub fn remove(&mut self, id: &ObjectId) -> Option<ContentHash> {
-        self.map
-            .remove(&key_digest(&id.object_type, &id.key))
-            .map(|(h, _)| h)
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// How many objects of each type.
-    pub fn type_counts(&self) -> std::collections::BTreeMap<String, u64> {
-        let mut per = vec![0u64; self.types.len()];
-        for (_, t) in self.map.values() {
-            per[*t as usize] += 1;
-        }
-        self.types
-            .iter()
-            .cloned()
-            .zip(per)
-            .filter(|(_, n)| *n > 0)
-            .collect()
-    }
-
-    /// Only the objects of one type.
-    pub fn of_type(&self, object_type: &str) -> HashIndex {
-        let Some(t) = self.types.iter().position(|x| x == object_type) else {
-            return HashIndex::default();
-        };
-        let map = self
-            .map
-            .iter()
-            .filter(|(_, (_, x))| *x as usize == t)
-            .map(|(d, (h, _))| (*d, (*h, 0)))
-            .collect();
-        HashIndex {
-            map,
-            types: vec![object_type.to_string()],
-        }
-    }
-
-    /// The digests it holds, to find their objects' keys in the store.
-    pub fn digests(&self) -> Vec<u128> {
-        self.map.keys().copied().collect()
-    }
-
-    pub fn contains_digest(&self, d: u128) -> bool {
-        self.map.contains_key(&d)
-    }
-}
-
-impl FromIterator<(ObjectId, ContentHash)> for HashIndex {
-    fn from_iter<I: IntoIterator<Item = (ObjectId, ContentHash)>>(iter: I) -> Self {
-        let mut idx = HashIndex::default();
-        for (id, h) in iter {
-            idx.insert(&id.object_type, &id.key, h);
-        }
-        idx
-    }
-}
-
 /// One synchronized object with its plaintext fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Object {
@@ -233,16 +106,23 @@ impl ContentHash {
         BUF.with_borrow_mut(|buf| {
             // One contiguous input: many small updates cost more than the copy.
             buf.clear();
-            buf.extend_from_slice(object.id.object_type.as_bytes());
-            buf.push(0);
-            buf.extend_from_slice(object.id.key.as_bytes());
-            buf.push(0);
+            // Each string preceded by its length, so no two different objects
+            // feed the same bytes; lengths as LEB128, mostly one byte, since
+            // the hash's cost grows with its input.
+            let mut put = |s: &str| {
+                let mut n = s.len();
+                while n >= 0x80 {
+                    buf.push((n as u8) | 0x80);
+                    n >>= 7;
+                }
+                buf.push(n as u8);
+                buf.extend_from_slice(s.as_bytes());
+            };
+            put(&object.id.object_type);
+            put(&object.id.key);
             for (f, v) in object.fields.iter() {
-                // Lengths first, so no two different objects feed the same bytes.
-                buf.extend_from_slice(&(f.len() as u64).to_le_bytes());
-                buf.extend_from_slice(f.as_bytes());
-                buf.extend_from_slice(&(v.len() as u64).to_le_bytes());
-                buf.extend_from_slice(v.as_bytes());
+                put(f);
+                put(v);
             }
             let mut out = [0u8; 16];
             out.copy_from_slice(&blake3::keyed_hash(hash_key, buf).as_bytes()[..16]);
@@ -290,6 +170,8 @@ mod tests {
             ContentHash::of(&k, &obj(&[("x", "12"), ("y", "")])),
             "boundaries matter"
         );
+        let long = |n: usize| ContentHash::of(&k, &obj(&[("x", &"a".repeat(n))]));
+        assert_ne!(long(200), long(201), "lengths over one byte of LEB128");
         assert_ne!(
             a,
             ContentHash::of(&[8u8; 32], &obj(&[("x", "1"), ("y", "2")])),

@@ -4,6 +4,7 @@
 //! init stages what it reads and applies it in one short final transaction,
 //! an incremental applies its changes and moves the sync point in one.
 
+pub mod hashing;
 mod runner;
 mod sync;
 

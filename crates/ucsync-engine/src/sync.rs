@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
+
+use crate::hashing::{HashedEvent, spawn_hasher};
 use ucsync_connect::{ChangeItem, ConnectError, Connector, ReadEvent, WriteOp};
 use ucsync_core::{
     ContentHash, Decision, DeleteGuard, Differ, Fields, HashIndex, JobState, Object, ObjectId,
@@ -117,17 +119,18 @@ impl SyncEngine {
         &self.store
     }
 
+    /// The stored form of an object: its secrets encrypted.
+    fn seal(&self, conn: &dyn Connector, obj: &Object) -> Fields {
+        seal(
+            &self.secret,
+            &obj.fields,
+            &conn.secret_fields(&obj.id.object_type),
+        )
+    }
+
     /// The stored form of an object and its hash.
     pub fn prepare(&self, conn: &dyn Connector, obj: &Object) -> (Fields, ContentHash) {
-        let hash = ContentHash::of(&self.hash_key, obj);
-        (
-            seal(
-                &self.secret,
-                &obj.fields,
-                &conn.secret_fields(&obj.id.object_type),
-            ),
-            hash,
-        )
+        (self.seal(conn, obj), ContentHash::of(&self.hash_key, obj))
     }
 
     /// Administers an object through ucsync: the change is made on the
@@ -298,68 +301,71 @@ impl SyncEngine {
     ) -> Result<(), Failure> {
         // The point first: what changes while we read is read again next time.
         let point = ctx.conn.sync_point().await?;
-        let stored = self.store.object_hashes(ctx.element.id).await?;
-        self.log(
-            ctx.job,
-            format!(
-                "{} of {} (version {version}) with {} objects stored",
-                if force { "force-init" } else { "init" },
-                ctx.element.name,
-                stored.len()
-            ),
-        )
-        .await;
-        let mut differ = Differ::new(stored);
-        let (tx, mut rx) = mpsc::channel::<ReadEvent>(4096);
+        let (tx, rx) = mpsc::channel::<ReadEvent>(4096);
+        let mut hashed = spawn_hasher(self.hash_key, rx);
         let reading = ctx.conn.read_all(tx);
         let consuming = async {
+            // The stored index loads while the first objects are read and hashed.
+            let stored = self.store.object_hashes(ctx.element.id).await?;
+            self.log(
+                ctx.job,
+                format!(
+                    "{} of {} (version {version}) with {} objects stored",
+                    if force { "force-init" } else { "init" },
+                    ctx.element.name,
+                    stored.len()
+                ),
+            )
+            .await;
+            let mut differ = Differ::new(stored);
             let mut batch: Vec<Staged> = Vec::with_capacity(self.settings.batch);
             let mut last_report = Instant::now();
-            while let Some(ev) = rx.recv().await {
+            while let Some(events) = hashed.recv().await {
                 if ctx.cancel.is_cancelled() {
                     return Err(Failure::Stopped);
                 }
-                match ev {
-                    ReadEvent::Expect { object_type, count } => {
-                        differ.expect_type(&object_type);
-                        ctx.progress.insert(object_type, (0, count));
-                    }
-                    ReadEvent::Object(obj) => {
-                        if let Some(p) = ctx.progress.get_mut(&obj.id.object_type) {
-                            p.0 += 1;
+                differ.prefetch(events.iter().filter_map(HashedEvent::digest));
+                for ev in events {
+                    match ev {
+                        HashedEvent::Expect { object_type, count } => {
+                            differ.expect_type(&object_type);
+                            ctx.progress.insert(object_type, (0, count));
                         }
-                        let (fields, hash) = self.prepare(ctx.conn, &obj);
-                        if let Some(op) = differ.observe(&obj.id, hash) {
-                            let name = ctx.conn.display_name(&obj);
-                            batch.push(Staged {
-                                id: obj.id,
-                                op,
-                                fields,
-                                hash,
-                                name,
-                            });
-                            if batch.len() >= self.settings.batch {
-                                self.store
-                                    .stage(ctx.job.id, std::mem::take(&mut batch))
-                                    .await?;
+                        HashedEvent::Object(obj, h) => {
+                            if let Some(p) = ctx.progress.get_mut(&obj.id.object_type) {
+                                p.0 += 1;
+                            }
+                            if let Some(op) = differ.observe(&obj.id.object_type, h) {
+                                batch.push(Staged {
+                                    fields: self.seal(ctx.conn, &obj),
+                                    name: ctx.conn.display_name(&obj),
+                                    id: obj.id,
+                                    op,
+                                    hash: h.hash,
+                                });
+                                if batch.len() >= self.settings.batch {
+                                    self.store
+                                        .stage(ctx.job.id, std::mem::take(&mut batch))
+                                        .await?;
+                                }
                             }
                         }
-                        if last_report.elapsed() > Duration::from_millis(250) {
-                            last_report = Instant::now();
-                            self.store
-                                .set_job_progress(ctx.job.id, &ctx.progress, &ctx.counts)
-                                .await?;
-                        }
                     }
+                }
+                if last_report.elapsed() > Duration::from_millis(250) {
+                    last_report = Instant::now();
+                    self.store
+                        .set_job_progress(ctx.job.id, &ctx.progress, &ctx.counts)
+                        .await?;
                 }
             }
             if !batch.is_empty() {
                 self.store.stage(ctx.job.id, batch).await?;
             }
-            Ok::<(), Failure>(())
+            Ok::<Differ, Failure>(differ)
         };
         let (read, consumed) = tokio::join!(reading, consuming);
-        consumed?;
+        let differ = consumed?;
         read?;
         if ctx.cancel.is_cancelled() {
             return Err(Failure::Stopped);
@@ -528,18 +534,24 @@ impl SyncEngine {
         stored: &HashIndex,
     ) -> Result<Vec<Change>, Failure> {
         let mut differ = Differ::new(stored.of_type(object_type));
-        let (tx, mut rx) = mpsc::channel::<ReadEvent>(1024);
+        let (tx, rx) = mpsc::channel::<ReadEvent>(1024);
+        let mut hashed = spawn_hasher(self.hash_key, rx);
         let reading = ctx.conn.read_type(object_type, tx);
         let collecting = async {
             let mut out = Vec::new();
-            while let Some(ev) = rx.recv().await {
-                if let ReadEvent::Object(obj) = ev {
-                    let (fields, hash) = self.prepare(ctx.conn, &obj);
-                    if differ.observe(&obj.id, hash).is_some() {
-                        let name = ctx.conn.display_name(&obj);
+            while let Some(events) = hashed.recv().await {
+                differ.prefetch(events.iter().filter_map(HashedEvent::digest));
+                for ev in events {
+                    if let HashedEvent::Object(obj, h) = ev
+                        && differ.observe(&obj.id.object_type, h).is_some()
+                    {
                         out.push(Change {
+                            upsert: Some((
+                                self.seal(ctx.conn, &obj),
+                                h.hash,
+                                ctx.conn.display_name(&obj),
+                            )),
                             id: obj.id,
-                            upsert: Some((fields, hash, name)),
                             by_login: None,
                             at_element: None,
                         });

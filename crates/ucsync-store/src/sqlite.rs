@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use ucsync_core::{
-    ContentHash, ElementName, Fields, HashIndex, JobState, ObjectId, PlanOp, SecretKey, SyncType,
-    key_digest,
+    ContentHash, ElementName, Fields, HashIndex, HashIndexBuilder, JobState, ObjectId, PlanOp,
+    SecretKey, SyncType, key_digest,
 };
 
 use crate::model::*;
@@ -17,6 +17,7 @@ use crate::{ObjectQuery, Result, Store, StoreError};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/001_initial.sql"),
     include_str!("../migrations/sqlite/002_hash_index.sql"),
+    include_str!("../migrations/sqlite/003_digest_index.sql"),
 ];
 const READERS: usize = 4;
 
@@ -116,6 +117,15 @@ fn migrate(c: &mut Connection) -> Result<()> {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(db)?;
     let version = version.max(0) as usize;
+    // Migrations that fill digests of rows already stored call this.
+    c.create_scalar_function(
+        "ucsync_key_digest",
+        2,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8
+            | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(digest_blob(key_digest(&ctx.get::<String>(0)?, &ctx.get::<String>(1)?)).to_vec()),
+    )
+    .map_err(db)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = c.transaction().map_err(db)?;
         tx.execute_batch(sql).map_err(db)?;
@@ -124,7 +134,44 @@ fn migrate(c: &mut Connection) -> Result<()> {
         tx.commit().map_err(db)?;
         tracing::info!(migration = i + 1, "database schema migrated");
     }
+    c.remove_function("ucsync_key_digest", 2).map_err(db)?;
     Ok(())
+}
+
+/// A digest as stored: big-endian, so that blobs sort as the digests do.
+fn digest_blob(d: u128) -> [u8; 16] {
+    d.to_be_bytes()
+}
+
+fn id_digest(id: &ObjectId) -> [u8; 16] {
+    digest_blob(key_digest(&id.object_type, &id.key))
+}
+
+/// How many digest ranges an init's load reads in parallel.
+fn load_parts() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, READERS)
+}
+
+/// The bounds of part `i` of `n` of the digest space, as stored blobs; the
+/// last part has no upper bound.
+fn digest_range(i: usize, n: usize) -> ([u8; 16], Option<[u8; 16]>) {
+    let bound = |i: usize| digest_blob(((u128::MAX / n as u128) + 1) * i as u128);
+    (
+        if i == 0 { [0; 16] } else { bound(i) },
+        (i + 1 < n).then(|| bound(i + 1)),
+    )
+}
+
+/// A 16-byte blob column.
+fn blob16(r: &Row<'_>, i: usize, what: &str) -> Result<[u8; 16]> {
+    r.get_ref(i)
+        .map_err(db)?
+        .as_blob()
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| StoreError::Database(format!("stored {what} is not 16 bytes")))
 }
 
 fn fields_json(f: &Fields) -> String {
@@ -338,22 +385,34 @@ impl Store for SqliteStore {
     }
 
     async fn object_hashes(&self, element: ElementId) -> Result<HashIndex> {
-        self.read(move |c, _| {
-            let n: i64 = c.query_row("SELECT count(*) FROM objects WHERE element_id = ?1", [element], |r| r.get(0)).map_err(db)?;
-            let mut out = HashIndex::with_capacity(n.max(0) as usize);
-            let mut st = c.prepare_cached("SELECT object_type, object_key, hash FROM objects INDEXED BY objects_hashes WHERE element_id = ?1").map_err(db)?;
-            let mut rows = st.query([element]).map_err(db)?;
-            let text = |e: rusqlite::types::FromSqlError| StoreError::Database(e.to_string());
-            while let Some(r) = rows.next().map_err(db)? {
-                let t = r.get_ref(0).map_err(db)?.as_str().map_err(text)?;
-                let key = r.get_ref(1).map_err(db)?.as_str().map_err(text)?;
-                let h = r.get_ref(2).map_err(db)?.as_blob().map_err(text)?;
-                let hash: [u8; 16] = h.try_into().map_err(|_| StoreError::Database("stored hash is not 16 bytes".into()))?;
-                out.insert(t, key, ContentHash(hash));
-            }
-            Ok(out)
-        })
-        .await
+        // Digest ranges on several reader connections at once; each comes
+        // back in digest order, so the parts joined in order are sorted.
+        let n = load_parts();
+        let parts = (0..n).map(|i| {
+            let (lo, hi) = digest_range(i, n);
+            self.read(move |c, _| {
+                let mut out = HashIndexBuilder::default();
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT digest, hash, object_type FROM objects INDEXED BY objects_digests \
+                         WHERE element_id = ?1 AND digest >= ?2 AND (?3 IS NULL OR digest < ?3) ORDER BY digest",
+                    )
+                    .map_err(db)?;
+                let mut rows = st.query(params![element, &lo[..], hi.as_ref().map(|h| &h[..])]).map_err(db)?;
+                while let Some(r) = rows.next().map_err(db)? {
+                    let digest = blob16(r, 0, "digest")?;
+                    let hash = blob16(r, 1, "hash")?;
+                    let t = r.get_ref(2).map_err(db)?.as_str().map_err(|e| StoreError::Database(e.to_string()))?;
+                    out.push_digest(t, u128::from_be_bytes(digest), ContentHash(hash));
+                }
+                Ok(out)
+            })
+        });
+        let mut all = HashIndexBuilder::default();
+        for part in futures::future::try_join_all(parts).await? {
+            all.append(part);
+        }
+        Ok(all.build())
     }
 
     async fn object_ids(&self, element: ElementId, digests: Vec<u128>) -> Result<Vec<ObjectId>> {
@@ -362,14 +421,16 @@ impl Store for SqliteStore {
         }
         self.read(move |c, _| {
             let wanted: std::collections::HashSet<u128> = digests.into_iter().collect();
-            let mut st = c.prepare_cached("SELECT object_type, object_key FROM objects INDEXED BY objects_hashes WHERE element_id = ?1").map_err(db)?;
+            let mut st = c
+                .prepare_cached("SELECT digest, object_type, object_key FROM objects INDEXED BY objects_digests WHERE element_id = ?1")
+                .map_err(db)?;
             let mut rows = st.query([element]).map_err(db)?;
             let text = |e: rusqlite::types::FromSqlError| StoreError::Database(e.to_string());
             let mut out = Vec::with_capacity(wanted.len());
             while let Some(r) = rows.next().map_err(db)? {
-                let t = r.get_ref(0).map_err(db)?.as_str().map_err(text)?;
-                let key = r.get_ref(1).map_err(db)?.as_str().map_err(text)?;
-                if wanted.contains(&key_digest(t, key)) {
+                if wanted.contains(&u128::from_be_bytes(blob16(r, 0, "digest")?)) {
+                    let t = r.get_ref(1).map_err(db)?.as_str().map_err(text)?;
+                    let key = r.get_ref(2).map_err(db)?.as_str().map_err(text)?;
                     out.push(ObjectId::new(t, key));
                 }
             }
@@ -421,10 +482,10 @@ impl Store for SqliteStore {
             let tx = c.transaction().map_err(db)?;
             {
                 let mut st = tx
-                    .prepare_cached("INSERT OR REPLACE INTO staged (job_id, object_type, object_key, op, fields, hash, name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                    .prepare_cached("INSERT OR REPLACE INTO staged (job_id, object_type, object_key, op, fields, hash, name, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
                     .map_err(db)?;
                 for s in &batch {
-                    st.execute(params![job, s.id.object_type, s.id.key, op_name(s.op), fields_json(&s.fields), &s.hash.0[..], s.name]).map_err(db)?;
+                    st.execute(params![job, s.id.object_type, s.id.key, op_name(s.op), fields_json(&s.fields), &s.hash.0[..], s.name, &id_digest(&s.id)[..]]).map_err(db)?;
                 }
             }
             tx.commit().map_err(db)
@@ -445,8 +506,8 @@ impl Store for SqliteStore {
             let at = now();
             let tx = c.transaction().map_err(db)?;
             tx.execute(
-                "INSERT OR REPLACE INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at) \
-                 SELECT ?1, object_type, object_key, fields, hash, name, ?3 FROM staged WHERE job_id = ?2 AND op != 'delete'",
+                "INSERT OR REPLACE INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at, digest) \
+                 SELECT ?1, object_type, object_key, fields, hash, name, ?3, digest FROM staged WHERE job_id = ?2 AND op != 'delete'",
                 params![element, job, at],
             )
             .map_err(db)?;
@@ -480,9 +541,9 @@ impl Store for SqliteStore {
         self.write(move |c, _| {
             let tx = c.transaction().map_err(db)?;
             {
-                let mut st = tx.prepare_cached("INSERT OR REPLACE INTO staged (job_id, object_type, object_key, op) VALUES (?1, ?2, ?3, 'delete')").map_err(db)?;
+                let mut st = tx.prepare_cached("INSERT OR REPLACE INTO staged (job_id, object_type, object_key, op, digest) VALUES (?1, ?2, ?3, 'delete', ?4)").map_err(db)?;
                 for id in &deletes {
-                    st.execute(params![job, id.object_type, id.key]).map_err(db)?;
+                    st.execute(params![job, id.object_type, id.key, &id_digest(id)[..]]).map_err(db)?;
                 }
             }
             tx.commit().map_err(db)
@@ -525,7 +586,7 @@ impl Store for SqliteStore {
             let tx = c.transaction().map_err(db)?;
             {
                 let mut up = tx
-                    .prepare_cached("INSERT OR REPLACE INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                    .prepare_cached("INSERT OR REPLACE INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
                     .map_err(db)?;
                 let mut del = tx.prepare_cached("DELETE FROM objects WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3").map_err(db)?;
                 let mut exists = tx.prepare_cached("SELECT hash FROM objects WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3").map_err(db)?;
@@ -539,7 +600,7 @@ impl Store for SqliteStore {
                             if before.as_deref() == Some(&hash.0[..]) {
                                 continue;
                             }
-                            up.execute(params![element, ch.id.object_type, ch.id.key, fields_json(fields), &hash.0[..], name, at]).map_err(db)?;
+                            up.execute(params![element, ch.id.object_type, ch.id.key, fields_json(fields), &hash.0[..], name, at, &id_digest(&ch.id)[..]]).map_err(db)?;
                             if before.is_some() { "change" } else { "add" }
                         }
                         None => {

@@ -1,6 +1,6 @@
 use ucsync_core::{
     ContentHash, ElementKind, ElementName, Fields, JobState, Object, ObjectId, PlanOp, SecretKey,
-    SyncType, Trigger,
+    SyncType, Trigger, key_digest,
 };
 use ucsync_store::*;
 
@@ -314,4 +314,87 @@ async fn jobs_state_progress_and_log() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The stored index comes back whole from its parallel digest ranges, and a
+/// database of schema 2 (before digests were stored) gets them on opening.
+#[tokio::test]
+async fn stored_index_is_whole_and_digests_are_filled_on_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ucsync.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(include_str!("../../migrations/sqlite/001_initial.sql"))
+            .unwrap();
+        c.execute_batch(include_str!("../../migrations/sqlite/002_hash_index.sql"))
+            .unwrap();
+        c.execute_batch(
+            "PRAGMA user_version = 2; \
+             INSERT INTO elements (name, kind, host, port, login, password_enc, settings, created_at) \
+             VALUES ('cm1', 'cm', 'h', 5022, 'l', 'x', '{}', '2026-01-01T00:00:00Z'); \
+             INSERT INTO sync_state (element_id) VALUES (1);",
+        )
+        .unwrap();
+        let mut st = c
+            .prepare("INSERT INTO objects (element_id, object_type, object_key, fields, hash, updated_at) VALUES (1, ?1, ?2, '[]', ?3, 'now')")
+            .unwrap();
+        for i in 0..3000u32 {
+            let t = if i % 10 == 0 { "vdn" } else { "station" };
+            st.execute(rusqlite::params![
+                t,
+                i.to_string(),
+                &[(i % 200) as u8; 16][..]
+            ])
+            .unwrap();
+        }
+    }
+    let s = store(&dir).await;
+    let idx = s.object_hashes(1).await.unwrap();
+    assert_eq!(idx.len(), 3000);
+    assert_eq!(idx.type_counts()["vdn"], 300);
+    for i in 0..3000u32 {
+        let t = if i % 10 == 0 { "vdn" } else { "station" };
+        assert_eq!(
+            idx.get(&ObjectId::new(t, i.to_string())),
+            Some(ContentHash([(i % 200) as u8; 16])),
+            "{t} {i}"
+        );
+    }
+    // Objects written after the upgrade are found by digest too.
+    let e = s.element("cm1").await.unwrap().unwrap();
+    let j = s
+        .create_job(
+            &NewJob {
+                element: e.name.clone(),
+                requested: SyncType::Init,
+                trigger: Trigger::OnDemand,
+                requested_by: "test".into(),
+            },
+            SyncType::Init,
+            None,
+        )
+        .await
+        .unwrap();
+    let new = staged("99999", "New");
+    s.stage(j.id, vec![new.clone()]).await.unwrap();
+    let gone = [ObjectId::new("station", "1"), ObjectId::new("vdn", "10")];
+    let out = InitOutcome {
+        version: "R1".into(),
+        format: 1,
+        sync_point: None,
+    };
+    s.commit_init(j.id, e.id, &gone, &out).await.unwrap();
+    let idx = s.object_hashes(e.id).await.unwrap();
+    assert_eq!(idx.len(), 2999);
+    assert_eq!(idx.get(&new.id), Some(new.hash));
+    assert_eq!(idx.get(&gone[0]), None);
+    let mut ids = s
+        .object_ids(
+            e.id,
+            vec![key_digest("station", "99999"), key_digest("vdn", "20")],
+        )
+        .await
+        .unwrap();
+    ids.sort();
+    assert_eq!(ids, vec![new.id.clone(), ObjectId::new("vdn", "20")]);
 }

@@ -55,9 +55,18 @@ impl Drop for Emulator {
 
 /// Peak RSS (VmHWM) of a process, from its `/proc/…/status`.
 pub fn peak_rss_mb(status: &str) -> f64 {
+    status_mb(status, "VmHWM:")
+}
+
+/// This process's RSS now.
+pub fn rss_mb() -> f64 {
+    status_mb("/proc/self/status", "VmRSS:")
+}
+
+fn status_mb(status: &str, field: &str) -> f64 {
     let text = std::fs::read_to_string(status).unwrap_or_default();
     text.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
