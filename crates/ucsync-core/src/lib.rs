@@ -16,6 +16,6 @@ pub mod types;
 pub use decide::{ChangeSummary, Decision, MAX_INCREMENTAL_ROWS, SyncFacts, decide, escalate};
 pub use diff::{DeleteGuard, Differ, Discrepancy, Hashed, Plan, PlanOp, Thresholds, TypeCounts};
 pub use index::{HashIndex, HashIndexBuilder, key_digest};
-pub use object::{ContentHash, Fields, Object, ObjectId};
+pub use object::{ContentHash, Fields, FieldsIter, Object, ObjectId};
 pub use secret::{SecretError, SecretKey};
 pub use types::{ElementKind, ElementName, JobState, SyncType, Trigger};

@@ -182,11 +182,26 @@ async fn diff() {
     // The records arrive parsed, as from a connector: making them up (and
     // the memory they take) is not part of the figure.
     let records: Vec<Object> = (0..N).map(|i| object(i, u64::from(i % 100 == 0))).collect();
+    // Where the records go once diffed, so that releasing them (the
+    // connector's part, like making them) happens after the clock stops.
+    let mut spent: Vec<Option<Object>> = std::iter::repeat_with(|| None).take(N as usize).collect();
     let before = rss_mb();
+    for l in std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("Rss"))
+    {
+        eprintln!("before {l}");
+    }
     reset_peak();
     // As an init does it: the stored index loads on the store's reader thread
     // while the records are hashed on a task of their own, and the diff
     // looks the hashes up as they come.
+    let cpu0 = std::fs::read_to_string("/proc/self/stat").unwrap();
+    eprintln!(
+        "uptime start {}",
+        std::fs::read_to_string("/proc/uptime").unwrap()
+    );
     let t = Instant::now();
     let (tx, rx) = mpsc::channel(4096);
     let mut hashed = spawn_hasher(hash_key, rx);
@@ -200,7 +215,7 @@ async fn diff() {
         let loaded = t.elapsed();
         let mut differ = Differ::new(stored);
         let mut ops = 0;
-        let mut spent = Vec::with_capacity(N as usize);
+        let mut i = 0;
         while let Some(events) = hashed.recv().await {
             differ.prefetch(events.iter().filter_map(HashedEvent::digest));
             for ev in events {
@@ -208,14 +223,40 @@ async fn diff() {
                     if differ.observe(&o.id.object_type, h).is_some() {
                         ops += 1;
                     }
-                    spent.push(o);
+                    spent[i] = Some(o);
+                    i += 1;
                 }
             }
         }
-        (differ.finish(), ops, loaded, spent)
+        (differ.finish(), ops, loaded)
     };
-    let ((), (plan, ops, loaded, spent)) = tokio::join!(feeding, diffing);
+    let ((), (plan, ops, loaded)) = tokio::join!(feeding, diffing);
     let took = t.elapsed();
+    let cpu1 = std::fs::read_to_string("/proc/self/stat").unwrap();
+    eprintln!(
+        "uptime end {}",
+        std::fs::read_to_string("/proc/uptime").unwrap()
+    );
+    let f = |s: &str| {
+        let v: Vec<u64> = s
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|x| x.parse().unwrap())
+            .collect();
+        v
+    };
+    for l in std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("Rss") || l.starts_with("VmHWM"))
+    {
+        eprintln!("{l}");
+    }
+    eprintln!("cpu user+sys ticks: {:?} -> {:?}", f(&cpu0), f(&cpu1));
     drop(spent);
     assert_eq!(ops, N / 100);
     assert!(plan.deletes.is_empty() && plan.leftover.is_empty());
