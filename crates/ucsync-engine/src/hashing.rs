@@ -29,6 +29,19 @@ impl HashedEvent {
 /// The most events one message carries.
 const BATCH: usize = 1024;
 
+/// The smallest batch hashed on every core.
+const PARALLEL_FROM: usize = 128;
+
+fn hash(hash_key: &[u8; 32], ev: ReadEvent) -> HashedEvent {
+    match ev {
+        ReadEvent::Expect { object_type, count } => HashedEvent::Expect { object_type, count },
+        ReadEvent::Object(o) => {
+            let h = Hashed::of(hash_key, &o);
+            HashedEvent::Object(o, h)
+        }
+    }
+}
+
 /// Hashes the objects of `events` on a thread of its own, a batch at a time
 /// spread over every core, and passes the events on in order. Hashing is the
 /// costly part of a diff: this way it runs beside the diff, and the first
@@ -50,18 +63,13 @@ pub fn spawn_hasher(
                     Err(_) => break,
                 }
             }
-            let batch = buf
-                .par_drain(..)
-                .map(|ev| match ev {
-                    ReadEvent::Expect { object_type, count } => {
-                        HashedEvent::Expect { object_type, count }
-                    }
-                    ReadEvent::Object(o) => {
-                        let h = Hashed::of(&hash_key, &o);
-                        HashedEvent::Object(o, h)
-                    }
-                })
-                .collect();
+            // Spreading a batch over the cores pays only when it is large:
+            // objects trickling in from a slow element are hashed here.
+            let batch: Vec<HashedEvent> = if buf.len() >= PARALLEL_FROM {
+                buf.par_drain(..).map(|ev| hash(&hash_key, ev)).collect()
+            } else {
+                buf.drain(..).map(|ev| hash(&hash_key, ev)).collect()
+            };
             if tx.blocking_send(batch).is_err() {
                 break;
             }
@@ -75,33 +83,46 @@ mod tests {
     use super::*;
     use ucsync_core::{Fields, ObjectId};
 
-    #[tokio::test]
-    async fn hashes_every_object_in_order() {
+    /// Hashes 1,000 objects fed either all at once (batches spread over the
+    /// cores) or a few at a time (batches hashed on the hasher's thread).
+    async fn hash_all(at_once: bool) {
         let key = [3u8; 32];
-        let (tx, rx) = mpsc::channel(8);
-        let mut out = spawn_hasher(key, rx);
         let objects: Vec<Object> = (0..1000)
             .map(|i| Object {
                 id: ObjectId::new("station", i.to_string()),
                 fields: Fields::new(vec![("8003ff00".into(), format!("Name {i}"))]),
             })
             .collect();
-        let feed = objects.clone();
-        tokio::spawn(async move {
-            tx.send(ReadEvent::Expect {
-                object_type: "station".into(),
-                count: 1000,
-            })
-            .await
-            .unwrap();
-            for o in feed {
-                tx.send(ReadEvent::Object(o)).await.unwrap();
+        let (tx, rx) = mpsc::channel(if at_once { 2048 } else { 4 });
+        let feed = {
+            let objects = objects.clone();
+            async move {
+                tx.send(ReadEvent::Expect {
+                    object_type: "station".into(),
+                    count: 1000,
+                })
+                .await
+                .unwrap();
+                for o in objects {
+                    tx.send(ReadEvent::Object(o)).await.unwrap();
+                }
             }
-        });
+        };
+        let mut out = if at_once {
+            feed.await;
+            spawn_hasher(key, rx)
+        } else {
+            let out = spawn_hasher(key, rx);
+            tokio::spawn(feed);
+            out
+        };
         let mut got = Vec::new();
+        let mut largest = 0;
         while let Some(batch) = out.recv().await {
+            largest = largest.max(batch.len());
             got.extend(batch);
         }
+        assert_eq!(largest >= PARALLEL_FROM, at_once, "largest batch {largest}");
         assert!(matches!(&got[0], HashedEvent::Expect { count: 1000, .. }));
         assert_eq!(got.len(), 1001);
         for (ev, want) in got[1..].iter().zip(&objects) {
@@ -111,5 +132,15 @@ mod tests {
             assert_eq!(o, want);
             assert_eq!(*h, Hashed::of(&key, want));
         }
+    }
+
+    #[tokio::test]
+    async fn hashes_every_object_in_order_in_large_batches() {
+        hash_all(true).await;
+    }
+
+    #[tokio::test]
+    async fn hashes_every_object_in_order_as_they_trickle_in() {
+        hash_all(false).await;
     }
 }

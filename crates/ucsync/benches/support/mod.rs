@@ -71,6 +71,23 @@ fn status_mb(status: &str, field: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The CPU time (user and system) this process has used, in seconds.
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // utime and stime: fields 14 and 15, the 12th and 13th after the ")".
+    let ticks: u64 = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    // The kernel's USER_HZ is 100 on every Linux this runs on.
+    ticks as f64 / 100.0
+}
+
 /// Resets this process's peak RSS, so a figure covers only what follows.
 pub fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
