@@ -20,8 +20,9 @@ use ucsync_store::{
 };
 
 /// The version of what ucsync stores for an element: an incremental after it
-/// changed is refused until an init has run.
-pub const SYNC_FORMAT: u32 = 1;
+/// changed is refused until an init has run. 2: content hashes read fields
+/// framed by their lengths in decimal.
+pub const SYNC_FORMAT: u32 = 2;
 
 /// Settings of the sync engine.
 #[derive(Debug, Clone)]
