@@ -83,64 +83,74 @@ mod tests {
     use super::*;
     use ucsync_core::{Fields, ObjectId};
 
-    /// Hashes 1,000 objects fed either all at once (batches spread over the
-    /// cores) or a few at a time (batches hashed on the hasher's thread).
-    async fn hash_all(at_once: bool) {
-        let key = [3u8; 32];
-        let objects: Vec<Object> = (0..1000)
+    fn objects() -> Vec<Object> {
+        (0..1000)
             .map(|i| Object {
                 id: ObjectId::new("station", i.to_string()),
                 fields: Fields::new(vec![("8003ff00".into(), format!("Name {i}"))]),
             })
-            .collect();
-        let (tx, rx) = mpsc::channel(if at_once { 2048 } else { 4 });
-        let feed = {
-            let objects = objects.clone();
-            async move {
-                tx.send(ReadEvent::Expect {
-                    object_type: "station".into(),
-                    count: 1000,
-                })
-                .await
-                .unwrap();
-                for o in objects {
-                    tx.send(ReadEvent::Object(o)).await.unwrap();
-                }
-            }
-        };
-        let mut out = if at_once {
-            feed.await;
-            spawn_hasher(key, rx)
-        } else {
-            let out = spawn_hasher(key, rx);
-            tokio::spawn(feed);
-            out
-        };
+            .collect()
+    }
+
+    fn check(key: &[u8; 32], got: &[HashedEvent], objects: &[Object]) {
+        assert!(matches!(&got[0], HashedEvent::Expect { count: 1000, .. }));
+        assert_eq!(got.len(), 1001);
+        for (ev, want) in got[1..].iter().zip(objects) {
+            let HashedEvent::Object(o, h) = ev else {
+                panic!("an object expected")
+            };
+            assert_eq!(o, want);
+            assert_eq!(*h, Hashed::of(key, want));
+        }
+    }
+
+    fn expect() -> ReadEvent {
+        ReadEvent::Expect {
+            object_type: "station".into(),
+            count: 1000,
+        }
+    }
+
+    /// Everything there at once: large batches, spread over the cores.
+    #[tokio::test]
+    async fn hashes_every_object_in_order_in_large_batches() {
+        let key = [3u8; 32];
+        let objects = objects();
+        let (tx, rx) = mpsc::channel(2048);
+        tx.send(expect()).await.unwrap();
+        for o in objects.clone() {
+            tx.send(ReadEvent::Object(o)).await.unwrap();
+        }
+        drop(tx);
+        let mut out = spawn_hasher(key, rx);
         let mut got = Vec::new();
         let mut largest = 0;
         while let Some(batch) = out.recv().await {
             largest = largest.max(batch.len());
             got.extend(batch);
         }
-        assert_eq!(largest >= PARALLEL_FROM, at_once, "largest batch {largest}");
-        assert!(matches!(&got[0], HashedEvent::Expect { count: 1000, .. }));
-        assert_eq!(got.len(), 1001);
-        for (ev, want) in got[1..].iter().zip(&objects) {
-            let HashedEvent::Object(o, h) = ev else {
-                panic!("an object expected")
-            };
-            assert_eq!(o, want);
-            assert_eq!(*h, Hashed::of(&key, want));
-        }
+        assert!(largest >= PARALLEL_FROM, "largest batch {largest}");
+        check(&key, &got, &objects);
     }
 
-    #[tokio::test]
-    async fn hashes_every_object_in_order_in_large_batches() {
-        hash_all(true).await;
-    }
-
+    /// One event at a time: each is hashed and passed on by itself.
     #[tokio::test]
     async fn hashes_every_object_in_order_as_they_trickle_in() {
-        hash_all(false).await;
+        let key = [3u8; 32];
+        let objects = objects();
+        let (tx, rx) = mpsc::channel(1);
+        let mut out = spawn_hasher(key, rx);
+        let mut got = Vec::new();
+        let events =
+            std::iter::once(expect()).chain(objects.iter().cloned().map(ReadEvent::Object));
+        for ev in events {
+            tx.send(ev).await.unwrap();
+            let batch = out.recv().await.unwrap();
+            assert_eq!(batch.len(), 1);
+            got.extend(batch);
+        }
+        drop(tx);
+        assert!(out.recv().await.is_none());
+        check(&key, &got, &objects);
     }
 }

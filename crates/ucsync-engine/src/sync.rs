@@ -503,20 +503,11 @@ impl SyncEngine {
                 changes.extend(self.refresh_type(ctx, t, &stored).await?);
             }
         }
-        let before: HashIndex = self.store.object_hashes(ctx.element.id).await?;
-        for c in &changes {
-            match (&c.upsert, before.get(&c.id)) {
-                (Some((_, h, _)), Some(old)) if *h == old => ctx.counts.unchanged += 1,
-                (Some(_), Some(_)) => ctx.counts.changed += 1,
-                (Some(_), None) => ctx.counts.added += 1,
-                (None, Some(_)) => ctx.counts.deleted += 1,
-                (None, None) => ctx.counts.unchanged += 1,
-            }
-        }
         if ctx.cancel.is_cancelled() {
             return Err(Failure::Stopped);
         }
-        self.store
+        let applied = self
+            .store
             .apply_changes(
                 Some(ctx.job.id),
                 ctx.element.id,
@@ -524,6 +515,10 @@ impl SyncEngine {
                 Some(&set.new_point),
             )
             .await?;
+        ctx.counts = JobCounts {
+            skipped: ctx.counts.skipped,
+            ..applied
+        };
         Ok(())
     }
 

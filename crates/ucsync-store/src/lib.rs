@@ -80,14 +80,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn record_init_failure(&self, element: ElementId, error: &str) -> Result<()>;
 
     // Changes outside an init.
-    /// Applies changes and moves the sync point, in one transaction.
+    /// Applies changes and moves the sync point, in one transaction. Returns
+    /// how many objects were added, changed, deleted, and found unchanged
+    /// (an upsert of what is stored, a delete of what is not).
     async fn apply_changes(
         &self,
         job: Option<JobId>,
         element: ElementId,
         changes: Vec<Change>,
         sync_point: Option<&str>,
-    ) -> Result<()>;
+    ) -> Result<JobCounts>;
     /// The changes a job applied, or would have applied.
     async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>>;
 

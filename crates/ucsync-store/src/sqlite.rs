@@ -579,11 +579,12 @@ impl Store for SqliteStore {
         element: ElementId,
         changes: Vec<Change>,
         sync_point: Option<&str>,
-    ) -> Result<()> {
+    ) -> Result<JobCounts> {
         let sync_point = sync_point.map(str::to_string);
         self.write(move |c, _| {
             let at = now();
             let tx = c.transaction().map_err(db)?;
+            let mut counts = JobCounts::default();
             {
                 let mut up = tx
                     .prepare_cached("INSERT OR REPLACE INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
@@ -598,16 +599,25 @@ impl Store for SqliteStore {
                     let op = match &ch.upsert {
                         Some((fields, hash, name)) => {
                             if before.as_deref() == Some(&hash.0[..]) {
+                                counts.unchanged += 1;
                                 continue;
                             }
                             up.execute(params![element, ch.id.object_type, ch.id.key, fields_json(fields), &hash.0[..], name, at, &id_digest(&ch.id)[..]]).map_err(db)?;
-                            if before.is_some() { "change" } else { "add" }
+                            if before.is_some() {
+                                counts.changed += 1;
+                                "change"
+                            } else {
+                                counts.added += 1;
+                                "add"
+                            }
                         }
                         None => {
                             if before.is_none() {
+                                counts.unchanged += 1;
                                 continue;
                             }
                             del.execute(params![element, ch.id.object_type, ch.id.key]).map_err(db)?;
+                            counts.deleted += 1;
                             "delete"
                         }
                     };
@@ -617,7 +627,8 @@ impl Store for SqliteStore {
             if let Some(p) = &sync_point {
                 tx.execute("UPDATE sync_state SET sync_point = ?2, last_sync_at = ?3, last_success_at = ?3 WHERE element_id = ?1", params![element, p, at]).map_err(db)?;
             }
-            tx.commit().map_err(db)
+            tx.commit().map_err(db)?;
+            Ok(counts)
         })
         .await
     }

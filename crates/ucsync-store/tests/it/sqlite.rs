@@ -188,22 +188,24 @@ async fn changes_are_logged_with_login_and_idempotent() {
         .create_job(&nj, SyncType::Incremental, None)
         .await
         .unwrap();
-    s.apply_changes(
-        Some(j.id),
-        e.id,
-        vec![
-            change("B"),
-            Change {
-                id: ObjectId::new("station", "1009"),
-                upsert: None,
-                by_login: None,
-                at_element: None,
-            },
-        ],
-        Some("p2"),
-    )
-    .await
-    .unwrap();
+    let counts = s
+        .apply_changes(
+            Some(j.id),
+            e.id,
+            vec![
+                change("B"),
+                Change {
+                    id: ObjectId::new("station", "1009"),
+                    upsert: None,
+                    by_login: None,
+                    at_element: None,
+                },
+            ],
+            Some("p2"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((counts.added, counts.unchanged), (1, 1));
     let log = s.changes(j.id).await.unwrap();
     assert_eq!(
         log.len(),
@@ -218,9 +220,17 @@ async fn changes_are_logged_with_login_and_idempotent() {
         .create_job(&nj, SyncType::Incremental, None)
         .await
         .unwrap();
-    s.apply_changes(Some(j2.id), e.id, vec![change("B")], Some("p3"))
+    let counts = s
+        .apply_changes(Some(j2.id), e.id, vec![change("B")], Some("p3"))
         .await
         .unwrap();
+    assert_eq!(
+        counts,
+        JobCounts {
+            unchanged: 1,
+            ..Default::default()
+        }
+    );
     assert!(
         s.changes(j2.id).await.unwrap().is_empty(),
         "the same change twice is logged once"
