@@ -71,13 +71,6 @@ pub struct HashIndexBuilder {
 }
 
 impl HashIndexBuilder {
-    pub fn with_capacity(n: usize) -> HashIndexBuilder {
-        HashIndexBuilder {
-            entries: Vec::with_capacity(n),
-            types: Vec::new(),
-        }
-    }
-
     pub fn push(&mut self, object_type: &str, key: &str, hash: ContentHash) {
         self.push_digest(object_type, key_digest(object_type, key), hash);
     }

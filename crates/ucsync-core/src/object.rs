@@ -42,10 +42,20 @@ pub struct Fields {
     len: usize,
 }
 
-fn frame(out: &mut String, s: &str) {
-    use std::fmt::Write;
-    write!(out, "{}:", s.len()).expect("writing to a String");
-    out.push_str(s);
+/// `s` preceded by its length and a colon: the framing of fields, and of
+/// the type and key before them in the content hash's input.
+fn frame(out: &mut impl fmt::Write, s: &str) {
+    write!(out, "{}:{s}", s.len()).expect("framing into a String or a hasher");
+}
+
+/// Feeds a hasher through `fmt::Write`, so framing needs no buffer.
+struct HashWriter(blake3::Hasher);
+
+impl fmt::Write for HashWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.update(s.as_bytes());
+        Ok(())
+    }
 }
 
 impl Fields {
@@ -171,14 +181,12 @@ impl ContentHash {
     pub fn of(hash_key: &[u8; 32], object: &Object) -> ContentHash {
         // Type and key framed as the fields are, so no two different objects
         // feed the same bytes.
-        let mut head = String::with_capacity(object.id.object_type.len() + object.id.key.len() + 8);
-        frame(&mut head, &object.id.object_type);
-        frame(&mut head, &object.id.key);
-        let mut h = blake3::Hasher::new_keyed(hash_key);
-        h.update(head.as_bytes());
-        h.update(object.fields.framed());
+        let mut h = HashWriter(blake3::Hasher::new_keyed(hash_key));
+        frame(&mut h, &object.id.object_type);
+        frame(&mut h, &object.id.key);
+        h.0.update(object.fields.framed());
         let mut out = [0u8; 16];
-        out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        out.copy_from_slice(&h.0.finalize().as_bytes()[..16]);
         ContentHash(out)
     }
 }
