@@ -173,44 +173,34 @@ fn a_daily_run_is_neither_skipped_nor_doubled() {
     }
 }
 
-#[test]
-fn a_weekly_run_keeps_its_local_time_across_both_changes() {
-    let s = daily(
+/// The first three fires in Berlin of a weekly run starting at `first`.
+fn weekly_in_berlin(first: &str) -> Vec<String> {
+    daily(
         Europe::Berlin,
-        "2026-03-22 02:30",
+        first,
         Repeat::Every {
             n: 1,
             unit: Unit::Weeks,
         },
-    );
-    let fires: Vec<String> = s
-        .fires_after(None)
-        .take(3)
-        .map(|t| show(Europe::Berlin, t))
-        .collect();
+    )
+    .fires_after(None)
+    .take(3)
+    .map(|t| show(Europe::Berlin, t))
+    .collect()
+}
+
+#[test]
+fn a_weekly_run_keeps_its_local_time_across_both_changes() {
     assert_eq!(
-        fires,
+        weekly_in_berlin("2026-03-22 02:30"),
         [
             "2026-03-22 02:30 CET",
             "2026-03-29 03:00 CEST",
             "2026-04-05 02:30 CEST"
         ]
     );
-    let s = daily(
-        Europe::Berlin,
-        "2026-10-18 02:30",
-        Repeat::Every {
-            n: 1,
-            unit: Unit::Weeks,
-        },
-    );
-    let fires: Vec<String> = s
-        .fires_after(None)
-        .take(3)
-        .map(|t| show(Europe::Berlin, t))
-        .collect();
     assert_eq!(
-        fires,
+        weekly_in_berlin("2026-10-18 02:30"),
         [
             "2026-10-18 02:30 CEST",
             "2026-10-25 02:30 CEST",
