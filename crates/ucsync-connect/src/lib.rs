@@ -75,6 +75,17 @@ pub enum ConnectError {
     UnknownType(String),
 }
 
+impl ConnectError {
+    /// Whether the element did not answer at all (so another address may).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::Sat(ucsync_sat::SatError::Connect { .. })
+                | ConnectError::Sat(ucsync_sat::SatError::Timeout { .. })
+        )
+    }
+}
+
 pub type Result<T, E = ConnectError> = std::result::Result<T, E>;
 
 /// How the engine talks to one element.
@@ -95,6 +106,11 @@ pub trait Connector: Send + Sync {
     async fn read_one(&self, id: &ObjectId) -> Result<Option<Object>>;
     /// Makes a change on the element (under its login) and returns the object as it is after.
     async fn write_one(&self, op: &WriteOp) -> Result<Option<Object>>;
+    /// The fingerprint of the element's identity (a CM's SSH host key),
+    /// when the protocol has one.
+    fn fingerprint(&self) -> Option<String> {
+        None
+    }
     /// The fields of a type that are secrets.
     fn secret_fields(&self, object_type: &str) -> Vec<String>;
     /// The name search shows for an object, if it has one.

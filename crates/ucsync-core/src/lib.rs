@@ -18,4 +18,4 @@ pub use diff::{DeleteGuard, Differ, Discrepancy, Hashed, Plan, PlanOp, Threshold
 pub use index::{HashIndex, HashIndexBuilder, key_digest};
 pub use object::{ContentHash, Fields, FieldsIter, Object, ObjectId};
 pub use secret::{SecretError, SecretKey};
-pub use types::{ElementKind, ElementName, JobState, SyncType, Trigger};
+pub use types::{ElementKind, ElementName, JobState, Role, SyncType, Trigger};

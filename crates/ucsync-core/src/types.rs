@@ -98,6 +98,11 @@ string_enum! {
 }
 
 string_enum! {
+    /// What an API token may do: `admin` everything, `read-only` GET only.
+    Role { Admin = "admin", ReadOnly = "read-only" }
+}
+
+string_enum! {
     /// Where a job is in its life.
     JobState { Queued = "queued", Running = "running", Stopping = "stopping", Stopped = "stopped", Succeeded = "succeeded", Failed = "failed" }
 }

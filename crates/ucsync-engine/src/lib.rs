@@ -2,11 +2,15 @@
 //! through the connector interface, applying the seed's rules (decided in
 //! `ucsync-core`) and keeping the database consistent through the store: an
 //! init stages what it reads and applies it in one short final transaction,
-//! an incremental applies its changes and moves the sync point in one.
+//! an incremental applies its changes and moves the sync point in one. The
+//! runner takes jobs from the database's queue; the scheduler fires
+//! schedules into it.
 
 pub mod hashing;
 mod runner;
+pub mod scheduler;
 mod sync;
 
-pub use runner::{ConnectorFactory, Runner, RunnerSettings};
+pub use runner::{CheckReport, ConnectorFactory, Event, Runner, RunnerError, RunnerSettings};
+pub use scheduler::Scheduler;
 pub use sync::{SYNC_FORMAT, SyncEngine, SyncSettings};

@@ -142,8 +142,8 @@ impl SyncEngine {
         element: &Element,
         conn: &dyn Connector,
         op: &WriteOp,
-    ) -> Result<Option<Object>, String> {
-        let after = conn.write_one(op).await.map_err(|e| e.to_string())?;
+    ) -> Result<Option<Object>, crate::RunnerError> {
+        let after = conn.write_one(op).await?;
         let id = match op {
             WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id } => {
                 id.clone()
@@ -161,8 +161,7 @@ impl SyncEngine {
         };
         self.store
             .apply_changes(None, element.id, vec![change], None)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         Ok(after)
     }
 

@@ -7,12 +7,15 @@
 //! fields are secret) and content hashes are of the plaintext.
 
 mod model;
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
-use ucsync_core::{HashIndex, JobState, ObjectId, SyncType};
+use chrono::{DateTime, Utc};
+use ucsync_core::{HashIndex, JobState, ObjectId, Role, SyncType};
 
 pub use model::*;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +26,10 @@ pub enum StoreError {
     NoElement(String),
     #[error("no job {0}")]
     NoJob(JobId),
+    #[error("no schedule {0}")]
+    NoSchedule(ScheduleId),
+    #[error("element '{0}' already has a default schedule")]
+    DefaultExists(String),
     #[error("{0}")]
     Secret(#[from] ucsync_core::SecretError),
     #[error("database: {0}")]
@@ -49,8 +56,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn elements(&self) -> Result<Vec<Element>>;
     /// The element's password, decrypted, for the one place that logs in.
     async fn element_password(&self, name: &str) -> Result<String>;
-    /// Removes the element and everything synchronized from it.
+    /// Removes the element and everything synchronized from it, its
+    /// default schedule, and its queued jobs (which become `stopped`).
     async fn remove_element(&self, name: &str) -> Result<bool>;
+    /// Changes an element's settings (a new password is encrypted).
+    async fn update_element(&self, name: &str, update: ElementUpdate) -> Result<Element>;
 
     // Objects.
     /// Keys and content hashes of every object of an element: what an init diffs against.
@@ -60,6 +70,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn object_ids(&self, element: ElementId, digests: Vec<u128>) -> Result<Vec<ObjectId>>;
     async fn objects(&self, element: ElementId, q: &ObjectQuery) -> Result<Vec<StoredObject>>;
     async fn object_count(&self, element: ElementId) -> Result<u64>;
+    /// Objects, across all elements, whose key or name starts with `text`
+    /// (case-insensitive), ordered by element, type and key; paged.
+    async fn search(&self, text: &str, offset: u64, limit: u64) -> Result<Vec<SearchHit>>;
+    /// Objects per element and type, jobs per type and state.
+    async fn counts(&self) -> Result<StoreCounts>;
 
     // Init: staged outside the final transaction, applied in one short one.
     async fn stage(&self, job: JobId, batch: Vec<Staged>) -> Result<()>;
@@ -93,7 +108,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The changes a job applied, or would have applied.
     async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>>;
 
-    // Jobs.
+    // Jobs: the database is the queue, so queued jobs survive a restart and
+    // several service processes sharing one database run each job once.
+    /// Asks for a sync on an element, atomically: joins a queued or running
+    /// job of the same or greater strength, or queues a new job after what
+    /// is there.
+    async fn request_job(&self, job: &NewJob) -> Result<Requested>;
+    /// Claims the oldest queued job whose element has no running (or
+    /// stopping) job, for `node`, marking it running with a lease until
+    /// `lease_until`. At most one job per element runs, whatever the number
+    /// of nodes.
+    async fn claim_job(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Option<Job>>;
+    /// Extends the lease of `node`'s running jobs; returns those of them that
+    /// were asked to stop.
+    async fn renew_leases(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Vec<JobId>>;
+    /// Fails, with the reason "interrupted", every running or stopping job
+    /// whose lease ended before `now` (its node died) or, when `node` is
+    /// given, that belongs to it (this node restarted), and discards what
+    /// they staged.
+    async fn fail_interrupted(&self, node: Option<&str>, now: DateTime<Utc>) -> Result<Vec<JobId>>;
+    /// Asks a job to stop: a queued job is stopped at once, a running one
+    /// becomes `stopping` (its node ends it at a safe point). Finished jobs
+    /// are left as they are. Returns the job as it is now.
+    async fn stop_job(&self, id: JobId) -> Result<Option<Job>>;
     async fn create_job(
         &self,
         job: &NewJob,
@@ -123,4 +160,36 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     async fn job_log(&self, id: JobId, line: &str) -> Result<()>;
     async fn job_log_lines(&self, id: JobId) -> Result<Vec<String>>;
+
+    // API tokens: only a hash of each token's secret is stored.
+    async fn create_token(&self, name: &str, role: Role, secret_hash: &[u8; 32]) -> Result<Token>;
+    async fn tokens(&self) -> Result<Vec<Token>>;
+    /// The token whose secret hashes to `secret_hash`; records its use.
+    async fn token_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<Token>>;
+    async fn delete_token(&self, id: i64) -> Result<bool>;
+
+    // Schedules.
+    async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord>;
+    async fn schedules(&self) -> Result<Vec<ScheduleRecord>>;
+    async fn schedule(&self, id: ScheduleId) -> Result<Option<ScheduleRecord>>;
+    /// Replaces a schedule's name, specification and next due time; when it
+    /// last fired stays.
+    async fn update_schedule(
+        &self,
+        id: ScheduleId,
+        name: &str,
+        spec: &serde_json::Value,
+        next_due: Option<&str>,
+    ) -> Result<ScheduleRecord>;
+    async fn delete_schedule(&self, id: ScheduleId) -> Result<bool>;
+    /// Records that a schedule fired, only if its next due time is still
+    /// `expected_due` (so that of several nodes, exactly one fires it).
+    /// Returns whether this call won.
+    async fn schedule_fired(
+        &self,
+        id: ScheduleId,
+        expected_due: Option<&str>,
+        last_fired: Option<&str>,
+        next_due: Option<&str>,
+    ) -> Result<bool>;
 }

@@ -179,3 +179,79 @@ pub struct NewJob {
     pub trigger: Trigger,
     pub requested_by: String,
 }
+
+/// A change to an element's settings; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ElementUpdate {
+    pub host: Option<String>,
+    /// `Some(None)` removes the alternate host.
+    pub alternate_host: Option<Option<String>>,
+    pub port: Option<u16>,
+    pub login: Option<String>,
+    /// Plaintext; the store encrypts it.
+    pub password: Option<String>,
+    /// Replaces the kind-specific settings as a whole (the caller merges).
+    pub settings: Option<ElementSettings>,
+}
+
+/// What a sync request became: a new queued job, or an existing queued or
+/// running job of the same or greater strength that it joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requested {
+    pub job: Job,
+    pub joined: bool,
+}
+
+/// One object found by search, with the element it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchHit {
+    pub element: String,
+    pub object: StoredObject,
+    pub name: Option<String>,
+}
+
+/// An API token as stored: its secret is only ever held as a hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Token {
+    pub id: i64,
+    pub name: String,
+    pub role: ucsync_core::Role,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+pub type ScheduleId = i64;
+
+/// A schedule as stored. The store keeps the specification as JSON (the
+/// `ucsync-schedule` crate owns its meaning) and the scheduler's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduleRecord {
+    pub id: ScheduleId,
+    pub name: String,
+    /// Set for an element's default schedule: removed with the element, and
+    /// at most one per element.
+    pub default_for: Option<String>,
+    /// The specification as `ucsync_schedule::ScheduleSpec` JSON.
+    pub spec: serde_json::Value,
+    pub last_fired: Option<String>,
+    pub next_due: Option<String>,
+    pub created_at: String,
+}
+
+/// A schedule to add.
+#[derive(Debug, Clone)]
+pub struct NewSchedule {
+    pub name: String,
+    pub default_for: Option<ElementName>,
+    pub spec: serde_json::Value,
+    pub next_due: Option<String>,
+}
+
+/// Counts for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    /// (element, object type, objects).
+    pub objects: Vec<(String, String, u64)>,
+    /// (job type that ran, state, jobs).
+    pub jobs: Vec<(SyncType, JobState, u64)>,
+}

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use ucsync_core::{
     ContentHash, ElementName, Fields, HashIndex, HashIndexBuilder, JobState, ObjectId, PlanOp,
-    SecretKey, SyncType, key_digest,
+    Role, SecretKey, SyncType, key_digest,
 };
 
 use crate::model::*;
@@ -18,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/001_initial.sql"),
     include_str!("../migrations/sqlite/002_hash_index.sql"),
     include_str!("../migrations/sqlite/003_digest_index.sql"),
+    include_str!("../migrations/sqlite/004_service.sql"),
 ];
 const READERS: usize = 4;
 
@@ -26,7 +28,13 @@ fn db(e: rusqlite::Error) -> StoreError {
 }
 
 fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    ts(Utc::now())
+}
+
+/// A time as stored: every stored time has this one format and length, so
+/// that comparing them as text compares them as times.
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// ucsync's database in one SQLite file.
@@ -60,6 +68,10 @@ impl SqliteStore {
         let p = path.clone();
         let writer = tokio::task::spawn_blocking(move || -> Result<Connection> {
             let mut c = connect(&p).map_err(db)?;
+            // Writes that read first (the queue's, above all) must not be
+            // overtaken by another connection to the same file between the
+            // read and the write: take the write lock when they begin.
+            c.set_transaction_behavior(TransactionBehavior::Immediate);
             migrate(&mut c)?;
             Ok(c)
         })
@@ -113,10 +125,15 @@ impl SqliteStore {
 }
 
 fn migrate(c: &mut Connection) -> Result<()> {
-    let version: i64 = c
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(db)?;
-    let version = version.max(0) as usize;
+    let user_version = |c: &Connection| -> Result<usize> {
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)?;
+        Ok(v.max(0) as usize)
+    };
+    if user_version(c)? >= MIGRATIONS.len() {
+        return Ok(());
+    }
     // Migrations that fill digests of rows already stored call this.
     c.create_scalar_function(
         "ucsync_key_digest",
@@ -126,8 +143,13 @@ fn migrate(c: &mut Connection) -> Result<()> {
         |ctx| Ok(digest_blob(key_digest(&ctx.get::<String>(0)?, &ctx.get::<String>(1)?)).to_vec()),
     )
     .map_err(db)?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        // The version is read under the write lock: of several processes
+        // opening one file at once, one migrates and the others see it done.
         let tx = c.transaction().map_err(db)?;
+        if user_version(&tx)? > i {
+            continue;
+        }
         tx.execute_batch(sql).map_err(db)?;
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
             .map_err(db)?;
@@ -285,6 +307,88 @@ fn finish_job((mut j, [requested, ty, trigger, state], progress, counts): JobRow
     Ok(j)
 }
 
+fn load_job(c: &Connection, id: JobId) -> Result<Option<Job>> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1");
+    c.prepare_cached(&sql)
+        .map_err(db)?
+        .query_row([id], job_row)
+        .optional()
+        .map_err(db)?
+        .map(finish_job)
+        .transpose()
+}
+
+/// The states in which a job holds its element. Queries say it in these
+/// very words, which is what lets SQLite use the partial indexes on them.
+const ACTIVE: &str = "state IN ('running', 'stopping')";
+
+fn active_job_sql() -> String {
+    format!("SELECT {JOB_COLUMNS} FROM jobs WHERE element = ?1 AND {ACTIVE}")
+}
+
+fn queued_jobs_sql() -> String {
+    format!("SELECT {JOB_COLUMNS} FROM jobs WHERE element = ?1 AND state = 'queued' ORDER BY id")
+}
+
+/// The oldest queued job whose element holds no job. The oldest queued job
+/// of an element is also the oldest of those of its element, so "no older
+/// queued job on the element" needs no test of its own.
+const CLAIM_SQL: &str = "SELECT id FROM jobs j WHERE state = 'queued' \
+     AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.element = j.element AND r.state IN ('running', 'stopping')) \
+     ORDER BY id LIMIT 1";
+
+const TOKEN_COLUMNS: &str = "id, name, role, created_at, last_used_at";
+
+fn token_row(r: &Row) -> rusqlite::Result<(Token, String)> {
+    Ok((
+        Token {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            role: Role::ReadOnly,
+            created_at: r.get(3)?,
+            last_used_at: r.get(4)?,
+        },
+        r.get(2)?,
+    ))
+}
+
+fn finish_token((mut t, role): (Token, String)) -> Result<Token> {
+    t.role = parse(role)?;
+    Ok(t)
+}
+
+const SCHEDULE_COLUMNS: &str = "id, name, default_for, spec, last_fired, next_due, created_at";
+
+fn schedule_row(r: &Row) -> rusqlite::Result<(ScheduleRecord, String)> {
+    Ok((
+        ScheduleRecord {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            default_for: r.get(2)?,
+            spec: serde_json::Value::Null,
+            last_fired: r.get(4)?,
+            next_due: r.get(5)?,
+            created_at: r.get(6)?,
+        },
+        r.get(3)?,
+    ))
+}
+
+fn finish_schedule((mut s, spec): (ScheduleRecord, String)) -> Result<ScheduleRecord> {
+    s.spec = serde_json::from_str(&spec)
+        .map_err(|e| StoreError::Database(format!("schedule specification: {e}")))?;
+    Ok(s)
+}
+
+fn load_schedule(c: &Connection, id: ScheduleId) -> Result<Option<ScheduleRecord>> {
+    let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = ?1");
+    c.query_row(&sql, [id], schedule_row)
+        .optional()
+        .map_err(db)?
+        .map(finish_schedule)
+        .transpose()
+}
+
 fn op_name(op: PlanOp) -> &'static str {
     match op {
         PlanOp::Add => "add",
@@ -374,6 +478,14 @@ impl Store for SqliteStore {
             tx.execute(
                 "DELETE FROM staged WHERE job_id IN (SELECT id FROM jobs WHERE element_id = ?1)",
                 [id],
+            )
+            .map_err(db)?;
+            tx.execute("DELETE FROM schedules WHERE default_for = ?1", [&name])
+                .map_err(db)?;
+            tx.execute(
+                "UPDATE jobs SET state = 'stopped', error = 'element removed', finished_at = ?2 \
+                 WHERE element_id = ?1 AND state = 'queued'",
+                params![id, now()],
             )
             .map_err(db)?;
             tx.execute("DELETE FROM elements WHERE id = ?1", [id])
@@ -682,15 +794,7 @@ impl Store for SqliteStore {
     }
 
     async fn job(&self, id: JobId) -> Result<Option<Job>> {
-        self.read(move |c, _| {
-            let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1");
-            c.query_row(&sql, [id], job_row)
-                .optional()
-                .map_err(db)?
-                .map(finish_job)
-                .transpose()
-        })
-        .await
+        self.read(move |c, _| load_job(c, id)).await
     }
 
     async fn jobs(
@@ -786,5 +890,685 @@ impl Store for SqliteStore {
                 .map_err(db)
         })
         .await
+    }
+
+    async fn update_element(&self, name: &str, update: ElementUpdate) -> Result<Element> {
+        let name = name.to_string();
+        self.write(move |c, secret| {
+            let tx = c.transaction().map_err(db)?;
+            let e = load_element(&tx, &name)?.ok_or_else(|| StoreError::NoElement(name.clone()))?;
+            let settings = update.settings.unwrap_or(e.settings);
+            tx.execute(
+                "UPDATE elements SET host = ?2, alternate_host = ?3, port = ?4, login = ?5, settings = ?6, \
+                 password_enc = coalesce(?7, password_enc) WHERE id = ?1",
+                params![
+                    e.id,
+                    update.host.unwrap_or(e.host),
+                    update.alternate_host.unwrap_or(e.alternate_host),
+                    update.port.unwrap_or(e.port) as i64,
+                    update.login.unwrap_or(e.login),
+                    serde_json::to_string(&settings).expect("settings serialize"),
+                    update.password.map(|p| secret.encrypt(&p)),
+                ],
+            )
+            .map_err(db)?;
+            let e = load_element(&tx, &name)?.ok_or_else(|| StoreError::NoElement(name.clone()))?;
+            tx.commit().map_err(db)?;
+            Ok(e)
+        })
+        .await
+    }
+
+    async fn search(&self, text: &str, offset: u64, limit: u64) -> Result<Vec<SearchHit>> {
+        let text = text.to_string();
+        self.read(move |c, _| search(c, &text, offset, limit)).await
+    }
+
+    async fn counts(&self) -> Result<StoreCounts> {
+        self.read(|c, _| {
+            // Per element and type, each a range of the primary key: no
+            // sorting of every object by its group, as GROUP BY would.
+            let mut objects = Vec::new();
+            let mut count = c
+                .prepare_cached("SELECT count(*) FROM objects WHERE element_id = ?1 AND object_type = ?2")
+                .map_err(db)?;
+            for (id, element) in elements_by_name(c)? {
+                for ty in object_types(c, id)? {
+                    let n: i64 = count.query_row(params![id, ty], |r| r.get(0)).map_err(db)?;
+                    objects.push((element.clone(), ty, n as u64));
+                }
+            }
+            let mut st = c
+                .prepare("SELECT type, state, count(*) FROM jobs GROUP BY type, state ORDER BY type, state")
+                .map_err(db)?;
+            let jobs = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+                .map_err(db)?
+                .map(|r| {
+                    let (t, s, n) = r.map_err(db)?;
+                    Ok((parse(t)?, parse(s)?, n as u64))
+                })
+                .collect::<Result<_>>()?;
+            Ok(StoreCounts { objects, jobs })
+        })
+        .await
+    }
+
+    async fn request_job(&self, job: &NewJob) -> Result<Requested> {
+        let job = job.clone();
+        self.write(move |c, _| {
+            let tx = c.transaction().map_err(db)?;
+            let element: Option<i64> = tx
+                .query_row("SELECT id FROM elements WHERE name = ?1", [job.element.as_str()], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            let element = element.ok_or_else(|| StoreError::NoElement(job.element.to_string()))?;
+            // The running job first: joining it gives the answer soonest.
+            // Two queries, each on an index of open jobs only, so that an
+            // element's history of finished jobs is not read.
+            let mut joinable = None;
+            for sql in [active_job_sql(), queued_jobs_sql()] {
+                let mut st = tx.prepare_cached(&sql).map_err(db)?;
+                for r in st.query_map([job.element.as_str()], job_row).map_err(db)? {
+                    let j = finish_job(r.map_err(db)?)?;
+                    if j.state != JobState::Stopping && j.requested.strength() >= job.requested.strength() {
+                        joinable = Some(j);
+                        break;
+                    }
+                }
+                if joinable.is_some() {
+                    break;
+                }
+            }
+            if let Some(j) = joinable {
+                return Ok(Requested { job: j, joined: true });
+            }
+            tx.execute(
+                "INSERT INTO jobs (element_id, element, requested, type, reason, trigger, requested_by, state, created_at) \
+                 VALUES (?1, ?2, ?3, ?3, NULL, ?4, ?5, 'queued', ?6)",
+                params![element, job.element.as_str(), job.requested.as_str(), job.trigger.as_str(), job.requested_by, now()],
+            )
+            .map_err(db)?;
+            let id = tx.last_insert_rowid();
+            let j = load_job(&tx, id)?.ok_or(StoreError::NoJob(id))?;
+            tx.commit().map_err(db)?;
+            Ok(Requested { job: j, joined: false })
+        })
+        .await
+    }
+
+    async fn claim_job(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Option<Job>> {
+        let node = node.to_string();
+        self.write(move |c, _| {
+            let tx = c.transaction().map_err(db)?;
+            let id: Option<JobId> = tx
+                .prepare_cached(CLAIM_SQL)
+                .map_err(db)?
+                .query_row([], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            let Some(id) = id else { return Ok(None) };
+            tx.execute(
+                "UPDATE jobs SET state = 'running', started_at = ?2, node = ?3, lease_until = ?4 WHERE id = ?1",
+                params![id, now(), node, ts(lease_until)],
+            )
+            .map_err(db)?;
+            let j = load_job(&tx, id)?;
+            tx.commit().map_err(db)?;
+            Ok(j)
+        })
+        .await
+    }
+
+    async fn renew_leases(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Vec<JobId>> {
+        let node = node.to_string();
+        self.write(move |c, _| {
+            let tx = c.transaction().map_err(db)?;
+            tx.execute(
+                &format!("UPDATE jobs SET lease_until = ?2 WHERE node = ?1 AND {ACTIVE}"),
+                params![node, ts(lease_until)],
+            )
+            .map_err(db)?;
+            let stopping = tx
+                .prepare(&format!("SELECT id FROM jobs WHERE node = ?1 AND {ACTIVE} AND state = 'stopping' ORDER BY id"))
+                .map_err(db)?
+                .query_map([&node], |r| r.get(0))
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(stopping)
+        })
+        .await
+    }
+
+    async fn fail_interrupted(&self, node: Option<&str>, now: DateTime<Utc>) -> Result<Vec<JobId>> {
+        let node = node.map(str::to_string);
+        self.write(move |c, _| {
+            let at = ts(now);
+            let tx = c.transaction().map_err(db)?;
+            let gone: Vec<(JobId, Option<String>, Option<String>)> = tx
+                .prepare(&format!(
+                    "SELECT id, node, lease_until FROM jobs WHERE {ACTIVE} AND (lease_until < ?1 OR node = ?2) ORDER BY id"
+                ))
+                .map_err(db)?
+                .query_map(params![at, node], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)?;
+            for (id, owner, lease) in &gone {
+                let restarted = owner.is_some() && *owner == node;
+                let owner = owner.as_deref().unwrap_or("?");
+                let line = if restarted {
+                    format!("failed: interrupted (node {owner} restarted while it ran)")
+                } else {
+                    format!(
+                        "failed: interrupted (node {owner} stopped renewing its lease, which ended at {})",
+                        lease.as_deref().unwrap_or("?")
+                    )
+                };
+                tx.execute(
+                    "INSERT INTO job_log (job_id, seq, at, line) VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM job_log WHERE job_id = ?1), ?2, ?3)",
+                    params![id, at, line],
+                )
+                .map_err(db)?;
+                tx.execute("DELETE FROM staged WHERE job_id = ?1", [id]).map_err(db)?;
+                tx.execute(
+                    "UPDATE jobs SET state = 'failed', error = 'interrupted', finished_at = ?2 WHERE id = ?1",
+                    params![id, at],
+                )
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(gone.into_iter().map(|(id, ..)| id).collect())
+        })
+        .await
+    }
+
+    async fn stop_job(&self, id: JobId) -> Result<Option<Job>> {
+        self.write(move |c, _| {
+            let tx = c.transaction().map_err(db)?;
+            let Some(j) = load_job(&tx, id)? else { return Ok(None) };
+            match j.state {
+                JobState::Queued => {
+                    tx.execute(
+                        "UPDATE jobs SET state = 'stopped', error = 'stopped before it started', finished_at = ?2 WHERE id = ?1",
+                        params![id, now()],
+                    )
+                    .map_err(db)?;
+                }
+                JobState::Running => {
+                    tx.execute("UPDATE jobs SET state = 'stopping' WHERE id = ?1", [id]).map_err(db)?;
+                }
+                _ => return Ok(Some(j)),
+            }
+            let j = load_job(&tx, id)?;
+            tx.commit().map_err(db)?;
+            Ok(j)
+        })
+        .await
+    }
+
+    async fn create_token(&self, name: &str, role: Role, secret_hash: &[u8; 32]) -> Result<Token> {
+        let name = name.to_string();
+        let hash = *secret_hash;
+        self.write(move |c, _| {
+            c.query_row(
+                &format!("INSERT INTO tokens (name, role, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING {TOKEN_COLUMNS}"),
+                params![name, role.as_str(), &hash[..], now()],
+                token_row,
+            )
+            .map_err(db)
+            .and_then(finish_token)
+        })
+        .await
+    }
+
+    async fn tokens(&self) -> Result<Vec<Token>> {
+        self.read(|c, _| {
+            let mut st = c
+                .prepare(&format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY id"))
+                .map_err(db)?;
+            st.query_map([], token_row)
+                .map_err(db)?
+                .map(|r| r.map_err(db).and_then(finish_token))
+                .collect()
+        })
+        .await
+    }
+
+    async fn token_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<Token>> {
+        let hash = *secret_hash;
+        self.write(move |c, _| {
+            c.query_row(
+                &format!("UPDATE tokens SET last_used_at = ?2 WHERE secret_hash = ?1 RETURNING {TOKEN_COLUMNS}"),
+                params![&hash[..], now()],
+                token_row,
+            )
+            .optional()
+            .map_err(db)?
+            .map(finish_token)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn delete_token(&self, id: i64) -> Result<bool> {
+        self.write(move |c, _| {
+            c.execute("DELETE FROM tokens WHERE id = ?1", [id])
+                .map(|n| n > 0)
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord> {
+        let s = s.clone();
+        self.write(move |c, _| {
+            let tx = c.transaction().map_err(db)?;
+            if let Some(element) = &s.default_for {
+                let known: bool = tx
+                    .query_row("SELECT EXISTS(SELECT 1 FROM elements WHERE name = ?1)", [element.as_str()], |r| r.get(0))
+                    .map_err(db)?;
+                if !known {
+                    return Err(StoreError::NoElement(element.to_string()));
+                }
+                let taken: bool = tx
+                    .query_row("SELECT EXISTS(SELECT 1 FROM schedules WHERE default_for = ?1)", [element.as_str()], |r| r.get(0))
+                    .map_err(db)?;
+                if taken {
+                    return Err(StoreError::DefaultExists(element.to_string()));
+                }
+            }
+            tx.execute(
+                "INSERT INTO schedules (name, default_for, spec, next_due, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![s.name, s.default_for.as_ref().map(|e| e.as_str()), s.spec.to_string(), s.next_due, now()],
+            )
+            .map_err(db)?;
+            let id = tx.last_insert_rowid();
+            let out = load_schedule(&tx, id)?.ok_or(StoreError::NoSchedule(id))?;
+            tx.commit().map_err(db)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn schedules(&self) -> Result<Vec<ScheduleRecord>> {
+        self.read(|c, _| {
+            let mut st = c
+                .prepare(&format!(
+                    "SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY id"
+                ))
+                .map_err(db)?;
+            st.query_map([], schedule_row)
+                .map_err(db)?
+                .map(|r| r.map_err(db).and_then(finish_schedule))
+                .collect()
+        })
+        .await
+    }
+
+    async fn schedule(&self, id: ScheduleId) -> Result<Option<ScheduleRecord>> {
+        self.read(move |c, _| load_schedule(c, id)).await
+    }
+
+    async fn update_schedule(
+        &self,
+        id: ScheduleId,
+        name: &str,
+        spec: &serde_json::Value,
+        next_due: Option<&str>,
+    ) -> Result<ScheduleRecord> {
+        let name = name.to_string();
+        let spec = spec.to_string();
+        let next_due = next_due.map(str::to_string);
+        self.write(move |c, _| {
+            let tx = c.transaction().map_err(db)?;
+            let n = tx
+                .execute(
+                    "UPDATE schedules SET name = ?2, spec = ?3, next_due = ?4 WHERE id = ?1",
+                    params![id, name, spec, next_due],
+                )
+                .map_err(db)?;
+            if n == 0 {
+                return Err(StoreError::NoSchedule(id));
+            }
+            let out = load_schedule(&tx, id)?.ok_or(StoreError::NoSchedule(id))?;
+            tx.commit().map_err(db)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete_schedule(&self, id: ScheduleId) -> Result<bool> {
+        self.write(move |c, _| {
+            c.execute("DELETE FROM schedules WHERE id = ?1", [id])
+                .map(|n| n > 0)
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn schedule_fired(
+        &self,
+        id: ScheduleId,
+        expected_due: Option<&str>,
+        last_fired: Option<&str>,
+        next_due: Option<&str>,
+    ) -> Result<bool> {
+        let expected = expected_due.map(str::to_string);
+        let last_fired = last_fired.map(str::to_string);
+        let next_due = next_due.map(str::to_string);
+        self.write(move |c, _| {
+            c.execute(
+                "UPDATE schedules SET last_fired = ?3, next_due = ?4 WHERE id = ?1 AND next_due IS ?2",
+                params![id, expected, last_fired, next_due],
+            )
+            .map(|n| n == 1)
+            .map_err(db)
+        })
+        .await
+    }
+}
+
+/// Below this many objects whose key (or whose name) matches, a search finds
+/// every match by index and sorts them; from it on, matches are common enough
+/// that reading objects in the order shown soon fills a page.
+const SPARSE: i64 = 10_000;
+
+/// `column` starts with `?1`, whatever the (ASCII) case: a range on
+/// `lower(column)`, which an index on that expression answers, where LIKE
+/// would read every row (and take `%` and `_` for wildcards).
+fn prefix(column: &str) -> String {
+    format!("lower({column}) >= lower(?1) AND lower({column}) < lower(?1) || char(1114111)")
+}
+
+fn count_sql(column: &str) -> String {
+    format!(
+        "SELECT count(*) FROM (SELECT 1 FROM objects WHERE {} LIMIT ?2)",
+        prefix(column)
+    )
+}
+
+/// Every match, by the two indexes, sorted; then one page.
+fn sparse_sql() -> String {
+    format!(
+        "SELECT e.name, m.element_id, m.object_type, m.object_key FROM \
+         (SELECT element_id, object_type, object_key FROM objects WHERE {} \
+          UNION SELECT element_id, object_type, object_key FROM objects WHERE {}) m \
+         JOIN elements e ON e.id = m.element_id \
+         ORDER BY e.name, m.object_type, m.object_key LIMIT ?2 OFFSET ?3",
+        prefix("object_key"),
+        prefix("name")
+    )
+}
+
+fn names_sql() -> String {
+    format!(
+        "SELECT e.name, o.element_id, o.object_type, o.object_key FROM objects o \
+         JOIN elements e ON e.id = o.element_id WHERE {}",
+        prefix("o.name")
+    )
+}
+
+/// Objects in the order shown (elements by name, each by its primary key),
+/// filtered; the `+` keeps the planner from the prefix indexes, whose order
+/// is not the one shown.
+fn scan_sql() -> String {
+    format!(
+        "SELECT e.name, o.element_id, o.object_type, o.object_key \
+         FROM elements e CROSS JOIN objects o ON o.element_id = e.id \
+         WHERE ({}) OR ({}) ORDER BY e.name, o.object_type, o.object_key LIMIT ?2 OFFSET ?3",
+        prefix("+o.object_key"),
+        prefix("+o.name")
+    )
+}
+
+/// The object types of an element, one index seek each.
+const TYPES_SQL: &str = "WITH RECURSIVE t(ty) AS ( \
+     SELECT (SELECT min(object_type) FROM objects WHERE element_id = ?1) \
+     UNION ALL \
+     SELECT (SELECT min(object_type) FROM objects WHERE element_id = ?1 AND object_type > t.ty) FROM t WHERE t.ty IS NOT NULL) \
+     SELECT ty FROM t WHERE ty IS NOT NULL";
+
+fn elements_by_name(c: &Connection) -> Result<Vec<(ElementId, String)>> {
+    c.prepare_cached("SELECT id, name FROM elements ORDER BY name")
+        .map_err(db)?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db)
+}
+
+fn object_types(c: &Connection, element: ElementId) -> Result<Vec<String>> {
+    c.prepare_cached(TYPES_SQL)
+        .map_err(db)?
+        .query_map([element], |r| r.get(0))
+        .map_err(db)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db)
+}
+
+/// Keys of one element and type that start with `?3` exactly, in key order.
+const KEY_RUN_SQL: &str = "SELECT object_key FROM objects WHERE element_id = ?1 AND object_type = ?2 \
+     AND object_key >= ?3 AND object_key < ?3 || char(1114111) ORDER BY object_key LIMIT ?4";
+
+/// A search hit before its row is read: element name and id, type, key.
+/// Tuples of these sort in the order search shows them.
+type Hit = (String, i64, String, String);
+
+fn hits(c: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<Hit>> {
+    c.prepare_cached(sql)
+        .map_err(db)?
+        .query_map(p, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .map_err(db)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db)
+}
+
+/// Objects whose key or name starts with `text`, whatever the case (ASCII,
+/// as SQLite's `lower` folds), in the order of element name, type and key.
+///
+/// No one index gives both the matches and their order, so the plan depends
+/// on how many objects match, counted (up to [`SPARSE`]) on the indexes:
+/// few → all of them by index, sorted; many keys but few names, and a text
+/// without letters (keys like extensions) → each element's and type's keys
+/// in order from the primary key, merged with the names; otherwise →
+/// objects in order, filtered, which stops as soon as a page is full.
+fn search(c: &Connection, text: &str, offset: u64, limit: u64) -> Result<Vec<SearchHit>> {
+    let limit = if limit == 0 {
+        i64::MAX
+    } else {
+        limit.min(i64::MAX as u64) as i64
+    };
+    let offset = offset.min(i64::MAX as u64) as i64;
+    let count = |column| -> Result<i64> {
+        c.prepare_cached(&count_sql(column))
+            .map_err(db)?
+            .query_row(params![text, SPARSE], |r| r.get(0))
+            .map_err(db)
+    };
+    let (keys, names) = (count("object_key")?, count("name")?);
+    let page = if keys < SPARSE && names < SPARSE {
+        hits(c, &sparse_sql(), params![text, limit, offset])?
+    } else if names < SPARSE && !text.bytes().any(|b| b.is_ascii_alphabetic()) {
+        keys_in_order(c, text, offset, limit)?
+    } else {
+        hits(c, &scan_sql(), params![text, limit, offset])?
+    };
+    let mut row = c
+        .prepare_cached(
+            "SELECT fields, hash, updated_at, name FROM objects WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3",
+        )
+        .map_err(db)?;
+    page.into_iter()
+        .map(|(element, element_id, object_type, key)| {
+            let (f, h, updated_at, name) = row
+                .query_row(params![element_id, object_type, key], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                    ))
+                })
+                .map_err(db)?;
+            Ok(SearchHit {
+                element,
+                object: StoredObject {
+                    id: ObjectId { object_type, key },
+                    fields: fields_from(&f)?,
+                    hash: hash_from(h)?,
+                    updated_at,
+                },
+                name,
+            })
+        })
+        .collect()
+}
+
+/// Many keys match, few names, and the text has no letters, so that a key
+/// matches exactly when it starts with the text: each element's and type's
+/// matching keys are one range of the primary key, already in order.
+fn keys_in_order(c: &Connection, text: &str, offset: i64, limit: i64) -> Result<Vec<Hit>> {
+    let need = offset.saturating_add(limit) as usize;
+    let mut names = hits(c, &names_sql(), [text])?;
+    names.sort_unstable();
+    let mut names = names.into_iter().peekable();
+    let mut run = c.prepare_cached(KEY_RUN_SQL).map_err(db)?;
+    let mut out: Vec<Hit> = Vec::new();
+    'elements: for (id, element) in elements_by_name(c)? {
+        for ty in object_types(c, id)? {
+            let want = (need - out.len()).min(i64::MAX as usize) as i64;
+            let keys: Vec<String> = run
+                .query_map(params![id, ty, text, want], |r| r.get(0))
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)?;
+            let mut named = Vec::new();
+            while let Some(n) = names.next_if(|n| n.1 == id && n.2 == ty) {
+                named.push(n.3);
+            }
+            let mut merged: Vec<String> = keys.into_iter().chain(named).collect();
+            merged.sort_unstable();
+            merged.dedup();
+            out.extend(
+                merged
+                    .into_iter()
+                    .map(|k| (element.clone(), id, ty.clone(), k)),
+            );
+            if out.len() >= need {
+                break 'elements;
+            }
+        }
+    }
+    out.truncate(need);
+    Ok(out.into_iter().skip(offset as usize).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A column of `explain` `sql`, with its text parameter `?1` and numbers
+    /// for the rest.
+    fn explained(c: &Connection, explain: &str, sql: &str, column: usize) -> Vec<String> {
+        let mut st = c.prepare(&format!("{explain} {sql}")).unwrap();
+        let values = (1..=st.parameter_count()).map(|i| {
+            if i == 1 {
+                rusqlite::types::Value::Text("ab".into())
+            } else {
+                rusqlite::types::Value::Integer(50)
+            }
+        });
+        st.query_map(rusqlite::params_from_iter(values), |r| r.get(column))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn plan(c: &Connection, sql: &str) -> String {
+        explained(c, "EXPLAIN QUERY PLAN", sql, 3).join("\n")
+    }
+
+    /// How many b-trees the program of `sql` reads.
+    fn opened(c: &Connection, sql: &str) -> usize {
+        let ops = explained(c, "EXPLAIN", sql, 1);
+        ops.iter().filter(|op| *op == "OpenRead").count()
+    }
+
+    /// Search reads what it needs through the indexes meant for it: counts
+    /// and the sparse plan from the prefix indexes alone, the ordered plans
+    /// in the order shown, with nothing sorted.
+    #[test]
+    fn search_plans_use_the_indexes() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        let key_count = plan(&c, &count_sql("object_key"));
+        assert!(
+            key_count.contains("COVERING INDEX objects_search_key"),
+            "{key_count}"
+        );
+        let name_count = plan(&c, &count_sql("name"));
+        assert!(
+            name_count.contains("COVERING INDEX objects_search_name"),
+            "{name_count}"
+        );
+        // "Covering" in the plan is not enough: with an index on lower(name)
+        // alone, SQLite still looked up each row. One b-tree, the index, is.
+        for column in ["object_key", "name"] {
+            assert_eq!(opened(&c, &count_sql(column)), 1, "{column}");
+        }
+        let sparse = plan(&c, &sparse_sql());
+        assert!(
+            sparse.contains("COVERING INDEX objects_search_key"),
+            "{sparse}"
+        );
+        assert!(
+            sparse.contains("COVERING INDEX objects_search_name"),
+            "{sparse}"
+        );
+        assert!(!sparse.contains("SCAN o"), "{sparse}");
+        let scan = plan(&c, &scan_sql());
+        assert!(!scan.contains("TEMP B-TREE"), "{scan}");
+        assert!(
+            scan.contains("SEARCH o USING PRIMARY KEY (element_id=?)"),
+            "{scan}"
+        );
+        let names = plan(&c, &names_sql());
+        assert!(
+            names.contains("COVERING INDEX objects_search_name"),
+            "{names}"
+        );
+        let run = plan(&c, KEY_RUN_SQL);
+        assert!(
+            run.contains(
+                "PRIMARY KEY (element_id=? AND object_type=? AND object_key>? AND object_key<?)"
+            ),
+            "{run}"
+        );
+        assert!(!run.contains("TEMP B-TREE"), "{run}");
+    }
+
+    /// The queue's queries read open jobs only, never an element's history.
+    #[test]
+    fn queue_plans_use_the_indexes_of_open_jobs() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        let active = plan(&c, &active_job_sql());
+        assert!(
+            active.contains("INDEX jobs_one_running (element=?)"),
+            "{active}"
+        );
+        let queued = plan(&c, &queued_jobs_sql());
+        assert!(queued.contains("INDEX jobs_queued (element=?)"), "{queued}");
+        assert!(!queued.contains("TEMP B-TREE"), "{queued}");
+        let claim = plan(&c, CLAIM_SQL);
+        assert!(claim.contains("INDEX jobs_by_state (state=?)"), "{claim}");
+        assert!(
+            claim.contains("INDEX jobs_one_running (element=?)"),
+            "{claim}"
+        );
+        assert!(!claim.contains("TEMP B-TREE"), "{claim}");
     }
 }

@@ -82,6 +82,7 @@ impl Rig {
             .request(&name, SyncType::Init, Trigger::ElementAdded, "bench")
             .await
             .expect("request")
+            .job
     }
 
     async fn run(&self, name: &str, t: SyncType) -> Job {
@@ -95,7 +96,7 @@ impl Rig {
             )
             .await
             .expect("request");
-        self.runner.wait(j.id).await.expect("wait")
+        self.runner.wait(j.job.id).await.expect("wait")
     }
 }
 

@@ -48,9 +48,12 @@ struct Tour {
     cms: BTreeMap<&'static str, CmEmulator>,
 }
 
-fn settings(name: &str, stations: usize) -> CmSettings {
+/// An emulated CM; its host key is kept in `dir`, so that a restarted CM
+/// keeps its identity (and the key ucsync pinned).
+fn settings(dir: &std::path::Path, name: &str, stations: usize) -> CmSettings {
     CmSettings {
         name: name.into(),
+        host_key: Some(dir.join(format!("{name}.host_key"))),
         logins: vec![
             (OWN.0.into(), OWN.1.into()),
             (OUTSIDE.0.into(), OUTSIDE.1.into()),
@@ -98,7 +101,7 @@ impl Tour {
             ("cm-west", 1500, true),
             ("cm-lab", 40, false),
         ] {
-            let mut s = settings(name, stations);
+            let mut s = settings(&path, name, stations);
             if state {
                 s.state_file = Some(path.join(format!("{name}.translations.json")));
                 s.version = "R018x.00.0.822.0".into();
@@ -186,7 +189,8 @@ impl Tour {
         let job = self
             .runner
             .request(&ElementName::parse(name)?, t, Trigger::OnDemand, "demo")
-            .await?;
+            .await?
+            .job;
         Ok(self.follow(&[job]).await?.remove(0))
     }
 
@@ -229,7 +233,8 @@ impl Tour {
                         Trigger::ElementAdded,
                         "demo",
                     )
-                    .await?,
+                    .await?
+                    .job,
             );
         }
         for j in self.follow(&jobs).await? {
@@ -359,7 +364,7 @@ impl Tour {
             .command("save translation")
             .await?;
         west.shutdown().await?;
-        let mut s = settings("cm-west", 1500);
+        let mut s = settings(&self.dir, "cm-west", 1500);
         s.state_file = Some(self.dir.join("cm-west.translations.json"));
         s.version = "R020x.01.0.974.0".into();
         self.cms.insert(
@@ -385,7 +390,7 @@ impl Tour {
         let wiped = CmSettings {
             profile: "empty".into(),
             counts: BTreeMap::new(),
-            ..settings("cm-lab", 0)
+            ..settings(&self.dir, "cm-lab", 0)
         };
         self.cms.insert(
             "cm-lab",

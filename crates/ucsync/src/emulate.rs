@@ -192,7 +192,7 @@ pub async fn run(element: Element) -> Result<(), Exit> {
             let stop = CancellationToken::new();
             let s = stop.clone();
             tokio::spawn(async move {
-                crate::shutdown_signal().await;
+                ucsync::shutdown_signal().await;
                 s.cancel();
             });
             emu.run_until(stop)

@@ -1,5 +1,7 @@
-//! `ucsync`: the one binary — the demo, the element emulators and the OSSI tool.
+//! `ucsync`: the one binary — the service, its CLI client, the demo, the
+//! element emulators and the OSSI tool.
 
+mod client;
 mod demo;
 mod emulate;
 mod ossi;
@@ -31,6 +33,45 @@ enum Command {
     },
     /// Run OSSI commands against a CM (or an emulator) and print the records.
     Ossi(ossi::OssiArgs),
+    /// The System Manager service: REST API, job runner, scheduler.
+    Serve(ucsync::serve::Flags),
+    /// The elements the service keeps in sync.
+    Element {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        cmd: client::ElementCmd,
+    },
+    /// Ask for syncs of elements, and follow them.
+    Sync {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        cmd: client::SyncCmd,
+    },
+    /// Sync jobs: list, show, stop.
+    Job {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        cmd: client::JobCmd,
+    },
+    /// When sync jobs run by themselves.
+    Schedule {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        cmd: client::ScheduleCmd,
+    },
+    /// Find objects by the start of their key or name, across all elements.
+    Search(client::SearchArgs),
+    /// API tokens.
+    Token {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        cmd: client::TokenCmd,
+    },
 }
 
 /// Exit status 1: the operation failed.
@@ -103,6 +144,35 @@ fn main() -> ExitCode {
                 init_logging("warn");
                 ossi::run(args).await
             }
+            Command::Serve(flags) => {
+                init_logging("info");
+                ucsync::serve::run(flags).await.map_err(Exit::from)
+            }
+            Command::Element { conn, cmd } => {
+                init_logging("warn");
+                client::run(&conn, client::Noun::Element(cmd)).await
+            }
+            Command::Sync { conn, cmd } => {
+                init_logging("warn");
+                client::run(&conn, client::Noun::Sync(cmd)).await
+            }
+            Command::Job { conn, cmd } => {
+                init_logging("warn");
+                client::run(&conn, client::Noun::Job(cmd)).await
+            }
+            Command::Schedule { conn, cmd } => {
+                init_logging("warn");
+                client::run(&conn, client::Noun::Schedule(cmd)).await
+            }
+            Command::Search(args) => {
+                init_logging("warn");
+                let conn = args.conn.clone();
+                client::run(&conn, client::Noun::Search(args)).await
+            }
+            Command::Token { conn, cmd } => {
+                init_logging("warn");
+                client::run(&conn, client::Noun::Token(cmd)).await
+            }
         }
     });
     match result {
@@ -111,29 +181,5 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::from(code)
         }
-    }
-}
-
-/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }

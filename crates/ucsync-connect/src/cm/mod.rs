@@ -280,6 +280,10 @@ impl Connector for CmConnector {
             .map(str::to_string)
     }
 
+    fn fingerprint(&self) -> Option<String> {
+        Some(self.client.fingerprint().to_string())
+    }
+
     async fn close(&self) {
         self.client.close().await;
     }

@@ -1,5 +1,7 @@
 //! The sync engine against the CM emulator over SSH, on SQLite.
 
+mod runner;
+mod scheduler;
 mod sync;
 
 use std::sync::Arc;
@@ -63,6 +65,14 @@ pub fn factory() -> ConnectorFactory {
 
 impl Rig {
     pub async fn new(pool: usize) -> Rig {
+        Rig::with_settings(RunnerSettings {
+            init_pool: pool,
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub async fn with_settings(settings: RunnerSettings) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let secret = SecretKey::generate();
         let store: Arc<dyn Store> = Arc::new(
@@ -70,15 +80,7 @@ impl Rig {
                 .await
                 .unwrap(),
         );
-        let engine = SyncEngine::new(store.clone(), secret.clone(), SyncSettings::default());
-        let runner = Runner::new(
-            engine,
-            factory(),
-            RunnerSettings {
-                init_pool: pool,
-                ..Default::default()
-            },
-        );
+        let runner = Rig::runner(&store, &secret, settings);
         Rig {
             _dir: dir,
             store,
@@ -87,8 +89,14 @@ impl Rig {
         }
     }
 
-    /// Adds a CM and returns its automatic init, finished.
-    pub async fn add_cm(&self, name: &str, emu: &CmEmulator) -> Job {
+    /// A runner on the store; several on one store are several nodes.
+    pub fn runner(store: &Arc<dyn Store>, secret: &SecretKey, settings: RunnerSettings) -> Runner {
+        let engine = SyncEngine::new(store.clone(), secret.clone(), SyncSettings::default());
+        Runner::new(engine, factory(), settings)
+    }
+
+    /// Adds a CM element without syncing it.
+    pub async fn add_element_only(&self, name: &str, port: u16) -> ElementName {
         let name = ElementName::parse(name).unwrap();
         self.store
             .add_element(NewElement {
@@ -96,19 +104,25 @@ impl Rig {
                 kind: ElementKind::Cm,
                 host: "127.0.0.1".into(),
                 alternate_host: None,
-                port: emu.addr().port(),
+                port,
                 login: OWN.0.into(),
                 password: OWN.1.into(),
                 settings: ElementSettings::default(),
             })
             .await
             .unwrap();
+        name
+    }
+
+    /// Adds a CM and returns its automatic init, finished.
+    pub async fn add_cm(&self, name: &str, emu: &CmEmulator) -> Job {
+        let name = self.add_element_only(name, emu.addr().port()).await;
         let job = self
             .runner
             .request(&name, SyncType::Init, Trigger::ElementAdded, "test")
             .await
             .unwrap();
-        self.runner.wait(job.id).await.unwrap()
+        self.runner.wait(job.job.id).await.unwrap()
     }
 
     pub async fn sync(&self, name: &str, t: SyncType) -> Job {
@@ -122,6 +136,6 @@ impl Rig {
             )
             .await
             .unwrap();
-        self.runner.wait(job.id).await.unwrap()
+        self.runner.wait(job.job.id).await.unwrap()
     }
 }

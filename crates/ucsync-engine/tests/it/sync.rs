@@ -354,19 +354,12 @@ async fn administering_through_ucsync_is_stored_and_not_pulled_again() {
     let emu = emulator(cm_settings()).await;
     let rig = Rig::new(8).await;
     rig.add_cm("cm1", &emu).await;
-    let e = rig.store.element("cm1").await.unwrap().unwrap();
-    let conn = (crate::factory())(e.clone(), OWN.1.into()).await.unwrap();
-    let engine =
-        ucsync_engine::SyncEngine::new(rig.store.clone(), rig.secret.clone(), Default::default());
+    let cm1 = ucsync_core::ElementName::parse("cm1").unwrap();
     let change = WriteOp::Change {
         id: ObjectId::new("station", "1004"),
         fields: Fields::new(vec![(station::NAME.to_string(), "Via, Ucsync".into())]),
     };
-    let after = engine
-        .administer(&e, conn.as_ref(), &change)
-        .await
-        .unwrap()
-        .unwrap();
+    let after = rig.runner.administer(&cm1, change).await.unwrap().unwrap();
     assert_eq!(
         after.fields.get(&station::NAME.to_string()),
         Some("Via, Ucsync")
@@ -390,10 +383,12 @@ async fn administering_through_ucsync_is_stored_and_not_pulled_again() {
         id: ObjectId::new("station", "1004"),
         fields: Fields::new(vec![(station::TYPE.to_string(), "toaster".into())]),
     };
-    let err = engine
-        .administer(&e, conn.as_ref(), &bad)
+    let err = rig
+        .runner
+        .administer(&cm1, bad)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("code 2a04"),
         "a bad value, named by the CM: {err}"
@@ -407,7 +402,6 @@ async fn administering_through_ucsync_is_stored_and_not_pulled_again() {
         "{:?}",
         rig.store.job_log_lines(job.id).await.unwrap()
     );
-    conn.close().await;
 }
 
 #[tokio::test]
@@ -468,6 +462,8 @@ async fn an_upgraded_cm_stops_the_incremental_until_an_init() {
     let state = dir.path().join("cm.json");
     let settings = CmSettings {
         state_file: Some(state),
+        // The same CM after its upgrade: the same host key.
+        host_key: Some(dir.path().join("host_key")),
         version: "R018x.00.0.822.0".into(),
         ..cm_settings()
     };
@@ -650,7 +646,7 @@ async fn bulk_twenty_cms_through_a_pool_of_eight() {
 async fn killed_mid_init_leaves_the_database_as_it_was() {
     use std::sync::Arc;
     use ucsync_core::{ElementName, Trigger};
-    use ucsync_engine::{Runner, RunnerSettings, SyncEngine};
+    use ucsync_engine::RunnerSettings;
     use ucsync_store::SqliteStore;
 
     if let Ok(db) = std::env::var("UCSYNC_TEST_CHILD_DB") {
@@ -662,10 +658,13 @@ async fn killed_mid_init_leaves_the_database_as_it_was() {
                 .await
                 .unwrap(),
         );
-        let runner = Runner::new(
-            SyncEngine::new(store, secret, Default::default()),
-            crate::factory(),
-            RunnerSettings::default(),
+        let runner = crate::Rig::runner(
+            &store,
+            &secret,
+            RunnerSettings {
+                node: "child".into(),
+                ..Default::default()
+            },
         );
         let job = runner
             .request(
@@ -676,7 +675,7 @@ async fn killed_mid_init_leaves_the_database_as_it_was() {
             )
             .await
             .unwrap();
-        runner.wait(job.id).await.unwrap();
+        runner.wait(job.job.id).await.unwrap();
         panic!("the child was meant to be killed before its init finished");
     }
 
@@ -693,6 +692,8 @@ async fn killed_mid_init_leaves_the_database_as_it_was() {
     }
     let before = stored(rig.store.as_ref(), &rig.secret, "cm1").await;
     let state_before = rig.store.element("cm1").await.unwrap().unwrap().sync;
+    // The child is the only node taking jobs from here on.
+    rig.runner.shutdown().await;
     let db = rig._dir.path().join("ucsync.db");
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
@@ -742,26 +743,61 @@ async fn killed_mid_init_leaves_the_database_as_it_was() {
         rig.store.element("cm1").await.unwrap().unwrap().sync,
         state_before
     );
-    // And the next init applies what the killed one did not.
-    let job = rig.sync("cm1", SyncType::Init).await;
+    // The child's node starts again: the job it was running is failed as
+    // interrupted, and the next init applies what the killed one did not.
+    let restarted = crate::Rig::runner(
+        &rig.store,
+        &rig.secret,
+        RunnerSettings {
+            node: "child".into(),
+            ..Default::default()
+        },
+    );
+    let interrupted = loop {
+        let failed = rig
+            .store
+            .jobs(Some("cm1"), Some(JobState::Failed), 0, 1)
+            .await
+            .unwrap();
+        if let Some(j) = failed.into_iter().next() {
+            break j;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed job was not failed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let again = restarted
+        .request(
+            &ElementName::parse("cm1").unwrap(),
+            SyncType::Init,
+            Trigger::OnDemand,
+            "test",
+        )
+        .await
+        .unwrap();
+    let job = restarted.wait(again.job.id).await.unwrap();
+    assert_eq!(
+        (interrupted.state, interrupted.error.as_deref()),
+        (JobState::Failed, Some("interrupted"))
+    );
     assert_eq!((job.state, job.counts.changed), (JobState::Succeeded, 3));
+    restarted.shutdown().await;
 }
 
 #[tokio::test]
 async fn connections_can_stay_open_between_jobs() {
     use ucsync_core::{ElementKind, ElementName, Trigger};
-    use ucsync_engine::{Runner, RunnerSettings, SyncEngine};
+    use ucsync_engine::RunnerSettings;
     use ucsync_store::{ElementSettings, NewElement};
     let emu = emulator(cm_settings()).await;
-    let rig = Rig::new(8).await;
-    let runner = Runner::new(
-        SyncEngine::new(rig.store.clone(), rig.secret.clone(), Default::default()),
-        crate::factory(),
-        RunnerSettings {
-            keep_connections: true,
-            ..Default::default()
-        },
-    );
+    let rig = Rig::with_settings(RunnerSettings {
+        keep_connections: true,
+        ..Default::default()
+    })
+    .await;
+    let runner = rig.runner.clone();
     let name = ElementName::parse("cm1").unwrap();
     let e = NewElement {
         name: name.clone(),
@@ -786,7 +822,10 @@ async fn connections_can_stay_open_between_jobs() {
             .request(&name, t, Trigger::OnDemand, "test")
             .await
             .unwrap();
-        assert_eq!(runner.wait(j.id).await.unwrap().state, JobState::Succeeded);
+        assert_eq!(
+            runner.wait(j.job.id).await.unwrap().state,
+            JobState::Succeeded
+        );
     }
     let sessions = SatConfig::new("h", 1, "l", Password::new("p")).sessions;
     assert_eq!(

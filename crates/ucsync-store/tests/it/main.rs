@@ -1,3 +1,6 @@
-//! The SQLite store, on a file in a temporary directory.
+//! The store's tests: the contract every backend keeps (`contract`), run on
+//! each backend, and what is particular to each backend.
 
+mod contract;
+mod postgres;
 mod sqlite;

@@ -1,8 +1,11 @@
-use ucsync_core::{
-    ContentHash, ElementKind, ElementName, Fields, JobState, Object, ObjectId, PlanOp, SecretKey,
-    SyncType, Trigger, key_digest,
-};
+//! The SQLite backend: the contract, and what only a file on disk shows.
+
+use std::sync::Arc;
+
+use ucsync_core::{ContentHash, JobState, ObjectId, SecretKey, SyncType, key_digest};
 use ucsync_store::*;
+
+use crate::contract::{TestStore, at, contract_tests, fill, new_cm, new_job, staged, staged_as};
 
 async fn store(dir: &tempfile::TempDir) -> SqliteStore {
     SqliteStore::open(
@@ -13,323 +16,203 @@ async fn store(dir: &tempfile::TempDir) -> SqliteStore {
     .unwrap()
 }
 
-fn new_cm(name: &str) -> NewElement {
-    NewElement {
-        name: ElementName::parse(name).unwrap(),
-        kind: ElementKind::Cm,
-        host: "127.0.0.1".into(),
-        alternate_host: None,
-        port: 5022,
-        login: "ucsync".into(),
-        password: "S3cret-pass".into(),
-        settings: ElementSettings {
-            own_logins: vec!["init".into()],
-            ..Default::default()
-        },
-    }
-}
-
-fn staged(key: &str, name: &str) -> Staged {
-    let o = Object {
-        id: ObjectId::new("station", key),
-        fields: Fields::new(vec![("8003ff00".into(), name.into())]),
-    };
-    Staged {
-        hash: ContentHash::of(&[1; 32], &o),
-        id: o.id,
-        op: PlanOp::Add,
-        fields: o.fields,
-        name: Some(name.into()),
-    }
-}
-
-#[tokio::test]
-async fn elements_passwords_encrypted_and_removed_with_their_data() {
+async fn fresh() -> Option<TestStore> {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir).await;
-    let e = s.add_element(new_cm("cm1")).await.unwrap();
-    assert_eq!(
-        e.own_logins(),
-        vec!["init".to_string(), "ucsync".to_string()]
-    );
-    assert!(matches!(
-        s.add_element(new_cm("cm1")).await,
-        Err(StoreError::Exists(_))
-    ));
-    assert_eq!(s.element_password("cm1").await.unwrap(), "S3cret-pass");
+    Some(TestStore::new(Arc::new(s), dir))
+}
+
+contract_tests!(fresh);
+
+#[tokio::test]
+async fn passwords_are_not_stored_in_clear_and_reopening_migrates_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    s.add_element(new_cm("cm1")).await.unwrap();
+    s.update_element(
+        "cm1",
+        ElementUpdate {
+            password: Some("N3w-secret!".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    s.add_element(new_cm("cm2")).await.unwrap();
     let raw = std::fs::read(dir.path().join("ucsync.db")).unwrap();
     let wal = std::fs::read(dir.path().join("ucsync.db-wal")).unwrap_or_default();
     for bytes in [raw, wal] {
-        assert!(
-            !bytes.windows(11).any(|w| w == b"S3cret-pass"),
-            "the password is not stored in clear"
-        );
+        for secret in [&b"S3cret-pass"[..], b"N3w-secret!"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret),
+                "the password is not stored in clear"
+            );
+        }
     }
-    let job = s
-        .create_job(
-            &NewJob {
-                element: e.name.clone(),
-                requested: SyncType::Init,
-                trigger: Trigger::ElementAdded,
-                requested_by: "test".into(),
-            },
-            SyncType::Init,
-            None,
-        )
-        .await
-        .unwrap();
-    s.stage(job.id, vec![staged("1001", "Doe, Jane")])
-        .await
-        .unwrap();
-    s.commit_init(
-        job.id,
-        e.id,
-        &[],
-        &InitOutcome {
-            version: "R1".into(),
-            format: 1,
-            sync_point: Some("p".into()),
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(s.object_count(e.id).await.unwrap(), 1);
-    assert!(s.remove_element("cm1").await.unwrap());
-    assert_eq!(s.object_count(e.id).await.unwrap(), 0);
-    assert!(s.element("cm1").await.unwrap().is_none());
-    // Reopening runs no migration twice and keeps nothing of the removed element.
+    assert!(s.remove_element("cm2").await.unwrap());
     drop(s);
     let s = store(&dir).await;
-    assert!(s.elements().await.unwrap().is_empty());
+    let names: Vec<String> = s
+        .elements()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name.to_string())
+        .collect();
+    assert_eq!(names, ["cm1"]);
+    assert_eq!(s.element_password("cm1").await.unwrap(), "N3w-secret!");
 }
 
-#[tokio::test]
-async fn init_commits_in_one_step_and_refused_inits_keep_their_proposal() {
+/// Search plans by how many keys and names match (see `search` in
+/// sqlite.rs): enough objects here for each plan, and each agrees with a
+/// plain filter and sort.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_agrees_with_a_plain_filter_whichever_plan_it_takes() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir).await;
-    let e = s.add_element(new_cm("cm1")).await.unwrap();
-    let nj = NewJob {
-        element: e.name.clone(),
-        requested: SyncType::Init,
-        trigger: Trigger::OnDemand,
-        requested_by: "test".into(),
-    };
-    let j1 = s.create_job(&nj, SyncType::Init, None).await.unwrap();
-    s.stage(j1.id, vec![staged("1001", "A"), staged("1002", "B")])
-        .await
-        .unwrap();
-    assert_eq!(
-        s.object_count(e.id).await.unwrap(),
-        0,
-        "staged is not applied"
-    );
-    let out = InitOutcome {
-        version: "R1".into(),
-        format: 1,
-        sync_point: Some("point-1".into()),
-    };
-    s.commit_init(j1.id, e.id, &[], &out).await.unwrap();
-    let hashes = s.object_hashes(e.id).await.unwrap();
-    assert_eq!(hashes.len(), 2);
-    let st = s.element("cm1").await.unwrap().unwrap().sync;
-    assert_eq!(
-        (
-            st.last_init_ok,
-            st.version_at_init.as_deref(),
-            st.format_at_init,
-            st.sync_point.as_deref()
-        ),
-        (Some(true), Some("R1"), Some(1), Some("point-1"))
-    );
-    assert_eq!(s.changes(j1.id).await.unwrap().len(), 2);
+    let b = s.add_element(new_cm("cmb")).await.unwrap();
+    let a = s.add_element(new_cm("cma")).await.unwrap();
+    // Stations whose names, not keys, start with "1" are merged into the
+    // keys' run.
+    let mut on_a: Vec<Staged> = (1000..20000)
+        .map(|i| {
+            let name = if i % 500 == 0 {
+                format!("1-{i}")
+            } else {
+                format!("Name {i}")
+            };
+            staged(&i.to_string(), &name)
+        })
+        .collect();
+    on_a.extend((0..11000).map(|i| {
+        let mut o = staged_as("announcement", &format!("An{i:05}"), "");
+        o.name = None;
+        o
+    }));
+    on_a.extend((0..30).map(|i| staged_as("vdn", &format!("an{i}"), &format!("1st floor {i}"))));
+    let on_b: Vec<Staged> = (10000..11000)
+        .map(|i| staged(&i.to_string(), &format!("n{i}")))
+        .collect();
+    let mut all: Vec<(String, String, String, Option<String>)> = Vec::new();
+    for (e, objects) in [("cma", &on_a), ("cmb", &on_b)] {
+        all.extend(objects.iter().map(|o| {
+            (
+                e.to_string(),
+                o.id.object_type.clone(),
+                o.id.key.clone(),
+                o.name.clone(),
+            )
+        }));
+    }
+    all.sort();
+    fill(&s, &a, on_a).await;
+    fill(&s, &b, on_b).await;
 
-    let j2 = s.create_job(&nj, SyncType::Init, None).await.unwrap();
-    s.keep_proposal(j2.id, &[ObjectId::new("station", "1001")])
-        .await
-        .unwrap();
-    s.record_init_failure(e.id, "too many deletions")
-        .await
-        .unwrap();
-    let proposal = s.changes(j2.id).await.unwrap();
-    assert_eq!(proposal.len(), 1);
-    assert!(!proposal[0].applied && proposal[0].op == "delete" && proposal[0].key == "1001");
-    assert_eq!(s.object_count(e.id).await.unwrap(), 2, "nothing applied");
-    let st = s.element("cm1").await.unwrap().unwrap().sync;
-    assert_eq!(st.last_init_ok, Some(false));
-    assert_eq!(
-        st.version_at_init.as_deref(),
-        Some("R1"),
-        "the last successful init's versions stay"
-    );
-}
-
-#[tokio::test]
-async fn changes_are_logged_with_login_and_idempotent() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(&dir).await;
-    let e = s.add_element(new_cm("cm1")).await.unwrap();
-    let st = staged("1001", "A");
-    let change = |name: &str| {
-        let x = staged("1001", name);
-        Change {
-            id: x.id,
-            upsert: Some((x.fields, x.hash, x.name)),
-            by_login: Some("craft".into()),
-            at_element: Some("11/25 10:02".into()),
+    for text in [
+        "", "1", "10", "1st", "12999", "name", "NAME 1", "name 19", "n", "an", "AN0", "x",
+    ] {
+        let lower = text.to_ascii_lowercase();
+        let starts = |v: &str| v.to_ascii_lowercase().starts_with(&lower);
+        let expected: Vec<(String, String, String)> = all
+            .iter()
+            .filter(|(_, _, k, n)| starts(k) || n.as_deref().is_some_and(starts))
+            .map(|(e, t, k, _)| (e.clone(), t.clone(), k.clone()))
+            .collect();
+        for offset in [0, 37, 2000, 5000, 11990, 23000] {
+            let got: Vec<(String, String, String)> = s
+                .search(text, offset, 50)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| (h.element, h.object.id.object_type, h.object.id.key))
+                .collect();
+            let want: Vec<_> = expected
+                .iter()
+                .skip(offset as usize)
+                .take(50)
+                .cloned()
+                .collect();
+            assert_eq!(got, want, "{text:?} from {offset}");
         }
-    };
-    let nj = NewJob {
-        element: e.name.clone(),
-        requested: SyncType::Incremental,
-        trigger: Trigger::OnDemand,
-        requested_by: "t".into(),
-    };
-    let j = s
-        .create_job(&nj, SyncType::Incremental, None)
-        .await
-        .unwrap();
-    let counts = s
-        .apply_changes(
-            Some(j.id),
-            e.id,
-            vec![
-                change("B"),
-                Change {
-                    id: ObjectId::new("station", "1009"),
-                    upsert: None,
-                    by_login: None,
-                    at_element: None,
-                },
-            ],
-            Some("p2"),
-        )
-        .await
-        .unwrap();
-    assert_eq!((counts.added, counts.unchanged), (1, 1));
-    let log = s.changes(j.id).await.unwrap();
-    assert_eq!(
-        log.len(),
-        1,
-        "deleting what is not stored changes nothing: {log:?}"
-    );
-    assert_eq!(
-        (log[0].op.as_str(), log[0].by_login.as_deref()),
-        ("add", Some("craft"))
-    );
-    let j2 = s
-        .create_job(&nj, SyncType::Incremental, None)
-        .await
-        .unwrap();
-    let counts = s
-        .apply_changes(Some(j2.id), e.id, vec![change("B")], Some("p3"))
-        .await
-        .unwrap();
-    assert_eq!(
-        counts,
-        JobCounts {
-            unchanged: 1,
-            ..Default::default()
-        }
-    );
-    assert!(
-        s.changes(j2.id).await.unwrap().is_empty(),
-        "the same change twice is logged once"
-    );
-    assert_eq!(
-        s.element("cm1")
-            .await
-            .unwrap()
-            .unwrap()
-            .sync
-            .sync_point
-            .as_deref(),
-        Some("p3")
-    );
-    let objs = s
-        .objects(
-            e.id,
-            &ObjectQuery {
-                object_type: Some("station".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(objs[0].fields.get("8003ff00"), Some("B"));
-    assert_ne!(objs[0].hash, st.hash);
+    }
 }
 
-#[tokio::test]
-async fn jobs_state_progress_and_log() {
+/// Two processes on one file, each with several workers: every job is
+/// claimed exactly once, and never while another job of its element runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn two_stores_on_one_file_claim_each_job_once() {
+    use std::collections::{HashMap, HashSet};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const ELEMENTS: usize = 6;
+    const PER_ELEMENT: usize = 15;
     let dir = tempfile::tempdir().unwrap();
-    let s = store(&dir).await;
-    let e = s.add_element(new_cm("cm1")).await.unwrap();
-    let nj = NewJob {
-        element: e.name.clone(),
-        requested: SyncType::Incremental,
-        trigger: Trigger::Schedule,
-        requested_by: "scheduler".into(),
-    };
-    let j = s
-        .create_job(&nj, SyncType::Incremental, None)
-        .await
-        .unwrap();
-    assert_eq!(j.state, JobState::Queued);
-    s.set_job_state(j.id, JobState::Running, None)
-        .await
-        .unwrap();
-    s.set_job_type(
-        j.id,
-        SyncType::Init,
-        Some("the last initializing sync failed"),
-    )
-    .await
-    .unwrap();
-    let mut p = Progress::new();
-    p.insert("station".into(), (10, 300));
-    s.set_job_progress(
-        j.id,
-        &p,
-        &JobCounts {
-            added: 3,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    s.job_log(j.id, "first").await.unwrap();
-    s.job_log(j.id, "second").await.unwrap();
-    s.set_job_state(j.id, JobState::Failed, Some("boom"))
-        .await
-        .unwrap();
-    let got = s.job(j.id).await.unwrap().unwrap();
+    let a = store(&dir).await;
+    let b = store(&dir).await;
+    for e in 0..ELEMENTS {
+        let name = format!("cm{e}");
+        a.add_element(new_cm(&name)).await.unwrap();
+        for _ in 0..PER_ELEMENT {
+            // create_job, not request_job: equal requests would join.
+            b.create_job(&new_job(&name, SyncType::Init), SyncType::Init, None)
+                .await
+                .unwrap();
+        }
+    }
+    let total = ELEMENTS * PER_ELEMENT;
+    let done = Arc::new(AtomicUsize::new(0));
+    let busy = Arc::new(Mutex::new(HashSet::<String>::new()));
+    let claimed = Arc::new(Mutex::new(HashMap::<i64, String>::new()));
+    let workers = (0..16).map(|w| {
+        let s = if w % 2 == 0 { a.clone() } else { b.clone() };
+        let (done, busy, claimed) = (done.clone(), busy.clone(), claimed.clone());
+        tokio::spawn(async move {
+            let node = format!("node{}", w % 2);
+            while done.load(Ordering::SeqCst) < total {
+                let Some(j) = s.claim_job(&node, at(10)).await.unwrap() else {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    continue;
+                };
+                assert!(
+                    busy.lock().unwrap().insert(j.element.clone()),
+                    "{} claimed while its element is busy",
+                    j.id
+                );
+                let before = claimed.lock().unwrap().insert(j.id, node.clone());
+                assert!(before.is_none(), "job {} claimed twice", j.id);
+                tokio::task::yield_now().await;
+                // Free the element before the job finishes: once it has,
+                // another worker may rightly claim the element's next job.
+                busy.lock().unwrap().remove(&j.element);
+                s.set_job_state(j.id, JobState::Succeeded, None)
+                    .await
+                    .unwrap();
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    });
+    for w in futures::future::join_all(workers).await {
+        w.unwrap();
+    }
+    let claimed = std::mem::take(&mut *claimed.lock().unwrap());
+    assert_eq!(claimed.len(), total);
+    let nodes: HashSet<&String> = claimed.values().collect();
+    assert_eq!(nodes.len(), 2, "both stores claimed jobs");
     assert_eq!(
-        (got.requested, got.sync_type, got.state),
-        (SyncType::Incremental, SyncType::Init, JobState::Failed)
-    );
-    assert_eq!(got.progress["station"], (10, 300));
-    assert_eq!(got.counts.added, 3);
-    assert!(got.started_at.is_some() && got.finished_at.is_some());
-    assert_eq!(s.job_log_lines(j.id).await.unwrap(), ["first", "second"]);
-    assert_eq!(
-        s.jobs(Some("cm1"), Some(JobState::Failed), 0, 10)
+        a.jobs(None, Some(JobState::Succeeded), 0, 0)
             .await
             .unwrap()
             .len(),
-        1
-    );
-    assert!(
-        s.jobs(Some("cm1"), Some(JobState::Running), 0, 10)
-            .await
-            .unwrap()
-            .is_empty()
+        total
     );
 }
 
-/// The stored index comes back whole from its parallel digest ranges, and a
-/// database of schema 2 (before digests were stored) gets them on opening.
+/// A database of schema 2 (before digests were stored, before the queue) gets
+/// digests on opening, and jobs a dead process left running are failed so
+/// that the one-running-job-per-element index can hold.
 #[tokio::test]
-async fn stored_index_is_whole_and_digests_are_filled_on_upgrade() {
+async fn upgrade_from_schema_2_fills_digests_and_fails_orphaned_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ucsync.db");
     {
@@ -342,10 +225,17 @@ async fn stored_index_is_whole_and_digests_are_filled_on_upgrade() {
             "PRAGMA user_version = 2; \
              INSERT INTO elements (name, kind, host, port, login, password_enc, settings, created_at) \
              VALUES ('cm1', 'cm', 'h', 5022, 'l', 'x', '{}', '2026-01-01T00:00:00Z'); \
-             INSERT INTO sync_state (element_id) VALUES (1);",
+             INSERT INTO sync_state (element_id) VALUES (1); \
+             INSERT INTO jobs (element_id, element, requested, type, trigger, requested_by, state, created_at) VALUES \
+               (1, 'cm1', 'init', 'init', 'on-demand', 't', 'running', '2026-01-01T00:00:00Z'), \
+               (1, 'cm1', 'init', 'init', 'on-demand', 't', 'stopping', '2026-01-01T00:00:00Z'), \
+               (1, 'cm1', 'init', 'init', 'on-demand', 't', 'queued', '2026-01-01T00:00:00Z'); \
+             INSERT INTO staged (job_id, object_type, object_key, op) VALUES (1, 'station', '1', 'add');",
         )
         .unwrap();
-        let mut st = c
+        // One transaction, not one sync to disk per row.
+        let tx = c.unchecked_transaction().unwrap();
+        let mut st = tx
             .prepare("INSERT INTO objects (element_id, object_type, object_key, fields, hash, updated_at) VALUES (1, ?1, ?2, '[]', ?3, 'now')")
             .unwrap();
         for i in 0..3000u32 {
@@ -357,8 +247,22 @@ async fn stored_index_is_whole_and_digests_are_filled_on_upgrade() {
             ])
             .unwrap();
         }
+        drop(st);
+        tx.commit().unwrap();
     }
     let s = store(&dir).await;
+    for id in [1, 2] {
+        let j = s.job(id).await.unwrap().unwrap();
+        assert_eq!(
+            (j.state, j.error.as_deref()),
+            (JobState::Failed, Some("interrupted"))
+        );
+        assert!(j.finished_at.is_some());
+        assert!(s.changes(id).await.unwrap().is_empty(), "staged rows gone");
+    }
+    let queued = s.claim_job("n1", at(1)).await.unwrap().unwrap();
+    assert_eq!((queued.id, queued.state), (3, JobState::Running));
+    s.set_job_state(3, JobState::Succeeded, None).await.unwrap();
     let idx = s.object_hashes(1).await.unwrap();
     assert_eq!(idx.len(), 3000);
     assert_eq!(idx.type_counts()["vdn"], 300);
@@ -373,16 +277,7 @@ async fn stored_index_is_whole_and_digests_are_filled_on_upgrade() {
     // Objects written after the upgrade are found by digest too.
     let e = s.element("cm1").await.unwrap().unwrap();
     let j = s
-        .create_job(
-            &NewJob {
-                element: e.name.clone(),
-                requested: SyncType::Init,
-                trigger: Trigger::OnDemand,
-                requested_by: "test".into(),
-            },
-            SyncType::Init,
-            None,
-        )
+        .create_job(&new_job("cm1", SyncType::Init), SyncType::Init, None)
         .await
         .unwrap();
     let new = staged("99999", "New");

@@ -3,17 +3,17 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ucsync");
+pub const BIN: &str = env!("CARGO_BIN_EXE_ucsync");
 
 /// `ucsync emulate cm` on a free port; killed when dropped.
-struct Emulator {
+pub struct Emulator {
     child: Child,
-    port: u16,
+    pub port: u16,
     stdout_lines: Vec<String>,
 }
 
 impl Emulator {
-    fn start(args: &[&str]) -> Emulator {
+    pub fn start(args: &[&str]) -> Emulator {
         let mut child = Command::new(BIN)
             .args([
                 "emulate",

@@ -1,3 +1,4 @@
 //! End-to-end tests of the ucsync binary, run as a user would run it.
 
 mod cli;
+mod service;

@@ -1,0 +1,250 @@
+//! `/elements`: add, list, show, change, remove and check elements.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use ucsync_core::{ElementKind, JobState, SyncType, Trigger};
+use ucsync_engine::Event;
+use ucsync_store::Store;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::element;
+use crate::ApiState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery, JsonBody};
+use crate::model::{
+    CheckView, ElementCreated, ElementPage, ElementPatch, ElementView, ErrorBody, ErrorCode,
+    FieldError, JobView, NewElementBody, PageQuery,
+};
+
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_elements, add_element))
+        .routes(routes!(get_element, patch_element, delete_element))
+        .routes(routes!(check_element))
+}
+
+async fn view(store: &dyn Store, e: &ucsync_store::Element) -> Result<ElementView, ApiError> {
+    Ok(ElementView::new(e, store.object_count(e.id).await?))
+}
+
+/// A `cm` setting must name an existing CM element.
+async fn check_cm(store: &dyn Store, cm: Option<&str>) -> Result<(), ApiError> {
+    let Some(cm) = cm else { return Ok(()) };
+    match store.element(cm).await? {
+        Some(e) if e.kind == ElementKind::Cm => Ok(()),
+        Some(e) => Err(FieldError::new(
+            "cm",
+            format!("cm names '{cm}', which is a {} element, not a cm", e.kind),
+        )
+        .into()),
+        None => Err(FieldError::new(
+            "cm",
+            format!("cm names '{cm}', but there is no element of that name: add the cm first"),
+        )
+        .into()),
+    }
+}
+
+/// All elements with their sync status, by name.
+#[utoipa::path(get, path = "/elements", tag = "elements", params(PageQuery),
+    responses((status = 200, description = "A page of elements", body = ElementPage)))]
+async fn list_elements(
+    State(s): State<ApiState>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<ElementPage>, ApiError> {
+    let page = page.parse().map_err(ApiError::query)?;
+    let store = s.store().as_ref();
+    let all = store.elements().await?;
+    let mut items = Vec::new();
+    for e in page.slice(&all) {
+        items.push(view(store, &e).await?);
+    }
+    Ok(Json(ElementPage {
+        items,
+        offset: page.offset,
+        limit: page.limit,
+        total: Some(all.len() as u64),
+    }))
+}
+
+/// Adds an element. A `cm` or `ip-office` element gets its initializing sync
+/// queued at once, and the answer includes that job.
+#[utoipa::path(post, path = "/elements", tag = "elements", request_body = NewElementBody,
+    responses(
+        (status = 201, description = "Added", body = ElementCreated,
+            headers(("location" = String, description = "The element's URL"))),
+        (status = 409, description = "An element of that name exists (`element-exists`)", body = ErrorBody),
+    ))]
+async fn add_element(
+    State(s): State<ApiState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<NewElementBody>,
+) -> Result<(StatusCode, HeaderMap, Json<ElementCreated>), ApiError> {
+    let new = body.parse()?;
+    let store = s.store().as_ref();
+    check_cm(store, new.settings.cm.as_deref()).await?;
+    let name = new.name.clone();
+    let kind = new.kind;
+    let e = store.add_element(new).await?;
+    tracing::info!(element = %name, %kind, by = %caller.name, "element added");
+    s.runner.publish(Event::Element {
+        name: name.to_string(),
+        change: "added".into(),
+    });
+    let job = if matches!(kind, ElementKind::Cm | ElementKind::IpOffice) {
+        let r = s
+            .runner
+            .request(&name, SyncType::Init, Trigger::ElementAdded, &caller.name)
+            .await?;
+        Some(JobView::from(r.job))
+    } else {
+        None
+    };
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/elements/{name}")) {
+        headers.insert(header::LOCATION, v);
+    }
+    Ok((
+        StatusCode::CREATED,
+        headers,
+        Json(ElementCreated {
+            element: view(store, &e).await?,
+            job,
+        }),
+    ))
+}
+
+/// One element with its sync status.
+#[utoipa::path(get, path = "/elements/{name}", tag = "elements",
+    params(("name" = String, Path, description = "The element's name")),
+    responses(
+        (status = 200, description = "The element", body = ElementView),
+        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+    ))]
+async fn get_element(
+    State(s): State<ApiState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<ElementView>, ApiError> {
+    let store = s.store().as_ref();
+    let e = element(store, &name).await?;
+    Ok(Json(view(store, &e).await?))
+}
+
+/// Changes an element's settings. `"host_key": "<fingerprint>"` accepts a
+/// new host key; `null` clears `alternate_host`, `host_key`, `tls`,
+/// `ca_file` and `cm`. A connection kept to the element is closed.
+#[utoipa::path(patch, path = "/elements/{name}", tag = "elements", request_body = ElementPatch,
+    params(("name" = String, Path, description = "The element's name")),
+    responses(
+        (status = 200, description = "The element as it is now", body = ElementView),
+        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+    ))]
+async fn patch_element(
+    State(s): State<ApiState>,
+    caller: Caller,
+    ApiPath(name): ApiPath<String>,
+    JsonBody(patch): JsonBody<ElementPatch>,
+) -> Result<Json<ElementView>, ApiError> {
+    let store = s.store().as_ref();
+    let current = element(store, &name).await?;
+    let cm_changed = patch.cm.is_some();
+    let (draft, update) = patch.apply(&current)?;
+    if cm_changed {
+        check_cm(store, draft.settings.cm.as_deref()).await?;
+    }
+    let e = store.update_element(&name, update).await?;
+    s.runner.forget(&name).await;
+    tracing::info!(element = %name, by = %caller.name, "element changed");
+    s.runner.publish(Event::Element {
+        name: name.clone(),
+        change: "changed".into(),
+    });
+    Ok(Json(view(store, &e).await?))
+}
+
+/// Removes an element and everything synchronized from it. Refused while a
+/// job is queued or running on it, and while another element names it as
+/// its CM.
+#[utoipa::path(delete, path = "/elements/{name}", tag = "elements",
+    params(("name" = String, Path, description = "The element's name")),
+    responses(
+        (status = 204, description = "Removed, with its data and default schedule"),
+        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+        (status = 409, description = "A job is queued or running on it (`element-busy`), or another element depends on it (`element-in-use`)", body = ErrorBody),
+    ))]
+async fn delete_element(
+    State(s): State<ApiState>,
+    caller: Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let store = s.store().as_ref();
+    let e = element(store, &name).await?;
+    for state in [JobState::Running, JobState::Stopping, JobState::Queued] {
+        if let Some(job) = store.jobs(Some(&name), Some(state), 0, 1).await?.first() {
+            return Err(ApiError::new(
+                ErrorCode::ElementBusy,
+                format!(
+                    "job {} is {} on '{name}': stop it (POST /api/v1/jobs/{}/stop) or wait for it to end, then remove the element",
+                    job.id, job.state, job.id
+                ),
+            ));
+        }
+    }
+    let dependents: Vec<String> = store
+        .elements()
+        .await?
+        .into_iter()
+        .filter(|d| d.settings.cm.as_deref() == Some(e.name.as_str()))
+        .map(|d| format!("'{}' ({})", d.name, d.kind))
+        .collect();
+    if !dependents.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::ElementInUse,
+            format!(
+                "'{name}' is the cm of {}: remove those or point their cm elsewhere first",
+                dependents.join(", ")
+            ),
+        ));
+    }
+    if !store.remove_element(&name).await? {
+        return Err(ApiError::no_element(&name));
+    }
+    s.runner.forget(&name).await;
+    tracing::info!(element = %name, by = %caller.name, "element removed");
+    s.runner.publish(Event::Element {
+        name,
+        change: "removed".into(),
+    });
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Connects to the element, logs in, and reports its version and host-key
+/// fingerprint (the alternate host is tried when the host does not answer).
+#[utoipa::path(post, path = "/elements/{name}/check", tag = "elements",
+    params(("name" = String, Path, description = "The element's name")),
+    responses(
+        (status = 200, description = "The element answered and took the login", body = CheckView),
+        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+        (status = 502, description = "The element did not answer (`element-error`), refused the login (`element-login-failed`), or showed another host key than the pinned one (`host-key-mismatch`)", body = ErrorBody),
+    ))]
+async fn check_element(
+    State(s): State<ApiState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<CheckView>, ApiError> {
+    let e = element(s.store().as_ref(), &name).await?;
+    let report = s.runner.check(&e).await?;
+    let pinned = e
+        .settings
+        .host_key
+        .as_ref()
+        .map(|k| report.fingerprint.as_ref() == Some(k));
+    Ok(Json(CheckView {
+        element: name,
+        version: report.version,
+        fingerprint: report.fingerprint,
+        host: report.host,
+        pinned,
+    }))
+}

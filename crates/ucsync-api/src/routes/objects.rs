@@ -1,0 +1,246 @@
+//! The synchronized data: an element's objects, search across elements, and
+//! administering objects through ucsync (the change is made on the element
+//! under its login and stored in the same step).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use ucsync_connect::WriteOp;
+use ucsync_core::{ElementName, Fields, ObjectId};
+use ucsync_store::ObjectQuery;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::element;
+use crate::ApiState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery, JsonBody};
+use crate::model::{
+    ErrorBody, FieldError, NewObjectBody, ObjectFilter, ObjectPage, ObjectPatch, ObjectView,
+    PageQuery, SearchHitView, SearchPage, SearchQuery,
+};
+
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_objects))
+        .routes(routes!(add_object, change_form))
+        .routes(routes!(change_object, remove_object))
+        .routes(routes!(search))
+}
+
+/// An element's objects, by type and key.
+#[utoipa::path(get, path = "/elements/{name}/objects", tag = "objects",
+    params(("name" = String, Path, description = "The element's name"), ObjectFilter, PageQuery),
+    responses(
+        (status = 200, description = "A page of objects; `total` when unfiltered", body = ObjectPage),
+        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+    ))]
+async fn list_objects(
+    State(s): State<ApiState>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(filter): ApiQuery<ObjectFilter>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<ObjectPage>, ApiError> {
+    let page = page.parse().map_err(ApiError::query)?;
+    let store = s.store().as_ref();
+    let e = element(store, &name).await?;
+    let unfiltered = filter.object_type.is_none() && filter.key.is_none();
+    let objects = store
+        .objects(
+            e.id,
+            &ObjectQuery {
+                object_type: filter.object_type,
+                key: filter.key,
+                offset: page.offset,
+                limit: page.limit,
+            },
+        )
+        .await?;
+    let total = if unfiltered {
+        Some(store.object_count(e.id).await?)
+    } else {
+        None
+    };
+    Ok(Json(ObjectPage {
+        items: objects.into_iter().map(ObjectView::from).collect(),
+        offset: page.offset,
+        limit: page.limit,
+        total,
+    }))
+}
+
+/// Makes the change on the element and stores it; answers the object as
+/// stored now (`None` once removed).
+async fn administer(
+    s: &ApiState,
+    caller: &Caller,
+    name: &str,
+    op: WriteOp,
+) -> Result<Option<ObjectView>, ApiError> {
+    let store = s.store().as_ref();
+    let e = element(store, name).await?;
+    let element_name = ElementName::parse(name).map_err(ApiError::internal)?;
+    let id = match &op {
+        WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id } => id.clone(),
+    };
+    s.runner.administer(&element_name, op).await?;
+    tracing::info!(element = %name, object = %id, by = %caller.name, "object administered");
+    // Read back from the store: its form has secrets encrypted, so they are
+    // recognised and left out whatever the element kind.
+    let stored = store
+        .objects(
+            e.id,
+            &ObjectQuery {
+                object_type: Some(id.object_type.clone()),
+                key: Some(id.key.clone()),
+                offset: 0,
+                limit: 1,
+            },
+        )
+        .await?;
+    Ok(stored.into_iter().next().map(ObjectView::from))
+}
+
+fn stored(view: Option<ObjectView>) -> Result<ObjectView, ApiError> {
+    view.ok_or_else(|| {
+        ApiError::internal("the element took the change, but the store has no such object")
+    })
+}
+
+fn object_type(t: &str) -> Result<String, ApiError> {
+    if t.trim().is_empty() {
+        return Err(FieldError::new("type", "the object type must not be empty").into());
+    }
+    Ok(t.to_string())
+}
+
+/// Adds an object on the element and stores it.
+#[utoipa::path(post, path = "/elements/{name}/objects/{type}", tag = "objects", request_body = NewObjectBody,
+    params(("name" = String, Path, description = "The element's name"),
+        ("type" = String, Path, description = "The object type (`station`, `user`, …)")),
+    responses(
+        (status = 201, description = "Added on the element and stored", body = ObjectView),
+        (status = 400, description = "Bad input, or a type the element does not know (`unknown-object-type`)", body = ErrorBody),
+        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+        (status = 409, description = "A job is running on the element (`element-busy`)", body = ErrorBody),
+        (status = 422, description = "The element refused it (`element-refused`); nothing was stored", body = ErrorBody),
+        (status = 502, description = "The element could not be reached (`element-error`, `element-login-failed`, `host-key-mismatch`)", body = ErrorBody),
+    ))]
+async fn add_object(
+    State(s): State<ApiState>,
+    caller: Caller,
+    ApiPath((name, t)): ApiPath<(String, String)>,
+    JsonBody(body): JsonBody<NewObjectBody>,
+) -> Result<(StatusCode, Json<ObjectView>), ApiError> {
+    let t = object_type(&t)?;
+    let (key, fields) = body.parse()?;
+    let op = WriteOp::Add {
+        id: ObjectId::new(t, key),
+        fields,
+    };
+    let view = administer(&s, &caller, &name, op).await?;
+    Ok((StatusCode::CREATED, Json(stored(view)?)))
+}
+
+async fn change(
+    s: ApiState,
+    caller: Caller,
+    name: String,
+    id: ObjectId,
+    fields: Fields,
+) -> Result<Json<ObjectView>, ApiError> {
+    let view = administer(&s, &caller, &name, WriteOp::Change { id, fields }).await?;
+    Ok(Json(stored(view)?))
+}
+
+/// Changes a system-wide form (one without a key, such as
+/// `system-parameters-features`) on the element and stores it.
+#[utoipa::path(patch, path = "/elements/{name}/objects/{type}", tag = "objects", request_body = ObjectPatch,
+    params(("name" = String, Path, description = "The element's name"),
+        ("type" = String, Path, description = "The form's object type")),
+    responses(
+        (status = 200, description = "Changed on the element and stored", body = ObjectView),
+        (status = 400, description = "Bad input, or a type the element does not know (`unknown-object-type`)", body = ErrorBody),
+        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+        (status = 409, description = "A job is running on the element (`element-busy`)", body = ErrorBody),
+        (status = 422, description = "The element refused it (`element-refused`); nothing was stored", body = ErrorBody),
+        (status = 502, description = "The element could not be reached (`element-error`, `element-login-failed`, `host-key-mismatch`)", body = ErrorBody),
+    ))]
+async fn change_form(
+    State(s): State<ApiState>,
+    caller: Caller,
+    ApiPath((name, t)): ApiPath<(String, String)>,
+    JsonBody(body): JsonBody<ObjectPatch>,
+) -> Result<Json<ObjectView>, ApiError> {
+    let id = ObjectId::new(object_type(&t)?, "");
+    let fields = body.parse()?;
+    change(s, caller, name, id, fields).await
+}
+
+/// Changes an object on the element and stores it: only the fields given
+/// change; an empty value clears a field.
+#[utoipa::path(patch, path = "/elements/{name}/objects/{type}/{key}", tag = "objects", request_body = ObjectPatch,
+    params(("name" = String, Path, description = "The element's name"),
+        ("type" = String, Path, description = "The object type"),
+        ("key" = String, Path, description = "The object's key")),
+    responses(
+        (status = 200, description = "Changed on the element and stored", body = ObjectView),
+        (status = 400, description = "Bad input, or a type the element does not know (`unknown-object-type`)", body = ErrorBody),
+        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+        (status = 409, description = "A job is running on the element (`element-busy`)", body = ErrorBody),
+        (status = 422, description = "The element refused it (`element-refused`); nothing was stored", body = ErrorBody),
+        (status = 502, description = "The element could not be reached (`element-error`, `element-login-failed`, `host-key-mismatch`)", body = ErrorBody),
+    ))]
+async fn change_object(
+    State(s): State<ApiState>,
+    caller: Caller,
+    ApiPath((name, t, key)): ApiPath<(String, String, String)>,
+    JsonBody(body): JsonBody<ObjectPatch>,
+) -> Result<Json<ObjectView>, ApiError> {
+    let id = ObjectId::new(object_type(&t)?, key);
+    let fields = body.parse()?;
+    change(s, caller, name, id, fields).await
+}
+
+/// Removes an object on the element and from the store.
+#[utoipa::path(delete, path = "/elements/{name}/objects/{type}/{key}", tag = "objects",
+    params(("name" = String, Path, description = "The element's name"),
+        ("type" = String, Path, description = "The object type"),
+        ("key" = String, Path, description = "The object's key")),
+    responses(
+        (status = 204, description = "Removed on the element and from the store"),
+        (status = 400, description = "A type the element does not know (`unknown-object-type`)", body = ErrorBody),
+        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+        (status = 409, description = "A job is running on the element (`element-busy`)", body = ErrorBody),
+        (status = 422, description = "The element refused it (`element-refused`); nothing was stored", body = ErrorBody),
+        (status = 502, description = "The element could not be reached (`element-error`, `element-login-failed`, `host-key-mismatch`)", body = ErrorBody),
+    ))]
+async fn remove_object(
+    State(s): State<ApiState>,
+    caller: Caller,
+    ApiPath((name, t, key)): ApiPath<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = ObjectId::new(object_type(&t)?, key);
+    administer(&s, &caller, &name, WriteOp::Remove { id }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Objects, across all elements, whose key or name starts with `q`
+/// (case-insensitive), by element, type and key.
+#[utoipa::path(get, path = "/search", tag = "objects", params(SearchQuery, PageQuery),
+    responses((status = 200, description = "A page of objects found", body = SearchPage)))]
+async fn search(
+    State(s): State<ApiState>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<SearchPage>, ApiError> {
+    let q = q.parse().map_err(ApiError::query)?;
+    let page = page.parse().map_err(ApiError::query)?;
+    let hits = s.store().search(&q, page.offset, page.limit).await?;
+    Ok(Json(SearchPage {
+        items: hits.into_iter().map(SearchHitView::from).collect(),
+        offset: page.offset,
+        limit: page.limit,
+        total: None,
+    }))
+}

@@ -1,0 +1,77 @@
+//! `/tokens`: API tokens. A token's secret is answered once, at creation;
+//! the store keeps only its hash.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::ApiState;
+use crate::auth::{Caller, create_token};
+use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery, JsonBody};
+use crate::model::{
+    ErrorBody, ErrorCode, NewTokenBody, PageQuery, TokenCreated, TokenPage, TokenView,
+};
+
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tokens, add_token))
+        .routes(routes!(delete_token))
+}
+
+/// API tokens, without their secrets.
+#[utoipa::path(get, path = "/tokens", tag = "tokens", params(PageQuery),
+    responses((status = 200, description = "A page of tokens", body = TokenPage)))]
+async fn list_tokens(
+    State(s): State<ApiState>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<TokenPage>, ApiError> {
+    let page = page.parse().map_err(ApiError::query)?;
+    let all = s.store().tokens().await?;
+    Ok(Json(TokenPage {
+        items: page.slice(&all).into_iter().map(TokenView::from).collect(),
+        offset: page.offset,
+        limit: page.limit,
+        total: Some(all.len() as u64),
+    }))
+}
+
+/// Creates a token. Its secret is in this answer and nowhere else.
+#[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = NewTokenBody,
+    responses((status = 201, description = "Created; keep the secret now", body = TokenCreated)))]
+async fn add_token(
+    State(s): State<ApiState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<NewTokenBody>,
+) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
+    let (name, role) = body.parse()?;
+    let (token, secret) = create_token(s.store().as_ref(), &name, role).await?;
+    tracing::info!(token = %token.name, %role, by = %caller.name, "token created");
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenCreated {
+            token: token.into(),
+            secret,
+        }),
+    ))
+}
+
+/// Deletes a token: requests with it are refused from now on.
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens",
+    params(("id" = i64, Path, description = "The token's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such token (`no-token`)", body = ErrorBody),
+    ))]
+async fn delete_token(
+    State(s): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    if !s.store().delete_token(id).await? {
+        return Err(ApiError::new(ErrorCode::NoToken, format!("no token {id}")));
+    }
+    tracing::info!(token = id, by = %caller.name, "token deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,533 @@
+//! Elements: adding checks every field, naming it; changing, removing and
+//! the conflicts that refuse them.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{App, emulator, redact};
+
+fn valid() -> Value {
+    json!({"name": "cm1", "kind": "cm", "host": "192.0.2.1", "port": 5022,
+           "login": "ucsync", "password": "pw"})
+}
+
+fn with(changes: Value) -> Value {
+    let mut v = valid();
+    for (k, x) in changes.as_object().unwrap() {
+        if x.is_null() {
+            v.as_object_mut().unwrap().remove(k);
+        } else {
+            v[k] = x.clone();
+        }
+    }
+    v
+}
+
+/// Each bad body, the field its error names, and a word of its message.
+#[tokio::test]
+async fn adding_checks_every_field() {
+    let app = App::start().await;
+    app.add_messaging("mm1").await;
+    let cases: Vec<(Value, &str, &str, &str)> = vec![
+        (
+            with(json!({"name": null})),
+            "invalid-field",
+            "name",
+            "name is required",
+        ),
+        (
+            with(json!({"name": "-cm"})),
+            "invalid-field",
+            "name",
+            "invalid element name",
+        ),
+        (
+            with(json!({"name": "a b"})),
+            "invalid-field",
+            "name",
+            "invalid element name",
+        ),
+        (
+            with(json!({"name": 7})),
+            "invalid-field",
+            "name",
+            "invalid type",
+        ),
+        (
+            with(json!({"kind": "pbx"})),
+            "invalid-field",
+            "kind",
+            "unknown variant `pbx`",
+        ),
+        (
+            with(json!({"kind": null})),
+            "invalid-field",
+            "kind",
+            "kind is required",
+        ),
+        (
+            with(json!({"host": ""})),
+            "invalid-field",
+            "host",
+            "must not be empty",
+        ),
+        (
+            with(json!({"host": "a host"})),
+            "invalid-field",
+            "host",
+            "not a host name",
+        ),
+        (
+            with(json!({"alternate_host": ""})),
+            "invalid-field",
+            "alternate_host",
+            "must not be empty",
+        ),
+        (
+            with(json!({"alternate_host": "192.0.2.1"})),
+            "invalid-field",
+            "alternate_host",
+            "same as host",
+        ),
+        (
+            with(json!({"port": 0})),
+            "invalid-field",
+            "port",
+            "from 1 to 65535",
+        ),
+        (
+            with(json!({"port": 65536})),
+            "invalid-field",
+            "port",
+            "from 1 to 65535",
+        ),
+        (
+            with(json!({"port": -1})),
+            "invalid-field",
+            "port",
+            "from 1 to 65535",
+        ),
+        (
+            with(json!({"port": "22"})),
+            "invalid-field",
+            "port",
+            "invalid type",
+        ),
+        (
+            with(json!({"port": null})),
+            "invalid-field",
+            "port",
+            "port is required",
+        ),
+        (
+            with(json!({"login": ""})),
+            "invalid-field",
+            "login",
+            "must not be empty",
+        ),
+        (
+            with(json!({"password": null})),
+            "invalid-field",
+            "password",
+            "password is required",
+        ),
+        (
+            with(json!({"password": ""})),
+            "invalid-field",
+            "password",
+            "must not be empty",
+        ),
+        (
+            with(json!({"tls": true})),
+            "invalid-field",
+            "tls",
+            "does not apply to cm",
+        ),
+        (
+            with(json!({"ca_file": "/ca.pem"})),
+            "invalid-field",
+            "ca_file",
+            "does not apply to cm",
+        ),
+        (
+            with(json!({"own_logins": ["ok", ""]})),
+            "invalid-field",
+            "own_logins[1]",
+            "must not be empty",
+        ),
+        (
+            with(json!({"host_key": " "})),
+            "invalid-field",
+            "host_key",
+            "must not be empty",
+        ),
+        (
+            with(json!({"cm": "cm0"})),
+            "invalid-field",
+            "cm",
+            "applies to messaging",
+        ),
+        (
+            with(json!({"colour": "red"})),
+            "invalid-field",
+            "colour",
+            "unknown field `colour`",
+        ),
+        (
+            with(json!({"kind": "messaging", "notify_sync": true})),
+            "invalid-field",
+            "notify_sync",
+            "cm elements only",
+        ),
+        (
+            with(json!({"kind": "messaging", "own_logins": ["a"]})),
+            "invalid-field",
+            "own_logins",
+            "cm elements only",
+        ),
+        (
+            with(json!({"kind": "ip-office", "cm": "cm0"})),
+            "invalid-field",
+            "cm",
+            "not to ip-office",
+        ),
+        (
+            with(json!({"kind": "cm-messaging"})),
+            "invalid-field",
+            "cm",
+            "required",
+        ),
+        (
+            with(json!({"kind": "cm-messaging", "cm": "nope"})),
+            "invalid-field",
+            "cm",
+            "no element of that name",
+        ),
+        (
+            with(json!({"kind": "cm-messaging", "cm": "mm1"})),
+            "invalid-field",
+            "cm",
+            "not a cm",
+        ),
+        (
+            with(json!({"kind": "messaging", "tls": false, "ca_file": "/ca.pem"})),
+            "invalid-field",
+            "ca_file",
+            "tls to true",
+        ),
+        (json!([]), "invalid-body", "", "wrong shape"),
+    ];
+    for (body, code, field, words) in cases {
+        let a = app.post("/api/v1/elements", &body).await;
+        assert_eq!(a.status, 400, "{body}: {a:?}");
+        assert_eq!((a.code(), a.field()), (code, field), "{body}: {a:?}");
+        assert!(
+            a.message().contains(words),
+            "{body}: {:?} lacks {words:?}",
+            a.message()
+        );
+    }
+    // Nothing was added by any of them.
+    let list = app.get("/api/v1/elements").await;
+    assert_eq!(list.body["total"], 1);
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json() {
+    let app = App::start().await;
+    let cases = [
+        (Some("application/json"), "{\"name\": ", 400, "invalid-json"),
+        (Some("application/json"), "", 400, "invalid-json"),
+        (
+            Some("application/json"),
+            r#"{"name": "mm1", "kind": "messaging", "host": "h", "port": 1, "login": "l", "password": "p"} {}"#,
+            400,
+            "invalid-json",
+        ),
+        (Some("text/plain"), "{}", 415, "unsupported-media-type"),
+        (None, "{}", 415, "unsupported-media-type"),
+    ];
+    for (ct, body, status, code) in cases {
+        let a = app
+            .send_raw(Method::POST, "/api/v1/elements", ct, body)
+            .await;
+        assert_eq!(
+            (a.status.as_u16(), a.code()),
+            (status, code),
+            "{ct:?} {body:?}: {a:?}"
+        );
+    }
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 << 20));
+    let a = app
+        .send_raw(
+            Method::POST,
+            "/api/v1/elements",
+            Some("application/json"),
+            &big,
+        )
+        .await;
+    assert_eq!((a.status.as_u16(), a.code()), (413, "payload-too-large"));
+}
+
+#[tokio::test]
+async fn a_cm_is_added_with_its_init_and_shown_without_its_password() {
+    let emu = emulator().await;
+    let app = App::start().await;
+    let a = app
+        .post("/api/v1/elements", &crate::cm_body("cm1", &emu))
+        .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.headers["location"], "/api/v1/elements/cm1");
+    assert!(
+        !a.text.contains(crate::OWN.1),
+        "the password is never answered"
+    );
+    let job = &a.body["job"];
+    assert_eq!(
+        (&job["requested"], &job["trigger"], &job["requested_by"]),
+        (
+            &json!("init"),
+            &json!("element-added"),
+            &json!("admin-test")
+        )
+    );
+    let done = app.wait_job(job["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+
+    let e = app.get("/api/v1/elements/cm1").await;
+    assert_eq!(e.status, 200);
+    assert!(!e.text.contains(crate::OWN.1));
+    assert!(e.body["objects"].as_u64().unwrap() > 0);
+    assert_eq!(e.body["sync"]["last_init_ok"], true);
+    assert!(e.body["sync"]["version"].as_str().unwrap().starts_with('R'));
+    assert!(
+        e.body["settings"]["host_key"].as_str().is_some(),
+        "the host key is pinned by the first connection: {e:?}"
+    );
+    let mut shown = redact(&e.body);
+    shown["settings"]["host_key"] = json!("[host_key]");
+    shown["objects"] = json!("[objects]");
+    insta::assert_json_snapshot!("cm_element", shown);
+
+    // Added twice: a conflict, and nothing changes.
+    let again = app
+        .post("/api/v1/elements", &crate::cm_body("cm1", &emu))
+        .await;
+    assert_eq!(
+        (again.status.as_u16(), again.code()),
+        (409, "element-exists")
+    );
+}
+
+#[tokio::test]
+async fn a_messaging_element_gets_no_job() {
+    let app = App::start().await;
+    let a = app.add_messaging("mm1").await;
+    assert_eq!(a.body["job"], Value::Null);
+    insta::assert_json_snapshot!("messaging_created", redact(&a.body));
+}
+
+#[tokio::test]
+async fn editing_an_element() {
+    let app = App::start().await;
+    app.add_messaging("mm1").await;
+    let a = app
+        .patch(
+            "/api/v1/elements/mm1",
+            &json!({"alternate_host": "192.0.2.99", "port": 2222, "tls": true,
+                    "ca_file": "/ca.pem", "password": "new"}),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(
+        (
+            &a.body["alternate_host"],
+            &a.body["port"],
+            &a.body["settings"]["tls"]
+        ),
+        (&json!("192.0.2.99"), &json!(2222), &json!(true))
+    );
+    assert_eq!(app.store.element_password("mm1").await.unwrap(), "new");
+    // null clears; absent keeps.
+    let a = app
+        .patch("/api/v1/elements/mm1", &json!({"alternate_host": null}))
+        .await;
+    assert_eq!(
+        (&a.body["alternate_host"], &a.body["port"]),
+        (&Value::Null, &json!(2222))
+    );
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"port": 0}), "port"),
+        (json!({"host": ""}), "host"),
+        (json!({"login": ""}), "login"),
+        (json!({"password": ""}), "password"),
+        (json!({"notify_sync": true}), "notify_sync"),
+        (json!({"kind": "cm"}), "kind"),
+        (json!({"name": "other"}), "name"),
+        (json!({"cm": "nope"}), "cm"),
+        (json!({"tls": false}), "ca_file"),
+    ];
+    for (body, field) in cases {
+        let a = app.patch("/api/v1/elements/mm1", &body).await;
+        assert_eq!(
+            (a.status.as_u16(), a.code(), a.field()),
+            (400, "invalid-field", field),
+            "{body}: {a:?}"
+        );
+    }
+    let a = app
+        .patch("/api/v1/elements/nope", &json!({"port": 1}))
+        .await;
+    assert_eq!((a.status.as_u16(), a.code()), (404, "no-element"));
+}
+
+#[tokio::test]
+async fn removing_is_refused_while_an_element_depends_on_it() {
+    let app = App::start().await;
+    // A CM that does not answer: its init fails, and it is still a CM.
+    let a = app
+        .post(
+            "/api/v1/elements",
+            &json!({"name": "cm9", "kind": "cm", "host": "127.0.0.1", "port": 1,
+                    "login": "u", "password": "p"}),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    let init = app.wait_job(a.body["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(init["state"], "failed", "no CM answers on port 1: {init}");
+
+    let mm = app
+        .post(
+            "/api/v1/elements",
+            &json!({"name": "cmm", "kind": "cm-messaging", "host": "192.0.2.3", "port": 443,
+                    "login": "u", "password": "p", "cm": "cm9"}),
+        )
+        .await;
+    assert_eq!(mm.status, 201, "{mm:?}");
+    let a = app.delete("/api/v1/elements/cm9").await;
+    assert_eq!(
+        (a.status.as_u16(), a.code()),
+        (409, "element-in-use"),
+        "{a:?}"
+    );
+    assert!(a.message().contains("'cmm'"), "{a:?}");
+    assert_eq!(app.delete("/api/v1/elements/cmm").await.status, 204);
+
+    assert_eq!(app.delete("/api/v1/elements/cm9").await.status, 204);
+    assert_eq!(app.get("/api/v1/elements/cm9").await.status, 404);
+    assert_eq!(
+        app.delete("/api/v1/elements/cm9").await.code(),
+        "no-element"
+    );
+}
+
+#[tokio::test]
+async fn checking_an_element() {
+    let emu = emulator().await;
+    let app = App::start().await;
+    app.add_cm("cm1", &emu).await;
+    let a = app
+        .call(Method::POST, "/api/v1/elements/cm1/check", None)
+        .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body["version"], "R020x.01.0.974.0");
+    assert_eq!(a.body["pinned"], true);
+    assert_eq!(a.body["host"], "127.0.0.1");
+
+    // A wrong password: the element refuses the login.
+    app.patch("/api/v1/elements/cm1", &json!({"password": "wrong"}))
+        .await;
+    let a = app
+        .call(Method::POST, "/api/v1/elements/cm1/check", None)
+        .await;
+    assert_eq!(
+        (a.status.as_u16(), a.code()),
+        (502, "element-login-failed"),
+        "{a:?}"
+    );
+
+    // Another host key pinned: refused, naming both.
+    app.patch(
+        "/api/v1/elements/cm1",
+        &json!({"password": crate::OWN.1, "host_key": "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}),
+    )
+    .await;
+    let a = app
+        .call(Method::POST, "/api/v1/elements/cm1/check", None)
+        .await;
+    assert_eq!(
+        (a.status.as_u16(), a.code()),
+        (502, "host-key-mismatch"),
+        "{a:?}"
+    );
+    assert!(a.message().contains("SHA256:AAAA"), "{a:?}");
+
+    let a = app
+        .call(Method::POST, "/api/v1/elements/nope/check", None)
+        .await;
+    assert_eq!(a.code(), "no-element");
+}
+
+#[tokio::test]
+async fn listing_is_paged() {
+    let app = App::start().await;
+    for i in 0..5 {
+        app.add_messaging(&format!("mm{i}")).await;
+    }
+    let a = app.get("/api/v1/elements?offset=1&limit=2").await;
+    assert_eq!(
+        (&a.body["offset"], &a.body["limit"], &a.body["total"]),
+        (&json!(1), &json!(2), &json!(5))
+    );
+    let names: Vec<&str> = a.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["mm1", "mm2"]);
+    for (q, field) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("offset=-1", "offset"),
+        ("limit=x", "limit"),
+    ] {
+        let a = app.get(&format!("/api/v1/elements?{q}")).await;
+        assert_eq!(
+            (a.status.as_u16(), a.code(), a.field()),
+            (400, "invalid-query", field),
+            "{q}: {a:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn removing_is_refused_while_a_job_runs_and_stopping_it_frees_the_element() {
+    // A slow CM, so that its init is still running when the removal comes.
+    let emu = crate::emulator_with(|s| s.latency = std::time::Duration::from_millis(20)).await;
+    let app = App::start().await;
+    let a = app
+        .post("/api/v1/elements", &crate::cm_body("cm1", &emu))
+        .await;
+    let id = a.body["job"]["id"].as_i64().unwrap();
+    let busy = app.delete("/api/v1/elements/cm1").await;
+    assert_eq!(
+        (busy.status.as_u16(), busy.code()),
+        (409, "element-busy"),
+        "{busy:?}"
+    );
+    assert!(busy.message().contains(&format!("job {id}")), "{busy:?}");
+
+    let stop = app
+        .call(Method::POST, &format!("/api/v1/jobs/{id}/stop"), None)
+        .await;
+    assert_eq!(stop.status, 200, "{stop:?}");
+    assert!(
+        ["stopping", "stopped"].contains(&stop.body["state"].as_str().unwrap()),
+        "{stop:?}"
+    );
+    let done = app.wait_job(id).await;
+    assert_eq!(done["state"], "stopped", "{done}");
+    assert_eq!(app.delete("/api/v1/elements/cm1").await.status, 204);
+    assert_eq!(app.get("/api/v1/elements/cm1").await.code(), "no-element");
+}

@@ -1,0 +1,315 @@
+//! The REST API in-process on a loopback port, on a fresh SQLite database
+//! and a real runner; the CM emulator where a test needs an element that
+//! answers.
+
+mod auth;
+mod elements;
+mod jobs;
+mod objects;
+mod schedules;
+mod service;
+mod walk;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use ucsync_api::{ApiSettings, ApiState, create_token};
+use ucsync_connect::Connector;
+use ucsync_connect::cm::CmConnector;
+use ucsync_connect::cm::catalog::Catalog;
+use ucsync_core::{Role, SecretKey};
+use ucsync_emulator::cm::{CmEmulator, CmSettings};
+use ucsync_engine::{ConnectorFactory, Runner, RunnerSettings, SyncEngine, SyncSettings};
+use ucsync_sat::{Password, SatConfig};
+use ucsync_store::{Element, SqliteStore, Store};
+
+pub const OWN: (&str, &str) = ("ucsync", "ucsync01");
+pub const OUTSIDE: (&str, &str) = ("craft", "craft01");
+
+pub async fn emulator() -> CmEmulator {
+    emulator_with(|_| {}).await
+}
+
+pub async fn emulator_with(change: impl FnOnce(&mut CmSettings)) -> CmEmulator {
+    let mut settings = CmSettings {
+        logins: vec![
+            (OWN.0.into(), OWN.1.into()),
+            (OUTSIDE.0.into(), OUTSIDE.1.into()),
+        ],
+        ..CmSettings::default()
+    };
+    change(&mut settings);
+    CmEmulator::start(settings, TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .await
+        .unwrap()
+}
+
+pub fn factory() -> ConnectorFactory {
+    let catalog = Arc::new(Catalog::builtin());
+    Arc::new(move |e: Element, password: String| {
+        let catalog = catalog.clone();
+        Box::pin(async move {
+            let mut cfg = SatConfig::new(
+                e.host.clone(),
+                e.port,
+                e.login.clone(),
+                Password::new(password),
+            );
+            cfg.backoff = Duration::from_millis(20);
+            cfg.host_key = e.settings.host_key.clone();
+            let c: Arc<dyn Connector> = Arc::new(CmConnector::connect(cfg, catalog).await?);
+            Ok(c)
+        })
+    })
+}
+
+/// The API served on a loopback port, with an admin and a read-only token.
+pub struct App {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub admin: String,
+    pub reader: String,
+    pub store: Arc<dyn Store>,
+    pub runner: Runner,
+    /// Stops the server, gracefully.
+    pub shutdown: CancellationToken,
+    pub server: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+/// An answer: status, headers and the body as JSON (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Answer {
+    /// The error code of an error answer.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn field(&self) -> &str {
+        self.body["error"]["field"].as_str().unwrap_or("")
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+}
+
+impl App {
+    pub async fn start() -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = SecretKey::generate();
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("ucsync.db"), secret.clone())
+                .await
+                .unwrap(),
+        );
+        let engine = SyncEngine::new(store.clone(), secret, SyncSettings::default());
+        let runner = Runner::new(
+            engine,
+            factory(),
+            RunnerSettings {
+                poll: Duration::from_millis(50),
+                ..Default::default()
+            },
+        );
+        let shutdown = CancellationToken::new();
+        let state = ApiState::new(
+            runner.clone(),
+            ApiSettings {
+                keep_alive: Duration::from_millis(200),
+                ..Default::default()
+            },
+        )
+        .with_shutdown(shutdown.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = ucsync_api::router(state);
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+                .unwrap();
+        });
+        let (_, admin) = create_token(store.as_ref(), "admin-test", Role::Admin)
+            .await
+            .unwrap();
+        let (_, reader) = create_token(store.as_ref(), "reader-test", Role::ReadOnly)
+            .await
+            .unwrap();
+        App {
+            url: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            admin,
+            reader,
+            store,
+            runner,
+            shutdown,
+            server,
+            _dir: dir,
+        }
+    }
+
+    /// A request with a token (`None`: without one) and a JSON body.
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Answer {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.unwrap();
+        answer(resp).await
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Answer {
+        self.call_as(Some(&self.admin), method, path, body).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Answer {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// A raw body with a content type.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> Answer {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.admin)
+            .body(body.to_string());
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        answer(req.send().await.unwrap()).await
+    }
+
+    /// Adds a CM on the emulator through the API; returns its init job, finished.
+    pub async fn add_cm(&self, name: &str, emu: &CmEmulator) -> Value {
+        let a = self.post("/api/v1/elements", &cm_body(name, emu)).await;
+        assert_eq!(a.status, 201, "{a:?}");
+        let id = a.body["job"]["id"].as_i64().unwrap();
+        self.wait_job(id).await
+    }
+
+    /// Waits for a job to finish, through the API.
+    pub async fn wait_job(&self, id: i64) -> Value {
+        for _ in 0..1200 {
+            let a = self.get(&format!("/api/v1/jobs/{id}")).await;
+            assert_eq!(a.status, 200, "{a:?}");
+            if ["succeeded", "failed", "stopped"].contains(&a.body["state"].as_str().unwrap()) {
+                return a.body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("job {id} did not finish in 60 s");
+    }
+
+    /// Waits until no job is queued or running.
+    pub async fn idle(&self) {
+        for _ in 0..1200 {
+            let mut busy = false;
+            for state in ["queued", "running", "stopping"] {
+                let a = self
+                    .get(&format!("/api/v1/jobs?state={state}&limit=1"))
+                    .await;
+                busy |= !a.body["items"].as_array().unwrap().is_empty();
+            }
+            if !busy {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("jobs still running after 60 s");
+    }
+
+    /// Adds an element that needs no connection (a messaging one).
+    pub async fn add_messaging(&self, name: &str) -> Answer {
+        let a = self
+            .post(
+                "/api/v1/elements",
+                &json!({"name": name, "kind": "messaging", "host": "192.0.2.10", "port": 22,
+                        "login": "admin", "password": "pw"}),
+            )
+            .await;
+        assert_eq!(a.status, 201, "{a:?}");
+        a
+    }
+}
+
+pub async fn answer(resp: reqwest::Response) -> Answer {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Answer {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+pub fn cm_body(name: &str, emu: &CmEmulator) -> Value {
+    json!({
+        "name": name, "kind": "cm", "host": "127.0.0.1", "port": emu.addr().port(),
+        "login": OWN.0, "password": OWN.1
+    })
+}
+
+/// Replaces what changes from run to run (times, ports, ids) for snapshots.
+pub fn redact(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let x = if x.is_null() {
+                        x.clone()
+                    } else if k.ends_with("_at") || k == "at" || k == "port" || k == "secret" {
+                        json!(format!("[{k}]"))
+                    } else {
+                        redact(x)
+                    };
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(redact).collect()),
+        _ => v.clone(),
+    }
+}

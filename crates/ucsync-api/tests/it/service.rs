@@ -1,0 +1,231 @@
+//! Health, metrics, the event stream, the console, and the error shape of
+//! routes and methods that do not exist.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{App, emulator};
+
+#[tokio::test]
+async fn health_needs_no_token() {
+    let app = App::start().await;
+    let a = app.call_as(None, Method::GET, "/healthz", None).await;
+    assert_eq!(
+        (a.status.as_u16(), &a.body),
+        (200, &json!({"status": "ok"}))
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_the_error_shape() {
+    let app = App::start().await;
+    let a = app.get("/api/v1/nothing").await;
+    assert_eq!((a.status.as_u16(), a.code()), (404, "not-found"));
+    let a = app.call_as(None, Method::GET, "/nothing", None).await;
+    assert_eq!((a.status.as_u16(), a.code()), (404, "not-found"));
+    let a = app.call(Method::PUT, "/api/v1/elements", None).await;
+    assert_eq!(
+        (a.status.as_u16(), a.code()),
+        (405, "method-not-allowed"),
+        "{a:?}"
+    );
+    let a = app.call(Method::DELETE, "/api/v1/jobs", None).await;
+    assert_eq!(
+        (a.status.as_u16(), a.code()),
+        (405, "method-not-allowed"),
+        "{a:?}"
+    );
+    insta::assert_json_snapshot!("not_found", app.get("/api/v1/nothing").await.body);
+}
+
+#[tokio::test]
+async fn the_console_is_a_page() {
+    let app = App::start().await;
+    let a = app.call_as(None, Method::GET, "/", None).await;
+    assert_eq!(a.status, 200);
+    assert!(
+        a.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(a.text.contains("/api/v1"), "it reads the API");
+}
+
+#[tokio::test]
+async fn metrics_count_jobs_objects_and_sync_age() {
+    let emu = emulator().await;
+    let app = App::start().await;
+    app.add_cm("cm1", &emu).await;
+    // The histogram is fed by the finished-job event, which may trail the
+    // job's state by a moment.
+    let mut text = String::new();
+    for _ in 0..50 {
+        let a = app.get("/metrics").await;
+        assert_eq!(a.status, 200, "{a:?}");
+        assert!(
+            a.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        text = a.text;
+        if text.contains("ucsync_sync_duration_seconds_count{type=\"init\",state=\"succeeded\"} 1")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for line in [
+        "# TYPE ucsync_jobs gauge",
+        "ucsync_jobs{type=\"init\",state=\"succeeded\"} 1",
+        "ucsync_jobs{type=\"incremental\",state=\"queued\"} 0",
+        "# TYPE ucsync_sync_duration_seconds histogram",
+        "ucsync_sync_duration_seconds_bucket{type=\"init\",state=\"succeeded\",le=\"+Inf\"} 1",
+        "ucsync_sync_duration_seconds_count{type=\"init\",state=\"succeeded\"} 1",
+        "ucsync_objects{element=\"cm1\",type=\"station\"} ",
+        "ucsync_elements 1",
+        "ucsync_last_successful_sync_age_seconds{element=\"cm1\"} ",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    // Every sample line is `name{labels} number`.
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        let (_, value) = l.rsplit_once(' ').unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{l}");
+    }
+    let a = app.call_as(None, Method::GET, "/metrics", None).await;
+    assert_eq!(a.status, 401);
+}
+
+/// Reads server-sent events until `until` says stop; returns their data.
+async fn read_events(
+    resp: &mut reqwest::Response,
+    mut until: impl FnMut(&[(String, Value)]) -> bool,
+) -> Vec<(String, Value)> {
+    let mut buf = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !until(&events) {
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .expect("events in time")
+            .unwrap()
+            .expect("the stream stays open");
+        buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let mut name = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = n.trim().to_string();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim());
+                }
+            }
+            if !name.is_empty() {
+                events.push((name, serde_json::from_str(&data).unwrap()));
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn events_tell_of_elements_and_jobs() {
+    let emu = emulator().await;
+    let app = App::start().await;
+    let mut resp = app
+        .client
+        .get(format!("{}/api/v1/events", app.url))
+        .bearer_auth(&app.reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let a = app
+        .post("/api/v1/elements", &crate::cm_body("cm1", &emu))
+        .await;
+    let id = a.body["job"]["id"].clone();
+    let events = read_events(&mut resp, |evs| {
+        evs.iter()
+            .any(|(n, d)| n == "job" && d["job"]["id"] == id && d["job"]["state"] == "succeeded")
+    })
+    .await;
+    let added = events
+        .iter()
+        .find(|(n, _)| n == "element")
+        .expect("an element event");
+    assert_eq!(
+        added.1,
+        json!({"kind": "element", "name": "cm1", "change": "added"})
+    );
+    let states: Vec<&str> = events
+        .iter()
+        .filter(|(n, d)| n == "job" && d["job"]["id"] == id)
+        .map(|(_, d)| d["job"]["state"].as_str().unwrap())
+        .collect();
+    assert!(
+        states.contains(&"queued") || states.contains(&"running"),
+        "{states:?}"
+    );
+    assert_eq!(states.last(), Some(&"succeeded"));
+    for (_, d) in &events {
+        assert!(
+            !d.to_string().contains(crate::OWN.1),
+            "no password in events"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_idle_event_stream_is_kept_alive() {
+    let app = App::start().await;
+    let mut resp = app
+        .client
+        .get(format!("{}/api/v1/events", app.url))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    let chunk = tokio::time::timeout(Duration::from_secs(5), resp.chunk())
+        .await
+        .expect("a keep-alive within the interval")
+        .unwrap()
+        .unwrap();
+    assert!(
+        std::str::from_utf8(&chunk).unwrap().starts_with(':'),
+        "a comment"
+    );
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_ends_open_event_streams() {
+    let app = App::start().await;
+    let mut resp = app
+        .client
+        .get(format!("{}/api/v1/events", app.url))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    app.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = resp.chunk().await {}
+    })
+    .await
+    .expect("the stream ends");
+    tokio::time::timeout(Duration::from_secs(5), app.server)
+        .await
+        .expect("the server stops though a client was listening")
+        .unwrap();
+}

@@ -1,0 +1,272 @@
+//! `ucsync job list|show|changes|stop`: sync jobs, what they did, and
+//! stopping one.
+
+use clap::Subcommand;
+use reqwest::Method;
+use ucsync_api::model::{ChangePage, JobPage, JobView};
+use ucsync_core::JobState;
+
+use super::render::{self, count, opt, opt_time};
+use super::sync::{progress, status_line};
+use super::{ApiClient, Output, OutputArg, PageArgs, print, print_json};
+use crate::Exit;
+
+#[derive(Debug, Subcommand)]
+pub enum JobCmd {
+    /// Jobs, newest first.
+    List {
+        /// Only this element's jobs.
+        #[arg(long, value_name = "ELEMENT")]
+        element: Option<String>,
+        /// Only jobs in this state: queued, running, stopping, stopped,
+        /// succeeded or failed.
+        #[arg(long, value_parser = parse_state)]
+        state: Option<JobState>,
+        #[command(flatten)]
+        page: PageArgs,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// One job: its progress per object type, its counts, and the first of
+    /// the changes it made.
+    Show {
+        id: i64,
+        /// How many of its changes to list with it (table output).
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        changes: u64,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// The object changes a job applied (or, for an init the discrepancy
+    /// check refused, would have applied).
+    Changes {
+        id: i64,
+        #[command(flatten)]
+        page: PageArgs,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// Stop a job: a queued one at once, a running one at its next safe point.
+    Stop {
+        id: i64,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+}
+
+fn parse_state(s: &str) -> Result<JobState, String> {
+    s.parse()
+}
+
+/// The query of `job list`.
+pub fn list_query(
+    element: Option<&str>,
+    state: Option<JobState>,
+    page: &PageArgs,
+) -> Vec<(&'static str, String)> {
+    let mut q = Vec::new();
+    if let Some(e) = element {
+        q.push(("element", e.to_string()));
+    }
+    if let Some(s) = state {
+        q.push(("state", s.to_string()));
+    }
+    q.extend(page.query());
+    q
+}
+
+pub async fn run(client: &ApiClient, cmd: JobCmd) -> Result<(), Exit> {
+    match cmd {
+        JobCmd::List {
+            element,
+            state,
+            page,
+            output,
+        } => {
+            let query = list_query(element.as_deref(), state, &page);
+            let v = client.get_value(&["jobs"], &query).await?;
+            match output.output {
+                Output::Json => print_json(&v),
+                Output::Table => print(&list_table(&client.typed(v)?)),
+            }
+        }
+        JobCmd::Show {
+            id,
+            changes,
+            output,
+        } => {
+            let id = id.to_string();
+            let v = client.get_value(&["jobs", &id], &[]).await?;
+            match output.output {
+                Output::Json => print_json(&v),
+                Output::Table => {
+                    let job: JobView = client.typed(v)?;
+                    let changes = if changes > 0 {
+                        let q = [("limit", changes.min(1000).to_string())];
+                        Some(
+                            client
+                                .get::<ChangePage>(&["jobs", &id, "changes"], &q)
+                                .await?,
+                        )
+                    } else {
+                        None
+                    };
+                    print(&show_text(&job, changes.as_ref()))
+                }
+            }
+        }
+        JobCmd::Changes { id, page, output } => {
+            let id = id.to_string();
+            let v = client
+                .get_value(&["jobs", &id, "changes"], &page.query())
+                .await?;
+            match output.output {
+                Output::Json => print_json(&v),
+                Output::Table => {
+                    let page: ChangePage = client.typed(v)?;
+                    print(&format!(
+                        "{}\n{}",
+                        changes_table(&page),
+                        render::page_footer(
+                            "change",
+                            page.items.len(),
+                            page.offset,
+                            page.limit,
+                            page.total
+                        )
+                    ))
+                }
+            }
+        }
+        JobCmd::Stop { id, output } => {
+            let id = id.to_string();
+            let v = client
+                .call(Method::POST, &["jobs", &id, "stop"], &[], None::<&()>)
+                .await?;
+            match output.output {
+                Output::Json => print_json(&v),
+                Output::Table => print(&status_line(&client.typed(v)?)),
+            }
+        }
+    }
+}
+
+fn progress_cell(job: &JobView) -> String {
+    let (done, expected) = progress(job);
+    if expected == 0 && done == 0 {
+        "-".into()
+    } else {
+        format!("{}/{}", count(done), count(expected))
+    }
+}
+
+pub fn list_table(page: &JobPage) -> String {
+    let mut t = render::table(&[
+        "ID", "ELEMENT", "TYPE", "TRIGGER", "BY", "STATE", "PROGRESS", "CREATED", "FINISHED",
+    ]);
+    for j in &page.items {
+        let kind = if j.requested == j.sync_type {
+            j.sync_type.to_string()
+        } else {
+            format!("{} (asked {})", j.sync_type, j.requested)
+        };
+        t.add_row([
+            j.id.to_string(),
+            j.element.clone(),
+            kind,
+            j.trigger.to_string(),
+            j.requested_by.clone(),
+            j.state.to_string(),
+            progress_cell(j),
+            render::time(&j.created_at),
+            opt_time(j.finished_at.as_deref()),
+        ]);
+    }
+    format!(
+        "{t}\n{}",
+        render::page_footer("job", page.items.len(), page.offset, page.limit, page.total)
+    )
+}
+
+pub fn changes_table(page: &ChangePage) -> String {
+    let mut t = render::table(&["AT", "OP", "TYPE", "KEY", "BY", "APPLIED"]);
+    for c in &page.items {
+        t.add_row([
+            render::time(&c.at),
+            c.op.clone(),
+            c.object_type.clone(),
+            c.key.clone(),
+            opt(c.by_login.as_deref()),
+            if c.applied { "yes" } else { "no" }.into(),
+        ]);
+    }
+    t.to_string()
+}
+
+pub fn show_text(job: &JobView, changes: Option<&ChangePage>) -> String {
+    let c = &job.counts;
+    let mut rows = vec![
+        ("job", job.id.to_string()),
+        ("element", job.element.clone()),
+        ("requested", job.requested.to_string()),
+        ("type", job.sync_type.to_string()),
+    ];
+    if let Some(r) = &job.reason {
+        rows.push(("reason", r.clone()));
+    }
+    rows.extend([
+        ("trigger", job.trigger.to_string()),
+        ("requested by", job.requested_by.clone()),
+        ("state", job.state.to_string()),
+    ]);
+    if let Some(e) = &job.error {
+        rows.push(("error", e.clone()));
+    }
+    rows.extend([
+        ("progress", progress_cell(job)),
+        (
+            "counts",
+            format!(
+                "added {}, changed {}, deleted {}, unchanged {}, skipped {}",
+                count(c.added),
+                count(c.changed),
+                count(c.deleted),
+                count(c.unchanged),
+                count(c.skipped)
+            ),
+        ),
+        ("created", render::time(&job.created_at)),
+        ("started", opt_time(job.started_at.as_deref())),
+        ("finished", opt_time(job.finished_at.as_deref())),
+    ]);
+    let mut out = render::fields(&rows);
+    if !job.progress.is_empty() {
+        let mut t = render::table(&["OBJECT TYPE", "DONE", "EXPECTED"]);
+        for (ty, p) in &job.progress {
+            t.add_row([ty.clone(), count(p.done), count(p.expected)]);
+        }
+        out.push('\n');
+        out.push_str(&t.to_string());
+    }
+    if let Some(page) = changes {
+        out.push('\n');
+        if page.items.is_empty() {
+            out.push_str("no changes");
+        } else {
+            out.push_str(&changes_table(page));
+            let shown = page.items.len() as u64;
+            match page.total {
+                Some(total) if total > shown => out.push_str(&format!(
+                    "\n{shown} of {} changes; all of them: ucsync job changes {} --limit 1000",
+                    count(total),
+                    job.id
+                )),
+                _ => out.push_str(&format!(
+                    "\n{shown} change{}",
+                    if shown == 1 { "" } else { "s" }
+                )),
+            }
+        }
+    }
+    out
+}

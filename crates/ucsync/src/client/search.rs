@@ -1,0 +1,57 @@
+//! `ucsync search TEXT`: objects whose key or name starts with the text,
+//! across all elements.
+
+use clap::Args;
+use ucsync_api::model::SearchPage;
+
+use super::render::{self, opt};
+use super::{ApiClient, Conn, Output, OutputArg, PageArgs, print, print_json};
+use crate::Exit;
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The start of a key or a name (case-insensitive).
+    pub text: String,
+    #[command(flatten)]
+    pub page: PageArgs,
+    #[command(flatten)]
+    pub output: OutputArg,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+pub fn query(args: &SearchArgs) -> Vec<(&'static str, String)> {
+    let mut q = vec![("q", args.text.clone())];
+    q.extend(args.page.query());
+    q
+}
+
+pub async fn run(client: &ApiClient, args: SearchArgs) -> Result<(), Exit> {
+    let v = client.get_value(&["search"], &query(&args)).await?;
+    match args.output.output {
+        Output::Json => print_json(&v),
+        Output::Table => print(&table(&client.typed(v)?)),
+    }
+}
+
+pub fn table(page: &SearchPage) -> String {
+    let mut t = render::table(&["ELEMENT", "TYPE", "KEY", "NAME"]);
+    for h in &page.items {
+        t.add_row([
+            h.element.clone(),
+            h.object_type.clone(),
+            h.key.clone(),
+            opt(h.name.as_deref()),
+        ]);
+    }
+    format!(
+        "{t}\n{}",
+        render::page_footer(
+            "object",
+            page.items.len(),
+            page.offset,
+            page.limit,
+            page.total
+        )
+    )
+}

@@ -1,0 +1,409 @@
+//! `ucsync sync init|incremental|force-init`: ask for syncs, and with
+//! `--wait` follow the jobs to their end — progress bars on a terminal,
+//! plain lines otherwise.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use clap::{ArgGroup, Args, Subcommand};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use reqwest::Method;
+use ucsync_api::model::{ElementView, JobView, SyncBody, SyncResponse};
+use ucsync_core::{JobState, SyncType};
+
+use super::render::{self, count};
+use super::{ApiClient, Output, OutputArg, all_elements, confirm, print, print_json};
+use crate::{Exit, FAILED, bad_input};
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCmd {
+    /// Read everything from the elements and store it (refused by the
+    /// discrepancy check when it would delete too much).
+    Init(SyncArgs),
+    /// Read only what changed since the last sync (may become an init).
+    Incremental(SyncArgs),
+    /// An init without the discrepancy check: stored objects the elements no
+    /// longer have are deleted, however many. Shows them and asks first.
+    ForceInit(ForceArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["elements", "all"])))]
+pub struct SyncArgs {
+    /// The elements to sync.
+    #[arg(value_name = "ELEMENT")]
+    pub elements: Vec<String>,
+    /// Every element.
+    #[arg(long)]
+    pub all: bool,
+    /// Follow the jobs until they end; exit 1 if any did not succeed.
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub output: OutputArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ForceArgs {
+    #[command(flatten)]
+    pub sync: SyncArgs,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+impl SyncArgs {
+    pub fn body(&self, sync_type: SyncType) -> SyncBody {
+        SyncBody {
+            sync_type,
+            elements: (!self.all).then(|| self.elements.clone()),
+            all: self.all.then_some(true),
+        }
+    }
+}
+
+pub async fn run(client: &ApiClient, cmd: SyncCmd) -> Result<(), Exit> {
+    let (sync_type, args) = match cmd {
+        SyncCmd::Init(a) => (SyncType::Init, a),
+        SyncCmd::Incremental(a) => (SyncType::Incremental, a),
+        SyncCmd::ForceInit(f) => {
+            if !f.yes {
+                ask_force(client, &f.sync).await?;
+            }
+            (SyncType::ForceInit, f.sync)
+        }
+    };
+    let body = args.body(sync_type);
+    let v = client
+        .call(Method::POST, &["sync"], &[], Some(&body))
+        .await?;
+    let resp: SyncResponse = client.typed(v.clone())?;
+    match args.output.output {
+        Output::Json => print_json(&v)?,
+        Output::Table => print(&jobs_table(&resp))?,
+    }
+    if args.wait {
+        let jobs = resp.jobs.into_iter().map(|r| r.job).collect();
+        wait_with(client, jobs, args.output.output).await
+    } else {
+        Ok(())
+    }
+}
+
+/// Shows what a forced init may delete and asks. Without a terminal there
+/// is no one to ask, so it refuses before asking the service anything.
+async fn ask_force(client: &ApiClient, args: &SyncArgs) -> Result<(), Exit> {
+    if !std::io::stdin().is_terminal() {
+        return Err(bad_input(anyhow!(
+            "force-init needs confirmation and there is no terminal to ask on: pass --yes"
+        )));
+    }
+    let elements = if args.all {
+        all_elements(client).await?
+    } else {
+        let mut out = Vec::with_capacity(args.elements.len());
+        for name in &args.elements {
+            out.push(client.get::<ElementView>(&["elements", name], &[]).await?);
+        }
+        out
+    };
+    if elements.is_empty() {
+        return Err(bad_input(anyhow!("there are no elements to sync")));
+    }
+    eprintln!("{}", force_preview(&elements));
+    let names: Vec<&str> = elements.iter().map(|e| e.name.as_str()).collect();
+    let question = format!("Force an initializing sync of {}?", names.join(", "));
+    if confirm(&question, "force-init")? {
+        Ok(())
+    } else {
+        Err(Exit {
+            code: FAILED,
+            error: anyhow!("nothing was requested: the answer was not yes"),
+        })
+    }
+}
+
+/// What a forced init puts at stake: every object stored for each element.
+pub fn force_preview(elements: &[ElementView]) -> String {
+    let mut t = render::table(&["ELEMENT", "KIND", "STORED OBJECTS", "LAST SUCCESS"]);
+    let mut total = 0;
+    for e in elements {
+        total += e.objects;
+        t.add_row([
+            e.name.clone(),
+            e.kind.to_string(),
+            count(e.objects),
+            render::opt_time(e.sync.last_success_at.as_deref()),
+        ]);
+    }
+    format!(
+        "A forced init replaces the stored data with what the elements hold now, without the discrepancy check:\n\
+         of these {} stored objects, every one an element no longer has is deleted.\n{t}",
+        count(total)
+    )
+}
+
+pub fn jobs_table(resp: &SyncResponse) -> String {
+    let mut t = render::table(&["JOB", "ELEMENT", "REQUESTED", "TYPE", "STATE", "REQUEST"]);
+    for r in &resp.jobs {
+        let j = &r.job;
+        t.add_row([
+            j.id.to_string(),
+            j.element.clone(),
+            j.requested.to_string(),
+            j.sync_type.to_string(),
+            j.state.to_string(),
+            if r.joined { "joined" } else { "queued" }.to_string(),
+        ]);
+    }
+    t.to_string()
+}
+
+/// Objects done and expected, summed over the object types.
+pub fn progress(job: &JobView) -> (u64, u64) {
+    job.progress
+        .values()
+        .fold((0, 0), |(d, e), p| (d + p.done, e + p.expected))
+}
+
+/// `job 12 cm1 init`
+fn label(job: &JobView) -> String {
+    format!("job {} {} {}", job.id, job.element, job.sync_type)
+}
+
+/// `job 12 cm1 init: running 1200/5000`
+pub fn status_line(job: &JobView) -> String {
+    let (done, expected) = progress(job);
+    if expected > 0 || done > 0 {
+        format!("{}: {} {done}/{expected}", label(job), job.state)
+    } else {
+        format!("{}: {}", label(job), job.state)
+    }
+}
+
+/// The last line of a job: its counts, or why it did not succeed.
+pub fn summary_line(job: &JobView) -> String {
+    let c = &job.counts;
+    let counts = format!(
+        "added {}, changed {}, deleted {}, unchanged {}, skipped {}",
+        c.added, c.changed, c.deleted, c.unchanged, c.skipped
+    );
+    let why = job.error.as_deref().or(job.reason.as_deref());
+    match (job.state, why) {
+        (JobState::Succeeded, _) => format!("{}: succeeded ({counts})", label(job)),
+        (state, Some(why)) => format!("{}: {state}: {why}", label(job)),
+        (state, None) => format!("{}: {state}", label(job)),
+    }
+}
+
+/// The exit of a wait: 0 when every job succeeded, 1 otherwise.
+pub fn outcome(jobs: &[JobView]) -> Result<(), Exit> {
+    let bad: Vec<&JobView> = jobs
+        .iter()
+        .filter(|j| j.state != JobState::Succeeded)
+        .collect();
+    let error = match bad.as_slice() {
+        [] => return Ok(()),
+        [j] => anyhow!("job {} on {} {}", j.id, j.element, j.state),
+        _ => anyhow!(
+            "{} of {} jobs did not succeed ({})",
+            bad.len(),
+            jobs.len(),
+            bad.iter()
+                .map(|j| format!("job {} on {} {}", j.id, j.element, j.state))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Err(Exit {
+        code: FAILED,
+        error,
+    })
+}
+
+/// Decides which lines to print when not on a terminal: every change of
+/// state at once, progress at most every `every`, so a long init logs a
+/// line every few seconds rather than one per poll.
+#[derive(Debug)]
+pub struct Lines {
+    every: Duration,
+    last: HashMap<i64, (JobState, u64, u64, Instant)>,
+}
+
+impl Lines {
+    pub fn new(every: Duration) -> Lines {
+        Lines {
+            every,
+            last: HashMap::new(),
+        }
+    }
+
+    pub fn update(&mut self, job: &JobView, now: Instant) -> Option<String> {
+        let (done, expected) = progress(job);
+        let new_state = || {
+            Some(if job.state.is_finished() {
+                summary_line(job)
+            } else {
+                status_line(job)
+            })
+        };
+        let line = match self.last.get(&job.id) {
+            None => new_state(),
+            Some((state, ..)) if *state != job.state => new_state(),
+            Some((_, d, e, at)) if (*d, *e) != (done, expected) && now - *at >= self.every => {
+                Some(status_line(job))
+            }
+            Some(_) => None,
+        };
+        if line.is_some() {
+            self.last.insert(job.id, (job.state, done, expected, now));
+        }
+        line
+    }
+}
+
+/// Progress bars on a terminal, one per job.
+struct Bars {
+    multi: MultiProgress,
+    bars: HashMap<i64, ProgressBar>,
+    /// While a job does not know how many objects it expects.
+    waiting: ProgressStyle,
+    counting: ProgressStyle,
+}
+
+/// How progress is shown.
+enum Display {
+    Bars(Box<Bars>),
+    Lines {
+        lines: Lines,
+        /// Standard error when standard output carries JSON.
+        to_stderr: bool,
+    },
+}
+
+impl Display {
+    fn new(jobs: &[JobView], output: Output) -> Display {
+        if !std::io::stderr().is_terminal() {
+            return Display::Lines {
+                lines: Lines::new(Duration::from_secs(2)),
+                to_stderr: output == Output::Json,
+            };
+        }
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let waiting = ProgressStyle::with_template("{prefix:.bold} {spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let counting = ProgressStyle::with_template(
+            "{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {msg} ({elapsed})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        let bars = jobs
+            .iter()
+            .map(|j| {
+                let bar = multi.add(ProgressBar::new(0).with_style(waiting.clone()));
+                bar.set_prefix(label(j));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                (j.id, bar)
+            })
+            .collect();
+        Display::Bars(Box::new(Bars {
+            multi,
+            bars,
+            waiting,
+            counting,
+        }))
+    }
+
+    fn show(&mut self, job: &JobView) {
+        match self {
+            Display::Bars(b) => {
+                let Some(bar) = b.bars.get(&job.id) else {
+                    return;
+                };
+                let (done, expected) = progress(job);
+                let style = if expected > 0 {
+                    &b.counting
+                } else {
+                    &b.waiting
+                };
+                bar.set_style(style.clone());
+                bar.set_length(expected.max(done));
+                bar.set_position(done);
+                if job.state.is_finished() {
+                    bar.finish_with_message(job.state.to_string());
+                } else {
+                    bar.set_message(job.state.to_string());
+                }
+            }
+            Display::Lines { lines, to_stderr } => {
+                if let Some(line) = lines.update(job, Instant::now()) {
+                    if *to_stderr {
+                        eprintln!("{line}");
+                    } else {
+                        let mut out = std::io::stdout().lock();
+                        let _ = writeln!(out, "{line}");
+                        let _ = out.flush();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How often a job is asked for while waiting.
+const POLL: Duration = Duration::from_millis(300);
+/// Polls that may fail in a row (a service restarting) before the wait
+/// gives up.
+const POLL_FAILURES: u32 = 20;
+
+/// Follows jobs until each has ended; exit 1 if any did not succeed.
+pub async fn wait(client: &ApiClient, jobs: Vec<JobView>) -> Result<(), Exit> {
+    wait_with(client, jobs, Output::Table).await
+}
+
+async fn wait_with(client: &ApiClient, jobs: Vec<JobView>, output: Output) -> Result<(), Exit> {
+    let mut jobs: Vec<JobView> = jobs.into_iter().fold(Vec::new(), |mut v, j| {
+        if !v.iter().any(|x: &JobView| x.id == j.id) {
+            v.push(j);
+        }
+        v
+    });
+    let mut display = Display::new(&jobs, output);
+    for j in &jobs {
+        display.show(j);
+    }
+    let mut failures = 0;
+    while jobs.iter().any(|j| !j.state.is_finished()) {
+        tokio::time::sleep(POLL).await;
+        for j in jobs.iter_mut().filter(|j| !j.state.is_finished()) {
+            let id = j.id.to_string();
+            match client.get::<JobView>(&["jobs", &id], &[]).await {
+                Ok(now) => {
+                    failures = 0;
+                    *j = now;
+                    display.show(j);
+                }
+                Err(e) => {
+                    failures += 1;
+                    if failures >= POLL_FAILURES {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+    if let Display::Bars(b) = display {
+        // The bars go; the outcome stays, one line per job, like without a terminal.
+        let _ = b.multi.clear();
+        for j in &jobs {
+            if output == Output::Json {
+                eprintln!("{}", summary_line(j));
+            } else {
+                print(&summary_line(j))?;
+            }
+        }
+    }
+    outcome(&jobs)
+}

@@ -1,0 +1,103 @@
+//! `ucsync token create|list|remove`: API tokens. A new token's secret is
+//! shown once, alone on standard output, so a script can capture it.
+
+use clap::Subcommand;
+use reqwest::Method;
+use ucsync_api::model::{NewTokenBody, TokenCreated, TokenPage};
+use ucsync_core::Role;
+
+use super::render::{self, opt_time};
+use super::{ApiClient, Output, OutputArg, PageArgs, print, print_json};
+use crate::Exit;
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a token and print its secret (shown this once).
+    Create {
+        /// admin (everything) or read-only (GET only).
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Who or what uses it; the jobs it asks for show this name.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// All tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        page: PageArgs,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// Revoke a token.
+    Remove { id: i64 },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+pub async fn run(client: &ApiClient, cmd: TokenCmd) -> Result<(), Exit> {
+    match cmd {
+        TokenCmd::Create { role, name, output } => {
+            let body = NewTokenBody { name, role };
+            let v = client
+                .call(Method::POST, &["tokens"], &[], Some(&body))
+                .await?;
+            match output.output {
+                Output::Json => print_json(&v),
+                Output::Table => {
+                    let created: TokenCreated = client.typed(v)?;
+                    let t = &created.token;
+                    eprintln!(
+                        "created {} token {} ({}): keep the secret now, it is not shown again",
+                        t.role, t.id, t.name
+                    );
+                    print(&created.secret)
+                }
+            }
+        }
+        TokenCmd::List { page, output } => {
+            let v = client.get_value(&["tokens"], &page.query()).await?;
+            match output.output {
+                Output::Json => print_json(&v),
+                Output::Table => print(&list_table(&client.typed(v)?)),
+            }
+        }
+        TokenCmd::Remove { id } => {
+            client
+                .call(
+                    Method::DELETE,
+                    &["tokens", &id.to_string()],
+                    &[],
+                    None::<&()>,
+                )
+                .await?;
+            print(&format!("removed token {id}"))
+        }
+    }
+}
+
+pub fn list_table(page: &TokenPage) -> String {
+    let mut t = render::table(&["ID", "NAME", "ROLE", "CREATED", "LAST USED"]);
+    for k in &page.items {
+        t.add_row([
+            k.id.to_string(),
+            k.name.clone(),
+            k.role.to_string(),
+            render::time(&k.created_at),
+            opt_time(k.last_used_at.as_deref()),
+        ]);
+    }
+    format!(
+        "{t}\n{}",
+        render::page_footer(
+            "token",
+            page.items.len(),
+            page.offset,
+            page.limit,
+            page.total
+        )
+    )
+}

@@ -1,0 +1,237 @@
+//! `ucsync serve`: the System Manager service — the store, the job runner,
+//! the scheduler and the REST API, started from layered settings and
+//! stopped cleanly (running jobs end at a safe point, marked stopped).
+
+pub mod settings;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use ucsync_core::{Role, SecretKey, Thresholds};
+use ucsync_engine::{Runner, RunnerSettings, Scheduler, SyncEngine, SyncSettings};
+use ucsync_schedule::SystemClock;
+use ucsync_store::{PgStore, SqliteStore, Store};
+
+pub use settings::{Flags, Settings};
+
+/// The installation key: `UCSYNC_SECRET_KEY` (hex), or `<data dir>/secret.key`,
+/// made at the first start with mode 0600.
+pub fn secret_key(data_dir: &Path, from_env: Option<String>) -> anyhow::Result<SecretKey> {
+    if let Some(hex) = from_env {
+        return SecretKey::from_hex(hex.trim()).context("UCSYNC_SECRET_KEY");
+    }
+    let path = data_dir.join("secret.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => SecretKey::from_hex(text.trim()).with_context(|| path.display().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SecretKey::generate();
+            write_private(&path, &key.to_hex())?;
+            tracing::info!(path = %path.display(), "created the installation key");
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Writes a file only its owner may read (a key, a token).
+pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    Ok(())
+}
+
+/// This node's name in the job queue, kept in `<data dir>/node.id` so that a
+/// restarted service recognizes the jobs it was running.
+fn node_name(settings: &Settings) -> anyhow::Result<String> {
+    if let Some(n) = &settings.node {
+        return Ok(n.clone());
+    }
+    let path = settings.data_path("node.id");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if !text.trim().is_empty() {
+            return Ok(text.trim().to_string());
+        }
+    }
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
+    let name = format!("{host}-{}", &SecretKey::generate().to_hex()[..8]);
+    std::fs::write(&path, &name).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(name)
+}
+
+/// A running service.
+pub struct Service {
+    pub http_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Where the first admin token was written, when this start made it.
+    pub admin_token_file: PathBuf,
+    pub runner: Runner,
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("http_addr", &self.http_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// Opens the store, starts the runner, the scheduler and the API.
+    pub async fn start(settings: Settings) -> anyhow::Result<Service> {
+        create_private_dir(&settings.data_dir)?;
+        let secret = secret_key(&settings.data_dir, std::env::var("UCSYNC_SECRET_KEY").ok())?;
+        let store: Arc<dyn Store> = match &settings.database_url {
+            Some(url) => Arc::new(
+                PgStore::connect(url, secret.clone())
+                    .await
+                    .context("cannot open the PostgreSQL database")?,
+            ),
+            None => {
+                let path = settings.data_path("ucsync.db");
+                Arc::new(
+                    SqliteStore::open(&path, secret.clone())
+                        .await
+                        .with_context(|| format!("cannot open {}", path.display()))?,
+                )
+            }
+        };
+        let zone = ucsync_schedule::parse_time_zone(&settings.time_zone)?;
+        let engine = SyncEngine::new(
+            store.clone(),
+            secret,
+            SyncSettings {
+                thresholds: Thresholds {
+                    min_deletions: settings.delete_threshold_count,
+                    max_percent: settings.delete_threshold_percent,
+                },
+                ..SyncSettings::default()
+            },
+        );
+        let runner = Runner::new(
+            engine,
+            crate::connectors::factory(settings.sessions),
+            RunnerSettings {
+                init_pool: settings.init_pool,
+                keep_connections: settings.keep_connections,
+                node: node_name(&settings)?,
+                time_zone: zone,
+                ..RunnerSettings::default()
+            },
+        );
+        let admin_token_file = settings.data_path("admin.token");
+        first_admin_token(store.as_ref(), &admin_token_file).await?;
+
+        let shutdown = CancellationToken::new();
+        let scheduler = Scheduler::new(runner.clone(), Arc::new(SystemClock), zone);
+        let mut tasks = vec![tokio::spawn(scheduler.run(shutdown.child_token()))];
+
+        let listener = TcpListener::bind(settings.http_listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.http_listen))?;
+        let http_addr = listener.local_addr()?;
+        let stop = shutdown.child_token();
+        // Open event streams end with the same token, or they would hold
+        // the graceful shutdown open.
+        let app = ucsync_api::router(
+            ucsync_api::ApiState::new(
+                runner.clone(),
+                ucsync_api::ApiSettings {
+                    default_time_zone: zone,
+                    ..ucsync_api::ApiSettings::default()
+                },
+            )
+            .with_shutdown(stop.clone()),
+        );
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the HTTP server stopped");
+            }
+        }));
+        tracing::info!(%http_addr, data_dir = %settings.data_dir.display(), "ucsync is serving");
+        Ok(Service {
+            http_addr,
+            data_dir: settings.data_dir.clone(),
+            admin_token_file,
+            runner,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops taking requests, stops running jobs at a safe point, and waits.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.runner.shutdown().await;
+        for t in self.tasks {
+            if tokio::time::timeout(Duration::from_secs(10), t)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a service task did not stop in time");
+            }
+        }
+    }
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// At the first start (no token at all), an admin token is made and written
+/// to `<data dir>/admin.token` for the administrator and the CLI.
+async fn first_admin_token(store: &dyn Store, path: &Path) -> anyhow::Result<()> {
+    if !store.tokens().await?.is_empty() {
+        return Ok(());
+    }
+    let (_, secret) = ucsync_api::create_token(store, "admin", Role::Admin).await?;
+    write_private(path, &secret)?;
+    tracing::info!(path = %path.display(), "created the admin token");
+    Ok(())
+}
+
+/// `ucsync serve`: runs until SIGINT or SIGTERM.
+pub async fn run(flags: Flags) -> anyhow::Result<()> {
+    let settings = Settings::load(&flags, std::env::vars())?;
+    if settings.syslog_tls_cert.is_some() {
+        bail!("syslog TLS is not available in this build yet");
+    }
+    let service = Service::start(settings).await?;
+    eprintln!(
+        "ucsync is serving on http://{}/ (admin token in {})",
+        service.http_addr,
+        service.admin_token_file.display()
+    );
+    crate::shutdown_signal().await;
+    tracing::info!("stopping: running jobs end at their next safe point");
+    service.stop().await;
+    Ok(())
+}

@@ -1,0 +1,283 @@
+//! The service's settings, layered: defaults < TOML file < `UCSYNC_…`
+//! environment < command-line flags. Secrets are not settings: the
+//! installation key lives in `<data dir>/secret.key` or `UCSYNC_SECRET_KEY`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Where the data directory is when nothing says otherwise.
+pub const DEFAULT_DATA_DIR: &str = "ucsync-data";
+
+/// Every setting of `ucsync serve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Holds the embedded database, `secret.key`, `admin.token` and `node.id`.
+    pub data_dir: PathBuf,
+    /// A PostgreSQL URL selects PostgreSQL instead of the embedded SQLite.
+    pub database_url: Option<String>,
+    pub http_listen: SocketAddr,
+    pub syslog_listen: SocketAddr,
+    pub syslog_tls_cert: Option<PathBuf>,
+    pub syslog_tls_key: Option<PathBuf>,
+    pub syslog_tls_client_ca: Option<PathBuf>,
+    /// The zone of schedules that name none, and of default schedules.
+    pub time_zone: String,
+    /// Inits running at once on this node.
+    pub init_pool: usize,
+    /// SAT sessions per CM during a sync.
+    pub sessions: usize,
+    /// Keep each element's connection open between jobs.
+    pub keep_connections: bool,
+    /// Discrepancy check: an init refuses when deletions of one type pass
+    /// both this count and this percentage of the stored objects.
+    pub delete_threshold_count: u64,
+    pub delete_threshold_percent: f64,
+    /// This node's name in the job queue (default: kept in `node.id`).
+    pub node: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let thresholds = ucsync_core::Thresholds::default();
+        Settings {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            database_url: None,
+            http_listen: "127.0.0.1:8080".parse().expect("address"),
+            syslog_listen: "127.0.0.1:5514".parse().expect("address"),
+            syslog_tls_cert: None,
+            syslog_tls_key: None,
+            syslog_tls_client_ca: None,
+            time_zone: "UTC".into(),
+            init_pool: 8,
+            sessions: 2,
+            keep_connections: true,
+            delete_threshold_count: thresholds.min_deletions,
+            delete_threshold_percent: thresholds.max_percent,
+            node: None,
+        }
+    }
+}
+
+/// Settings given as flags; only those given override the layers below.
+#[derive(Debug, Clone, Default, Serialize, clap::Args)]
+pub struct Flags {
+    /// The TOML settings file.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// The data directory [default: ./ucsync-data].
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL URL (postgres://…): several services may share it.
+    #[arg(long = "database", value_name = "URL")]
+    #[serde(rename = "database_url", skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// The HTTP address [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_listen: Option<SocketAddr>,
+    /// The notify-sync syslog address, UDP and TCP [default: 127.0.0.1:5514].
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syslog_listen: Option<SocketAddr>,
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syslog_tls_cert: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syslog_tls_key: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syslog_tls_client_ca: Option<PathBuf>,
+    /// The time zone of schedules [default: UTC].
+    #[arg(long, value_name = "ZONE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Inits running at once [default: 8].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_pool: Option<usize>,
+}
+
+/// The environment variables that are not settings (secrets, the client's).
+const NOT_SETTINGS: &[&str] = &[
+    "SECRET_KEY",
+    "ELEMENT_PASSWORD",
+    "TOKEN",
+    "SERVER",
+    "CM_PASSWORD",
+    "LOG",
+    "TEST_DATABASE_URL",
+];
+
+impl Settings {
+    /// Layers the settings; `env` is the process environment (injected for tests).
+    pub fn load(
+        flags: &Flags,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Settings> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = &flags.config {
+            if !file.exists() {
+                bail!("the settings file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("UCSYNC_")?.to_ascii_lowercase(), v)))
+            .filter(|(k, _)| !NOT_SETTINGS.iter().any(|n| n.eq_ignore_ascii_case(k)))
+            .collect();
+        for (k, v) in &env {
+            figment = figment.merge(Serialized::default(k, parse_env_value(v)));
+        }
+        figment = figment.merge(Serialized::defaults(flags));
+        let s: Settings = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        s.check()?;
+        Ok(s)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.init_pool == 0 {
+            bail!("init_pool must be at least 1");
+        }
+        if self.sessions == 0 {
+            bail!("sessions must be at least 1");
+        }
+        if !(0.0..=100.0).contains(&self.delete_threshold_percent) {
+            bail!("delete_threshold_percent must be between 0 and 100");
+        }
+        ucsync_schedule::parse_time_zone(&self.time_zone)
+            .with_context(|| format!("time_zone '{}'", self.time_zone))?;
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("database_url must be a postgres:// URL");
+            }
+        }
+        if self.syslog_tls_cert.is_some() != self.syslog_tls_key.is_some() {
+            bail!("syslog TLS needs both syslog_tls_cert and syslog_tls_key");
+        }
+        Ok(())
+    }
+
+    pub fn data_path(&self, file: &str) -> PathBuf {
+        self.data_dir.join(file)
+    }
+}
+
+/// An environment value as TOML would read it, so `UCSYNC_INIT_POOL=4` is a
+/// number and `UCSYNC_KEEP_CONNECTIONS=false` a boolean; anything else is text.
+fn parse_env_value(v: &str) -> figment::value::Value {
+    use figment::value::Value;
+    if let Ok(b) = v.parse::<bool>() {
+        Value::from(b)
+    } else if let Ok(n) = v.parse::<i64>() {
+        Value::from(n)
+    } else if let Ok(x) = v.parse::<f64>() {
+        Value::from(x)
+    } else {
+        Value::from(v.to_string())
+    }
+}
+
+/// The data directory a client or `serve` uses when given none.
+pub fn data_dir_from_env(flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("UCSYNC_DATA_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_with_nothing_given() {
+        let s = Settings::load(&Flags::default(), env(&[])).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.http_listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("ucsync-data"));
+    }
+
+    #[test]
+    fn file_then_environment_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ucsync.toml");
+        std::fs::write(
+            &file,
+            "http_listen = \"127.0.0.1:9000\"\ninit_pool = 3\ntime_zone = \"Europe/Berlin\"\n",
+        )
+        .unwrap();
+        let flags = Flags {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let s = Settings::load(&flags, env(&[])).unwrap();
+        assert_eq!((s.http_listen.port(), s.init_pool), (9000, 3));
+
+        let e = env(&[
+            ("UCSYNC_INIT_POOL", "5"),
+            ("UCSYNC_DATABASE_URL", "postgres://db/x"),
+            ("UCSYNC_TOKEN", "not a setting"),
+            ("UCSYNC_SECRET_KEY", "not a setting either"),
+            ("PATH", "/bin"),
+        ]);
+        let s = Settings::load(&flags, e.clone()).unwrap();
+        assert_eq!(s.init_pool, 5);
+        assert_eq!(s.database_url.as_deref(), Some("postgres://db/x"));
+        assert_eq!(s.time_zone, "Europe/Berlin", "the file still counts");
+
+        let flags = Flags {
+            init_pool: Some(7),
+            http_listen: Some("127.0.0.1:0".parse().unwrap()),
+            ..flags
+        };
+        let s = Settings::load(&flags, e).unwrap();
+        assert_eq!((s.init_pool, s.http_listen.port()), (7, 0));
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        for (text, needle) in [
+            ("init_pool = 0", "init_pool"),
+            ("time_zone = \"Mars/Olympus\"", "time_zone"),
+            ("http_listen = \"nowhere\"", "http_listen"),
+            ("no_such_setting = 1", "no_such_setting"),
+            ("database_url = \"mysql://x\"", "database_url"),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let flags = Flags {
+                config: Some(file.clone()),
+                ..Default::default()
+            };
+            let err = Settings::load(&flags, env(&[])).unwrap_err();
+            assert!(format!("{err:#}").contains(needle), "{text}: {err:#}");
+        }
+        let missing = Flags {
+            config: Some(dir.path().join("missing.toml")),
+            ..Default::default()
+        };
+        assert!(Settings::load(&missing, env(&[])).is_err());
+        let err =
+            Settings::load(&Flags::default(), env(&[("UCSYNC_INIT_POOL", "many")])).unwrap_err();
+        assert!(format!("{err:#}").contains("init_pool"), "{err:#}");
+    }
+}
