@@ -1,4 +1,5 @@
 //! End-to-end tests of the ucsync binary, run as a user would run it.
 
 mod cli;
+mod e2e;
 mod service;
