@@ -133,6 +133,7 @@ impl Service {
                 keep_connections: settings.keep_connections,
                 node: node_name(&settings)?,
                 time_zone: zone,
+                lease: Duration::from_secs(settings.job_lease_seconds),
                 ..RunnerSettings::default()
             },
         );

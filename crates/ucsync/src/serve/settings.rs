@@ -40,6 +40,9 @@ pub struct Settings {
     pub delete_threshold_percent: f64,
     /// This node's name in the job queue (default: kept in `node.id`).
     pub node: Option<String>,
+    /// How long a running job's lease lasts: when a node dies, another
+    /// fails its jobs as interrupted this long after its last renewal.
+    pub job_lease_seconds: u64,
 }
 
 impl Default for Settings {
@@ -60,6 +63,7 @@ impl Default for Settings {
             delete_threshold_count: thresholds.min_deletions,
             delete_threshold_percent: thresholds.max_percent,
             node: None,
+            job_lease_seconds: 30,
         }
     }
 }
@@ -152,6 +156,9 @@ impl Settings {
         }
         if self.sessions == 0 {
             bail!("sessions must be at least 1");
+        }
+        if !(3..=3600).contains(&self.job_lease_seconds) {
+            bail!("job_lease_seconds must be between 3 and 3600");
         }
         if !(0.0..=100.0).contains(&self.delete_threshold_percent) {
             bail!("delete_threshold_percent must be between 0 and 100");

@@ -19,11 +19,17 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(data_dir: &Path) -> Serve {
+        Serve::start_with(data_dir, &[])
+    }
+
+    /// With more environment: another database, a shared key, a short lease.
+    pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
         let mut child = Command::new(BIN)
             .args(["serve", "--http-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env_remove("UCSYNC_DATABASE_URL")
             .env("UCSYNC_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -44,11 +50,20 @@ impl Serve {
             }
         };
         std::thread::spawn(move || lines.for_each(drop));
+        // A second node on a shared database finds a token there and makes none.
         let token = std::fs::read_to_string(data_dir.join("admin.token"))
-            .unwrap()
+            .unwrap_or_default()
             .trim()
             .to_string();
         Serve { child, url, token }
+    }
+
+    /// Asks the service to stop, as an administrator's Ctrl-C or systemd would.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        self.child.wait().unwrap()
     }
 
     pub fn kill(mut self) {
@@ -164,4 +179,157 @@ async fn killed_mid_job_the_service_fails_it_as_interrupted_and_runs_the_queue()
         "{element}"
     );
     std::fs::remove_dir_all(&data).ok();
+}
+
+#[tokio::test]
+async fn sigterm_stops_running_jobs_cleanly_and_marks_them_stopped() {
+    let slow = Emulator::start(&["--latency-ms", "3"]);
+    let data = tempfile::tempdir().unwrap();
+    let serve = Serve::start(data.path());
+    let (status, created) = serve
+        .call(
+            reqwest::Method::POST,
+            "/elements",
+            Some(add_cm("cm1", slow.port)),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let init = created["job"]["id"].as_i64().unwrap();
+    serve.wait_job(init, |j| done(j) > 50 || finished(j)).await;
+    let token = serve.token.clone();
+    assert!(serve.terminate().success(), "a clean exit");
+    let mut again = Serve::start(data.path());
+    again.token = token;
+    let job = again.get(&format!("/jobs/{init}")).await;
+    assert_eq!(job["state"], "stopped", "{job}");
+    let element = again.get("/elements/cm1").await;
+    assert_eq!(element["objects"], 0, "nothing half-written: {element}");
+}
+
+/// Where the PostgreSQL tests run: a fresh database on the local server.
+/// Without one, the test fails under CI and is skipped (saying so) elsewhere.
+async fn fresh_postgres() -> Option<(String, tokio_postgres::Client, String)> {
+    let base = std::env::var("UCSYNC_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let client = match tokio_postgres::connect(&base, tokio_postgres::NoTls).await {
+        Ok((client, conn)) => {
+            tokio::spawn(conn);
+            client
+        }
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("PostgreSQL is needed under CI: {base}: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipped: PostgreSQL not reachable at {base}: {e}");
+            return None;
+        }
+    };
+    let name = format!("ucsync_e2e_{}_{}", std::process::id(), rand_suffix());
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let url = match base.rfind('/') {
+        Some(i) => format!("{}/{name}", &base[..i]),
+        None => panic!("no database in {base}"),
+    };
+    Some((url, client, name))
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
+}
+
+/// Two services on one PostgreSQL database share the job queue; when one is
+/// killed, the other fails its job as interrupted once its lease has run out.
+#[tokio::test]
+async fn two_services_share_one_postgres_database() {
+    let Some((url, admin, db)) = fresh_postgres().await else {
+        return;
+    };
+    // Every node needs the same installation key to read the passwords.
+    let key = "6b".repeat(32);
+    let env = [
+        ("UCSYNC_DATABASE_URL", url.as_str()),
+        ("UCSYNC_SECRET_KEY", key.as_str()),
+        ("UCSYNC_JOB_LEASE_SECONDS", "3"),
+    ];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Serve::start_with(dir_a.path(), &env);
+    let mut b = Serve::start_with(dir_b.path(), &env);
+    assert!(b.token.is_empty(), "the second node makes no admin token");
+    b.token = a.token.clone();
+
+    let emus = [Emulator::start(&[]), Emulator::start(&[])];
+    let mut inits = Vec::new();
+    for (i, emu) in emus.iter().enumerate() {
+        let node = if i == 0 { &a } else { &b };
+        let (status, created) = node
+            .call(
+                reqwest::Method::POST,
+                "/elements",
+                Some(add_cm(&format!("cm{i}"), emu.port)),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        inits.push(created["job"]["id"].as_i64().unwrap());
+    }
+    for id in &inits {
+        let j = a.wait_job(*id, finished).await;
+        assert_eq!(j["state"], "succeeded", "{j}");
+    }
+    // Requests on either node, jobs run by either, each once.
+    let (_, sync) = b
+        .call(
+            reqwest::Method::POST,
+            "/sync",
+            Some(json!({"type": "incremental", "all": true})),
+        )
+        .await;
+    for r in sync["jobs"].as_array().expect("jobs") {
+        let id = r["job"]["id"].as_i64().unwrap();
+        let j = a.wait_job(id, finished).await;
+        assert_eq!(j["state"], "succeeded", "{j}");
+    }
+
+    // Node B stops; node A takes a slow init and dies in the middle of it.
+    let token = b.token.clone();
+    assert!(b.terminate().success());
+    let slow = Emulator::start(&["--latency-ms", "3"]);
+    let (_, created) = a
+        .call(
+            reqwest::Method::POST,
+            "/elements",
+            Some(add_cm("slow", slow.port)),
+        )
+        .await;
+    let init = created["job"]["id"].as_i64().unwrap();
+    a.wait_job(init, |j| done(j) > 50 || finished(j)).await;
+    a.kill();
+    let mut b = Serve::start_with(dir_b.path(), &env);
+    b.token = token;
+    let failed = b.wait_job(init, |j| j["state"] != "running").await;
+    assert_eq!(
+        (failed["state"].as_str(), failed["error"].as_str()),
+        (Some("failed"), Some("interrupted")),
+        "{failed}"
+    );
+    let (_, again) = b
+        .call(
+            reqwest::Method::POST,
+            "/sync",
+            Some(json!({"type": "init", "elements": ["slow"]})),
+        )
+        .await;
+    let id = again["jobs"][0]["job"]["id"].as_i64().unwrap();
+    let j = b.wait_job(id, finished).await;
+    assert_eq!(j["state"], "succeeded", "{j}");
+    drop(b);
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .unwrap();
 }
