@@ -151,6 +151,41 @@ pub struct JobCounts {
     pub skipped: u64,
 }
 
+impl JobCounts {
+    /// Counts one change against what is stored (`before`: the stored
+    /// object's content hash, if there is one; `after`: the new hash, or
+    /// `None` for a delete) and returns its change-log operation, or `None`
+    /// when it changes nothing. Both backends apply changes by this rule.
+    pub fn count_change(
+        &mut self,
+        before: Option<&[u8]>,
+        after: Option<&ContentHash>,
+    ) -> Option<&'static str> {
+        match (before, after) {
+            (Some(b), Some(a)) if b == &a.0[..] => {
+                self.unchanged += 1;
+                None
+            }
+            (None, None) => {
+                self.unchanged += 1;
+                None
+            }
+            (Some(_), Some(_)) => {
+                self.changed += 1;
+                Some("change")
+            }
+            (None, Some(_)) => {
+                self.added += 1;
+                Some("add")
+            }
+            (Some(_), None) => {
+                self.deleted += 1;
+                Some("delete")
+            }
+        }
+    }
+}
+
 /// A sync job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Job {

@@ -1135,31 +1135,11 @@ impl Store for PgStore {
         for (i, ch) in changes.iter().enumerate() {
             let id = (ch.id.object_type.as_str(), ch.id.key.as_str());
             let before = stored[&id];
-            let op = match &ch.upsert {
-                Some((_, hash, _)) => {
-                    if before == Some(hash.0) {
-                        counts.unchanged += 1;
-                        continue;
-                    }
-                    stored.insert(id, Some(hash.0));
-                    if before.is_some() {
-                        counts.changed += 1;
-                        "change"
-                    } else {
-                        counts.added += 1;
-                        "add"
-                    }
-                }
-                None => {
-                    if before.is_none() {
-                        counts.unchanged += 1;
-                        continue;
-                    }
-                    stored.insert(id, None);
-                    counts.deleted += 1;
-                    "delete"
-                }
+            let after = ch.upsert.as_ref().map(|(_, hash, _)| hash);
+            let Some(op) = counts.count_change(before.as_ref().map(|b| &b[..]), after) else {
+                continue;
             };
+            stored.insert(id, after.map(|h| h.0));
             last.insert(id, i);
             log.push((i, op));
         }

@@ -708,31 +708,15 @@ impl Store for SqliteStore {
                     .map_err(db)?;
                 for ch in &changes {
                     let before: Option<Vec<u8>> = exists.query_row(params![element, ch.id.object_type, ch.id.key], |r| r.get(0)).optional().map_err(db)?;
-                    let op = match &ch.upsert {
-                        Some((fields, hash, name)) => {
-                            if before.as_deref() == Some(&hash.0[..]) {
-                                counts.unchanged += 1;
-                                continue;
-                            }
-                            up.execute(params![element, ch.id.object_type, ch.id.key, fields_json(fields), &hash.0[..], name, at, &id_digest(&ch.id)[..]]).map_err(db)?;
-                            if before.is_some() {
-                                counts.changed += 1;
-                                "change"
-                            } else {
-                                counts.added += 1;
-                                "add"
-                            }
-                        }
-                        None => {
-                            if before.is_none() {
-                                counts.unchanged += 1;
-                                continue;
-                            }
-                            del.execute(params![element, ch.id.object_type, ch.id.key]).map_err(db)?;
-                            counts.deleted += 1;
-                            "delete"
-                        }
+                    let after = ch.upsert.as_ref().map(|(_, hash, _)| hash);
+                    let Some(op) = counts.count_change(before.as_deref(), after) else {
+                        continue;
                     };
+                    match &ch.upsert {
+                        Some((fields, hash, name)) => up.execute(params![element, ch.id.object_type, ch.id.key, fields_json(fields), &hash.0[..], name, at, &id_digest(&ch.id)[..]]),
+                        None => del.execute(params![element, ch.id.object_type, ch.id.key]),
+                    }
+                    .map_err(db)?;
                     log.execute(params![element, job, ch.id.object_type, ch.id.key, op, ch.by_login, ch.at_element, at]).map_err(db)?;
                 }
             }
