@@ -53,11 +53,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A body that must be a JSON object (see [`crate::model::object`]).
+struct ObjectBody<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for ObjectBody<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::model::object(d).map(ObjectBody)
+    }
+}
+
 /// Parses a JSON body: not JSON is `invalid-json`; JSON of the wrong shape
-/// is `invalid-field` naming the field (or `invalid-body` at the top).
+/// is `invalid-field` naming the field (or `invalid-body` at the top, an
+/// array or a scalar where an object belongs among them).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let ObjectBody(value) = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         json_error(path, inner)
@@ -173,6 +183,20 @@ mod tests {
             ErrorCode::InvalidJson
         );
         assert_eq!(err("[]").code, ErrorCode::InvalidBody);
+        // By position, serde would fill the struct from an array.
+        assert_eq!(err(r#"["a", "admin"]"#).code, ErrorCode::InvalidBody);
+        assert_eq!(err(r#""a""#).code, ErrorCode::InvalidBody);
+        // Nested structs too: a repeat's `every` is an object.
+        let e = parse_json::<crate::model::NewScheduleBody>(
+            br#"{"target": "all", "sync_type": "init", "first_run": "2030-01-01T00:00:00Z",
+                 "repeat": {"every": [1, "days"]}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::InvalidField, Some("repeat.every")),
+            "{e}"
+        );
         let e = err(r#"{"role": "admin"}"#);
         assert_eq!(
             (e.code, e.field.as_deref()),

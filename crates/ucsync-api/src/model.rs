@@ -13,10 +13,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 use ucsync_core::{ElementKind, ElementName, JobState, Role, SecretKey, SyncType, Trigger};
 use ucsync_store as store;
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema,
+    SchemaType, Type,
+};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 /// Schemas for the enumerations of `ucsync-core`, which knows nothing of
@@ -80,12 +84,33 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// Reads a struct from a JSON object only. Serde's derive also fills a
+/// struct from an array, by position — `[null, null]` as an element patch
+/// would clear `alternate_host` — so request bodies go through this.
+pub(crate) fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    struct Entries<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Entries<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+
+    d.deserialize_map(Entries(std::marker::PhantomData))
+}
+
 // ---------------------------------------------------------------- errors
 
 /// Every error the API answers with: a stable code for scripts, and the HTTP
 /// status that goes with it. One table, so the codes stay stable and each
 /// appears once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorCode {
     /// 400: the body is not JSON.
@@ -98,7 +123,7 @@ pub enum ErrorCode {
     InvalidQuery,
     /// 400: a path parameter is bad (a job id that is not a number, say).
     InvalidPath,
-    /// 400: the element does not know this object type.
+    /// 404: the element does not know the object type the path names.
     UnknownObjectType,
     /// 401: no bearer token was sent.
     MissingToken,
@@ -142,6 +167,14 @@ pub enum ErrorCode {
     ElementError,
     /// 503: the database does not answer.
     Unavailable,
+    /// A code this build does not know, from a newer service: a client
+    /// built before a code was added still reads the error's message (and
+    /// the answer's status). The service never sends it.
+    // `skip_serializing` keeps it out of the document's enum; the
+    // Serialize impl below writes it anyway, so a client that passes an
+    // error on (`--output json`) does not fail on it.
+    #[serde(other, skip_serializing)]
+    Unknown,
 }
 
 impl ErrorCode {
@@ -179,11 +212,10 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            InvalidJson | InvalidField | InvalidBody | InvalidQuery | InvalidPath
-            | UnknownObjectType => 400,
+            InvalidJson | InvalidField | InvalidBody | InvalidQuery | InvalidPath => 400,
             MissingToken | InvalidToken => 401,
             ReadOnlyToken => 403,
-            NotFound | NoElement | NoJob | NoSchedule | NoToken => 404,
+            NotFound | NoElement | NoJob | NoSchedule | NoToken | UnknownObjectType => 404,
             MethodNotAllowed => 405,
             ElementExists | ElementBusy | ElementInUse | DefaultScheduleExists => 409,
             PayloadTooLarge => 413,
@@ -192,6 +224,8 @@ impl ErrorCode {
             Internal => 500,
             HostKeyMismatch | ElementLoginFailed | ElementError => 502,
             Unavailable => 503,
+            // Only ever read from an answer, whose status the client has.
+            Unknown => 500,
         }
     }
 
@@ -225,7 +259,14 @@ impl ErrorCode {
             ElementLoginFailed => "element-login-failed",
             ElementError => "element-error",
             Unavailable => "unavailable",
+            Unknown => "unknown",
         }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -269,6 +310,26 @@ impl FieldError {
     }
 }
 
+// ---------------------------------------------------------------- patterns
+
+// The document's `pattern`s say what the parsers below check, character for
+// character, so that a client (or a fuzzer) can tell a good value from a bad
+// one without asking. Attributes take only literals, so each is spelled out
+// at its fields; a test checks that every pattern of the document is one of
+// these, which are, in order:
+// - an element name, as `ElementName::parse` takes it;
+// - a host or login: no `char::is_whitespace` or `char::is_control`
+//   character (U+0000-U+0020, U+007F-U+00A0 and the Unicode spaces);
+// - text that `str::trim` leaves something of;
+// - the same without control characters (token names).
+#[cfg(test)]
+pub(crate) const PATTERNS: &[&str] = &[
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$",
+    r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+    r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$",
+];
+
 // ---------------------------------------------------------------- paging
 
 /// The default page size.
@@ -281,7 +342,7 @@ pub const MAX_LIMIT: u64 = 1000;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items to skip (default 0).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9223372036854775807_u64)]
     pub offset: Option<u64>,
     /// Items per page: 1 to 1000 (default 50).
     #[param(minimum = 1, maximum = 1000)]
@@ -295,8 +356,18 @@ pub struct Paging {
     pub limit: u64,
 }
 
+/// The largest offset: the databases count rows in signed 64 bits.
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
+
 impl PageQuery {
     pub fn parse(self) -> Result<Paging, FieldError> {
+        let offset = self.offset.unwrap_or(0);
+        if offset > MAX_OFFSET {
+            return Err(FieldError::new(
+                "offset",
+                format!("offset must be at most {MAX_OFFSET}, not {offset}"),
+            ));
+        }
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(FieldError::new(
@@ -304,10 +375,7 @@ impl PageQuery {
                 format!("limit must be from 1 to {MAX_LIMIT}, not {limit}"),
             ));
         }
-        Ok(Paging {
-            offset: self.offset.unwrap_or(0),
-            limit,
-        })
+        Ok(Paging { offset, limit })
     }
 }
 
@@ -354,18 +422,34 @@ page!(TokenPage, TokenView, "A page of API tokens.");
 #[serde(deny_unknown_fields)]
 pub struct NewElementBody {
     /// 1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter or digit.
-    #[schema(example = "cm-east")]
+    #[schema(example = "cm-east", pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     pub name: String,
     #[schema(value_type = ElementKindSchema)]
     pub kind: ElementKind,
+    /// A host name or IP address: no spaces or control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 253,
+        pattern = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$"
+    )]
     pub host: String,
-    /// Tried when `host` does not answer.
+    /// Tried when `host` does not answer; not the same as `host`.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 253,
+        pattern = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$"
+    )]
     pub alternate_host: Option<String>,
     #[schema(minimum = 1, maximum = 65535, example = 5022)]
     pub port: i64,
+    /// No spaces or control characters.
+    #[schema(
+        min_length = 1,
+        pattern = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$"
+    )]
     pub login: String,
-    #[schema(write_only)]
+    #[schema(write_only, min_length = 1)]
     pub password: String,
     /// `cm`: notify sync on.
     #[serde(default)]
@@ -376,15 +460,23 @@ pub struct NewElementBody {
     /// The pinned SSH host-key or certificate fingerprint; pinned at the first
     /// connection when not given.
     #[serde(default)]
+    #[schema(
+        pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub host_key: Option<String>,
     /// `ip-office` and the messaging kinds: TLS on.
     #[serde(default)]
     pub tls: Option<bool>,
     /// With `tls`: the CA certificate file the element's certificate is checked against.
     #[serde(default)]
+    #[schema(
+        pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub ca_file: Option<String>,
-    /// `cm-messaging` (required), `messaging`, `modular-messaging`: the name of its CM element.
+    /// `cm-messaging` (required), `messaging`, `modular-messaging`: the name
+    /// of its CM element, which must exist.
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     pub cm: Option<String>,
 }
 
@@ -394,21 +486,35 @@ pub struct NewElementBody {
 #[serde(deny_unknown_fields)]
 pub struct ElementPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 253,
+        pattern = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$"
+    )]
     pub host: Option<String>,
     #[serde(
         default,
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>)]
+    #[schema(
+        value_type = Option<String>,
+        min_length = 1,
+        max_length = 253,
+        pattern = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$"
+    )]
     pub alternate_host: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 65535)]
     pub port: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        pattern = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$"
+    )]
     pub login: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(write_only)]
+    #[schema(write_only, min_length = 1)]
     pub password: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_sync: Option<bool>,
@@ -421,7 +527,10 @@ pub struct ElementPatch {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>)]
+    #[schema(
+        value_type = Option<String>,
+        pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub host_key: Option<Option<String>>,
     #[serde(
         default,
@@ -435,14 +544,20 @@ pub struct ElementPatch {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>)]
+    #[schema(
+        value_type = Option<String>,
+        pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub ca_file: Option<Option<String>>,
     #[serde(
         default,
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>)]
+    #[schema(
+        value_type = Option<String>,
+        pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+    )]
     pub cm: Option<Option<String>>,
 }
 
@@ -465,7 +580,8 @@ fn host(field: &str, value: &str) -> Result<String, FieldError> {
             format!("{field} must not be empty: give a host name or an IP address"),
         ));
     }
-    if value.len() > 253 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // In characters, as the document's maxLength counts.
+    if value.chars().count() > 253 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(FieldError::new(
             field,
             format!("{field} {value:?} is not a host name or an IP address"),
@@ -733,11 +849,17 @@ pub struct ElementView {
     pub sync: SyncStatusView,
     /// Objects synchronized from it.
     pub objects: u64,
+    /// Those objects per type (`station`, `vdn`, …); types it has none of
+    /// are left out.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub objects_by_type: BTreeMap<String, u64>,
     pub created_at: String,
 }
 
 impl ElementView {
-    pub fn new(e: &store::Element, objects: u64) -> ElementView {
+    /// `objects_by_type` as the store counts it; `objects` is their sum.
+    pub fn new(e: &store::Element, objects_by_type: BTreeMap<String, u64>) -> ElementView {
         let own_logins = if e.kind == ElementKind::Cm {
             e.own_logins()
         } else {
@@ -767,7 +889,8 @@ impl ElementView {
                 last_sync_at: e.sync.last_sync_at.clone(),
                 last_success_at: e.sync.last_success_at.clone(),
             },
-            objects,
+            objects: objects_by_type.values().sum(),
+            objects_by_type,
             created_at: e.created_at.clone(),
         }
     }
@@ -840,6 +963,21 @@ pub struct JobView {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// What the job logged, oldest first: only in the view of one job
+    /// (`GET /jobs/{id}`), never in lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub log: Option<Vec<String>>,
+}
+
+impl JobView {
+    /// The view of one job, with its log.
+    pub fn with_log(job: store::Job, log: Vec<String>) -> JobView {
+        JobView {
+            log: Some(log),
+            ..JobView::from(job)
+        }
+    }
 }
 
 impl From<store::Job> for JobView {
@@ -869,6 +1007,7 @@ impl From<store::Job> for JobView {
             created_at: j.created_at,
             started_at: j.started_at,
             finished_at: j.finished_at,
+            log: None,
         }
     }
 }
@@ -885,16 +1024,66 @@ pub struct JobFilter {
 }
 
 /// A sync request: `elements` or `"all": true`, not both.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncBody {
     #[serde(rename = "type")]
-    #[schema(value_type = SyncTypeSchema)]
     pub sync_type: SyncType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elements: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all: Option<bool>,
+}
+
+/// By hand, because "`elements` or `all: true`, not both" is an `anyOf`,
+/// which the derive cannot say; [`SyncBody::targets`] checks the same.
+impl PartialSchema for SyncBody {
+    fn schema() -> RefOr<Schema> {
+        let typed = |t: Type| ObjectBuilder::new().schema_type(SchemaType::Type(t));
+        let nullable =
+            |t: Type| ObjectBuilder::new().schema_type(SchemaType::from_iter([t, Type::Null]));
+        let names = ArrayBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+            .items(typed(Type::String).pattern(Some(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")))
+            .min_items(Some(1))
+            .description(Some("The elements to sync, by name; each is synced once."));
+        let shape = ObjectBuilder::new()
+            .property("type", SyncTypeSchema::schema())
+            .required("type")
+            .property("elements", names)
+            .property(
+                "all",
+                nullable(Type::Boolean).description(Some("`true`: every element.")),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        let named = ObjectBuilder::new()
+            .property("elements", typed(Type::Array))
+            .required("elements")
+            .property(
+                "all",
+                nullable(Type::Boolean).enum_values(Some([Value::Bool(false), Value::Null])),
+            );
+        let all = ObjectBuilder::new()
+            .property(
+                "all",
+                typed(Type::Boolean).enum_values(Some([Value::Bool(true)])),
+            )
+            .required("all")
+            .property("elements", typed(Type::Null));
+        AllOfBuilder::new()
+            .description(Some(
+                "A sync request: `elements` or `\"all\": true`, not both.",
+            ))
+            .item(shape)
+            .item(AnyOfBuilder::new().item(named).item(all))
+            .into()
+    }
+}
+
+impl ToSchema for SyncBody {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("SyncBody")
+    }
 }
 
 /// Which elements a sync request names.
@@ -1039,10 +1228,13 @@ pub struct ObjectFilter {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewObjectBody {
-    #[schema(example = "1001")]
+    #[schema(
+        example = "1001",
+        pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub key: String,
-    /// Field id or name to value, as the element's connector names them.
     #[serde(default)]
+    #[schema(schema_with = new_fields_schema)]
     pub fields: BTreeMap<String, String>,
 }
 
@@ -1050,7 +1242,41 @@ pub struct NewObjectBody {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectPatch {
+    #[schema(schema_with = changed_fields_schema)]
     pub fields: BTreeMap<String, String>,
+}
+
+/// Field names to values; a name is not only white space (`propertyNames`
+/// has no attribute of its own, hence the schema by hand).
+fn fields_schema(description: &str, min_properties: Option<usize>) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Object))
+        .description(Some(description))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .pattern(Some(
+                    r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+                )),
+        ))
+        .additional_properties(Some(
+            ObjectBuilder::new().schema_type(SchemaType::Type(Type::String)),
+        ))
+        .min_properties(min_properties)
+}
+
+fn new_fields_schema() -> impl Into<RefOr<Schema>> {
+    fields_schema(
+        "Field id or name to value, as the element's connector names them.",
+        None,
+    )
+}
+
+fn changed_fields_schema() -> impl Into<RefOr<Schema>> {
+    fields_schema(
+        "The fields to change, id or name to value; at least one.",
+        Some(1),
+    )
 }
 
 fn check_fields(fields: &BTreeMap<String, String>) -> Result<ucsync_core::Fields, FieldError> {
@@ -1088,22 +1314,32 @@ impl ObjectPatch {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
-    /// Objects whose key or name starts with this text (case-insensitive).
-    #[param(min_length = 1, max_length = 256)]
+    /// Objects whose key or name starts with this text (case-insensitive;
+    /// white space around it is ignored).
+    // Optional to serde, so that a missing `q` gets the message below
+    // rather than the deserializer's; required to the document.
+    #[param(
+        required = true,
+        min_length = 1,
+        max_length = 256,
+        pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub q: Option<String>,
 }
 
 impl SearchQuery {
     pub fn parse(&self) -> Result<String, FieldError> {
-        let q = self.q.as_deref().unwrap_or("").trim();
+        let raw = self.q.as_deref().unwrap_or("");
+        let q = raw.trim();
         if q.is_empty() {
             return Err(FieldError::new(
                 "q",
                 "q is required: give the start of a key or name to search for",
             ));
         }
-        if q.len() > 256 {
-            return Err(FieldError::new("q", "q is longer than 256 bytes"));
+        // As sent and in characters: what the document's maxLength measures.
+        if raw.chars().count() > 256 {
+            return Err(FieldError::new("q", "q is longer than 256 characters"));
         }
         Ok(q.to_string())
     }
@@ -1167,7 +1403,7 @@ pub struct EveryBody {
 pub enum RepeatBody {
     #[default]
     None,
-    Every(EveryBody),
+    Every(#[serde(deserialize_with = "object")] EveryBody),
     Cron(String),
 }
 
@@ -1175,8 +1411,12 @@ pub enum RepeatBody {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewScheduleBody {
-    /// Defaults to a description of what it does.
+    /// Defaults to a description of what it does. At most 200 characters.
     #[serde(default)]
+    #[schema(
+        max_length = 200,
+        pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: Option<String>,
     pub target: TargetBody,
     #[schema(value_type = SyncTypeSchema)]
@@ -1201,6 +1441,10 @@ pub struct NewScheduleBody {
 #[serde(deny_unknown_fields)]
 pub struct SchedulePatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        max_length = 200,
+        pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<TargetBody>,
@@ -1310,8 +1554,11 @@ fn schedule_name(
     match name {
         Some(n) => {
             let n = non_empty("name", n)?;
-            if n.len() > 200 {
-                return Err(FieldError::new("name", "name is longer than 200 bytes"));
+            if n.chars().count() > 200 {
+                return Err(FieldError::new(
+                    "name",
+                    "name is longer than 200 characters",
+                ));
             }
             Ok(n)
         }
@@ -1417,8 +1664,14 @@ impl ScheduleView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTokenBody {
-    /// Who or what uses it; jobs it requests show it as `requested_by`.
-    #[schema(example = "nightly-script")]
+    /// Who or what uses it; jobs it requests show it as `requested_by`. At
+    /// most 64 characters, no control characters, not only white space.
+    #[schema(
+        example = "nightly-script",
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     #[schema(value_type = RoleSchema)]
     pub role: Role,
@@ -1427,10 +1680,11 @@ pub struct NewTokenBody {
 impl NewTokenBody {
     pub fn parse(&self) -> Result<(String, Role), FieldError> {
         let name = non_empty("name", &self.name)?;
-        if name.len() > 64 || name.chars().any(|c| c.is_control()) {
+        // Characters, as the document's maxLength counts them.
+        if name.chars().count() > 64 || name.chars().any(|c| c.is_control()) {
             return Err(FieldError::new(
                 "name",
-                "name must be at most 64 bytes, without control characters",
+                "name must be at most 64 characters, without control characters",
             ));
         }
         Ok((name, self.role))
@@ -1475,7 +1729,8 @@ pub struct TokenCreated {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum EventView {
     /// A job was queued, started, or ended.
-    Job { job: JobView },
+    // Boxed: a job is ten times the size of the other events.
+    Job { job: Box<JobView> },
     /// An element was `added`, `changed` or `removed`.
     Element { name: String, change: String },
     /// The client fell behind and missed `missed` events: read the lists again.
@@ -1509,6 +1764,90 @@ mod tests {
             assert_eq!(json, c.as_str());
             assert!((400..600).contains(&c.status()));
         }
+    }
+
+    #[test]
+    fn the_documents_patterns_are_the_checked_ones() {
+        fn walk(v: &serde_json::Value, found: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, x) in m {
+                        match (k.as_str(), x) {
+                            ("pattern", serde_json::Value::String(p)) => found.push(p.clone()),
+                            _ => walk(x, found),
+                        }
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, found)),
+                _ => {}
+            }
+        }
+        let doc = serde_json::to_value(crate::openapi().as_ref()).unwrap();
+        let mut found = Vec::new();
+        walk(&doc, &mut found);
+        assert!(found.len() > 10, "{found:?}");
+        for p in &found {
+            assert!(PATTERNS.contains(&p.as_str()), "{p} is not one of PATTERNS");
+        }
+        // Each pattern against its parser, on every character that could
+        // tell them apart: controls, spaces of every kind, and a few others.
+        let matches = |pattern: &str, value: &str| {
+            jsonschema::draft202012::new(&serde_json::json!({"type": "string", "pattern": pattern}))
+                .unwrap()
+                .is_valid(&serde_json::json!(value))
+        };
+        let probes = (0u32..=0x3000)
+            .chain([0xfeff, 0x10000])
+            .filter_map(char::from_u32)
+            .filter(|c| {
+                (*c as u32) < 0x250 || c.is_whitespace() || c.is_control() || *c == '\u{3000}'
+            });
+        for c in probes {
+            for v in [format!("a{c}b"), c.to_string()] {
+                assert_eq!(
+                    matches(PATTERNS[1], &v),
+                    host("host", &v).is_ok(),
+                    "host {v:?}"
+                );
+                assert_eq!(
+                    matches(PATTERNS[2], &v),
+                    non_empty("key", &v).is_ok(),
+                    "text {v:?}"
+                );
+                let token = NewTokenBody {
+                    name: v.clone(),
+                    role: Role::Admin,
+                };
+                assert_eq!(
+                    matches(PATTERNS[3], &v),
+                    token.parse().is_ok(),
+                    "token name {v:?}"
+                );
+            }
+            let name = format!("a{c}");
+            assert_eq!(
+                matches(PATTERNS[0], &name),
+                ElementName::parse(&name).is_ok(),
+                "element name {name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_codes_are_read_not_refused() {
+        let body: ErrorBody = serde_json::from_value(serde_json::json!({
+            "error": {"code": "a-code-from-a-newer-service", "message": "it went wrong"}
+        }))
+        .unwrap();
+        assert_eq!(body.error.code, ErrorCode::Unknown);
+        assert_eq!(body.error.message, "it went wrong");
+        assert!(!ErrorCode::ALL.contains(&ErrorCode::Unknown));
+        assert_eq!(
+            serde_json::to_value(&body).unwrap()["error"]["code"],
+            "unknown"
+        );
+        let known: ErrorCode = serde_json::from_value(serde_json::json!("no-job")).unwrap();
+        assert_eq!(known, ErrorCode::NoJob);
     }
 
     #[test]
@@ -1572,6 +1911,17 @@ mod tests {
             .parse()
             .is_err()
         );
+        // The databases count in i64: past it is refused, not wrapped.
+        let past = PageQuery {
+            offset: Some(MAX_OFFSET + 1),
+            limit: None,
+        };
+        assert_eq!(past.parse().unwrap_err().field, "offset");
+        let last = PageQuery {
+            offset: Some(MAX_OFFSET),
+            limit: None,
+        };
+        assert_eq!(last.parse().unwrap().offset, MAX_OFFSET);
         let p = Paging {
             offset: 1,
             limit: 2,
@@ -1611,6 +1961,52 @@ mod tests {
             ),
         ] {
             assert_eq!(body(v).targets().unwrap_err().field, field);
+        }
+    }
+
+    #[test]
+    fn the_sync_schema_says_what_targets_checks() {
+        let doc = serde_json::to_value(crate::openapi().as_ref()).unwrap();
+        let mut schema = doc["components"]["schemas"]["SyncBody"].clone();
+        schema["components"] = doc["components"].clone();
+        let validator = jsonschema::draft202012::new(&schema).unwrap();
+        for (body, valid) in [
+            (serde_json::json!({"type": "init", "all": true}), true),
+            (
+                serde_json::json!({"type": "init", "all": true, "elements": null}),
+                true,
+            ),
+            (
+                serde_json::json!({"type": "init", "elements": ["cm1"]}),
+                true,
+            ),
+            (
+                serde_json::json!({"type": "init", "elements": ["cm1"], "all": false}),
+                true,
+            ),
+            (
+                serde_json::json!({"type": "init", "elements": ["cm1"], "all": null}),
+                true,
+            ),
+            (serde_json::json!({"type": "init"}), false),
+            (serde_json::json!({"type": "init", "all": false}), false),
+            (serde_json::json!({"type": "init", "elements": []}), false),
+            (
+                serde_json::json!({"type": "init", "elements": ["a b"]}),
+                false,
+            ),
+            (
+                serde_json::json!({"type": "init", "elements": ["cm1"], "all": true}),
+                false,
+            ),
+            (
+                serde_json::json!({"type": "init", "elements": null, "all": null}),
+                false,
+            ),
+        ] {
+            assert_eq!(validator.is_valid(&body), valid, "the document on {body}");
+            let parsed: SyncBody = serde_json::from_value(body.clone()).unwrap();
+            assert_eq!(parsed.targets().is_ok(), valid, "targets() on {body}");
         }
     }
 

@@ -10,6 +10,8 @@ mod model;
 mod postgres;
 mod sqlite;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ucsync_core::{HashIndex, JobState, ObjectId, Role, SyncType};
@@ -70,6 +72,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn object_ids(&self, element: ElementId, digests: Vec<u128>) -> Result<Vec<ObjectId>>;
     async fn objects(&self, element: ElementId, q: &ObjectQuery) -> Result<Vec<StoredObject>>;
     async fn object_count(&self, element: ElementId) -> Result<u64>;
+    /// An element's objects per type, for one element's view: the types it
+    /// has, each counted on its own index range.
+    async fn object_counts_by_type(&self, element: ElementId) -> Result<BTreeMap<String, u64>>;
     /// Objects, across all elements, whose key or name starts with `text`
     /// (case-insensitive), ordered by element, type and key; paged.
     async fn search(&self, text: &str, offset: u64, limit: u64) -> Result<Vec<SearchHit>>;

@@ -7,7 +7,7 @@
 //! Times the store writes come from the database's clock, the one clock all
 //! nodes share, and read back in the format the SQLite backend writes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -863,6 +863,22 @@ impl Store for PgStore {
             .map_err(db)?;
         let n: i64 = get(&c.query_one(&st, &[&element]).await.map_err(db)?, 0)?;
         Ok(n as u64)
+    }
+
+    async fn object_counts_by_type(&self, element: ElementId) -> Result<BTreeMap<String, u64>> {
+        let c = self.client().await?;
+        let st = c
+            .prepare_cached(
+                "SELECT object_type, count(*) FROM objects WHERE element_id = $1 GROUP BY object_type",
+            )
+            .await
+            .map_err(db)?;
+        c.query(&st, &[&element])
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| Ok((get(r, 0)?, get::<i64>(r, 1)? as u64)))
+            .collect()
     }
 
     async fn search(&self, text: &str, offset_: u64, limit_: u64) -> Result<Vec<SearchHit>> {

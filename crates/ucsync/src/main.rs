@@ -24,7 +24,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// The one-command tour: an emulated CM, read and changed over SAT/OSSI.
+    /// The one-command tour: three emulated CMs kept in sync by the service, through its API.
     Demo(demo::DemoArgs),
     /// Run an element emulator, for labs and tests.
     Emulate {

@@ -26,7 +26,10 @@ pub fn router() -> OpenApiRouter<ApiState> {
 }
 
 async fn view(store: &dyn Store, e: &ucsync_store::Element) -> Result<ElementView, ApiError> {
-    Ok(ElementView::new(e, store.object_count(e.id).await?))
+    Ok(ElementView::new(
+        e,
+        store.object_counts_by_type(e.id).await?,
+    ))
 }
 
 /// A `cm` setting must name an existing CM element.
@@ -227,6 +230,7 @@ async fn delete_element(
     responses(
         (status = 200, description = "The element answered and took the login", body = CheckView),
         (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+        (status = 422, description = "This build cannot connect to elements of its kind (`element-refused`)", body = ErrorBody),
         (status = 502, description = "The element did not answer (`element-error`), refused the login (`element-login-failed`), or showed another host key than the pinned one (`host-key-mismatch`)", body = ErrorBody),
     ))]
 async fn check_element(

@@ -103,18 +103,20 @@ async fn job(s: &ApiState, id: JobId) -> Result<ucsync_store::Job, ApiError> {
         .ok_or_else(|| ApiError::from(ucsync_store::StoreError::NoJob(id)))
 }
 
-/// One job.
+/// One job, with what it logged (`log`).
 #[utoipa::path(get, path = "/jobs/{id}", tag = "jobs",
     params(("id" = i64, Path, description = "The job's id")),
     responses(
-        (status = 200, description = "The job", body = JobView),
+        (status = 200, description = "The job, with its log", body = JobView),
         (status = 404, description = "No such job (`no-job`)", body = ErrorBody),
     ))]
 async fn get_job(
     State(s): State<ApiState>,
     ApiPath(id): ApiPath<JobId>,
 ) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(job(&s, id).await?.into()))
+    let j = job(&s, id).await?;
+    let log = s.store().job_log_lines(id).await?;
+    Ok(Json(JobView::with_log(j, log)))
 }
 
 /// Stops a job: a queued one at once, a running one at its next safe point

@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::model::{
-    ErrorBody, FieldError, NewObjectBody, ObjectFilter, ObjectPage, ObjectPatch, ObjectView,
+    ErrorBody, ErrorCode, NewObjectBody, ObjectFilter, ObjectPage, ObjectPatch, ObjectView,
     PageQuery, SearchHitView, SearchPage, SearchQuery,
 };
 
@@ -109,7 +109,10 @@ fn stored(view: Option<ObjectView>) -> Result<ObjectView, ApiError> {
 
 fn object_type(t: &str) -> Result<String, ApiError> {
     if t.trim().is_empty() {
-        return Err(FieldError::new("type", "the object type must not be empty").into());
+        return Err(
+            ApiError::new(ErrorCode::InvalidPath, "the object type must not be empty")
+                .with_field("type"),
+        );
     }
     Ok(t.to_string())
 }
@@ -117,11 +120,10 @@ fn object_type(t: &str) -> Result<String, ApiError> {
 /// Adds an object on the element and stores it.
 #[utoipa::path(post, path = "/elements/{name}/objects/{type}", tag = "objects", request_body = NewObjectBody,
     params(("name" = String, Path, description = "The element's name"),
-        ("type" = String, Path, description = "The object type (`station`, `user`, …)")),
+        ("type" = String, Path, description = "The object type (`station`, `user`, …)", pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")),
     responses(
         (status = 201, description = "Added on the element and stored", body = ObjectView),
-        (status = 400, description = "Bad input, or a type the element does not know (`unknown-object-type`)", body = ErrorBody),
-        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+        (status = 404, description = "No such element (`no-element`), or a type the element does not know (`unknown-object-type`)", body = ErrorBody),
         (status = 409, description = "A job is running on the element (`element-busy`)", body = ErrorBody),
         (status = 422, description = "The element refused it (`element-refused`); nothing was stored", body = ErrorBody),
         (status = 502, description = "The element could not be reached (`element-error`, `element-login-failed`, `host-key-mismatch`)", body = ErrorBody),
@@ -157,11 +159,10 @@ async fn change(
 /// `system-parameters-features`) on the element and stores it.
 #[utoipa::path(patch, path = "/elements/{name}/objects/{type}", tag = "objects", request_body = ObjectPatch,
     params(("name" = String, Path, description = "The element's name"),
-        ("type" = String, Path, description = "The form's object type")),
+        ("type" = String, Path, description = "The form's object type", pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")),
     responses(
         (status = 200, description = "Changed on the element and stored", body = ObjectView),
-        (status = 400, description = "Bad input, or a type the element does not know (`unknown-object-type`)", body = ErrorBody),
-        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+        (status = 404, description = "No such element (`no-element`), or a type the element does not know (`unknown-object-type`)", body = ErrorBody),
         (status = 409, description = "A job is running on the element (`element-busy`)", body = ErrorBody),
         (status = 422, description = "The element refused it (`element-refused`); nothing was stored", body = ErrorBody),
         (status = 502, description = "The element could not be reached (`element-error`, `element-login-failed`, `host-key-mismatch`)", body = ErrorBody),
@@ -181,12 +182,11 @@ async fn change_form(
 /// change; an empty value clears a field.
 #[utoipa::path(patch, path = "/elements/{name}/objects/{type}/{key}", tag = "objects", request_body = ObjectPatch,
     params(("name" = String, Path, description = "The element's name"),
-        ("type" = String, Path, description = "The object type"),
+        ("type" = String, Path, description = "The object type", pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"),
         ("key" = String, Path, description = "The object's key")),
     responses(
         (status = 200, description = "Changed on the element and stored", body = ObjectView),
-        (status = 400, description = "Bad input, or a type the element does not know (`unknown-object-type`)", body = ErrorBody),
-        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+        (status = 404, description = "No such element (`no-element`), or a type the element does not know (`unknown-object-type`)", body = ErrorBody),
         (status = 409, description = "A job is running on the element (`element-busy`)", body = ErrorBody),
         (status = 422, description = "The element refused it (`element-refused`); nothing was stored", body = ErrorBody),
         (status = 502, description = "The element could not be reached (`element-error`, `element-login-failed`, `host-key-mismatch`)", body = ErrorBody),
@@ -205,12 +205,11 @@ async fn change_object(
 /// Removes an object on the element and from the store.
 #[utoipa::path(delete, path = "/elements/{name}/objects/{type}/{key}", tag = "objects",
     params(("name" = String, Path, description = "The element's name"),
-        ("type" = String, Path, description = "The object type"),
+        ("type" = String, Path, description = "The object type", pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"),
         ("key" = String, Path, description = "The object's key")),
     responses(
         (status = 204, description = "Removed on the element and from the store"),
-        (status = 400, description = "A type the element does not know (`unknown-object-type`)", body = ErrorBody),
-        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+        (status = 404, description = "No such element (`no-element`), or a type the element does not know (`unknown-object-type`)", body = ErrorBody),
         (status = 409, description = "A job is running on the element (`element-busy`)", body = ErrorBody),
         (status = 422, description = "The element refused it (`element-refused`); nothing was stored", body = ErrorBody),
         (status = 502, description = "The element could not be reached (`element-error`, `element-login-failed`, `host-key-mismatch`)", body = ErrorBody),

@@ -38,7 +38,9 @@ pub fn public() -> OpenApiRouter<ApiState> {
 
 fn event_view(ev: Event) -> EventView {
     match ev {
-        Event::Job { job } => EventView::Job { job: job.into() },
+        Event::Job { job } => EventView::Job {
+            job: Box::new(job.into()),
+        },
         Event::Element { name, change } => EventView::Element { name, change },
     }
 }

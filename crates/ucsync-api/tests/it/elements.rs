@@ -304,9 +304,24 @@ async fn a_cm_is_added_with_its_init_and_shown_without_its_password() {
         e.body["settings"]["host_key"].as_str().is_some(),
         "the host key is pinned by the first connection: {e:?}"
     );
+    let by_type = e.body["objects_by_type"].as_object().unwrap();
+    assert!(by_type["station"].as_u64().unwrap() > 0, "{e:?}");
+    assert_eq!(
+        by_type.values().map(|n| n.as_u64().unwrap()).sum::<u64>(),
+        e.body["objects"].as_u64().unwrap(),
+        "the types add up to the whole"
+    );
     let mut shown = redact(&e.body);
     shown["settings"]["host_key"] = json!("[host_key]");
     shown["objects"] = json!("[objects]");
+    // The types are the emulator's; how many of each is its profile's business.
+    for n in shown["objects_by_type"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+    {
+        *n = json!("[n]");
+    }
     insta::assert_json_snapshot!("cm_element", shown);
 
     // Added twice: a conflict, and nothing changes.

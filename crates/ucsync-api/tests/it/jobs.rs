@@ -132,10 +132,19 @@ async fn syncs_join_and_are_listed() {
         (400, "invalid-query", "state")
     );
 
+    // The log is in the view of one job, and only there.
+    assert!(
+        ok.body["items"][0].get("log").is_none(),
+        "a list shows no logs: {ok:?}"
+    );
     let job = app.get(&format!("/api/v1/jobs/{}", init["id"])).await;
+    let log = job.body["log"].as_array().expect("the job's log");
+    assert!(!log.is_empty(), "an init logs what it did: {job:?}");
+    assert!(log.iter().all(|l| l.is_string()));
     let mut shown = redact(&job.body);
     shown["counts"]["added"] = json!("[added]");
     shown["progress"] = json!("[progress]");
+    shown["log"] = json!("[log]");
     insta::assert_json_snapshot!("init_job", shown);
     assert!(job.body["counts"]["added"].as_u64().unwrap() > 0);
     let (done, expected) =

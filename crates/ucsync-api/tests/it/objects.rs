@@ -182,7 +182,7 @@ async fn administering_a_station() {
             Method::PATCH,
             "/api/v1/elements/cm1/objects/toaster/1",
             json!({"fields": {"8003ff00": "x"}}),
-            400,
+            404,
             "unknown-object-type",
             "",
         ),
@@ -199,7 +199,7 @@ async fn administering_a_station() {
             "/api/v1/elements/cm1/objects/%20",
             json!({"key": "1"}),
             400,
-            "invalid-field",
+            "invalid-path",
             "type",
         ),
     ];

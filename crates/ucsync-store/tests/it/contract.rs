@@ -59,6 +59,7 @@ macro_rules! contract_tests {
             schedules_crud_defaults_and_fired_compare_and_set,
             search_finds_key_and_name_prefixes_across_elements,
             counts_objects_and_jobs,
+            object_counts_by_type_of_one_element,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {
@@ -1124,4 +1125,35 @@ pub async fn counts_objects_and_jobs(s: &dyn Store) {
             ("init", "succeeded", 2),
         ]
     );
+}
+
+pub async fn object_counts_by_type_of_one_element(s: &dyn Store) {
+    let a = s.add_element(new_cm("cma")).await.unwrap();
+    let b = s.add_element(new_cm("cmb")).await.unwrap();
+    assert!(s.object_counts_by_type(a.id).await.unwrap().is_empty());
+    fill(
+        s,
+        &a,
+        vec![
+            staged("1", "A"),
+            staged("2", "B"),
+            staged_as("vdn", "3", "C"),
+        ],
+    )
+    .await;
+    fill(s, &b, vec![staged("1", "A")]).await;
+    let of = |counts: std::collections::BTreeMap<String, u64>| -> Vec<(String, u64)> {
+        counts.into_iter().collect()
+    };
+    assert_eq!(
+        of(s.object_counts_by_type(a.id).await.unwrap()),
+        [("station".to_string(), 2), ("vdn".to_string(), 1)]
+    );
+    assert_eq!(
+        of(s.object_counts_by_type(b.id).await.unwrap()),
+        [("station".to_string(), 1)]
+    );
+    // What the per-type counts add up to is what the element's count says.
+    let total: u64 = s.object_counts_by_type(a.id).await.unwrap().values().sum();
+    assert_eq!(total, s.object_count(a.id).await.unwrap());
 }

@@ -80,29 +80,54 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn demo_walks_through_and_succeeds() {
-    let out = Command::new(BIN)
-        .args(["demo", "--exit"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    let stdout = text(&out.stdout);
-    for narrated in [
-        "change station 1001 (by craft",
-        "ucsync add station 2002: made by 'ucsync'",
-        "ran init: 1801 history rows to apply, more than 1800",
-        "the element was upgraded from R018x.00.0.822.0 to R020x.01.0.974.0",
-        "it would have deleted 274 objects; 40 stations are still stored",
-        "force-init: succeeded, 274 deleted; 0 stations stored now",
-        "Done",
-    ] {
-        assert!(stdout.contains(narrated), "{narrated:?} in {stdout}");
+    // Two at once: each has its own data directory and ports.
+    let demos: Vec<Child> = (0..2)
+        .map(|_| {
+            Command::new(BIN)
+                .args(["demo", "--exit"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut services = Vec::new();
+    for demo in demos {
+        let out = demo.wait_with_output().unwrap();
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+        for narrated in [
+            "job 1 init, trigger element-added, requested by admin",
+            "\"cm-west daily incremental\": incremental every day",
+            "change station 1001 (by craft",
+            "ucsync add station 2002: made by 'ucsync', one of ucsync's own logins",
+            "ran init: 1801 history rows to apply, more than 1800",
+            "the element was upgraded from R018x.00.0.822.0 to R020x.01.0.974.0",
+            "it would have deleted 274 objects; 40 stations are still stored",
+            "force-init: succeeded, 274 deleted; 0 stations stored now",
+            "cm-east station 1001 \"Outside, Change\"",
+            "display station 1001 over SAT: named \"Through, Ucsync\"",
+            "ucsync chan station 1001: made by 'ucsync'",
+            "Done",
+        ] {
+            assert!(stdout.contains(narrated), "{narrated:?} in {stdout}");
+        }
+        assert!(!stdout.contains("keeps running"), "--exit: {stdout}");
+        // `ucsync demo: the service on URL, with a fresh SQLite database in DIR`
+        let first = stdout.lines().next().unwrap();
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap()
+            .trim_end_matches(',')
+            .to_string();
+        let dir = first.rsplit(" in ").next().unwrap().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+        assert!(!std::path::Path::new(&dir).exists(), "{dir} is left behind");
+        services.push((url, dir));
     }
+    assert_ne!(services[0], services[1]);
 }
 
 #[test]
