@@ -1657,18 +1657,43 @@ impl Store for PgStore {
     }
 
     async fn token_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<Token>> {
+        // Every API request looks its token up: a read, and a write only when
+        // the recorded use is a minute old, so that requests do not queue on
+        // the token's row lock and write a row version each.
         let c = self.client().await?;
-        let st = c
+        let find = c
             .prepare_cached(&format!(
-                "UPDATE tokens SET last_used_at = now() WHERE secret_hash = $1 RETURNING {TOKEN_COLUMNS}"
+                "SELECT {TOKEN_COLUMNS}, last_used_at IS NULL OR last_used_at < now() - interval '1 minute' \
+                 FROM tokens WHERE secret_hash = $1"
             ))
             .await
             .map_err(db)?;
-        c.query_opt(&st, &[&&secret_hash[..]])
+        let hash: &(dyn ToSql + Sync) = &&secret_hash[..];
+        let Some(row) = c.query_opt(&find, &[hash]).await.map_err(db)? else {
+            return Ok(None);
+        };
+        if !get::<bool>(&row, 5)? {
+            return token_from(&row).map(Some);
+        }
+        let record = c
+            .prepare_cached(&format!(
+                "UPDATE tokens SET last_used_at = now() WHERE secret_hash = $1 \
+                 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') \
+                 RETURNING {TOKEN_COLUMNS}"
+            ))
             .await
-            .map_err(db)?
-            .map(|r| token_from(&r))
-            .transpose()
+            .map_err(db)?;
+        match c.query_opt(&record, &[hash]).await.map_err(db)? {
+            Some(r) => token_from(&r).map(Some),
+            // Another request recorded the use first, or the token was
+            // deleted meanwhile: as it is now.
+            None => c
+                .query_opt(&find, &[hash])
+                .await
+                .map_err(db)?
+                .map(|r| token_from(&r))
+                .transpose(),
+        }
     }
 
     async fn delete_token(&self, id: i64) -> Result<bool> {

@@ -45,14 +45,15 @@ fn ts(t: DateTime<Utc>) -> String {
 pub struct SqliteStore {
     path: PathBuf,
     writer: Arc<Mutex<Connection>>,
-    readers: Arc<Mutex<Vec<Connection>>>,
-    /// Calls wait here, not on a thread of the blocking pool: with a
-    /// thread per waiting call, 50 API clients kept dozens of threads
-    /// fighting over SQLite's global mutexes, and reads beyond the pool
-    /// each opened (and threw away) a connection of their own, its schema
-    /// parsed and its page cache cold.
+    readers: Arc<Mutex<Vec<Reader>>>,
+    /// Reads wait here, not on a thread of the blocking pool: with a thread
+    /// per waiting read, 50 API clients kept dozens of threads fighting over
+    /// SQLite's global mutexes, and reads beyond the pool each opened (and
+    /// threw away) a connection of their own, its schema parsed and its page
+    /// cache cold. Writes wait on the writer's mutex instead: a semaphore's
+    /// hand-over (wake a task, then a blocking thread) left the one writer
+    /// idle between writes, and the queue ran a fifth slower.
     reading: Arc<Semaphore>,
-    writing: Arc<Semaphore>,
     secret: SecretKey,
 }
 
@@ -101,7 +102,6 @@ impl SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(Mutex::new(Vec::new())),
             reading: Arc::new(Semaphore::new(READERS)),
-            writing: Arc::new(Semaphore::new(1)),
             secret,
         })
     }
@@ -112,14 +112,7 @@ impl SqliteStore {
     ) -> Result<T> {
         let w = self.writer.clone();
         let secret = self.secret.clone();
-        let turn = self
-            .writing
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("never closed");
         tokio::task::spawn_blocking(move || {
-            let _turn = turn;
             let mut c = w.lock().expect("writer");
             f(&mut c, &secret)
         })
@@ -130,6 +123,14 @@ impl SqliteStore {
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection, &SecretKey) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.read_with(move |c, _, secret| f(c, secret)).await
+    }
+
+    /// A read that may use what its connection remembers.
+    async fn read_with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &mut TypeCache, &SecretKey) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let readers = self.readers.clone();
         let path = self.path.clone();
@@ -142,26 +143,69 @@ impl SqliteStore {
             .expect("never closed");
         tokio::task::spawn_blocking(move || {
             let _turn = turn;
-            let conn = readers.lock().expect("readers").pop();
-            let conn = match conn {
-                Some(c) => c,
-                None => connect(&path).map_err(db)?,
+            let reader = readers.lock().expect("readers").pop();
+            let mut reader = match reader {
+                Some(r) => r,
+                None => Reader {
+                    conn: connect(&path).map_err(db)?,
+                    types: TypeCache::default(),
+                },
             };
             // One read transaction for all the call's statements: one
             // snapshot for them all, and the WAL's read lock taken once, not
             // once per statement (search runs hundreds of small ones).
-            let out = match conn.unchecked_transaction() {
-                Ok(tx) => f(&tx, &secret),
+            let out = match reader.conn.unchecked_transaction() {
+                Ok(tx) => f(&tx, &mut reader.types, &secret),
                 Err(e) => Err(db(e)),
             };
             let mut pool = readers.lock().expect("readers");
             if pool.len() < READERS {
-                pool.push(conn);
+                pool.push(reader);
             }
             out
         })
         .await
         .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+}
+
+/// A reader connection, and what it remembers between calls.
+struct Reader {
+    conn: Connection,
+    types: TypeCache,
+}
+
+/// Each element's object types, as a reader connection last read them.
+/// Search walks elements and their types in order, and finding an element's
+/// types is a seek per type into the objects' primary key — a quarter of a
+/// search whose page spans many elements. Remembered per connection, for as
+/// long as its `PRAGMA data_version` stays the same: that changes with every
+/// commit of any other connection, this store's writer or another process.
+#[derive(Default)]
+struct TypeCache {
+    data_version: Option<i64>,
+    types: std::collections::HashMap<ElementId, Vec<String>>,
+}
+
+impl TypeCache {
+    /// Forgets everything if the database changed since it was filled; call
+    /// at the start of a read transaction, before reading any types.
+    fn check(&mut self, c: &Connection) -> Result<()> {
+        let v: i64 = c
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(db)?;
+        if self.data_version != Some(v) {
+            self.types.clear();
+            self.data_version = Some(v);
+        }
+        Ok(())
+    }
+
+    fn of(&mut self, c: &Connection, element: ElementId) -> Result<&[String]> {
+        Ok(match self.types.entry(element) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(object_types(c, element)?),
+        })
     }
 }
 
@@ -365,6 +409,20 @@ const ACTIVE: &str = "state IN ('running', 'stopping')";
 
 fn active_job_sql() -> String {
     format!("SELECT {JOB_COLUMNS} FROM jobs WHERE element = ?1 AND {ACTIVE}")
+}
+
+/// A page of jobs, newest first, of one element and in one state if asked.
+/// One statement per filter: with `?1 IS NULL OR element = ?1` no index
+/// applied, and a page of one element's jobs read the table backwards
+/// through every other element's jobs.
+fn jobs_sql(element: bool, state: bool) -> String {
+    let filter = match (element, state) {
+        (false, false) => "",
+        (true, false) => "WHERE element = ?1",
+        (false, true) => "WHERE state = ?2",
+        (true, true) => "WHERE element = ?1 AND state = ?2",
+    };
+    format!("SELECT {JOB_COLUMNS} FROM jobs {filter} ORDER BY id DESC LIMIT ?3 OFFSET ?4")
 }
 
 fn queued_jobs_sql() -> String {
@@ -868,19 +926,8 @@ impl Store for SqliteStore {
         limit: u64,
     ) -> Result<Vec<Job>> {
         let element = element.map(str::to_string);
-        // One statement per filter: with `?1 IS NULL OR element = ?1` no
-        // index applies, and a page of one element's jobs read the table
-        // backwards through every other element's jobs.
-        let filter = match (element.is_some(), state.is_some()) {
-            (false, false) => "",
-            (true, false) => "WHERE element = ?1",
-            (false, true) => "WHERE state = ?2",
-            (true, true) => "WHERE element = ?1 AND state = ?2",
-        };
+        let sql = jobs_sql(element.is_some(), state.is_some());
         self.read(move |c, _| {
-            let sql = format!(
-                "SELECT {JOB_COLUMNS} FROM jobs {filter} ORDER BY id DESC LIMIT ?3 OFFSET ?4"
-            );
             let mut st = c.prepare_cached(&sql).map_err(db)?;
             let limit = if limit == 0 { i64::MAX } else { limit as i64 };
             let rows = st
@@ -1000,7 +1047,8 @@ impl Store for SqliteStore {
 
     async fn search(&self, text: &str, offset: u64, limit: u64) -> Result<Vec<SearchHit>> {
         let text = text.to_string();
-        self.read(move |c, _| search(c, &text, offset, limit)).await
+        self.read_with(move |c, types, _| search(c, types, &text, offset, limit))
+            .await
     }
 
     async fn counts(&self) -> Result<StoreCounts> {
@@ -1363,6 +1411,11 @@ impl Store for SqliteStore {
 /// that reading objects in the order shown soon fills a page.
 const SPARSE: i64 = 10_000;
 
+/// From this many matching keys of a text without letters, search reads
+/// each element's and type's range of matching keys in order (a few seeks
+/// per element, its types remembered) rather than sorting every match.
+const KEY_RUNS: i64 = 2_000;
+
 /// `column` starts with `?1`, whatever the (ASCII) case: a range on
 /// `lower(column)`, which an index on that expression answers, where LIKE
 /// would read every row (and take `%` and `_` for wildcards).
@@ -1480,22 +1533,30 @@ fn hits(c: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<Hit>>
 /// without letters (keys like extensions) → each element's and type's keys
 /// in order from the primary key, merged with the names; otherwise →
 /// objects in order, filtered, which stops as soon as a page is full.
-fn search(c: &Connection, text: &str, offset: u64, limit: u64) -> Result<Vec<SearchHit>> {
+fn search(
+    c: &Connection,
+    types: &mut TypeCache,
+    text: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<SearchHit>> {
     let limit = if limit == 0 {
         i64::MAX
     } else {
         limit.min(i64::MAX as u64) as i64
     };
     let offset = offset.min(i64::MAX as u64) as i64;
-    let many = |column| -> Result<bool> {
+    let many = |column, n: i64| -> Result<bool> {
         c.prepare_cached(&many_sql(column))
             .map_err(db)?
-            .query_row(params![text, SPARSE - 1], |_| Ok(()))
+            .query_row(params![text, n - 1], |_| Ok(()))
             .optional()
             .map(|row| row.is_some())
             .map_err(db)
     };
-    let (many_keys, many_names) = (many("object_key")?, many("name")?);
+    let letters = text.bytes().any(|b| b.is_ascii_alphabetic());
+    let many_keys = many("object_key", if letters { SPARSE } else { KEY_RUNS })?;
+    let many_names = many("name", SPARSE)?;
     let page = if !many_keys && !many_names {
         let need = offset.saturating_add(limit);
         let mut both = Vec::new();
@@ -1508,8 +1569,8 @@ fn search(c: &Connection, text: &str, offset: u64, limit: u64) -> Result<Vec<Sea
             .skip(offset as usize)
             .take(limit as usize)
             .collect()
-    } else if !many_names && !text.bytes().any(|b| b.is_ascii_alphabetic()) {
-        keys_in_order(c, text, offset, limit)?
+    } else if !many_names && !letters {
+        keys_in_order(c, types, text, offset, limit)?
     } else {
         // The scan reads each row anyway: the page comes with its columns.
         return c
@@ -1573,7 +1634,14 @@ fn search_hit(
 /// Many keys match, few names, and the text has no letters, so that a key
 /// matches exactly when it starts with the text: each element's and type's
 /// matching keys are one range of the primary key, already in order.
-fn keys_in_order(c: &Connection, text: &str, offset: i64, limit: i64) -> Result<Vec<Hit>> {
+fn keys_in_order(
+    c: &Connection,
+    types: &mut TypeCache,
+    text: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Hit>> {
+    types.check(c)?;
     let need = offset.saturating_add(limit) as usize;
     let mut names = hits(c, &names_sql(), [text])?;
     names.sort_unstable();
@@ -1581,7 +1649,7 @@ fn keys_in_order(c: &Connection, text: &str, offset: i64, limit: i64) -> Result<
     let mut run = c.prepare_cached(KEY_RUN_SQL).map_err(db)?;
     let mut out: Vec<Hit> = Vec::new();
     'elements: for (id, element) in elements_by_name(c)? {
-        for ty in object_types(c, id)? {
+        for ty in types.of(c, id)? {
             let want = (need - out.len()).min(i64::MAX as usize) as i64;
             let keys: Vec<String> = run
                 .query_map(params![id, ty, text, want], |r| r.get(0))
@@ -1589,7 +1657,7 @@ fn keys_in_order(c: &Connection, text: &str, offset: i64, limit: i64) -> Result<
                 .collect::<rusqlite::Result<_>>()
                 .map_err(db)?;
             let mut named = Vec::new();
-            while let Some(n) = names.next_if(|n| n.1 == id && n.2 == ty) {
+            while let Some(n) = names.next_if(|n| n.1 == id && n.2 == *ty) {
                 named.push(n.3);
             }
             let mut merged: Vec<String> = keys.into_iter().chain(named).collect();
@@ -1711,5 +1779,79 @@ mod tests {
             "{claim}"
         );
         assert!(!claim.contains("TEMP B-TREE"), "{claim}");
+    }
+
+    /// A page of jobs reads its filter's index newest first, sorting nothing.
+    #[test]
+    fn job_pages_use_the_indexes() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        for (element, state, index) in [
+            (false, false, "SCAN jobs"),
+            (true, false, "INDEX jobs_by_element (element=?)"),
+            (false, true, "INDEX jobs_by_state (state=?)"),
+        ] {
+            let p = plan(&c, &jobs_sql(element, state));
+            assert!(p.contains(index), "{p}");
+            assert!(!p.contains("TEMP B-TREE"), "{p}");
+        }
+    }
+
+    /// A cached statement is used again as it is, whatever its bindings:
+    /// none of search's statements is compiled again per call.
+    #[test]
+    fn cached_statements_are_not_compiled_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        migrate(&mut connect(&path).unwrap()).unwrap();
+        let c = connect(&path).unwrap();
+        use rusqlite::types::Value::{Integer as N, Text as T};
+        // Each statement with the kinds of its parameters: a number (N) or a
+        // text (T), changing from call to call.
+        for (sql, kinds) in [
+            (TYPES_SQL.to_string(), "N"),
+            (KEY_RUN_SQL.to_string(), "NTTN"),
+            (many_sql("name"), "TN"),
+            (sparse_sql("object_key"), "TN"),
+            (scan_sql(), "TNNT"),
+        ] {
+            for round in 0..3i64 {
+                let mut st = c.prepare_cached(&sql).unwrap();
+                let values = kinds.chars().map(|k| match k {
+                    'N' => N(round + 1),
+                    _ => T(format!("{round}a")),
+                });
+                let mut rows = st.query(rusqlite::params_from_iter(values)).unwrap();
+                while rows.next().unwrap().is_some() {}
+                drop(rows);
+                let again = st.get_status(rusqlite::StatementStatus::RePrepare);
+                assert_eq!(again, 0, "{sql}");
+            }
+        }
+    }
+
+    /// A token's use is written when the recorded one is a minute old, not
+    /// at every lookup.
+    #[tokio::test]
+    async fn token_use_is_recorded_once_a_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db"), SecretKey::generate())
+            .await
+            .unwrap();
+        s.create_token("ops", Role::Admin, &[1; 32]).await.unwrap();
+        let first = s.token_by_hash(&[1; 32]).await.unwrap().unwrap();
+        let used = first.last_used_at.clone().unwrap();
+        assert_eq!(s.token_by_hash(&[1; 32]).await.unwrap().unwrap(), first);
+        let old = ts(Utc::now() - chrono::TimeDelta::seconds(61));
+        let set = old.clone();
+        s.write(move |c, _| {
+            c.execute("UPDATE tokens SET last_used_at = ?1", [set])
+                .map_err(db)
+        })
+        .await
+        .unwrap();
+        let later = s.token_by_hash(&[1; 32]).await.unwrap().unwrap();
+        let recorded = later.last_used_at.unwrap();
+        assert!(recorded > old && recorded >= used, "{recorded}");
     }
 }

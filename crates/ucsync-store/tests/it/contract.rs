@@ -861,6 +861,11 @@ pub async fn tokens_are_found_by_hash_and_deleted(s: &dyn Store) {
     assert_eq!((found.id, found.role), (t2.id, Role::ReadOnly));
     assert!(found.last_used_at.is_some(), "its use is recorded");
     assert_eq!(s.tokens().await.unwrap()[1], found);
+    // Every API request looks its token up: within a minute of the recorded
+    // use, a lookup writes nothing.
+    let again = s.token_by_hash(&[2; 32]).await.unwrap().unwrap();
+    assert_eq!(again, found, "recorded at most once a minute");
+    assert_eq!(s.tokens().await.unwrap()[1], found);
     assert!(s.token_by_hash(&[3; 32]).await.unwrap().is_none());
 
     assert!(s.delete_token(t1.id).await.unwrap());

@@ -3,6 +3,8 @@
 // Each bench binary uses a part of this module.
 #![allow(dead_code)]
 
+pub mod service;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
