@@ -55,14 +55,11 @@ pub fn spawn_hasher(
     let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
         let mut buf = Vec::with_capacity(BATCH);
-        while let Some(first) = events.blocking_recv() {
-            buf.push(first);
-            while buf.len() < BATCH {
-                match events.try_recv() {
-                    Ok(ev) => buf.push(ev),
-                    Err(_) => break,
-                }
-            }
+        // What is there, up to a batch, taken at once: the reader's places in
+        // the channel come back together, so a reader waiting for room is
+        // woken once a batch, not once an object (a million thread wake-ups
+        // cost more than hashing a million objects).
+        while events.blocking_recv_many(&mut buf, BATCH) > 0 {
             // Spreading a batch over the cores pays only when it is large:
             // objects trickling in from a slow element are hashed here.
             let batch: Vec<HashedEvent> = if buf.len() >= PARALLEL_FROM {
