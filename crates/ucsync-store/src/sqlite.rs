@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/002_hash_index.sql"),
     include_str!("../migrations/sqlite/003_digest_index.sql"),
     include_str!("../migrations/sqlite/004_service.sql"),
+    include_str!("../migrations/sqlite/005_search_listing.sql"),
 ];
 const READERS: usize = 4;
 
@@ -1455,14 +1456,15 @@ fn names_sql() -> String {
     )
 }
 
-/// Objects in the order shown (elements by name, each by its primary key),
-/// filtered; the `+` keeps the planner from the prefix indexes, whose order
-/// is not the one shown. The filter is `LIKE` with the escaped text (`?4`,
-/// see [`like_prefix`]): it folds ASCII case as `lower` does, but compares
-/// in place, where `lower` copied the key and the name of every row read.
+/// Objects in the order shown (elements by name, each in its objects'
+/// order), filtered, from the narrow `objects_listing` index; the `+` keeps
+/// the planner from the prefix indexes, whose order is not the one shown.
+/// The filter is `LIKE` with the escaped text (`?4`, see [`like_prefix`]):
+/// it folds ASCII case as `lower` does, but compares in place, where `lower`
+/// copied the key and the name of every row read.
 fn scan_sql() -> String {
-    "SELECT e.name, o.element_id, o.object_type, o.object_key, o.fields, o.hash, o.updated_at, o.name \
-     FROM elements e CROSS JOIN objects o ON o.element_id = e.id \
+    "SELECT e.name, o.element_id, o.object_type, o.object_key \
+     FROM elements e CROSS JOIN objects o INDEXED BY objects_listing ON o.element_id = e.id \
      WHERE +o.object_key LIKE ?4 ESCAPE '\\' OR +o.name LIKE ?4 ESCAPE '\\' \
      ORDER BY e.name, o.object_type, o.object_key LIMIT ?2 OFFSET ?3"
         .to_string()
@@ -1572,27 +1574,11 @@ fn search(
     } else if !many_names && !letters {
         keys_in_order(c, types, text, offset, limit)?
     } else {
-        // The scan reads each row anyway: the page comes with its columns.
-        return c
-            .prepare_cached(&scan_sql())
-            .map_err(db)?
-            .query_map(params![text, limit, offset, like_prefix(text)], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ))
-            })
-            .map_err(db)?
-            .map(|r| {
-                let (element, object_type, key, f, h, updated_at, name) = r.map_err(db)?;
-                search_hit(element, object_type, key, (f, h, updated_at, name))
-            })
-            .collect();
+        hits(
+            c,
+            &scan_sql(),
+            params![text, limit, offset, like_prefix(text)],
+        )?
     };
     let mut row = c
         .prepare_cached(
@@ -1741,18 +1727,21 @@ mod tests {
         let scan = plan(&c, &scan_sql());
         assert!(!scan.contains("TEMP B-TREE"), "{scan}");
         assert!(
-            scan.contains("SEARCH o USING PRIMARY KEY (element_id=?)"),
+            scan.contains("SEARCH o USING COVERING INDEX objects_listing (element_id=?)"),
             "{scan}"
         );
+        // The scan reads the narrow index alone, never the rows' fields.
+        assert_eq!(opened(&c, &scan_sql()), 2, "elements and the listing");
         let names = plan(&c, &names_sql());
         assert!(
             names.contains("COVERING INDEX objects_search_name"),
             "{names}"
         );
+        // A range of keys in order, from the narrow listing index.
         let run = plan(&c, KEY_RUN_SQL);
         assert!(
             run.contains(
-                "PRIMARY KEY (element_id=? AND object_type=? AND object_key>? AND object_key<?)"
+                "COVERING INDEX objects_listing (element_id=? AND object_type=? AND object_key>? AND object_key<?)"
             ),
             "{run}"
         );
