@@ -148,10 +148,19 @@ impl std::fmt::Debug for IpoConnector {
     }
 }
 
+/// The error under this one; an `io::Error` hides the error it wraps from
+/// `source()`, so it is looked into.
+fn under<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a (dyn std::error::Error + 'static)> {
+    match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+        Some(inner) => Some(inner),
+        None => e.source(),
+    }
+}
+
 /// The innermost cause of an error, which says what actually went wrong.
 fn cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut inner = e;
-    while let Some(s) = inner.source() {
+    while let Some(s) = under(inner) {
         inner = s;
     }
     inner.to_string()
@@ -163,7 +172,7 @@ fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
         if c.downcast_ref::<rustls::Error>().is_some() {
             return true;
         }
-        cur = c.source();
+        cur = under(c);
     }
     false
 }
