@@ -268,7 +268,11 @@ async fn run_ipo(args: IpoArgs) -> Result<(), Exit> {
     let logins: Vec<&str> = settings.logins.iter().map(|(n, _)| n.as_str()).collect();
     banner.push_str(&format!("logins: {}\n", logins.join(", ")));
     if !settings.read_logins.is_empty() {
-        let read: Vec<&str> = settings.read_logins.iter().map(|(n, _)| n.as_str()).collect();
+        let read: Vec<&str> = settings
+            .read_logins
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
         banner.push_str(&format!("read-only logins: {}\n", read.join(", ")));
     }
     let objects: Vec<String> = emu

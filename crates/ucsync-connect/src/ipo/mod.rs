@@ -68,7 +68,12 @@ pub struct IpoConfig {
 }
 
 impl IpoConfig {
-    pub fn new(host: impl Into<String>, port: u16, login: impl Into<String>, password: Password) -> Self {
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        login: impl Into<String>,
+        password: Password,
+    ) -> Self {
         IpoConfig {
             host: host.into(),
             port,
@@ -150,8 +155,13 @@ impl std::fmt::Debug for IpoConnector {
 
 /// The error under this one; an `io::Error` hides the error it wraps from
 /// `source()`, so it is looked into.
-fn under<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a (dyn std::error::Error + 'static)> {
-    match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+fn under<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    match e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
         Some(inner) => Some(inner),
         None => e.source(),
     }
@@ -188,20 +198,23 @@ impl IpoConnector {
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("ucsync/", env!("CARGO_PKG_VERSION")));
         if let Some(trust) = &cfg.tls {
-            let tls = tls::client_config(trust, certificate.clone()).map_err(ConnectError::Refused)?;
+            let tls =
+                tls::client_config(trust, certificate.clone()).map_err(ConnectError::Refused)?;
             builder = builder.tls_backend_preconfigured(tls).https_only(true);
         }
-        let http = builder
-            .build()
-            .map_err(|e| ConnectError::Refused(format!("cannot set up the HTTP client: {}", cause(&e))))?;
+        let http = builder.build().map_err(|e| {
+            ConnectError::Refused(format!("cannot set up the HTTP client: {}", cause(&e)))
+        })?;
         let scheme = if cfg.tls.is_some() { "https" } else { "http" };
         let host = if cfg.host.contains(':') && !cfg.host.starts_with('[') {
             format!("[{}]", cfg.host)
         } else {
             cfg.host.clone()
         };
-        let base = Url::parse(&format!("{scheme}://{host}:{}/config/v1/", cfg.port))
-            .map_err(|e| ConnectError::Refused(format!("'{}' is not a host name: {e}", cfg.host)))?;
+        let base =
+            Url::parse(&format!("{scheme}://{host}:{}/config/v1/", cfg.port)).map_err(|e| {
+                ConnectError::Refused(format!("'{}' is not a host name: {e}", cfg.host))
+            })?;
         let conn = IpoConnector {
             cfg,
             http,
@@ -293,9 +306,16 @@ impl IpoConnector {
             s if s.is_server_error() => ConnectError::Protocol(format!(
                 "{} failed while {doing}: {s}{}",
                 self.at(),
-                if said.is_empty() { String::new() } else { format!(": {said}") }
+                if said.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {said}")
+                }
             )),
-            s => ConnectError::Refused(format!("{} refused this while {doing} ({s}): {said}", self.at())),
+            s => ConnectError::Refused(format!(
+                "{} refused this while {doing} ({s}): {said}",
+                self.at()
+            )),
         })
     }
 
@@ -328,7 +348,8 @@ impl IpoConnector {
                 ))
             })?;
         let body = self.body(resp, doing).await?;
-        let snapshot = catalog::parse_configuration(&body).map_err(|e| self.model_error(e, doing))?;
+        let snapshot =
+            catalog::parse_configuration(&body).map_err(|e| self.model_error(e, doing))?;
         Ok(Current {
             config_version: etag,
             software_version: snapshot.system.software_version.clone(),
@@ -365,17 +386,21 @@ impl IpoConnector {
                 if resp.status() == StatusCode::NOT_MODIFIED {
                     k
                 } else {
-                    self.configuration_of(resp, "reading the configuration").await?
+                    self.configuration_of(resp, "reading the configuration")
+                        .await?
                 }
             }
             None => {
                 let doing = "asking the system for its identity";
-                let resp = self.send(self.http.get(self.url(&["system"])), doing, &[]).await?;
+                let resp = self
+                    .send(self.http.get(self.url(&["system"])), doing, &[])
+                    .await?;
                 let body = self.body(resp, doing).await?;
                 let v: serde_json::Value = serde_json::from_slice(&body)
                     .map_err(|e| self.model_error(ModelError::Json(e.to_string()), doing))?;
-                let s = catalog::system(&v)
-                    .map_err(|e| self.model_error(ModelError::Model(format!("system: {e}")), doing))?;
+                let s = catalog::system(&v).map_err(|e| {
+                    self.model_error(ModelError::Model(format!("system: {e}")), doing)
+                })?;
                 Current {
                     config_version: s.config_version,
                     software_version: s.software_version,
@@ -410,7 +435,8 @@ impl IpoConnector {
     }
 
     fn spec(&self, object_type: &str) -> Result<&'static TypeSpec> {
-        catalog::by_type(object_type).ok_or_else(|| ConnectError::UnknownType(object_type.to_string()))
+        catalog::by_type(object_type)
+            .ok_or_else(|| ConnectError::UnknownType(object_type.to_string()))
     }
 
     async fn send_type(
@@ -427,21 +453,32 @@ impl IpoConnector {
         .await
         .map_err(|_| closed())?;
         for o in objects {
-            out.send(ReadEvent::Object(o.clone())).await.map_err(|_| closed())?;
+            out.send(ReadEvent::Object(o.clone()))
+                .await
+                .map_err(|_| closed())?;
         }
         Ok(())
     }
 
     /// An object as the service answered it after a write or a read of one.
-    async fn object_of(&self, t: &TypeSpec, resp: reqwest::Response, doing: &str) -> Result<Object> {
+    async fn object_of(
+        &self,
+        t: &TypeSpec,
+        resp: reqwest::Response,
+        doing: &str,
+    ) -> Result<Object> {
         let body = self.body(resp, doing).await?;
         let v: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| self.model_error(ModelError::Json(e.to_string()), doing))?;
         let o = v.as_object().ok_or_else(|| {
-            self.model_error(ModelError::Model(format!("a {} is not a JSON object", t.object_type)), doing)
+            self.model_error(
+                ModelError::Model(format!("a {} is not a JSON object", t.object_type)),
+                doing,
+            )
         })?;
-        t.object(o)
-            .map_err(|e| self.model_error(ModelError::Model(format!("{}: {e}", t.object_type)), doing))
+        t.object(o).map_err(|e| {
+            self.model_error(ModelError::Model(format!("{}: {e}", t.object_type)), doing)
+        })
     }
 }
 
@@ -541,23 +578,35 @@ impl Connector for IpoConnector {
             WriteOp::Add { id, fields } => {
                 let t = self.spec(&id.object_type)?;
                 let body = t.new_json(&id.key, fields).map_err(ConnectError::Refused)?;
-                (t, self.http.post(self.url(&[t.path])).json(&body), format!("adding {id}"))
+                (
+                    t,
+                    self.http.post(self.url(&[t.path])).json(&body),
+                    format!("adding {id}"),
+                )
             }
             WriteOp::Change { id, fields } => {
                 let t = self.spec(&id.object_type)?;
-                t.check_change(&id.key, fields).map_err(ConnectError::Refused)?;
+                t.check_change(&id.key, fields)
+                    .map_err(ConnectError::Refused)?;
                 let body = serde_json::to_vec(&t.json(fields).map_err(ConnectError::Refused)?)
                     .expect("JSON");
                 let req = self
                     .http
                     .request(Method::PATCH, self.url(&[t.path, &id.key]))
-                    .header(reqwest::header::CONTENT_TYPE, "application/merge-patch+json")
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/merge-patch+json",
+                    )
                     .body(body);
                 (t, req, format!("changing {id}"))
             }
             WriteOp::Remove { id } => {
                 let t = self.spec(&id.object_type)?;
-                (t, self.http.delete(self.url(&[t.path, &id.key])), format!("removing {id}"))
+                (
+                    t,
+                    self.http.delete(self.url(&[t.path, &id.key])),
+                    format!("removing {id}"),
+                )
             }
         };
         let resp = self.send(req, &doing, &[]).await;

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -93,13 +93,9 @@ impl ServerCertVerifier for Verifier {
             )));
         }
         match &self.chain {
-            Some(chain) => chain.verify_server_cert(
-                end_entity,
-                intermediates,
-                server_name,
-                ocsp_response,
-                now,
-            ),
+            Some(chain) => {
+                chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
             None => Ok(ServerCertVerified::assertion()),
         }
     }
@@ -145,12 +141,18 @@ fn ca_roots(path: &Path) -> Result<RootCertStore, String> {
         .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
     for c in certs {
         let c = c.map_err(|e| format!("the CA file {} is not PEM: {e}", path.display()))?;
-        roots
-            .add(c)
-            .map_err(|e| format!("the CA file {} holds a bad certificate: {e}", path.display()))?;
+        roots.add(c).map_err(|e| {
+            format!(
+                "the CA file {} holds a bad certificate: {e}",
+                path.display()
+            )
+        })?;
     }
     if roots.is_empty() {
-        return Err(format!("the CA file {} holds no certificate", path.display()));
+        return Err(format!(
+            "the CA file {} holds no certificate",
+            path.display()
+        ));
     }
     Ok(roots)
 }
@@ -216,7 +218,12 @@ mod tests {
         ] {
             assert_eq!(parse_fingerprint(&s).unwrap().to_vec(), d, "{s}");
         }
-        for bad in ["", "SHA256:abc", "SHA256:AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl", &"zz".repeat(32)] {
+        for bad in [
+            "",
+            "SHA256:abc",
+            "SHA256:AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+            &"zz".repeat(32),
+        ] {
             assert!(parse_fingerprint(bad).is_err(), "{bad}");
         }
     }

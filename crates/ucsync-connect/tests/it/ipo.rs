@@ -35,7 +35,12 @@ async fn start(settings: IpoSettings) -> IpoEmulator {
 }
 
 fn config(emu: &IpoEmulator, login: (&str, &str)) -> IpoConfig {
-    let mut cfg = IpoConfig::new("127.0.0.1", emu.addr().port(), login.0, Password::new(login.1));
+    let mut cfg = IpoConfig::new(
+        "127.0.0.1",
+        emu.addr().port(),
+        login.0,
+        Password::new(login.1),
+    );
     cfg.timeout = Duration::from_millis(800);
     cfg
 }
@@ -113,7 +118,10 @@ async fn an_unchanged_version_is_one_conditional_request_and_a_changed_one_a_ful
     cfg.known = Some(known.clone());
     let conn = IpoConnector::connect(cfg.clone()).await.unwrap();
     assert_eq!(conn.version().await.unwrap(), known.software_version);
-    let set = conn.changes_since(&known.config_version, &[]).await.unwrap();
+    let set = conn
+        .changes_since(&known.config_version, &[])
+        .await
+        .unwrap();
     assert!(set.items.is_empty());
     assert_eq!(set.new_point, known.config_version);
     assert!(set.report.unwrap().contains("nothing to do"));
@@ -131,7 +139,10 @@ async fn an_unchanged_version_is_one_conditional_request_and_a_changed_one_a_ful
     .unwrap();
     emu.clear_served();
     let conn = IpoConnector::connect(cfg).await.unwrap();
-    let set = conn.changes_since(&known.config_version, &[]).await.unwrap();
+    let set = conn
+        .changes_since(&known.config_version, &[])
+        .await
+        .unwrap();
     assert_eq!(set.new_point, emu.config_version());
     let types: Vec<&str> = set
         .items
@@ -143,7 +154,13 @@ async fn an_unchanged_version_is_one_conditional_request_and_a_changed_one_a_ful
         .collect();
     assert_eq!(
         types,
-        ["user", "extension", "hunt-group", "short-code", "incoming-call-route"]
+        [
+            "user",
+            "extension",
+            "hunt-group",
+            "short-code",
+            "incoming-call-route"
+        ]
     );
     let (tx, mut rx) = mpsc::channel(256);
     conn.read_type("user", tx).await.unwrap();
@@ -174,7 +191,10 @@ async fn writes_go_through_the_service_and_come_back_as_stored() {
     assert_eq!(conn.read_one(&id).await.unwrap(), Some(added));
     assert!(emu.data().incoming_call_routes.contains_key("1:5550199"));
     let code = ObjectId::new("short-code", "*14*N#");
-    assert!(conn.read_one(&code).await.unwrap().is_some(), "# and * survive the path");
+    assert!(
+        conn.read_one(&code).await.unwrap().is_some(),
+        "# and * survive the path"
+    );
     assert_eq!(
         conn.write_one(&WriteOp::Remove { id: code.clone() })
             .await
@@ -190,7 +210,10 @@ async fn writes_go_through_the_service_and_come_back_as_stored() {
         })
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("409 Conflict") && e.to_string().contains("extension 2000"), "{e}");
+    assert!(
+        e.to_string().contains("409 Conflict") && e.to_string().contains("extension 2000"),
+        "{e}"
+    );
     let e = conn
         .write_one(&WriteOp::Change {
             id: ObjectId::new("user", "Nobody"),
@@ -198,7 +221,10 @@ async fn writes_go_through_the_service_and_come_back_as_stored() {
         })
         .await
         .unwrap_err();
-    assert!(matches!(e, ConnectError::Refused(_)) && e.to_string().contains("no field 'colour'"), "{e}");
+    assert!(
+        matches!(e, ConnectError::Refused(_)) && e.to_string().contains("no field 'colour'"),
+        "{e}"
+    );
     // A read-only service user may read but not write.
     let ro = IpoConnector::connect(config(&emu, RO)).await.unwrap();
     let e = ro
@@ -222,11 +248,41 @@ async fn errors_name_their_cause() {
     assert!(e.to_string().contains("401 Unauthorized"), "{e}");
     assert!(!e.is_unreachable());
     let cases: Vec<(Faults, &str)> = vec![
-        (Faults { status: Some(500), ..Faults::default() }, "500 Internal Server Error"),
-        (Faults { stall: true, ..Faults::default() }, "did not answer within 0.8 s"),
-        (Faults { cut_after_bytes: Some(10), ..Faults::default() }, "was cut"),
-        (Faults { invalid_json: true, ..Faults::default() }, "invalid JSON"),
-        (Faults { missing_field: Some("name".into()), ..Faults::default() }, "missing field `name`"),
+        (
+            Faults {
+                status: Some(500),
+                ..Faults::default()
+            },
+            "500 Internal Server Error",
+        ),
+        (
+            Faults {
+                stall: true,
+                ..Faults::default()
+            },
+            "did not answer within 0.8 s",
+        ),
+        (
+            Faults {
+                cut_after_bytes: Some(10),
+                ..Faults::default()
+            },
+            "was cut",
+        ),
+        (
+            Faults {
+                invalid_json: true,
+                ..Faults::default()
+            },
+            "invalid JSON",
+        ),
+        (
+            Faults {
+                missing_field: Some("name".into()),
+                ..Faults::default()
+            },
+            "missing field `name`",
+        ),
     ];
     for (faults, cause) in cases {
         emu.set_faults(faults.clone());
@@ -290,7 +346,10 @@ async fn tls_is_verified_against_a_ca_file_or_a_pinned_fingerprint() {
         ..settings()
     })
     .await;
-    assert_eq!(emu.certificate_fingerprint(), Some(certs.fingerprint.clone()));
+    assert_eq!(
+        emu.certificate_fingerprint(),
+        Some(certs.fingerprint.clone())
+    );
     let with = |trust: Trust| {
         let mut cfg = config(&emu, RO);
         cfg.tls = Some(trust);
@@ -299,7 +358,10 @@ async fn tls_is_verified_against_a_ca_file_or_a_pinned_fingerprint() {
     // Against the CA that signed it.
     let conn = with(Trust::CaFile(certs.ca.clone())).await.unwrap();
     assert_eq!(conn.fingerprint(), Some(certs.fingerprint.clone()));
-    assert_eq!(read_all(&conn).await.len(), emu.counts().values().sum::<usize>());
+    assert_eq!(
+        read_all(&conn).await.len(),
+        emu.counts().values().sum::<usize>()
+    );
     // Against its pinned fingerprint, in the spelling `check` reports.
     let pin = ucsync_connect::ipo::tls::parse_fingerprint(&certs.fingerprint).unwrap();
     let conn = with(Trust::Pinned(pin)).await.unwrap();

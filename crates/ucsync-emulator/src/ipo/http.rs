@@ -128,11 +128,7 @@ fn authorize(shared: &Shared, headers: &HeaderMap, method: &Method) -> Result<()
         return Err(unauthorized());
     }
     let write = !matches!(*method, Method::GET | Method::HEAD);
-    let allowed = if write {
-        rights.write
-    } else {
-        rights.read
-    };
+    let allowed = if write { rights.write } else { rights.read };
     if !allowed {
         let group = if write {
             "configuration-write"
@@ -404,8 +400,7 @@ async fn patch<T: Kind>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let changes: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(&body)
-    {
+    let changes: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(&body) {
         Ok(c) => c,
         Err(e) => {
             return error(

@@ -161,8 +161,8 @@ impl IpoEmulator {
             Some(p) if p.exists() => Data::load(p)?,
             _ => {
                 let (sizes, seed) = (settings.sizes, settings.seed);
-                let data = tokio::task::spawn_blocking(move || Data::generate(sizes, seed))
-                    .await??;
+                let data =
+                    tokio::task::spawn_blocking(move || Data::generate(sizes, seed)).await??;
                 let identity = Identity {
                     name: settings.name.clone(),
                     serial: serial_of(settings.seed),

@@ -446,7 +446,9 @@ impl Data {
             sizes.extensions
         );
         ensure!(
-            sizes.hunt_groups <= 300 && sizes.short_codes <= 2000 && sizes.incoming_call_routes <= 2000,
+            sizes.hunt_groups <= 300
+                && sizes.short_codes <= 2000
+                && sizes.incoming_call_routes <= 2000,
             "at most 300 hunt groups, 2000 short codes and 2000 incoming call routes"
         );
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -61,7 +61,15 @@ async fn reading_needs_a_service_user_and_the_version_is_the_etag() {
     let (s, _, body) = call(&emu, None, Method::GET, "system", &[], None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "unauthorized");
-    let (s, _, _) = call(&emu, Some(("reader", "nope")), Method::GET, "system", &[], None).await;
+    let (s, _, _) = call(
+        &emu,
+        Some(("reader", "nope")),
+        Method::GET,
+        "system",
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, etag, config) = call(&emu, Some(RO), Method::GET, "configuration", &[], None).await;
     assert_eq!(s, StatusCode::OK);
@@ -82,7 +90,10 @@ async fn reading_needs_a_service_user_and_the_version_is_the_etag() {
         None,
     )
     .await;
-    assert_eq!((s, again.as_deref(), body), (StatusCode::NOT_MODIFIED, Some(etag.as_str()), Value::Null));
+    assert_eq!(
+        (s, again.as_deref(), body),
+        (StatusCode::NOT_MODIFIED, Some(etag.as_str()), Value::Null)
+    );
 }
 
 #[tokio::test]
@@ -91,13 +102,37 @@ async fn every_change_makes_a_new_version_and_writing_needs_the_write_group() {
     let v0 = emu.config_version();
     let user = emu.data().users.keys().next().unwrap().clone();
     let patch = json!({"full_name": "Someone New", "email": null});
-    let (s, _, body) = call(&emu, Some(RO), Method::PATCH, &format!("users/{user}"), &[], Some(patch.clone())).await;
+    let (s, _, body) = call(
+        &emu,
+        Some(RO),
+        Method::PATCH,
+        &format!("users/{user}"),
+        &[],
+        Some(patch.clone()),
+    )
+    .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    assert!(body["error"]["message"].as_str().unwrap().contains("configuration-write"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("configuration-write")
+    );
     assert_eq!(emu.config_version(), v0, "a refused write changes nothing");
-    let (s, etag, body) = call(&emu, Some(RW), Method::PATCH, &format!("users/{user}"), &[], Some(patch)).await;
+    let (s, etag, body) = call(
+        &emu,
+        Some(RW),
+        Method::PATCH,
+        &format!("users/{user}"),
+        &[],
+        Some(patch),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    assert_eq!((body["full_name"].as_str(), body["email"].as_str()), (Some("Someone New"), None));
+    assert_eq!(
+        (body["full_name"].as_str(), body["email"].as_str()),
+        (Some("Someone New"), None)
+    );
     let v1 = emu.config_version();
     assert_ne!(v1, v0);
     assert_eq!(etag, Some(format!("\"{v1}\"")));
@@ -130,26 +165,64 @@ async fn every_change_makes_a_new_version_and_writing_needs_the_write_group() {
         Method::POST,
         "hunt-groups",
         &[],
-        Some(json!({"name": "G", "extension": "7999", "ring_mode": "rotary", "members": ["Nobody"]})),
+        Some(
+            json!({"name": "G", "extension": "7999", "ring_mode": "rotary", "members": ["Nobody"]}),
+        ),
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(body["error"]["message"].as_str().unwrap().contains("Nobody"), "{body}");
-    let (s, _, _) = call(&emu, Some(RW), Method::POST, "users", &[], Some(json!({"name": "X"}))).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Nobody"),
+        "{body}"
+    );
+    let (s, _, _) = call(
+        &emu,
+        Some(RW),
+        Method::POST,
+        "users",
+        &[],
+        Some(json!({"name": "X"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _, _) = call(&emu, Some(RW), Method::GET, "users/Nobody", &[], None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // Putting a change back puts the version back: it is the content's.
     let v2 = emu.config_version();
-    let route = emu.data().incoming_call_routes.values().next().unwrap().clone();
+    let route = emu
+        .data()
+        .incoming_call_routes
+        .values()
+        .next()
+        .unwrap()
+        .clone();
     let key = format!("{}:{}", route.line_group_id, route.incoming_number);
     let original = serde_json::to_value(&route).unwrap();
     let mut changed = original.clone();
     changed["destination"] = json!("*17");
-    let (s, _, _) = call(&emu, Some(RW), Method::PUT, &format!("incoming-call-routes/{key}"), &[], Some(changed)).await;
+    let (s, _, _) = call(
+        &emu,
+        Some(RW),
+        Method::PUT,
+        &format!("incoming-call-routes/{key}"),
+        &[],
+        Some(changed),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_ne!(emu.config_version(), v2);
-    call(&emu, Some(RW), Method::PUT, &format!("incoming-call-routes/{key}"), &[], Some(original)).await;
+    call(
+        &emu,
+        Some(RW),
+        Method::PUT,
+        &format!("incoming-call-routes/{key}"),
+        &[],
+        Some(original),
+    )
+    .await;
     assert_eq!(emu.config_version(), v2);
 }
 
@@ -162,10 +235,21 @@ async fn the_state_file_keeps_changes_across_a_restart() {
         state_file: Some(state.clone()),
         ..IpoSettings::default()
     };
-    let emu = IpoEmulator::start(settings.clone(), TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .await
-        .unwrap();
-    let (s, _, _) = call(&emu, Some(RW), Method::POST, "short-codes", &[], Some(json!({"code": "*88", "feature": "park-call"}))).await;
+    let emu = IpoEmulator::start(
+        settings.clone(),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let (s, _, _) = call(
+        &emu,
+        Some(RW),
+        Method::POST,
+        "short-codes",
+        &[],
+        Some(json!({"code": "*88", "feature": "park-call"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     let (data, version) = (emu.data(), emu.config_version());
     emu.shutdown().await.unwrap();

@@ -94,7 +94,11 @@ type Table = BTreeMap<String, BTreeMap<String, Vec<(String, String)>>>;
 
 /// The text of a value as the model document spells it.
 fn word<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).unwrap().as_str().unwrap().to_string()
+    serde_json::to_value(v)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// What the emulator holds, as ucsync should store it: mapped here from the
@@ -103,8 +107,10 @@ fn on_ipo(d: &Data) -> Table {
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
     let mut out = Table::new();
     let mut put = |t: &str, key: String, fields: Vec<(&str, String)>| {
-        let mut f: Vec<(String, String)> =
-            fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let mut f: Vec<(String, String)> = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         f.sort();
         out.entry(t.to_string()).or_default().insert(key, f);
     };
@@ -273,7 +279,10 @@ async fn an_unchanged_configuration_costs_one_small_request_and_the_job_says_so(
     );
     let c = job.counts;
     assert_eq!((c.added, c.changed, c.deleted), (0, 0, 0));
-    assert_eq!(stored(rig.store.as_ref(), &rig.secret, "ipo1").await, before);
+    assert_eq!(
+        stored(rig.store.as_ref(), &rig.secret, "ipo1").await,
+        before
+    );
 }
 
 #[tokio::test]
@@ -340,7 +349,10 @@ async fn an_incremental_pulls_changes_made_through_the_emulator_api() {
     // The configuration was read whole once: one conditional request answered in full.
     let served = emu.served();
     assert_eq!(served.len(), 1, "{served:?}");
-    assert_eq!((served[0].path.as_str(), served[0].status), ("/config/v1/configuration", 200));
+    assert_eq!(
+        (served[0].path.as_str(), served[0].status),
+        ("/config/v1/configuration", 200)
+    );
     let e = rig.store.element("ipo1").await.unwrap().unwrap();
     assert_eq!(e.sync.sync_point, Some(emu.config_version()));
     // And after it, nothing to do again.
@@ -386,7 +398,10 @@ async fn init_and_force_init_always_read_and_diff_with_the_discrepancy_check() {
     let before = stored(rig.store.as_ref(), &rig.secret, "ipo1").await;
     let refused = rig.sync("ipo1", SyncType::Init).await;
     assert_eq!(refused.state, JobState::Failed);
-    assert_eq!(stored(rig.store.as_ref(), &rig.secret, "ipo1").await, before);
+    assert_eq!(
+        stored(rig.store.as_ref(), &rig.secret, "ipo1").await,
+        before
+    );
     let forced = rig.sync("ipo1", SyncType::ForceInit).await;
     assert_eq!(forced.state, JobState::Succeeded, "{:?}", forced.error);
     assert_eq!(forced.counts.deleted, 25);
@@ -411,7 +426,14 @@ async fn every_fault_fails_the_job_with_its_cause_and_changes_nothing() {
     )
     .await;
     let before = stored(rig.store.as_ref(), &rig.secret, "ipo1").await;
-    let point = rig.store.element("ipo1").await.unwrap().unwrap().sync.sync_point;
+    let point = rig
+        .store
+        .element("ipo1")
+        .await
+        .unwrap()
+        .unwrap()
+        .sync
+        .sync_point;
     let cases: Vec<(Faults, &str)> = vec![
         (
             Faults {
@@ -497,10 +519,15 @@ async fn a_wrong_password_fails_the_init_and_says_what_to_check() {
     assert_eq!(job.state, JobState::Failed);
     let error = job.error.unwrap_or_default();
     assert!(
-        error.contains("401 Unauthorized") && error.contains("check the element's login and password"),
+        error.contains("401 Unauthorized")
+            && error.contains("check the element's login and password"),
         "{error}"
     );
-    assert!(stored(rig.store.as_ref(), &rig.secret, "ipo1").await.is_empty());
+    assert!(
+        stored(rig.store.as_ref(), &rig.secret, "ipo1")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -602,7 +629,10 @@ async fn ip_office_objects_are_administered_through_ucsync() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("member of hunt group"), "{e}");
-    assert_eq!(stored(rig.store.as_ref(), &rig.secret, "ipo1").await, before);
+    assert_eq!(
+        stored(rig.store.as_ref(), &rig.secret, "ipo1").await,
+        before
+    );
     // The next incremental reads the new version and finds it all in place.
     let job = rig.sync("ipo1", SyncType::Incremental).await;
     assert_eq!(job.state, JobState::Succeeded, "{:?}", job.error);

@@ -110,7 +110,10 @@ async fn an_administrator_adds_an_ip_office_over_tls_and_keeps_it_in_sync() {
         "--tls-key",
         &file("key.pem"),
     ]);
-    let fingerprint = ipo.fingerprint.clone().expect("the banner shows the certificate");
+    let fingerprint = ipo
+        .fingerprint
+        .clone()
+        .expect("the banner shows the certificate");
     let data = tempfile::tempdir().unwrap();
     let serve = Serve::start(data.path());
     let port = ipo.port.to_string();
@@ -120,27 +123,53 @@ async fn an_administrator_adds_an_ip_office_over_tls_and_keeps_it_in_sync() {
         &serve,
         data.path(),
         &[
-            "element", "add", "ipo1", "--kind", "ip-office", "--host", "127.0.0.1", "--port",
-            &port, "--login", "ucsync", "--tls", "--ca-file", &file("ca.pem"), "--wait",
+            "element",
+            "add",
+            "ipo1",
+            "--kind",
+            "ip-office",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--login",
+            "ucsync",
+            "--tls",
+            "--ca-file",
+            &file("ca.pem"),
+            "--wait",
         ],
     ));
     let jobs = serve.get("/jobs?element=ipo1").await;
     let init = &jobs["items"][0];
     assert_eq!(
-        (init["type"].as_str(), init["trigger"].as_str(), init["state"].as_str()),
+        (
+            init["type"].as_str(),
+            init["trigger"].as_str(),
+            init["state"].as_str()
+        ),
         (Some("init"), Some("element-added"), Some("succeeded")),
         "{jobs}"
     );
-    let users = serve.get("/elements/ipo1/objects?type=user&limit=1000").await;
+    let users = serve
+        .get("/elements/ipo1/objects?type=user&limit=1000")
+        .await;
     assert_eq!(users["items"].as_array().unwrap().len(), 60, "{users}");
-    assert_eq!(users["items"][0]["secret_fields"], json!(["voicemail_code"]));
+    assert_eq!(
+        users["items"][0]["secret_fields"],
+        json!(["voicemail_code"])
+    );
 
     // `check` reports the certificate's fingerprint.
     let (status, check) = serve
         .call(reqwest::Method::POST, "/elements/ipo1/check", None)
         .await;
     assert_eq!(status, 200, "{check}");
-    assert_eq!(check["fingerprint"].as_str(), Some(fingerprint.as_str()), "{check}");
+    assert_eq!(
+        check["fingerprint"].as_str(),
+        Some(fingerprint.as_str()),
+        "{check}"
+    );
 
     // Another administrator renames a user through the IP Office's own service.
     let ca = reqwest::Certificate::from_pem(&std::fs::read(file("ca.pem")).unwrap()).unwrap();
@@ -159,7 +188,11 @@ async fn an_administrator_adds_an_ip_office_over_tls_and_keeps_it_in_sync() {
     assert_eq!(resp.status(), 200);
 
     // The incremental pulls it, and says how it works on an IP Office.
-    ok(cli(&serve, data.path(), &["sync", "incremental", "ipo1", "--wait"]));
+    ok(cli(
+        &serve,
+        data.path(),
+        &["sync", "incremental", "ipo1", "--wait"],
+    ));
     let jobs = serve.get("/jobs?element=ipo1").await;
     let id = jobs["items"][0]["id"].as_i64().unwrap();
     let job = serve.get(&format!("/jobs/{id}")).await;
@@ -176,7 +209,11 @@ async fn an_administrator_adds_an_ip_office_over_tls_and_keeps_it_in_sync() {
         "{log:?}"
     );
     let found = serve.get("/search?q=Zebulon").await;
-    assert_eq!(found["items"][0]["key"].as_str(), Some(user.as_str()), "{found}");
+    assert_eq!(
+        found["items"][0]["key"].as_str(),
+        Some(user.as_str()),
+        "{found}"
+    );
 
     // A user added through ucsync is on the IP Office too.
     let (status, added) = serve
