@@ -157,7 +157,7 @@ async fn nochange() {
     let job = rig.add("ipo", &emu).await;
     ok(&rig.runner.wait(job.id).await.expect("wait"));
     let mut times = Vec::new();
-    for _ in 0..50 {
+    for _ in 0..100 {
         emu.clear_served();
         let t = Instant::now();
         let job = rig.run("ipo", SyncType::Incremental).await;
@@ -167,8 +167,9 @@ async fn nochange() {
     }
     times.sort();
     println!(
-        "ip office no-change incremental (2,000 users): median {:.1} ms, max {:.1} ms over {} jobs, one request each",
+        "ip office no-change incremental (2,000 users), request to finished job: median {:.1} ms, 90th percentile {:.1} ms, max {:.1} ms over {} jobs, one request each",
         ms(times[times.len() / 2]),
+        ms(times[times.len() * 9 / 10]),
         ms(*times.last().expect("times")),
         times.len()
     );
@@ -178,11 +179,11 @@ async fn nochange() {
 async fn bulk() {
     const N: usize = 200;
     let sizes = Sizes {
-        users: 100,
-        extensions: 110,
-        hunt_groups: 5,
-        short_codes: 20,
-        incoming_call_routes: 10,
+        users: 250,
+        extensions: 260,
+        hunt_groups: 10,
+        short_codes: 30,
+        incoming_call_routes: 20,
     };
     let mut emus = Vec::with_capacity(N);
     for i in 0..N {
@@ -217,9 +218,10 @@ async fn bulk() {
         ok(&rig.runner.wait(*id).await.expect("wait"));
     }
     let incrementals = t.elapsed();
-    let objects = rig.store.counts().await.expect("counts");
+    let counts = rig.store.counts().await.expect("counts");
+    let objects: u64 = counts.objects.iter().map(|(_, _, n)| n).sum();
     println!(
-        "{N} ip offices in bulk ({} users + {} extensions + … each; {objects:?}): all inits {:.1} s, then all no-change incrementals {:.2} s",
+        "{N} ip offices in bulk ({} users + {} extensions + … each, {objects} objects in all): all inits {:.1} s, then all no-change incrementals {:.2} s",
         sizes.users,
         sizes.extensions,
         inits.as_secs_f64(),
