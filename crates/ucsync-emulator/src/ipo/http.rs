@@ -144,6 +144,9 @@ fn authorize(shared: &Shared, headers: &HeaderMap, method: &Method) -> Result<()
     Ok(())
 }
 
+/// How many answered requests are kept for `IpoEmulator::served`.
+const MAX_SERVED: usize = 100_000;
+
 async fn log_and_authorize(
     State(shared): State<Arc<Shared>>,
     req: Request,
@@ -155,12 +158,18 @@ async fn log_and_authorize(
         Ok(()) => next.run(req).await,
         Err(r) => r,
     };
-    shared.served.lock().expect("served").push(Served {
+    let mut served = shared.served.lock().expect("served");
+    // A lab emulator may run for weeks: keep the recent requests only.
+    if served.len() >= MAX_SERVED {
+        served.drain(..MAX_SERVED / 2);
+    }
+    served.push(Served {
         method: method.to_string(),
         path,
         status: response.status().as_u16(),
         body_bytes: response.body().size_hint().exact(),
     });
+    drop(served);
     response
 }
 

@@ -275,7 +275,7 @@ impl IpoEmulator {
         *self.shared.faults.lock().expect("faults") = faults;
     }
 
-    /// The requests answered so far, oldest first.
+    /// The requests answered so far (the recent ones, up to 100,000), oldest first.
     pub fn served(&self) -> Vec<Served> {
         self.shared.served.lock().expect("served").clone()
     }
