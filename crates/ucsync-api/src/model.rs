@@ -691,6 +691,10 @@ impl ElementDraft {
         }
         if let Some(k) = &s.host_key {
             non_empty("host_key", k)?;
+            if kind == ElementKind::IpOffice {
+                ucsync_connect::ipo::tls::parse_fingerprint(k)
+                    .map_err(|e| FieldError::new("host_key", format!("host_key: {e}")))?;
+            }
         }
         if let Some(f) = &s.ca_file {
             non_empty("ca_file", f)?;

@@ -1,8 +1,9 @@
 //! Connectors: how ucsync reads and writes each kind of element. The sync
 //! engine knows only the [`Connector`] interface; CM (over SAT/OSSI) is the
-//! first kind, IP Office and Messaging plug in the same way.
+//! first kind, IP Office (HTTP/JSON) the second, Messaging plugs in the same way.
 
 pub mod cm;
+pub mod ipo;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -44,6 +45,9 @@ pub struct ChangeSet {
     /// How many of them were data commands (not logins and logoffs).
     pub data_rows_skipped: usize,
     pub summary: ChangeSummary,
+    /// How the connector sums up what it found, for the job log, when
+    /// history rows are not its way of telling (an IP Office's version check).
+    pub report: Option<String>,
 }
 
 /// A change to make on the element.
@@ -73,6 +77,9 @@ pub enum ConnectError {
     Refused(String),
     #[error("unknown object type '{0}'")]
     UnknownType(String),
+    /// The element did not answer: no connection, or no answer in time.
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 impl ConnectError {
@@ -82,6 +89,7 @@ impl ConnectError {
             self,
             ConnectError::Sat(ucsync_sat::SatError::Connect { .. })
                 | ConnectError::Sat(ucsync_sat::SatError::Timeout { .. })
+                | ConnectError::Unreachable(_)
         )
     }
 }

@@ -517,7 +517,7 @@ impl Runner {
                 fail(e.to_string()).await;
             }
         }
-        if first_init && element.kind == ElementKind::Cm {
+        if first_init && matches!(element.kind, ElementKind::Cm | ElementKind::IpOffice) {
             self.ensure_default_schedule(&element).await;
         }
     }
@@ -556,8 +556,8 @@ impl Runner {
         }
     }
 
-    /// A CM gets its default schedule when its first init has completed,
-    /// whether it succeeded or not.
+    /// A CM or IP Office gets its default schedule when its first init has
+    /// completed, whether it succeeded or not.
     async fn ensure_default_schedule(&self, element: &Element) {
         if let Err(e) = crate::scheduler::add_default(
             self.store().as_ref(),

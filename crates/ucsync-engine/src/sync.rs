@@ -444,14 +444,13 @@ impl SyncEngine {
             self.become_init(ctx, &reason).await?;
             return self.init(ctx, version, false).await;
         }
-        self.log(
-            ctx.job,
+        let report = set.report.clone().unwrap_or_else(|| {
             format!(
                 "incremental: {} history rows to apply, {} data commands skipped",
                 set.summary.rows_to_apply, set.data_rows_skipped
-            ),
-        )
-        .await;
+            )
+        });
+        self.log(ctx.job, report).await;
         // Each object once, with the newest row that named it.
         let mut objects: BTreeMap<ObjectId, (Option<String>, Option<String>)> = BTreeMap::new();
         let mut types: Vec<String> = Vec::new();

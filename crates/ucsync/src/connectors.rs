@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ucsync_connect::cm::CmConnector;
 use ucsync_connect::cm::catalog::Catalog;
+use ucsync_connect::ipo::{IpoConfig, IpoConnector, Known, Trust};
 use ucsync_connect::{ConnectError, Connector};
 use ucsync_core::ElementKind;
 use ucsync_engine::ConnectorFactory;
@@ -29,10 +30,36 @@ pub fn factory(sessions: usize) -> ConnectorFactory {
                     let c: Arc<dyn Connector> = Arc::new(CmConnector::connect(cfg, catalog).await?);
                     Ok(c)
                 }
+                ElementKind::IpOffice => {
+                    let c: Arc<dyn Connector> =
+                        Arc::new(IpoConnector::connect(ipo_config(&e, password)?).await?);
+                    Ok(c)
+                }
                 other => Err(ConnectError::Refused(format!(
                     "synchronizing {other} elements is not available in this build yet"
                 ))),
             }
         })
     })
+}
+
+/// How to reach an IP Office element: TLS as its settings say, and what its
+/// last sync stored, so an unchanged configuration costs one small request.
+pub fn ipo_config(e: &Element, password: String) -> Result<IpoConfig, ConnectError> {
+    let mut cfg = IpoConfig::new(
+        e.host.clone(),
+        e.port,
+        e.login.clone(),
+        ucsync_connect::ipo::Password::new(password),
+    );
+    cfg.tls = Trust::from_settings(
+        e.settings.tls,
+        e.settings.ca_file.as_deref(),
+        e.settings.host_key.as_deref(),
+    )?;
+    cfg.known = Known::from_sync(
+        e.sync.sync_point.as_deref(),
+        e.sync.version_at_init.as_deref(),
+    );
+    Ok(cfg)
 }

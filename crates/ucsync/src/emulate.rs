@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use ucsync_emulator::cm::{CmEmulator, CmSettings, Faults};
+use ucsync_emulator::ipo::{self, IpoEmulator, IpoSettings};
 
 use crate::{Exit, bad_input};
 
@@ -18,6 +19,100 @@ use crate::{Exit, bad_input};
 pub enum Element {
     /// A Communication Manager: SAT/OSSI over SSH.
     Cm(Box<CmArgs>),
+    /// An IP Office: ucsync's model of its configuration service, HTTP/JSON
+    /// (docs/ip-office-config-api.yaml).
+    IpOffice(Box<IpoArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct IpoArgs {
+    /// Address to listen on (the configuration port: 50804 plain, 50805 with TLS).
+    #[arg(long, default_value = "127.0.0.1:50804")]
+    listen: SocketAddr,
+    /// The system name.
+    #[arg(long, default_value = "ipo1")]
+    name: String,
+    /// A service user in the configuration read and write rights groups,
+    /// NAME:PASSWORD (repeatable) [default: Administrator:Administrator].
+    #[arg(long = "login", value_name = "NAME:PASSWORD", value_parser = parse_login)]
+    logins: Vec<(String, String)>,
+    /// A service user in the configuration-read rights group only (repeatable).
+    #[arg(long = "read-login", value_name = "NAME:PASSWORD", value_parser = parse_login)]
+    read_logins: Vec<(String, String)>,
+    /// The same seed gives the same data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The configuration is saved here on every change and loaded at start.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// The software version it reports.
+    #[arg(long = "version", default_value = "11.1.3.0 build 14")]
+    ipo_version: String,
+    /// Users (at most 2000).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    users: usize,
+    #[arg(long, value_name = "N", default_value_t = 24)]
+    extensions: usize,
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    hunt_groups: usize,
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    short_codes: usize,
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    incoming_call_routes: usize,
+    /// Serve HTTPS with this certificate (PEM, the chain after it).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Fault: configuration reads answer with this HTTP status (401, 403, 500, …).
+    #[arg(long, value_name = "CODE", value_parser = clap::value_parser!(u16).range(400..600))]
+    fail_status: Option<u16>,
+    /// Fault: configuration reads never answer.
+    #[arg(long)]
+    stall: bool,
+    /// Fault: cut the connection after N bytes of a configuration read.
+    #[arg(long, value_name = "N")]
+    cut_after_bytes: Option<usize>,
+    /// Fault: configuration reads send invalid JSON.
+    #[arg(long)]
+    invalid_json: bool,
+    /// Fault: configuration reads leave this field out of every object.
+    #[arg(long, value_name = "FIELD")]
+    missing_field: Option<String>,
+}
+
+impl IpoArgs {
+    fn settings(self) -> IpoSettings {
+        let defaults = IpoSettings::default();
+        IpoSettings {
+            name: self.name,
+            logins: if self.logins.is_empty() && self.read_logins.is_empty() {
+                defaults.logins
+            } else {
+                self.logins
+            },
+            read_logins: self.read_logins,
+            sizes: ipo::Sizes {
+                users: self.users,
+                extensions: self.extensions,
+                hunt_groups: self.hunt_groups,
+                short_codes: self.short_codes,
+                incoming_call_routes: self.incoming_call_routes,
+            },
+            seed: self.seed,
+            state_file: self.state,
+            version: self.ipo_version,
+            tls: self.tls_cert.zip(self.tls_key),
+            faults: ipo::Faults {
+                status: self.fail_status,
+                stall: self.stall,
+                cut_after_bytes: self.cut_after_bytes,
+                invalid_json: self.invalid_json,
+                missing_field: self.missing_field,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -144,8 +239,68 @@ impl CmArgs {
     }
 }
 
+async fn run_ipo(args: IpoArgs) -> Result<(), Exit> {
+    if args.users > ipo::MAX_USERS {
+        return Err(bad_input(anyhow!(
+            "--users: an IP Office carries at most {} users",
+            ipo::MAX_USERS
+        )));
+    }
+    let listen = args.listen;
+    let settings = args.settings();
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let emu = IpoEmulator::start(settings.clone(), listener).await?;
+    let scheme = if settings.tls.is_some() {
+        "HTTPS"
+    } else {
+        "HTTP"
+    };
+    let mut banner = format!(
+        "IP Office emulator '{}' listening on {} ({scheme})\n",
+        emu.name(),
+        emu.addr()
+    );
+    if let Some(fp) = emu.certificate_fingerprint() {
+        banner.push_str(&format!("certificate {fp}\n"));
+    }
+    let logins: Vec<&str> = settings.logins.iter().map(|(n, _)| n.as_str()).collect();
+    banner.push_str(&format!("logins: {}\n", logins.join(", ")));
+    if !settings.read_logins.is_empty() {
+        let read: Vec<&str> = settings
+            .read_logins
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        banner.push_str(&format!("read-only logins: {}\n", read.join(", ")));
+    }
+    let objects: Vec<String> = emu
+        .counts()
+        .iter()
+        .map(|(t, n)| format!("{t}={n}"))
+        .collect();
+    banner.push_str(&format!("objects: {}\n", objects.join(" ")));
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush());
+    drop(stdout);
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    tokio::spawn(async move {
+        ucsync::shutdown_signal().await;
+        s.cancel();
+    });
+    emu.run_until(stop)
+        .await
+        .map_err(|e| anyhow!("emulator stopped: {e:#}"))?;
+    Ok(())
+}
+
 pub async fn run(element: Element) -> Result<(), Exit> {
     match element {
+        Element::IpOffice(args) => run_ipo(*args).await,
         Element::Cm(args) => {
             let listen = args.listen;
             let settings = args.settings();

@@ -192,6 +192,14 @@ async fn adding_checks_every_field() {
             "not to ip-office",
         ),
         (
+            with(
+                json!({"kind": "ip-office", "tls": true, "host_key": "SHA256:AAAAC3NzaC1lZDI1NTE5"}),
+            ),
+            "invalid-field",
+            "host_key",
+            "not a SHA-256 certificate fingerprint",
+        ),
+        (
             with(json!({"kind": "cm-messaging"})),
             "invalid-field",
             "cm",

@@ -1,1 +1,4 @@
-//! The CM connector against the emulator over SSH.
+//! The connectors against the emulators: the IP Office connector over HTTP
+//! and HTTPS (the CM connector is tested through the engine and `ucsync-sat`).
+
+mod ipo;

@@ -1,5 +1,6 @@
 //! Integration tests of the emulators.
 mod commands;
 mod compat;
+mod ipo;
 mod model;
 mod ssh;

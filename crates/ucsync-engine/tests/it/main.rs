@@ -1,5 +1,7 @@
-//! The sync engine against the CM emulator over SSH, on SQLite.
+//! The sync engine against the CM emulator over SSH and the IP Office
+//! emulator over HTTP, on SQLite.
 
+mod ipo;
 mod runner;
 mod scheduler;
 mod sync;
@@ -11,6 +13,7 @@ use tokio::net::TcpListener;
 use ucsync_connect::Connector;
 use ucsync_connect::cm::CmConnector;
 use ucsync_connect::cm::catalog::Catalog;
+use ucsync_connect::ipo::IpoConnector;
 use ucsync_core::{ElementKind, ElementName, SecretKey, SyncType, Trigger};
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_engine::{ConnectorFactory, Runner, RunnerSettings, SyncEngine, SyncSettings};
@@ -49,6 +52,11 @@ pub fn factory() -> ConnectorFactory {
     Arc::new(move |e: Element, password: String| {
         let catalog = catalog.clone();
         Box::pin(async move {
+            if e.kind == ElementKind::IpOffice {
+                let c: Arc<dyn Connector> =
+                    Arc::new(IpoConnector::connect(ipo::config(&e, password)?).await?);
+                return Ok(c);
+            }
             let mut cfg = SatConfig::new(
                 e.host.clone(),
                 e.port,
