@@ -72,10 +72,7 @@ pub enum EventMeaning {
     /// Read these objects again. `row_key` identifies the history row the
     /// event stands for, so that an incremental can skip exactly that row
     /// once the event is applied (see [`Connector::changes_since_notified`]).
-    Objects {
-        ids: Vec<ObjectId>,
-        row_key: String,
-    },
+    Objects { ids: Vec<ObjectId>, row_key: String },
     /// A form changed that needs an initializing sync; the reason in words.
     NeedsInit(String),
 }

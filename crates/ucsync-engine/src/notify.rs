@@ -479,7 +479,9 @@ async fn work(
             match runner.busy(name.as_str()).await {
                 Ok(false) => break,
                 Ok(true) => {}
-                Err(e) => tracing::warn!(element = %name, error = %e, "notify sync cannot see the element's jobs"),
+                Err(e) => {
+                    tracing::warn!(element = %name, error = %e, "notify sync cannot see the element's jobs")
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(settings.job_poll) => {}
@@ -630,7 +632,9 @@ async fn queue_init(runner: &Runner, element: &Element, reason: &str) {
             let _ = store
                 .set_job_type(r.job.id, SyncType::Init, Some(reason))
                 .await;
-            let _ = store.job_log(r.job.id, &format!("queued by notify sync: {reason}")).await;
+            let _ = store
+                .job_log(r.job.id, &format!("queued by notify sync: {reason}"))
+                .await;
             tracing::info!(element = %element.name, job = r.job.id, %reason, "notify sync queued an init");
         }
         Ok(_) => {}

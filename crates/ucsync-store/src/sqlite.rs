@@ -845,7 +845,9 @@ impl Store for SqliteStore {
     async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>> {
         self.read(move |c, _| {
             let mut st = c
-                .prepare_cached("SELECT row_key FROM notify_applied WHERE element_id = ?1 ORDER BY id")
+                .prepare_cached(
+                    "SELECT row_key FROM notify_applied WHERE element_id = ?1 ORDER BY id",
+                )
                 .map_err(db)?;
             st.query_map([element], |r| r.get(0))
                 .map_err(db)?
@@ -858,8 +860,11 @@ impl Store for SqliteStore {
     async fn prune_notified_rows(&self, element: ElementId, before: DateTime<Utc>) -> Result<()> {
         let before = ts(before);
         self.write(move |c, _| {
-            c.execute("DELETE FROM notify_applied WHERE element_id = ?1 AND applied_at < ?2", params![element, before])
-                .map_err(db)?;
+            c.execute(
+                "DELETE FROM notify_applied WHERE element_id = ?1 AND applied_at < ?2",
+                params![element, before],
+            )
+            .map_err(db)?;
             Ok(())
         })
         .await

@@ -437,7 +437,10 @@ mod tests {
         };
         assert_eq!(ids, vec![ObjectId::new("station", "1001")]);
         let typed = row("CRAFT", "cha", "stat", "1001");
-        assert_eq!(row_key(&typed, &classify(&typed, &own, &cat)), Some(k.clone()));
+        assert_eq!(
+            row_key(&typed, &classify(&typed, &own, &cat)),
+            Some(k.clone())
+        );
         let added = row("craft", "add", "station", "1001");
         assert_ne!(row_key(&added, &classify(&added, &own, &cat)), Some(k));
         let mine = crate::ElementEvent {
@@ -446,7 +449,10 @@ mod tests {
         };
         assert!(matches!(
             classify_event(&mine, &own, &cat),
-            crate::EventMeaning::Ignore { label: "own-login", .. }
+            crate::EventMeaning::Ignore {
+                label: "own-login",
+                ..
+            }
         ));
         let form = crate::ElementEvent {
             object: "system-parameters features".into(),
@@ -464,7 +470,10 @@ mod tests {
         };
         assert!(matches!(
             classify_event(&next, &own, &cat),
-            crate::EventMeaning::Ignore { label: "whole-type", .. }
+            crate::EventMeaning::Ignore {
+                label: "whole-type",
+                ..
+            }
         ));
     }
 

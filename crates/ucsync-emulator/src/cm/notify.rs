@@ -98,14 +98,23 @@ impl NotifySender {
     }
 
     /// Queues the event for a committed command.
-    pub fn change(&self, login: &str, verb: &str, object: &str, qualifier: &str, at: NaiveDateTime) {
+    pub fn change(
+        &self,
+        login: &str,
+        verb: &str,
+        object: &str,
+        qualifier: &str,
+        at: NaiveDateTime,
+    ) {
         let action = match Action::parse(verb) {
             Ok(a) => a,
             Err(e) => return tracing::warn!(error = %e, "no notify event for this verb"),
         };
         match NotifyEvent::new(&self.name, login, action, object, qualifier, at) {
             Ok(ev) => {
-                let _ = self.tx.send(ev.to_rfc5424(chrono::Local::now().fixed_offset()));
+                let _ = self
+                    .tx
+                    .send(ev.to_rfc5424(chrono::Local::now().fixed_offset()));
             }
             Err(e) => tracing::warn!(error = %e, "cannot make a notify event"),
         }
@@ -218,7 +227,9 @@ fn tls_connector(ca: &Path) -> Result<tokio_rustls::TlsConnector> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(ca).with_context(|| format!("cannot read {}", ca.display()))? {
+    for c in CertificateDer::pem_file_iter(ca)
+        .with_context(|| format!("cannot read {}", ca.display()))?
+    {
         roots
             .add(c.with_context(|| format!("bad certificate in {}", ca.display()))?)
             .with_context(|| format!("bad CA certificate in {}", ca.display()))?;
@@ -239,12 +250,24 @@ mod tests {
     #[test]
     fn targets() {
         let t = NotifyTarget::parse("udp://127.0.0.1:5514", None).unwrap();
-        assert_eq!((t.transport, t.host.as_str(), t.port), (Transport::Udp, "127.0.0.1", 5514));
+        assert_eq!(
+            (t.transport, t.host.as_str(), t.port),
+            (Transport::Udp, "127.0.0.1", 5514)
+        );
         let t = NotifyTarget::parse("tcp://[::1]:514", None).unwrap();
         assert_eq!((t.transport, t.host.as_str()), (Transport::Tcp, "::1"));
-        assert!(NotifyTarget::parse("tls://sm.example:6514", None).is_err(), "needs a CA");
+        assert!(
+            NotifyTarget::parse("tls://sm.example:6514", None).is_err(),
+            "needs a CA"
+        );
         assert!(NotifyTarget::parse("tls://sm.example:6514", Some(Path::new("ca.pem"))).is_ok());
-        for bad in ["udp://host", "http://h:1", "udp://:1", "tcp://h:99999", "h:1"] {
+        for bad in [
+            "udp://host",
+            "http://h:1",
+            "udp://:1",
+            "tcp://h:99999",
+            "h:1",
+        ] {
             assert!(NotifyTarget::parse(bad, None).is_err(), "{bad}");
         }
     }

@@ -1181,7 +1181,11 @@ pub async fn notify_applies_changes_without_a_job_and_records_its_rows(s: &dyn S
     let keys = vec!["k1".to_string(), "k2".to_string(), "k1".to_string()];
     let counts = s.apply_notify(e.id, changes, &keys).await.unwrap();
     assert_eq!((counts.changed, counts.deleted), (1, 1));
-    assert_eq!(s.notified_rows(e.id).await.unwrap(), keys, "in order, repeats kept");
+    assert_eq!(
+        s.notified_rows(e.id).await.unwrap(),
+        keys,
+        "in order, repeats kept"
+    );
     assert!(s.notified_rows(other.id).await.unwrap().is_empty());
     let objs = s.objects(e.id, &ObjectQuery::default()).await.unwrap();
     assert_eq!(objs.len(), 1);
@@ -1196,7 +1200,10 @@ pub async fn notify_applies_changes_without_a_job_and_records_its_rows(s: &dyn S
     s.record_notify_event(e.id, at(3)).await.unwrap();
     let last = s.element("cm1").await.unwrap().unwrap().sync.last_notify_at;
     assert_eq!(last.as_deref(), Some("2030-01-01T00:05:00.000Z"));
-    assert_eq!(s.element("cm2").await.unwrap().unwrap().sync.last_notify_at, None);
+    assert_eq!(
+        s.element("cm2").await.unwrap().unwrap().sync.last_notify_at,
+        None
+    );
 
     // Pruning drops what was recorded before the given time only.
     s.prune_notified_rows(e.id, Utc::now() - Duration::minutes(5))
@@ -1209,7 +1216,9 @@ pub async fn notify_applies_changes_without_a_job_and_records_its_rows(s: &dyn S
     assert!(s.notified_rows(e.id).await.unwrap().is_empty());
 
     // Removing the element removes its rows.
-    s.apply_notify(e.id, vec![], &["k3".to_string()]).await.unwrap();
+    s.apply_notify(e.id, vec![], &["k3".to_string()])
+        .await
+        .unwrap();
     assert!(s.remove_element("cm1").await.unwrap());
     assert!(s.notified_rows(e.id).await.unwrap().is_empty());
 }

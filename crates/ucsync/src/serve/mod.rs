@@ -151,11 +151,14 @@ impl Service {
         let syslog = syslog::start(
             syslog::ListenerSettings {
                 listen: settings.syslog_listen,
-                tls: settings.syslog_tls_cert.clone().map(|cert| syslog::TlsFiles {
-                    cert,
-                    key: settings.syslog_tls_key.clone().unwrap_or_default(),
-                    client_ca: settings.syslog_tls_client_ca.clone(),
-                }),
+                tls: settings
+                    .syslog_tls_cert
+                    .clone()
+                    .map(|cert| syslog::TlsFiles {
+                        cert,
+                        key: settings.syslog_tls_key.clone().unwrap_or_default(),
+                        client_ca: settings.syslog_tls_client_ca.clone(),
+                    }),
                 rate: f64::from(settings.syslog_rate_per_sender),
                 burst: f64::from(settings.syslog_burst_per_sender),
                 ..syslog::ListenerSettings::default()
@@ -248,11 +251,17 @@ async fn first_admin_token(store: &dyn Store, path: &Path) -> anyhow::Result<()>
 /// `ucsync serve`: runs until SIGINT or SIGTERM.
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let settings = Settings::load(&flags, std::env::vars())?;
+    let tls = settings.syslog_tls_cert.is_some();
     let service = Service::start(settings).await?;
     eprintln!(
         "ucsync is serving on http://{}/ (admin token in {})",
         service.http_addr,
         service.admin_token_file.display()
+    );
+    eprintln!(
+        "notify-sync syslog on {} (UDP and {})",
+        service.syslog_addr,
+        if tls { "TLS" } else { "TCP" }
     );
     crate::shutdown_signal().await;
     tracing::info!("stopping: running jobs end at their next safe point");

@@ -183,7 +183,7 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, UdpSocket)> {
             .await
             .with_context(|| format!("cannot listen on TCP {addr} for syslog"))?;
         let port = tcp.local_addr()?.port();
-        match UdpSocket::bind(SocketAddr::new(addr.ip(), port)).await {
+        match udp_socket(SocketAddr::new(addr.ip(), port)) {
             Ok(udp) => return Ok((tcp, udp)),
             Err(e) => last = Some(e),
         }
@@ -192,6 +192,19 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, UdpSocket)> {
         || anyhow::anyhow!("cannot listen on UDP {addr} for syslog"),
         |e| anyhow::Error::new(e).context(format!("cannot listen on UDP {addr} for syslog")),
     ))
+}
+
+/// A UDP socket with a receive buffer for bursts (several thousand
+/// events), so that a burst is not lost in the kernel while the listener
+/// catches up.
+fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // As large as the system allows (net.core.rmem_max caps it).
+    let _ = s.set_recv_buffer_size(8 << 20);
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    UdpSocket::from_std(s.into())
 }
 
 async fn serve_udp(socket: UdpSocket, shared: Arc<Shared>, stop: CancellationToken) {
@@ -339,10 +352,12 @@ fn tls_acceptor(files: &TlsFiles) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
                     .add(c.with_context(|| format!("bad certificate in {}", ca.display()))?)
                     .with_context(|| format!("bad CA certificate in {}", ca.display()))?;
             }
-            let verifier =
-                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .build()
-                    .context("client certificate verifier")?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .context("client certificate verifier")?;
             builder.with_client_cert_verifier(verifier)
         }
     };

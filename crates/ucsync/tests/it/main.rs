@@ -2,4 +2,5 @@
 
 mod cli;
 mod e2e;
+mod notify;
 mod service;
