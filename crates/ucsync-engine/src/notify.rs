@@ -316,6 +316,10 @@ async fn dispatch(runner: Runner, settings: NotifySettings, mut rx: mpsc::Receiv
             .get(&ev.element)
             .is_some_and(|k| k.read_at.elapsed() < settings.element_ttl);
         if !fresh {
+            if known.len() >= 10_000 {
+                // Names made up by senders must not grow this without end.
+                known.clear();
+            }
             let element = match runner.store().element(&ev.element).await {
                 Ok(e) => e,
                 Err(e) => {

@@ -249,6 +249,37 @@ async fn a_sat_change_over_udp_is_stored_with_one_display_and_no_job() {
         "{m}"
     );
     assert!(m.contains("ucsync_notify_delay_seconds_count 1"), "{m}");
+
+    // A form that needs an init: an init is queued, trigger `notify`, with why.
+    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    udp.send_to(
+        b"<13>1 2026-11-26T10:02:03Z cm1 cm-notify - change [ucsyncNotify@32473 login=\"craft\" action=\"change\" object=\"system-parameters features\" time=\"2026-11-26T10:02:03\"] x",
+        s.syslog_addr,
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let init = loop {
+        let all = s
+            .runner
+            .store()
+            .jobs(Some("cm1"), None, 0, 100)
+            .await
+            .unwrap();
+        if let Some(j) = all.into_iter().find(|j| j.trigger == Trigger::Notify) {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "no init queued by notify sync");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(init.requested, SyncType::Init);
+    let init = s.runner.wait(init.id).await.unwrap();
+    assert!(
+        init.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("system-parameters features")),
+        "{init:?}"
+    );
     s.stop().await;
 }
 
