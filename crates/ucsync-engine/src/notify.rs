@@ -469,11 +469,8 @@ async fn work(
         let mut events = vec![first];
         // A burst is read once: wait a moment for the rest of it.
         let until = tokio::time::Instant::now() + settings.debounce;
-        loop {
-            match tokio::time::timeout_at(until, rx.recv()).await {
-                Ok(Some(ev)) => events.push(ev),
-                Ok(None) | Err(_) => break,
-            }
+        while let Ok(Some(ev)) = tokio::time::timeout_at(until, rx.recv()).await {
+            events.push(ev);
         }
         while let Ok(ev) = rx.try_recv() {
             events.push(ev);

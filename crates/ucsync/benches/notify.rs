@@ -125,13 +125,14 @@ async fn latency() {
             while !stop.is_cancelled() {
                 let objs = store.objects(id, &q).await.unwrap();
                 let now = Instant::now();
-                let mut seen = seen.lock().unwrap();
-                for o in objs {
-                    if let Some(n) = o.fields.get(&name).filter(|n| n.starts_with("Bench ")) {
-                        seen.entry(n.to_string()).or_insert(now);
+                {
+                    let mut seen = seen.lock().unwrap();
+                    for o in objs {
+                        if let Some(n) = o.fields.get(&name).filter(|n| n.starts_with("Bench ")) {
+                            seen.entry(n.to_string()).or_insert(now);
+                        }
                     }
                 }
-                drop(seen);
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
         })
@@ -169,7 +170,7 @@ async fn latency() {
     }
     stop.cancel();
     poller.await.unwrap();
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     let mut delays: Vec<Duration> = acked
         .iter()
         .filter_map(|(n, at)| seen.get(n).map(|t| t.saturating_duration_since(*at)))
