@@ -221,6 +221,26 @@ pub async fn render(state: &ApiState) -> Result<String, ApiError> {
             );
         }
     }
+
+    // CM notify sync: this node's listener and applier, and per CM the
+    // last event received (by any node).
+    state.runner.notify_stats().render(&mut out);
+    header(
+        &mut out,
+        "ucsync_notify_last_event_timestamp_seconds",
+        "gauge",
+        "When each CM's last notify event was received, in Unix seconds (absent: none yet).",
+    );
+    for e in &elements {
+        if let Some(at) = e.sync.last_notify_at.as_deref().and_then(parse_time) {
+            let _ = writeln!(
+                out,
+                "ucsync_notify_last_event_timestamp_seconds{{element=\"{}\"}} {:.3}",
+                label(e.name.as_str()),
+                at.timestamp_millis() as f64 / 1000.0
+            );
+        }
+    }
     Ok(out)
 }
 

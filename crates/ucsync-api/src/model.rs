@@ -837,6 +837,11 @@ pub struct SyncStatusView {
     pub format: Option<u32>,
     pub last_sync_at: Option<String>,
     pub last_success_at: Option<String>,
+    /// CM notify sync: when the last change event from the element was
+    /// received (to the second; `null` when none was).
+    #[serde(default)]
+    #[schema(required = true)]
+    pub last_notify_at: Option<String>,
 }
 
 /// An element with its sync status. Never its password.
@@ -892,6 +897,7 @@ impl ElementView {
                 format: e.sync.format_at_init,
                 last_sync_at: e.sync.last_sync_at.clone(),
                 last_success_at: e.sync.last_success_at.clone(),
+                last_notify_at: e.sync.last_notify_at.clone(),
             },
             objects: objects_by_type.values().sum(),
             objects_by_type,

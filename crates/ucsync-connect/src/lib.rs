@@ -44,10 +44,41 @@ pub struct ChangeSet {
     pub skipped: Vec<String>,
     /// How many of them were data commands (not logins and logoffs).
     pub data_rows_skipped: usize,
+    /// Data-command rows left out because notify sync already applied and
+    /// committed the event for each (they are not in `data_rows_skipped`
+    /// and do not count toward `summary.rows_to_apply`).
+    pub notified_rows_skipped: usize,
     pub summary: ChangeSummary,
     /// How the connector sums up what it found, for the job log, when
     /// history rows are not its way of telling (an IP Office's version check).
     pub report: Option<String>,
+}
+
+/// A change event an element sent on its own (CM notify sync): the tuple of
+/// a history row, as the element resolved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElementEvent {
+    pub login: String,
+    pub action: String,
+    pub object: String,
+    pub qualifier: String,
+    /// On the element's own clock.
+    pub at: chrono::NaiveDateTime,
+}
+
+/// What an element's change event means, told by the same rules as the
+/// rows an incremental reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventMeaning {
+    /// Nothing to read: a metric label (`own-login`, `not-data`,
+    /// `not-synchronized`, `unreadable`, `whole-type`, `unsupported`) and why.
+    Ignore { label: &'static str, why: String },
+    /// Read these objects again. `row_key` identifies the history row the
+    /// event stands for, so that an incremental can skip exactly that row
+    /// once the event is applied (see [`Connector::changes_since_notified`]).
+    Objects { ids: Vec<ObjectId>, row_key: String },
+    /// A form changed that needs an initializing sync; the reason in words.
+    NeedsInit(String),
 }
 
 /// A change to make on the element.
@@ -110,6 +141,28 @@ pub trait Connector: Send + Sync {
     async fn read_type(&self, object_type: &str, out: mpsc::Sender<ReadEvent>) -> Result<()>;
     /// What changed since `point`, leaving out what the given logins did.
     async fn changes_since(&self, point: &str, own_logins: &[String]) -> Result<ChangeSet>;
+    /// As [`Connector::changes_since`], leaving out too the rows whose
+    /// `row_key` is in `notified` (events notify sync applied and
+    /// committed), each key once. Elements without notify events have no
+    /// such rows.
+    async fn changes_since_notified(
+        &self,
+        point: &str,
+        own_logins: &[String],
+        notified: &[String],
+    ) -> Result<ChangeSet> {
+        let _ = notified;
+        self.changes_since(point, own_logins).await
+    }
+    /// What a change event the element sent means (CM notify sync). Pure:
+    /// no request to the element.
+    fn classify_event(&self, event: &ElementEvent, own_logins: &[String]) -> EventMeaning {
+        let _ = (event, own_logins);
+        EventMeaning::Ignore {
+            label: "unsupported",
+            why: "this kind of element sends no change events".into(),
+        }
+    }
     /// One object as it is now; `None` when it does not exist.
     async fn read_one(&self, id: &ObjectId) -> Result<Option<Object>>;
     /// Makes a change on the element (under its login) and returns the object as it is after.

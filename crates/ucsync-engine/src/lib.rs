@@ -7,6 +7,7 @@
 //! schedules into it.
 
 pub mod hashing;
+pub mod notify;
 mod runner;
 pub mod scheduler;
 mod sync;

@@ -111,6 +111,7 @@ struct Inner {
     finished: Notify,
     events: broadcast::Sender<Event>,
     kept: Mutex<HashMap<String, Arc<dyn Connector>>>,
+    notify: Arc<crate::notify::NotifyStats>,
     shutdown: CancellationToken,
     tasks: SyncMutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -144,6 +145,7 @@ impl Runner {
                 finished: Notify::new(),
                 events,
                 kept: Mutex::new(HashMap::new()),
+                notify: Arc::default(),
                 shutdown: CancellationToken::new(),
                 tasks: SyncMutex::new(Vec::new()),
                 settings,
@@ -236,8 +238,43 @@ impl Runner {
         }
     }
 
+    /// The counters of notify sync on this node.
+    pub fn notify_stats(&self) -> &Arc<crate::notify::NotifyStats> {
+        &self.inner.notify
+    }
+
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.inner.shutdown
+    }
+
+    /// The element's kept connection, or a new one (kept from now on when
+    /// connections are kept between jobs); the flag says whether it is kept.
+    pub(crate) async fn connection(
+        &self,
+        element: &Element,
+    ) -> Result<(Arc<dyn Connector>, bool), RunnerError> {
+        if let Some(c) = self.inner.kept.lock().await.get(element.name.as_str()) {
+            return Ok((c.clone(), true));
+        }
+        let password = self.store().element_password(element.name.as_str()).await?;
+        let (conn, _) = self.connect(element, password).await?;
+        if !self.inner.settings.keep_connections {
+            return Ok((conn, false));
+        }
+        let mut kept = self.inner.kept.lock().await;
+        // Another task may have connected meanwhile: keep one.
+        if let Some(c) = kept.get(element.name.as_str()) {
+            let c = c.clone();
+            drop(kept);
+            conn.close().await;
+            return Ok((c, true));
+        }
+        kept.insert(element.name.to_string(), conn.clone());
+        Ok((conn, true))
+    }
+
     /// Whether a job runs on the element (on any node).
-    async fn busy(&self, element: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn busy(&self, element: &str) -> Result<bool, StoreError> {
         for state in [JobState::Running, JobState::Stopping] {
             if !self
                 .store()

@@ -429,17 +429,35 @@ impl SyncEngine {
                 },
             )
             .await?;
+        self.forget_notified(ctx).await;
         Ok(())
     }
 
     async fn incremental(&self, ctx: &mut Ctx<'_>, version: &str) -> Result<(), Failure> {
         let point = ctx.element.sync.sync_point.clone().unwrap_or_default();
         let own = ctx.element.own_logins();
-        let set = ctx.conn.changes_since(&point, &own).await?;
+        // The rows notify sync applied: read before the history, so that
+        // every key read stands for a row already in it.
+        let notified = self.store.notified_rows(ctx.element.id).await?;
+        let set = ctx
+            .conn
+            .changes_since_notified(&point, &own, &notified)
+            .await?;
         for s in &set.skipped {
             self.log(ctx.job, format!("skipped {s}")).await;
         }
-        ctx.counts.skipped = set.data_rows_skipped as u64;
+        if set.notified_rows_skipped > 0 {
+            self.log(
+                ctx.job,
+                format!(
+                    "skipped {} history rows that notify sync already applied (not counted toward the {} rows of an incremental)",
+                    set.notified_rows_skipped,
+                    ucsync_core::MAX_INCREMENTAL_ROWS
+                ),
+            )
+            .await;
+        }
+        ctx.counts.skipped = (set.data_rows_skipped + set.notified_rows_skipped) as u64;
         if let Some(reason) = escalate(&set.summary) {
             self.become_init(ctx, &reason).await?;
             return self.init(ctx, version, false).await;
@@ -517,7 +535,23 @@ impl SyncEngine {
             skipped: ctx.counts.skipped,
             ..applied
         };
+        self.forget_notified(ctx).await;
         Ok(())
+    }
+
+    /// After a sync committed, the rows notify sync applied until now are
+    /// forgotten: those before its point need no skipping any more, and one
+    /// after it (an event applied while the job ran, which notify sync
+    /// avoids) is better read again by the next incremental than skipped
+    /// over what this job may have written.
+    async fn forget_notified(&self, ctx: &Ctx<'_>) {
+        if let Err(e) = self
+            .store
+            .prune_notified_rows(ctx.element.id, chrono::Utc::now())
+            .await
+        {
+            tracing::warn!(element = %ctx.element.name, error = %e, "cannot forget the rows notify sync applied");
+        }
     }
 
     /// Reads one type whole and returns the changes against what is stored of it.

@@ -110,6 +110,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         changes: Vec<Change>,
         sync_point: Option<&str>,
     ) -> Result<JobCounts>;
+    /// Notify sync: applies the changes an element's events called for, as
+    /// change-log entries of no job, and records the history rows they stand
+    /// for (`row_keys`, each an applied event), in one transaction.
+    async fn apply_notify(
+        &self,
+        element: ElementId,
+        changes: Vec<Change>,
+        row_keys: &[String],
+    ) -> Result<JobCounts>;
+    /// The history rows notify sync applied and no sync has covered yet,
+    /// oldest first (a key may appear more than once).
+    async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>>;
+    /// Forgets the applied rows recorded before `before` (a sync whose
+    /// history reading started then has committed).
+    async fn prune_notified_rows(&self, element: ElementId, before: DateTime<Utc>) -> Result<()>;
+    /// Records when the element's last notify event was received.
+    async fn record_notify_event(&self, element: ElementId, at: DateTime<Utc>) -> Result<()>;
     /// The changes a job applied, or would have applied.
     async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>>;
 

@@ -56,6 +56,9 @@ pub struct SyncState {
     pub sync_point: Option<String>,
     pub last_sync_at: Option<String>,
     pub last_success_at: Option<String>,
+    /// When the element's last notify event (CM notify sync) was received.
+    #[serde(default)]
+    pub last_notify_at: Option<String>,
 }
 
 /// An element as stored (never with its password).

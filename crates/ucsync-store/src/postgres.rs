@@ -24,7 +24,10 @@ use ucsync_core::{
 use crate::model::*;
 use crate::{ObjectQuery, Result, Store, StoreError};
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/001_initial.sql"),
+    include_str!("../migrations/postgres/002_notify.sql"),
+];
 
 /// Connections per store: the parallel digest ranges of an init's load plus
 /// the service's other work.
@@ -186,7 +189,7 @@ fn check_schema_name(schema: &str) -> Result<()> {
 }
 
 const ELEMENT_COLUMNS: &str = "e.id, e.name, e.kind, e.host, e.alternate_host, e.port, e.login, e.settings, e.created_at, \
-     s.last_init_at, s.last_init_ok, s.last_init_error, s.version_at_init, s.format_at_init, s.sync_point, s.last_sync_at, s.last_success_at";
+     s.last_init_at, s.last_init_ok, s.last_init_error, s.version_at_init, s.format_at_init, s.sync_point, s.last_sync_at, s.last_success_at, s.last_notify_at";
 
 fn element_from(r: &Row) -> Result<Element> {
     let name: &str = get(r, 1)?;
@@ -218,6 +221,7 @@ fn element_from(r: &Row) -> Result<Element> {
             sync_point: get(r, 14)?,
             last_sync_at: time_opt(r, 15)?,
             last_success_at: time_opt(r, 16)?,
+            last_notify_at: time_opt(r, 17)?,
         },
     })
 }
@@ -357,6 +361,168 @@ impl PgStore {
 
     async fn client(&self) -> Result<deadpool_postgres::Client> {
         self.pool.get().await.map_err(pool_err)
+    }
+
+    /// Applies changes (and records notify-applied rows), moving the sync
+    /// point when one is given, in one transaction.
+    async fn apply(
+        &self,
+        job: Option<JobId>,
+        element: ElementId,
+        changes: Vec<Change>,
+        sync_point: Option<&str>,
+        row_keys: &[String],
+    ) -> Result<JobCounts> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        // What is read as stored below stays so until this commits.
+        lock_sync_state(&tx, element).await?;
+
+        // What is stored of the objects concerned, in one query.
+        let mut stored: HashMap<(&str, &str), Option<[u8; 16]>> = HashMap::new();
+        for ch in &changes {
+            stored.insert((&ch.id.object_type, &ch.id.key), None);
+        }
+        if !stored.is_empty() {
+            let types: Vec<&str> = stored.keys().map(|k| k.0).collect();
+            let keys: Vec<&str> = stored.keys().map(|k| k.1).collect();
+            let rows = tx
+                .query(
+                    "SELECT d.n, o.hash FROM objects o \
+                     JOIN unnest($2::text[], $3::text[]) WITH ORDINALITY AS d(t, k, n) \
+                       ON o.object_type = d.t AND o.object_key = d.k \
+                     WHERE o.element_id = $1",
+                    &[&element, &types, &keys],
+                )
+                .await
+                .map_err(db)?;
+            for r in &rows {
+                let n = usize::try_from(get::<i64>(r, 0)? - 1)
+                    .map_err(|_| StoreError::Database("unnest ordinality out of range".into()))?;
+                stored.insert((types[n], keys[n]), Some(bytes16(get(r, 1)?, "hash")?));
+            }
+        }
+
+        // The changes one after another against what is stored, as the
+        // SQLite backend applies them; then each object's last state at once.
+        let mut counts = JobCounts::default();
+        let mut last: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut log: Vec<(usize, &'static str)> = Vec::new();
+        for (i, ch) in changes.iter().enumerate() {
+            let id = (ch.id.object_type.as_str(), ch.id.key.as_str());
+            let before = stored[&id];
+            let after = ch.upsert.as_ref().map(|(_, hash, _)| hash);
+            let Some(op) = counts.count_change(before.as_ref().map(|b| &b[..]), after) else {
+                continue;
+            };
+            stored.insert(id, after.map(|h| h.0));
+            last.insert(id, i);
+            log.push((i, op));
+        }
+        let mut up: Vec<&Change> = Vec::new();
+        let mut del: Vec<&Change> = Vec::new();
+        let mut finals: Vec<usize> = last.into_values().collect();
+        finals.sort_unstable();
+        for i in finals {
+            let ch = &changes[i];
+            if ch.upsert.is_some() {
+                up.push(ch);
+            } else {
+                del.push(ch);
+            }
+        }
+        if !up.is_empty() {
+            let types: Vec<&str> = up.iter().map(|c| c.id.object_type.as_str()).collect();
+            let keys: Vec<&str> = up.iter().map(|c| c.id.key.as_str()).collect();
+            let digests: Vec<Vec<u8>> = up.iter().map(|c| id_digest(&c.id).to_vec()).collect();
+            let mut fields = Vec::with_capacity(up.len());
+            let mut hashes = Vec::with_capacity(up.len());
+            let mut names = Vec::with_capacity(up.len());
+            for (f, h, n) in up.iter().filter_map(|c| c.upsert.as_ref()) {
+                fields.push(fields_json(f));
+                hashes.push(&h.0[..]);
+                names.push(n.as_deref());
+            }
+            let st = tx
+                .prepare_cached(
+                    "INSERT INTO objects (element_id, object_type, object_key, digest, fields, hash, name, updated_at) \
+                     SELECT $1, * , now() FROM unnest($2::text[], $3::text[], $4::bytea[], $5::text[], $6::bytea[], $7::text[]) \
+                     ON CONFLICT (element_id, object_type, object_key) DO UPDATE SET digest = excluded.digest, \
+                       fields = excluded.fields, hash = excluded.hash, name = excluded.name, updated_at = excluded.updated_at",
+                )
+                .await
+                .map_err(db)?;
+            tx.execute(
+                &st,
+                &[&element, &types, &keys, &digests, &fields, &hashes, &names],
+            )
+            .await
+            .map_err(db)?;
+        }
+        if !del.is_empty() {
+            let types: Vec<&str> = del.iter().map(|c| c.id.object_type.as_str()).collect();
+            let keys: Vec<&str> = del.iter().map(|c| c.id.key.as_str()).collect();
+            tx.execute(
+                "DELETE FROM objects o USING unnest($2::text[], $3::text[]) AS d(t, k) \
+                 WHERE o.element_id = $1 AND o.object_type = d.t AND o.object_key = d.k",
+                &[&element, &types, &keys],
+            )
+            .await
+            .map_err(db)?;
+        }
+        if !log.is_empty() {
+            let types: Vec<&str> = log
+                .iter()
+                .map(|(i, _)| changes[*i].id.object_type.as_str())
+                .collect();
+            let keys: Vec<&str> = log
+                .iter()
+                .map(|(i, _)| changes[*i].id.key.as_str())
+                .collect();
+            let ops: Vec<&str> = log.iter().map(|(_, op)| *op).collect();
+            let logins: Vec<Option<&str>> = log
+                .iter()
+                .map(|(i, _)| changes[*i].by_login.as_deref())
+                .collect();
+            let at_element: Vec<Option<&str>> = log
+                .iter()
+                .map(|(i, _)| changes[*i].at_element.as_deref())
+                .collect();
+            let st = tx
+                .prepare_cached(
+                    "INSERT INTO changes (element_id, job_id, object_type, object_key, op, by_login, at_element, at) \
+                     SELECT $1, $2, t, k, o, l, a, now() \
+                     FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS u(t, k, o, l, a, n) \
+                     ORDER BY n",
+                )
+                .await
+                .map_err(db)?;
+            tx.execute(
+                &st,
+                &[&element, &job, &types, &keys, &ops, &logins, &at_element],
+            )
+            .await
+            .map_err(db)?;
+        }
+        if !row_keys.is_empty() {
+            tx.execute(
+                "INSERT INTO notify_applied (element_id, row_key, applied_at) \
+                 SELECT $1, k, now() FROM unnest($2::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n",
+                &[&element, &row_keys],
+            )
+            .await
+            .map_err(db)?;
+        }
+        if let Some(p) = sync_point {
+            tx.execute(
+                "UPDATE sync_state SET sync_point = $2, last_sync_at = now(), last_success_at = now() WHERE element_id = $1",
+                &[&element, &p],
+            )
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(counts)
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -1113,147 +1279,51 @@ impl Store for PgStore {
         changes: Vec<Change>,
         sync_point: Option<&str>,
     ) -> Result<JobCounts> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(db)?;
-        // What is read as stored below stays so until this commits.
-        lock_sync_state(&tx, element).await?;
+        self.apply(job, element, changes, sync_point, &[]).await
+    }
 
-        // What is stored of the objects concerned, in one query.
-        let mut stored: HashMap<(&str, &str), Option<[u8; 16]>> = HashMap::new();
-        for ch in &changes {
-            stored.insert((&ch.id.object_type, &ch.id.key), None);
-        }
-        if !stored.is_empty() {
-            let types: Vec<&str> = stored.keys().map(|k| k.0).collect();
-            let keys: Vec<&str> = stored.keys().map(|k| k.1).collect();
-            let rows = tx
-                .query(
-                    "SELECT d.n, o.hash FROM objects o \
-                     JOIN unnest($2::text[], $3::text[]) WITH ORDINALITY AS d(t, k, n) \
-                       ON o.object_type = d.t AND o.object_key = d.k \
-                     WHERE o.element_id = $1",
-                    &[&element, &types, &keys],
-                )
-                .await
-                .map_err(db)?;
-            for r in &rows {
-                let n = usize::try_from(get::<i64>(r, 0)? - 1)
-                    .map_err(|_| StoreError::Database("unnest ordinality out of range".into()))?;
-                stored.insert((types[n], keys[n]), Some(bytes16(get(r, 1)?, "hash")?));
-            }
-        }
+    async fn apply_notify(
+        &self,
+        element: ElementId,
+        changes: Vec<Change>,
+        row_keys: &[String],
+    ) -> Result<JobCounts> {
+        self.apply(None, element, changes, None, row_keys).await
+    }
 
-        // The changes one after another against what is stored, as the
-        // SQLite backend applies them; then each object's last state at once.
-        let mut counts = JobCounts::default();
-        let mut last: HashMap<(&str, &str), usize> = HashMap::new();
-        let mut log: Vec<(usize, &'static str)> = Vec::new();
-        for (i, ch) in changes.iter().enumerate() {
-            let id = (ch.id.object_type.as_str(), ch.id.key.as_str());
-            let before = stored[&id];
-            let after = ch.upsert.as_ref().map(|(_, hash, _)| hash);
-            let Some(op) = counts.count_change(before.as_ref().map(|b| &b[..]), after) else {
-                continue;
-            };
-            stored.insert(id, after.map(|h| h.0));
-            last.insert(id, i);
-            log.push((i, op));
-        }
-        let mut up: Vec<&Change> = Vec::new();
-        let mut del: Vec<&Change> = Vec::new();
-        let mut finals: Vec<usize> = last.into_values().collect();
-        finals.sort_unstable();
-        for i in finals {
-            let ch = &changes[i];
-            if ch.upsert.is_some() {
-                up.push(ch);
-            } else {
-                del.push(ch);
-            }
-        }
-        if !up.is_empty() {
-            let types: Vec<&str> = up.iter().map(|c| c.id.object_type.as_str()).collect();
-            let keys: Vec<&str> = up.iter().map(|c| c.id.key.as_str()).collect();
-            let digests: Vec<Vec<u8>> = up.iter().map(|c| id_digest(&c.id).to_vec()).collect();
-            let mut fields = Vec::with_capacity(up.len());
-            let mut hashes = Vec::with_capacity(up.len());
-            let mut names = Vec::with_capacity(up.len());
-            for (f, h, n) in up.iter().filter_map(|c| c.upsert.as_ref()) {
-                fields.push(fields_json(f));
-                hashes.push(&h.0[..]);
-                names.push(n.as_deref());
-            }
-            let st = tx
-                .prepare_cached(
-                    "INSERT INTO objects (element_id, object_type, object_key, digest, fields, hash, name, updated_at) \
-                     SELECT $1, * , now() FROM unnest($2::text[], $3::text[], $4::bytea[], $5::text[], $6::bytea[], $7::text[]) \
-                     ON CONFLICT (element_id, object_type, object_key) DO UPDATE SET digest = excluded.digest, \
-                       fields = excluded.fields, hash = excluded.hash, name = excluded.name, updated_at = excluded.updated_at",
-                )
-                .await
-                .map_err(db)?;
-            tx.execute(
-                &st,
-                &[&element, &types, &keys, &digests, &fields, &hashes, &names],
+    async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT row_key FROM notify_applied WHERE element_id = $1 ORDER BY id",
+                &[&element],
             )
             .await
             .map_err(db)?;
-        }
-        if !del.is_empty() {
-            let types: Vec<&str> = del.iter().map(|c| c.id.object_type.as_str()).collect();
-            let keys: Vec<&str> = del.iter().map(|c| c.id.key.as_str()).collect();
-            tx.execute(
-                "DELETE FROM objects o USING unnest($2::text[], $3::text[]) AS d(t, k) \
-                 WHERE o.element_id = $1 AND o.object_type = d.t AND o.object_key = d.k",
-                &[&element, &types, &keys],
-            )
-            .await
-            .map_err(db)?;
-        }
-        if !log.is_empty() {
-            let types: Vec<&str> = log
-                .iter()
-                .map(|(i, _)| changes[*i].id.object_type.as_str())
-                .collect();
-            let keys: Vec<&str> = log
-                .iter()
-                .map(|(i, _)| changes[*i].id.key.as_str())
-                .collect();
-            let ops: Vec<&str> = log.iter().map(|(_, op)| *op).collect();
-            let logins: Vec<Option<&str>> = log
-                .iter()
-                .map(|(i, _)| changes[*i].by_login.as_deref())
-                .collect();
-            let at_element: Vec<Option<&str>> = log
-                .iter()
-                .map(|(i, _)| changes[*i].at_element.as_deref())
-                .collect();
-            let st = tx
-                .prepare_cached(
-                    "INSERT INTO changes (element_id, job_id, object_type, object_key, op, by_login, at_element, at) \
-                     SELECT $1, $2, t, k, o, l, a, now() \
-                     FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS u(t, k, o, l, a, n) \
-                     ORDER BY n",
-                )
-                .await
-                .map_err(db)?;
-            tx.execute(
-                &st,
-                &[&element, &job, &types, &keys, &ops, &logins, &at_element],
-            )
-            .await
-            .map_err(db)?;
-        }
-        if let Some(p) = sync_point {
-            tx.execute(
-                "UPDATE sync_state SET sync_point = $2, last_sync_at = now(), last_success_at = now() WHERE element_id = $1",
-                &[&element, &p],
-            )
-            .await
-            .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(counts)
+        rows.iter().map(|r| get::<String>(r, 0)).collect()
+    }
+
+    async fn prune_notified_rows(&self, element: ElementId, before: DateTime<Utc>) -> Result<()> {
+        let c = self.client().await?;
+        c.execute(
+            "DELETE FROM notify_applied WHERE element_id = $1 AND applied_at < $2",
+            &[&element, &before],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn record_notify_event(&self, element: ElementId, at: DateTime<Utc>) -> Result<()> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE sync_state SET last_notify_at = $2 WHERE element_id = $1 \
+             AND (last_notify_at IS NULL OR last_notify_at < $2)",
+            &[&element, &at],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
     }
 
     async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>> {

@@ -23,7 +23,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/002_hash_index.sql"),
     include_str!("../migrations/sqlite/003_digest_index.sql"),
     include_str!("../migrations/sqlite/004_service.sql"),
-    include_str!("../migrations/sqlite/005_search_listing.sql"),
+    include_str!("../migrations/sqlite/005_notify.sql"),
+    include_str!("../migrations/sqlite/006_search_listing.sql"),
 ];
 const READERS: usize = 4;
 
@@ -119,6 +120,61 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+
+    /// Applies changes (and records notify-applied rows), moving the sync
+    /// point when one is given, in one transaction.
+    async fn apply(
+        &self,
+        job: Option<JobId>,
+        element: ElementId,
+        changes: Vec<Change>,
+        sync_point: Option<&str>,
+        row_keys: Vec<String>,
+    ) -> Result<JobCounts> {
+        let sync_point = sync_point.map(str::to_string);
+        self.write(move |c, _| {
+            let at = now();
+            let tx = c.transaction().map_err(db)?;
+            let mut counts = JobCounts::default();
+            {
+                let mut up = tx
+                    .prepare_cached("INSERT OR REPLACE INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                    .map_err(db)?;
+                let mut del = tx.prepare_cached("DELETE FROM objects WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3").map_err(db)?;
+                let mut exists = tx.prepare_cached("SELECT hash FROM objects WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3").map_err(db)?;
+                let mut log = tx
+                    .prepare_cached("INSERT INTO changes (element_id, job_id, object_type, object_key, op, by_login, at_element, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                    .map_err(db)?;
+                for ch in &changes {
+                    let before: Option<Vec<u8>> = exists.query_row(params![element, ch.id.object_type, ch.id.key], |r| r.get(0)).optional().map_err(db)?;
+                    let after = ch.upsert.as_ref().map(|(_, hash, _)| hash);
+                    let Some(op) = counts.count_change(before.as_deref(), after) else {
+                        continue;
+                    };
+                    match &ch.upsert {
+                        Some((fields, hash, name)) => up.execute(params![element, ch.id.object_type, ch.id.key, fields_json(fields), &hash.0[..], name, at, &id_digest(&ch.id)[..]]),
+                        None => del.execute(params![element, ch.id.object_type, ch.id.key]),
+                    }
+                    .map_err(db)?;
+                    log.execute(params![element, job, ch.id.object_type, ch.id.key, op, ch.by_login, ch.at_element, at]).map_err(db)?;
+                }
+            }
+            if !row_keys.is_empty() {
+                let mut add = tx
+                    .prepare_cached("INSERT INTO notify_applied (element_id, row_key, applied_at) VALUES (?1, ?2, ?3)")
+                    .map_err(db)?;
+                for k in &row_keys {
+                    add.execute(params![element, k, at]).map_err(db)?;
+                }
+            }
+            if let Some(p) = &sync_point {
+                tx.execute("UPDATE sync_state SET sync_point = ?2, last_sync_at = ?3, last_success_at = ?3 WHERE element_id = ?1", params![element, p, at]).map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(counts)
+        })
+        .await
     }
 
     async fn read<T: Send + 'static>(
@@ -302,7 +358,7 @@ fn parse<T: std::str::FromStr<Err = String>>(s: String) -> Result<T> {
 }
 
 const ELEMENT_COLUMNS: &str = "e.id, e.name, e.kind, e.host, e.alternate_host, e.port, e.login, e.settings, e.created_at, \
-     s.last_init_at, s.last_init_ok, s.last_init_error, s.version_at_init, s.format_at_init, s.sync_point, s.last_sync_at, s.last_success_at";
+     s.last_init_at, s.last_init_ok, s.last_init_error, s.version_at_init, s.format_at_init, s.sync_point, s.last_sync_at, s.last_success_at, s.last_notify_at";
 
 fn element_row(r: &Row) -> rusqlite::Result<(Element, String, String, String)> {
     Ok((
@@ -325,6 +381,7 @@ fn element_row(r: &Row) -> rusqlite::Result<(Element, String, String, String)> {
                 sync_point: r.get(14)?,
                 last_sync_at: r.get(15)?,
                 last_success_at: r.get(16)?,
+                last_notify_at: r.get(17)?,
             },
         },
         r.get(1)?,
@@ -830,39 +887,54 @@ impl Store for SqliteStore {
         changes: Vec<Change>,
         sync_point: Option<&str>,
     ) -> Result<JobCounts> {
-        let sync_point = sync_point.map(str::to_string);
+        self.apply(job, element, changes, sync_point, Vec::new())
+            .await
+    }
+
+    async fn apply_notify(
+        &self,
+        element: ElementId,
+        changes: Vec<Change>,
+        row_keys: &[String],
+    ) -> Result<JobCounts> {
+        self.apply(None, element, changes, None, row_keys.to_vec())
+            .await
+    }
+
+    async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>> {
+        self.read(move |c, _| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT row_key FROM notify_applied WHERE element_id = ?1 ORDER BY id",
+                )
+                .map_err(db)?;
+            st.query_map([element], |r| r.get(0))
+                .map_err(db)?
+                .collect::<rusqlite::Result<Vec<String>>>()
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn prune_notified_rows(&self, element: ElementId, before: DateTime<Utc>) -> Result<()> {
+        let before = ts(before);
         self.write(move |c, _| {
-            let at = now();
-            let tx = c.transaction().map_err(db)?;
-            let mut counts = JobCounts::default();
-            {
-                let mut up = tx
-                    .prepare_cached("INSERT OR REPLACE INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
-                    .map_err(db)?;
-                let mut del = tx.prepare_cached("DELETE FROM objects WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3").map_err(db)?;
-                let mut exists = tx.prepare_cached("SELECT hash FROM objects WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3").map_err(db)?;
-                let mut log = tx
-                    .prepare_cached("INSERT INTO changes (element_id, job_id, object_type, object_key, op, by_login, at_element, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
-                    .map_err(db)?;
-                for ch in &changes {
-                    let before: Option<Vec<u8>> = exists.query_row(params![element, ch.id.object_type, ch.id.key], |r| r.get(0)).optional().map_err(db)?;
-                    let after = ch.upsert.as_ref().map(|(_, hash, _)| hash);
-                    let Some(op) = counts.count_change(before.as_deref(), after) else {
-                        continue;
-                    };
-                    match &ch.upsert {
-                        Some((fields, hash, name)) => up.execute(params![element, ch.id.object_type, ch.id.key, fields_json(fields), &hash.0[..], name, at, &id_digest(&ch.id)[..]]),
-                        None => del.execute(params![element, ch.id.object_type, ch.id.key]),
-                    }
-                    .map_err(db)?;
-                    log.execute(params![element, job, ch.id.object_type, ch.id.key, op, ch.by_login, ch.at_element, at]).map_err(db)?;
-                }
-            }
-            if let Some(p) = &sync_point {
-                tx.execute("UPDATE sync_state SET sync_point = ?2, last_sync_at = ?3, last_success_at = ?3 WHERE element_id = ?1", params![element, p, at]).map_err(db)?;
-            }
-            tx.commit().map_err(db)?;
-            Ok(counts)
+            c.execute(
+                "DELETE FROM notify_applied WHERE element_id = ?1 AND applied_at < ?2",
+                params![element, before],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_notify_event(&self, element: ElementId, at: DateTime<Utc>) -> Result<()> {
+        let at = ts(at);
+        self.write(move |c, _| {
+            c.execute("UPDATE sync_state SET last_notify_at = ?2 WHERE element_id = ?1 AND (last_notify_at IS NULL OR last_notify_at < ?2)", params![element, at])
+                .map_err(db)?;
+            Ok(())
         })
         .await
     }

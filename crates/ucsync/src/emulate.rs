@@ -10,6 +10,7 @@ use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use ucsync_emulator::cm::notify::NotifyTarget;
 use ucsync_emulator::cm::{CmEmulator, CmSettings, Faults};
 use ucsync_emulator::ipo::{self, IpoEmulator, IpoSettings};
 
@@ -180,6 +181,13 @@ pub struct CmArgs {
     /// Fault: stop answering after N records, keeping the connection open.
     #[arg(long, value_name = "N")]
     stall_after_records: Option<u64>,
+    /// Send a notify event after each committed data command to
+    /// udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    notify_syslog: Option<String>,
+    /// The CA that signed the tls:// listener's certificate (PEM).
+    #[arg(long, value_name = "FILE", requires = "notify_syslog")]
+    notify_ca: Option<PathBuf>,
 }
 
 fn parse_login(s: &str) -> Result<(String, String), String> {
@@ -198,7 +206,12 @@ fn parse_count(s: &str) -> Result<(String, usize), String> {
 }
 
 impl CmArgs {
-    fn settings(self) -> CmSettings {
+    fn settings(self) -> anyhow::Result<CmSettings> {
+        let notify = self
+            .notify_syslog
+            .as_deref()
+            .map(|url| NotifyTarget::parse(url, self.notify_ca.as_deref()))
+            .transpose()?;
         let mut counts: BTreeMap<String, usize> = self.counts.into_iter().collect();
         for (t, n) in [
             ("station", self.stations),
@@ -216,7 +229,7 @@ impl CmArgs {
         } else {
             self.logins
         };
-        CmSettings {
+        Ok(CmSettings {
             name: self.name,
             logins,
             host_key: self.host_key,
@@ -235,7 +248,8 @@ impl CmArgs {
                 stall_after_records: self.stall_after_records,
                 garble_every: self.garble_line,
             },
-        }
+            notify,
+        })
     }
 }
 
@@ -303,7 +317,7 @@ pub async fn run(element: Element) -> Result<(), Exit> {
         Element::IpOffice(args) => run_ipo(*args).await,
         Element::Cm(args) => {
             let listen = args.listen;
-            let settings = args.settings();
+            let settings = args.settings().map_err(bad_input)?;
             let listener = TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;

@@ -232,6 +232,106 @@ pub fn classify(row: &HistoryRow, own_logins: &[String], catalog: &Catalog) -> R
     RowOutcome::Apply(vec![item(key)])
 }
 
+/// The history row a notify event stands for: the event's tuple in the
+/// row's columns (date and time cut to the minute, as the history keeps
+/// them), so that [`classify`] reads both the same way.
+pub fn row_of_event(e: &crate::ElementEvent) -> HistoryRow {
+    HistoryRow {
+        date: e.at.format("%m/%d").to_string(),
+        time: e.at.format("%H:%M").to_string(),
+        port: String::new(),
+        login: e.login.clone(),
+        action: e.action.clone(),
+        object: e.object.clone(),
+        qualifier: e.qualifier.clone(),
+    }
+}
+
+/// What identifies a history row that notify sync can apply: the login
+/// (any case), the minute, the resolved verb and the objects it names.
+/// A row as the CM logged it (`cha sta 1001`, cut to its columns) and the
+/// event for it (`change station 1001`) have the same key; `None` for a row
+/// that does not pin objects (a session, a skipped row, a whole type, a form
+/// that needs an init).
+pub fn row_key(row: &HistoryRow, outcome: &RowOutcome) -> Option<String> {
+    let RowOutcome::Apply(items) = outcome else {
+        return None;
+    };
+    let mut ids = Vec::with_capacity(items.len());
+    for i in items {
+        match i {
+            ChangeItem::Object { id, .. } => ids.push(id.to_string()),
+            ChangeItem::Type { .. } => return None,
+        }
+    }
+    ids.sort();
+    let verb = Vocabulary::builtin()
+        .resolve(&format!("{} {} {}", row.action, row.object, row.qualifier))
+        .ok()?
+        .verb;
+    Some(format!(
+        "{}|{} {}|{}|{}",
+        row.login.to_ascii_lowercase(),
+        row.date,
+        row.time,
+        verb,
+        ids.join(",")
+    ))
+}
+
+/// What a notify event means, by the rules of [`classify`].
+pub fn classify_event(
+    e: &crate::ElementEvent,
+    own_logins: &[String],
+    catalog: &Catalog,
+) -> crate::EventMeaning {
+    use crate::EventMeaning;
+    let row = row_of_event(e);
+    let outcome = classify(&row, own_logins, catalog);
+    match &outcome {
+        RowOutcome::Session => EventMeaning::Ignore {
+            label: "not-data",
+            why: "a login or logoff".into(),
+        },
+        RowOutcome::Skip(why) => {
+            let label = if own_logins.iter().any(|l| l.eq_ignore_ascii_case(&e.login)) {
+                "own-login"
+            } else if why.starts_with("not a command") {
+                "unreadable"
+            } else if why.ends_with("is not synchronized") {
+                "not-synchronized"
+            } else {
+                "not-data"
+            };
+            EventMeaning::Ignore {
+                label,
+                why: why.clone(),
+            }
+        }
+        RowOutcome::NeedsInit(form) => EventMeaning::NeedsInit(format!(
+            "{form} changed (notify event by '{}'), which needs an initializing sync",
+            e.login
+        )),
+        RowOutcome::Apply(items) => match row_key(&row, &outcome) {
+            Some(row_key) => EventMeaning::Objects {
+                ids: items
+                    .iter()
+                    .filter_map(|i| match i {
+                        ChangeItem::Object { id, .. } => Some(id.clone()),
+                        ChangeItem::Type { .. } => None,
+                    })
+                    .collect(),
+                row_key,
+            },
+            None => EventMeaning::Ignore {
+                label: "whole-type",
+                why: "the event does not say which object changed; the next incremental reads the type"
+                    .into(),
+            },
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +418,63 @@ mod tests {
             "skip: not a command ucsync can read: 'c' is ambiguous",
         );
         check(row("tti-s", "chan", "station", "1001 X"), "station 1001");
+    }
+
+    #[test]
+    fn an_event_and_its_history_row_have_one_key() {
+        let own = vec!["ucsync".to_string()];
+        let cat = Catalog::builtin();
+        let ev = crate::ElementEvent {
+            login: "craft".into(),
+            action: "change".into(),
+            object: "station".into(),
+            qualifier: "1001".into(),
+            at: at("2026-11-25 10:02:59"),
+        };
+        let crate::EventMeaning::Objects { ids, row_key: k } = classify_event(&ev, &own, &cat)
+        else {
+            panic!("an event for one station")
+        };
+        assert_eq!(ids, vec![ObjectId::new("station", "1001")]);
+        let typed = row("CRAFT", "cha", "stat", "1001");
+        assert_eq!(
+            row_key(&typed, &classify(&typed, &own, &cat)),
+            Some(k.clone())
+        );
+        let added = row("craft", "add", "station", "1001");
+        assert_ne!(row_key(&added, &classify(&added, &own, &cat)), Some(k));
+        let mine = crate::ElementEvent {
+            login: "UCSYNC".into(),
+            ..ev.clone()
+        };
+        assert!(matches!(
+            classify_event(&mine, &own, &cat),
+            crate::EventMeaning::Ignore {
+                label: "own-login",
+                ..
+            }
+        ));
+        let form = crate::ElementEvent {
+            object: "system-parameters features".into(),
+            qualifier: String::new(),
+            ..ev.clone()
+        };
+        assert!(matches!(
+            classify_event(&form, &own, &cat),
+            crate::EventMeaning::NeedsInit(_)
+        ));
+        let next = crate::ElementEvent {
+            action: "add".into(),
+            qualifier: "next".into(),
+            ..ev
+        };
+        assert!(matches!(
+            classify_event(&next, &own, &cat),
+            crate::EventMeaning::Ignore {
+                label: "whole-type",
+                ..
+            }
+        ));
     }
 
     fn at(s: &str) -> NaiveDateTime {

@@ -15,8 +15,11 @@ use ucsync_ossi::{ErrorKind, FieldId, Record, Request, Value};
 use ucsync_sat::{SatClient, SatConfig, SatError};
 
 use self::catalog::{Catalog, CmType};
-use self::history::{CmPoint, HistoryRow, RowOutcome, classify, rows_since};
-use crate::{ChangeItem, ChangeSet, ConnectError, Connector, ReadEvent, Result, WriteOp};
+use self::history::{CmPoint, HistoryRow, RowOutcome, classify, row_key, rows_since};
+use crate::{
+    ChangeItem, ChangeSet, ConnectError, Connector, ElementEvent, EventMeaning, ReadEvent, Result,
+    WriteOp,
+};
 
 /// A connector to one CM.
 pub struct CmConnector {
@@ -188,6 +191,24 @@ impl Connector for CmConnector {
     }
 
     async fn changes_since(&self, point: &str, own_logins: &[String]) -> Result<ChangeSet> {
+        self.changes_since_notified(point, own_logins, &[]).await
+    }
+
+    fn classify_event(&self, event: &ElementEvent, own_logins: &[String]) -> EventMeaning {
+        history::classify_event(event, own_logins, &self.catalog)
+    }
+
+    async fn changes_since_notified(
+        &self,
+        point: &str,
+        own_logins: &[String],
+        notified: &[String],
+    ) -> Result<ChangeSet> {
+        // Each applied event stands for one row: a key given once skips one row.
+        let mut budget: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for k in notified {
+            *budget.entry(k.as_str()).or_default() += 1;
+        }
         let prev = CmPoint::parse(point).ok_or_else(|| {
             ConnectError::Protocol("the stored sync point is not a CM history point".into())
         })?;
@@ -219,6 +240,20 @@ impl Connector for CmConnector {
                     }
                 }
                 RowOutcome::Apply(items) => {
+                    let outcome = RowOutcome::Apply(items);
+                    let left = row_key(row, &outcome)
+                        .and_then(|k| budget.get_mut(k.as_str()))
+                        .filter(|n| **n > 0);
+                    if let Some(n) = left {
+                        *n -= 1;
+                        set.notified_rows_skipped += 1;
+                        set.skipped
+                            .push(format!("{}: already applied by notify sync", row.line()));
+                        continue;
+                    }
+                    let RowOutcome::Apply(items) = outcome else {
+                        unreachable!("built above")
+                    };
                     set.summary.rows_to_apply += 1;
                     set.items.extend(items);
                 }

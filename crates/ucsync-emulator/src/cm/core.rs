@@ -77,6 +77,8 @@ pub struct Cm {
     stats: Mutex<HashMap<String, u64>>,
     rev_refs: HashMap<usize, Vec<(usize, usize)>>,
     behaviour: Behaviour,
+    /// Where change events go (notify sync), when set.
+    notify: std::sync::OnceLock<super::notify::NotifySender>,
 }
 
 impl std::fmt::Debug for Cm {
@@ -127,6 +129,7 @@ impl Cm {
             stats: Mutex::new(HashMap::new()),
             rev_refs,
             behaviour,
+            notify: std::sync::OnceLock::new(),
         }
     }
 
@@ -204,10 +207,22 @@ impl Cm {
             .unwrap_or_default()
     }
 
-    fn log(&self, ctx: &SessionCtx, action: &str, object: &str, qualifier: &str) {
+    /// Sends change events from now on (once; later calls are ignored).
+    pub fn set_notify(&self, sender: super::notify::NotifySender) {
+        let _ = self.notify.set(sender);
+    }
+
+    /// Notify events handed to the socket so far.
+    pub fn notify_sent(&self) -> u64 {
+        self.notify.get().map_or(0, |n| n.sent())
+    }
+
+    /// Logs a row; returns its time.
+    fn log(&self, ctx: &SessionCtx, action: &str, object: &str, qualifier: &str) -> NaiveDateTime {
         let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+        let at = self.now();
         let entry = HistoryEntry {
-            at: self.now(),
+            at,
             port: ctx.port.clone(),
             login: ctx.login.clone(),
             action: cut(action, hist::ACTION_LEN),
@@ -216,12 +231,13 @@ impl Cm {
         };
         let mut h = self.history.lock().expect("history");
         if self.behaviour.history_capacity == 0 {
-            return;
+            return at;
         }
         while h.len() >= self.behaviour.history_capacity {
             h.pop_front();
         }
         h.push_back(entry);
+        at
     }
 
     /// How long a command takes on this CM. A zero latency must not wait for
@@ -548,15 +564,28 @@ impl Cm {
         if cmd.verb == "add" && qualifier.starts_with("next") {
             qualifier = key.clone();
         }
-        if restricted {
+        let at = if restricted {
             // Terminal moves by the tti/psa logins are logged only when the
             // features form says so, as two rows: moved-from and moved-to port.
-            if let Some((from, to)) = moved.filter(|_| self.tti_logging()) {
-                self.log(ctx, &action, &object, &format!("{key} {from}"));
-                self.log(ctx, &action, &object, &format!("{key} {to}"));
+            match moved.filter(|_| self.tti_logging()) {
+                Some((from, to)) => {
+                    self.log(ctx, &action, &object, &format!("{key} {from}"));
+                    self.log(ctx, &action, &object, &format!("{key} {to}"))
+                }
+                None => self.now(),
             }
         } else {
-            self.log(ctx, &action, &object, &qualifier);
+            self.log(ctx, &action, &object, &qualifier)
+        };
+        // Committed: the event goes out (a phone's change by tti/psa too,
+        // logged or not), naming the object as resolved.
+        if let Some(n) = self.notify.get() {
+            let qualifier = if restricted || (cmd.verb == "add" && key != req_key(cmd)) {
+                key.clone()
+            } else {
+                cmd.qualifiers.join(" ")
+            };
+            n.change(&ctx.login, &cmd.verb, &cmd.object.join(" "), &qualifier, at);
         }
         Ok(())
     }
@@ -783,6 +812,11 @@ impl Cm {
         data.keyed_mut(fi).expect("keyed").extend(new);
         Ok(())
     }
+}
+
+/// The first qualifier of a command as typed (`next` for `add station next`).
+fn req_key(cmd: &Resolved) -> String {
+    cmd.qualifiers.first().cloned().unwrap_or_default()
 }
 
 fn not_assigned(form: &Form) -> OssiError {

@@ -3,6 +3,7 @@
 mod core;
 mod data;
 mod model;
+pub mod notify;
 mod ssh;
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +43,8 @@ pub struct CmSettings {
     pub clock_offset_secs: i64,
     pub latency: Duration,
     pub faults: Faults,
+    /// Where to send a change event after each committed data command.
+    pub notify: Option<notify::NotifyTarget>,
 }
 
 impl Default for CmSettings {
@@ -61,6 +64,7 @@ impl Default for CmSettings {
             clock_offset_secs: 0,
             latency: Duration::ZERO,
             faults: Faults::default(),
+            notify: None,
         }
     }
 }
@@ -122,6 +126,9 @@ impl CmEmulator {
             state_file: settings.state_file.clone(),
         };
         let cm = Arc::new(Cm::new(model, data, behaviour));
+        if let Some(target) = &settings.notify {
+            cm.set_notify(notify::NotifySender::start(&settings.name, target.clone())?);
+        }
         let keys = host_keys(settings.host_key.as_deref())?;
         let fingerprints = keys.iter().map(fingerprint).collect();
         let logins: HashMap<String, String> = settings.logins.iter().cloned().collect();

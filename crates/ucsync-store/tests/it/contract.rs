@@ -60,6 +60,7 @@ macro_rules! contract_tests {
             search_finds_key_and_name_prefixes_across_elements,
             counts_objects_and_jobs,
             object_counts_by_type_of_one_element,
+            notify_applies_changes_without_a_job_and_records_its_rows,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {
@@ -1161,4 +1162,68 @@ pub async fn object_counts_by_type_of_one_element(s: &dyn Store) {
     // What the per-type counts add up to is what the element's count says.
     let total: u64 = s.object_counts_by_type(a.id).await.unwrap().values().sum();
     assert_eq!(total, s.object_count(a.id).await.unwrap());
+}
+
+pub async fn notify_applies_changes_without_a_job_and_records_its_rows(s: &dyn Store) {
+    let e = s.add_element(new_cm("cm1")).await.unwrap();
+    let other = s.add_element(new_cm("cm2")).await.unwrap();
+    fill(s, &e, vec![staged("1001", "A"), staged("1002", "B")]).await;
+    let x = staged("1001", "A2");
+    let changes = vec![
+        Change {
+            id: x.id,
+            upsert: Some((x.fields, x.hash, x.name)),
+            by_login: Some("craft".into()),
+            at_element: Some("11/25 10:02".into()),
+        },
+        Change {
+            id: ObjectId::new("station", "1002"),
+            upsert: None,
+            by_login: Some("craft".into()),
+            at_element: Some("11/25 10:02".into()),
+        },
+    ];
+    let keys = vec!["k1".to_string(), "k2".to_string(), "k1".to_string()];
+    let counts = s.apply_notify(e.id, changes, &keys).await.unwrap();
+    assert_eq!((counts.changed, counts.deleted), (1, 1));
+    assert_eq!(
+        s.notified_rows(e.id).await.unwrap(),
+        keys,
+        "in order, repeats kept"
+    );
+    assert!(s.notified_rows(other.id).await.unwrap().is_empty());
+    let objs = s.objects(e.id, &ObjectQuery::default()).await.unwrap();
+    assert_eq!(objs.len(), 1);
+    assert_eq!(objs[0].fields.get("8003ff00"), Some("A2"));
+    // No job: every job's change log is still only the init's.
+    let sync = s.element("cm1").await.unwrap().unwrap().sync;
+    assert_eq!(sync.sync_point, None, "notify sync does not move the point");
+    assert_eq!(sync.last_notify_at, None);
+
+    // The time of the last event only moves forward.
+    s.record_notify_event(e.id, at(5)).await.unwrap();
+    s.record_notify_event(e.id, at(3)).await.unwrap();
+    let last = s.element("cm1").await.unwrap().unwrap().sync.last_notify_at;
+    assert_eq!(last.as_deref(), Some("2030-01-01T00:05:00.000Z"));
+    assert_eq!(
+        s.element("cm2").await.unwrap().unwrap().sync.last_notify_at,
+        None
+    );
+
+    // Pruning drops what was recorded before the given time only.
+    s.prune_notified_rows(e.id, Utc::now() - Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(s.notified_rows(e.id).await.unwrap().len(), 3);
+    s.prune_notified_rows(e.id, Utc::now() + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert!(s.notified_rows(e.id).await.unwrap().is_empty());
+
+    // Removing the element removes its rows.
+    s.apply_notify(e.id, vec![], &["k3".to_string()])
+        .await
+        .unwrap();
+    assert!(s.remove_element("cm1").await.unwrap());
+    assert!(s.notified_rows(e.id).await.unwrap().is_empty());
 }

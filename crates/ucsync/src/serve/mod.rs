@@ -3,13 +3,14 @@
 //! stopped cleanly (running jobs end at a safe point, marked stopped).
 
 pub mod settings;
+pub mod syslog;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use ucsync_core::{Role, SecretKey, Thresholds};
@@ -77,6 +78,8 @@ fn node_name(settings: &Settings) -> anyhow::Result<String> {
 /// A running service.
 pub struct Service {
     pub http_addr: SocketAddr,
+    /// The notify-sync syslog address (UDP and TCP or TLS).
+    pub syslog_addr: SocketAddr,
     pub data_dir: PathBuf,
     /// Where the first admin token was written, when this start made it.
     pub admin_token_file: PathBuf,
@@ -141,8 +144,33 @@ impl Service {
         first_admin_token(store.as_ref(), &admin_token_file).await?;
 
         let shutdown = CancellationToken::new();
+        let notifier = ucsync_engine::notify::Notifier::start(
+            runner.clone(),
+            ucsync_engine::notify::NotifySettings::default(),
+        );
+        let syslog = syslog::start(
+            syslog::ListenerSettings {
+                listen: settings.syslog_listen,
+                tls: settings
+                    .syslog_tls_cert
+                    .clone()
+                    .map(|cert| syslog::TlsFiles {
+                        cert,
+                        key: settings.syslog_tls_key.clone().unwrap_or_default(),
+                        client_ca: settings.syslog_tls_client_ca.clone(),
+                    }),
+                rate: f64::from(settings.syslog_rate_per_sender),
+                burst: f64::from(settings.syslog_burst_per_sender),
+                ..syslog::ListenerSettings::default()
+            },
+            notifier,
+            shutdown.child_token(),
+        )
+        .await?;
+        let syslog_addr = syslog.addr;
         let scheduler = Scheduler::new(runner.clone(), Arc::new(SystemClock), zone);
         let mut tasks = vec![tokio::spawn(scheduler.run(shutdown.child_token()))];
+        tasks.extend(syslog.tasks);
 
         let listener = TcpListener::bind(settings.http_listen)
             .await
@@ -169,9 +197,10 @@ impl Service {
                 tracing::error!(error = %e, "the HTTP server stopped");
             }
         }));
-        tracing::info!(%http_addr, data_dir = %settings.data_dir.display(), "ucsync is serving");
+        tracing::info!(%http_addr, %syslog_addr, data_dir = %settings.data_dir.display(), "ucsync is serving");
         Ok(Service {
             http_addr,
+            syslog_addr,
             data_dir: settings.data_dir.clone(),
             admin_token_file,
             runner,
@@ -222,14 +251,17 @@ async fn first_admin_token(store: &dyn Store, path: &Path) -> anyhow::Result<()>
 /// `ucsync serve`: runs until SIGINT or SIGTERM.
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let settings = Settings::load(&flags, std::env::vars())?;
-    if settings.syslog_tls_cert.is_some() {
-        bail!("syslog TLS is not available in this build yet");
-    }
+    let tls = settings.syslog_tls_cert.is_some();
     let service = Service::start(settings).await?;
     eprintln!(
         "ucsync is serving on http://{}/ (admin token in {})",
         service.http_addr,
         service.admin_token_file.display()
+    );
+    eprintln!(
+        "notify-sync syslog on {} (UDP and {})",
+        service.syslog_addr,
+        if tls { "TLS" } else { "TCP" }
     );
     crate::shutdown_signal().await;
     tracing::info!("stopping: running jobs end at their next safe point");

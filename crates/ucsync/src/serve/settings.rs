@@ -26,6 +26,10 @@ pub struct Settings {
     pub syslog_tls_cert: Option<PathBuf>,
     pub syslog_tls_key: Option<PathBuf>,
     pub syslog_tls_client_ca: Option<PathBuf>,
+    /// Notify-sync messages each sender (source address) may send per
+    /// second, on average, and at once; past them its messages are dropped.
+    pub syslog_rate_per_sender: u32,
+    pub syslog_burst_per_sender: u32,
     /// The zone of schedules that name none, and of default schedules.
     pub time_zone: String,
     /// Inits running at once on this node.
@@ -56,6 +60,8 @@ impl Default for Settings {
             syslog_tls_cert: None,
             syslog_tls_key: None,
             syslog_tls_client_ca: None,
+            syslog_rate_per_sender: 1000,
+            syslog_burst_per_sender: 2000,
             time_zone: "UTC".into(),
             init_pool: 8,
             sessions: 2,
@@ -91,12 +97,15 @@ pub struct Flags {
     #[arg(long, value_name = "ADDR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub syslog_listen: Option<SocketAddr>,
+    /// Serve syslog over TLS on the TCP port with this certificate (PEM).
     #[arg(long, value_name = "FILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub syslog_tls_cert: Option<PathBuf>,
+    /// The private key of the syslog TLS certificate (PEM).
     #[arg(long, value_name = "FILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub syslog_tls_key: Option<PathBuf>,
+    /// Require syslog TLS clients to present a certificate signed by this CA (PEM).
     #[arg(long, value_name = "FILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub syslog_tls_client_ca: Option<PathBuf>,
@@ -169,6 +178,12 @@ impl Settings {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 bail!("database_url must be a postgres:// URL");
             }
+        }
+        if self.syslog_rate_per_sender == 0 || self.syslog_burst_per_sender == 0 {
+            bail!("syslog_rate_per_sender and syslog_burst_per_sender must be at least 1");
+        }
+        if self.syslog_tls_client_ca.is_some() && self.syslog_tls_cert.is_none() {
+            bail!("syslog_tls_client_ca needs syslog_tls_cert and syslog_tls_key");
         }
         if self.syslog_tls_cert.is_some() != self.syslog_tls_key.is_some() {
             bail!("syslog TLS needs both syslog_tls_cert and syslog_tls_key");

@@ -25,7 +25,14 @@ impl Serve {
     /// With more environment: another database, a shared key, a short lease.
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
         let mut child = Command::new(BIN)
-            .args(["serve", "--http-listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--syslog-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(data_dir)
             .env_remove("UCSYNC_DATABASE_URL")
             .env("UCSYNC_LOG", "warn")

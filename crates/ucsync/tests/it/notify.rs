@@ -1,0 +1,597 @@
+//! CM notify sync end to end, in one process: the service's syslog listener
+//! and the CM emulator's sender (UDP, TCP, TLS), the real util-linux
+//! `logger`, and what must never happen (a job, a second read, data changed
+//! by a bad message, one sender starving the others).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use ucsync::serve::{Service, Settings};
+use ucsync_core::{ElementKind, ElementName, SyncType, Trigger};
+use ucsync_emulator::cm::notify::NotifyTarget;
+use ucsync_emulator::cm::{CmEmulator, CmSettings};
+use ucsync_ossi::wellknown::station;
+use ucsync_ossi::{Request, Value};
+use ucsync_sat::{Password, SatClient, SatConfig};
+use ucsync_store::{Element, ElementSettings, NewElement, ObjectQuery};
+
+const OWN: (&str, &str) = ("ucsync", "ucsync01");
+const CRAFT: (&str, &str) = ("craft", "craft01");
+
+async fn service(tune: impl FnOnce(&mut Settings)) -> (Service, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        data_dir: dir.path().join("data"),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
+        syslog_listen: "127.0.0.1:0".parse().unwrap(),
+        ..Settings::default()
+    };
+    tune(&mut settings);
+    (Service::start(settings).await.unwrap(), dir)
+}
+
+async fn emulator(name: &str, notify: Option<NotifyTarget>) -> CmEmulator {
+    CmEmulator::start(
+        CmSettings {
+            name: name.into(),
+            logins: vec![
+                (OWN.0.into(), OWN.1.into()),
+                (CRAFT.0.into(), CRAFT.1.into()),
+                ("tti-m".into(), "tti01".into()),
+            ],
+            counts: [("station".to_string(), 20)].into(),
+            notify,
+            ..CmSettings::default()
+        },
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+fn target(scheme: &str, addr: SocketAddr, ca: Option<&Path>) -> Option<NotifyTarget> {
+    Some(NotifyTarget::parse(&format!("{scheme}://127.0.0.1:{}", addr.port()), ca).unwrap())
+}
+
+/// Adds the CM (notify sync on) and waits for its first init.
+async fn add_cm(s: &Service, name: &str, emu: &CmEmulator) -> Element {
+    let store = s.runner.store();
+    store
+        .add_element(NewElement {
+            name: ElementName::parse(name).unwrap(),
+            kind: ElementKind::Cm,
+            host: "127.0.0.1".into(),
+            alternate_host: None,
+            port: emu.addr().port(),
+            login: OWN.0.into(),
+            password: OWN.1.into(),
+            settings: ElementSettings {
+                notify_sync: true,
+                ..Default::default()
+            },
+        })
+        .await
+        .unwrap();
+    let job = s
+        .runner
+        .request(
+            &ElementName::parse(name).unwrap(),
+            SyncType::Init,
+            Trigger::ElementAdded,
+            "test",
+        )
+        .await
+        .unwrap()
+        .job;
+    let job = s.runner.wait(job.id).await.unwrap();
+    assert_eq!(job.state.as_str(), "succeeded", "{job:?}");
+    store.element(name).await.unwrap().unwrap()
+}
+
+async fn sat(emu: &CmEmulator, login: (&str, &str)) -> SatClient {
+    let mut c = SatConfig::new(
+        "127.0.0.1",
+        emu.addr().port(),
+        login.0,
+        Password::new(login.1),
+    );
+    c.sessions = 1;
+    SatClient::connect(c).await.unwrap()
+}
+
+async fn rename(sat: &SatClient, ext: &str, name: &str) {
+    let r = sat
+        .run(
+            &Request::write(
+                &format!("change station {ext}"),
+                &[(station::NAME, Value::Set(name.into()))],
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(r.failure().is_none(), "{:?}", r.failure());
+}
+
+/// The stored name of a station.
+async fn stored_name(s: &Service, e: &Element, ext: &str) -> Option<String> {
+    let objs = s
+        .runner
+        .store()
+        .objects(
+            e.id,
+            &ObjectQuery {
+                object_type: Some("station".into()),
+                key: Some(ext.into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    objs.first()
+        .and_then(|o| o.fields.get(&station::NAME.to_string()).map(str::to_string))
+}
+
+async fn wait_name(s: &Service, e: &Element, ext: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stored_name(s, e, ext).await.as_deref() != Some(want) {
+        assert!(
+            Instant::now() < deadline,
+            "station {ext} of {} never became '{want}'",
+            e.name
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn jobs(s: &Service, name: &str) -> usize {
+    s.runner
+        .store()
+        .jobs(Some(name), None, 0, 1000)
+        .await
+        .unwrap()
+        .len()
+}
+
+fn displays(emu: &CmEmulator, ext: &str) -> u64 {
+    emu.cm()
+        .command_count(&format!("display station {ext}"), false)
+}
+
+async fn metrics(s: &Service) -> String {
+    let token = std::fs::read_to_string(&s.admin_token_file).unwrap();
+    reqwest::Client::new()
+        .get(format!("http://{}/metrics", s.http_addr))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+/// The emulator over UDP: a SAT change is in the database with no job and
+/// one `display`, and the next incremental skips exactly its history row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sat_change_over_udp_is_stored_with_one_display_and_no_job() {
+    let (s, _dir) = service(|_| {}).await;
+    let emu = emulator("cm1", target("udp", s.syslog_addr, None)).await;
+    let e = add_cm(&s, "cm1", &emu).await;
+    let (jobs_before, displays_before) = (jobs(&s, "cm1").await, displays(&emu, "1001"));
+    let craft = sat(&emu, CRAFT).await;
+    rename(&craft, "1001", "Notified Udp").await;
+    wait_name(&s, &e, "1001", "Notified Udp").await;
+    assert_eq!(jobs(&s, "cm1").await, jobs_before, "no job ran");
+    assert_eq!(displays(&emu, "1001") - displays_before, 1, "one display");
+    let stats = s.runner.notify_stats();
+    assert_eq!(stats.applied(), 1);
+    assert!(stats.last_event("cm1").is_some());
+    // Our own change is not read back; the next incremental skips the
+    // row notify sync applied and reads nothing again.
+    let own = sat(&emu, OWN).await;
+    rename(&own, "1002", "By ucsync").await;
+    let job = s
+        .runner
+        .request(&e.name, SyncType::Incremental, Trigger::OnDemand, "test")
+        .await
+        .unwrap()
+        .job;
+    let job = s.runner.wait(job.id).await.unwrap();
+    assert_eq!(job.state.as_str(), "succeeded", "{job:?}");
+    let lines = s.runner.store().job_log_lines(job.id).await.unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("skipped 1 history rows that notify sync already applied")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        displays(&emu, "1001") - displays_before,
+        1,
+        "still one display"
+    );
+    assert!(
+        s.runner
+            .store()
+            .notified_rows(e.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(stats.ignored("own-login"), 1);
+
+    // Per CM, the time of its last event: on the element and in /metrics.
+    let e = s.runner.store().element("cm1").await.unwrap().unwrap();
+    assert!(e.sync.last_notify_at.is_some(), "{:?}", e.sync);
+    let m = metrics(&s).await;
+    assert_eq!(metric(&m, "ucsync_notify_events_applied_total"), 1.0);
+    assert!(
+        m.contains("ucsync_notify_last_event_timestamp_seconds{element=\"cm1\"}"),
+        "{m}"
+    );
+    assert!(m.contains("ucsync_notify_delay_seconds_count 1"), "{m}");
+
+    // A form that needs an init: an init is queued, trigger `notify`, with why.
+    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    udp.send_to(
+        b"<13>1 2026-11-26T10:02:03Z cm1 cm-notify - change [ucsyncNotify@32473 login=\"craft\" action=\"change\" object=\"system-parameters features\" time=\"2026-11-26T10:02:03\"] x",
+        s.syslog_addr,
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let init = loop {
+        let all = s
+            .runner
+            .store()
+            .jobs(Some("cm1"), None, 0, 100)
+            .await
+            .unwrap();
+        if let Some(j) = all.into_iter().find(|j| j.trigger == Trigger::Notify) {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "no init queued by notify sync");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(init.requested, SyncType::Init);
+    let init = s.runner.wait(init.id).await.unwrap();
+    assert!(
+        init.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("system-parameters features")),
+        "{init:?}"
+    );
+    s.stop().await;
+}
+
+/// Two CMs on one address, both over TCP, told apart by their names; a
+/// phone's change (the tti-m login) is an event too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_cms_on_one_address_over_tcp_are_told_apart_by_name() {
+    let (s, _dir) = service(|_| {}).await;
+    let a = emulator("cm-a", target("tcp", s.syslog_addr, None)).await;
+    let b = emulator("cm-b", target("tcp", s.syslog_addr, None)).await;
+    let ea = add_cm(&s, "cm-a", &a).await;
+    let eb = add_cm(&s, "cm-b", &b).await;
+    let before_b = stored_name(&s, &eb, "1001").await;
+    rename(&sat(&a, CRAFT).await, "1001", "Only On A").await;
+    wait_name(&s, &ea, "1001", "Only On A").await;
+    assert_eq!(stored_name(&s, &eb, "1001").await, before_b);
+    rename(&sat(&b, CRAFT).await, "1003", "Only On B").await;
+    wait_name(&s, &eb, "1003", "Only On B").await;
+    assert_ne!(
+        stored_name(&s, &ea, "1003").await.as_deref(),
+        Some("Only On B")
+    );
+    assert_eq!(
+        (displays(&a, "1003"), displays(&b, "1001")),
+        (1, 1),
+        "init only"
+    );
+
+    // A phone moves: tti-m changes a station, and the CM says so.
+    let tti = sat(&a, ("tti-m", "tti01")).await;
+    let r = tti
+        .run(
+            &Request::write(
+                "change station 1005",
+                &[(station::NAME, Value::Set("Moved By Phone".into()))],
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    if r.failure().is_none() {
+        wait_name(&s, &ea, "1005", "Moved By Phone").await;
+    }
+    assert_eq!(jobs(&s, "cm-a").await, 1);
+    s.stop().await;
+}
+
+/// TLS with a certificate made here (rcgen), and client certificates
+/// required when a client CA is configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulator_sends_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path());
+    let (s, _data) = service(|st| {
+        st.syslog_tls_cert = Some(pki.cert.clone());
+        st.syslog_tls_key = Some(pki.key.clone());
+    })
+    .await;
+    let emu = emulator("cm1", target("tls", s.syslog_addr, Some(&pki.ca))).await;
+    let e = add_cm(&s, "cm1", &emu).await;
+    rename(&sat(&emu, CRAFT).await, "1001", "Over Tls").await;
+    wait_name(&s, &e, "1001", "Over Tls").await;
+    assert_eq!(displays(&emu, "1001"), 2, "the init's and the event's");
+    // Plain text on the TLS port is not an event.
+    let mut plain = TcpStream::connect(s.syslog_addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut plain, b"12 <13>1 - x y\n")
+        .await
+        .unwrap();
+    drop(plain);
+    s.stop().await;
+
+    // With a client CA, a sender without a certificate is refused.
+    let (s, _data) = service(|st| {
+        st.syslog_tls_cert = Some(pki.cert.clone());
+        st.syslog_tls_key = Some(pki.key.clone());
+        st.syslog_tls_client_ca = Some(pki.ca.clone());
+    })
+    .await;
+    let emu = emulator("cm2", target("tls", s.syslog_addr, Some(&pki.ca))).await;
+    let e = add_cm(&s, "cm2", &emu).await;
+    rename(&sat(&emu, CRAFT).await, "1001", "Refused").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_ne!(
+        stored_name(&s, &e, "1001").await.as_deref(),
+        Some("Refused")
+    );
+    assert_eq!(s.runner.notify_stats().received(), 0);
+    s.stop().await;
+}
+
+struct Pki {
+    ca: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+impl Pki {
+    fn new(dir: &Path) -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        let pki = Pki {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        };
+        std::fs::write(&pki.ca, ca_cert.pem()).unwrap();
+        std::fs::write(&pki.cert, cert.pem()).unwrap();
+        std::fs::write(&pki.key, key.serialize_pem()).unwrap();
+        pki
+    }
+}
+
+/// The HOSTNAME util-linux `logger` puts in its messages on this machine.
+async fn logger_hostname() -> String {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = sock.local_addr().unwrap().port().to_string();
+    let out = Command::new("logger")
+        .args([
+            "-n",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "-d",
+            "--rfc5424",
+            "-t",
+            "cm-notify",
+            "probe",
+        ])
+        .output()
+        .expect("util-linux logger is installed (.ci/run installs bsdutils)");
+    assert!(out.status.success(), "{out:?}");
+    let mut buf = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), sock.recv(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let msg = ucsync_syslog::SyslogMessage::decode(&buf[..n]).unwrap();
+    msg.hostname.unwrap()
+}
+
+fn logger(port: u16, args: &[&str], time: &str, ext: &str) {
+    let t = format!("time=\"{time}\"");
+    let q = format!("qualifier=\"{ext}\"");
+    let port = port.to_string();
+    let mut cmd = Command::new("logger");
+    cmd.args(["-n", "127.0.0.1", "-P", &port, "-t", "cm-notify"]);
+    cmd.args(args);
+    if args.contains(&"--rfc5424") {
+        cmd.args(["--msgid", "change", "--sd-id", "ucsyncNotify@32473"]);
+        for p in [
+            "login=\"craft\"",
+            "action=\"change\"",
+            "object=\"station\"",
+            &q,
+            &t,
+        ] {
+            cmd.args(["--sd-param", p]);
+        }
+        cmd.arg(format!("craft change station {ext}"));
+    } else {
+        cmd.arg(format!(
+            "login=\"craft\" action=\"change\" object=\"station\" {q} {t}"
+        ));
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// The real `logger` over UDP (RFC 5424 and 3164) and TCP (newline and
+/// octet-counted frames): each message reads its station once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_from_the_real_logger_over_udp_and_tcp() {
+    let host = logger_hostname().await;
+    if ElementName::parse(&host).is_err() {
+        eprintln!("skipped: this machine's name '{host}' cannot be an element name");
+        return;
+    }
+    let (s, _dir) = service(|_| {}).await;
+    let emu = emulator("whatever", None).await;
+    let e = add_cm(&s, &host, &emu).await;
+    let port = s.syslog_addr.port();
+    let now = emu.cm().now().format("%Y-%m-%dT%H:%M:%S").to_string();
+    let cases: [(&[&str], &str); 4] = [
+        (&["-d", "--rfc5424"], "1001"),
+        (&["-d", "--rfc3164"], "1002"),
+        (&["-T", "--rfc5424"], "1003"),
+        (&["-T", "--octet-count", "--rfc5424"], "1004"),
+    ];
+    let stats = s.runner.notify_stats().clone();
+    for (i, (args, ext)) in cases.iter().enumerate() {
+        logger(port, args, &now, ext);
+        wait_until(&format!("logger {args:?} applied"), || {
+            stats.applied() == i as u64 + 1
+        })
+        .await;
+        assert_eq!(
+            displays(&emu, ext),
+            2,
+            "{args:?}: the init's and the event's"
+        );
+    }
+    let rows = s.runner.store().notified_rows(e.id).await.unwrap();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(jobs(&s, &host).await, 1);
+    s.stop().await;
+}
+
+/// Bad messages are counted and dropped, change nothing and do not stop
+/// the listener; a flood from one sender is limited while another CM's
+/// events still go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_messages_are_counted_and_a_flood_does_not_starve_others() {
+    let (s, _dir) = service(|st| {
+        st.syslog_rate_per_sender = 200;
+        st.syslog_burst_per_sender = 100;
+    })
+    .await;
+    let emu = emulator("cm1", target("udp", s.syslog_addr, None)).await;
+    let e = add_cm(&s, "cm1", &emu).await;
+    let stats = s.runner.notify_stats().clone();
+    let stored = s.runner.store().object_hashes(e.id).await.unwrap().len();
+    let to = s.syslog_addr;
+    let good = |host: &str, ext: &str| {
+        format!(
+            "<13>1 2026-11-26T10:02:03Z {host} cm-notify - change [ucsyncNotify@32473 login=\"craft\" action=\"change\" object=\"station\" qualifier=\"{ext}\" time=\"2026-11-26T10:02:03\"] x"
+        )
+    };
+    let bad = UdpSocket::bind("127.0.0.3:0").await.unwrap();
+    let mut oversized = good("cm1", "1001").into_bytes();
+    oversized.extend(std::iter::repeat_n(b'x', 9000));
+    for m in [
+        b"hello".to_vec(),
+        oversized,
+        b"<13>1 2026-11-26T10:02:03Z cm1 cm-notify - change [ucsyncNotify@32473 login=\"cr"
+            .to_vec(),
+        b"<13>1 2026-11-26T10:02:03Z cm1 cm-notify - change - \xff\xfe".to_vec(),
+        b"<13>1 2026-11-26T10:02:03Z cm1 sshd - - - accepted".to_vec(),
+        good("nosuch", "1001").into_bytes(),
+        // The right name from the wrong address.
+        good("cm1", "1001").into_bytes(),
+    ] {
+        bad.send_to(&m, to).await.unwrap();
+    }
+    // TCP: a frame cut short by the end of the connection.
+    let mut tcp = TcpStream::connect(to).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, b"500 <13>1 2026-11-26T10:02:03Z cm1")
+        .await
+        .unwrap();
+    drop(tcp);
+    let expect = [
+        ("malformed", 1),
+        ("oversized", 1),
+        ("truncated", 2),
+        ("invalid-utf8", 1),
+        ("not-notify", 1),
+    ];
+    wait_until("every bad message counted", || {
+        expect.iter().all(|(k, n)| stats.malformed(k) == *n)
+            && stats.ignored("unknown-element") == 1
+            && stats.ignored("wrong-address") == 1
+    })
+    .await;
+
+    // A flood from 127.0.0.2 of events naming cm1.
+    let flood = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    let msg = good("cm1", "1001");
+    let flooding = tokio::spawn(async move {
+        // As fast as a sender can, in bursts the socket buffer holds.
+        for _ in 0..60 {
+            for _ in 0..50 {
+                let _ = flood.send_to(msg.as_bytes(), to).await;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    // Meanwhile cm1 itself is heard.
+    rename(&sat(&emu, CRAFT).await, "1002", "Heard Anyway").await;
+    wait_name(&s, &e, "1002", "Heard Anyway").await;
+    flooding.await.unwrap();
+    wait_until("the flood limited", || stats.ignored("rate-limited") > 1000).await;
+    let m = metrics(&s).await;
+    assert!(
+        metric(
+            &m,
+            "ucsync_notify_events_ignored_total{reason=\"rate-limited\"}"
+        ) > 1000.0
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "ucsync_notify_messages_malformed_total{kind=\"truncated\"}"
+        ),
+        2.0
+    );
+    assert_eq!(stats.applied(), 1, "only cm1's own event");
+    assert_eq!(
+        displays(&emu, "1001"),
+        1,
+        "no bad message read station 1001"
+    );
+    assert_eq!(
+        s.runner.store().object_hashes(e.id).await.unwrap().len(),
+        stored
+    );
+    s.stop().await;
+}
