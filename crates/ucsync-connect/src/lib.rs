@@ -3,6 +3,7 @@
 //! first kind, IP Office and Messaging plug in the same way.
 
 pub mod cm;
+pub mod messaging;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -44,6 +45,17 @@ pub struct ChangeSet {
     /// How many of them were data commands (not logins and logoffs).
     pub data_rows_skipped: usize,
     pub summary: ChangeSummary,
+    /// Every key of these types that exists on the element now, for a
+    /// connector that can list them but learns of no deletion otherwise: what
+    /// is stored and not listed was deleted.
+    pub listings: Vec<KeyListing>,
+}
+
+/// The complete list of keys of one object type on the element.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyListing {
+    pub object_type: String,
+    pub keys: Vec<String>,
 }
 
 /// A change to make on the element.
@@ -73,6 +85,9 @@ pub enum ConnectError {
     Refused(String),
     #[error("unknown object type '{0}'")]
     UnknownType(String),
+    /// The element did not answer (no connection, or no answer in time).
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 impl ConnectError {
@@ -82,6 +97,7 @@ impl ConnectError {
             self,
             ConnectError::Sat(ucsync_sat::SatError::Connect { .. })
                 | ConnectError::Sat(ucsync_sat::SatError::Timeout { .. })
+                | ConnectError::Unreachable(_)
         )
     }
 }

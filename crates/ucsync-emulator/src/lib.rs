@@ -5,3 +5,4 @@
 //! never its connectors or sync code, so a sync bug cannot hide in both.
 
 pub mod cm;
+pub mod messaging;
