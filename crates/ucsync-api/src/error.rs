@@ -119,7 +119,9 @@ impl From<ConnectError> for ApiError {
             }
             ConnectError::Sat(SatError::HostKeyMismatch { .. }) => ErrorCode::HostKeyMismatch,
             ConnectError::Sat(SatError::AuthFailed { .. }) => ErrorCode::ElementLoginFailed,
-            ConnectError::Sat(_) | ConnectError::Protocol(_) => ErrorCode::ElementError,
+            ConnectError::Sat(_) | ConnectError::Protocol(_) | ConnectError::Unreachable(_) => {
+                ErrorCode::ElementError
+            }
         };
         ApiError::new(code, e.to_string())
     }

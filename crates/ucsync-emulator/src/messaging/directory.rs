@@ -438,6 +438,9 @@ impl Directory {
 
 /// A DN for comparing: no spaces around separators, lower case.
 pub fn normalize_dn(dn: &str) -> String {
+    if dn.trim().is_empty() {
+        return String::new();
+    }
     dn.split(',')
         .map(|rdn| {
             let (a, v) = rdn.split_once('=').unwrap_or((rdn, ""));

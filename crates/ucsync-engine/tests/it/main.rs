@@ -1,7 +1,9 @@
 //! The sync engine against the CM emulator over SSH, on SQLite.
 
+mod messaging;
 mod runner;
 mod scheduler;
+mod slapd;
 mod sync;
 
 use std::sync::Arc;
@@ -46,9 +48,16 @@ pub struct Rig {
 
 pub fn factory() -> ConnectorFactory {
     let catalog = Arc::new(Catalog::builtin());
+    let mailboxes = Arc::new(ucsync_connect::messaging::catalog::Catalog::builtin());
     Arc::new(move |e: Element, password: String| {
         let catalog = catalog.clone();
+        let mailboxes = mailboxes.clone();
         Box::pin(async move {
+            if let Some(product) = mailboxes.by_kind(e.kind) {
+                let c: Arc<dyn Connector> =
+                    Arc::new(messaging::connect(&e, password, product.clone()).await?);
+                return Ok(c);
+            }
             let mut cfg = SatConfig::new(
                 e.host.clone(),
                 e.port,

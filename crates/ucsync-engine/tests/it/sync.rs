@@ -12,7 +12,7 @@ use ucsync_store::{ObjectQuery, Store};
 use crate::{OUTSIDE, OWN, Rig, cm_settings, emulator};
 
 /// Everything stored for an element, with secrets decrypted: type -> key -> fields.
-async fn stored(
+pub(crate) async fn stored(
     store: &dyn Store,
     secret: &SecretKey,
     name: &str,
