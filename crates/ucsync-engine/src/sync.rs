@@ -577,7 +577,10 @@ impl SyncEngine {
             ids.retain(|id| id.object_type == l.object_type);
             self.log(
                 ctx.job,
-                format!("{missing} {} objects are gone from the element", l.object_type),
+                format!(
+                    "{missing} {} objects are gone from the element",
+                    l.object_type
+                ),
             )
             .await;
             gone.extend(ids);

@@ -54,7 +54,12 @@ pub fn factory(sessions: usize) -> ConnectorFactory {
 
 /// How to reach a messaging element's directory: its login is the bind DN.
 pub fn ldap_config(e: &Element, password: String) -> LdapConfig {
-    let mut cfg = LdapConfig::new(e.host.clone(), e.port, e.login.clone(), Password::new(password));
+    let mut cfg = LdapConfig::new(
+        e.host.clone(),
+        e.port,
+        e.login.clone(),
+        Password::new(password),
+    );
     cfg.tls = e.settings.tls.unwrap_or(false);
     cfg.ca_file = e.settings.ca_file.as_ref().map(Into::into);
     cfg.fingerprint = e.settings.host_key.clone();

@@ -252,7 +252,11 @@ async fn run_messaging(args: MessagingArgs) -> Result<(), Exit> {
         "{} emulator listening on {} ({})\n",
         layout.label,
         emu.addr(),
-        if settings.tls.is_some() { "LDAPS" } else { "LDAP" }
+        if settings.tls.is_some() {
+            "LDAPS"
+        } else {
+            "LDAP"
+        }
     );
     let logins: Vec<&str> = settings.logins.iter().map(|(n, _)| n.as_str()).collect();
     banner.push_str(&format!("bind DNs: {}\n", logins.join(", ")));

@@ -95,7 +95,9 @@ impl Catalog {
                 }
             }
         }
-        Ok(Catalog { products: f.product })
+        Ok(Catalog {
+            products: f.product,
+        })
     }
 
     pub fn by_kind(&self, kind: ElementKind) -> Option<&Product> {

@@ -68,7 +68,12 @@ impl std::fmt::Debug for LdapConfig {
 }
 
 impl LdapConfig {
-    pub fn new(host: impl Into<String>, port: u16, bind_dn: impl Into<String>, password: Password) -> Self {
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        bind_dn: impl Into<String>,
+        password: Password,
+    ) -> Self {
         LdapConfig {
             host: host.into(),
             port,
@@ -142,9 +147,9 @@ fn protocol(what: &str, e: LdapError) -> ConnectError {
         LdapError::Timeout { .. } => {
             ConnectError::Protocol(format!("{what}: the directory stopped answering"))
         }
-        LdapError::EndOfStream | LdapError::Io { .. } => ConnectError::Protocol(format!(
-            "{what}: the directory closed the connection ({e})"
-        )),
+        LdapError::EndOfStream | LdapError::Io { .. } => {
+            ConnectError::Protocol(format!("{what}: the directory closed the connection ({e})"))
+        }
         LdapError::LdapResult { result } => ConnectError::Protocol(format!(
             "{what}: the directory answered {} ({})",
             result.rc,
@@ -176,9 +181,12 @@ impl MessagingConnector {
                     (e, Some(fp)) => ConnectError::Refused(format!(
                         "TLS with {url} failed: {e}; the server presented {fp}: set ca_file, or pin it as host_key if it is the right one"
                     )),
-                    (e @ (LdapError::Io { .. } | LdapError::Timeout { .. } | LdapError::EndOfStream), None) => {
-                        ConnectError::Unreachable(format!("{url} does not answer: {e}"))
-                    }
+                    (
+                        e @ (LdapError::Io { .. }
+                        | LdapError::Timeout { .. }
+                        | LdapError::EndOfStream),
+                        None,
+                    ) => ConnectError::Unreachable(format!("{url} does not answer: {e}")),
                     (e, None) => ConnectError::Unreachable(format!("cannot connect to {url}: {e}")),
                 });
             }
@@ -399,10 +407,14 @@ impl Connector for MessagingConnector {
         })
         .await
         .map_err(|_| closed())?;
-        let mut s = self.paged(&self.product.filter(), self.product.attrs()).await?;
+        let mut s = self
+            .paged(&self.product.filter(), self.product.attrs())
+            .await?;
         while let Some(e) = s.next().await? {
             if let Some(obj) = self.object(&e) {
-                out.send(ReadEvent::Object(obj)).await.map_err(|_| closed())?;
+                out.send(ReadEvent::Object(obj))
+                    .await
+                    .map_err(|_| closed())?;
             }
         }
         Ok(())
@@ -410,7 +422,9 @@ impl Connector for MessagingConnector {
 
     async fn changes_since(&self, point: &str, _own_logins: &[String]) -> Result<ChangeSet> {
         let prev = LdapPoint::parse(point).ok_or_else(|| {
-            ConnectError::Protocol("the stored sync point is not a messaging directory point".into())
+            ConnectError::Protocol(
+                "the stored sync point is not a messaging directory point".into(),
+            )
         })?;
         // The keys first: everything changed after this is at or after the
         // boundary, so nothing falls between the two searches.
@@ -490,7 +504,12 @@ impl Connector for MessagingConnector {
         let what = "reading a subscriber";
         let r = self
             .ldap()
-            .search(&self.product.base, Scope::OneLevel, &filter, self.product.attrs())
+            .search(
+                &self.product.base,
+                Scope::OneLevel,
+                &filter,
+                self.product.attrs(),
+            )
             .await
             .map_err(|e| protocol(what, e))?;
         let (entries, _) = r.success().map_err(|e| protocol(what, e))?;

@@ -20,7 +20,11 @@ pub struct LdapPoint {
 
 impl LdapPoint {
     pub fn to_text(&self) -> String {
-        format!("{TAG};{};{}", self.newest.as_deref().unwrap_or(""), self.key)
+        format!(
+            "{TAG};{};{}",
+            self.newest.as_deref().unwrap_or(""),
+            self.key
+        )
     }
 
     pub fn parse(s: &str) -> Option<LdapPoint> {

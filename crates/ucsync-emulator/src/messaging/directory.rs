@@ -242,7 +242,12 @@ impl Directory {
                     put("subscriberName", format!("{last},{first}"));
                     put(
                         "mwiEnabled",
-                        if rng.random_bool(0.8) { "TRUE" } else { "FALSE" }.into(),
+                        if rng.random_bool(0.8) {
+                            "TRUE"
+                        } else {
+                            "FALSE"
+                        }
+                        .into(),
                     );
                 }
                 Product::Mm => {
@@ -279,8 +284,9 @@ impl Directory {
     pub fn load(path: &Path, clock_offset: i64) -> Result<Directory> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let f: StateFile = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a messaging emulator state file", path.display()))?;
+        let f: StateFile = serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a messaging emulator state file", path.display())
+        })?;
         Ok(Directory {
             product: f.product,
             layout: f.product.layout(),
@@ -325,12 +331,20 @@ impl Directory {
             .ok_or_else(|| {
                 Refusal::new(
                     17,
-                    format!("{asked}: attribute type undefined for {}", self.layout.object_class),
+                    format!(
+                        "{asked}: attribute type undefined for {}",
+                        self.layout.object_class
+                    ),
                 )
             })
     }
 
-    pub fn add(&mut self, dn: &str, attrs: &[(String, Vec<String>)], by: &str) -> Result<(), Refusal> {
+    pub fn add(
+        &mut self,
+        dn: &str,
+        attrs: &[(String, Vec<String>)],
+        by: &str,
+    ) -> Result<(), Refusal> {
         let key = self
             .key_of_dn(dn)
             .ok_or_else(|| Refusal::new(32, format!("{dn} is not under {}", self.layout.base)))?;
@@ -354,7 +368,10 @@ impl Directory {
         if !has_class {
             return Err(Refusal::new(
                 65,
-                format!("a subscriber needs objectClass {}", self.layout.object_class),
+                format!(
+                    "a subscriber needs objectClass {}",
+                    self.layout.object_class
+                ),
             ));
         }
         match out.get(self.layout.key) {
@@ -387,7 +404,10 @@ impl Directory {
             let (Change::Add(a, _) | Change::Delete(a, _) | Change::Replace(a, _)) = c;
             let name = self.attr_name(a)?;
             if name == self.layout.key {
-                return Err(Refusal::new(67, "the key attribute is the RDN: not allowed to change it"));
+                return Err(Refusal::new(
+                    67,
+                    "the key attribute is the RDN: not allowed to change it",
+                ));
             }
             names.push(name);
         }
@@ -399,7 +419,10 @@ impl Directory {
         let mut attrs = entry.attrs.clone();
         for (c, name) in changes.iter().zip(names) {
             match c {
-                Change::Add(_, vals) => attrs.entry(name.to_string()).or_default().extend(vals.iter().cloned()),
+                Change::Add(_, vals) => attrs
+                    .entry(name.to_string())
+                    .or_default()
+                    .extend(vals.iter().cloned()),
                 Change::Replace(_, vals) if vals.is_empty() => {
                     attrs.remove(name);
                 }
@@ -512,13 +535,21 @@ mod tests {
         d.add(dn, &attrs, "cn=admin").unwrap();
         assert_eq!(d.add(dn, &attrs, "cn=admin").unwrap_err().code, 68);
         d.set_clock_offset(3600);
-        d.modify(dn, &[Change::Replace("CN".into(), vec!["Renamed".into()])], "cn=x")
-            .unwrap();
+        d.modify(
+            dn,
+            &[Change::Replace("CN".into(), vec!["Renamed".into()])],
+            "cn=x",
+        )
+        .unwrap();
         let e = &d.subscribers["555"];
         assert_eq!(e.get("cn").unwrap(), &vec!["Renamed".to_string()]);
         assert!(e.modified > e.created);
         assert_eq!(e.modifier, "cn=x");
-        let bad = d.modify(dn, &[Change::Replace("numericAddress".into(), vec!["1".into()])], "x");
+        let bad = d.modify(
+            dn,
+            &[Change::Replace("numericAddress".into(), vec!["1".into()])],
+            "x",
+        );
         assert_eq!(bad.unwrap_err().code, 67);
         let unknown = d.modify(dn, &[Change::Replace("mail".into(), vec!["x".into()])], "x");
         assert_eq!(unknown.unwrap_err().code, 17);

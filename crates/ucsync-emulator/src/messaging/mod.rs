@@ -103,8 +103,14 @@ fn acceptor(cert: &PathBuf, key: &PathBuf) -> Result<TlsAcceptor> {
 impl MessagingEmulator {
     /// Builds the directory (from `state_file` when it exists, else
     /// generated) and serves LDAP — or LDAPS with `tls` — on `listener`.
-    pub async fn start(settings: MessagingSettings, listener: TcpListener) -> Result<MessagingEmulator> {
-        ensure!(!settings.logins.is_empty(), "at least one --login is needed");
+    pub async fn start(
+        settings: MessagingSettings,
+        listener: TcpListener,
+    ) -> Result<MessagingEmulator> {
+        ensure!(
+            !settings.logins.is_empty(),
+            "at least one --login is needed"
+        );
         ensure!(
             settings.subscribers <= MAX_SUBSCRIBERS,
             "at most {MAX_SUBSCRIBERS} subscribers, not {}",
@@ -195,7 +201,11 @@ impl MessagingEmulator {
 
     /// Sets the emulator's clock, relative to the real one.
     pub fn set_clock_offset(&self, secs: i64) {
-        self.shared.dir.read().expect("directory").set_clock_offset(secs);
+        self.shared
+            .dir
+            .read()
+            .expect("directory")
+            .set_clock_offset(secs);
     }
 
     /// Faults for the connections that start from now on.

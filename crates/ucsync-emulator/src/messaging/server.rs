@@ -40,6 +40,9 @@ pub(super) struct Shared {
     pub state_file: Option<std::path::PathBuf>,
 }
 
+/// An entry's attributes: (name, values), in the order they are sent.
+type Attrs = Vec<(String, Vec<String>)>;
+
 /// What one entry looks like in a search result.
 fn result_entry(dn: String, attrs: Vec<(String, Vec<String>)>) -> LdapSearchResultEntry {
     LdapSearchResultEntry {
@@ -120,8 +123,9 @@ pub(super) fn matches(f: &LdapFilter, attrs: &[(String, Vec<String>)]) -> bool {
         LdapFilter::Or(fs) => fs.iter().any(|f| matches(f, attrs)),
         LdapFilter::Not(f) => !matches(f, attrs),
         LdapFilter::Present(a) => values(attrs, a).is_some(),
-        LdapFilter::Equality(a, v) | LdapFilter::Approx(a, v) => values(attrs, a)
-            .is_some_and(|vals| vals.iter().any(|x| x.eq_ignore_ascii_case(v))),
+        LdapFilter::Equality(a, v) | LdapFilter::Approx(a, v) => {
+            values(attrs, a).is_some_and(|vals| vals.iter().any(|x| x.eq_ignore_ascii_case(v)))
+        }
         LdapFilter::GreaterOrEqual(a, v) => values(attrs, a).is_some_and(|vals| {
             vals.iter()
                 .any(|x| order(a, x, v).is_some_and(|o| o != std::cmp::Ordering::Less))
@@ -221,14 +225,15 @@ impl Shared {
         if base.is_empty() && req.scope == LdapSearchScope::Base {
             let attrs = self.root_dse(&dir);
             if matches(&req.filter, &attrs) {
-                let asked = if req.attrs.is_empty() || req.attrs.iter().any(|a| a == "*" || a == "+") {
-                    attrs
-                } else {
-                    attrs
-                        .into_iter()
-                        .filter(|(a, _)| req.attrs.iter().any(|x| x.eq_ignore_ascii_case(a)))
-                        .collect()
-                };
+                let asked =
+                    if req.attrs.is_empty() || req.attrs.iter().any(|a| a == "*" || a == "+") {
+                        attrs
+                    } else {
+                        attrs
+                            .into_iter()
+                            .filter(|(a, _)| req.attrs.iter().any(|x| x.eq_ignore_ascii_case(a)))
+                            .collect()
+                    };
                 answer.entries.push(result_entry(String::new(), asked));
             }
             return answer;
@@ -243,11 +248,14 @@ impl Shared {
         let suffix = normalize_dn(dir.layout.suffix);
         let sub_base = normalize_dn(dir.layout.base);
         // The two containers above the subscribers, then the subscribers.
-        let containers: [(String, Vec<(String, Vec<String>)>); 2] = [
+        let containers: [(String, Attrs); 2] = [
             (
                 dir.layout.suffix.to_string(),
                 vec![
-                    ("objectClass".into(), vec!["top".into(), "organization".into()]),
+                    (
+                        "objectClass".into(),
+                        vec!["top".into(), "organization".into()],
+                    ),
                     (
                         "o".into(),
                         vec![dir.layout.suffix.trim_start_matches("o=").into()],
@@ -295,7 +303,11 @@ impl Shared {
         }
         let (page_size, start) = match &paged {
             Some((size, cookie)) => (
-                if *size <= 0 { usize::MAX } else { *size as usize },
+                if *size <= 0 {
+                    usize::MAX
+                } else {
+                    *size as usize
+                },
                 (!cookie.is_empty()).then(|| String::from_utf8_lossy(cookie).to_string()),
             ),
             None => (usize::MAX, None),
@@ -308,14 +320,17 @@ impl Shared {
             self.size_limit
         };
         let mut sent = 0usize;
-        let mut push = |answer: &mut SearchAnswer, dn: String, attrs: Vec<(String, Vec<String>)>| -> bool {
-            if sent >= limit {
-                return false;
-            }
-            answer.entries.push(result_entry(dn, select(attrs, &req.attrs)));
-            sent += 1;
-            true
-        };
+        let mut push =
+            |answer: &mut SearchAnswer, dn: String, attrs: Vec<(String, Vec<String>)>| -> bool {
+                if sent >= limit {
+                    return false;
+                }
+                answer
+                    .entries
+                    .push(result_entry(dn, select(attrs, &req.attrs)));
+                sent += 1;
+                true
+            };
         if start.is_none() {
             for (depth, (dn, attrs)) in containers.into_iter().enumerate() {
                 if in_scope(&normalize_dn(&dn), depth) && matches(&req.filter, &attrs) {
@@ -324,10 +339,10 @@ impl Shared {
             }
         }
         let range: Box<dyn Iterator<Item = (&String, &Entry)>> = match &start {
-            Some(after) => Box::new(
-                dir.subscribers
-                    .range::<String, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
-            ),
+            Some(after) => Box::new(dir.subscribers.range::<String, _>((
+                std::ops::Bound::Excluded(after),
+                std::ops::Bound::Unbounded,
+            ))),
             None => Box::new(dir.subscribers.iter()),
         };
         let mut last: Option<String> = None;
@@ -363,7 +378,9 @@ impl Shared {
             } else {
                 Vec::new()
             };
-            answer.ctrl.push(LdapControl::SimplePagedResults { size: 0, cookie });
+            answer
+                .ctrl
+                .push(LdapControl::SimplePagedResults { size: 0, cookie });
         }
         answer
     }
@@ -410,15 +427,19 @@ where
         let out: Vec<LdapMsg> = match msg.op {
             LdapOp::BindRequest(b) => {
                 let res = match &b.cred {
-                    _ if faults.refuse_binds => result(LdapResultCode::Busy, "the directory is busy: try again later"),
+                    _ if faults.refuse_binds => result(
+                        LdapResultCode::Busy,
+                        "the directory is busy: try again later",
+                    ),
                     LdapBindCred::Simple(pw) if b.dn.is_empty() && pw.is_empty() => {
                         who.clear();
                         result(LdapResultCode::Success, "")
                     }
                     LdapBindCred::Simple(pw)
-                        if shared.logins.iter().any(|(dn, p)| {
-                            normalize_dn(dn) == normalize_dn(&b.dn) && p == pw
-                        }) =>
+                        if shared
+                            .logins
+                            .iter()
+                            .any(|(dn, p)| normalize_dn(dn) == normalize_dn(&b.dn) && p == pw) =>
                     {
                         who = b.dn.clone();
                         result(LdapResultCode::Success, "")
@@ -515,13 +536,21 @@ where
                 LdapResultCode::InsufficentAccessRights,
                 "bind first",
             )))],
-            LdapOp::ExtendedRequest(_) => vec![reply(LdapOp::ExtendedResponse(LdapExtendedResponse {
-                res: result(LdapResultCode::ProtocolError, "no extended operation is supported"),
-                name: None,
-                value: None,
-            }))],
+            LdapOp::ExtendedRequest(_) => {
+                vec![reply(LdapOp::ExtendedResponse(LdapExtendedResponse {
+                    res: result(
+                        LdapResultCode::ProtocolError,
+                        "no extended operation is supported",
+                    ),
+                    name: None,
+                    value: None,
+                }))]
+            }
             _ => vec![reply(LdapOp::ExtendedResponse(LdapExtendedResponse {
-                res: result(LdapResultCode::UnwillingToPerform, "operation not supported"),
+                res: result(
+                    LdapResultCode::UnwillingToPerform,
+                    "operation not supported",
+                ),
                 name: None,
                 value: None,
             }))],
@@ -538,12 +567,18 @@ where
                     cancel.cancelled().await;
                     return;
                 }
-                if faults.garble_every.is_some_and(|n| n > 0 && entries_sent % n == 0) {
+                if faults
+                    .garble_every
+                    .is_some_and(|n| n > 0 && entries_sent % n == 0)
+                {
                     let _ = resp.flush().await;
                     // A SEQUENCE whose message id is an OCTET STRING: no
                     // LDAP message at all.
                     let w = resp.get_mut();
-                    if w.write_all(&[0x30, 0x05, 0x04, 0x03, b'?', b'?', b'?']).await.is_err() {
+                    if w.write_all(&[0x30, 0x05, 0x04, 0x03, b'?', b'?', b'?'])
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     continue;

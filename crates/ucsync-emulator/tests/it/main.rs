@@ -1,5 +1,6 @@
 //! Integration tests of the emulators.
 mod commands;
 mod compat;
+mod messaging;
 mod model;
 mod ssh;
