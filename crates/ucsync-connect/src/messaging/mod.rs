@@ -4,9 +4,11 @@
 //!
 //! An init reads every subscriber with a paged search (RFC 2696), so no
 //! server size limit cuts it short. An incremental asks for the subscribers
-//! whose `modifyTimestamp` is at or after the newest one the last sync saw —
-//! the server's clock, never ucsync's — and lists every key, so the engine
-//! finds the deletions (a directory keeps no record of them).
+//! whose `modifyTimestamp` is at or after the boundary second of the last
+//! sync point — the server's clock, never ucsync's: its root DSE
+//! `currentTime` where it publishes one, else the newest `modifyTimestamp`
+//! — and lists every key, so the engine finds the deletions (a directory
+//! keeps no record of them).
 
 pub mod catalog;
 pub mod point;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{
     Ldap, LdapConnAsync, LdapConnSettings, LdapError, Mod, Scope, SearchEntry, SearchStream,
@@ -310,9 +313,11 @@ impl MessagingConnector {
         Ok(out)
     }
 
-    /// The newest timestamp among `(key, timestamp)` pairs.
-    fn newest<'a>(rows: impl Iterator<Item = &'a (String, String)>) -> Result<LdapPoint> {
-        let mut best: Option<(chrono::DateTime<chrono::Utc>, &'a (String, String))> = None;
+    /// The newest timestamp among `(key, timestamp)` pairs, with its key.
+    fn newest<'a>(
+        rows: impl Iterator<Item = &'a (String, String)>,
+    ) -> Result<Option<(DateTime<Utc>, String)>> {
+        let mut best: Option<(DateTime<Utc>, &'a String)> = None;
         for row in rows {
             let t = parse_time(&row.1).ok_or_else(|| {
                 ConnectError::Protocol(format!(
@@ -321,15 +326,51 @@ impl MessagingConnector {
                 ))
             })?;
             if best.is_none_or(|(b, _)| t > b) {
-                best = Some((t, row));
+                best = Some((t, &row.0));
             }
         }
-        Ok(match best {
-            Some((t, (k, _))) => LdapPoint {
-                newest: Some(point::format_time(t)),
-                key: k.clone(),
-            },
-            None => LdapPoint::default(),
+        Ok(best.map(|(t, k)| (t, k.clone())))
+    }
+
+    /// The server's clock, from its root DSE `currentTime`, where it has one.
+    async fn server_time(&self) -> Result<Option<DateTime<Utc>>> {
+        let what = "reading the root DSE";
+        let r = self
+            .ldap()
+            .search("", Scope::Base, "(objectClass=*)", vec!["currentTime"])
+            .await
+            .map_err(|e| protocol(what, e))?;
+        let (entries, _) = r.success().map_err(|e| protocol(what, e))?;
+        Ok(entries
+            .into_iter()
+            .map(SearchEntry::construct)
+            .find_map(|e| Self::value(&e, "currentTime").and_then(parse_time)))
+    }
+
+    /// A sync point from a listing of every subscriber, taken now. With the
+    /// server's time the boundary is its current second — made later than
+    /// the newest change, waiting for the second to turn if need be, so a
+    /// bulk load in this very second is not read again next time; without
+    /// it, the newest `modifyTimestamp` (that second is read again).
+    async fn point(&self, listing: &[(String, String)]) -> Result<LdapPoint> {
+        let newest = Self::newest(listing.iter())?;
+        let mut now = self.server_time().await?;
+        if let (Some((t, _)), Some(_)) = (&newest, now) {
+            let until = std::time::Instant::now() + Duration::from_secs(3);
+            while now.is_some_and(|n| n <= *t) && std::time::Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                now = self.server_time().await?;
+            }
+        }
+        let boundary = match (now, &newest) {
+            (Some(n), _) => Some(n),
+            (None, Some((t, _))) => Some(*t),
+            (None, None) => None,
+        };
+        Ok(LdapPoint {
+            boundary: boundary.map(point::format_time),
+            newest: newest.as_ref().map(|(t, _)| point::format_time(*t)),
+            key: newest.map(|(_, k)| k).unwrap_or_default(),
         })
     }
 
@@ -387,7 +428,7 @@ impl Connector for MessagingConnector {
 
     async fn sync_point(&self) -> Result<String> {
         let rows = self.listing().await?;
-        Ok(Self::newest(rows.iter())?.to_text())
+        Ok(self.point(&rows).await?.to_text())
     }
 
     async fn read_all(&self, out: mpsc::Sender<ReadEvent>) -> Result<()> {
@@ -426,10 +467,11 @@ impl Connector for MessagingConnector {
                 "the stored sync point is not a messaging directory point".into(),
             )
         })?;
-        // The keys first: everything changed after this is at or after the
-        // boundary, so nothing falls between the two searches.
+        // The keys and the new point first: everything changed after this is
+        // at or after the new boundary, so nothing falls between two syncs.
         let keys = self.listing().await?;
-        let filter = match &prev.newest {
+        let new_point = self.point(&keys).await?;
+        let filter = match &prev.boundary {
             Some(t) => format!("(&{}(modifyTimestamp>={t}))", self.product.filter()),
             None => self.product.filter(),
         };
@@ -438,46 +480,44 @@ impl Connector for MessagingConnector {
             "modifyTimestamp".to_string(),
             "modifiersName".to_string(),
         ];
-        let mut changed: Vec<(String, String)> = Vec::new();
+        let mut changed: Vec<String> = Vec::new();
         let mut by: HashMap<String, String> = HashMap::new();
         let mut s = self.paged(&filter, attrs).await?;
         while let Some(e) = s.next().await? {
             if let Some(k) = self.key_of(&e) {
-                let ts = Self::value(&e, "modifyTimestamp").unwrap_or("").to_string();
                 if let Some(m) = Self::value(&e, "modifiersName") {
                     by.insert(k.clone(), m.to_string());
                 }
-                changed.push((k, ts));
+                changed.push(k);
             }
         }
-        let mut set = ChangeSet::default();
-        let newest = Self::newest(changed.iter())?;
-        let present: HashSet<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
-        set.new_point = if newest.newest.is_some() {
-            newest.to_text()
-        } else {
-            // Nothing at or after the boundary: the boundary stays.
-            prev.to_text()
+        let mut set = ChangeSet {
+            new_point: new_point.to_text(),
+            ..ChangeSet::default()
         };
         // The subscriber that carried the newest timestamp is still there but
-        // no longer at or after it: it was changed on a clock set back, and
-        // other changes may hide below the boundary.
-        if let Some(t) = &prev.newest
-            && present.contains(prev.key.as_str())
-            && !changed.iter().any(|(k, _)| *k == prev.key)
+        // now older, or the server's clock is behind the last boundary: the
+        // clock was set back, and changes may hide below the boundary.
+        let was = |t: &Option<String>| t.as_deref().and_then(parse_time);
+        let carrier = keys.iter().find(|(k, _)| *k == prev.key);
+        if let (Some(t), Some((k, now))) = (was(&prev.newest), carrier)
+            && parse_time(now).is_some_and(|n| n < t)
         {
-            let now = keys
-                .iter()
-                .find(|(k, _)| *k == prev.key)
-                .map(|(_, ts)| ts.as_str())
-                .unwrap_or("");
             set.summary.unsure = Some(format!(
-                "the directory's newest modifyTimestamp went backwards (subscriber {} was at {t}, now at {now}): its clock was set back, so changes may be missed",
-                prev.key
+                "the directory's newest modifyTimestamp went backwards (subscriber {k} was at {}, now at {now}): its clock was set back, so changes may be missed",
+                point::format_time(t)
+            ));
+        } else if let (Some(b), Some(n)) = (was(&prev.boundary), was(&new_point.boundary))
+            && n < b
+        {
+            set.summary.unsure = Some(format!(
+                "the directory's clock went backwards (now {}, the last sync point {}): changes may be missed",
+                point::format_time(n),
+                point::format_time(b)
             ));
         }
         set.summary.rows_to_apply = changed.len();
-        for (k, _) in &changed {
+        for k in &changed {
             set.items.push(ChangeItem::Object {
                 id: ObjectId::new(SUBSCRIBER, k.clone()),
                 by_login: by.get(k).cloned(),

@@ -1,6 +1,8 @@
-//! Where a messaging incremental continues from: the newest `modifyTimestamp`
-//! in the directory when the point was taken — a reading of the server's
-//! clock, never ucsync's — and the subscriber that carried it.
+//! Where a messaging incremental continues from, read from the server's
+//! clock, never ucsync's: the boundary second (every change after the point
+//! has a `modifyTimestamp` at or after it), and the newest `modifyTimestamp`
+//! in the directory with the subscriber that carried it (to notice a clock
+//! set back).
 
 use chrono::{NaiveDateTime, TimeZone, Utc};
 
@@ -11,6 +13,10 @@ const TAG: &str = "ldap1";
 /// A sync point of a messaging directory.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LdapPoint {
+    /// The boundary: the server's `currentTime` when the directory publishes
+    /// it, else the newest `modifyTimestamp`; `None` for an empty directory
+    /// that tells no time.
+    pub boundary: Option<String>,
     /// The newest `modifyTimestamp`, as GeneralizedTime (`20261126081500Z`);
     /// `None` when the directory held no subscriber.
     pub newest: Option<String>,
@@ -21,26 +27,34 @@ pub struct LdapPoint {
 impl LdapPoint {
     pub fn to_text(&self) -> String {
         format!(
-            "{TAG};{};{}",
+            "{TAG};{};{};{}",
+            self.boundary.as_deref().unwrap_or(""),
             self.newest.as_deref().unwrap_or(""),
             self.key
         )
     }
 
     pub fn parse(s: &str) -> Option<LdapPoint> {
-        let mut parts = s.splitn(3, ';');
+        let mut parts = s.splitn(4, ';');
         if parts.next()? != TAG {
             return None;
         }
-        let newest = parts.next()?;
-        let key = parts.next()?.to_string();
-        let newest = if newest.is_empty() {
-            None
-        } else {
-            parse_time(newest)?;
-            Some(newest.to_string())
+        let time = |t: &str| -> Option<Option<String>> {
+            if t.is_empty() {
+                Some(None)
+            } else {
+                parse_time(t)?;
+                Some(Some(t.to_string()))
+            }
         };
-        Some(LdapPoint { newest, key })
+        let boundary = time(parts.next()?)?;
+        let newest = time(parts.next()?)?;
+        let key = parts.next()?.to_string();
+        Some(LdapPoint {
+            boundary,
+            newest,
+            key,
+        })
     }
 }
 
@@ -87,6 +101,7 @@ mod tests {
         for p in [
             LdapPoint::default(),
             LdapPoint {
+                boundary: Some("20261126081600Z".into()),
                 newest: Some("20261126081500Z".into()),
                 key: "4711".into(),
             },
@@ -94,7 +109,7 @@ mod tests {
             assert_eq!(LdapPoint::parse(&p.to_text()), Some(p));
         }
         assert_eq!(LdapPoint::parse("2026-11-26 08:15:00;3"), None);
-        assert_eq!(LdapPoint::parse("ldap1;yesterday;1"), None);
+        assert_eq!(LdapPoint::parse("ldap1;yesterday;;1"), None);
     }
 
     #[test]
