@@ -159,6 +159,16 @@ pub(super) fn matches(f: &LdapFilter, attrs: &[(String, Vec<String>)]) -> bool {
     }
 }
 
+/// The key a filter requires, when it requires one (`(key=v)` alone or
+/// within an `&`).
+fn key_equality<'f>(f: &'f LdapFilter, key: &str) -> Option<&'f String> {
+    match f {
+        LdapFilter::Equality(a, v) if a.eq_ignore_ascii_case(key) => Some(v),
+        LdapFilter::And(fs) => fs.iter().find_map(|f| key_equality(f, key)),
+        _ => None,
+    }
+}
+
 fn result(code: LdapResultCode, message: impl Into<String>) -> LdapResult {
     LdapResult {
         code,
@@ -338,12 +348,15 @@ impl Shared {
                 }
             }
         }
-        let range: Box<dyn Iterator<Item = (&String, &Entry)>> = match &start {
-            Some(after) => Box::new(dir.subscribers.range::<String, _>((
+        // A filter that names one key reads that entry, not the directory.
+        let one = key_equality(&req.filter, dir.layout.key);
+        let range: Box<dyn Iterator<Item = (&String, &Entry)>> = match (&start, one) {
+            (_, Some(k)) => Box::new(dir.subscribers.get_key_value(k.as_str()).into_iter()),
+            (Some(after), None) => Box::new(dir.subscribers.range::<String, _>((
                 std::ops::Bound::Excluded(after),
                 std::ops::Bound::Unbounded,
             ))),
-            None => Box::new(dir.subscribers.iter()),
+            (None, None) => Box::new(dir.subscribers.iter()),
         };
         let mut last: Option<String> = None;
         let mut more = false;
