@@ -123,6 +123,9 @@ impl std::fmt::Debug for MessagingConnector {
 
 const READING: &str = "reading subscribers";
 
+/// More subscribers than this changed in one second is a bulk change.
+const BULK: usize = 500;
+
 /// A paged search under way.
 struct Paged(SearchStream<'static, String, Vec<String>>);
 
@@ -348,14 +351,22 @@ impl MessagingConnector {
     }
 
     /// A sync point from a listing of every subscriber, taken now. With the
-    /// server's time the boundary is its current second — made later than
-    /// the newest change, waiting for the second to turn if need be, so a
-    /// bulk load in this very second is not read again next time; without
-    /// it, the newest `modifyTimestamp` (that second is read again).
+    /// server's time the boundary is its current second — after a bulk change
+    /// in this very second, the next one, waited for, so the bulk is not read
+    /// again next time; without it, the newest `modifyTimestamp` (that second
+    /// is read again).
     async fn point(&self, listing: &[(String, String)]) -> Result<LdapPoint> {
         let newest = Self::newest(listing.iter())?;
         let mut now = self.server_time().await?;
-        if let (Some((t, _)), Some(_)) = (&newest, now) {
+        // The subscribers of the newest second are read again next time: a
+        // few are cheap, a bulk load is worth waiting for the second to turn.
+        let in_newest = newest.as_ref().map_or(0, |(t, _)| {
+            listing
+                .iter()
+                .filter(|(_, ts)| parse_time(ts).is_some_and(|x| x >= *t))
+                .count()
+        });
+        if let (Some((t, _)), Some(_), true) = (&newest, now, in_newest > BULK) {
             let until = std::time::Instant::now() + Duration::from_secs(3);
             while now.is_some_and(|n| n <= *t) && std::time::Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(200)).await;
