@@ -109,6 +109,10 @@ pub struct MessagingConnector {
     product: Arc<Product>,
     /// The fingerprint of the certificate the server presented (LDAPS).
     seen: tls::Seen,
+    /// The subscribers an incremental's search already read whole, handed
+    /// to the engine's `read_one` instead of a search each (read after the
+    /// point was taken, so as good as a read then).
+    prefetched: std::sync::Mutex<HashMap<String, Object>>,
     driver: tokio::task::JoinHandle<()>,
 }
 
@@ -236,6 +240,7 @@ impl MessagingConnector {
             cfg,
             product,
             seen,
+            prefetched: std::sync::Mutex::default(),
             driver,
         })
     }
@@ -486,22 +491,24 @@ impl Connector for MessagingConnector {
             Some(t) => format!("(&{}(modifyTimestamp>={t}))", self.product.filter()),
             None => self.product.filter(),
         };
-        let attrs = vec![
-            self.product.key.clone(),
-            "modifyTimestamp".to_string(),
-            "modifiersName".to_string(),
-        ];
+        let mut attrs = self.product.attrs();
+        attrs.push("modifiersName".to_string());
         let mut changed: Vec<String> = Vec::new();
         let mut by: HashMap<String, String> = HashMap::new();
+        let mut read: HashMap<String, Object> = HashMap::new();
         let mut s = self.paged(&filter, attrs).await?;
         while let Some(e) = s.next().await? {
             if let Some(k) = self.key_of(&e) {
                 if let Some(m) = Self::value(&e, "modifiersName") {
                     by.insert(k.clone(), m.to_string());
                 }
+                if let Some(obj) = self.object(&e) {
+                    read.insert(k.clone(), obj);
+                }
                 changed.push(k);
             }
         }
+        *self.prefetched.lock().expect("prefetched") = read;
         let mut set = ChangeSet {
             new_point: new_point.to_text(),
             ..ChangeSet::default()
@@ -546,6 +553,10 @@ impl Connector for MessagingConnector {
         if id.object_type != SUBSCRIBER {
             return Err(ConnectError::UnknownType(id.object_type.clone()));
         }
+        let ready = self.prefetched.lock().expect("prefetched").remove(&id.key);
+        if let Some(obj) = ready {
+            return Ok(Some(obj));
+        }
         let filter = format!(
             "(&{}({}={}))",
             self.product.filter(),
@@ -580,6 +591,8 @@ impl Connector for MessagingConnector {
                 .ok_or_else(|| ConnectError::Refused(format!("'{f}' is not a subscriber field")))
         };
         let what = "changing a subscriber";
+        // What an incremental read before is not the object after this change.
+        self.prefetched.lock().expect("prefetched").clear();
         let id = match op {
             WriteOp::Add { id, fields } => {
                 let mut attrs: Vec<(String, HashSet<String>)> = vec![
