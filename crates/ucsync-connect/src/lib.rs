@@ -4,6 +4,7 @@
 
 pub mod cm;
 pub mod ipo;
+pub mod messaging;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -52,6 +53,17 @@ pub struct ChangeSet {
     /// How the connector sums up what it found, for the job log, when
     /// history rows are not its way of telling (an IP Office's version check).
     pub report: Option<String>,
+    /// Every key of these types that exists on the element now, for a
+    /// connector that can list them but learns of no deletion otherwise: what
+    /// is stored and not listed was deleted.
+    pub listings: Vec<KeyListing>,
+}
+
+/// The complete list of keys of one object type on the element.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyListing {
+    pub object_type: String,
+    pub keys: Vec<String>,
 }
 
 /// A change event an element sent on its own (CM notify sync): the tuple of

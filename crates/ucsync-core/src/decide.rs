@@ -85,10 +85,15 @@ pub struct ChangeSummary {
     pub log_wrapped: bool,
     /// System-wide forms (and dial plan, cabinets, boards) that changed.
     pub needs_init: Vec<String>,
+    /// The connector cannot be sure it saw every change, for this reason.
+    pub unsure: Option<String>,
 }
 
 /// The reason an incremental must become an init, if it must.
 pub fn escalate(c: &ChangeSummary) -> Option<String> {
+    if let Some(why) = &c.unsure {
+        return Some(why.clone());
+    }
     if c.log_wrapped {
         return Some(
             "the command history wrapped since the last sync, so changes may be missing from it"
@@ -227,5 +232,11 @@ mod tests {
             escalate(&forms).unwrap(),
             "system-parameters features changed, which needs an initializing sync"
         );
+        let unsure = ChangeSummary {
+            unsure: Some("the clock went backwards".into()),
+            rows_to_apply: 1,
+            ..Default::default()
+        };
+        assert_eq!(escalate(&unsure).unwrap(), "the clock went backwards");
     }
 }

@@ -169,6 +169,15 @@ pub struct Thresholds {
     pub max_percent: f64,
 }
 
+impl Thresholds {
+    /// Whether losing `deleted` of the `stored` objects of one type looks like a fault.
+    pub fn exceeded(&self, deleted: u64, stored: u64) -> bool {
+        deleted >= self.min_deletions
+            && stored > 0
+            && deleted as f64 * 100.0 / stored as f64 >= self.max_percent
+    }
+}
+
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
@@ -231,11 +240,7 @@ impl DeleteGuard {
         let over: Vec<(String, u64, u64)> = plan
             .counts
             .iter()
-            .filter(|(_, c)| {
-                c.deleted >= self.thresholds.min_deletions
-                    && c.stored > 0
-                    && c.deleted as f64 * 100.0 / c.stored as f64 >= self.thresholds.max_percent
-            })
+            .filter(|(_, c)| self.thresholds.exceeded(c.deleted, c.stored))
             .map(|(t, c)| (t.clone(), c.deleted, c.stored))
             .collect();
         if over.is_empty() {

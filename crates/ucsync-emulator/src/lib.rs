@@ -8,3 +8,4 @@
 
 pub mod cm;
 pub mod ipo;
+pub mod messaging;

@@ -518,6 +518,9 @@ impl Runner {
             Ok(None) => return fail(format!("element '{}' was removed", job.element)).await,
             Err(e) => return fail(e.to_string()).await,
         };
+        if let Err(e) = self.prerequisite(&element).await {
+            return fail(e).await;
+        }
         let first_init = element.sync.last_init_at.is_none();
         let password = match store.element_password(&job.element).await {
             Ok(p) => p,
@@ -556,6 +559,32 @@ impl Runner {
         }
         if first_init && matches!(element.kind, ElementKind::Cm | ElementKind::IpOffice) {
             self.ensure_default_schedule(&element).await;
+        }
+    }
+
+    /// What must be in the inventory before an element can be synchronized:
+    /// a `cm-messaging` element runs on its CM.
+    async fn prerequisite(&self, element: &Element) -> Result<(), String> {
+        if element.kind != ElementKind::CmMessaging {
+            return Ok(());
+        }
+        let Some(cm) = element.settings.cm.as_deref() else {
+            return Err(format!(
+                "'{}' is a cm-messaging element but names no cm: set its cm to the cm element it runs on",
+                element.name
+            ));
+        };
+        match self.store().element(cm).await {
+            Ok(Some(e)) if e.kind == ElementKind::Cm => Ok(()),
+            Ok(Some(e)) => Err(format!(
+                "'{}' runs on cm '{cm}', but '{cm}' is a {} element: point its cm at a cm element",
+                element.name, e.kind
+            )),
+            Ok(None) => Err(format!(
+                "'{}' runs on cm '{cm}', which is not in the inventory: add the cm first, then synchronize",
+                element.name
+            )),
+            Err(e) => Err(e.to_string()),
         }
     }
 

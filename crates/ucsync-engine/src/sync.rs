@@ -13,7 +13,7 @@ use crate::hashing::{HashedEvent, spawn_hasher};
 use ucsync_connect::{ChangeItem, ConnectError, Connector, ReadEvent, WriteOp};
 use ucsync_core::{
     ContentHash, Decision, DeleteGuard, Differ, Fields, HashIndex, JobState, Object, ObjectId,
-    SecretKey, SyncFacts, SyncType, Thresholds, decide, escalate,
+    SecretKey, SyncFacts, SyncType, Thresholds, decide, escalate, key_digest,
 };
 use ucsync_store::{
     Change, Element, InitOutcome, Job, JobCounts, Progress, Staged, Store, StoreError,
@@ -462,6 +462,13 @@ impl SyncEngine {
             self.become_init(ctx, &reason).await?;
             return self.init(ctx, version, false).await;
         }
+        let gone = match self.unlisted(ctx, &set.listings).await? {
+            Ok(gone) => gone,
+            Err(reason) => {
+                self.become_init(ctx, &reason).await?;
+                return self.init(ctx, version, false).await;
+            }
+        };
         let report = set.report.clone().unwrap_or_else(|| {
             format!(
                 "incremental: {} history rows to apply, {} data commands skipped",
@@ -492,6 +499,18 @@ impl SyncEngine {
         }
         objects.retain(|id, _| !types.contains(&id.object_type));
         let mut changes = Vec::new();
+        // One named as changed too was added back after the listing: reading
+        // it decides.
+        for id in gone {
+            if !types.contains(&id.object_type) && !objects.contains_key(&id) {
+                changes.push(Change {
+                    id,
+                    upsert: None,
+                    by_login: None,
+                    at_element: None,
+                });
+            }
+        }
         ctx.progress
             .insert("objects".into(), (0, objects.len() as u64));
         for (id, (by_login, at_element)) in objects {
@@ -552,6 +571,54 @@ impl SyncEngine {
         {
             tracing::warn!(element = %ctx.element.name, error = %e, "cannot forget the rows notify sync applied");
         }
+    }
+
+    /// The stored objects that a connector's complete key listings leave out:
+    /// deleted on the element. When they pass the discrepancy threshold the
+    /// incremental cannot be sure, and the reason to run an init instead is
+    /// returned (the init then applies its own discrepancy check).
+    async fn unlisted(
+        &self,
+        ctx: &Ctx<'_>,
+        listings: &[ucsync_connect::KeyListing],
+    ) -> Result<Result<Vec<ObjectId>, String>, Failure> {
+        if listings.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
+        let stored = self.store.object_hashes(ctx.element.id).await?;
+        let mut gone = Vec::new();
+        for l in listings {
+            let mut left = stored.of_type(&l.object_type);
+            let before = left.len() as u64;
+            for k in &l.keys {
+                left.remove_digest(key_digest(&l.object_type, k));
+            }
+            let missing = left.len() as u64;
+            if missing == 0 {
+                continue;
+            }
+            if self.settings.thresholds.exceeded(missing, before) {
+                return Ok(Err(format!(
+                    "{missing} of {before} {} objects are gone from the element, past the discrepancy threshold",
+                    l.object_type
+                )));
+            }
+            let mut ids = self
+                .store
+                .object_ids(ctx.element.id, left.digests())
+                .await?;
+            ids.retain(|id| id.object_type == l.object_type);
+            self.log(
+                ctx.job,
+                format!(
+                    "{missing} {} objects are gone from the element",
+                    l.object_type
+                ),
+            )
+            .await;
+            gone.extend(ids);
+        }
+        Ok(Ok(gone))
     }
 
     /// Reads one type whole and returns the changes against what is stored of it.

@@ -5,17 +5,20 @@ use std::sync::Arc;
 use ucsync_connect::cm::CmConnector;
 use ucsync_connect::cm::catalog::Catalog;
 use ucsync_connect::ipo::{IpoConfig, IpoConnector, Known, Trust};
+use ucsync_connect::messaging::{self, LdapConfig, MessagingConnector};
 use ucsync_connect::{ConnectError, Connector};
 use ucsync_core::ElementKind;
 use ucsync_engine::ConnectorFactory;
 use ucsync_sat::{Password, SatConfig};
 use ucsync_store::Element;
 
-/// Connectors for every kind this build supports; a CM gets `sessions` SAT sessions.
+/// Connectors for every element kind; a CM gets `sessions` SAT sessions.
 pub fn factory(sessions: usize) -> ConnectorFactory {
     let catalog = Arc::new(Catalog::builtin());
+    let mailboxes = Arc::new(messaging::catalog::Catalog::builtin());
     Arc::new(move |e: Element, password: String| {
         let catalog = catalog.clone();
+        let mailboxes = mailboxes.clone();
         Box::pin(async move {
             match e.kind {
                 ElementKind::Cm => {
@@ -35,9 +38,18 @@ pub fn factory(sessions: usize) -> ConnectorFactory {
                         Arc::new(IpoConnector::connect(ipo_config(&e, password)?).await?);
                     Ok(c)
                 }
-                other => Err(ConnectError::Refused(format!(
-                    "synchronizing {other} elements is not available in this build yet"
-                ))),
+                ElementKind::Messaging
+                | ElementKind::CmMessaging
+                | ElementKind::ModularMessaging => {
+                    let product = mailboxes.by_kind(e.kind).cloned().ok_or_else(|| {
+                        ConnectError::Refused(format!("no messaging product for {}", e.kind))
+                    })?;
+                    let c: Arc<dyn Connector> = Arc::new(
+                        MessagingConnector::connect(ldap_config(&e, password), Arc::new(product))
+                            .await?,
+                    );
+                    Ok(c)
+                }
             }
         })
     })
@@ -62,4 +74,19 @@ pub fn ipo_config(e: &Element, password: String) -> Result<IpoConfig, ConnectErr
         e.sync.version_at_init.as_deref(),
     );
     Ok(cfg)
+}
+
+/// How to reach a messaging element's directory: its login is the bind DN.
+pub fn ldap_config(e: &Element, password: String) -> LdapConfig {
+    let mut cfg = LdapConfig::new(
+        e.host.clone(),
+        e.port,
+        e.login.clone(),
+        Password::new(password),
+    );
+    cfg.tls = e.settings.tls.unwrap_or(false);
+    cfg.ca_file = e.settings.ca_file.as_ref().map(Into::into);
+    cfg.fingerprint = e.settings.host_key.clone();
+    cfg.link_cm = e.settings.cm.clone();
+    cfg
 }

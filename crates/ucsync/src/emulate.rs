@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use ucsync_emulator::cm::notify::NotifyTarget;
 use ucsync_emulator::cm::{CmEmulator, CmSettings, Faults};
 use ucsync_emulator::ipo::{self, IpoEmulator, IpoSettings};
+use ucsync_emulator::messaging::{self, MessagingEmulator, MessagingSettings, Product};
 
 use crate::{Exit, bad_input};
 
@@ -23,6 +24,9 @@ pub enum Element {
     /// An IP Office: ucsync's model of its configuration service, HTTP/JSON
     /// (docs/ip-office-config-api.yaml).
     IpOffice(Box<IpoArgs>),
+    /// A messaging system's directory (Aura Messaging, CM Messaging or
+    /// Modular Messaging): LDAP, or LDAPS with --tls-cert and --tls-key.
+    Messaging(Box<MessagingArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +117,97 @@ impl IpoArgs {
                 missing_field: self.missing_field,
             },
         }
+    }
+}
+
+
+#[derive(Debug, Args)]
+pub struct MessagingArgs {
+    /// Which product: aura (Aura Messaging), cmm (CM Messaging) or mm (Modular Messaging).
+    #[arg(long, value_parser = ["aura", "cmm", "mm"])]
+    product: String,
+    /// Address to listen on (LDAP, or LDAPS with --tls-cert).
+    #[arg(long, default_value = "127.0.0.1:3389")]
+    listen: SocketAddr,
+    /// A bind DN and its password, BIND-DN:PASSWORD (repeatable); the DN may
+    /// hold colons, the password not.
+    #[arg(long = "login", value_name = "BIND-DN:PASSWORD", value_parser = parse_bind_login)]
+    logins: Vec<(String, String)>,
+    /// How many subscribers (mailboxes) to generate, at most 100000.
+    #[arg(long, default_value_t = 100)]
+    subscribers: usize,
+    /// The same seed gives the same subscribers.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The directory is saved here after every change and loaded at start.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// LDAPS: the server certificate (PEM, with its chain).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// LDAPS: the certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The directory's clock minus the real one, in seconds (its modifyTimestamp).
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    clock_offset: i64,
+    /// Entries a search without the paged-results control returns at most.
+    #[arg(long, default_value_t = 500)]
+    size_limit: usize,
+    /// What the root DSE reports as vendorVersion.
+    #[arg(long = "version")]
+    product_version: Option<String>,
+    /// Fault: drop the connection after sending N search entries (per connection).
+    #[arg(long, value_name = "N")]
+    cut_after_records: Option<u64>,
+    /// Fault: garble every N-th search entry (per connection).
+    #[arg(long, value_name = "N")]
+    garble_line: Option<u64>,
+    /// Fault: stop answering after N search entries, keeping the connection open.
+    #[arg(long, value_name = "N")]
+    stall_after_records: Option<u64>,
+    /// Fault: answer every bind with "busy".
+    #[arg(long)]
+    refuse_binds: bool,
+}
+
+fn parse_bind_login(s: &str) -> Result<(String, String), String> {
+    match s.rsplit_once(':') {
+        Some((n, p)) if !n.is_empty() && !p.is_empty() => Ok((n.to_string(), p.to_string())),
+        _ => Err("expected BIND-DN:PASSWORD".into()),
+    }
+}
+
+impl MessagingArgs {
+    fn settings(self) -> Result<MessagingSettings, String> {
+        let product: Product = self.product.parse()?;
+        let mut s = MessagingSettings::new(product);
+        if !self.logins.is_empty() {
+            s.logins = self.logins;
+        }
+        if self.subscribers > messaging::MAX_SUBSCRIBERS {
+            return Err(format!(
+                "--subscribers: at most {}, not {}",
+                messaging::MAX_SUBSCRIBERS,
+                self.subscribers
+            ));
+        }
+        s.subscribers = self.subscribers;
+        s.seed = self.seed;
+        s.state_file = self.state;
+        s.tls = self.tls_cert.zip(self.tls_key);
+        s.clock_offset_secs = self.clock_offset;
+        s.size_limit = self.size_limit;
+        if let Some(v) = self.product_version {
+            s.version = v;
+        }
+        s.faults = messaging::Faults {
+            cut_after_entries: self.cut_after_records,
+            stall_after_entries: self.stall_after_records,
+            garble_every: self.garble_line,
+            refuse_binds: self.refuse_binds,
+        };
+        Ok(s)
     }
 }
 
@@ -312,9 +407,55 @@ async fn run_ipo(args: IpoArgs) -> Result<(), Exit> {
     Ok(())
 }
 
+async fn run_messaging(args: MessagingArgs) -> Result<(), Exit> {
+    let listen = args.listen;
+    let settings = args.settings().map_err(|e| bad_input(anyhow!(e)))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let emu = MessagingEmulator::start(settings.clone(), listener)
+        .await
+        .map_err(bad_input)?;
+    let layout = emu.layout();
+    let mut banner = format!(
+        "{} emulator listening on {} ({})\n",
+        layout.label,
+        emu.addr(),
+        if settings.tls.is_some() {
+            "LDAPS"
+        } else {
+            "LDAP"
+        }
+    );
+    let logins: Vec<&str> = settings.logins.iter().map(|(n, _)| n.as_str()).collect();
+    banner.push_str(&format!("bind DNs: {}\n", logins.join(", ")));
+    banner.push_str(&format!(
+        "subscribers: {} under {} (objectClass {})\n",
+        emu.subscriber_count(),
+        layout.base,
+        layout.object_class
+    ));
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush());
+    drop(stdout);
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    tokio::spawn(async move {
+        ucsync::shutdown_signal().await;
+        s.cancel();
+    });
+    emu.run_until(stop)
+        .await
+        .map_err(|e| anyhow!("emulator stopped: {e:#}"))?;
+    Ok(())
+}
+
 pub async fn run(element: Element) -> Result<(), Exit> {
     match element {
         Element::IpOffice(args) => run_ipo(*args).await,
+        Element::Messaging(args) => run_messaging(*args).await,
         Element::Cm(args) => {
             let listen = args.listen;
             let settings = args.settings().map_err(bad_input)?;

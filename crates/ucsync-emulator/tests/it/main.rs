@@ -2,5 +2,6 @@
 mod commands;
 mod compat;
 mod ipo;
+mod messaging;
 mod model;
 mod ssh;

@@ -2,8 +2,10 @@
 //! emulator over HTTP, on SQLite.
 
 mod ipo;
+mod messaging;
 mod runner;
 mod scheduler;
+mod slapd;
 mod sync;
 
 use std::sync::Arc;
@@ -49,9 +51,16 @@ pub struct Rig {
 
 pub fn factory() -> ConnectorFactory {
     let catalog = Arc::new(Catalog::builtin());
+    let mailboxes = Arc::new(ucsync_connect::messaging::catalog::Catalog::builtin());
     Arc::new(move |e: Element, password: String| {
         let catalog = catalog.clone();
+        let mailboxes = mailboxes.clone();
         Box::pin(async move {
+            if let Some(product) = mailboxes.by_kind(e.kind) {
+                let c: Arc<dyn Connector> =
+                    Arc::new(messaging::connect(&e, password, product.clone()).await?);
+                return Ok(c);
+            }
             if e.kind == ElementKind::IpOffice {
                 let c: Arc<dyn Connector> =
                     Arc::new(IpoConnector::connect(ipo::config(&e, password)?).await?);
