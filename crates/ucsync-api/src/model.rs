@@ -691,8 +691,9 @@ impl ElementDraft {
         }
         if let Some(k) = &s.host_key {
             non_empty("host_key", k)?;
-            if kind == ElementKind::IpOffice {
-                ucsync_connect::ipo::tls::parse_fingerprint(k)
+            // A CM's is its SSH host key; the others pin a certificate.
+            if kind != ElementKind::Cm {
+                ucsync_connect::tls::parse_fingerprint(k)
                     .map_err(|e| FieldError::new("host_key", format!("host_key: {e}")))?;
             }
         }

@@ -5,6 +5,7 @@
 pub mod cm;
 pub mod ipo;
 pub mod messaging;
+pub mod tls;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;

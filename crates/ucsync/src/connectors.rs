@@ -45,7 +45,7 @@ pub fn factory(sessions: usize) -> ConnectorFactory {
                         ConnectError::Refused(format!("no messaging product for {}", e.kind))
                     })?;
                     let c: Arc<dyn Connector> = Arc::new(
-                        MessagingConnector::connect(ldap_config(&e, password), Arc::new(product))
+                        MessagingConnector::connect(ldap_config(&e, password)?, Arc::new(product))
                             .await?,
                     );
                     Ok(c)
@@ -77,16 +77,18 @@ pub fn ipo_config(e: &Element, password: String) -> Result<IpoConfig, ConnectErr
 }
 
 /// How to reach a messaging element's directory: its login is the bind DN.
-pub fn ldap_config(e: &Element, password: String) -> LdapConfig {
+pub fn ldap_config(e: &Element, password: String) -> Result<LdapConfig, ConnectError> {
     let mut cfg = LdapConfig::new(
         e.host.clone(),
         e.port,
         e.login.clone(),
         Password::new(password),
     );
-    cfg.tls = e.settings.tls.unwrap_or(false);
-    cfg.ca_file = e.settings.ca_file.as_ref().map(Into::into);
-    cfg.fingerprint = e.settings.host_key.clone();
+    cfg.tls = Trust::from_settings(
+        e.settings.tls,
+        e.settings.ca_file.as_deref(),
+        e.settings.host_key.as_deref(),
+    )?;
     cfg.link_cm = e.settings.cm.clone();
-    cfg
+    Ok(cfg)
 }

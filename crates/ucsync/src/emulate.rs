@@ -120,7 +120,6 @@ impl IpoArgs {
     }
 }
 
-
 #[derive(Debug, Args)]
 pub struct MessagingArgs {
     /// Which product: aura (Aura Messaging), cmm (CM Messaging) or mm (Modular Messaging).

@@ -11,7 +11,6 @@
 //! asks for every type to be read again (from the one snapshot) when not.
 
 pub mod catalog;
-pub mod tls;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +22,7 @@ use tokio::sync::mpsc;
 use ucsync_core::{Object, ObjectId};
 
 use self::catalog::{ModelError, Snapshot, TYPES, TypeSpec};
-pub use self::tls::Trust;
+pub use crate::tls::{self, Trust};
 use crate::{ChangeItem, ChangeSet, ConnectError, Connector, ReadEvent, Result, WriteOp};
 
 /// A service user's password; never printed.
@@ -94,28 +93,6 @@ impl Known {
             config_version: point?.to_string(),
             software_version: software_version?.to_string(),
         })
-    }
-}
-
-impl Trust {
-    /// From an element's settings: `tls` on (off when unset), checked
-    /// against `ca_file` when given, else against the pinned certificate
-    /// fingerprint, else against the system's trust store.
-    pub fn from_settings(
-        tls: Option<bool>,
-        ca_file: Option<&str>,
-        pinned: Option<&str>,
-    ) -> Result<Option<Trust>> {
-        if tls != Some(true) {
-            return Ok(None);
-        }
-        Ok(Some(match (ca_file, pinned) {
-            (Some(ca), _) => Trust::CaFile(ca.into()),
-            (None, Some(pin)) => {
-                Trust::Pinned(tls::parse_fingerprint(pin).map_err(ConnectError::Refused)?)
-            }
-            (None, None) => Trust::System,
-        }))
     }
 }
 

@@ -12,10 +12,8 @@
 
 pub mod catalog;
 pub mod point;
-pub mod tls;
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +29,7 @@ use ucsync_sat::Password;
 
 use self::catalog::{LINK_CM, LINK_STATION, Product};
 use self::point::{LdapPoint, parse_time};
+use crate::tls::{self, Trust};
 use crate::{
     ChangeItem, ChangeSet, ConnectError, Connector, KeyListing, ReadEvent, Result, WriteOp,
 };
@@ -46,11 +45,8 @@ pub struct LdapConfig {
     /// The bind DN (the element's login).
     pub bind_dn: String,
     pub password: Password,
-    /// LDAPS (TLS from the first byte).
-    pub tls: bool,
-    pub ca_file: Option<PathBuf>,
-    /// The pinned certificate fingerprint.
-    pub fingerprint: Option<String>,
+    /// LDAPS (TLS from the first byte), and how the certificate is checked.
+    pub tls: Option<Trust>,
     /// How long to wait for the connection and for each answer.
     pub timeout: Duration,
     /// Entries per page of a paged search.
@@ -82,9 +78,7 @@ impl LdapConfig {
             port,
             bind_dn: bind_dn.into(),
             password,
-            tls: false,
-            ca_file: None,
-            fingerprint: None,
+            tls: None,
             timeout: Duration::from_secs(30),
             page_size: 1000,
             link_cm: None,
@@ -97,7 +91,7 @@ impl LdapConfig {
         } else {
             self.host.clone()
         };
-        let scheme = if self.tls { "ldaps" } else { "ldap" };
+        let scheme = if self.tls.is_some() { "ldaps" } else { "ldap" };
         format!("{scheme}://{host}:{}", self.port)
     }
 }
@@ -174,12 +168,8 @@ impl MessagingConnector {
     pub async fn connect(cfg: LdapConfig, product: Arc<Product>) -> Result<MessagingConnector> {
         let seen: tls::Seen = Arc::default();
         let mut settings = LdapConnSettings::new().set_conn_timeout(cfg.timeout);
-        if cfg.tls {
-            let config = tls::client_config(
-                cfg.ca_file.as_deref(),
-                cfg.fingerprint.as_deref(),
-                seen.clone(),
-            )?;
+        if let Some(trust) = &cfg.tls {
+            let config = tls::client_config(trust, seen.clone()).map_err(ConnectError::Refused)?;
             settings = settings.set_config(Arc::new(config));
         }
         let url = cfg.url();
@@ -636,9 +626,9 @@ impl Connector for MessagingConnector {
     }
 
     fn fingerprint(&self) -> Option<String> {
-        // Only a pinned certificate is the element's identity; one a CA
-        // vouches for may be renewed, and pinning it would refuse the renewal.
-        self.cfg.fingerprint.as_ref()?;
+        // What LDAPS presented, for the runner to pin as for an IP Office
+        // (with a CA file the CA decides; the pin is informational).
+        self.cfg.tls.as_ref()?;
         self.seen.lock().expect("seen").clone()
     }
 

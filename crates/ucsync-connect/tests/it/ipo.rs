@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use ucsync_connect::ipo::tls::fingerprint_of;
 use ucsync_connect::ipo::{IpoConfig, IpoConnector, Known, Password, Trust};
+use ucsync_connect::tls::fingerprint_of;
 use ucsync_connect::{ChangeItem, ConnectError, Connector, ReadEvent, WriteOp};
 use ucsync_core::{Fields, Object, ObjectId};
 use ucsync_emulator::ipo::{Faults, IpoEmulator, IpoSettings, Sizes};
@@ -363,7 +363,7 @@ async fn tls_is_verified_against_a_ca_file_or_a_pinned_fingerprint() {
         emu.counts().values().sum::<usize>()
     );
     // Against its pinned fingerprint, in the spelling `check` reports.
-    let pin = ucsync_connect::ipo::tls::parse_fingerprint(&certs.fingerprint).unwrap();
+    let pin = ucsync_connect::tls::parse_fingerprint(&certs.fingerprint).unwrap();
     let conn = with(Trust::Pinned(pin)).await.unwrap();
     assert_eq!(conn.version().await.unwrap(), "11.1.3.0 build 14");
     // Any other pin is refused, naming both fingerprints.

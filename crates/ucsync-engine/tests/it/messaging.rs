@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use ucsync_connect::ConnectError;
 use ucsync_connect::messaging::catalog::Product as Mapping;
 use ucsync_connect::messaging::{LdapConfig, MessagingConnector};
+use ucsync_connect::tls::Trust;
 use ucsync_core::{ElementKind, ElementName, JobState, SyncType, Trigger};
 use ucsync_emulator::messaging::{Faults, MessagingEmulator, MessagingSettings, Product};
 use ucsync_sat::Password;
@@ -41,9 +42,11 @@ pub async fn connect(
         e.login.clone(),
         Password::new(password),
     );
-    cfg.tls = e.settings.tls.unwrap_or(false);
-    cfg.ca_file = e.settings.ca_file.as_ref().map(Into::into);
-    cfg.fingerprint = e.settings.host_key.clone();
+    cfg.tls = Trust::from_settings(
+        e.settings.tls,
+        e.settings.ca_file.as_deref(),
+        e.settings.host_key.as_deref(),
+    )?;
     cfg.link_cm = e.settings.cm.clone();
     cfg.timeout = Duration::from_secs(3);
     cfg.page_size = 200;
@@ -632,7 +635,7 @@ async fn ldaps_trusts_a_ca_file_or_a_pinned_fingerprint_and_nothing_else() {
     let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
     std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
-    let fingerprint = ucsync_connect::messaging::tls::fingerprint(cert.cert.der());
+    let fingerprint = ucsync_connect::tls::fingerprint_of(cert.cert.der());
     let emu = directory(Product::Aura, 30, |s| {
         s.tls = Some((cert_pem.clone(), key_pem.clone()))
     })

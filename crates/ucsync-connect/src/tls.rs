@@ -1,6 +1,7 @@
-//! TLS to an IP Office: the certificate is always verified — against a CA
-//! file, against a pinned fingerprint, or else against the system's trust
-//! store — and its fingerprint is kept so `check` can report it.
+//! TLS to an element (an IP Office over HTTPS, a directory over LDAPS): the
+//! certificate is always verified — against a CA file, against a pinned
+//! fingerprint, or else against the system's trust store — and its
+//! fingerprint is kept so `check` can report it and the runner can pin it.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
 
+use crate::ConnectError;
+
 /// How the element's certificate is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trust {
@@ -23,6 +26,31 @@ pub enum Trust {
     /// The certificate itself must have this SHA-256 fingerprint.
     Pinned([u8; 32]),
 }
+
+impl Trust {
+    /// From an element's settings: `tls` on (off when unset), checked
+    /// against `ca_file` when given, else against the pinned certificate
+    /// fingerprint, else against the system's trust store.
+    pub fn from_settings(
+        tls: Option<bool>,
+        ca_file: Option<&str>,
+        pinned: Option<&str>,
+    ) -> Result<Option<Trust>, ConnectError> {
+        if tls != Some(true) {
+            return Ok(None);
+        }
+        Ok(Some(match (ca_file, pinned) {
+            (Some(ca), _) => Trust::CaFile(ca.into()),
+            (None, Some(pin)) => {
+                Trust::Pinned(parse_fingerprint(pin).map_err(ConnectError::Refused)?)
+            }
+            (None, None) => Trust::System,
+        }))
+    }
+}
+
+/// What the element presented, kept for error messages and the check report.
+pub type Seen = Arc<Mutex<Option<String>>>;
 
 /// `SHA256:` and the digest in lower-case hex pairs separated by colons.
 pub fn format_fingerprint(digest: &[u8]) -> String {
