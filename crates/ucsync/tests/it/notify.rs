@@ -34,22 +34,28 @@ async fn service(tune: impl FnOnce(&mut Settings)) -> (Service, tempfile::TempDi
 }
 
 async fn emulator(name: &str, notify: Option<NotifyTarget>) -> CmEmulator {
-    CmEmulator::start(
-        CmSettings {
-            name: name.into(),
-            logins: vec![
-                (OWN.0.into(), OWN.1.into()),
-                (CRAFT.0.into(), CRAFT.1.into()),
-                ("tti-m".into(), "tti01".into()),
-            ],
-            counts: [("station".to_string(), 20)].into(),
-            notify,
-            ..CmSettings::default()
-        },
-        TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap()
+    start(cm_settings(name, notify)).await
+}
+
+/// A CM of 20 stations that sends its events to `notify`.
+fn cm_settings(name: &str, notify: Option<NotifyTarget>) -> CmSettings {
+    CmSettings {
+        name: name.into(),
+        logins: vec![
+            (OWN.0.into(), OWN.1.into()),
+            (CRAFT.0.into(), CRAFT.1.into()),
+            ("tti-m".into(), "tti01".into()),
+        ],
+        counts: [("station".to_string(), 20)].into(),
+        notify,
+        ..CmSettings::default()
+    }
+}
+
+async fn start(settings: CmSettings) -> CmEmulator {
+    CmEmulator::start(settings, TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .await
+        .unwrap()
 }
 
 fn target(scheme: &str, addr: SocketAddr, ca: Option<&Path>) -> Option<NotifyTarget> {
@@ -281,6 +287,67 @@ async fn a_sat_change_over_udp_is_stored_with_one_display_and_no_job() {
         "{init:?}"
     );
     s.stop().await;
+}
+
+/// An event that arrives while a job runs on its element waits for the job
+/// to end, and is applied then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_during_a_job_waits_for_it() {
+    let (s, _dir) = service(|_| {}).await;
+    // Only the 20 stations, every command taking 200 ms: an init runs for seconds.
+    let emu = start(CmSettings {
+        profile: "empty".into(),
+        latency: Duration::from_millis(200),
+        ..cm_settings("cm1", target("udp", s.syslog_addr, None))
+    })
+    .await;
+    let e = add_cm(&s, "cm1", &emu).await;
+    let stats = s.runner.notify_stats();
+    let job = s
+        .runner
+        .request(&e.name, SyncType::Init, Trigger::OnDemand, "test")
+        .await
+        .unwrap()
+        .job;
+    let store = s.runner.store();
+    wait_for_state(&s, job.id, "running").await;
+    let craft = sat(&emu, CRAFT).await;
+    rename(&craft, "1003", "During A Job").await;
+    let state = store.job(job.id).await.unwrap().unwrap().state;
+    assert_eq!(
+        state.as_str(),
+        "running",
+        "the change came while the job ran"
+    );
+    // The applied count is read before the job's state: an event applied
+    // while the job still ran would show as applied with the job running.
+    loop {
+        let applied = stats.applied();
+        let state = store.job(job.id).await.unwrap().unwrap().state;
+        if state.is_finished() {
+            break;
+        }
+        assert_eq!(applied, 0, "an event was applied while the job ran");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    wait_name(&s, &e, "1003", "During A Job").await;
+    wait_until("the event is applied after the job", || {
+        stats.applied() == 1
+    })
+    .await;
+    s.stop().await;
+}
+
+async fn wait_for_state(s: &Service, id: i64, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let job = s.runner.store().job(id).await.unwrap().unwrap();
+        if job.state.as_str() == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "job {id} never {want}: {job:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Two CMs on one address, both over TCP, told apart by their names; a
