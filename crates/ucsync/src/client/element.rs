@@ -156,12 +156,16 @@ fn parse_kind(s: &str) -> Result<ElementKind, String> {
     s.parse()
 }
 
-/// The port when none is given: SAT over SSH for a CM. The other kinds have
-/// no port every site uses, so they must be told.
-fn default_port(kind: ElementKind) -> Option<u16> {
-    match kind {
-        ElementKind::Cm => Some(5022),
-        _ => None,
+/// The port when none is given: SAT over SSH for a CM, the configuration
+/// service's port for an IP Office (50804, or 50805 with TLS), LDAP's for a
+/// messaging system (389, or 636 for LDAPS).
+fn default_port(kind: ElementKind, tls: bool) -> u16 {
+    match (kind, tls) {
+        (ElementKind::Cm, _) => 5022,
+        (ElementKind::IpOffice, false) => 50804,
+        (ElementKind::IpOffice, true) => 50805,
+        (_, false) => 389,
+        (_, true) => 636,
     }
 }
 
@@ -170,13 +174,7 @@ impl AddArgs {
     pub fn body(&self, password: String) -> Result<NewElementBody, Exit> {
         let port = self
             .port
-            .or_else(|| default_port(self.kind))
-            .ok_or_else(|| {
-                bad_input(anyhow!(
-                    "--port is required for a {} element: give the port it answers on",
-                    self.kind
-                ))
-            })?;
+            .unwrap_or_else(|| default_port(self.kind, self.tls));
         Ok(NewElementBody {
             name: self.name.clone(),
             kind: self.kind,

@@ -117,26 +117,41 @@ fn element_add_leaves_out_what_was_not_asked_for() {
 }
 
 #[test]
-fn element_add_needs_a_port_but_for_cm() {
+fn element_add_takes_each_kinds_well_known_port() {
+    for (kind, tls, port) in [
+        ("cm", false, 5022),
+        ("ip-office", false, 50804),
+        ("ip-office", true, 50805),
+        ("messaging", false, 389),
+        ("cm-messaging", true, 636),
+    ] {
+        let mut args = vec![
+            "element", "add", "e1", "--kind", kind, "--host", "h", "--login", "l",
+        ];
+        if tls {
+            args.push("--tls");
+        }
+        let ElementCmd::Add(a) = element_cmd(&args) else {
+            panic!()
+        };
+        assert_eq!(a.body("p".into()).unwrap().port, port, "{kind} tls {tls}");
+    }
     let ElementCmd::Add(a) = element_cmd(&[
         "element",
         "add",
-        "ipo",
+        "e1",
         "--kind",
         "ip-office",
         "--host",
         "h",
         "--login",
         "l",
+        "--port",
+        "8443",
     ]) else {
         panic!()
     };
-    let e = a.body("p".into()).unwrap_err();
-    assert_eq!(e.code, crate::BAD_INPUT);
-    assert_eq!(
-        e.error.to_string(),
-        "--port is required for a ip-office element: give the port it answers on"
-    );
+    assert_eq!(a.body("p".into()).unwrap().port, 8443, "a given port wins");
 }
 
 #[test]
