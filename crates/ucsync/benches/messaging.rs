@@ -157,7 +157,13 @@ async fn main() {
     }
     let t = Instant::now();
     let inc = run(&runner, &name, SyncType::Incremental).await;
-    assert_eq!(inc.sync_type, SyncType::Incremental);
+    assert_eq!(
+        inc.sync_type,
+        SyncType::Incremental,
+        "{:?} {:?}",
+        inc.reason,
+        inc.error
+    );
     assert_eq!(
         (inc.counts.added, inc.counts.changed, inc.counts.deleted),
         (200, 600, 200)

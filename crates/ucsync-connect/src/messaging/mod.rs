@@ -346,11 +346,14 @@ impl MessagingConnector {
     }
 
     /// A sync point from a listing of every subscriber, taken now. With the
-    /// server's time the boundary is its current second — after a bulk change
-    /// in this very second, the next one, waited for, so the bulk is not read
-    /// again next time; without it, the newest `modifyTimestamp` (that second
-    /// is read again).
-    async fn point(&self, listing: &[(String, String)]) -> Result<LdapPoint> {
+    /// server's time the boundary is its current second; without it, the
+    /// newest `modifyTimestamp`. The next incremental reads that second again.
+    /// An init (`settle`) that finds a bulk change in this very second waits
+    /// for the next one, so the bulk — a whole directory loaded at once, say —
+    /// is not read again as more than an incremental may apply; an
+    /// incremental never waits (what it reads again next time is at most what
+    /// it just applied).
+    async fn point(&self, listing: &[(String, String)], settle: bool) -> Result<LdapPoint> {
         let newest = Self::newest(listing.iter())?;
         let mut now = self.server_time().await?;
         // The subscribers of the newest second are read again next time: a
@@ -361,7 +364,7 @@ impl MessagingConnector {
                 .filter(|(_, ts)| parse_time(ts).is_some_and(|x| x >= *t))
                 .count()
         });
-        if let (Some((t, _)), Some(_), true) = (&newest, now, in_newest > BULK) {
+        if let (Some((t, _)), Some(_), true) = (&newest, now, settle && in_newest > BULK) {
             let until = std::time::Instant::now() + Duration::from_secs(3);
             while now.is_some_and(|n| n <= *t) && std::time::Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -434,7 +437,7 @@ impl Connector for MessagingConnector {
 
     async fn sync_point(&self) -> Result<String> {
         let rows = self.listing().await?;
-        Ok(self.point(&rows).await?.to_text())
+        Ok(self.point(&rows, true).await?.to_text())
     }
 
     async fn read_all(&self, out: mpsc::Sender<ReadEvent>) -> Result<()> {
@@ -476,7 +479,7 @@ impl Connector for MessagingConnector {
         // The keys and the new point first: everything changed after this is
         // at or after the new boundary, so nothing falls between two syncs.
         let keys = self.listing().await?;
-        let new_point = self.point(&keys).await?;
+        let new_point = self.point(&keys, false).await?;
         let filter = match &prev.boundary {
             Some(t) => format!("(&{}(modifyTimestamp>={t}))", self.product.filter()),
             None => self.product.filter(),
