@@ -112,6 +112,9 @@ impl From<ConnectError> for ApiError {
     fn from(e: ConnectError) -> ApiError {
         use ucsync_sat::SatError;
         let code = match &e {
+            ConnectError::NotAllowed(n) => {
+                return ApiError::from(n.clone());
+            }
             ConnectError::UnknownType(_) => ErrorCode::UnknownObjectType,
             ConnectError::Refused(_) => ErrorCode::ElementRefused,
             ConnectError::Sat(SatError::Command { .. } | SatError::InvalidRequest(_)) => {
@@ -124,6 +127,12 @@ impl From<ConnectError> for ApiError {
             }
         };
         ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<ucsync_core::HostNotAllowed> for ApiError {
+    fn from(e: ucsync_core::HostNotAllowed) -> ApiError {
+        ApiError::new(ErrorCode::HostNotAllowed, e.to_string()).with_field(e.field)
     }
 }
 

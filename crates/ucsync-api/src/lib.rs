@@ -50,6 +50,9 @@ pub struct ApiSettings {
     pub keep_alive: Duration,
     /// The largest request body.
     pub max_body: usize,
+    /// Where elements may be: a host given as an address outside these is
+    /// refused when an element is added or changed.
+    pub element_networks: ucsync_core::ElementNetworks,
 }
 
 impl Default for ApiSettings {
@@ -58,6 +61,7 @@ impl Default for ApiSettings {
             default_time_zone: chrono_tz::UTC,
             keep_alive: Duration::from_secs(15),
             max_body: 1 << 20,
+            element_networks: ucsync_core::ElementNetworks::default(),
         }
     }
 }

@@ -123,6 +123,9 @@ pub enum ErrorCode {
     InvalidQuery,
     /// 400: a path parameter is bad (a job id that is not a number, say).
     InvalidPath,
+    /// 400: the element's host (`field` names which) is, or resolves to, an
+    /// address outside the element networks; nothing was sent to it.
+    HostNotAllowed,
     /// 404: the element does not know the object type the path names.
     UnknownObjectType,
     /// 401: no bearer token was sent.
@@ -184,6 +187,7 @@ impl ErrorCode {
         ErrorCode::InvalidBody,
         ErrorCode::InvalidQuery,
         ErrorCode::InvalidPath,
+        ErrorCode::HostNotAllowed,
         ErrorCode::UnknownObjectType,
         ErrorCode::MissingToken,
         ErrorCode::InvalidToken,
@@ -212,7 +216,8 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            InvalidJson | InvalidField | InvalidBody | InvalidQuery | InvalidPath => 400,
+            InvalidJson | InvalidField | InvalidBody | InvalidQuery | InvalidPath
+            | HostNotAllowed => 400,
             MissingToken | InvalidToken => 401,
             ReadOnlyToken => 403,
             NotFound | NoElement | NoJob | NoSchedule | NoToken | UnknownObjectType => 404,
@@ -237,6 +242,7 @@ impl ErrorCode {
             InvalidBody => "invalid-body",
             InvalidQuery => "invalid-query",
             InvalidPath => "invalid-path",
+            HostNotAllowed => "host-not-allowed",
             UnknownObjectType => "unknown-object-type",
             MissingToken => "missing-token",
             InvalidToken => "invalid-token",

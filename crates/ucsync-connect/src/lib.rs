@@ -5,6 +5,7 @@
 pub mod cm;
 pub mod ipo;
 pub mod messaging;
+pub mod net;
 pub mod tls;
 
 use async_trait::async_trait;
@@ -124,9 +125,18 @@ pub enum ConnectError {
     /// The element did not answer: no connection, or no answer in time.
     #[error("{0}")]
     Unreachable(String),
+    /// The element's address is outside the element networks: nothing
+    /// was sent to it.
+    #[error(transparent)]
+    NotAllowed(#[from] ucsync_core::HostNotAllowed),
 }
 
 impl ConnectError {
+    /// Whether the element networks forbid its address (nothing was sent).
+    pub fn is_not_allowed(&self) -> bool {
+        matches!(self, ConnectError::NotAllowed(_))
+    }
+
     /// Whether the element did not answer at all (so another address may).
     pub fn is_unreachable(&self) -> bool {
         matches!(

@@ -9,6 +9,7 @@
 pub mod decide;
 pub mod diff;
 pub mod index;
+pub mod network;
 pub mod object;
 pub mod secret;
 pub mod types;
@@ -16,6 +17,7 @@ pub mod types;
 pub use decide::{ChangeSummary, Decision, MAX_INCREMENTAL_ROWS, SyncFacts, decide, escalate};
 pub use diff::{DeleteGuard, Differ, Discrepancy, Hashed, Plan, PlanOp, Thresholds, TypeCounts};
 pub use index::{HashIndex, HashIndexBuilder, key_digest};
+pub use network::{BadNetwork, ElementNetworks, HostNotAllowed};
 pub use object::{ContentHash, Fields, FieldsIter, Object, ObjectId};
 pub use secret::{SecretError, SecretKey};
 pub use types::{ElementKind, ElementName, JobState, Role, SyncType, Trigger};

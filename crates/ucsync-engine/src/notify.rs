@@ -44,6 +44,7 @@ pub const IGNORED_REASONS: &[&str] = &[
     "whole-type",
     "unsupported",
     "rate-limited",
+    "outside-element-networks",
     "overloaded",
     "read-failed",
 ];

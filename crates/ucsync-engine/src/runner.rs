@@ -551,10 +551,16 @@ impl Runner {
                 }
             }
             Err(e) => {
+                // The API's code for it, so that a job reads as a request would.
+                let e = if e.is_not_allowed() {
+                    format!("host-not-allowed: {e}")
+                } else {
+                    e.to_string()
+                };
                 if job.requested.is_init() || element.sync.last_init_ok != Some(true) {
-                    let _ = store.record_init_failure(element.id, &e.to_string()).await;
+                    let _ = store.record_init_failure(element.id, &e).await;
                 }
-                fail(e.to_string()).await;
+                fail(e).await;
             }
         }
         if first_init && matches!(element.kind, ElementKind::Cm | ElementKind::IpOffice) {

@@ -1,6 +1,7 @@
 //! How to reach and talk to one CM.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// A password that never prints.
@@ -29,6 +30,9 @@ impl fmt::Debug for Password {
 pub struct SatConfig {
     pub host: String,
     pub port: u16,
+    /// The addresses to connect to, resolved and checked by the caller;
+    /// empty: `host` is resolved at each connection.
+    pub addrs: Vec<SocketAddr>,
     pub login: String,
     pub password: Password,
     /// Any type beginning with `ossi` selects OSSI mode.
@@ -65,6 +69,7 @@ impl SatConfig {
         SatConfig {
             host: host.into(),
             port,
+            addrs: Vec::new(),
             login: login.into(),
             password,
             terminal_type: "ossi4".into(),

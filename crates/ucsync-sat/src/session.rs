@@ -105,7 +105,13 @@ impl SatSession {
             nodelay: true,
             ..Default::default()
         });
-        let connecting = client::connect(config, (cfg.host.as_str(), cfg.port), handler);
+        let connecting = async {
+            if cfg.addrs.is_empty() {
+                client::connect(config, (cfg.host.as_str(), cfg.port), handler).await
+            } else {
+                client::connect(config, &cfg.addrs[..], handler).await
+            }
+        };
         let mut handle = match timeout(cfg.connect_timeout, connecting).await {
             Err(_) => {
                 return Err(SatError::Timeout {

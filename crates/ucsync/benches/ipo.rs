@@ -28,7 +28,7 @@ async fn rig() -> Rig {
     // The service's defaults.
     let runner = Runner::new(
         SyncEngine::new(store.clone(), secret, SyncSettings::default()),
-        ucsync::connectors::factory(4),
+        ucsync::connectors::factory(4, ucsync_core::ElementNetworks::loopback()),
         RunnerSettings::default(),
     );
     Rig {

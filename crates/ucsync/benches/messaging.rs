@@ -88,7 +88,7 @@ async fn main() {
     );
     let runner = Runner::new(
         SyncEngine::new(store.clone(), secret, SyncSettings::default()),
-        ucsync::connectors::factory(1),
+        ucsync::connectors::factory(1, ucsync_core::ElementNetworks::loopback()),
         RunnerSettings::default(),
     );
     let name = ElementName::parse("msg1").expect("name");

@@ -51,7 +51,7 @@ async fn rig(sessions: usize, pool: usize) -> Rig {
     );
     let runner = Runner::new(
         SyncEngine::new(store.clone(), secret, SyncSettings::default()),
-        ucsync::connectors::factory(sessions),
+        ucsync::connectors::factory(sessions, ucsync_core::ElementNetworks::loopback()),
         RunnerSettings {
             init_pool: pool,
             ..Default::default()

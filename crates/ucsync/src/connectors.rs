@@ -1,4 +1,6 @@
-//! How the binary opens a connector for each element kind.
+//! How the binary opens a connector for each element kind: the one path
+//! every connection to an element takes, so the element networks are
+//! enforced here, before any connector is given an address.
 
 use std::sync::Arc;
 
@@ -7,19 +9,30 @@ use ucsync_connect::cm::catalog::Catalog;
 use ucsync_connect::ipo::{IpoConfig, IpoConnector, Known, Trust};
 use ucsync_connect::messaging::{self, LdapConfig, MessagingConnector};
 use ucsync_connect::{ConnectError, Connector};
-use ucsync_core::ElementKind;
+use ucsync_core::{ElementKind, ElementNetworks};
 use ucsync_engine::ConnectorFactory;
 use ucsync_sat::{Password, SatConfig};
 use ucsync_store::Element;
 
 /// Connectors for every element kind; a CM gets `sessions` SAT sessions.
-pub fn factory(sessions: usize) -> ConnectorFactory {
+/// An element's host is resolved and checked against `networks` each time a
+/// connector is opened; the connector connects to those addresses only.
+pub fn factory(sessions: usize, networks: ElementNetworks) -> ConnectorFactory {
     let catalog = Arc::new(Catalog::builtin());
     let mailboxes = Arc::new(messaging::catalog::Catalog::builtin());
+    let networks = Arc::new(networks);
     Arc::new(move |e: Element, password: String| {
         let catalog = catalog.clone();
         let mailboxes = mailboxes.clone();
+        let networks = networks.clone();
         Box::pin(async move {
+            // The runner asks for the alternate host by putting it in `host`.
+            let field = if e.alternate_host.as_ref() == Some(&e.host) {
+                "alternate_host"
+            } else {
+                "host"
+            };
+            let addrs = ucsync_connect::net::resolve(&networks, field, &e.host, e.port).await?;
             match e.kind {
                 ElementKind::Cm => {
                     let mut cfg = SatConfig::new(
@@ -28,14 +41,16 @@ pub fn factory(sessions: usize) -> ConnectorFactory {
                         e.login.clone(),
                         Password::new(password),
                     );
+                    cfg.addrs = addrs;
                     cfg.host_key = e.settings.host_key.clone();
                     cfg.sessions = sessions;
                     let c: Arc<dyn Connector> = Arc::new(CmConnector::connect(cfg, catalog).await?);
                     Ok(c)
                 }
                 ElementKind::IpOffice => {
-                    let c: Arc<dyn Connector> =
-                        Arc::new(IpoConnector::connect(ipo_config(&e, password)?).await?);
+                    let mut cfg = ipo_config(&e, password)?;
+                    cfg.addrs = addrs;
+                    let c: Arc<dyn Connector> = Arc::new(IpoConnector::connect(cfg).await?);
                     Ok(c)
                 }
                 ElementKind::Messaging
@@ -44,10 +59,10 @@ pub fn factory(sessions: usize) -> ConnectorFactory {
                     let product = mailboxes.by_kind(e.kind).cloned().ok_or_else(|| {
                         ConnectError::Refused(format!("no messaging product for {}", e.kind))
                     })?;
-                    let c: Arc<dyn Connector> = Arc::new(
-                        MessagingConnector::connect(ldap_config(&e, password)?, Arc::new(product))
-                            .await?,
-                    );
+                    let mut cfg = ldap_config(&e, password)?;
+                    cfg.addrs = addrs;
+                    let c: Arc<dyn Connector> =
+                        Arc::new(MessagingConnector::connect(cfg, Arc::new(product)).await?);
                     Ok(c)
                 }
             }

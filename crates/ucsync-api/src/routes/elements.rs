@@ -50,6 +50,22 @@ async fn check_cm(store: &dyn Store, cm: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
+/// A host given as an address must be inside the element networks; a name
+/// is checked each time ucsync connects (`ucsync_connect::net`).
+fn check_networks(
+    s: &ApiState,
+    host: Option<&str>,
+    alternate_host: Option<&str>,
+) -> Result<(), ApiError> {
+    let networks = &s.settings.element_networks;
+    for (field, h) in [("host", host), ("alternate_host", alternate_host)] {
+        if let Some(h) = h {
+            networks.check_host(field, h)?;
+        }
+    }
+    Ok(())
+}
+
 /// All elements with their sync status, by name.
 #[utoipa::path(get, path = "/elements", tag = "elements", params(PageQuery),
     responses((status = 200, description = "A page of elements", body = ElementPage)))]
@@ -78,6 +94,7 @@ async fn list_elements(
     responses(
         (status = 201, description = "Added", body = ElementCreated,
             headers(("location" = String, description = "The element's URL"))),
+        (status = 400, description = "Bad input: the message names the field (`invalid-json`, `invalid-field`, `invalid-body`), or `host` or `alternate_host` is an address outside the element networks (`host-not-allowed`)", body = ErrorBody),
         (status = 409, description = "An element of that name exists (`element-exists`)", body = ErrorBody),
     ))]
 async fn add_element(
@@ -86,6 +103,7 @@ async fn add_element(
     JsonBody(body): JsonBody<NewElementBody>,
 ) -> Result<(StatusCode, HeaderMap, Json<ElementCreated>), ApiError> {
     let new = body.parse()?;
+    check_networks(&s, Some(&new.host), new.alternate_host.as_deref())?;
     let store = s.store().as_ref();
     check_cm(store, new.settings.cm.as_deref()).await?;
     let name = new.name.clone();
@@ -142,6 +160,7 @@ async fn get_element(
     params(("name" = String, Path, description = "The element's name")),
     responses(
         (status = 200, description = "The element as it is now", body = ElementView),
+        (status = 400, description = "Bad input: the message names the field (`invalid-json`, `invalid-field`, `invalid-body`, `invalid-path`), or a new `host` or `alternate_host` is an address outside the element networks (`host-not-allowed`)", body = ErrorBody),
         (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
     ))]
 async fn patch_element(
@@ -152,6 +171,11 @@ async fn patch_element(
 ) -> Result<Json<ElementView>, ApiError> {
     let store = s.store().as_ref();
     let current = element(store, &name).await?;
+    check_networks(
+        &s,
+        patch.host.as_deref(),
+        patch.alternate_host.as_ref().and_then(|a| a.as_deref()),
+    )?;
     let cm_changed = patch.cm.is_some();
     let (draft, update) = patch.apply(&current)?;
     if cm_changed {
@@ -229,6 +253,7 @@ async fn delete_element(
     params(("name" = String, Path, description = "The element's name")),
     responses(
         (status = 200, description = "The element answered and took the login", body = CheckView),
+        (status = 400, description = "A bad path (`invalid-path`), or the element's host is, or resolves to, an address outside the element networks (`host-not-allowed`): nothing was sent", body = ErrorBody),
         (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
         (status = 422, description = "This build cannot connect to elements of its kind (`element-refused`)", body = ErrorBody),
         (status = 502, description = "The element did not answer (`element-error`), refused the login (`element-login-failed`), or showed another host key than the pinned one (`host-key-mismatch`)", body = ErrorBody),

@@ -55,6 +55,9 @@ pub struct Known {
 pub struct IpoConfig {
     pub host: String,
     pub port: u16,
+    /// The addresses to connect to, resolved and checked by
+    /// [`crate::net::resolve`]; empty: `host` is resolved as usual.
+    pub addrs: Vec<std::net::SocketAddr>,
     /// A service user in the configuration-read (and, to administer,
     /// configuration-write) rights group.
     pub login: String,
@@ -76,6 +79,7 @@ impl IpoConfig {
         IpoConfig {
             host: host.into(),
             port,
+            addrs: Vec::new(),
             login: login.into(),
             password,
             tls: None,
@@ -178,6 +182,10 @@ impl IpoConnector {
             let tls =
                 tls::client_config(trust, certificate.clone()).map_err(ConnectError::Refused)?;
             builder = builder.tls_backend_preconfigured(tls).https_only(true);
+        }
+        if !cfg.addrs.is_empty() {
+            // Exactly the checked addresses: no second lookup, no proxy.
+            builder = builder.resolve_to_addrs(&cfg.host, &cfg.addrs).no_proxy();
         }
         let http = builder.build().map_err(|e| {
             ConnectError::Refused(format!("cannot set up the HTTP client: {}", cause(&e)))

@@ -42,6 +42,9 @@ pub const SUBSCRIBER: &str = "subscriber";
 pub struct LdapConfig {
     pub host: String,
     pub port: u16,
+    /// The addresses to connect to, resolved and checked by
+    /// [`crate::net::resolve`]; empty: `host` is resolved as usual.
+    pub addrs: Vec<std::net::SocketAddr>,
     /// The bind DN (the element's login).
     pub bind_dn: String,
     pub password: Password,
@@ -76,6 +79,7 @@ impl LdapConfig {
         LdapConfig {
             host: host.into(),
             port,
+            addrs: Vec::new(),
             bind_dn: bind_dn.into(),
             password,
             tls: None,
@@ -173,6 +177,14 @@ impl MessagingConnector {
             settings = settings.set_config(Arc::new(config));
         }
         let url = cfg.url();
+        if !cfg.addrs.is_empty() {
+            // Exactly the checked addresses: the client does not look the name up again.
+            let stream = crate::net::connect_tcp(&cfg.addrs, cfg.timeout)
+                .await
+                .and_then(|s| s.into_std())
+                .map_err(|e| ConnectError::Unreachable(format!("{url} does not answer: {e}")))?;
+            settings = settings.set_std_stream(ldap3::StdStream::Tcp(stream));
+        }
         let (conn, mut ldap) = match LdapConnAsync::with_settings(settings, &url).await {
             Ok(c) => c,
             Err(e) => {

@@ -130,7 +130,7 @@ impl Service {
         );
         let runner = Runner::new(
             engine,
-            crate::connectors::factory(settings.sessions),
+            crate::connectors::factory(settings.sessions, settings.element_networks.clone()),
             RunnerSettings {
                 init_pool: settings.init_pool,
                 keep_connections: settings.keep_connections,
@@ -161,6 +161,7 @@ impl Service {
                     }),
                 rate: f64::from(settings.syslog_rate_per_sender),
                 burst: f64::from(settings.syslog_burst_per_sender),
+                networks: settings.element_networks.clone(),
                 ..syslog::ListenerSettings::default()
             },
             notifier,
@@ -184,6 +185,7 @@ impl Service {
                 runner.clone(),
                 ucsync_api::ApiSettings {
                     default_time_zone: zone,
+                    element_networks: settings.element_networks.clone(),
                     ..ucsync_api::ApiSettings::default()
                 },
             )

@@ -47,6 +47,9 @@ pub struct Settings {
     /// How long a running job's lease lasts: when a node dies, another
     /// fails its jobs as interrupted this long after its last renewal.
     pub job_lease_seconds: u64,
+    /// The networks (CIDR blocks) ucsync may connect to elements in, and
+    /// take notify-sync messages from; empty: no limit.
+    pub element_networks: ucsync_core::ElementNetworks,
 }
 
 impl Default for Settings {
@@ -70,6 +73,7 @@ impl Default for Settings {
             delete_threshold_percent: thresholds.max_percent,
             node: None,
             job_lease_seconds: 30,
+            element_networks: ucsync_core::ElementNetworks::default(),
         }
     }
 }
@@ -117,6 +121,12 @@ pub struct Flags {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_pool: Option<usize>,
+    /// Connect to elements (and take notify-sync messages) only in these
+    /// networks: CIDR blocks separated by commas, e.g.
+    /// 10.20.0.0/16,2001:db8::/32 [default: no limit].
+    #[arg(long, value_name = "CIDR,…", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element_networks: Option<Vec<String>>,
 }
 
 /// The environment variables that are not settings (secrets, the client's).
@@ -284,6 +294,7 @@ mod tests {
             ("http_listen = \"nowhere\"", "http_listen"),
             ("no_such_setting = 1", "no_such_setting"),
             ("database_url = \"mysql://x\"", "database_url"),
+            ("element_networks = [\"10.0.0.0/33\"]", "10.0.0.0/33"),
         ] {
             std::fs::write(&file, text).unwrap();
             let flags = Flags {
@@ -301,5 +312,36 @@ mod tests {
         let err =
             Settings::load(&Flags::default(), env(&[("UCSYNC_INIT_POOL", "many")])).unwrap_err();
         assert!(format!("{err:#}").contains("init_pool"), "{err:#}");
+    }
+
+    #[test]
+    fn element_networks_from_the_file_the_environment_and_the_flag() {
+        let loopback = ucsync_core::ElementNetworks::parse(["127.0.0.0/8", "::1/128"]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ucsync.toml");
+        std::fs::write(&file, "element_networks = [\"127.0.0.0/8\", \"::1/128\"]\n").unwrap();
+        let from_file = Flags {
+            config: Some(file),
+            ..Default::default()
+        };
+        let s = Settings::load(&from_file, env(&[])).unwrap();
+        assert_eq!(s.element_networks, loopback);
+
+        let e = env(&[("UCSYNC_ELEMENT_NETWORKS", "127.0.0.0/8, ::1/128")]);
+        let s = Settings::load(&Flags::default(), e).unwrap();
+        assert_eq!(s.element_networks, loopback);
+
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            flags: Flags,
+        }
+        let given = ["serve", "--element-networks", "127.0.0.0/8,::1/128"];
+        let flags = <Serve as clap::Parser>::try_parse_from(given)
+            .unwrap()
+            .flags;
+        let s = Settings::load(&flags, env(&[])).unwrap();
+        assert_eq!(s.element_networks, loopback);
+        assert!(Settings::default().element_networks.is_unlimited());
     }
 }

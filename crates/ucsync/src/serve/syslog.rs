@@ -22,6 +22,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use ucsync_connect::ElementEvent;
+use ucsync_core::ElementNetworks;
 use ucsync_engine::notify::{Incoming, Notifier, NotifyStats};
 use ucsync_syslog::{Framer, NotifyEvent, SyslogMessage};
 
@@ -48,6 +49,8 @@ pub struct ListenerSettings {
     pub max_connections: usize,
     /// A TCP/TLS connection that sends nothing this long is closed.
     pub idle: Duration,
+    /// Messages are taken only from senders in these networks.
+    pub networks: ElementNetworks,
 }
 
 impl Default for ListenerSettings {
@@ -60,6 +63,7 @@ impl Default for ListenerSettings {
             max_len: ucsync_syslog::DEFAULT_MAX_LEN,
             max_connections: 256,
             idle: Duration::from_secs(600),
+            networks: ElementNetworks::default(),
         }
     }
 }
@@ -107,6 +111,7 @@ struct Shared {
     notifier: Notifier,
     stats: Arc<NotifyStats>,
     limiter: Limiter,
+    networks: ElementNetworks,
     max_len: usize,
 }
 
@@ -135,7 +140,19 @@ impl Shared {
         });
     }
 
+    /// Whether a sender may send at all: inside the element networks.
+    fn admit(&self, source: IpAddr) -> bool {
+        if self.networks.allows(source) {
+            return true;
+        }
+        self.stats.count_ignored("outside-element-networks");
+        false
+    }
+
     fn allow(&self, source: IpAddr) -> bool {
+        if !self.admit(source) {
+            return false;
+        }
         if self.limiter.allow(source) {
             return true;
         }
@@ -166,6 +183,7 @@ pub async fn start(
             burst: settings.burst.max(1.0),
             buckets: Mutex::new(HashMap::new()),
         },
+        networks: settings.networks.clone(),
         max_len: settings.max_len,
     });
     let tasks = vec![
@@ -250,6 +268,10 @@ async fn serve_tcp(
             },
             _ = stop.cancelled() => return,
         };
+        if !shared.admit(from.ip()) {
+            tracing::debug!(%from, "syslog connection from outside the element networks: closed");
+            continue;
+        }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             tracing::warn!(%from, "too many syslog connections: refused");
             continue;
