@@ -1766,7 +1766,7 @@ mod tests {
 
     fn element() -> NewElementBody {
         serde_json::from_value(serde_json::json!({
-            "name": "cm1", "kind": "cm", "host": "10.0.0.1", "port": 5022,
+            "name": "cm1", "kind": "cm", "host": "127.0.0.11", "port": 5022,
             "login": "ucsync", "password": "secret"
         }))
         .unwrap()
@@ -1883,7 +1883,7 @@ mod tests {
         check(serde_json::json!({"host": ""}), "host");
         check(serde_json::json!({"host": "a b"}), "host");
         check(
-            serde_json::json!({"alternate_host": "10.0.0.1"}),
+            serde_json::json!({"alternate_host": "127.0.0.11"}),
             "alternate_host",
         );
         check(serde_json::json!({"port": 0}), "port");

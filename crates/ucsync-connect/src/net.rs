@@ -28,6 +28,7 @@ pub async fn resolve(
     let addrs: Vec<SocketAddr> = match bare.parse::<std::net::IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => {
+            tracing::debug!(%host, "resolving an element's host name");
             let found = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((bare, port)))
                 .await
                 .map_err(|_| {

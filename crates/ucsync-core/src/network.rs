@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn bad_blocks_are_named() {
-        for bad in ["10.0.0.0/33", "cm1", "127.0.0.0/"] {
+        for bad in ["127.0.0.0/33", "cm1", "127.0.0.0/"] {
             let e = ElementNetworks::parse([bad]).unwrap_err();
             assert!(e.to_string().contains(bad), "{e}");
         }

@@ -343,7 +343,13 @@ mod tests {
             None,
             "tag:no-space",
         );
-        check_rest("fe80::1 tag: x", Some("fe80::1"), Some("tag"), None, "x");
+        check_rest(
+            "0:0:0:0:0:0:0:1 tag: x",
+            Some("0:0:0:0:0:0:0:1"),
+            Some("tag"),
+            None,
+            "x",
+        );
         check_rest("::1 tag: x", Some("::1"), Some("tag"), None, "x");
         check_rest("host [1]: x", Some("host"), None, None, "[1]: x");
         check_rest("host tag[]: x", Some("host"), None, None, "tag[]: x");

@@ -333,9 +333,9 @@ mod tests {
             },
         );
         check(
-            "<13>1 - 2001:db8::1 - - - -",
+            "<13>1 - 0:0:0:0:0:0:0:1 - - - -",
             SyslogMessage {
-                hostname: Some("2001:db8::1".into()),
+                hostname: Some("0:0:0:0:0:0:0:1".into()),
                 ..nil()
             },
         );

@@ -132,7 +132,7 @@ async fn diff() {
         .add_element(NewElement {
             name: ElementName::parse("big").unwrap(),
             kind: ElementKind::Cm,
-            host: "h".into(),
+            host: "127.0.0.1".into(),
             alternate_host: None,
             port: 1,
             login: "l".into(),

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::{App, emulator, redact};
 
 fn valid() -> Value {
-    json!({"name": "cm1", "kind": "cm", "host": "192.0.2.1", "port": 5022,
+    json!({"name": "cm1", "kind": "cm", "host": "127.0.0.31", "port": 5022,
            "login": "ucsync", "password": "pw"})
 }
 
@@ -84,7 +84,7 @@ async fn adding_checks_every_field() {
             "must not be empty",
         ),
         (
-            with(json!({"alternate_host": "192.0.2.1"})),
+            with(json!({"alternate_host": "127.0.0.31"})),
             "invalid-field",
             "alternate_host",
             "same as host",
@@ -248,7 +248,7 @@ async fn bodies_that_are_not_json() {
         (Some("application/json"), "", 400, "invalid-json"),
         (
             Some("application/json"),
-            r#"{"name": "mm1", "kind": "messaging", "host": "h", "port": 1, "login": "l", "password": "p"} {}"#,
+            r#"{"name": "mm1", "kind": "messaging", "host": "127.0.0.1", "port": 1, "login": "l", "password": "p"} {}"#,
             400,
             "invalid-json",
         ),
@@ -357,7 +357,7 @@ async fn editing_an_element() {
     let a = app
         .patch(
             "/api/v1/elements/mm1",
-            &json!({"alternate_host": "192.0.2.99", "port": 2222, "tls": true,
+            &json!({"alternate_host": "127.0.0.99", "port": 2222, "tls": true,
                     "ca_file": "/ca.pem", "password": "new"}),
         )
         .await;
@@ -368,7 +368,7 @@ async fn editing_an_element() {
             &a.body["port"],
             &a.body["settings"]["tls"]
         ),
-        (&json!("192.0.2.99"), &json!(2222), &json!(true))
+        (&json!("127.0.0.99"), &json!(2222), &json!(true))
     );
     assert_eq!(app.store.element_password("mm1").await.unwrap(), "new");
     // null clears; absent keeps.
@@ -422,7 +422,7 @@ async fn removing_is_refused_while_an_element_depends_on_it() {
     let mm = app
         .post(
             "/api/v1/elements",
-            &json!({"name": "cmm", "kind": "cm-messaging", "host": "192.0.2.3", "port": 443,
+            &json!({"name": "cmm", "kind": "cm-messaging", "host": "127.0.0.33", "port": 443,
                     "login": "u", "password": "p", "cm": "cm9"}),
         )
         .await;

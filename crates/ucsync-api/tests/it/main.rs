@@ -263,7 +263,7 @@ impl App {
         let a = self
             .post(
                 "/api/v1/elements",
-                &json!({"name": name, "kind": "messaging", "host": "192.0.2.10", "port": 22,
+                &json!({"name": name, "kind": "messaging", "host": "127.0.0.10", "port": 22,
                         "login": "admin", "password": "pw"}),
             )
             .await;

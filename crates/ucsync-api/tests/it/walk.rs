@@ -161,7 +161,7 @@ fn sample(method: &Method, path: &str, ids: &Ids) -> (String, Option<Value>, u16
         ("POST", "/api/v1/elements") => (
             vec![],
             Some(
-                json!({"name": "mm2", "kind": "modular-messaging", "host": "192.0.2.20",
+                json!({"name": "mm2", "kind": "modular-messaging", "host": "127.0.0.20",
                         "port": 443, "login": "admin", "password": "pw", "tls": true,
                         "ca_file": "/etc/ucsync/ca.pem", "cm": "cm1"}),
             ),
@@ -170,7 +170,7 @@ fn sample(method: &Method, path: &str, ids: &Ids) -> (String, Option<Value>, u16
         ("GET", "/api/v1/elements/{name}") => (vec![name("cm1")], None, 200),
         ("PATCH", "/api/v1/elements/{name}") => (
             vec![name("mm1")],
-            Some(json!({"alternate_host": "192.0.2.11", "port": 2222})),
+            Some(json!({"alternate_host": "127.0.0.11", "port": 2222})),
             200,
         ),
         ("DELETE", "/api/v1/elements/{name}") => (vec![name("gone")], None, 204),

@@ -90,7 +90,7 @@ impl LdapConfig {
     }
 
     fn url(&self) -> String {
-        let host = if self.host.contains(':') {
+        let host = if self.host.contains(':') && !self.host.starts_with('[') {
             format!("[{}]", self.host)
         } else {
             self.host.clone()

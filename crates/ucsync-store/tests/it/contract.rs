@@ -192,8 +192,8 @@ pub async fn update_element_changes_settings_and_reencrypts_the_password(s: &dyn
         .update_element(
             "cm1",
             ElementUpdate {
-                host: Some("10.0.0.1".into()),
-                alternate_host: Some(Some("10.0.0.2".into())),
+                host: Some("127.0.0.21".into()),
+                alternate_host: Some(Some("127.0.0.22".into())),
                 port: Some(22),
                 login: Some("sync2".into()),
                 password: Some("N3w-pass".into()),
@@ -212,7 +212,7 @@ pub async fn update_element_changes_settings_and_reencrypts_the_password(s: &dyn
             u.port,
             u.login.as_str()
         ),
-        ("10.0.0.1", Some("10.0.0.2"), 22, "sync2")
+        ("127.0.0.21", Some("127.0.0.22"), 22, "sync2")
     );
     assert!(u.settings.notify_sync && u.settings.own_logins.is_empty());
     assert_eq!(

@@ -57,9 +57,9 @@ fn element_add_maps_to_the_body() {
         "--kind",
         "cm",
         "--host",
-        "10.0.0.1",
+        "127.0.0.11",
         "--alternate-host",
-        "10.0.0.2",
+        "127.0.0.12",
         "--login",
         "ucsync",
         "--notify-sync",
@@ -75,7 +75,7 @@ fn element_add_maps_to_the_body() {
     assert_eq!(
         to_json(&a.body("secret".into()).unwrap()),
         json!({
-            "name": "cm1", "kind": "cm", "host": "10.0.0.1", "alternate_host": "10.0.0.2",
+            "name": "cm1", "kind": "cm", "host": "127.0.0.11", "alternate_host": "127.0.0.12",
             "port": 5022, "login": "ucsync", "password": "secret", "notify_sync": true,
             "own_logins": ["ucs2", "ucs3"], "host_key": "SHA256:abc", "tls": null,
             "ca_file": null, "cm": null
@@ -126,7 +126,15 @@ fn element_add_takes_each_kinds_well_known_port() {
         ("cm-messaging", true, 636),
     ] {
         let mut args = vec![
-            "element", "add", "e1", "--kind", kind, "--host", "h", "--login", "l",
+            "element",
+            "add",
+            "e1",
+            "--kind",
+            kind,
+            "--host",
+            "127.0.0.1",
+            "--login",
+            "l",
         ];
         if tls {
             args.push("--tls");
@@ -157,11 +165,19 @@ fn element_add_takes_each_kinds_well_known_port() {
 #[test]
 fn element_kind_and_required_flags_are_checked_by_clap() {
     let e = parse_err(&[
-        "element", "add", "x", "--kind", "pbx", "--host", "h", "--login", "l",
+        "element",
+        "add",
+        "x",
+        "--kind",
+        "pbx",
+        "--host",
+        "127.0.0.1",
+        "--login",
+        "l",
     ]);
     assert!(e.to_string().contains("unknown ElementKind \"pbx\""), "{e}");
     assert!(e.use_stderr());
-    let e = parse_err(&["element", "add", "x", "--kind", "cm", "--host", "h"]);
+    let e = parse_err(&["element", "add", "x", "--kind", "cm", "--host", "127.0.0.1"]);
     assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
 }
 
@@ -176,8 +192,8 @@ fn element_edit_maps_to_the_patch() {
         a.patch(None).map(|p| to_json(&p))
     };
     assert_eq!(
-        patch(&["--host", "h2", "--port", "22", "--no-notify-sync"]).unwrap(),
-        json!({"host": "h2", "port": 22, "notify_sync": false})
+        patch(&["--host", "localhost", "--port", "22", "--no-notify-sync"]).unwrap(),
+        json!({"host": "localhost", "port": 22, "notify_sync": false})
     );
     assert_eq!(
         patch(&["--no-alternate-host", "--accept-host-key", "SHA256:new"]).unwrap(),
@@ -609,7 +625,7 @@ fn job_view(id: i64, state: &str) -> JobView {
 
 fn element_view(name: &str, kind: &str, objects: u64) -> ElementView {
     serde_json::from_value(json!({
-        "name": name, "kind": kind, "host": "10.0.0.1", "alternate_host": null, "port": 5022,
+        "name": name, "kind": kind, "host": "127.0.0.11", "alternate_host": null, "port": 5022,
         "login": "ucsync",
         "settings": {"notify_sync": true, "own_logins": ["ucsync"], "host_key": "SHA256:abc",
                      "tls": null, "ca_file": null, "cm": null},
@@ -642,7 +658,7 @@ fn element_tables() {
     );
     let check: CheckView = serde_json::from_value(json!({
         "element": "cm1", "version": "R018x.01.0.890.0", "fingerprint": "SHA256:new",
-        "host": "10.0.0.2", "pinned": false
+        "host": "127.0.0.12", "pinned": false
     }))
     .unwrap();
     insta::assert_snapshot!("element_check", element::check_text(&check));

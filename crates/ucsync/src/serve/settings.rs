@@ -294,7 +294,7 @@ mod tests {
             ("http_listen = \"nowhere\"", "http_listen"),
             ("no_such_setting = 1", "no_such_setting"),
             ("database_url = \"mysql://x\"", "database_url"),
-            ("element_networks = [\"10.0.0.0/33\"]", "10.0.0.0/33"),
+            ("element_networks = [\"127.0.0.0/33\"]", "127.0.0.0/33"),
         ] {
             std::fs::write(&file, text).unwrap();
             let flags = Flags {

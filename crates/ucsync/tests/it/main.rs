@@ -3,5 +3,7 @@
 mod cli;
 mod e2e;
 mod ipo;
+mod loopback;
+mod networks;
 mod notify;
 mod service;

@@ -14,6 +14,8 @@ use crate::cli::{BIN, Emulator};
 pub struct Serve {
     child: Child,
     pub url: String,
+    /// Where notify-sync syslog listens (UDP and TCP).
+    pub syslog: std::net::SocketAddr,
     pub token: String,
 }
 
@@ -56,13 +58,26 @@ impl Serve {
                     .to_string();
             }
         };
+        let syslog = lines
+            .next()
+            .expect("serve ended before it said where syslog listens")
+            .unwrap()
+            .split("syslog on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .expect("the syslog address");
         std::thread::spawn(move || lines.for_each(drop));
         // A second node on a shared database finds a token there and makes none.
         let token = std::fs::read_to_string(data_dir.join("admin.token"))
             .unwrap_or_default()
             .trim()
             .to_string();
-        Serve { child, url, token }
+        Serve {
+            child,
+            url,
+            syslog,
+            token,
+        }
     }
 
     /// Asks the service to stop, as an administrator's Ctrl-C or systemd would.
