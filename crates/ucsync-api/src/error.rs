@@ -113,6 +113,11 @@ impl From<ConnectError> for ApiError {
         use ucsync_sat::SatError;
         let code = match &e {
             ConnectError::UnknownType(_) => ErrorCode::UnknownObjectType,
+            // The routes check the key first and name where it was; this
+            // is the engine's own refusal of the same rule.
+            ConnectError::InvalidKey(_) => {
+                return ApiError::new(ErrorCode::InvalidField, e.to_string()).with_field("key");
+            }
             ConnectError::Refused(_) => ErrorCode::ElementRefused,
             ConnectError::Sat(SatError::Command { .. } | SatError::InvalidRequest(_)) => {
                 ErrorCode::ElementRefused

@@ -4,6 +4,7 @@
 
 pub mod cm;
 pub mod ipo;
+pub mod key;
 pub mod messaging;
 pub mod tls;
 
@@ -121,6 +122,9 @@ pub enum ConnectError {
     Refused(String),
     #[error("unknown object type '{0}'")]
     UnknownType(String),
+    /// A key that is not of its object type's grammar; nothing was sent.
+    #[error("{0}")]
+    InvalidKey(String),
     /// The element did not answer: no connection, or no answer in time.
     #[error("{0}")]
     Unreachable(String),

@@ -317,6 +317,10 @@ impl Runner {
             .element(element.as_str())
             .await?
             .ok_or_else(|| RunnerError::NoElement(element.to_string()))?;
+        // Before connecting: a key that could carry extra words into the
+        // element's command is refused with nothing sent.
+        let (WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id }) = &op;
+        ucsync_connect::key::check(e.kind, &id.object_type, &id.key)?;
         if self.busy(element.as_str()).await? {
             return Err(RunnerError::Busy(element.to_string()));
         }
