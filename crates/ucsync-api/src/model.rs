@@ -1240,8 +1240,8 @@ pub struct ObjectFilter {
 #[serde(deny_unknown_fields)]
 pub struct NewObjectBody {
     /// The object's key: one word, of its type's grammar (a CM station's is
-    /// its extension, 1 to 13 digits); another is refused (`invalid-field`)
-    /// with nothing sent.
+    /// its extension, 1 to 13 digits; `next`, the CM's next free number, is
+    /// not taken); another is refused (`invalid-field`) with nothing sent.
     #[schema(
         example = "1001",
         pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"

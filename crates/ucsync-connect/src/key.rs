@@ -72,6 +72,14 @@ impl KeyGrammar {
         }
     }
 
+    /// Whether the element numbers such keys itself (a CM's `add … next`).
+    fn is_numbered(&self) -> bool {
+        matches!(
+            self,
+            KeyGrammar::Digits { .. } | KeyGrammar::Number { .. } | KeyGrammar::Location
+        )
+    }
+
     fn matches(&self, key: &str) -> bool {
         let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
         match *self {
@@ -113,6 +121,13 @@ impl KeyGrammar {
         }
         if self.matches(key) {
             Ok(())
+        } else if key.eq_ignore_ascii_case("next") && self.is_numbered() {
+            // A CM's `add station next` takes the next free number, which
+            // the command's answer does not tell: what would be stored is
+            // not known, so it is refused rather than made and not stored.
+            Err(ConnectError::InvalidKey(format!(
+                "ucsync adds a {object_type} under the key given, and \"next\" (the element's next free number) is not one: give the {object_type}'s key"
+            )))
         } else {
             Err(ConnectError::InvalidKey(refuse(
                 object_type,
@@ -234,6 +249,8 @@ mod tests {
             e.to_string(),
             "a station key is 1 to 13 digits, not \"1003x\": give the key as the element shows it"
         );
+        let e = check(ElementKind::Cm, "station", "next").unwrap_err();
+        assert!(e.to_string().contains("\"next\""), "{e}");
         let e = check(ElementKind::Cm, "station", "1003 ").unwrap_err();
         assert!(e.to_string().starts_with("a key is one word"), "{e}");
     }

@@ -140,3 +140,37 @@ async fn a_key_with_extra_words_is_refused_before_anything_is_sent() {
         .await;
     assert_eq!(a.status, 200, "{a:?}");
 }
+
+#[tokio::test]
+async fn add_next_is_refused_with_nothing_made() {
+    let emu = emulator().await;
+    let app = App::start().await;
+    app.add_cm("cm1", &emu).await;
+    let stations = emu.cm().keys("station");
+    let stored = app.get("/api/v1/elements/cm1/objects?limit=1").await.body["total"].clone();
+    for key in ["next", "NEXT"] {
+        // The CM would take its next free extension, which its answer does
+        // not name: made there, never stored. Refused instead.
+        let a = app
+            .post(
+                "/api/v1/elements/cm1/objects/station",
+                &json!({"key": key, "fields": {station::TYPE.to_string(): "9611SIP"}}),
+            )
+            .await;
+        assert_eq!(
+            (a.status.as_u16(), a.code(), a.field()),
+            (400, "invalid-field", "key"),
+            "{a:?}"
+        );
+        assert!(a.message().contains("\"next\""), "{a:?}");
+    }
+    assert_eq!(
+        emu.cm().keys("station"),
+        stations,
+        "nothing added on the CM"
+    );
+    assert_eq!(
+        app.get("/api/v1/elements/cm1/objects?limit=1").await.body["total"],
+        stored
+    );
+}
