@@ -139,6 +139,7 @@ impl From<RunnerError> for ApiError {
             RunnerError::Connect(e) => e.into(),
             RunnerError::Busy(_) => ApiError::new(ErrorCode::ElementBusy, e.to_string()),
             RunnerError::NoElement(_) => ApiError::new(ErrorCode::NoElement, e.to_string()),
+            RunnerError::AnswerLost { .. } => ApiError::new(ErrorCode::ElementError, e.to_string()),
         }
     }
 }

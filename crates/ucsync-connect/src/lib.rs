@@ -142,6 +142,30 @@ impl ConnectError {
     }
 }
 
+impl ConnectError {
+    /// Whether a write that failed so may have been made all the same: the
+    /// command may have reached the element before its answer was lost (a
+    /// timeout, a cut connection, a garbled answer). Only a refusal, or a
+    /// failure before anything was sent, is sure to have changed nothing.
+    pub fn outcome_unknown(&self) -> bool {
+        use ucsync_sat::SatError;
+        !matches!(
+            self,
+            ConnectError::Refused(_)
+                | ConnectError::UnknownType(_)
+                | ConnectError::InvalidKey(_)
+                | ConnectError::Sat(
+                    SatError::Command { .. }
+                        | SatError::InvalidRequest(_)
+                        | SatError::Connect { .. }
+                        | SatError::AuthFailed { .. }
+                        | SatError::HostKeyMismatch { .. }
+                        | SatError::ResourcesUnavailable { .. }
+                )
+        )
+    }
+}
+
 pub type Result<T, E = ConnectError> = std::result::Result<T, E>;
 
 /// How the engine talks to one element.

@@ -88,6 +88,13 @@ pub enum RunnerError {
     Busy(String),
     #[error("no element '{0}'")]
     NoElement(String),
+    /// A write whose answer was lost: it may have been made. `settled` says
+    /// what ucsync did so that the database does not take it as not made.
+    #[error("{error}: the element's answer was lost, so the change may have been made; {settled}")]
+    AnswerLost {
+        error: ConnectError,
+        settled: String,
+    },
 }
 
 /// What a connection check found.

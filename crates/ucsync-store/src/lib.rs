@@ -98,6 +98,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Drops what the job staged.
     async fn discard_staged(&self, job: JobId) -> Result<()>;
     async fn record_init_failure(&self, element: ElementId, error: &str) -> Result<()>;
+    /// Drops the element's sync point, so that its next incremental runs as
+    /// an init (what changed since it can no longer be told).
+    async fn forget_sync_point(&self, element: ElementId) -> Result<()>;
 
     // Changes outside an init.
     /// Applies changes and moves the sync point, in one transaction. Returns

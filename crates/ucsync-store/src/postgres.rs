@@ -1272,6 +1272,17 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn forget_sync_point(&self, element: ElementId) -> Result<()> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE sync_state SET sync_point = NULL WHERE element_id = $1",
+            &[&element],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
     async fn apply_changes(
         &self,
         job: Option<JobId>,

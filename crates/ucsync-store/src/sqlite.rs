@@ -880,6 +880,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn forget_sync_point(&self, element: ElementId) -> Result<()> {
+        self.write(move |c, _| {
+            c.execute(
+                "UPDATE sync_state SET sync_point = NULL WHERE element_id = ?1",
+                params![element],
+            )
+            .map(|_| ())
+            .map_err(db)
+        })
+        .await
+    }
+
     async fn apply_changes(
         &self,
         job: Option<JobId>,

@@ -289,6 +289,12 @@ pub async fn init_commits_in_one_step_and_refused_inits_keep_their_proposal(s: &
         Some("R1"),
         "the last successful init's versions stay"
     );
+    // A change whose answer was lost and could not be read again: the next
+    // incremental has no point to continue from.
+    s.forget_sync_point(e.id).await.unwrap();
+    let st = s.element("cm1").await.unwrap().unwrap().sync;
+    assert_eq!(st.sync_point, None);
+    assert_eq!(st.version_at_init.as_deref(), Some("R1"));
 }
 
 pub async fn stored_index_is_whole_and_found_by_digest(s: &dyn Store) {
