@@ -2,6 +2,7 @@
 //! the scheduler and the REST API, started from layered settings and
 //! stopped cleanly (running jobs end at a safe point, marked stopped).
 
+pub mod datadir;
 pub mod settings;
 pub mod syslog;
 
@@ -86,6 +87,8 @@ pub struct Service {
     pub runner: Runner,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Held while the service runs: one service per data directory.
+    _data_lock: datadir::DataDirLock,
 }
 
 impl std::fmt::Debug for Service {
@@ -100,6 +103,7 @@ impl Service {
     /// Opens the store, starts the runner, the scheduler and the API.
     pub async fn start(settings: Settings) -> anyhow::Result<Service> {
         create_private_dir(&settings.data_dir)?;
+        let data_lock = datadir::lock(&settings.data_dir)?;
         let secret = secret_key(&settings.data_dir, std::env::var("UCSYNC_SECRET_KEY").ok())?;
         let store: Arc<dyn Store> = match &settings.database_url {
             Some(url) => Arc::new(
@@ -206,6 +210,7 @@ impl Service {
             runner,
             shutdown,
             tasks,
+            _data_lock: data_lock,
         })
     }
 

@@ -73,6 +73,10 @@ impl Serve {
         self.child.wait().unwrap()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn kill(mut self) {
         self.child.kill().unwrap(); // SIGKILL
         self.child.wait().unwrap();
@@ -339,4 +343,56 @@ async fn two_services_share_one_postgres_database() {
         .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
         .await
         .unwrap();
+}
+
+/// A second `ucsync serve` on a data directory in use refuses to start,
+/// naming the process that holds it: both would run as one node, each
+/// failing the other's running jobs as interrupted.
+#[tokio::test]
+async fn a_second_service_on_one_data_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Serve::start(dir.path());
+    let mut second = Command::new(BIN)
+        .args([
+            "serve",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--syslog-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("UCSYNC_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It ends by itself; one still running after a minute is the failure.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            second.kill().unwrap();
+            second.wait().unwrap();
+            panic!("a second service started on a data directory in use");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("in use by another ucsync service")
+            && stderr.contains(&format!("pid {}", first.pid())),
+        "{stderr}"
+    );
+    // The first one still serves; once it has stopped, the directory is free.
+    let (status, _) = first.call(reqwest::Method::GET, "/elements", None).await;
+    assert_eq!(status, 200);
+    assert!(first.terminate().success());
+    let again = Serve::start(dir.path());
+    let (status, _) = again.call(reqwest::Method::GET, "/elements", None).await;
+    assert_eq!(status, 200);
 }
