@@ -133,6 +133,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The changes a job applied, or would have applied.
     async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>>;
 
+    // Nodes: services sharing the database, by name.
+    /// Records `node` as alive until `until` (its heartbeat, renewed with
+    /// its leases by [`Store::renew_leases`]) and answers `None`; unless a
+    /// node of that name is alive at `now`: then nothing changes and the
+    /// answer is who it is (the `holder` it joined with).
+    async fn join_node(
+        &self,
+        node: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<String>>;
+    /// Forgets the node's heartbeat (it stopped cleanly).
+    async fn leave_node(&self, node: &str) -> Result<()>;
+
     // Jobs: the database is the queue, so queued jobs survive a restart and
     // several service processes sharing one database run each job once.
     /// Asks for a sync on an element, atomically: joins a queued or running

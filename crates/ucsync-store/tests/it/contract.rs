@@ -53,6 +53,7 @@ macro_rules! contract_tests {
             concurrent_claims_take_one_job_per_element,
             leases_are_renewed_and_report_stop_requests,
             interrupted_jobs_fail_by_node_and_by_lease,
+            a_live_node_name_is_not_joined_twice,
             stop_job_in_each_state,
             removing_an_element_stops_its_queued_jobs_and_drops_its_default_schedule,
             tokens_are_found_by_hash_and_deleted,
@@ -686,6 +687,37 @@ pub async fn leases_are_renewed_and_report_stop_requests(s: &dyn Store) {
         .await
         .unwrap();
     assert!(s.renew_leases("n1", at(12)).await.unwrap().is_empty());
+}
+
+pub async fn a_live_node_name_is_not_joined_twice(s: &dyn Store) {
+    let t0 = Utc::now();
+    let lease = Duration::seconds(30);
+    assert_eq!(
+        s.join_node("n1", "pid 1", t0, t0 + lease).await.unwrap(),
+        None
+    );
+    // Alive: another service under its name is told who holds it.
+    let again = s.join_node("n1", "pid 2", t0 + Duration::seconds(5), t0 + lease);
+    assert_eq!(again.await.unwrap().as_deref(), Some("pid 1"));
+    assert_eq!(
+        s.join_node("n2", "pid 3", t0, t0 + lease).await.unwrap(),
+        None
+    );
+    // Renewed with the leases: still alive past the first lease.
+    s.renew_leases("n1", t0 + lease * 2).await.unwrap();
+    let later = t0 + lease + Duration::seconds(1);
+    let again = s.join_node("n1", "pid 2", later, later + lease);
+    assert_eq!(again.await.unwrap().as_deref(), Some("pid 1"));
+    // Its heartbeat ran out (the node died): the name is free.
+    let dead = t0 + lease * 3;
+    let joined = s.join_node("n1", "pid 2", dead, dead + lease);
+    assert_eq!(joined.await.unwrap(), None);
+    // Left cleanly: free at once.
+    s.leave_node("n2").await.unwrap();
+    assert_eq!(
+        s.join_node("n2", "pid 4", t0, t0 + lease).await.unwrap(),
+        None
+    );
 }
 
 pub async fn interrupted_jobs_fail_by_node_and_by_lease(s: &dyn Store) {

@@ -52,17 +52,20 @@ pub fn lock(dir: &Path) -> anyhow::Result<DataDirLock> {
             return Err(e).with_context(|| format!("cannot lock {}", path.display()));
         }
     }
-    let host = std::env::var("HOSTNAME").unwrap_or_default();
-    let holder = if host.is_empty() {
-        format!("pid {}", std::process::id())
-    } else {
-        format!("pid {} on {host}", std::process::id())
-    };
+    let holder = this_process();
     file.set_len(0)
         .and_then(|()| file.rewind())
         .and_then(|()| writeln!(file, "{holder}"))
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(DataDirLock { _file: file, path })
+}
+
+/// This process, as a holder is named: `pid 1234 on host`.
+pub fn this_process() -> String {
+    match std::env::var("HOSTNAME") {
+        Ok(host) if !host.is_empty() => format!("pid {} on {host}", std::process::id()),
+        _ => format!("pid {}", std::process::id()),
+    }
 }
 
 #[cfg(test)]

@@ -89,6 +89,39 @@ pub struct Service {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Held while the service runs: one service per data directory.
     _data_lock: datadir::DataDirLock,
+    /// The node name this service holds in a shared database.
+    joined: Option<JoinedNode>,
+}
+
+/// A node name held in a shared database, given up when the service stops.
+struct JoinedNode {
+    store: Arc<dyn Store>,
+    node: String,
+}
+
+/// On a shared database, takes the node name, unless a service under it is
+/// alive there: its heartbeat, renewed with its job leases, has not run
+/// out. Two services under one name would fail each other's running jobs
+/// as interrupted.
+async fn join_node(
+    store: Arc<dyn Store>,
+    node: &str,
+    lease_seconds: u64,
+) -> anyhow::Result<JoinedNode> {
+    let now = chrono::Utc::now();
+    let lease = chrono::Duration::seconds(i64::try_from(lease_seconds).unwrap_or(i64::MAX / 2_000));
+    if let Some(holder) = store
+        .join_node(node, &datadir::this_process(), now, now + lease)
+        .await?
+    {
+        anyhow::bail!(
+            "node '{node}' is alive on this database ({holder}): give this service a node name of its own (the `node` setting, or UCSYNC_NODE), or stop the other one; the name of a node that died is free once its job lease ({lease_seconds} s) has run out"
+        );
+    }
+    Ok(JoinedNode {
+        store,
+        node: node.to_string(),
+    })
 }
 
 impl std::fmt::Debug for Service {
@@ -132,13 +165,19 @@ impl Service {
                 ..SyncSettings::default()
             },
         );
+        let node = node_name(&settings)?;
+        let joined = match settings.database_url {
+            Some(_) => Some(join_node(store.clone(), &node, settings.job_lease_seconds).await?),
+            // The data directory's lock is the embedded database's.
+            None => None,
+        };
         let runner = Runner::new(
             engine,
             crate::connectors::factory(settings.sessions),
             RunnerSettings {
                 init_pool: settings.init_pool,
                 keep_connections: settings.keep_connections,
-                node: node_name(&settings)?,
+                node,
                 time_zone: zone,
                 lease: Duration::from_secs(settings.job_lease_seconds),
                 ..RunnerSettings::default()
@@ -211,6 +250,7 @@ impl Service {
             shutdown,
             tasks,
             _data_lock: data_lock,
+            joined,
         })
     }
 
@@ -218,6 +258,11 @@ impl Service {
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.runner.shutdown().await;
+        if let Some(j) = &self.joined
+            && let Err(e) = j.store.leave_node(&j.node).await
+        {
+            tracing::warn!(node = %j.node, error = %e, "cannot give up the node name");
+        }
         for t in self.tasks {
             if tokio::time::timeout(Duration::from_secs(10), t)
                 .await

@@ -352,37 +352,7 @@ async fn two_services_share_one_postgres_database() {
 async fn a_second_service_on_one_data_directory_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let first = Serve::start(dir.path());
-    let mut second = Command::new(BIN)
-        .args([
-            "serve",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--syslog-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env_remove("UCSYNC_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // It ends by itself; one still running after a minute is the failure.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = second.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            second.kill().unwrap();
-            second.wait().unwrap();
-            panic!("a second service started on a data directory in use");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(!status.success(), "{stderr}");
+    let stderr = refused(dir.path(), &[]).await;
     assert!(
         stderr.contains("in use by another ucsync service")
             && stderr.contains(&format!("pid {}", first.pid())),
@@ -395,4 +365,74 @@ async fn a_second_service_on_one_data_directory_refuses_to_start() {
     let again = Serve::start(dir.path());
     let (status, _) = again.call(reqwest::Method::GET, "/elements", None).await;
     assert_eq!(status, 200);
+}
+
+/// Runs `ucsync serve`, which must refuse to start: its stderr. One still
+/// running after a minute is the failure.
+async fn refused(data_dir: &Path, env: &[(&str, &str)]) -> String {
+    let mut serve = Command::new(BIN)
+        .args([
+            "serve",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--syslog-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env_remove("UCSYNC_DATABASE_URL")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            serve.kill().unwrap();
+            serve.wait().unwrap();
+            panic!("ucsync serve started where it must refuse to");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    stderr
+}
+
+/// On a shared PostgreSQL database, a second service under the name of a
+/// node that is alive there refuses to start; once that node has stopped,
+/// its name is free.
+#[tokio::test]
+async fn a_live_node_name_is_refused_on_a_shared_database() {
+    let Some((url, admin, db)) = fresh_postgres().await else {
+        return;
+    };
+    let key = "6b".repeat(32);
+    let env = [
+        ("UCSYNC_DATABASE_URL", url.as_str()),
+        ("UCSYNC_SECRET_KEY", key.as_str()),
+        ("UCSYNC_NODE", "node-a"),
+    ];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Serve::start_with(dir_a.path(), &env);
+    let stderr = refused(dir_b.path(), &env).await;
+    assert!(
+        stderr.contains("node 'node-a' is alive on this database")
+            && stderr.contains(&format!("pid {}", a.pid())),
+        "{stderr}"
+    );
+    let (status, _) = a.call(reqwest::Method::GET, "/elements", None).await;
+    assert_eq!(status, 200, "the live node serves on");
+    assert!(a.terminate().success());
+    let b = Serve::start_with(dir_b.path(), &env);
+    drop(b);
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .unwrap();
 }
