@@ -151,6 +151,8 @@ pub enum ErrorCode {
     ElementInUse,
     /// 409: the element already has a default schedule.
     DefaultScheduleExists,
+    /// 409: the token is the last admin token.
+    LastAdminToken,
     /// 413: the body is too large.
     PayloadTooLarge,
     /// 415: the body is not sent as `application/json`.
@@ -198,6 +200,7 @@ impl ErrorCode {
         ErrorCode::ElementBusy,
         ErrorCode::ElementInUse,
         ErrorCode::DefaultScheduleExists,
+        ErrorCode::LastAdminToken,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ElementRefused,
@@ -217,7 +220,9 @@ impl ErrorCode {
             ReadOnlyToken => 403,
             NotFound | NoElement | NoJob | NoSchedule | NoToken | UnknownObjectType => 404,
             MethodNotAllowed => 405,
-            ElementExists | ElementBusy | ElementInUse | DefaultScheduleExists => 409,
+            ElementExists | ElementBusy | ElementInUse | DefaultScheduleExists | LastAdminToken => {
+                409
+            }
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             ElementRefused => 422,
@@ -251,6 +256,7 @@ impl ErrorCode {
             ElementBusy => "element-busy",
             ElementInUse => "element-in-use",
             DefaultScheduleExists => "default-schedule-exists",
+            LastAdminToken => "last-admin-token",
             PayloadTooLarge => "payload-too-large",
             UnsupportedMediaType => "unsupported-media-type",
             ElementRefused => "element-refused",

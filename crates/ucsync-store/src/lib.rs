@@ -206,7 +206,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn tokens(&self) -> Result<Vec<Token>>;
     /// The token whose secret hashes to `secret_hash`; records its use.
     async fn token_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<Token>>;
-    async fn delete_token(&self, id: i64) -> Result<bool>;
+    /// Removes a token, atomically refusing to remove the last admin token.
+    async fn delete_token(&self, id: i64) -> Result<TokenRemoval>;
 
     // Schedules.
     async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord>;

@@ -1822,13 +1822,35 @@ impl Store for PgStore {
         }
     }
 
-    async fn delete_token(&self, id: i64) -> Result<bool> {
-        let c = self.client().await?;
-        let n = c
-            .execute("DELETE FROM tokens WHERE id = $1", &[&id])
+    async fn delete_token(&self, id: i64) -> Result<TokenRemoval> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        // Two removals at once must not take the last two admin tokens: the
+        // admin rows are locked while one is counted and removed.
+        let admin = Role::Admin.as_str();
+        let admins = tx
+            .query(
+                "SELECT id FROM tokens WHERE role = $1 FOR UPDATE",
+                &[&admin],
+            )
             .await
             .map_err(db)?;
-        Ok(n > 0)
+        let is_admin = admins.iter().any(|r| r.get::<_, i64>(0) == id);
+        let out = if is_admin && admins.len() <= 1 {
+            TokenRemoval::LastAdmin
+        } else {
+            let n = tx
+                .execute("DELETE FROM tokens WHERE id = $1", &[&id])
+                .await
+                .map_err(db)?;
+            if n > 0 {
+                TokenRemoval::Removed
+            } else {
+                TokenRemoval::NoToken
+            }
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(out)
     }
 
     async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord> {

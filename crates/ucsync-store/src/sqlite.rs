@@ -1421,11 +1421,37 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn delete_token(&self, id: i64) -> Result<bool> {
+    async fn delete_token(&self, id: i64) -> Result<TokenRemoval> {
         self.write(move |c, _| {
-            c.execute("DELETE FROM tokens WHERE id = ?1", [id])
-                .map(|n| n > 0)
-                .map_err(db)
+            let tx = c.transaction().map_err(db)?;
+            let role: Option<String> = tx
+                .query_row("SELECT role FROM tokens WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            let admin = Role::Admin.as_str();
+            let out = match role {
+                None => TokenRemoval::NoToken,
+                Some(r)
+                    if r == admin
+                        && tx
+                            .query_row(
+                                "SELECT count(*) FROM tokens WHERE role = ?1",
+                                [admin],
+                                |r| r.get::<_, i64>(0),
+                            )
+                            .map_err(db)?
+                            <= 1 =>
+                {
+                    TokenRemoval::LastAdmin
+                }
+                Some(_) => {
+                    tx.execute("DELETE FROM tokens WHERE id = ?1", [id])
+                        .map_err(db)?;
+                    TokenRemoval::Removed
+                }
+            };
+            tx.commit().map_err(db)?;
+            Ok(out)
         })
         .await
     }

@@ -906,11 +906,22 @@ pub async fn tokens_are_found_by_hash_and_deleted(s: &dyn Store) {
     assert_eq!(again, found, "recorded at most once a minute");
     assert_eq!(s.tokens().await.unwrap()[1], found);
     assert!(s.token_by_hash(&[3; 32]).await.unwrap().is_none());
-
-    assert!(s.delete_token(t1.id).await.unwrap());
-    assert!(!s.delete_token(t1.id).await.unwrap());
+    // The last admin token stays: without one nobody could administer.
+    assert_eq!(
+        s.delete_token(t1.id).await.unwrap(),
+        TokenRemoval::LastAdmin
+    );
+    let t3 = s.create_token("ops2", Role::Admin, &[3; 32]).await.unwrap();
+    assert_eq!(s.delete_token(t1.id).await.unwrap(), TokenRemoval::Removed);
+    assert_eq!(s.delete_token(t1.id).await.unwrap(), TokenRemoval::NoToken);
     assert!(s.token_by_hash(&[1; 32]).await.unwrap().is_none());
-    assert_eq!(s.tokens().await.unwrap(), [found]);
+    assert_eq!(s.tokens().await.unwrap(), [found.clone(), t3.clone()]);
+    assert_eq!(
+        s.delete_token(t3.id).await.unwrap(),
+        TokenRemoval::LastAdmin
+    );
+    assert_eq!(s.delete_token(t2.id).await.unwrap(), TokenRemoval::Removed);
+    assert_eq!(s.tokens().await.unwrap(), [t3]);
 }
 
 pub async fn schedules_crud_defaults_and_fired_compare_and_set(s: &dyn Store) {

@@ -3,6 +3,7 @@
 //! stopped cleanly (running jobs end at a safe point, marked stopped).
 
 pub mod datadir;
+pub mod recovery;
 pub mod settings;
 pub mod syslog;
 
@@ -76,6 +77,26 @@ fn node_name(settings: &Settings) -> anyhow::Result<String> {
     Ok(name)
 }
 
+/// The database the settings name: PostgreSQL, or the embedded one in the
+/// data directory.
+pub async fn open_store(settings: &Settings, secret: &SecretKey) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &settings.database_url {
+        Some(url) => Arc::new(
+            PgStore::connect(url, secret.clone())
+                .await
+                .context("cannot open the PostgreSQL database")?,
+        ),
+        None => {
+            let path = settings.data_path("ucsync.db");
+            Arc::new(
+                SqliteStore::open(&path, secret.clone())
+                    .await
+                    .with_context(|| format!("cannot open {}", path.display()))?,
+            )
+        }
+    })
+}
+
 /// A running service.
 pub struct Service {
     pub http_addr: SocketAddr,
@@ -138,21 +159,7 @@ impl Service {
         create_private_dir(&settings.data_dir)?;
         let data_lock = datadir::lock(&settings.data_dir)?;
         let secret = secret_key(&settings.data_dir, std::env::var("UCSYNC_SECRET_KEY").ok())?;
-        let store: Arc<dyn Store> = match &settings.database_url {
-            Some(url) => Arc::new(
-                PgStore::connect(url, secret.clone())
-                    .await
-                    .context("cannot open the PostgreSQL database")?,
-            ),
-            None => {
-                let path = settings.data_path("ucsync.db");
-                Arc::new(
-                    SqliteStore::open(&path, secret.clone())
-                        .await
-                        .with_context(|| format!("cannot open {}", path.display()))?,
-                )
-            }
-        };
+        let store = open_store(&settings, &secret).await?;
         let zone = ucsync_schedule::parse_time_zone(&settings.time_zone)?;
         let engine = SyncEngine::new(
             store.clone(),
