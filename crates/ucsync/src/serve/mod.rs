@@ -73,7 +73,7 @@ fn node_name(settings: &Settings) -> anyhow::Result<String> {
     }
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
     let name = format!("{host}-{}", &SecretKey::generate().to_hex()[..8]);
-    std::fs::write(&path, &name).with_context(|| format!("cannot write {}", path.display()))?;
+    write_private(&path, &name)?;
     Ok(name)
 }
 
@@ -88,6 +88,7 @@ pub async fn open_store(settings: &Settings, secret: &SecretKey) -> anyhow::Resu
         ),
         None => {
             let path = settings.data_path("ucsync.db");
+            datadir::private_file(&path)?;
             Arc::new(
                 SqliteStore::open(&path, secret.clone())
                     .await
@@ -156,7 +157,7 @@ impl std::fmt::Debug for Service {
 impl Service {
     /// Opens the store, starts the runner, the scheduler and the API.
     pub async fn start(settings: Settings) -> anyhow::Result<Service> {
-        create_private_dir(&settings.data_dir)?;
+        datadir::prepare(&settings.data_dir)?;
         let data_lock = datadir::lock(&settings.data_dir)?;
         let secret = secret_key(&settings.data_dir, std::env::var("UCSYNC_SECRET_KEY").ok())?;
         let store = open_store(&settings, &secret).await?;
@@ -279,18 +280,6 @@ impl Service {
             }
         }
     }
-}
-
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot restrict {}", dir.display()))?;
-    }
-    Ok(())
 }
 
 /// At the first start (no token at all), an admin token is made and written

@@ -27,6 +27,7 @@ pub async fn reset_admin(
             dir.display()
         );
     }
+    super::datadir::prepare(dir)?;
     // Never a new key: one made here would not open what the service stored.
     let secret = match key_from_env {
         Some(hex) => SecretKey::from_hex(hex.trim()).context("UCSYNC_SECRET_KEY")?,

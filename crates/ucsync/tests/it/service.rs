@@ -436,3 +436,57 @@ async fn a_live_node_name_is_refused_on_a_shared_database() {
         .await
         .unwrap();
 }
+
+/// A data directory others may write to, or another user's, is refused as
+/// it is, not changed to fit; the database files are the owner's only.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_data_directory_shared_with_others_is_refused() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let root = tempfile::tempdir().unwrap();
+    let shared = root.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let stderr = refused(&shared, &[]).await;
+    assert!(
+        stderr.contains("others may write to the data directory") && stderr.contains("1777"),
+        "{stderr}"
+    );
+    assert_eq!(mode(&shared), 0o1777, "left as it was");
+    assert!(!shared.join("secret.key").exists(), "nothing written there");
+
+    // Another user's directory (only root can make one to test with).
+    let theirs = root.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+        let stderr = refused(&theirs, &[]).await;
+        assert!(stderr.contains("belongs to user 65534"), "{stderr}");
+        assert_eq!(std::fs::metadata(&theirs).unwrap().uid(), 65534);
+    } else {
+        eprintln!("skipped the other user's directory: only root can give one away");
+    }
+
+    // A fresh directory is made private, and so are the database files.
+    let fresh = root.path().join("fresh");
+    let serve = Serve::start(&fresh);
+    assert_eq!(mode(&fresh), 0o700);
+    for f in [
+        "ucsync.db",
+        "ucsync.db-wal",
+        "ucsync.db-shm",
+        "secret.key",
+        "admin.token",
+        "node.id",
+    ] {
+        let p = fresh.join(f);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{f}");
+        } else {
+            assert!(f.ends_with("-shm") || f.ends_with("-wal"), "{f} missing");
+        }
+    }
+    drop(serve);
+}
