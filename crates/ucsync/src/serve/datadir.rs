@@ -4,7 +4,7 @@
 //! would share one node name, and each would take the other's running jobs
 //! for interrupted ones).
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
@@ -17,7 +17,8 @@ pub const LOCK_FILE: &str = "ucsync.lock";
 /// process ends, however it ends: the system releases it).
 #[derive(Debug)]
 pub struct DataDirLock {
-    _file: File,
+    #[cfg(unix)]
+    _file: nix::fcntl::Flock<File>,
     pub path: PathBuf,
 }
 
@@ -32,34 +33,44 @@ pub fn lock(dir: &Path) -> anyhow::Result<DataDirLock> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
+    let file = options
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = match holder.trim() {
-                "" => "another process".to_string(),
-                h => h.to_string(),
-            };
-            bail!(
-                "the data directory {} is in use by another ucsync service ({holder}, lock file {}): stop that service first, or give this one a data directory of its own (--data-dir)",
-                dir.display(),
-                path.display()
-            );
-        }
-        Err(TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
-        }
+    #[cfg(unix)]
+    {
+        use nix::fcntl::{Flock, FlockArg};
+        let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(locked) => locked,
+            Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = match holder.trim() {
+                    "" => "another process".to_string(),
+                    h => h.to_string(),
+                };
+                bail!(
+                    "the data directory {} is in use by another ucsync service ({holder}, lock file {}): stop that service first, or give this one a data directory of its own (--data-dir)",
+                    dir.display(),
+                    path.display()
+                );
+            }
+            Err((_, e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        };
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(*file, "{}", this_process()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(DataDirLock { _file: file, path })
     }
-    let holder = this_process();
-    file.set_len(0)
-        .and_then(|()| file.rewind())
-        .and_then(|()| writeln!(file, "{holder}"))
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(DataDirLock { _file: file, path })
+    #[cfg(not(unix))]
+    {
+        // No advisory lock here: one service per data directory is the
+        // administrator's to keep.
+        drop(file);
+        Ok(DataDirLock { path })
+    }
 }
 
 /// Makes the data directory (mode 0700) when it does not exist; an existing
