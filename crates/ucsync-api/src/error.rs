@@ -116,6 +116,11 @@ impl From<ConnectError> for ApiError {
                 return ApiError::from(n.clone());
             }
             ConnectError::UnknownType(_) => ErrorCode::UnknownObjectType,
+            // The routes check the key first and name where it was; this
+            // is the engine's own refusal of the same rule.
+            ConnectError::InvalidKey(_) => {
+                return ApiError::new(ErrorCode::InvalidField, e.to_string()).with_field("key");
+            }
             ConnectError::Refused(_) => ErrorCode::ElementRefused,
             ConnectError::Sat(SatError::Command { .. } | SatError::InvalidRequest(_)) => {
                 ErrorCode::ElementRefused
@@ -143,6 +148,7 @@ impl From<RunnerError> for ApiError {
             RunnerError::Connect(e) => e.into(),
             RunnerError::Busy(_) => ApiError::new(ErrorCode::ElementBusy, e.to_string()),
             RunnerError::NoElement(_) => ApiError::new(ErrorCode::NoElement, e.to_string()),
+            RunnerError::AnswerLost { .. } => ApiError::new(ErrorCode::ElementError, e.to_string()),
         }
     }
 }

@@ -154,6 +154,8 @@ pub enum ErrorCode {
     ElementInUse,
     /// 409: the element already has a default schedule.
     DefaultScheduleExists,
+    /// 409: the token is the last admin token.
+    LastAdminToken,
     /// 413: the body is too large.
     PayloadTooLarge,
     /// 415: the body is not sent as `application/json`.
@@ -202,6 +204,7 @@ impl ErrorCode {
         ErrorCode::ElementBusy,
         ErrorCode::ElementInUse,
         ErrorCode::DefaultScheduleExists,
+        ErrorCode::LastAdminToken,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ElementRefused,
@@ -222,7 +225,9 @@ impl ErrorCode {
             ReadOnlyToken => 403,
             NotFound | NoElement | NoJob | NoSchedule | NoToken | UnknownObjectType => 404,
             MethodNotAllowed => 405,
-            ElementExists | ElementBusy | ElementInUse | DefaultScheduleExists => 409,
+            ElementExists | ElementBusy | ElementInUse | DefaultScheduleExists | LastAdminToken => {
+                409
+            }
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             ElementRefused => 422,
@@ -257,6 +262,7 @@ impl ErrorCode {
             ElementBusy => "element-busy",
             ElementInUse => "element-in-use",
             DefaultScheduleExists => "default-schedule-exists",
+            LastAdminToken => "last-admin-token",
             PayloadTooLarge => "payload-too-large",
             UnsupportedMediaType => "unsupported-media-type",
             ElementRefused => "element-refused",
@@ -1245,6 +1251,9 @@ pub struct ObjectFilter {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewObjectBody {
+    /// The object's key: one word, of its type's grammar (a CM station's is
+    /// its extension, 1 to 13 digits; `next`, the CM's next free number, is
+    /// not taken); another is refused (`invalid-field`) with nothing sent.
     #[schema(
         example = "1001",
         pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"

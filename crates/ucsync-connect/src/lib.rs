@@ -4,6 +4,7 @@
 
 pub mod cm;
 pub mod ipo;
+pub mod key;
 pub mod messaging;
 pub mod net;
 pub mod tls;
@@ -122,6 +123,9 @@ pub enum ConnectError {
     Refused(String),
     #[error("unknown object type '{0}'")]
     UnknownType(String),
+    /// A key that is not of its object type's grammar; nothing was sent.
+    #[error("{0}")]
+    InvalidKey(String),
     /// The element did not answer: no connection, or no answer in time.
     #[error("{0}")]
     Unreachable(String),
@@ -144,6 +148,30 @@ impl ConnectError {
             ConnectError::Sat(ucsync_sat::SatError::Connect { .. })
                 | ConnectError::Sat(ucsync_sat::SatError::Timeout { .. })
                 | ConnectError::Unreachable(_)
+        )
+    }
+}
+
+impl ConnectError {
+    /// Whether a write that failed so may have been made all the same: the
+    /// command may have reached the element before its answer was lost (a
+    /// timeout, a cut connection, a garbled answer). Only a refusal, or a
+    /// failure before anything was sent, is sure to have changed nothing.
+    pub fn outcome_unknown(&self) -> bool {
+        use ucsync_sat::SatError;
+        !matches!(
+            self,
+            ConnectError::Refused(_)
+                | ConnectError::UnknownType(_)
+                | ConnectError::InvalidKey(_)
+                | ConnectError::Sat(
+                    SatError::Command { .. }
+                        | SatError::InvalidRequest(_)
+                        | SatError::Connect { .. }
+                        | SatError::AuthFailed { .. }
+                        | SatError::HostKeyMismatch { .. }
+                        | SatError::ResourcesUnavailable { .. }
+                )
         )
     }
 }

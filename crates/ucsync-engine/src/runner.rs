@@ -88,6 +88,13 @@ pub enum RunnerError {
     Busy(String),
     #[error("no element '{0}'")]
     NoElement(String),
+    /// A write whose answer was lost: it may have been made. `settled` says
+    /// what ucsync did so that the database does not take it as not made.
+    #[error("{error}: the element's answer was lost, so the change may have been made; {settled}")]
+    AnswerLost {
+        error: ConnectError,
+        settled: String,
+    },
 }
 
 /// What a connection check found.
@@ -317,6 +324,10 @@ impl Runner {
             .element(element.as_str())
             .await?
             .ok_or_else(|| RunnerError::NoElement(element.to_string()))?;
+        // Before connecting: a key that could carry extra words into the
+        // element's command is refused with nothing sent.
+        let (WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id }) = &op;
+        ucsync_connect::key::check(e.kind, &id.object_type, &id.key)?;
         if self.busy(element.as_str()).await? {
             return Err(RunnerError::Busy(element.to_string()));
         }

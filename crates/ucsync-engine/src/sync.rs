@@ -143,12 +143,66 @@ impl SyncEngine {
         conn: &dyn Connector,
         op: &WriteOp,
     ) -> Result<Option<Object>, crate::RunnerError> {
-        let after = conn.write_one(op).await?;
         let id = match op {
             WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id } => {
                 id.clone()
             }
         };
+        let after = match conn.write_one(op).await {
+            Ok(after) => after,
+            Err(e) if e.outcome_unknown() => {
+                return Err(self.answer_lost(element, conn, id, e).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.store_as_read(element, conn, id, after.clone()).await?;
+        Ok(after)
+    }
+
+    /// After a write whose answer was lost: the element's history will show
+    /// the change under ucsync's own login, which every incremental skips,
+    /// so the object is read again at once and stored as it is; when that
+    /// fails too, the element's sync point is dropped, so that its next
+    /// incremental runs as an init and reads everything.
+    async fn answer_lost(
+        &self,
+        element: &Element,
+        conn: &dyn Connector,
+        id: ObjectId,
+        error: ConnectError,
+    ) -> crate::RunnerError {
+        tracing::warn!(element = %element.name, object = %id, %error, "the answer to a change was lost: reading the object again");
+        let read = match conn.read_one(&id).await {
+            Ok(now) => self
+                .store_as_read(element, conn, id.clone(), now)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let settled = match read {
+            Ok(()) => format!("ucsync read {id} again and stored it as the element has it now"),
+            Err(why) => match self.store.forget_sync_point(element.id).await {
+                Ok(()) => format!(
+                    "ucsync could not read {id} again ({why}), so the next incremental sync of {} runs as an init",
+                    element.name
+                ),
+                Err(e) => format!(
+                    "ucsync could not read {id} again ({why}) nor mark {} for an init ({e}): run an init sync of it",
+                    element.name
+                ),
+            },
+        };
+        crate::RunnerError::AnswerLost { error, settled }
+    }
+
+    /// Stores an object as read from the element (`None`: it does not exist).
+    async fn store_as_read(
+        &self,
+        element: &Element,
+        conn: &dyn Connector,
+        id: ObjectId,
+        after: Option<Object>,
+    ) -> Result<(), StoreError> {
         let upsert = after.as_ref().map(|obj| {
             let (fields, hash) = self.prepare(conn, obj);
             (fields, hash, conn.display_name(obj))
@@ -162,7 +216,7 @@ impl SyncEngine {
         self.store
             .apply_changes(None, element.id, vec![change], None)
             .await?;
-        Ok(after)
+        Ok(())
     }
 
     async fn log(&self, job: &Job, line: impl AsRef<str>) {

@@ -98,6 +98,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Drops what the job staged.
     async fn discard_staged(&self, job: JobId) -> Result<()>;
     async fn record_init_failure(&self, element: ElementId, error: &str) -> Result<()>;
+    /// Drops the element's sync point, so that its next incremental runs as
+    /// an init (what changed since it can no longer be told).
+    async fn forget_sync_point(&self, element: ElementId) -> Result<()>;
 
     // Changes outside an init.
     /// Applies changes and moves the sync point, in one transaction. Returns
@@ -129,6 +132,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn record_notify_event(&self, element: ElementId, at: DateTime<Utc>) -> Result<()>;
     /// The changes a job applied, or would have applied.
     async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>>;
+
+    // Nodes: services sharing the database, by name.
+    /// Records `node` as alive until `until` (its heartbeat, renewed with
+    /// its leases by [`Store::renew_leases`]) and answers `None`; unless a
+    /// node of that name is alive at `now`: then nothing changes and the
+    /// answer is who it is (the `holder` it joined with).
+    async fn join_node(
+        &self,
+        node: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<String>>;
+    /// Forgets the node's heartbeat (it stopped cleanly).
+    async fn leave_node(&self, node: &str) -> Result<()>;
 
     // Jobs: the database is the queue, so queued jobs survive a restart and
     // several service processes sharing one database run each job once.
@@ -188,7 +206,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn tokens(&self) -> Result<Vec<Token>>;
     /// The token whose secret hashes to `secret_hash`; records its use.
     async fn token_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<Token>>;
-    async fn delete_token(&self, id: i64) -> Result<bool>;
+    /// Removes a token, atomically refusing to remove the last admin token.
+    async fn delete_token(&self, id: i64) -> Result<TokenRemoval>;
 
     // Schedules.
     async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord>;

@@ -258,6 +258,16 @@ pub struct Token {
     pub last_used_at: Option<String>,
 }
 
+/// What removing a token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRemoval {
+    Removed,
+    NoToken,
+    /// Refused: it is the last admin token, without which nobody could
+    /// administer the service.
+    LastAdmin,
+}
+
 pub type ScheduleId = i64;
 
 /// A schedule as stored. The store keeps the specification as JSON (the

@@ -27,6 +27,7 @@ use crate::{ObjectQuery, Result, Store, StoreError};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/001_initial.sql"),
     include_str!("../migrations/postgres/002_notify.sql"),
+    include_str!("../migrations/postgres/003_nodes.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus
@@ -1272,6 +1273,17 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn forget_sync_point(&self, element: ElementId) -> Result<()> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE sync_state SET sync_point = NULL WHERE element_id = $1",
+            &[&element],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
     async fn apply_changes(
         &self,
         job: Option<JobId>,
@@ -1472,6 +1484,12 @@ impl Store for PgStore {
             )
             .await
             .map_err(db)?;
+        c.execute(
+            "UPDATE nodes SET alive_until = $2 WHERE name = $1",
+            &[&node, &lease_until],
+        )
+        .await
+        .map_err(db)?;
         let mut out = Vec::new();
         for r in c.query(&st, &[&node, &lease_until]).await.map_err(db)? {
             if get::<&str>(&r, 1)? == JobState::Stopping.as_str() {
@@ -1480,6 +1498,44 @@ impl Store for PgStore {
         }
         out.sort_unstable();
         Ok(out)
+    }
+
+    async fn join_node(
+        &self,
+        node: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<String>> {
+        let c = self.client().await?;
+        let joined = c
+            .query_opt(
+                "INSERT INTO nodes (name, holder, alive_until) VALUES ($1, $2, $4) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, alive_until = excluded.alive_until \
+                 WHERE nodes.alive_until < $3 RETURNING name",
+                &[&node, &holder, &now, &until],
+            )
+            .await
+            .map_err(db)?;
+        if joined.is_some() {
+            return Ok(None);
+        }
+        let r = c
+            .query_opt("SELECT holder FROM nodes WHERE name = $1", &[&node])
+            .await
+            .map_err(db)?;
+        Ok(Some(match r {
+            Some(r) => get(&r, 0)?,
+            None => String::new(),
+        }))
+    }
+
+    async fn leave_node(&self, node: &str) -> Result<()> {
+        let c = self.client().await?;
+        c.execute("DELETE FROM nodes WHERE name = $1", &[&node])
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     async fn fail_interrupted(&self, node: Option<&str>, now: DateTime<Utc>) -> Result<Vec<JobId>> {
@@ -1766,13 +1822,35 @@ impl Store for PgStore {
         }
     }
 
-    async fn delete_token(&self, id: i64) -> Result<bool> {
-        let c = self.client().await?;
-        let n = c
-            .execute("DELETE FROM tokens WHERE id = $1", &[&id])
+    async fn delete_token(&self, id: i64) -> Result<TokenRemoval> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        // Two removals at once must not take the last two admin tokens: the
+        // admin rows are locked while one is counted and removed.
+        let admin = Role::Admin.as_str();
+        let admins = tx
+            .query(
+                "SELECT id FROM tokens WHERE role = $1 FOR UPDATE",
+                &[&admin],
+            )
             .await
             .map_err(db)?;
-        Ok(n > 0)
+        let is_admin = admins.iter().any(|r| r.get::<_, i64>(0) == id);
+        let out = if is_admin && admins.len() <= 1 {
+            TokenRemoval::LastAdmin
+        } else {
+            let n = tx
+                .execute("DELETE FROM tokens WHERE id = $1", &[&id])
+                .await
+                .map_err(db)?;
+            if n > 0 {
+                TokenRemoval::Removed
+            } else {
+                TokenRemoval::NoToken
+            }
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(out)
     }
 
     async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord> {

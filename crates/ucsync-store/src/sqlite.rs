@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/004_service.sql"),
     include_str!("../migrations/sqlite/005_notify.sql"),
     include_str!("../migrations/sqlite/006_search_listing.sql"),
+    include_str!("../migrations/sqlite/007_nodes.sql"),
 ];
 const READERS: usize = 4;
 
@@ -880,6 +881,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn forget_sync_point(&self, element: ElementId) -> Result<()> {
+        self.write(move |c, _| {
+            c.execute(
+                "UPDATE sync_state SET sync_point = NULL WHERE element_id = ?1",
+                params![element],
+            )
+            .map(|_| ())
+            .map_err(db)
+        })
+        .await
+    }
+
     async fn apply_changes(
         &self,
         job: Option<JobId>,
@@ -1220,12 +1233,59 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn join_node(
+        &self,
+        node: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<String>> {
+        let (node, holder) = (node.to_string(), holder.to_string());
+        self.write(move |c, _| {
+            let tx = c.transaction().map_err(db)?;
+            let alive: Option<String> = tx
+                .query_row(
+                    "SELECT holder FROM nodes WHERE name = ?1 AND alive_until >= ?2",
+                    params![node, ts(now)],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if alive.is_none() {
+                tx.execute(
+                    "INSERT INTO nodes (name, holder, alive_until) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, alive_until = excluded.alive_until",
+                    params![node, holder, ts(until)],
+                )
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(alive)
+        })
+        .await
+    }
+
+    async fn leave_node(&self, node: &str) -> Result<()> {
+        let node = node.to_string();
+        self.write(move |c, _| {
+            c.execute("DELETE FROM nodes WHERE name = ?1", params![node])
+                .map(|_| ())
+                .map_err(db)
+        })
+        .await
+    }
+
     async fn renew_leases(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Vec<JobId>> {
         let node = node.to_string();
         self.write(move |c, _| {
             let tx = c.transaction().map_err(db)?;
             tx.execute(
                 &format!("UPDATE jobs SET lease_until = ?2 WHERE node = ?1 AND {ACTIVE}"),
+                params![node, ts(lease_until)],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "UPDATE nodes SET alive_until = ?2 WHERE name = ?1",
                 params![node, ts(lease_until)],
             )
             .map_err(db)?;
@@ -1361,11 +1421,37 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn delete_token(&self, id: i64) -> Result<bool> {
+    async fn delete_token(&self, id: i64) -> Result<TokenRemoval> {
         self.write(move |c, _| {
-            c.execute("DELETE FROM tokens WHERE id = ?1", [id])
-                .map(|n| n > 0)
-                .map_err(db)
+            let tx = c.transaction().map_err(db)?;
+            let role: Option<String> = tx
+                .query_row("SELECT role FROM tokens WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            let admin = Role::Admin.as_str();
+            let out = match role {
+                None => TokenRemoval::NoToken,
+                Some(r)
+                    if r == admin
+                        && tx
+                            .query_row(
+                                "SELECT count(*) FROM tokens WHERE role = ?1",
+                                [admin],
+                                |r| r.get::<_, i64>(0),
+                            )
+                            .map_err(db)?
+                            <= 1 =>
+                {
+                    TokenRemoval::LastAdmin
+                }
+                Some(_) => {
+                    tx.execute("DELETE FROM tokens WHERE id = ?1", [id])
+                        .map_err(db)?;
+                    TokenRemoval::Removed
+                }
+            };
+            tx.commit().map_err(db)?;
+            Ok(out)
         })
         .await
     }

@@ -275,6 +275,10 @@ pub struct CmArgs {
     /// Fault: stop answering after N records, keeping the connection open.
     #[arg(long, value_name = "N")]
     stall_after_records: Option<u64>,
+    /// Fault: drop the connection, without answering, once the N-th change
+    /// (add, change, remove) of a session has been made.
+    #[arg(long, value_name = "N")]
+    cut_after_changes: Option<u64>,
     /// Send a notify event after each committed data command to
     /// udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT.
     #[arg(long, value_name = "URL")]
@@ -341,6 +345,7 @@ impl CmArgs {
                 cut_after_records: self.cut_after_records,
                 stall_after_records: self.stall_after_records,
                 garble_every: self.garble_line,
+                cut_after_changes: self.cut_after_changes,
             },
             notify,
         })

@@ -169,6 +169,17 @@ fn main() -> ExitCode {
                 let conn = args.conn.clone();
                 client::run(&conn, client::Noun::Search(args)).await
             }
+            Command::Token {
+                conn,
+                cmd:
+                    client::TokenCmd::ResetAdmin {
+                        config,
+                        database_url,
+                    },
+            } => {
+                init_logging("warn");
+                client::reset_admin(conn.data_dir, config, database_url).await
+            }
             Command::Token { conn, cmd } => {
                 init_logging("warn");
                 client::run(&conn, client::Noun::Token(cmd)).await

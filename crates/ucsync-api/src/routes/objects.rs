@@ -5,8 +5,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use ucsync_connect::WriteOp;
-use ucsync_core::{ElementName, Fields, ObjectId};
+use ucsync_connect::{ConnectError, WriteOp};
+use ucsync_core::{ElementKind, ElementName, Fields, ObjectId};
 use ucsync_store::ObjectQuery;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -76,6 +76,7 @@ async fn administer(
     caller: &Caller,
     name: &str,
     op: WriteOp,
+    key_from: KeyFrom,
 ) -> Result<Option<ObjectView>, ApiError> {
     let store = s.store().as_ref();
     let e = element(store, name).await?;
@@ -83,6 +84,7 @@ async fn administer(
     let id = match &op {
         WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id } => id.clone(),
     };
+    check_key(e.kind, &id, key_from)?;
     s.runner.administer(&element_name, op).await?;
     tracing::info!(element = %name, object = %id, by = %caller.name, "object administered");
     // Read back from the store: its form has secrets encrypted, so they are
@@ -99,6 +101,38 @@ async fn administer(
         )
         .await?;
     Ok(stored.into_iter().next().map(ObjectView::from))
+}
+
+/// Where a request's key came from, so a refusal names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyFrom {
+    /// The body's `key`.
+    Body,
+    /// The path's `{key}`.
+    Path,
+    /// No key: the path names a system-wide form by its type.
+    None,
+}
+
+/// The key against its object type's grammar (the one check the engine
+/// makes too), answered as a bad field of the request.
+fn check_key(kind: ElementKind, id: &ObjectId, from: KeyFrom) -> Result<(), ApiError> {
+    match ucsync_connect::key::check(kind, &id.object_type, &id.key) {
+        Ok(()) => Ok(()),
+        Err(ConnectError::InvalidKey(m)) => Err(match from {
+            KeyFrom::Body => ApiError::new(ErrorCode::InvalidField, m).with_field("key"),
+            KeyFrom::Path => ApiError::new(ErrorCode::InvalidPath, m).with_field("key"),
+            KeyFrom::None => ApiError::new(
+                ErrorCode::InvalidPath,
+                format!(
+                    "{t} objects each have a key: change one at /objects/{t}/{{key}}",
+                    t = id.object_type
+                ),
+            )
+            .with_field("type"),
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn stored(view: Option<ObjectView>) -> Result<ObjectView, ApiError> {
@@ -140,7 +174,7 @@ async fn add_object(
         id: ObjectId::new(t, key),
         fields,
     };
-    let view = administer(&s, &caller, &name, op).await?;
+    let view = administer(&s, &caller, &name, op, KeyFrom::Body).await?;
     Ok((StatusCode::CREATED, Json(stored(view)?)))
 }
 
@@ -150,8 +184,9 @@ async fn change(
     name: String,
     id: ObjectId,
     fields: Fields,
+    key_from: KeyFrom,
 ) -> Result<Json<ObjectView>, ApiError> {
-    let view = administer(&s, &caller, &name, WriteOp::Change { id, fields }).await?;
+    let view = administer(&s, &caller, &name, WriteOp::Change { id, fields }, key_from).await?;
     Ok(Json(stored(view)?))
 }
 
@@ -175,7 +210,7 @@ async fn change_form(
 ) -> Result<Json<ObjectView>, ApiError> {
     let id = ObjectId::new(object_type(&t)?, "");
     let fields = body.parse()?;
-    change(s, caller, name, id, fields).await
+    change(s, caller, name, id, fields, KeyFrom::None).await
 }
 
 /// Changes an object on the element and stores it: only the fields given
@@ -183,7 +218,7 @@ async fn change_form(
 #[utoipa::path(patch, path = "/elements/{name}/objects/{type}/{key}", tag = "objects", request_body = ObjectPatch,
     params(("name" = String, Path, description = "The element's name"),
         ("type" = String, Path, description = "The object type", pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"),
-        ("key" = String, Path, description = "The object's key")),
+        ("key" = String, Path, description = "The object's key: one word, of its type's grammar (a CM station's is its extension, 1 to 13 digits); another answers 400 (`invalid-path`) with nothing sent")),
     responses(
         (status = 200, description = "Changed on the element and stored", body = ObjectView),
         (status = 404, description = "No such element (`no-element`), or a type the element does not know (`unknown-object-type`)", body = ErrorBody),
@@ -199,14 +234,14 @@ async fn change_object(
 ) -> Result<Json<ObjectView>, ApiError> {
     let id = ObjectId::new(object_type(&t)?, key);
     let fields = body.parse()?;
-    change(s, caller, name, id, fields).await
+    change(s, caller, name, id, fields, KeyFrom::Path).await
 }
 
 /// Removes an object on the element and from the store.
 #[utoipa::path(delete, path = "/elements/{name}/objects/{type}/{key}", tag = "objects",
     params(("name" = String, Path, description = "The element's name"),
         ("type" = String, Path, description = "The object type", pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"),
-        ("key" = String, Path, description = "The object's key")),
+        ("key" = String, Path, description = "The object's key: one word, of its type's grammar (a CM station's is its extension, 1 to 13 digits); another answers 400 (`invalid-path`) with nothing sent")),
     responses(
         (status = 204, description = "Removed on the element and from the store"),
         (status = 404, description = "No such element (`no-element`), or a type the element does not know (`unknown-object-type`)", body = ErrorBody),
@@ -220,7 +255,7 @@ async fn remove_object(
     ApiPath((name, t, key)): ApiPath<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = ObjectId::new(object_type(&t)?, key);
-    administer(&s, &caller, &name, WriteOp::Remove { id }).await?;
+    administer(&s, &caller, &name, WriteOp::Remove { id }, KeyFrom::Path).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -6,6 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use ucsync_store::TokenRemoval;
+
 use crate::ApiState;
 use crate::auth::{Caller, create_token};
 use crate::error::ApiError;
@@ -63,14 +65,26 @@ async fn add_token(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such token (`no-token`)", body = ErrorBody),
+        (status = 409, description = "The last admin token (`last-admin-token`): make another admin token first", body = ErrorBody),
     ))]
 async fn delete_token(
     State(s): State<ApiState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    if !s.store().delete_token(id).await? {
-        return Err(ApiError::new(ErrorCode::NoToken, format!("no token {id}")));
+    match s.store().delete_token(id).await? {
+        TokenRemoval::Removed => {}
+        TokenRemoval::NoToken => {
+            return Err(ApiError::new(ErrorCode::NoToken, format!("no token {id}")));
+        }
+        TokenRemoval::LastAdmin => {
+            return Err(ApiError::new(
+                ErrorCode::LastAdminToken,
+                format!(
+                    "token {id} is the last admin token, and without one nobody could administer the service: create another admin token first (`ucsync token create --role admin`)"
+                ),
+            ));
+        }
     }
     tracing::info!(token = id, by = %caller.name, "token deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -58,6 +58,16 @@ async fn tokens_are_made_used_and_deleted() {
     assert_eq!((gone.status.as_u16(), gone.code()), (401, "invalid-token"));
     let again = app.delete(&format!("/api/v1/tokens/{id}")).await;
     assert_eq!((again.status.as_u16(), again.code()), (404, "no-token"));
+
+    // The only admin token stays: without it nobody could administer.
+    let admin = list.body["items"][0]["id"].as_i64().unwrap();
+    let last = app.delete(&format!("/api/v1/tokens/{admin}")).await;
+    assert_eq!(
+        (last.status.as_u16(), last.code()),
+        (409, "last-admin-token"),
+        "{last:?}"
+    );
+    assert_eq!(app.get("/api/v1/tokens").await.status, 200);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 mod auth;
 mod elements;
 mod jobs;
+mod keys;
 mod objects;
 mod schedules;
 mod service;

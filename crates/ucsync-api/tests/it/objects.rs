@@ -2,6 +2,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use ucsync_emulator::cm::Faults;
 use ucsync_ossi::wellknown::station;
 
 use crate::{App, emulator, emulator_with};
@@ -269,4 +270,68 @@ async fn search_is_checked_and_paged() {
     assert_eq!(a.field(), "q");
     let a = app.get("/api/v1/search?q=zzzzzz").await;
     assert_eq!(a.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_change_whose_answer_is_lost_is_read_again() {
+    let emu = emulator().await;
+    let app = App::start().await;
+    app.add_cm("cm1", &emu).await;
+    let name = station::NAME.to_string();
+    // From now on every session is cut once it has made a change, before
+    // the CM answers it: the change is made, ucsync never hears so.
+    emu.set_faults(Faults {
+        cut_after_changes: Some(1),
+        ..Faults::default()
+    });
+    let a = app
+        .patch(
+            "/api/v1/elements/cm1/objects/station/1001",
+            &json!({"fields": {&name: "Cut, Station"}}),
+        )
+        .await;
+    assert_eq!(
+        (a.status.as_u16(), a.code()),
+        (502, "element-error"),
+        "{a:?}"
+    );
+    assert!(a.message().contains("read station 1001 again"), "{a:?}");
+    let on_cm = emu.cm().object("station", Some("1001")).unwrap();
+    assert!(
+        on_cm
+            .iter()
+            .any(|(f, v)| *f == station::NAME && v == "Cut, Station"),
+        "the CM made the change"
+    );
+    let stored = app
+        .get("/api/v1/elements/cm1/objects?type=station&key=1001")
+        .await;
+    assert_eq!(
+        stored.body["items"][0]["fields"][&name], "Cut, Station",
+        "stored as the CM has it, not taken as unchanged"
+    );
+
+    // An addition, then a removal, whose answers are lost: stored, then
+    // gone from the store, as on the CM.
+    let a = app
+        .post(
+            "/api/v1/elements/cm1/objects/station",
+            &json!({"key": "1998", "fields": {station::TYPE.to_string(): "9611SIP", &name: "New, Station"}}),
+        )
+        .await;
+    assert_eq!(a.status.as_u16(), 502, "{a:?}");
+    assert!(emu.cm().object("station", Some("1998")).is_some());
+    let added = app
+        .get("/api/v1/elements/cm1/objects?type=station&key=1998")
+        .await;
+    assert_eq!(added.body["items"][0]["fields"][&name], "New, Station");
+    let a = app
+        .delete("/api/v1/elements/cm1/objects/station/1998")
+        .await;
+    assert_eq!(a.status.as_u16(), 502, "{a:?}");
+    assert!(emu.cm().object("station", Some("1998")).is_none());
+    let gone = app
+        .get("/api/v1/elements/cm1/objects?type=station&key=1998")
+        .await;
+    assert_eq!(gone.body["items"], json!([]));
 }

@@ -3,6 +3,8 @@
 use serde::Deserialize;
 use ucsync_ossi::FieldId;
 
+use crate::key::KeyGrammar;
+
 const BUILTIN: &str = include_str!("../../data/cm-catalog.toml");
 
 #[derive(Debug, Deserialize)]
@@ -23,9 +25,22 @@ pub struct VersionField {
 struct TypeFile {
     object: String,
     key: Option<FieldId>,
+    key_kind: Option<KeyKind>,
     name: Option<FieldId>,
     #[serde(default)]
     secret: Vec<FieldId>,
+}
+
+/// What a keyed type's key is, by the CM's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyKind {
+    /// An extension: 1 to 13 digits.
+    Extension,
+    /// A number of 1 to 5 digits, not zero.
+    Number,
+    /// A board location (`01A05`, `001V2`).
+    Location,
 }
 
 /// One synchronized object type.
@@ -37,8 +52,22 @@ pub struct CmType {
     pub object_type: String,
     /// The key field; `None` for a single system-wide form.
     pub key: Option<FieldId>,
+    /// What the key is; `None` exactly when the type has no key.
+    pub key_kind: Option<KeyKind>,
     pub name: Option<FieldId>,
     pub secret: Vec<FieldId>,
+}
+
+impl CmType {
+    /// The grammar of this type's key.
+    pub fn key_grammar(&self) -> KeyGrammar {
+        match self.key_kind {
+            None => KeyGrammar::Empty,
+            Some(KeyKind::Extension) => KeyGrammar::Digits { min: 1, max: 13 },
+            Some(KeyKind::Number) => KeyGrammar::Number { digits: 5 },
+            Some(KeyKind::Location) => KeyGrammar::Location,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -59,16 +88,23 @@ impl Catalog {
             .types
             .into_iter()
             .map(|t| {
+                if t.key.is_some() != t.key_kind.is_some() {
+                    return Err(format!(
+                        "type {}: give key and key_kind together, or neither for a system-wide form",
+                        t.object
+                    ));
+                }
                 let words: Vec<&str> = t.object.split_whitespace().collect();
-                CmType {
+                Ok(CmType {
                     object_type: words.join("-"),
                     words: words.join(" "),
                     key: t.key,
+                    key_kind: t.key_kind,
                     name: t.name,
                     secret: t.secret,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, String>>()?;
         Ok(Catalog {
             version: f.version,
             init_forms: f

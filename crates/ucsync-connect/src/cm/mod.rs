@@ -274,6 +274,7 @@ impl Connector for CmConnector {
             WriteOp::Remove { id } => ("remove", id, None),
         };
         let t = self.cm_type(&id.object_type)?.clone();
+        t.key_grammar().check(&t.object_type, &id.key)?;
         let cmd = if t.key.is_some() {
             format!("{verb} {} {}", t.words, id.key)
         } else {

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::{Map, Value};
 use ucsync_core::{Fields, Object, ObjectId};
 
+use crate::key::KeyGrammar;
+
 /// How a field is carried in JSON. In ucsync every field is text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldKind {
@@ -57,6 +59,8 @@ pub struct TypeSpec {
     pub path: &'static str,
     /// The fields whose values, joined by `:`, are its key.
     pub key: &'static [&'static str],
+    /// What the key is (the documented model's rules for its fields).
+    pub key_grammar: KeyGrammar,
     pub fields: &'static [FieldSpec],
     /// The field search shows as its name.
     pub name: Option<&'static str>,
@@ -70,6 +74,7 @@ pub const TYPES: &[TypeSpec] = &[
         array: "users",
         path: "users",
         key: &["name"],
+        key_grammar: KeyGrammar::Token { max: 15 },
         fields: &[
             req("name", Text),
             opt("full_name", Text),
@@ -91,6 +96,7 @@ pub const TYPES: &[TypeSpec] = &[
         array: "extensions",
         path: "extensions",
         key: &["id"],
+        key_grammar: KeyGrammar::Digits { min: 1, max: 5 },
         fields: &[
             req("id", Text),
             req("base_extension", Text),
@@ -104,6 +110,7 @@ pub const TYPES: &[TypeSpec] = &[
         array: "hunt_groups",
         path: "hunt-groups",
         key: &["name"],
+        key_grammar: KeyGrammar::Token { max: 15 },
         fields: &[
             req("name", Text),
             req("extension", Text),
@@ -118,6 +125,7 @@ pub const TYPES: &[TypeSpec] = &[
         array: "short_codes",
         path: "short-codes",
         key: &["code"],
+        key_grammar: KeyGrammar::Token { max: 64 },
         fields: &[
             req("code", Text),
             req("feature", Text),
@@ -131,6 +139,10 @@ pub const TYPES: &[TypeSpec] = &[
         array: "incoming_call_routes",
         path: "incoming-call-routes",
         key: &["line_group_id", "incoming_number"],
+        key_grammar: KeyGrammar::Joined(&[
+            KeyGrammar::Digits { min: 1, max: 10 },
+            KeyGrammar::Digits { min: 0, max: 31 },
+        ]),
         fields: &[
             req("line_group_id", Int),
             req("incoming_number", Text),

@@ -559,6 +559,9 @@ impl Connector for IpoConnector {
     }
 
     async fn write_one(&self, op: &WriteOp) -> Result<Option<Object>> {
+        let (WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id }) = op;
+        let t = self.spec(&id.object_type)?;
+        t.key_grammar.check(t.object_type, &id.key)?;
         let (t, req, doing) = match op {
             WriteOp::Add { id, fields } => {
                 let t = self.spec(&id.object_type)?;

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use ucsync_core::ElementKind;
 
+use crate::key::KeyGrammar;
+
 const BUILTIN: &str = include_str!("../../data/messaging-catalog.toml");
 
 /// The OpenLDAP schema files of ucsync's model, by product.
@@ -37,6 +39,8 @@ pub struct Product {
     pub object_class: String,
     /// The attribute that is a subscriber's key (and its RDN).
     pub key: String,
+    /// How many digits the key has.
+    pub key_digits: KeyDigits,
     /// The attribute shown as its name by search.
     pub name: String,
     /// The attribute holding the extension of its station on the CM.
@@ -45,7 +49,22 @@ pub struct Product {
     pub fields: BTreeMap<String, String>,
 }
 
+/// The least and most digits of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct KeyDigits {
+    pub min: usize,
+    pub max: usize,
+}
+
 impl Product {
+    /// The grammar of a subscriber's key.
+    pub fn key_grammar(&self) -> KeyGrammar {
+        KeyGrammar::Digits {
+            min: self.key_digits.min,
+            max: self.key_digits.max,
+        }
+    }
+
     /// The stored field of an attribute, whatever case the server wrote it in.
     pub fn field_of(&self, attr: &str) -> Option<&str> {
         self.fields

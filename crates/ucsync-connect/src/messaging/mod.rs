@@ -595,6 +595,11 @@ impl Connector for MessagingConnector {
                 .map(str::to_string)
                 .ok_or_else(|| ConnectError::Refused(format!("'{f}' is not a subscriber field")))
         };
+        let (WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id }) = op;
+        if id.object_type != SUBSCRIBER {
+            return Err(ConnectError::UnknownType(id.object_type.clone()));
+        }
+        self.product.key_grammar().check(SUBSCRIBER, &id.key)?;
         let what = "changing a subscriber";
         // What an incremental read before is not the object after this change.
         self.prefetched.lock().expect("prefetched").clear();

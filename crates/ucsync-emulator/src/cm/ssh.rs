@@ -32,6 +32,10 @@ pub struct Faults {
     pub stall_after_records: Option<u64>,
     /// Garble every N-th line of output.
     pub garble_every: Option<u64>,
+    /// Drop the connection, without answering, once the N-th change command
+    /// (add, change, remove, duplicate) of the session has been made: the
+    /// change is committed, the client never learns it.
+    pub cut_after_changes: Option<u64>,
 }
 
 pub(super) struct Shared {
@@ -391,6 +395,13 @@ impl<W: tokio::io::AsyncWrite + Unpin> Output<W> {
     }
 }
 
+/// Whether a command's verb (as typed, perhaps abbreviated) makes a change.
+fn is_change(verb: &str) -> bool {
+    Vocabulary::builtin()
+        .resolve_verb(verb)
+        .is_ok_and(|v| matches!(v, "add" | "change" | "remove" | "duplicate"))
+}
+
 async fn sat_session(
     shared: Arc<Shared>,
     channel: Channel<Msg>,
@@ -424,6 +435,7 @@ async fn sat_session(
     let mut assembler = RequestAssembler::new();
     let mut state = State::TerminalType;
     let cm = shared.cm.clone();
+    let mut changes = 0u64;
     loop {
         let Some(msg) = rd.wait().await else { break };
         let data = match msg {
@@ -494,6 +506,27 @@ async fn sat_session(
                             continue;
                         }
                         let answer = cm.execute(&ctx, &req).await;
+                        if let Some(n) = out.faults.cut_after_changes
+                            && is_change(first)
+                            && !answer.lines().any(|l| l.starts_with('e'))
+                        {
+                            changes += 1;
+                            if changes >= n {
+                                tracing::info!(
+                                    session = ctx.id,
+                                    "fault: cutting the connection after a change"
+                                );
+                                handle
+                                    .disconnect(
+                                        russh::Disconnect::ByApplication,
+                                        "connection cut".into(),
+                                        "en".into(),
+                                    )
+                                    .await
+                                    .ok();
+                                return Ok(());
+                            }
+                        }
                         if let Sent::Cut = out.send(&answer).await? {
                             tracing::info!(session = ctx.id, "fault: cutting the connection");
                             handle

@@ -53,6 +53,7 @@ macro_rules! contract_tests {
             concurrent_claims_take_one_job_per_element,
             leases_are_renewed_and_report_stop_requests,
             interrupted_jobs_fail_by_node_and_by_lease,
+            a_live_node_name_is_not_joined_twice,
             stop_job_in_each_state,
             removing_an_element_stops_its_queued_jobs_and_drops_its_default_schedule,
             tokens_are_found_by_hash_and_deleted,
@@ -289,6 +290,12 @@ pub async fn init_commits_in_one_step_and_refused_inits_keep_their_proposal(s: &
         Some("R1"),
         "the last successful init's versions stay"
     );
+    // A change whose answer was lost and could not be read again: the next
+    // incremental has no point to continue from.
+    s.forget_sync_point(e.id).await.unwrap();
+    let st = s.element("cm1").await.unwrap().unwrap().sync;
+    assert_eq!(st.sync_point, None);
+    assert_eq!(st.version_at_init.as_deref(), Some("R1"));
 }
 
 pub async fn stored_index_is_whole_and_found_by_digest(s: &dyn Store) {
@@ -682,6 +689,37 @@ pub async fn leases_are_renewed_and_report_stop_requests(s: &dyn Store) {
     assert!(s.renew_leases("n1", at(12)).await.unwrap().is_empty());
 }
 
+pub async fn a_live_node_name_is_not_joined_twice(s: &dyn Store) {
+    let t0 = Utc::now();
+    let lease = Duration::seconds(30);
+    assert_eq!(
+        s.join_node("n1", "pid 1", t0, t0 + lease).await.unwrap(),
+        None
+    );
+    // Alive: another service under its name is told who holds it.
+    let again = s.join_node("n1", "pid 2", t0 + Duration::seconds(5), t0 + lease);
+    assert_eq!(again.await.unwrap().as_deref(), Some("pid 1"));
+    assert_eq!(
+        s.join_node("n2", "pid 3", t0, t0 + lease).await.unwrap(),
+        None
+    );
+    // Renewed with the leases: still alive past the first lease.
+    s.renew_leases("n1", t0 + lease * 2).await.unwrap();
+    let later = t0 + lease + Duration::seconds(1);
+    let again = s.join_node("n1", "pid 2", later, later + lease);
+    assert_eq!(again.await.unwrap().as_deref(), Some("pid 1"));
+    // Its heartbeat ran out (the node died): the name is free.
+    let dead = t0 + lease * 3;
+    let joined = s.join_node("n1", "pid 2", dead, dead + lease);
+    assert_eq!(joined.await.unwrap(), None);
+    // Left cleanly: free at once.
+    s.leave_node("n2").await.unwrap();
+    assert_eq!(
+        s.join_node("n2", "pid 4", t0, t0 + lease).await.unwrap(),
+        None
+    );
+}
+
 pub async fn interrupted_jobs_fail_by_node_and_by_lease(s: &dyn Store) {
     for e in ["cm1", "cm2", "cm3"] {
         s.add_element(new_cm(e)).await.unwrap();
@@ -868,11 +906,22 @@ pub async fn tokens_are_found_by_hash_and_deleted(s: &dyn Store) {
     assert_eq!(again, found, "recorded at most once a minute");
     assert_eq!(s.tokens().await.unwrap()[1], found);
     assert!(s.token_by_hash(&[3; 32]).await.unwrap().is_none());
-
-    assert!(s.delete_token(t1.id).await.unwrap());
-    assert!(!s.delete_token(t1.id).await.unwrap());
+    // The last admin token stays: without one nobody could administer.
+    assert_eq!(
+        s.delete_token(t1.id).await.unwrap(),
+        TokenRemoval::LastAdmin
+    );
+    let t3 = s.create_token("ops2", Role::Admin, &[3; 32]).await.unwrap();
+    assert_eq!(s.delete_token(t1.id).await.unwrap(), TokenRemoval::Removed);
+    assert_eq!(s.delete_token(t1.id).await.unwrap(), TokenRemoval::NoToken);
     assert!(s.token_by_hash(&[1; 32]).await.unwrap().is_none());
-    assert_eq!(s.tokens().await.unwrap(), [found]);
+    assert_eq!(s.tokens().await.unwrap(), [found.clone(), t3.clone()]);
+    assert_eq!(
+        s.delete_token(t3.id).await.unwrap(),
+        TokenRemoval::LastAdmin
+    );
+    assert_eq!(s.delete_token(t2.id).await.unwrap(), TokenRemoval::Removed);
+    assert_eq!(s.tokens().await.unwrap(), [t3]);
 }
 
 pub async fn schedules_crud_defaults_and_fired_compare_and_set(s: &dyn Store) {

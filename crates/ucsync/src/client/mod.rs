@@ -30,7 +30,7 @@ pub use job::JobCmd;
 pub use schedule::ScheduleCmd;
 pub use search::SearchArgs;
 pub use sync::SyncCmd;
-pub use token::TokenCmd;
+pub use token::{TokenCmd, reset_admin};
 
 /// A client subcommand, by its noun.
 #[derive(Debug)]

@@ -30,12 +30,47 @@ pub enum TokenCmd {
         #[command(flatten)]
         output: OutputArg,
     },
-    /// Revoke a token.
+    /// Revoke a token (the last admin token stays).
     Remove { id: i64 },
+    /// On the server: make a new admin token in the service's database,
+    /// running or not, and write its secret to <data dir>/admin.token — for
+    /// when no admin token is left or its secret is lost. Reads the data
+    /// directory (--data-dir) and the installation key in it; needs no token.
+    ResetAdmin {
+        /// The service's TOML settings file (for its data directory and database).
+        #[arg(long, value_name = "FILE")]
+        config: Option<std::path::PathBuf>,
+        /// The service's PostgreSQL URL, when it uses one.
+        #[arg(long = "database", value_name = "URL")]
+        database_url: Option<String>,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+/// `ucsync token reset-admin`: on the server, without the API.
+pub async fn reset_admin(
+    data_dir: Option<std::path::PathBuf>,
+    config: Option<std::path::PathBuf>,
+    database_url: Option<String>,
+) -> Result<(), Exit> {
+    let flags = ucsync::serve::Flags {
+        config,
+        data_dir,
+        database_url,
+        ..Default::default()
+    };
+    let settings = ucsync::serve::Settings::load(&flags, std::env::vars())?;
+    let (id, path) =
+        ucsync::serve::recovery::reset_admin(&settings, std::env::var("UCSYNC_SECRET_KEY").ok())
+            .await?;
+    print(&format!(
+        "made admin token {id} ({}): its secret is in {}",
+        ucsync::serve::recovery::RESET_TOKEN_NAME,
+        path.display()
+    ))
 }
 
 pub async fn run(client: &ApiClient, cmd: TokenCmd) -> Result<(), Exit> {
@@ -76,6 +111,7 @@ pub async fn run(client: &ApiClient, cmd: TokenCmd) -> Result<(), Exit> {
                 .await?;
             print(&format!("removed token {id}"))
         }
+        TokenCmd::ResetAdmin { .. } => unreachable!("run on the server, without the API"),
     }
 }
 

@@ -2,6 +2,8 @@
 //! the scheduler and the REST API, started from layered settings and
 //! stopped cleanly (running jobs end at a safe point, marked stopped).
 
+pub mod datadir;
+pub mod recovery;
 pub mod settings;
 pub mod syslog;
 
@@ -71,8 +73,29 @@ fn node_name(settings: &Settings) -> anyhow::Result<String> {
     }
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
     let name = format!("{host}-{}", &SecretKey::generate().to_hex()[..8]);
-    std::fs::write(&path, &name).with_context(|| format!("cannot write {}", path.display()))?;
+    write_private(&path, &name)?;
     Ok(name)
+}
+
+/// The database the settings name: PostgreSQL, or the embedded one in the
+/// data directory.
+pub async fn open_store(settings: &Settings, secret: &SecretKey) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &settings.database_url {
+        Some(url) => Arc::new(
+            PgStore::connect(url, secret.clone())
+                .await
+                .context("cannot open the PostgreSQL database")?,
+        ),
+        None => {
+            let path = settings.data_path("ucsync.db");
+            datadir::private_file(&path)?;
+            Arc::new(
+                SqliteStore::open(&path, secret.clone())
+                    .await
+                    .with_context(|| format!("cannot open {}", path.display()))?,
+            )
+        }
+    })
 }
 
 /// A running service.
@@ -86,6 +109,41 @@ pub struct Service {
     pub runner: Runner,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Held while the service runs: one service per data directory.
+    _data_lock: datadir::DataDirLock,
+    /// The node name this service holds in a shared database.
+    joined: Option<JoinedNode>,
+}
+
+/// A node name held in a shared database, given up when the service stops.
+struct JoinedNode {
+    store: Arc<dyn Store>,
+    node: String,
+}
+
+/// On a shared database, takes the node name, unless a service under it is
+/// alive there: its heartbeat, renewed with its job leases, has not run
+/// out. Two services under one name would fail each other's running jobs
+/// as interrupted.
+async fn join_node(
+    store: Arc<dyn Store>,
+    node: &str,
+    lease_seconds: u64,
+) -> anyhow::Result<JoinedNode> {
+    let now = chrono::Utc::now();
+    let lease = chrono::Duration::seconds(i64::try_from(lease_seconds).unwrap_or(i64::MAX / 2_000));
+    if let Some(holder) = store
+        .join_node(node, &datadir::this_process(), now, now + lease)
+        .await?
+    {
+        anyhow::bail!(
+            "node '{node}' is alive on this database ({holder}): give this service a node name of its own (the `node` setting, or UCSYNC_NODE), or stop the other one; the name of a node that died is free once its job lease ({lease_seconds} s) has run out"
+        );
+    }
+    Ok(JoinedNode {
+        store,
+        node: node.to_string(),
+    })
 }
 
 impl std::fmt::Debug for Service {
@@ -99,23 +157,10 @@ impl std::fmt::Debug for Service {
 impl Service {
     /// Opens the store, starts the runner, the scheduler and the API.
     pub async fn start(settings: Settings) -> anyhow::Result<Service> {
-        create_private_dir(&settings.data_dir)?;
+        datadir::prepare(&settings.data_dir)?;
+        let data_lock = datadir::lock(&settings.data_dir)?;
         let secret = secret_key(&settings.data_dir, std::env::var("UCSYNC_SECRET_KEY").ok())?;
-        let store: Arc<dyn Store> = match &settings.database_url {
-            Some(url) => Arc::new(
-                PgStore::connect(url, secret.clone())
-                    .await
-                    .context("cannot open the PostgreSQL database")?,
-            ),
-            None => {
-                let path = settings.data_path("ucsync.db");
-                Arc::new(
-                    SqliteStore::open(&path, secret.clone())
-                        .await
-                        .with_context(|| format!("cannot open {}", path.display()))?,
-                )
-            }
-        };
+        let store = open_store(&settings, &secret).await?;
         let zone = ucsync_schedule::parse_time_zone(&settings.time_zone)?;
         let engine = SyncEngine::new(
             store.clone(),
@@ -128,13 +173,19 @@ impl Service {
                 ..SyncSettings::default()
             },
         );
+        let node = node_name(&settings)?;
+        let joined = match settings.database_url {
+            Some(_) => Some(join_node(store.clone(), &node, settings.job_lease_seconds).await?),
+            // The data directory's lock is the embedded database's.
+            None => None,
+        };
         let runner = Runner::new(
             engine,
             crate::connectors::factory(settings.sessions, settings.element_networks.clone()),
             RunnerSettings {
                 init_pool: settings.init_pool,
                 keep_connections: settings.keep_connections,
-                node: node_name(&settings)?,
+                node,
                 time_zone: zone,
                 lease: Duration::from_secs(settings.job_lease_seconds),
                 ..RunnerSettings::default()
@@ -208,6 +259,8 @@ impl Service {
             runner,
             shutdown,
             tasks,
+            _data_lock: data_lock,
+            joined,
         })
     }
 
@@ -215,6 +268,11 @@ impl Service {
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.runner.shutdown().await;
+        if let Some(j) = &self.joined
+            && let Err(e) = j.store.leave_node(&j.node).await
+        {
+            tracing::warn!(node = %j.node, error = %e, "cannot give up the node name");
+        }
         for t in self.tasks {
             if tokio::time::timeout(Duration::from_secs(10), t)
                 .await
@@ -224,18 +282,6 @@ impl Service {
             }
         }
     }
-}
-
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot restrict {}", dir.display()))?;
-    }
-    Ok(())
 }
 
 /// At the first start (no token at all), an admin token is made and written

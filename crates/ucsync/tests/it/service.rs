@@ -88,6 +88,10 @@ impl Serve {
         self.child.wait().unwrap()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn kill(mut self) {
         self.child.kill().unwrap(); // SIGKILL
         self.child.wait().unwrap();
@@ -354,4 +358,150 @@ async fn two_services_share_one_postgres_database() {
         .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
         .await
         .unwrap();
+}
+
+/// A second `ucsync serve` on a data directory in use refuses to start,
+/// naming the process that holds it: both would run as one node, each
+/// failing the other's running jobs as interrupted.
+#[tokio::test]
+async fn a_second_service_on_one_data_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Serve::start(dir.path());
+    let stderr = refused(dir.path(), &[]).await;
+    assert!(
+        stderr.contains("in use by another ucsync service")
+            && stderr.contains(&format!("pid {}", first.pid())),
+        "{stderr}"
+    );
+    // The first one still serves; once it has stopped, the directory is free.
+    let (status, _) = first.call(reqwest::Method::GET, "/elements", None).await;
+    assert_eq!(status, 200);
+    assert!(first.terminate().success());
+    let again = Serve::start(dir.path());
+    let (status, _) = again.call(reqwest::Method::GET, "/elements", None).await;
+    assert_eq!(status, 200);
+}
+
+/// Runs `ucsync serve`, which must refuse to start: its stderr. One still
+/// running after a minute is the failure.
+async fn refused(data_dir: &Path, env: &[(&str, &str)]) -> String {
+    let mut serve = Command::new(BIN)
+        .args([
+            "serve",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--syslog-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env_remove("UCSYNC_DATABASE_URL")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            serve.kill().unwrap();
+            serve.wait().unwrap();
+            panic!("ucsync serve started where it must refuse to");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    stderr
+}
+
+/// On a shared PostgreSQL database, a second service under the name of a
+/// node that is alive there refuses to start; once that node has stopped,
+/// its name is free.
+#[tokio::test]
+async fn a_live_node_name_is_refused_on_a_shared_database() {
+    let Some((url, admin, db)) = fresh_postgres().await else {
+        return;
+    };
+    let key = "6b".repeat(32);
+    let env = [
+        ("UCSYNC_DATABASE_URL", url.as_str()),
+        ("UCSYNC_SECRET_KEY", key.as_str()),
+        ("UCSYNC_NODE", "node-a"),
+    ];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Serve::start_with(dir_a.path(), &env);
+    let stderr = refused(dir_b.path(), &env).await;
+    assert!(
+        stderr.contains("node 'node-a' is alive on this database")
+            && stderr.contains(&format!("pid {}", a.pid())),
+        "{stderr}"
+    );
+    let (status, _) = a.call(reqwest::Method::GET, "/elements", None).await;
+    assert_eq!(status, 200, "the live node serves on");
+    assert!(a.terminate().success());
+    let b = Serve::start_with(dir_b.path(), &env);
+    drop(b);
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .unwrap();
+}
+
+/// A data directory others may write to, or another user's, is refused as
+/// it is, not changed to fit; the database files are the owner's only.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_data_directory_shared_with_others_is_refused() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let root = tempfile::tempdir().unwrap();
+    let shared = root.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let stderr = refused(&shared, &[]).await;
+    assert!(
+        stderr.contains("others may write to the data directory") && stderr.contains("1777"),
+        "{stderr}"
+    );
+    assert_eq!(mode(&shared), 0o1777, "left as it was");
+    assert!(!shared.join("secret.key").exists(), "nothing written there");
+
+    // Another user's directory (only root can make one to test with).
+    let theirs = root.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+        let stderr = refused(&theirs, &[]).await;
+        assert!(stderr.contains("belongs to user 65534"), "{stderr}");
+        assert_eq!(std::fs::metadata(&theirs).unwrap().uid(), 65534);
+    } else {
+        eprintln!("skipped the other user's directory: only root can give one away");
+    }
+
+    // A fresh directory is made private, and so are the database files.
+    let fresh = root.path().join("fresh");
+    let serve = Serve::start(&fresh);
+    assert_eq!(mode(&fresh), 0o700);
+    for f in [
+        "ucsync.db",
+        "ucsync.db-wal",
+        "ucsync.db-shm",
+        "secret.key",
+        "admin.token",
+        "node.id",
+    ] {
+        let p = fresh.join(f);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{f}");
+        } else {
+            assert!(f.ends_with("-shm") || f.ends_with("-wal"), "{f} missing");
+        }
+    }
+    drop(serve);
 }
