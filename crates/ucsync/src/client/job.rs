@@ -27,8 +27,9 @@ pub enum JobCmd {
         #[command(flatten)]
         output: OutputArg,
     },
-    /// One job: its progress per object type, its counts, and the first of
-    /// the changes it made.
+    /// One job: its progress per object type, its counts, its log (the rows
+    /// it skipped and why, why it became an init) and the first of the
+    /// changes it made.
     Show {
         id: i64,
         /// How many of its changes to list with it (table output).
@@ -244,6 +245,16 @@ pub fn show_text(job: &JobView, changes: Option<&ChangePage>) -> String {
         let mut t = render::table(&["OBJECT TYPE", "DONE", "EXPECTED"]);
         for (ty, p) in &job.progress {
             t.add_row([ty.clone(), count(p.done), count(p.expected)]);
+        }
+        out.push('\n');
+        out.push_str(&t.to_string());
+    }
+    // What the job logged: the rows it skipped and why, why it became an
+    // init, why it failed. Only the view of one job carries it.
+    if let Some(log) = job.log.as_deref().filter(|l| !l.is_empty()) {
+        let mut t = render::table(&["LOG"]);
+        for line in log {
+            t.add_row([line.clone()]);
         }
         out.push('\n');
         out.push_str(&t.to_string());

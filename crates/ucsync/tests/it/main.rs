@@ -6,4 +6,5 @@ mod ipo;
 mod loopback;
 mod networks;
 mod notify;
+mod operator;
 mod service;
