@@ -327,7 +327,7 @@ pub async fn run(client: &ApiClient, cmd: ElementCmd) -> Result<(), Exit> {
                 if !confirm(&question, "removing an element")? {
                     return Err(Exit {
                         code: FAILED,
-                        error: anyhow!("nothing removed: the answer was not yes"),
+                        error: anyhow!("nothing was done: the answer was not yes"),
                     });
                 }
             }

@@ -128,12 +128,13 @@ impl PageArgs {
     }
 }
 
-/// The exit status for an HTTP error status: the caller's fault (bad
-/// input, no or a refused token) is 2; anything else means the operation
-/// failed.
+/// The exit status for an HTTP error status: input the service could not
+/// take (a value that does not parse, a body it cannot read) is 2, as a
+/// usage error is; anything else, a refusal (no such item, a refused or
+/// read-only token, a conflict) included, means the operation failed: 1.
 pub fn exit_code(status: u16) -> u8 {
     match status {
-        400 | 401 | 403 | 413 | 415 => BAD_INPUT,
+        400 | 413 | 415 => BAD_INPUT,
         _ => FAILED,
     }
 }

@@ -504,10 +504,11 @@ fn token_create_takes_a_role() {
 
 #[test]
 fn http_statuses_map_to_exit_codes() {
-    for s in [400, 401, 403, 413, 415] {
+    for s in [400, 413, 415] {
         assert_eq!(exit_code(s), crate::BAD_INPUT, "{s}");
     }
-    for s in [404, 405, 409, 422, 500, 502, 503] {
+    // A refusal is a failed operation, not a usage error.
+    for s in [401, 403, 404, 405, 409, 422, 500, 502, 503] {
         assert_eq!(exit_code(s), crate::FAILED, "{s}");
     }
 }

@@ -1,14 +1,14 @@
 //! What an operator sees through the CLI is the truth, and what an operator
 //! asks for happens: job logs in tables, exit statuses, schedule times.
 
-use std::process::Output;
+use std::process::{Command, Output, Stdio};
 
 use tempfile::TempDir;
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value as OssiValue};
 use ucsync_sat::{Password, SatClient, SatConfig};
 
-use crate::cli::Emulator;
+use crate::cli::{BIN, Emulator};
 use crate::e2e::{cli, json_of, ok};
 use crate::service::Serve;
 
@@ -47,6 +47,10 @@ impl Lab {
     fn cli(&self, args: &[&str]) -> Output {
         cli(&self.serve, self.data.path(), args)
     }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[tokio::test]
@@ -98,4 +102,58 @@ async fn job_show_prints_the_log_and_the_changes_in_its_table() {
         table.contains("changes; all of them: ucsync job changes"),
         "{table}"
     );
+}
+
+#[tokio::test]
+async fn exit_statuses_follow_one_rule() {
+    let lab = Lab::start();
+    let viewer = ok(lab.cli(&["token", "create", "--role", "read-only", "--name", "viewer"]));
+    let viewer = viewer.trim();
+    let as_viewer = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .args(["--server", &lab.serve.url])
+            .env("UCSYNC_TOKEN", viewer)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // A read-only token reads ...
+    ok(as_viewer(&["element", "list"]));
+    // ... and is refused a sync: the operation was refused, exit 1.
+    let out = as_viewer(&["sync", "incremental", "cm1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
+    // Something that is not there, and a conflict: 1.
+    let out = lab.cli(&["job", "show", "99999"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = lab.cli(&[
+        "element",
+        "add",
+        "cm1",
+        "--kind",
+        "cm",
+        "--host",
+        "127.0.0.1",
+        "--login",
+        "dadmin",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // Bad usage and values that do not parse: 2.
+    for args in [
+        &["job", "list", "--no-such-flag"][..],
+        &["job", "show", "twelve"],
+        &[
+            "schedule",
+            "add",
+            "--all",
+            "--type",
+            "init",
+            "--first-run",
+            "soon",
+        ],
+    ] {
+        let out = lab.cli(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
 }

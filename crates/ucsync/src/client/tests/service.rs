@@ -202,7 +202,7 @@ async fn a_user_session() {
         code(element::add_with_password(c, f.add_args("cm1", "dadmin"), "x".into()).await);
     assert_eq!(status, crate::FAILED, "409: {msg}");
     let (status, msg) = code(job::run(&f.with_token("ucs_nope"), job_cmd(&["job", "list"])).await);
-    assert_eq!(status, crate::BAD_INPUT);
+    assert_eq!(status, crate::FAILED);
     assert!(
         msg.starts_with("the token in UCSYNC_TOKEN was refused"),
         "{msg}"
@@ -232,7 +232,7 @@ async fn a_user_session() {
     .await
     .unwrap();
     let (status, msg) = code(sync::run(&viewer, sync_cmd(&["sync", "init", "--all"])).await);
-    assert_eq!(status, crate::BAD_INPUT, "403: {msg}");
+    assert_eq!(status, crate::FAILED, "403: {msg}");
 
     // Without a terminal, a forced init needs --yes.
     if !std::io::stdin().is_terminal() {
