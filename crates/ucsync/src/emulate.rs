@@ -355,6 +355,7 @@ async fn run_ipo(args: IpoArgs) -> Result<(), Exit> {
         )));
     }
     let listen = args.listen;
+    let defaulted = args.logins.is_empty() && args.read_logins.is_empty();
     let settings = args.settings();
     let listener = TcpListener::bind(listen)
         .await
@@ -373,8 +374,7 @@ async fn run_ipo(args: IpoArgs) -> Result<(), Exit> {
     if let Some(fp) = emu.certificate_fingerprint() {
         banner.push_str(&format!("certificate {fp}\n"));
     }
-    let logins: Vec<&str> = settings.logins.iter().map(|(n, _)| n.as_str()).collect();
-    banner.push_str(&format!("logins: {}\n", logins.join(", ")));
+    banner.push_str(&logins_line("logins", &settings.logins, defaulted));
     if !settings.read_logins.is_empty() {
         let read: Vec<&str> = settings
             .read_logins
@@ -406,8 +406,25 @@ async fn run_ipo(args: IpoArgs) -> Result<(), Exit> {
     Ok(())
 }
 
+/// The banner's line of logins. A password given on the command line is
+/// the user's to know and is not echoed; a default one is printed, or
+/// nobody could log in without reading the source.
+fn logins_line(label: &str, logins: &[(String, String)], defaulted: bool) -> String {
+    if defaulted {
+        let pairs: Vec<String> = logins.iter().map(|(n, p)| format!("{n}:{p}")).collect();
+        format!(
+            "{label}: {} (the default; --login NAME:PASSWORD sets others)\n",
+            pairs.join(", ")
+        )
+    } else {
+        let names: Vec<&str> = logins.iter().map(|(n, _)| n.as_str()).collect();
+        format!("{label}: {}\n", names.join(", "))
+    }
+}
+
 async fn run_messaging(args: MessagingArgs) -> Result<(), Exit> {
     let listen = args.listen;
+    let defaulted = args.logins.is_empty();
     let settings = args.settings().map_err(|e| bad_input(anyhow!(e)))?;
     let listener = TcpListener::bind(listen)
         .await
@@ -426,8 +443,7 @@ async fn run_messaging(args: MessagingArgs) -> Result<(), Exit> {
             "LDAP"
         }
     );
-    let logins: Vec<&str> = settings.logins.iter().map(|(n, _)| n.as_str()).collect();
-    banner.push_str(&format!("bind DNs: {}\n", logins.join(", ")));
+    banner.push_str(&logins_line("bind DNs", &settings.logins, defaulted));
     banner.push_str(&format!(
         "subscribers: {} under {} (objectClass {})\n",
         emu.subscriber_count(),
@@ -457,6 +473,7 @@ pub async fn run(element: Element) -> Result<(), Exit> {
         Element::Messaging(args) => run_messaging(*args).await,
         Element::Cm(args) => {
             let listen = args.listen;
+            let defaulted = args.logins.is_empty();
             let settings = args.settings().map_err(bad_input)?;
             let listener = TcpListener::bind(listen)
                 .await
@@ -482,11 +499,10 @@ pub async fn run(element: Element) -> Result<(), Exit> {
                 emu.name(),
                 emu.addr()
             );
-            for fp in emu.fingerprints() {
-                banner.push_str(&format!("host key {fp}\n"));
+            for (algorithm, fp) in emu.host_keys() {
+                banner.push_str(&format!("host key {algorithm} {fp}\n"));
             }
-            let logins: Vec<&str> = settings.logins.iter().map(|(n, _)| n.as_str()).collect();
-            banner.push_str(&format!("logins: {}\n", logins.join(", ")));
+            banner.push_str(&logins_line("logins", &settings.logins, defaulted));
             let objects: Vec<String> = counts
                 .iter()
                 .filter(|(_, n)| **n > 0)

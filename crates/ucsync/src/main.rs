@@ -102,11 +102,15 @@ pub fn bad_input(error: anyhow::Error) -> Exit {
     }
 }
 
+/// Logs to stderr, coloured only on a terminal: escape codes in a file or
+/// a journal are noise.
 fn init_logging(default: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("UCSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
