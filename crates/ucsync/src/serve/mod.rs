@@ -186,6 +186,7 @@ impl Service {
                 ucsync_api::ApiSettings {
                     default_time_zone: zone,
                     element_networks: settings.element_networks.clone(),
+                    metrics_token: settings.metrics_token.clone(),
                     ..ucsync_api::ApiSettings::default()
                 },
             )

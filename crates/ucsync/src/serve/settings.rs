@@ -50,6 +50,10 @@ pub struct Settings {
     /// The networks (CIDR blocks) ucsync may connect to elements in, and
     /// take notify-sync messages from; empty: no limit.
     pub element_networks: ucsync_core::ElementNetworks,
+    /// A secret `GET /metrics` takes besides any API token, and nothing
+    /// else does: for a Prometheus server (TOML or UCSYNC_METRICS_TOKEN,
+    /// never a flag, which `ps` would show).
+    pub metrics_token: Option<ucsync_api::auth::MetricsToken>,
 }
 
 impl Default for Settings {
@@ -74,6 +78,7 @@ impl Default for Settings {
             node: None,
             job_lease_seconds: 30,
             element_networks: ucsync_core::ElementNetworks::default(),
+            metrics_token: None,
         }
     }
 }
@@ -159,7 +164,13 @@ impl Settings {
             .filter(|(k, _)| !NOT_SETTINGS.iter().any(|n| n.eq_ignore_ascii_case(k)))
             .collect();
         for (k, v) in &env {
-            figment = figment.merge(Serialized::default(k, parse_env_value(v)));
+            // A secret is text even when it looks like a number.
+            let value = if k == "metrics_token" {
+                figment::value::Value::from(v.clone())
+            } else {
+                parse_env_value(v)
+            };
+            figment = figment.merge(Serialized::default(k, value));
         }
         figment = figment.merge(Serialized::defaults(flags));
         let s: Settings = figment
@@ -170,6 +181,16 @@ impl Settings {
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| !t.is_long_enough())
+        {
+            bail!(
+                "metrics_token must be at least {} characters: make one with `openssl rand -base64 32`",
+                ucsync_api::auth::MetricsToken::MIN_LEN
+            );
+        }
         if self.init_pool == 0 {
             bail!("init_pool must be at least 1");
         }
@@ -282,6 +303,34 @@ mod tests {
         };
         let s = Settings::load(&flags, e).unwrap();
         assert_eq!((s.init_pool, s.http_listen.port()), (7, 0));
+    }
+
+    #[test]
+    fn the_metrics_token_comes_from_the_file_or_the_environment_and_never_prints() {
+        let s = Settings::load(
+            &Flags::default(),
+            env(&[("UCSYNC_METRICS_TOKEN", "12345678901234567890")]),
+        )
+        .unwrap();
+        let token = s.metrics_token.clone().expect("the token");
+        assert_eq!(
+            token,
+            ucsync_api::auth::MetricsToken::new("12345678901234567890")
+        );
+        assert!(!format!("{s:?}").contains("1234567890"), "{s:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ucsync.toml");
+        std::fs::write(&file, "metrics_token = \"short\"\n").unwrap();
+        let flags = Flags {
+            config: Some(file),
+            ..Default::default()
+        };
+        let e = Settings::load(&flags, env(&[])).unwrap_err().to_string();
+        assert!(
+            e.starts_with("metrics_token must be at least 16 characters"),
+            "{e}"
+        );
     }
 
     #[test]

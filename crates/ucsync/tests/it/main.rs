@@ -4,6 +4,7 @@ mod cli;
 mod e2e;
 mod ipo;
 mod loopback;
+mod metrics;
 mod networks;
 mod notify;
 mod operator;
