@@ -56,12 +56,16 @@ pub struct IpoArgs {
     /// Users (at most 2000).
     #[arg(long, value_name = "N", default_value_t = 20)]
     users: usize,
+    /// Extensions.
     #[arg(long, value_name = "N", default_value_t = 24)]
     extensions: usize,
+    /// Hunt groups.
     #[arg(long, value_name = "N", default_value_t = 3)]
     hunt_groups: usize,
+    /// Short codes.
     #[arg(long, value_name = "N", default_value_t = 8)]
     short_codes: usize,
+    /// Incoming call routes.
     #[arg(long, value_name = "N", default_value_t = 4)]
     incoming_call_routes: usize,
     /// Serve HTTPS with this certificate (PEM, the chain after it).
@@ -232,14 +236,19 @@ pub struct CmArgs {
     /// Data profile.
     #[arg(long, default_value = "small", value_parser = ["empty", "small", "large"])]
     profile: String,
+    /// Stations [default: the profile's].
     #[arg(long, value_name = "N")]
     stations: Option<usize>,
+    /// Agents (agent-loginID) [default: the profile's].
     #[arg(long, value_name = "N")]
     agents: Option<usize>,
+    /// Hunt groups [default: the profile's].
     #[arg(long, value_name = "N")]
     hunt_groups: Option<usize>,
+    /// Vectors [default: the profile's].
     #[arg(long, value_name = "N")]
     vectors: Option<usize>,
+    /// VDNs [default: the profile's].
     #[arg(long, value_name = "N")]
     vdns: Option<usize>,
     /// The count of any object type, TYPE=N (repeatable), e.g. coverage-path=50.

@@ -34,6 +34,7 @@ enum Command {
     /// Run OSSI commands against a CM (or an emulator) and print the records.
     Ossi(ossi::OssiArgs),
     /// The System Manager service: REST API, job runner, scheduler.
+    #[command(after_help = ucsync::serve::settings::SETTINGS_HELP)]
     Serve(ucsync::serve::Flags),
     /// The elements the service keeps in sync.
     Element {
@@ -49,7 +50,7 @@ enum Command {
         #[command(subcommand)]
         cmd: client::SyncCmd,
     },
-    /// Sync jobs: list, show, stop.
+    /// Sync jobs: list, show, changes, stop.
     Job {
         #[command(flatten)]
         conn: client::Conn,
@@ -185,5 +186,63 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::from(code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument of every subcommand, with the path to it, that has no
+    /// help line.
+    fn without_help(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                out.push(format!("{path} {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                out.push(format!("{path} {} (the subcommand)", sub.get_name()));
+            }
+            without_help(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    /// The long help of `ucsync <path…>`.
+    fn help(path: &[&str]) -> String {
+        let mut cmd = super::Cli::command();
+        let mut at = &mut cmd;
+        for name in path {
+            at = at.find_subcommand_mut(name).expect(name);
+        }
+        at.render_long_help().to_string()
+    }
+
+    #[test]
+    fn help_says_what_an_operator_needs() {
+        let add = help(&["element", "add"]);
+        for port in ["5022", "50804", "50805", "389", "636"] {
+            assert!(add.contains(port), "{port} missing from:\n{add}");
+        }
+        assert!(help(&["ossi"]).contains("UCSYNC_CM_PASSWORD"));
+        let serve = help(&["serve"]);
+        assert!(
+            serve.contains(ucsync::serve::settings::SETTINGS_HELP),
+            "{serve}"
+        );
+        assert!(help(&["job"]).contains("changes"));
+        assert!(help(&[]).contains("changes"), "the job line names it");
+    }
+
+    #[test]
+    fn every_argument_and_subcommand_has_a_help_line() {
+        let mut missing = Vec::new();
+        without_help(&super::Cli::command(), "ucsync", &mut missing);
+        assert!(missing.is_empty(), "without help:\n{}", missing.join("\n"));
     }
 }

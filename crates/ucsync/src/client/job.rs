@@ -31,6 +31,7 @@ pub enum JobCmd {
     /// it skipped and why, why it became an init) and the first of the
     /// changes it made.
     Show {
+        /// The job's number.
         id: i64,
         /// How many of its changes to list with it (table output).
         #[arg(long, default_value_t = 20, value_name = "N")]
@@ -41,6 +42,7 @@ pub enum JobCmd {
     /// The object changes a job applied (or, for an init the discrepancy
     /// check refused, would have applied).
     Changes {
+        /// The job's number.
         id: i64,
         #[command(flatten)]
         page: PageArgs,
@@ -49,6 +51,7 @@ pub enum JobCmd {
     },
     /// Stop a job: a queued one at once, a running one at its next safe point.
     Stop {
+        /// The job's number.
         id: i64,
         #[command(flatten)]
         output: OutputArg,

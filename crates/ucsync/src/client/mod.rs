@@ -83,6 +83,7 @@ pub enum Output {
 /// `--output`, shared by every listing and show.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct OutputArg {
+    /// table for people, or json: the API's answer, every field in full.
     #[arg(long, value_enum, default_value = "table")]
     pub output: Output,
 }

@@ -26,6 +26,7 @@ pub enum ScheduleCmd {
     },
     /// One schedule.
     Show {
+        /// The schedule's number.
         id: i64,
         #[command(flatten)]
         output: OutputArg,
@@ -35,14 +36,17 @@ pub enum ScheduleCmd {
     /// Change a schedule; only the flags given change.
     Edit(EditArgs),
     /// Remove a schedule.
-    Remove { id: i64 },
+    Remove {
+        /// The schedule's number.
+        id: i64,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
 #[command(group(ArgGroup::new("target").required(true).args(["elements", "all"])))]
 #[command(group(ArgGroup::new("repeat").args(["every", "cron"])))]
 pub struct AddArgs {
-    /// [default: a description of what it does]
+    /// Its name [default: a description of what it does].
     #[arg(long)]
     pub name: Option<String>,
     /// An element it syncs (repeatable).
@@ -83,37 +87,48 @@ pub struct AddArgs {
 #[command(group(ArgGroup::new("zone").args(["time_zone", "no_time_zone"])))]
 #[command(group(ArgGroup::new("switch").args(["enabled", "disabled"])))]
 pub struct EditArgs {
+    /// The schedule's number.
     pub id: i64,
+    /// A new name.
     #[arg(long)]
     pub name: Option<String>,
     /// The elements it syncs (repeatable; replaces the target).
     #[arg(long = "element", value_name = "ELEMENT")]
     pub elements: Vec<String>,
+    /// Sync every element, as it is when the schedule fires.
     #[arg(long)]
     pub all: bool,
+    /// incremental, init or force-init.
     #[arg(long = "type", value_parser = parse_sync_type)]
     pub sync_type: Option<SyncType>,
+    /// The first run, RFC 3339 (2025-01-31T03:00:00Z, or with an offset).
     #[arg(long, value_parser = parse_time, value_name = "TIME")]
     pub first_run: Option<DateTime<Utc>>,
+    /// Repeat every "N minutes|hours|days|weeks" from the first run.
     #[arg(long, value_parser = parse_every, value_name = "N UNIT")]
     pub every: Option<EveryBody>,
+    /// Repeat by a cron expression: five fields, local wall-clock time.
     #[arg(long, value_name = "EXPR")]
     pub cron: Option<String>,
     /// Run once, at the first run, and not again.
     #[arg(long)]
     pub once: bool,
+    /// No run after this time (RFC 3339).
     #[arg(long, value_parser = parse_time, value_name = "TIME")]
     pub end: Option<DateTime<Utc>>,
     /// Remove the end.
     #[arg(long)]
     pub no_end: bool,
+    /// An IANA zone (Europe/Berlin).
     #[arg(long, value_name = "ZONE")]
     pub time_zone: Option<String>,
     /// Use the service's time zone.
     #[arg(long)]
     pub no_time_zone: bool,
+    /// Switch it on.
     #[arg(long)]
     pub enabled: bool,
+    /// Switch it off: it does not fire until switched on.
     #[arg(long)]
     pub disabled: bool,
     #[command(flatten)]

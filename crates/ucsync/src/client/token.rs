@@ -31,7 +31,10 @@ pub enum TokenCmd {
         output: OutputArg,
     },
     /// Revoke a token.
-    Remove { id: i64 },
+    Remove {
+        /// The token's number (`token list` shows it).
+        id: i64,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {

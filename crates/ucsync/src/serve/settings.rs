@@ -13,6 +13,29 @@ use serde::{Deserialize, Serialize};
 /// Where the data directory is when nothing says otherwise.
 pub const DEFAULT_DATA_DIR: &str = "ucsync-data";
 
+/// Every setting, for `serve --help`: a test checks that it names each one.
+pub const SETTINGS_HELP: &str = "\
+Settings: defaults < the TOML file (--config) < UCSYNC_<NAME> environment variables < flags.
+  data_dir                  the data directory: database, secret.key, admin.token [ucsync-data]
+  database_url              a postgres:// URL: several services share its database and job queue
+  http_listen               the HTTP address [127.0.0.1:8080]
+  time_zone                 the zone of schedules that name none [UTC]
+  init_pool                 inits at once on this node [8]
+  sessions                  SAT sessions per CM during a sync [2]
+  keep_connections          keep each element's connection open between jobs [true]
+  delete_threshold_count    an init refuses when deletions of one type pass both this count [20]
+  delete_threshold_percent  and this share of the stored objects [20]
+  job_lease_seconds         after how long another node fails a dead node's job [30]
+  node                      this node's name [kept in node.id]
+  element_networks          CIDR blocks ucsync may reach elements in and take notify from [no limit]
+  metrics_token             a secret good for GET /metrics alone (file or environment only)
+  syslog_listen             notify sync, UDP and TCP [127.0.0.1:5514]
+  syslog_tls_cert, syslog_tls_key, syslog_tls_client_ca
+                            TLS instead of plain TCP for notify sync; client certificates optional
+  syslog_rate_per_sender, syslog_burst_per_sender
+                            notify messages per second per sender, and at once [1000, 2000]
+Not settings: UCSYNC_SECRET_KEY (the key of device passwords, instead of secret.key), UCSYNC_LOG.";
+
 /// Every setting of `ucsync serve`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -331,6 +354,26 @@ mod tests {
             e.starts_with("metrics_token must be at least 16 characters"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn serve_help_names_every_setting_with_its_default() {
+        let defaults = serde_json::to_value(Settings::default()).unwrap();
+        for (key, value) in defaults.as_object().unwrap() {
+            assert!(SETTINGS_HELP.contains(key.as_str()), "{key} missing");
+            let line = SETTINGS_HELP
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{key} ")));
+            let shown = match value {
+                serde_json::Value::Number(n) => n.as_f64().map(|f| format!("[{f}]")),
+                serde_json::Value::Bool(b) => Some(format!("[{b}]")),
+                serde_json::Value::String(s) => Some(format!("[{s}]")),
+                _ => None,
+            };
+            if let (Some(line), Some(shown)) = (line, shown) {
+                assert!(line.ends_with(&shown), "{key}: {line:?} should end {shown}");
+            }
+        }
     }
 
     #[test]
