@@ -13,7 +13,10 @@ use ucsync_api::model::{
 use ucsync_core::ElementKind;
 
 use super::render::{self, count, opt, opt_time};
-use super::{ApiClient, Output, OutputArg, PageArgs, confirm, print, print_json};
+use super::{
+    ApiClient, ListOutputArg, Output, OutputArg, PageArgs, confirm, print, print_json,
+    print_listing,
+};
 use crate::{Exit, FAILED, bad_input};
 
 #[derive(Debug, Subcommand)]
@@ -25,7 +28,7 @@ pub enum ElementCmd {
         #[command(flatten)]
         page: PageArgs,
         #[command(flatten)]
-        output: OutputArg,
+        output: ListOutputArg,
     },
     /// One element's settings and sync status.
     Show {
@@ -300,10 +303,7 @@ pub async fn run(client: &ApiClient, cmd: ElementCmd) -> Result<(), Exit> {
         ElementCmd::Add(args) => add(client, args).await,
         ElementCmd::List { page, output } => {
             let v = client.get_value(&["elements"], &page.query()).await?;
-            match output.output {
-                Output::Json => print_json(&v),
-                Output::Table => print(&list_table(&client.typed(v)?)),
-            }
+            print_listing(client, v, output.output, list_table)
         }
         ElementCmd::Show { name, output } => {
             let v = client.get_value(&["elements", &name], &[]).await?;
@@ -420,7 +420,7 @@ fn sync_status(e: &ElementView) -> String {
     }
 }
 
-pub fn list_table(page: &ElementPage) -> String {
+pub fn list_table(page: &ElementPage) -> render::Listing {
     let mut t = render::table(&[
         "NAME",
         "KIND",
@@ -443,15 +443,15 @@ pub fn list_table(page: &ElementPage) -> String {
             opt(e.sync.version.as_deref()),
         ]);
     }
-    format!(
-        "{t}\n{}",
+    render::listing(
+        t,
         render::page_footer(
             "element",
             page.items.len(),
             page.offset,
             page.limit,
-            page.total
-        )
+            page.total,
+        ),
     )
 }
 

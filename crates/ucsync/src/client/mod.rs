@@ -45,6 +45,7 @@ pub enum Noun {
 
 pub async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
     let client = ApiClient::from_conn(conn)?;
+    render::fit_to_terminal();
     match noun {
         Noun::Element(cmd) => element::run(&client, cmd).await,
         Noun::Sync(cmd) => sync::run(&client, cmd).await,
@@ -80,7 +81,42 @@ pub enum Output {
     Json,
 }
 
-/// `--output`, shared by every listing and show.
+/// How a listing is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ListOutput {
+    /// A table for people, each row cut to the terminal's width.
+    #[default]
+    Table,
+    /// The API's JSON, pretty-printed.
+    Json,
+    /// The table's columns as CSV, every cell in full.
+    Csv,
+}
+
+/// `--output` of a listing.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ListOutputArg {
+    /// table for people (long cells cut with …), json (the API's answer) or
+    /// csv (the table's columns), both in full.
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: ListOutput,
+}
+
+/// Prints a page the API answered as the listing asked for.
+pub fn print_listing<T: DeserializeOwned>(
+    client: &ApiClient,
+    v: serde_json::Value,
+    output: ListOutput,
+    listing: impl Fn(&T) -> render::Listing,
+) -> Result<(), Exit> {
+    match output {
+        ListOutput::Json => print_json(&v),
+        ListOutput::Table => print(&listing(&client.typed(v)?).to_string()),
+        ListOutput::Csv => print(&listing(&client.typed(v)?).csv()),
+    }
+}
+
+/// `--output` of a show or an action.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct OutputArg {
     /// table for people, or json: the API's answer, every field in full.

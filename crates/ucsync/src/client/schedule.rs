@@ -12,7 +12,9 @@ use ucsync_api::model::{
 use ucsync_core::SyncType;
 
 use super::render::{self, opt, opt_time};
-use super::{ApiClient, Output, OutputArg, PageArgs, print, print_json};
+use super::{
+    ApiClient, ListOutputArg, Output, OutputArg, PageArgs, print, print_json, print_listing,
+};
 use crate::{Exit, bad_input};
 
 #[derive(Debug, Subcommand)]
@@ -22,7 +24,7 @@ pub enum ScheduleCmd {
         #[command(flatten)]
         page: PageArgs,
         #[command(flatten)]
-        output: OutputArg,
+        output: ListOutputArg,
     },
     /// One schedule.
     Show {
@@ -239,10 +241,7 @@ pub async fn run(client: &ApiClient, cmd: ScheduleCmd) -> Result<(), Exit> {
     match cmd {
         ScheduleCmd::List { page, output } => {
             let v = client.get_value(&["schedules"], &page.query()).await?;
-            match output.output {
-                Output::Json => print_json(&v),
-                Output::Table => print(&list_table(&client.typed(v)?)),
-            }
+            print_listing(client, v, output.output, list_table)
         }
         ScheduleCmd::Show { id, output } => {
             let v = client
@@ -330,7 +329,7 @@ fn target_text(t: &TargetBody) -> String {
     }
 }
 
-pub fn list_table(page: &SchedulePage) -> String {
+pub fn list_table(page: &SchedulePage) -> render::Listing {
     let mut t = render::table(&[
         "ID",
         "NAME",
@@ -355,15 +354,15 @@ pub fn list_table(page: &SchedulePage) -> String {
             if s.enabled { "yes" } else { "no" }.into(),
         ]);
     }
-    format!(
-        "{t}\n{}",
+    render::listing(
+        t,
         render::page_footer(
             "schedule",
             page.items.len(),
             page.offset,
             page.limit,
-            page.total
-        )
+            page.total,
+        ),
     )
 }
 

@@ -157,3 +157,32 @@ async fn exit_statuses_follow_one_rule() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[tokio::test]
+async fn listings_fit_the_terminal_and_csv_and_json_keep_every_cell() {
+    let lab = Lab::start();
+    let narrow = Command::new(BIN)
+        .args(["job", "list", "--server", &lab.serve.url, "--data-dir"])
+        .arg(lab.data.path())
+        .env_remove("UCSYNC_TOKEN")
+        .env("COLUMNS", "50")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let table = ok(narrow);
+    for line in table.lines() {
+        assert!(line.chars().count() <= 50, "{line:?} in\n{table}");
+    }
+    assert!(table.contains('…'), "{table}");
+
+    let csv = ok(lab.cli(&["job", "list", "--output", "csv"]));
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("ID,ELEMENT,TYPE,TRIGGER,BY,STATE,PROGRESS,CREATED,FINISHED")
+    );
+    let row = lines.next().expect("the init's row");
+    assert!(row.contains(",cm1,init,element-added,"), "{row}");
+    let json = json_of(lab.cli(&["job", "list", "--output", "json"]));
+    assert_eq!(json["items"][0]["trigger"], "element-added", "{json}");
+}
