@@ -380,12 +380,31 @@ impl ApiClient {
                 }
             };
         }
+        let field = serde_json::from_slice::<ErrorBody>(body)
+            .ok()
+            .and_then(|b| b.error.field);
         Exit {
             code: exit_code(status.as_u16()),
-            error: anyhow!(message),
+            error: anyhow::Error::new(ApiFailure { message, field }),
         }
     }
 }
+
+/// An error the API answered: its sentence, and the field of the request
+/// it is about, so a subcommand can name its flag instead.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiFailure {}
 
 /// The sentence to show for an error answer: the API's message, or, from
 /// something that is not the API (a proxy, another program), its status and

@@ -99,7 +99,7 @@ fn demo_walks_through_and_succeeds() {
         assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
         for narrated in [
             "job 1 init, trigger element-added, requested by admin",
-            "\"cm-west daily incremental\": incremental every day",
+            "\"cm-west default schedule\": incremental every day",
             "change station 1001 (by craft",
             "ucsync add station 2002: made by 'ucsync', one of ucsync's own logins",
             "ran init: 1801 history rows to apply, more than 1800",

@@ -186,3 +186,82 @@ async fn listings_fit_the_terminal_and_csv_and_json_keep_every_cell() {
     let json = json_of(lab.cli(&["job", "list", "--output", "json"]));
     assert_eq!(json["items"][0]["trigger"], "element-added", "{json}");
 }
+
+#[tokio::test]
+async fn schedules_speak_in_their_zone_and_flags_and_ask_before_removal() {
+    let lab = Lab::start();
+    // A local first run, read in --time-zone.
+    let added = json_of(lab.cli(&[
+        "schedule",
+        "add",
+        "--element",
+        "cm1",
+        "--type",
+        "incremental",
+        "--first-run",
+        "2030-01-15T03:00",
+        "--time-zone",
+        "Europe/Berlin",
+        "--every",
+        "1 day",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(added["first_run"], "2030-01-15T02:00:00Z", "{added}");
+    let id = added["id"].as_i64().unwrap().to_string();
+    // Shown in that zone, which is named.
+    let shown = ok(lab.cli(&["schedule", "show", &id]));
+    assert!(shown.contains("2030-01-15 03:00:00 CET"), "{shown}");
+    assert!(shown.contains("Europe/Berlin"), "{shown}");
+    let listed = ok(lab.cli(&["schedule", "list"]));
+    assert!(listed.contains("03:00:00 CET"), "{listed}");
+
+    // A value the service refuses is named by its flag.
+    let out = lab.cli(&[
+        "schedule",
+        "add",
+        "--all",
+        "--type",
+        "init",
+        "--first-run",
+        "2030-01-15T03:00:00Z",
+        "--cron",
+        "at three",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--cron \"at three\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("repeat.cron"), "{}", stderr(&out));
+
+    // Removal asks; with nobody to ask, it needs --yes and does nothing.
+    let out = lab.cli(&["schedule", "remove", &id]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
+    ok(lab.cli(&["schedule", "show", &id]));
+    ok(lab.cli(&["schedule", "remove", &id, "--yes"]));
+    assert_eq!(lab.cli(&["schedule", "show", &id]).status.code(), Some(1));
+
+    // The default schedule's name says what it is, whatever its rule becomes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let default = loop {
+        let all = json_of(lab.cli(&["schedule", "list", "--output", "json"]));
+        let found = all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["default_for"] == "cm1")
+            .cloned();
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no default schedule: {all}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(default["name"], "cm1 default schedule", "{default}");
+}

@@ -169,7 +169,15 @@ async fn a_user_session() {
     schedule::run(c, schedule_cmd(&["schedule", "list"]))
         .await
         .unwrap();
-    schedule::run(c, schedule_cmd(&["schedule", "remove", &sid]))
+    // Without a terminal to ask on, a removal needs --yes.
+    if !std::io::stdin().is_terminal() {
+        let e = schedule::run(c, schedule_cmd(&["schedule", "remove", &sid]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, crate::BAD_INPUT);
+        assert!(e.error.to_string().ends_with("pass --yes"), "{}", e.error);
+    }
+    schedule::run(c, schedule_cmd(&["schedule", "remove", &sid, "--yes"]))
         .await
         .unwrap();
 
@@ -191,13 +199,14 @@ async fn a_user_session() {
                 "init",
                 "--first-run",
                 "2030-01-01T00:00:00Z",
-                "--time-zone",
-                "Mars/Olympus",
+                "--cron",
+                "at three",
             ]),
         )
         .await,
     );
     assert_eq!(status, crate::BAD_INPUT, "{msg}");
+    assert!(msg.starts_with("--cron \"at three\""), "{msg}");
     let (status, msg) =
         code(element::add_with_password(c, f.add_args("cm1", "dadmin"), "x".into()).await);
     assert_eq!(status, crate::FAILED, "409: {msg}");
