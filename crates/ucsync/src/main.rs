@@ -151,7 +151,9 @@ fn main() -> ExitCode {
             }
             Command::Serve(flags) => {
                 init_logging("info");
-                ucsync::serve::run(flags).await.map_err(Exit::from)
+                let settings =
+                    ucsync::serve::Settings::load(&flags, std::env::vars()).map_err(bad_input)?;
+                ucsync::serve::run_with(settings).await.map_err(Exit::from)
             }
             Command::Element { conn, cmd } => {
                 init_logging("warn");

@@ -253,7 +253,12 @@ async fn first_admin_token(store: &dyn Store, path: &Path) -> anyhow::Result<()>
 
 /// `ucsync serve`: runs until SIGINT or SIGTERM.
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
-    let settings = Settings::load(&flags, std::env::vars())?;
+    run_with(Settings::load(&flags, std::env::vars())?).await
+}
+
+/// [`run`] with settings already loaded, so a caller can tell a bad
+/// setting (the user's input) from a service that failed.
+pub async fn run_with(settings: Settings) -> anyhow::Result<()> {
     let tls = settings.syslog_tls_cert.is_some();
     let service = Service::start(settings).await?;
     eprintln!(

@@ -156,6 +156,16 @@ async fn exit_statuses_follow_one_rule() {
         let out = lab.cli(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
+    // A setting that does not parse is bad input too, not a failed service.
+    let out = Command::new(BIN)
+        .args(["serve", "--time-zone", "Mars/Olympus", "--data-dir"])
+        .arg(lab.data.path().join("unused"))
+        .env("UCSYNC_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("time_zone"), "{}", stderr(&out));
 }
 
 #[tokio::test]
