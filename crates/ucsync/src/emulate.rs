@@ -421,8 +421,13 @@ async fn run_ipo(args: IpoArgs) -> Result<(), Exit> {
 fn logins_line(label: &str, logins: &[(String, String)], defaulted: bool) -> String {
     if defaulted {
         let pairs: Vec<String> = logins.iter().map(|(n, p)| format!("{n}:{p}")).collect();
+        let form = if label == "bind DNs" {
+            "BIND-DN:PASSWORD"
+        } else {
+            "NAME:PASSWORD"
+        };
         format!(
-            "{label}: {} (the default; --login NAME:PASSWORD sets others)\n",
+            "{label}: {} (the default; --login {form} sets others)\n",
             pairs.join(", ")
         )
     } else {
