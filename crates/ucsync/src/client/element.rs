@@ -69,8 +69,9 @@ pub struct AddArgs {
     /// Tried when --host does not answer.
     #[arg(long, value_name = "HOST")]
     pub alternate_host: Option<String>,
-    /// [default: the kind's: cm 5022 (SAT over SSH); ip-office 50804, or
-    /// 50805 with --tls; messaging kinds 389 (LDAP), or 636 with --tls]
+    /// The port to connect to [default: the kind's: cm 5022 (SAT over SSH);
+    /// ip-office 50804, or 50805 with --tls; messaging kinds 389 (LDAP), or
+    /// 636 with --tls].
     #[arg(long)]
     pub port: Option<u16>,
     /// The login ucsync uses on it (for the messaging kinds, a bind DN).
