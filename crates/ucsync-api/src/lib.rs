@@ -7,7 +7,8 @@
 //! with the CLI client), errors come from the one table of
 //! [`model::ErrorCode`], and the OpenAPI document is generated from the
 //! handlers' annotations ([`openapi`]) and served at `/api/v1/openapi.json`.
-//! Outside `/api/v1`: `/healthz` (no token), `/metrics` (Prometheus text)
+//! Outside `/api/v1`: `/healthz` (no token), `/metrics` (Prometheus text;
+//! any API token, or the `metrics_token` that is good for it alone)
 //! and `/`, the web console.
 //!
 //! The API only asks: jobs are queued and run by the engine's runner, and
@@ -53,6 +54,8 @@ pub struct ApiSettings {
     /// Where elements may be: a host given as an address outside these is
     /// refused when an element is added or changed.
     pub element_networks: ucsync_core::ElementNetworks,
+    /// A secret that `GET /metrics` takes besides any API token.
+    pub metrics_token: Option<auth::MetricsToken>,
 }
 
 impl Default for ApiSettings {
@@ -62,6 +65,7 @@ impl Default for ApiSettings {
             keep_alive: Duration::from_secs(15),
             max_body: 1 << 20,
             element_networks: ucsync_core::ElementNetworks::default(),
+            metrics_token: None,
         }
     }
 }

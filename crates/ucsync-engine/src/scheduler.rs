@@ -70,7 +70,7 @@ pub async fn add_default(
     let spec = serde_json::to_value(schedule.to_spec()).expect("a schedule serializes");
     match store
         .add_schedule(&NewSchedule {
-            name: format!("{element} daily incremental"),
+            name: format!("{element} default schedule"),
             default_for: Some(element.clone()),
             spec,
             next_due,

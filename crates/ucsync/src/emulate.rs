@@ -56,12 +56,16 @@ pub struct IpoArgs {
     /// Users (at most 2000).
     #[arg(long, value_name = "N", default_value_t = 20)]
     users: usize,
+    /// Extensions.
     #[arg(long, value_name = "N", default_value_t = 24)]
     extensions: usize,
+    /// Hunt groups.
     #[arg(long, value_name = "N", default_value_t = 3)]
     hunt_groups: usize,
+    /// Short codes.
     #[arg(long, value_name = "N", default_value_t = 8)]
     short_codes: usize,
+    /// Incoming call routes.
     #[arg(long, value_name = "N", default_value_t = 4)]
     incoming_call_routes: usize,
     /// Serve HTTPS with this certificate (PEM, the chain after it).
@@ -232,14 +236,19 @@ pub struct CmArgs {
     /// Data profile.
     #[arg(long, default_value = "small", value_parser = ["empty", "small", "large"])]
     profile: String,
+    /// Stations [default: the profile's].
     #[arg(long, value_name = "N")]
     stations: Option<usize>,
+    /// Agents (agent-loginID) [default: the profile's].
     #[arg(long, value_name = "N")]
     agents: Option<usize>,
+    /// Hunt groups [default: the profile's].
     #[arg(long, value_name = "N")]
     hunt_groups: Option<usize>,
+    /// Vectors [default: the profile's].
     #[arg(long, value_name = "N")]
     vectors: Option<usize>,
+    /// VDNs [default: the profile's].
     #[arg(long, value_name = "N")]
     vdns: Option<usize>,
     /// The count of any object type, TYPE=N (repeatable), e.g. coverage-path=50.
@@ -360,6 +369,7 @@ async fn run_ipo(args: IpoArgs) -> Result<(), Exit> {
         )));
     }
     let listen = args.listen;
+    let defaulted = args.logins.is_empty() && args.read_logins.is_empty();
     let settings = args.settings();
     let listener = TcpListener::bind(listen)
         .await
@@ -378,8 +388,7 @@ async fn run_ipo(args: IpoArgs) -> Result<(), Exit> {
     if let Some(fp) = emu.certificate_fingerprint() {
         banner.push_str(&format!("certificate {fp}\n"));
     }
-    let logins: Vec<&str> = settings.logins.iter().map(|(n, _)| n.as_str()).collect();
-    banner.push_str(&format!("logins: {}\n", logins.join(", ")));
+    banner.push_str(&logins_line("logins", &settings.logins, defaulted));
     if !settings.read_logins.is_empty() {
         let read: Vec<&str> = settings
             .read_logins
@@ -411,8 +420,30 @@ async fn run_ipo(args: IpoArgs) -> Result<(), Exit> {
     Ok(())
 }
 
+/// The banner's line of logins. A password given on the command line is
+/// the user's to know and is not echoed; a default one is printed, or
+/// nobody could log in without reading the source.
+fn logins_line(label: &str, logins: &[(String, String)], defaulted: bool) -> String {
+    if defaulted {
+        let pairs: Vec<String> = logins.iter().map(|(n, p)| format!("{n}:{p}")).collect();
+        let form = if label == "bind DNs" {
+            "BIND-DN:PASSWORD"
+        } else {
+            "NAME:PASSWORD"
+        };
+        format!(
+            "{label}: {} (the default; --login {form} sets others)\n",
+            pairs.join(", ")
+        )
+    } else {
+        let names: Vec<&str> = logins.iter().map(|(n, _)| n.as_str()).collect();
+        format!("{label}: {}\n", names.join(", "))
+    }
+}
+
 async fn run_messaging(args: MessagingArgs) -> Result<(), Exit> {
     let listen = args.listen;
+    let defaulted = args.logins.is_empty();
     let settings = args.settings().map_err(|e| bad_input(anyhow!(e)))?;
     let listener = TcpListener::bind(listen)
         .await
@@ -431,8 +462,7 @@ async fn run_messaging(args: MessagingArgs) -> Result<(), Exit> {
             "LDAP"
         }
     );
-    let logins: Vec<&str> = settings.logins.iter().map(|(n, _)| n.as_str()).collect();
-    banner.push_str(&format!("bind DNs: {}\n", logins.join(", ")));
+    banner.push_str(&logins_line("bind DNs", &settings.logins, defaulted));
     banner.push_str(&format!(
         "subscribers: {} under {} (objectClass {})\n",
         emu.subscriber_count(),
@@ -462,6 +492,7 @@ pub async fn run(element: Element) -> Result<(), Exit> {
         Element::Messaging(args) => run_messaging(*args).await,
         Element::Cm(args) => {
             let listen = args.listen;
+            let defaulted = args.logins.is_empty();
             let settings = args.settings().map_err(bad_input)?;
             let listener = TcpListener::bind(listen)
                 .await
@@ -487,11 +518,10 @@ pub async fn run(element: Element) -> Result<(), Exit> {
                 emu.name(),
                 emu.addr()
             );
-            for fp in emu.fingerprints() {
-                banner.push_str(&format!("host key {fp}\n"));
+            for (algorithm, fp) in emu.host_keys() {
+                banner.push_str(&format!("host key {algorithm} {fp}\n"));
             }
-            let logins: Vec<&str> = settings.logins.iter().map(|(n, _)| n.as_str()).collect();
-            banner.push_str(&format!("logins: {}\n", logins.join(", ")));
+            banner.push_str(&logins_line("logins", &settings.logins, defaulted));
             let objects: Vec<String> = counts
                 .iter()
                 .filter(|(_, n)| **n > 0)

@@ -34,6 +34,7 @@ enum Command {
     /// Run OSSI commands against a CM (or an emulator) and print the records.
     Ossi(ossi::OssiArgs),
     /// The System Manager service: REST API, job runner, scheduler.
+    #[command(after_help = ucsync::serve::settings::SETTINGS_HELP)]
     Serve(ucsync::serve::Flags),
     /// The elements the service keeps in sync.
     Element {
@@ -49,7 +50,7 @@ enum Command {
         #[command(subcommand)]
         cmd: client::SyncCmd,
     },
-    /// Sync jobs: list, show, stop.
+    /// Sync jobs: list, show, changes, stop.
     Job {
         #[command(flatten)]
         conn: client::Conn,
@@ -102,11 +103,15 @@ pub fn bad_input(error: anyhow::Error) -> Exit {
     }
 }
 
+/// Logs to stderr, coloured only on a terminal: escape codes in a file or
+/// a journal are noise.
 fn init_logging(default: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("UCSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
@@ -146,7 +151,9 @@ fn main() -> ExitCode {
             }
             Command::Serve(flags) => {
                 init_logging("info");
-                ucsync::serve::run(flags).await.map_err(Exit::from)
+                let settings =
+                    ucsync::serve::Settings::load(&flags, std::env::vars()).map_err(bad_input)?;
+                ucsync::serve::run_with(settings).await.map_err(Exit::from)
             }
             Command::Element { conn, cmd } => {
                 init_logging("warn");
@@ -192,5 +199,63 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::from(code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument of every subcommand, with the path to it, that has no
+    /// help line.
+    fn without_help(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                out.push(format!("{path} {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                out.push(format!("{path} {} (the subcommand)", sub.get_name()));
+            }
+            without_help(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    /// The long help of `ucsync <path…>`.
+    fn help(path: &[&str]) -> String {
+        let mut cmd = super::Cli::command();
+        let mut at = &mut cmd;
+        for name in path {
+            at = at.find_subcommand_mut(name).expect(name);
+        }
+        at.render_long_help().to_string()
+    }
+
+    #[test]
+    fn help_says_what_an_operator_needs() {
+        let add = help(&["element", "add"]);
+        for port in ["5022", "50804", "50805", "389", "636"] {
+            assert!(add.contains(port), "{port} missing from:\n{add}");
+        }
+        assert!(help(&["ossi"]).contains("UCSYNC_CM_PASSWORD"));
+        let serve = help(&["serve"]);
+        assert!(
+            serve.contains(ucsync::serve::settings::SETTINGS_HELP),
+            "{serve}"
+        );
+        assert!(help(&["job"]).contains("changes"));
+        assert!(help(&[]).contains("changes"), "the job line names it");
+    }
+
+    #[test]
+    fn every_argument_and_subcommand_has_a_help_line() {
+        let mut missing = Vec::new();
+        without_help(&super::Cli::command(), "ucsync", &mut missing);
+        assert!(missing.is_empty(), "without help:\n{}", missing.join("\n"));
     }
 }

@@ -12,10 +12,14 @@ use crate::{Exit, bad_input};
 
 #[derive(Debug, Args)]
 pub struct OssiArgs {
+    /// The CM's address or host name.
     #[arg(long)]
     host: String,
+    /// Its SAT port (SSH).
     #[arg(long, default_value_t = 5022)]
     port: u16,
+    /// The CM login; its password comes from UCSYNC_CM_PASSWORD, else it
+    /// is asked for on the terminal.
     #[arg(long)]
     login: String,
     /// The expected host-key fingerprint (SHA256:…); another key is refused.
@@ -24,6 +28,7 @@ pub struct OssiArgs {
     /// Return only these fields (repeatable).
     #[arg(long = "field", value_name = "FID", value_parser = parse_fid)]
     fields: Vec<FieldId>,
+    /// table for people, csv or json.
     #[arg(long, value_enum, default_value = "table")]
     output: Format,
     /// The terminal type that selects OSSI.

@@ -113,7 +113,8 @@ async fn healthz(State(s): State<ApiState>) -> Result<Json<HealthView>, ApiError
 
 /// Prometheus metrics (text format 0.0.4): jobs by type and state, sync
 /// durations, objects per element and type, and the age of each element's
-/// last successful sync.
+/// last successful sync. Any API token may read it, and so may the
+/// service's `metrics_token`, which is good for nothing else.
 #[utoipa::path(get, path = "/metrics", tag = "service",
     responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)))]
 async fn metrics(State(s): State<ApiState>) -> Result<Response, ApiError> {

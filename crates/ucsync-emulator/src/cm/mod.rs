@@ -75,6 +75,7 @@ pub struct CmEmulator {
     shared: Arc<ssh::Shared>,
     addr: SocketAddr,
     fingerprints: Vec<String>,
+    key_algorithms: Vec<String>,
     name: String,
     cancel: CancellationToken,
     task: JoinHandle<Result<()>>,
@@ -131,6 +132,10 @@ impl CmEmulator {
         }
         let keys = host_keys(settings.host_key.as_deref())?;
         let fingerprints = keys.iter().map(fingerprint).collect();
+        let key_algorithms = keys
+            .iter()
+            .map(|k| k.algorithm().as_str().to_string())
+            .collect();
         let logins: HashMap<String, String> = settings.logins.iter().cloned().collect();
         let banner = format!(
             "Communication Manager {} ({}), emulated by ucsync\r\n",
@@ -152,6 +157,7 @@ impl CmEmulator {
             shared,
             addr,
             fingerprints,
+            key_algorithms,
             name: settings.name,
             cancel,
             task,
@@ -179,6 +185,15 @@ impl CmEmulator {
     /// The SHA-256 fingerprints of the host keys (Ed25519 first, then ECDSA).
     pub fn fingerprints(&self) -> &[String] {
         &self.fingerprints
+    }
+
+    /// Each host key's algorithm (`ssh-ed25519`, `ecdsa-sha2-nistp256`)
+    /// with its fingerprint, in the order of [`CmEmulator::fingerprints`].
+    pub fn host_keys(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.key_algorithms
+            .iter()
+            .map(String::as_str)
+            .zip(self.fingerprints.iter().map(String::as_str))
     }
 
     /// Stops accepting connections and ends the server.

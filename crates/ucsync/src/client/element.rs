@@ -13,7 +13,10 @@ use ucsync_api::model::{
 use ucsync_core::ElementKind;
 
 use super::render::{self, count, opt, opt_time};
-use super::{ApiClient, Output, OutputArg, PageArgs, confirm, print, print_json};
+use super::{
+    ApiClient, ListOutputArg, Output, OutputArg, PageArgs, confirm, print, print_json,
+    print_listing,
+};
 use crate::{Exit, FAILED, bad_input};
 
 #[derive(Debug, Subcommand)]
@@ -25,10 +28,11 @@ pub enum ElementCmd {
         #[command(flatten)]
         page: PageArgs,
         #[command(flatten)]
-        output: OutputArg,
+        output: ListOutputArg,
     },
     /// One element's settings and sync status.
     Show {
+        /// The element's name.
         name: String,
         #[command(flatten)]
         output: OutputArg,
@@ -37,6 +41,7 @@ pub enum ElementCmd {
     Edit(EditArgs),
     /// Remove an element and the data synchronized from it.
     Remove {
+        /// The element's name.
         name: String,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
@@ -44,6 +49,7 @@ pub enum ElementCmd {
     },
     /// Connect and log in: report the version and the host-key fingerprint.
     Check {
+        /// The element's name.
         name: String,
         #[command(flatten)]
         output: OutputArg,
@@ -57,14 +63,18 @@ pub struct AddArgs {
     /// cm, ip-office, messaging, cm-messaging or modular-messaging.
     #[arg(long, value_parser = parse_kind)]
     pub kind: ElementKind,
+    /// Its address or host name.
     #[arg(long)]
     pub host: String,
     /// Tried when --host does not answer.
     #[arg(long, value_name = "HOST")]
     pub alternate_host: Option<String>,
-    /// [default: 5022 for cm; required for the other kinds]
+    /// The port to connect to [default: the kind's: cm 5022 (SAT over SSH);
+    /// ip-office 50804, or 50805 with --tls; messaging kinds 389 (LDAP), or
+    /// 636 with --tls].
     #[arg(long)]
     pub port: Option<u16>,
+    /// The login ucsync uses on it (for the messaging kinds, a bind DN).
     #[arg(long)]
     pub login: String,
     /// Read the password from the first line of standard input (else
@@ -101,16 +111,21 @@ pub struct AddArgs {
 #[command(group(ArgGroup::new("password_source").args(["password_stdin", "password"])))]
 #[command(group(ArgGroup::new("host_key_source").args(["host_key", "accept_host_key", "no_host_key"])))]
 pub struct EditArgs {
+    /// The element's name.
     pub name: String,
+    /// Its new address or host name.
     #[arg(long)]
     pub host: Option<String>,
+    /// Tried when --host does not answer.
     #[arg(long, value_name = "HOST", conflicts_with = "no_alternate_host")]
     pub alternate_host: Option<String>,
     /// Remove the alternate host.
     #[arg(long)]
     pub no_alternate_host: bool,
+    /// The port to connect to.
     #[arg(long)]
     pub port: Option<u16>,
+    /// The login ucsync uses on it.
     #[arg(long)]
     pub login: Option<String>,
     /// Change the password: read it from the first line of standard input.
@@ -119,19 +134,25 @@ pub struct EditArgs {
     /// Change the password: from UCSYNC_ELEMENT_PASSWORD, else asked for on the terminal.
     #[arg(long)]
     pub password: bool,
+    /// cm: listen for the CM's notify-sync events.
     #[arg(long, conflicts_with = "no_notify_sync")]
     pub notify_sync: bool,
+    /// cm: stop listening for its notify-sync events.
     #[arg(long)]
     pub no_notify_sync: bool,
     /// The CM logins that are ucsync's own (repeatable; replaces the list).
     #[arg(long = "own-login", value_name = "LOGIN")]
     pub own_logins: Vec<String>,
+    /// ip-office and messaging kinds: connect with TLS.
     #[arg(long, conflicts_with = "no_tls")]
     pub tls: bool,
+    /// Connect without TLS.
     #[arg(long)]
     pub no_tls: bool,
+    /// With TLS: the CA certificate the element's certificate is checked against.
     #[arg(long, value_name = "FILE", conflicts_with = "no_ca_file")]
     pub ca_file: Option<String>,
+    /// Forget the CA file.
     #[arg(long)]
     pub no_ca_file: bool,
     /// Pin this host-key fingerprint.
@@ -144,8 +165,10 @@ pub struct EditArgs {
     /// Forget the pinned key: the next connection pins the key it sees.
     #[arg(long)]
     pub no_host_key: bool,
+    /// messaging kinds: the name of its CM element.
     #[arg(long, value_name = "NAME", conflicts_with = "no_cm")]
     pub cm: Option<String>,
+    /// messaging and modular-messaging: link to no CM.
     #[arg(long)]
     pub no_cm: bool,
     #[command(flatten)]
@@ -281,10 +304,7 @@ pub async fn run(client: &ApiClient, cmd: ElementCmd) -> Result<(), Exit> {
         ElementCmd::Add(args) => add(client, args).await,
         ElementCmd::List { page, output } => {
             let v = client.get_value(&["elements"], &page.query()).await?;
-            match output.output {
-                Output::Json => print_json(&v),
-                Output::Table => print(&list_table(&client.typed(v)?)),
-            }
+            print_listing(client, v, output.output, list_table)
         }
         ElementCmd::Show { name, output } => {
             let v = client.get_value(&["elements", &name], &[]).await?;
@@ -327,7 +347,7 @@ pub async fn run(client: &ApiClient, cmd: ElementCmd) -> Result<(), Exit> {
                 if !confirm(&question, "removing an element")? {
                     return Err(Exit {
                         code: FAILED,
-                        error: anyhow!("nothing removed: the answer was not yes"),
+                        error: anyhow!("nothing was done: the answer was not yes"),
                     });
                 }
             }
@@ -401,7 +421,7 @@ fn sync_status(e: &ElementView) -> String {
     }
 }
 
-pub fn list_table(page: &ElementPage) -> String {
+pub fn list_table(page: &ElementPage) -> render::Listing {
     let mut t = render::table(&[
         "NAME",
         "KIND",
@@ -424,15 +444,15 @@ pub fn list_table(page: &ElementPage) -> String {
             opt(e.sync.version.as_deref()),
         ]);
     }
-    format!(
-        "{t}\n{}",
+    render::listing(
+        t,
         render::page_footer(
             "element",
             page.items.len(),
             page.offset,
             page.limit,
-            page.total
-        )
+            page.total,
+        ),
     )
 }
 

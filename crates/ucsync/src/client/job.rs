@@ -8,7 +8,9 @@ use ucsync_core::JobState;
 
 use super::render::{self, count, opt, opt_time};
 use super::sync::{progress, status_line};
-use super::{ApiClient, Output, OutputArg, PageArgs, print, print_json};
+use super::{
+    ApiClient, ListOutputArg, Output, OutputArg, PageArgs, print, print_json, print_listing,
+};
 use crate::Exit;
 
 #[derive(Debug, Subcommand)]
@@ -25,11 +27,13 @@ pub enum JobCmd {
         #[command(flatten)]
         page: PageArgs,
         #[command(flatten)]
-        output: OutputArg,
+        output: ListOutputArg,
     },
-    /// One job: its progress per object type, its counts, and the first of
-    /// the changes it made.
+    /// One job: its progress per object type, its counts, its log (the rows
+    /// it skipped and why, why it became an init) and the first of the
+    /// changes it made.
     Show {
+        /// The job's number.
         id: i64,
         /// How many of its changes to list with it (table output).
         #[arg(long, default_value_t = 20, value_name = "N")]
@@ -40,14 +44,16 @@ pub enum JobCmd {
     /// The object changes a job applied (or, for an init the discrepancy
     /// check refused, would have applied).
     Changes {
+        /// The job's number.
         id: i64,
         #[command(flatten)]
         page: PageArgs,
         #[command(flatten)]
-        output: OutputArg,
+        output: ListOutputArg,
     },
     /// Stop a job: a queued one at once, a running one at its next safe point.
     Stop {
+        /// The job's number.
         id: i64,
         #[command(flatten)]
         output: OutputArg,
@@ -85,10 +91,7 @@ pub async fn run(client: &ApiClient, cmd: JobCmd) -> Result<(), Exit> {
         } => {
             let query = list_query(element.as_deref(), state, &page);
             let v = client.get_value(&["jobs"], &query).await?;
-            match output.output {
-                Output::Json => print_json(&v),
-                Output::Table => print(&list_table(&client.typed(v)?)),
-            }
+            print_listing(client, v, output.output, list_table)
         }
         JobCmd::Show {
             id,
@@ -120,23 +123,18 @@ pub async fn run(client: &ApiClient, cmd: JobCmd) -> Result<(), Exit> {
             let v = client
                 .get_value(&["jobs", &id, "changes"], &page.query())
                 .await?;
-            match output.output {
-                Output::Json => print_json(&v),
-                Output::Table => {
-                    let page: ChangePage = client.typed(v)?;
-                    print(&format!(
-                        "{}\n{}",
-                        changes_table(&page),
-                        render::page_footer(
-                            "change",
-                            page.items.len(),
-                            page.offset,
-                            page.limit,
-                            page.total
-                        )
-                    ))
-                }
-            }
+            print_listing(client, v, output.output, |page: &ChangePage| {
+                render::listing(
+                    changes_table(page),
+                    render::page_footer(
+                        "change",
+                        page.items.len(),
+                        page.offset,
+                        page.limit,
+                        page.total,
+                    ),
+                )
+            })
         }
         JobCmd::Stop { id, output } => {
             let id = id.to_string();
@@ -160,7 +158,7 @@ fn progress_cell(job: &JobView) -> String {
     }
 }
 
-pub fn list_table(page: &JobPage) -> String {
+pub fn list_table(page: &JobPage) -> render::Listing {
     let mut t = render::table(&[
         "ID", "ELEMENT", "TYPE", "TRIGGER", "BY", "STATE", "PROGRESS", "CREATED", "FINISHED",
     ]);
@@ -182,13 +180,13 @@ pub fn list_table(page: &JobPage) -> String {
             opt_time(j.finished_at.as_deref()),
         ]);
     }
-    format!(
-        "{t}\n{}",
-        render::page_footer("job", page.items.len(), page.offset, page.limit, page.total)
+    render::listing(
+        t,
+        render::page_footer("job", page.items.len(), page.offset, page.limit, page.total),
     )
 }
 
-pub fn changes_table(page: &ChangePage) -> String {
+pub fn changes_table(page: &ChangePage) -> comfy_table::Table {
     let mut t = render::table(&["AT", "OP", "TYPE", "KEY", "BY", "APPLIED"]);
     for c in &page.items {
         t.add_row([
@@ -200,7 +198,7 @@ pub fn changes_table(page: &ChangePage) -> String {
             if c.applied { "yes" } else { "no" }.into(),
         ]);
     }
-    t.to_string()
+    t
 }
 
 pub fn show_text(job: &JobView, changes: Option<&ChangePage>) -> String {
@@ -248,12 +246,22 @@ pub fn show_text(job: &JobView, changes: Option<&ChangePage>) -> String {
         out.push('\n');
         out.push_str(&t.to_string());
     }
+    // What the job logged: the rows it skipped and why, why it became an
+    // init, why it failed. Only the view of one job carries it.
+    if let Some(log) = job.log.as_deref().filter(|l| !l.is_empty()) {
+        let mut t = render::table(&["LOG"]);
+        for line in log {
+            t.add_row([line.clone()]);
+        }
+        out.push('\n');
+        out.push_str(&t.to_string());
+    }
     if let Some(page) = changes {
         out.push('\n');
         if page.items.is_empty() {
             out.push_str("no changes");
         } else {
-            out.push_str(&changes_table(page));
+            out.push_str(&changes_table(page).to_string());
             let shown = page.items.len() as u64;
             match page.total {
                 Some(total) if total > shown => out.push_str(&format!(

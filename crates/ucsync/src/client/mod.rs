@@ -45,6 +45,7 @@ pub enum Noun {
 
 pub async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
     let client = ApiClient::from_conn(conn)?;
+    render::fit_to_terminal();
     match noun {
         Noun::Element(cmd) => element::run(&client, cmd).await,
         Noun::Sync(cmd) => sync::run(&client, cmd).await,
@@ -80,9 +81,45 @@ pub enum Output {
     Json,
 }
 
-/// `--output`, shared by every listing and show.
+/// How a listing is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ListOutput {
+    /// A table for people, each row cut to the terminal's width.
+    #[default]
+    Table,
+    /// The API's JSON, pretty-printed.
+    Json,
+    /// The table's columns as CSV, every cell in full.
+    Csv,
+}
+
+/// `--output` of a listing.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ListOutputArg {
+    /// table for people (long cells cut with …), json (the API's answer) or
+    /// csv (the table's columns), both in full.
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: ListOutput,
+}
+
+/// Prints a page the API answered as the listing asked for.
+pub fn print_listing<T: DeserializeOwned>(
+    client: &ApiClient,
+    v: serde_json::Value,
+    output: ListOutput,
+    listing: impl Fn(&T) -> render::Listing,
+) -> Result<(), Exit> {
+    match output {
+        ListOutput::Json => print_json(&v),
+        ListOutput::Table => print(&listing(&client.typed(v)?).to_string()),
+        ListOutput::Csv => print(&listing(&client.typed(v)?).csv()),
+    }
+}
+
+/// `--output` of a show or an action.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct OutputArg {
+    /// table for people, or json: the API's answer, every field in full.
     #[arg(long, value_enum, default_value = "table")]
     pub output: Output,
 }
@@ -128,12 +165,13 @@ impl PageArgs {
     }
 }
 
-/// The exit status for an HTTP error status: the caller's fault (bad
-/// input, no or a refused token) is 2; anything else means the operation
-/// failed.
+/// The exit status for an HTTP error status: input the service could not
+/// take (a value that does not parse, a body it cannot read) is 2, as a
+/// usage error is; anything else, a refusal (no such item, a refused or
+/// read-only token, a conflict) included, means the operation failed: 1.
 pub fn exit_code(status: u16) -> u8 {
     match status {
-        400 | 401 | 403 | 413 | 415 => BAD_INPUT,
+        400 | 413 | 415 => BAD_INPUT,
         _ => FAILED,
     }
 }
@@ -342,12 +380,31 @@ impl ApiClient {
                 }
             };
         }
+        let field = serde_json::from_slice::<ErrorBody>(body)
+            .ok()
+            .and_then(|b| b.error.field);
         Exit {
             code: exit_code(status.as_u16()),
-            error: anyhow!(message),
+            error: anyhow::Error::new(ApiFailure { message, field }),
         }
     }
 }
+
+/// An error the API answered: its sentence, and the field of the request
+/// it is about, so a subcommand can name its flag instead.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiFailure {}
 
 /// The sentence to show for an error answer: the API's message, or, from
 /// something that is not the API (a proxy, another program), its status and

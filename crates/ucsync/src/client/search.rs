@@ -5,7 +5,7 @@ use clap::Args;
 use ucsync_api::model::SearchPage;
 
 use super::render::{self, opt};
-use super::{ApiClient, Conn, Output, OutputArg, PageArgs, print, print_json};
+use super::{ApiClient, Conn, ListOutputArg, PageArgs, print_listing};
 use crate::Exit;
 
 #[derive(Debug, Args)]
@@ -15,7 +15,7 @@ pub struct SearchArgs {
     #[command(flatten)]
     pub page: PageArgs,
     #[command(flatten)]
-    pub output: OutputArg,
+    pub output: ListOutputArg,
     #[command(flatten)]
     pub conn: Conn,
 }
@@ -28,13 +28,10 @@ pub fn query(args: &SearchArgs) -> Vec<(&'static str, String)> {
 
 pub async fn run(client: &ApiClient, args: SearchArgs) -> Result<(), Exit> {
     let v = client.get_value(&["search"], &query(&args)).await?;
-    match args.output.output {
-        Output::Json => print_json(&v),
-        Output::Table => print(&table(&client.typed(v)?)),
-    }
+    print_listing(client, v, args.output.output, table)
 }
 
-pub fn table(page: &SearchPage) -> String {
+pub fn table(page: &SearchPage) -> render::Listing {
     let mut t = render::table(&["ELEMENT", "TYPE", "KEY", "NAME"]);
     for h in &page.items {
         t.add_row([
@@ -44,14 +41,14 @@ pub fn table(page: &SearchPage) -> String {
             opt(h.name.as_deref()),
         ]);
     }
-    format!(
-        "{t}\n{}",
+    render::listing(
+        t,
         render::page_footer(
             "object",
             page.items.len(),
             page.offset,
             page.limit,
-            page.total
-        )
+            page.total,
+        ),
     )
 }

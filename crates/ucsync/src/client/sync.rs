@@ -120,7 +120,7 @@ async fn ask_force(client: &ApiClient, args: &SyncArgs) -> Result<(), Exit> {
     } else {
         Err(Exit {
             code: FAILED,
-            error: anyhow!("nothing was requested: the answer was not yes"),
+            error: anyhow!("nothing was done: the answer was not yes"),
         })
     }
 }

@@ -360,7 +360,7 @@ fn schedule_add_maps_to_the_body() {
         panic!()
     };
     assert_eq!(
-        to_json(&a.body()),
+        to_json(&a.body().unwrap()),
         json!({
             "name": "nightly", "target": {"elements": ["cm1", "cm2"]},
             "sync_type": "incremental", "first_run": "2025-01-31T02:00:00Z",
@@ -382,7 +382,7 @@ fn schedule_add_maps_to_the_body() {
         panic!()
     };
     assert_eq!(
-        to_json(&a.body()),
+        to_json(&a.body().unwrap()),
         json!({
             "name": null, "target": "all", "sync_type": "init",
             "first_run": "2025-01-31T03:00:00Z", "repeat": {"cron": "0 3 * * 1-5"},
@@ -417,6 +417,92 @@ fn schedule_add_maps_to_the_body() {
         "tomorrow",
     ]);
     assert!(e.to_string().contains("RFC 3339"), "{e}");
+    let e = with(&["--time-zone", "Mars/Olympus"]);
+    assert!(e.to_string().contains("IANA"), "{e}");
+}
+
+#[test]
+fn a_local_first_run_is_read_in_the_time_zone() {
+    let add = |extra: &[&str]| {
+        let mut v = vec!["schedule", "add", "--all", "--type", "init"];
+        v.extend_from_slice(extra);
+        let ScheduleCmd::Add(a) = schedule_cmd(&v) else {
+            panic!()
+        };
+        a.body().map(|b| to_json(&b))
+    };
+    let b = add(&[
+        "--first-run",
+        "2025-01-31T03:00",
+        "--end",
+        "2025-07-01 03:00",
+        "--time-zone",
+        "Europe/Berlin",
+    ])
+    .unwrap();
+    assert_eq!(b["first_run"], "2025-01-31T02:00:00Z", "winter: +01:00");
+    assert_eq!(b["end"], "2025-07-01T01:00:00Z", "summer: +02:00");
+    assert_eq!(b["time_zone"], "Europe/Berlin");
+    // Without a zone to read it in, the flag to add is named.
+    let e = add(&["--first-run", "2025-01-31T03:00"]).unwrap_err();
+    assert_eq!(e.code, crate::BAD_INPUT);
+    assert!(e.error.to_string().contains("--time-zone"), "{}", e.error);
+    // A time the clocks skip does not exist.
+    let e = add(&[
+        "--first-run",
+        "2025-03-30T02:30",
+        "--time-zone",
+        "Europe/Berlin",
+    ])
+    .unwrap_err();
+    assert!(
+        e.error.to_string().contains("does not exist"),
+        "{}",
+        e.error
+    );
+
+    // An edit reads it in the schedule's zone unless --time-zone is given.
+    let ScheduleCmd::Edit(a) =
+        schedule_cmd(&["schedule", "edit", "3", "--first-run", "2025-06-01T03:00"])
+    else {
+        panic!()
+    };
+    assert!(a.has_local_time());
+    let p = to_json(&a.patch(Some(chrono_tz::America::New_York)).unwrap());
+    assert_eq!(p["first_run"], "2025-06-01T07:00:00Z");
+}
+
+#[test]
+fn schedule_errors_name_the_flags() {
+    let exit = |field: &str, message: &str| {
+        super::schedule::in_flags(crate::Exit {
+            code: crate::BAD_INPUT,
+            error: anyhow::Error::new(ApiFailure {
+                message: message.into(),
+                field: Some(field.into()),
+            }),
+        })
+        .error
+        .to_string()
+    };
+    assert_eq!(
+        exit(
+            "repeat.cron",
+            "repeat.cron \"x\" is not a valid cron expression (bad)"
+        ),
+        "--cron \"x\" is not a valid cron expression (bad)"
+    );
+    assert_eq!(
+        exit(
+            "end",
+            "end (2025) is before the first run (2026), so the schedule would never run; set a later end or an earlier first_run"
+        ),
+        "--end (2025) is before the first run (2026), so the schedule would never run; set a later end or an earlier --first-run"
+    );
+    assert_eq!(
+        exit("target.elements[0]", "no element named 'cm9'"),
+        "--element: no element named 'cm9'"
+    );
 }
 
 #[test]
@@ -447,7 +533,7 @@ fn schedule_edit_maps_to_the_patch() {
             panic!()
         };
         assert_eq!(a.id, 7);
-        a.patch().map(|p| to_json(&p))
+        a.patch(None).map(|p| to_json(&p))
     };
     assert_eq!(
         patch(&["--no-end", "--disabled", "--once"]).unwrap(),
@@ -504,10 +590,11 @@ fn token_create_takes_a_role() {
 
 #[test]
 fn http_statuses_map_to_exit_codes() {
-    for s in [400, 401, 403, 413, 415] {
+    for s in [400, 413, 415] {
         assert_eq!(exit_code(s), crate::BAD_INPUT, "{s}");
     }
-    for s in [404, 405, 409, 422, 500, 502, 503] {
+    // A refusal is a failed operation, not a usage error.
+    for s in [401, 403, 404, 405, 409, 422, 500, 502, 503] {
         assert_eq!(exit_code(s), crate::FAILED, "{s}");
     }
 }
@@ -683,10 +770,19 @@ fn job_tables() {
         "offset": 0, "limit": 2, "total": 6
     }))
     .unwrap();
-    insta::assert_snapshot!(
-        "job_show",
-        job::show_text(&job_view(12, "failed"), Some(&changes))
-    );
+    let mut shown = job_view(12, "failed");
+    shown.log = Some(vec![
+        "incremental became an init: the CM's history wrapped since the last sync".into(),
+        "skipped station 1003: the CM answered 'extension in use'".into(),
+    ]);
+    let text = job::show_text(&shown, Some(&changes));
+    for line in shown.log.as_ref().unwrap() {
+        assert!(
+            text.contains(line.as_str()),
+            "{line:?} missing from:\n{text}"
+        );
+    }
+    insta::assert_snapshot!("job_show", text);
 }
 
 #[test]

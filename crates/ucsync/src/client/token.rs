@@ -7,7 +7,9 @@ use ucsync_api::model::{NewTokenBody, TokenCreated, TokenPage};
 use ucsync_core::Role;
 
 use super::render::{self, opt_time};
-use super::{ApiClient, Output, OutputArg, PageArgs, print, print_json};
+use super::{
+    ApiClient, ListOutputArg, Output, OutputArg, PageArgs, print, print_json, print_listing,
+};
 use crate::Exit;
 
 #[derive(Debug, Subcommand)]
@@ -28,10 +30,13 @@ pub enum TokenCmd {
         #[command(flatten)]
         page: PageArgs,
         #[command(flatten)]
-        output: OutputArg,
+        output: ListOutputArg,
     },
     /// Revoke a token (the last admin token stays).
-    Remove { id: i64 },
+    Remove {
+        /// The token's number (`token list` shows it).
+        id: i64,
+    },
     /// On the server: make a new admin token in the service's database,
     /// running or not, and write its secret to <data dir>/admin.token — for
     /// when no admin token is left or its secret is lost. Reads the data
@@ -95,10 +100,7 @@ pub async fn run(client: &ApiClient, cmd: TokenCmd) -> Result<(), Exit> {
         }
         TokenCmd::List { page, output } => {
             let v = client.get_value(&["tokens"], &page.query()).await?;
-            match output.output {
-                Output::Json => print_json(&v),
-                Output::Table => print(&list_table(&client.typed(v)?)),
-            }
+            print_listing(client, v, output.output, list_table)
         }
         TokenCmd::Remove { id } => {
             client
@@ -115,7 +117,7 @@ pub async fn run(client: &ApiClient, cmd: TokenCmd) -> Result<(), Exit> {
     }
 }
 
-pub fn list_table(page: &TokenPage) -> String {
+pub fn list_table(page: &TokenPage) -> render::Listing {
     let mut t = render::table(&["ID", "NAME", "ROLE", "CREATED", "LAST USED"]);
     for k in &page.items {
         t.add_row([
@@ -126,14 +128,14 @@ pub fn list_table(page: &TokenPage) -> String {
             opt_time(k.last_used_at.as_deref()),
         ]);
     }
-    format!(
-        "{t}\n{}",
+    render::listing(
+        t,
         render::page_footer(
             "token",
             page.items.len(),
             page.offset,
             page.limit,
-            page.total
-        )
+            page.total,
+        ),
     )
 }

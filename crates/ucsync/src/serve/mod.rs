@@ -237,6 +237,7 @@ impl Service {
                 ucsync_api::ApiSettings {
                     default_time_zone: zone,
                     element_networks: settings.element_networks.clone(),
+                    metrics_token: settings.metrics_token.clone(),
                     ..ucsync_api::ApiSettings::default()
                 },
             )
@@ -298,7 +299,12 @@ async fn first_admin_token(store: &dyn Store, path: &Path) -> anyhow::Result<()>
 
 /// `ucsync serve`: runs until SIGINT or SIGTERM.
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
-    let settings = Settings::load(&flags, std::env::vars())?;
+    run_with(Settings::load(&flags, std::env::vars())?).await
+}
+
+/// [`run`] with settings already loaded, so a caller can tell a bad
+/// setting (the user's input) from a service that failed.
+pub async fn run_with(settings: Settings) -> anyhow::Result<()> {
     let tls = settings.syslog_tls_cert.is_some();
     let service = Service::start(settings).await?;
     eprintln!(

@@ -13,6 +13,29 @@ use serde::{Deserialize, Serialize};
 /// Where the data directory is when nothing says otherwise.
 pub const DEFAULT_DATA_DIR: &str = "ucsync-data";
 
+/// Every setting, for `serve --help`: a test checks that it names each one.
+pub const SETTINGS_HELP: &str = "\
+Settings: defaults < the TOML file (--config) < UCSYNC_<NAME> environment variables < flags.
+  data_dir                  the data directory: database, secret.key, admin.token [ucsync-data]
+  database_url              a postgres:// URL: several services share its database and job queue
+  http_listen               the HTTP address [127.0.0.1:8080]
+  time_zone                 the zone of schedules that name none [UTC]
+  init_pool                 inits at once on this node [8]
+  sessions                  SAT sessions per CM during a sync [2]
+  keep_connections          keep each element's connection open between jobs [true]
+  delete_threshold_count    an init refuses when deletions of one type pass both this count [20]
+  delete_threshold_percent  and this share of the stored objects [20]
+  job_lease_seconds         after how long another node fails a dead node's job [30]
+  node                      this node's name [kept in node.id]
+  element_networks          CIDR blocks ucsync may reach elements in and take notify from [no limit]
+  metrics_token             a secret good for GET /metrics alone (file or environment only)
+  syslog_listen             notify sync, UDP and TCP [127.0.0.1:5514]
+  syslog_tls_cert, syslog_tls_key, syslog_tls_client_ca
+                            TLS instead of plain TCP for notify sync; client certificates optional
+  syslog_rate_per_sender, syslog_burst_per_sender
+                            notify messages per second per sender, and at once [1000, 2000]
+Not settings: UCSYNC_SECRET_KEY (the key of device passwords, instead of secret.key), UCSYNC_LOG.";
+
 /// Every setting of `ucsync serve`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +73,10 @@ pub struct Settings {
     /// The networks (CIDR blocks) ucsync may connect to elements in, and
     /// take notify-sync messages from; empty: no limit.
     pub element_networks: ucsync_core::ElementNetworks,
+    /// A secret `GET /metrics` takes besides any API token, and nothing
+    /// else does: for a Prometheus server (TOML or UCSYNC_METRICS_TOKEN,
+    /// never a flag, which `ps` would show).
+    pub metrics_token: Option<ucsync_api::auth::MetricsToken>,
 }
 
 impl Default for Settings {
@@ -74,6 +101,7 @@ impl Default for Settings {
             node: None,
             job_lease_seconds: 30,
             element_networks: ucsync_core::ElementNetworks::default(),
+            metrics_token: None,
         }
     }
 }
@@ -159,7 +187,13 @@ impl Settings {
             .filter(|(k, _)| !NOT_SETTINGS.iter().any(|n| n.eq_ignore_ascii_case(k)))
             .collect();
         for (k, v) in &env {
-            figment = figment.merge(Serialized::default(k, parse_env_value(v)));
+            // A secret is text even when it looks like a number.
+            let value = if k == "metrics_token" {
+                figment::value::Value::from(v.clone())
+            } else {
+                parse_env_value(v)
+            };
+            figment = figment.merge(Serialized::default(k, value));
         }
         figment = figment.merge(Serialized::defaults(flags));
         let s: Settings = figment
@@ -170,6 +204,16 @@ impl Settings {
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| !t.is_long_enough())
+        {
+            bail!(
+                "metrics_token must be at least {} characters: make one with `openssl rand -base64 32`",
+                ucsync_api::auth::MetricsToken::MIN_LEN
+            );
+        }
         if self.init_pool == 0 {
             bail!("init_pool must be at least 1");
         }
@@ -282,6 +326,54 @@ mod tests {
         };
         let s = Settings::load(&flags, e).unwrap();
         assert_eq!((s.init_pool, s.http_listen.port()), (7, 0));
+    }
+
+    #[test]
+    fn the_metrics_token_comes_from_the_file_or_the_environment_and_never_prints() {
+        let s = Settings::load(
+            &Flags::default(),
+            env(&[("UCSYNC_METRICS_TOKEN", "12345678901234567890")]),
+        )
+        .unwrap();
+        let token = s.metrics_token.clone().expect("the token");
+        assert_eq!(
+            token,
+            ucsync_api::auth::MetricsToken::new("12345678901234567890")
+        );
+        assert!(!format!("{s:?}").contains("1234567890"), "{s:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ucsync.toml");
+        std::fs::write(&file, "metrics_token = \"short\"\n").unwrap();
+        let flags = Flags {
+            config: Some(file),
+            ..Default::default()
+        };
+        let e = Settings::load(&flags, env(&[])).unwrap_err().to_string();
+        assert!(
+            e.starts_with("metrics_token must be at least 16 characters"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn serve_help_names_every_setting_with_its_default() {
+        let defaults = serde_json::to_value(Settings::default()).unwrap();
+        for (key, value) in defaults.as_object().unwrap() {
+            assert!(SETTINGS_HELP.contains(key.as_str()), "{key} missing");
+            let line = SETTINGS_HELP
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{key} ")));
+            let shown = match value {
+                serde_json::Value::Number(n) => n.as_f64().map(|f| format!("[{f}]")),
+                serde_json::Value::Bool(b) => Some(format!("[{b}]")),
+                serde_json::Value::String(s) => Some(format!("[{s}]")),
+                _ => None,
+            };
+            if let (Some(line), Some(shown)) = (line, shown) {
+                assert!(line.ends_with(&shown), "{key}: {line:?} should end {shown}");
+            }
+        }
     }
 
     #[test]

@@ -99,7 +99,7 @@ fn demo_walks_through_and_succeeds() {
         assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
         for narrated in [
             "job 1 init, trigger element-added, requested by admin",
-            "\"cm-west daily incremental\": incremental every day",
+            "\"cm-west default schedule\": incremental every day",
             "change station 1001 (by craft",
             "ucsync add station 2002: made by 'ucsync', one of ucsync's own logins",
             "ran init: 1801 history rows to apply, more than 1800",
@@ -136,7 +136,7 @@ fn ossi_prints_json_csv_and_tables() {
     assert!(
         emu.stdout_lines
             .iter()
-            .any(|l| l.starts_with("host key SHA256:"))
+            .any(|l| l.starts_with("host key ssh-ed25519 SHA256:"))
     );
     let out = ossi(
         emu.port,
@@ -232,4 +232,88 @@ fn bad_emulator_flags_are_usage_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("widget"));
+}
+
+/// Reads an emulator's banner up to its line of logins; then stops it and
+/// returns that line, the banner before it, and what it logged.
+fn banner(args: &[&str], env: &[(&str, &str)]) -> (String, Vec<String>, String) {
+    let mut child = Command::new(BIN)
+        .arg("emulate")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut before = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let logins = loop {
+        let line = lines.next().expect("a line of logins").unwrap();
+        if line.starts_with("logins: ") || line.starts_with("bind DNs: ") {
+            break line;
+        }
+        before.push(line);
+    };
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    (logins, before, text(&out.stderr))
+}
+
+#[test]
+fn emulators_print_default_logins_with_passwords_and_name_key_algorithms() {
+    let quiet = [("UCSYNC_LOG", "warn")];
+    let cm = ["cm", "--listen", "127.0.0.1:0", "--profile", "empty"];
+    let (logins, before, _) = banner(&cm, &quiet);
+    assert!(
+        logins.starts_with("logins: dadmin:dadmin01 (the default"),
+        "{logins}"
+    );
+    let keys: Vec<&String> = before
+        .iter()
+        .filter(|l| l.starts_with("host key "))
+        .collect();
+    assert_eq!(keys.len(), 2, "{before:?}");
+    assert!(
+        keys[0].starts_with("host key ssh-ed25519 SHA256:"),
+        "{keys:?}"
+    );
+    assert!(
+        keys[1].starts_with("host key ecdsa-sha2-nistp256 SHA256:"),
+        "{keys:?}"
+    );
+
+    // A password given on the command line is not echoed.
+    let mut given = cm.to_vec();
+    given.extend(["--login", "craft:craft01"]);
+    let (logins, _, _) = banner(&given, &quiet);
+    assert_eq!(logins, "logins: craft");
+
+    let ipo = ["ip-office", "--listen", "127.0.0.1:0", "--users", "1"];
+    let (logins, _, _) = banner(&ipo, &quiet);
+    assert!(
+        logins.starts_with("logins: Administrator:Administrator (the default"),
+        "{logins}"
+    );
+    let mm = [
+        "messaging",
+        "--product",
+        "aura",
+        "--listen",
+        "127.0.0.1:0",
+        "--subscribers",
+        "1",
+    ];
+    let (logins, _, _) = banner(&mm, &quiet);
+    assert!(logins.starts_with("bind DNs: cn=admin"), "{logins}");
+    assert!(logins.contains(":admin01 (the default"), "{logins}");
+}
+
+#[test]
+fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let (_, _, log) = banner(
+        &["cm", "--listen", "127.0.0.1:0", "--profile", "empty"],
+        &[("UCSYNC_LOG", "info")],
+    );
+    assert!(log.contains("data ready"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
 }

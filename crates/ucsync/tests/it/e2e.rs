@@ -14,19 +14,20 @@ use crate::cli::{BIN, Emulator};
 use crate::service::Serve;
 
 /// The CLI against the service, finding the admin token in the data directory.
-fn cli(serve: &Serve, data: &Path, args: &[&str]) -> Output {
+pub fn cli(serve: &Serve, data: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .args(["--server", &serve.url, "--data-dir"])
         .arg(data)
         .env_remove("UCSYNC_TOKEN")
+        .env_remove("COLUMNS")
         .env("UCSYNC_ELEMENT_PASSWORD", "dadmin01")
         .stdin(Stdio::null())
         .output()
         .unwrap()
 }
 
-fn ok(out: Output) -> String {
+pub fn ok(out: Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -37,7 +38,7 @@ fn ok(out: Output) -> String {
     stdout
 }
 
-fn json_of(out: Output) -> Value {
+pub fn json_of(out: Output) -> Value {
     serde_json::from_str(&ok(out)).expect("--output json prints JSON")
 }
 

@@ -169,7 +169,15 @@ async fn a_user_session() {
     schedule::run(c, schedule_cmd(&["schedule", "list"]))
         .await
         .unwrap();
-    schedule::run(c, schedule_cmd(&["schedule", "remove", &sid]))
+    // Without a terminal to ask on, a removal needs --yes.
+    if !std::io::stdin().is_terminal() {
+        let e = schedule::run(c, schedule_cmd(&["schedule", "remove", &sid]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, crate::BAD_INPUT);
+        assert!(e.error.to_string().ends_with("pass --yes"), "{}", e.error);
+    }
+    schedule::run(c, schedule_cmd(&["schedule", "remove", &sid, "--yes"]))
         .await
         .unwrap();
 
@@ -191,18 +199,19 @@ async fn a_user_session() {
                 "init",
                 "--first-run",
                 "2030-01-01T00:00:00Z",
-                "--time-zone",
-                "Mars/Olympus",
+                "--cron",
+                "at three",
             ]),
         )
         .await,
     );
     assert_eq!(status, crate::BAD_INPUT, "{msg}");
+    assert!(msg.starts_with("--cron \"at three\""), "{msg}");
     let (status, msg) =
         code(element::add_with_password(c, f.add_args("cm1", "dadmin"), "x".into()).await);
     assert_eq!(status, crate::FAILED, "409: {msg}");
     let (status, msg) = code(job::run(&f.with_token("ucs_nope"), job_cmd(&["job", "list"])).await);
-    assert_eq!(status, crate::BAD_INPUT);
+    assert_eq!(status, crate::FAILED);
     assert!(
         msg.starts_with("the token in UCSYNC_TOKEN was refused"),
         "{msg}"
@@ -232,7 +241,7 @@ async fn a_user_session() {
     .await
     .unwrap();
     let (status, msg) = code(sync::run(&viewer, sync_cmd(&["sync", "init", "--all"])).await);
-    assert_eq!(status, crate::BAD_INPUT, "403: {msg}");
+    assert_eq!(status, crate::FAILED, "403: {msg}");
 
     // Without a terminal, a forced init needs --yes.
     if !std::io::stdin().is_terminal() {
