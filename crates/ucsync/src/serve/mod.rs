@@ -131,6 +131,8 @@ impl Service {
         )
         .map_err(anyhow::Error::msg)?;
         create_private_dir(&settings.data_dir)?;
+        // Before anything starts: a certificate that does not load stops here.
+        let (certs, https) = serve_certificate(&settings, mode)?;
         let secret = secret_key(&settings.data_dir, std::env::var("UCSYNC_SECRET_KEY").ok())?;
         let store: Arc<dyn Store> = match &settings.database_url {
             Some(url) => Arc::new(
@@ -207,7 +209,6 @@ impl Service {
             .await
             .with_context(|| format!("cannot listen on {}", settings.http_listen))?;
         let http_addr = listener.local_addr()?;
-        let (certs, https) = serve_certificate(&settings, mode)?;
         let stop = shutdown.child_token();
         // Open event streams end with the same token, or they would hold
         // the graceful shutdown open.
