@@ -234,6 +234,10 @@ impl Service {
                 })
             }
             None => tokio::spawn(async move {
+                // As the TLS listener: answers go out at once, not after Nagle's wait.
+                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
                 axum::serve(listener, app)
                     .with_graceful_shutdown(stop.cancelled_owned())
                     .await
