@@ -56,6 +56,10 @@ pub struct ApiSettings {
     pub element_networks: ucsync_core::ElementNetworks,
     /// A secret that `GET /metrics` takes besides any API token.
     pub metrics_token: Option<auth::MetricsToken>,
+    /// The API and the console are served over HTTPS: every response
+    /// carries `Strict-Transport-Security`, and whatever sets a cookie
+    /// (console sessions) marks it `Secure` when this is on.
+    pub https: bool,
 }
 
 impl Default for ApiSettings {
@@ -66,6 +70,7 @@ impl Default for ApiSettings {
             max_body: 1 << 20,
             element_networks: ucsync_core::ElementNetworks::default(),
             metrics_token: None,
+            https: false,
         }
     }
 }
@@ -240,10 +245,11 @@ pub fn openapi() -> Arc<OpenApiDoc> {
 /// `/metrics`, so call it within a tokio runtime.
 pub fn router(state: ApiState) -> Router {
     metrics::spawn_recorder(&state);
+    let https = state.settings.https;
     let (secured, _) = secured().split_for_parts();
     let secured = secured.route_layer(from_fn_with_state(state.clone(), auth::require_token));
     let (public, _) = routes::service::public().split_for_parts();
-    secured
+    let router = secured
         .merge(public)
         .route("/", axum::routing::get(routes::service::console))
         .fallback(error::not_found)
@@ -255,5 +261,21 @@ pub fn router(state: ApiState) -> Router {
             axum::response::IntoResponse::into_response(ApiError::internal("a handler panicked"))
         }))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    if https {
+        router.layer(axum::middleware::map_response(strict_transport_security))
+    } else {
+        router
+    }
+}
+
+/// Browsers that reached the service over HTTPS keep to it for a year.
+async fn strict_transport_security(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    response.headers_mut().insert(
+        axum::http::header::STRICT_TRANSPORT_SECURITY,
+        axum::http::HeaderValue::from_static("max-age=31536000"),
+    );
+    response
 }

@@ -1,7 +1,8 @@
 //! The service figures of BENCHMARKS.md: `ucsync serve` run as its own
 //! process from the built binary, on SQLite on disk, driven over HTTP.
 //! Run with `cargo bench -p ucsync --bench service` (`-- search`, `-- jobs`,
-//! `-- dispatch` or `-- schedule` for one part). The latency parts need
+//! `-- dispatch` or `-- schedule` for one part; `-- tls`, HTTP against
+//! HTTPS, runs only when named). The latency parts need
 //! `wrk` (Debian's package).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -361,19 +362,76 @@ fn measure(server: &Server, what: &str, path: &str) -> Load {
     l
 }
 
-/// Search and the jobs list on 1,000,000 objects, at 50 clients.
-async fn latency(search: bool, jobs: bool) {
+/// The data directory of the latency figures: filled (most of a minute),
+/// or kept from before in `SERVICE_BENCH_DATA`.
+async fn filled() -> (tempfile::TempDir, std::path::PathBuf) {
     let temp = tempfile::tempdir().expect("tempdir");
-    // Filling takes most of a minute: `SERVICE_BENCH_DATA` keeps the filled
-    // data directory there between runs.
     let kept = std::env::var_os("SERVICE_BENCH_DATA").map(std::path::PathBuf::from);
-    let dir = kept.as_deref().unwrap_or(temp.path());
+    let dir = kept.unwrap_or_else(|| temp.path().to_path_buf());
     if dir.join("secret.key").exists() {
         println!("the data filled before in {}", dir.display());
     } else {
-        std::fs::create_dir_all(dir).expect("data directory");
-        fill(dir, &SecretKey::generate(), 200).await;
+        std::fs::create_dir_all(&dir).expect("data directory");
+        fill(&dir, &SecretKey::generate(), 200).await;
     }
+    (temp, dir)
+}
+
+/// What TLS costs: search's p99 at 50 keep-alive clients over plain HTTP
+/// and over HTTPS, the two alternating (ABBA) so a busy machine weighs on
+/// both alike; the medians of the rounds are compared.
+async fn tls() {
+    const ROUNDS: usize = 7;
+    let (_temp, dir) = filled().await;
+    let pki = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (pki.path().join("api.pem"), pki.path().join("api.key"));
+    let pair = rcgen::KeyPair::generate().expect("key");
+    let made = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("names")
+        .self_signed(&pair)
+        .expect("certificate");
+    std::fs::write(&cert, made.pem()).expect("certificate file");
+    std::fs::write(&key, pair.serialize_pem()).expect("key file");
+    let path = "/api/v1/search?q=3451";
+    let (mut plain, mut https) = (Vec::new(), Vec::new());
+    let (mut plain_rps, mut https_rps) = (Vec::new(), Vec::new());
+    for round in 1..=ROUNDS {
+        let order = if round % 2 == 1 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for tls in order {
+            let server = Server::start_with(&dir, tls.then_some((&*cert, &*key)));
+            let scheme = if tls { "HTTPS" } else { "HTTP" };
+            let l = measure(
+                &server,
+                &format!("round {round}, {scheme}: GET {path}"),
+                path,
+            );
+            if tls { &mut https } else { &mut plain }.push(l.p99_ms);
+            if tls { &mut https_rps } else { &mut plain_rps }.push(l.rps);
+            server.stop();
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (p, t) = (median(&mut plain), median(&mut https));
+    let cost = (t / p - 1.0) * 100.0;
+    let mark = if cost < 10.0 { "met" } else { "MISSED" };
+    println!(
+        "search p99, median of {ROUNDS}: HTTP {p:.1} ms, HTTPS {t:.1} ms: TLS costs {cost:+.1} % (target < 10 %: {mark}); requests/s, median: HTTP {:.0}, HTTPS {:.0}",
+        median(&mut plain_rps),
+        median(&mut https_rps)
+    );
+}
+
+/// Search and the jobs list on 1,000,000 objects, at 50 clients.
+async fn latency(search: bool, jobs: bool) {
+    let (_temp, dir) = filled().await;
+    let dir = dir.as_path();
     let server = Server::start(dir);
     println!(
         "service started in {:.2} s",
@@ -765,6 +823,10 @@ async fn main() {
     let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
     if want("search") || want("jobs") {
         latency(want("search"), want("jobs")).await;
+    }
+    // Not part of a plain run: it starts the service six times.
+    if parts.iter().any(|a| a == "tls") {
+        tls().await;
     }
     if want("dispatch") {
         dispatch().await;

@@ -22,6 +22,12 @@ pub struct Server {
 
 impl Server {
     pub fn start(data_dir: &Path) -> Server {
+        Server::start_with(data_dir, None)
+    }
+
+    /// Over HTTPS with this certificate and key (PEM) when given; the
+    /// certificate is also what the bench's own client trusts.
+    pub fn start_with(data_dir: &Path, tls: Option<(&Path, &Path)>) -> Server {
         let t = Instant::now();
         // `SERVICE_BENCH_BIN` measures another build of the service (an
         // older one, say) with the same load. Not `UCSYNC_…`: the service
@@ -31,6 +37,14 @@ impl Server {
         let mut child = Command::new(bin)
             .args(["serve", "--http-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(tls.into_iter().flat_map(|(cert, key)| {
+                [
+                    "--http-tls-cert".as_ref(),
+                    cert.as_os_str(),
+                    "--http-tls-key".as_ref(),
+                    key.as_os_str(),
+                ]
+            }))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -44,8 +58,9 @@ impl Server {
         // lines are kept to explain a failure.
         std::thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("serving on http://").nth(1) {
-                    let addr = rest.split('/').next().unwrap_or_default().to_string();
+                if let Some(rest) = line.split("serving on ").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default();
+                    let addr = addr.trim_end_matches('/').to_string();
                     let _ = tx.send(addr);
                 }
                 let mut kept = kept.lock().expect("log");
@@ -66,17 +81,29 @@ impl Server {
             }
         };
         let started_in = t.elapsed();
+        let http = match tls {
+            Some((cert, _)) => {
+                let trust = ucsync_connect::tls::Trust::CaFile(cert.to_path_buf());
+                let config = ucsync_connect::tls::client_config(&trust, Arc::default())
+                    .expect("a client of the bench's certificate");
+                reqwest::Client::builder()
+                    .tls_backend_preconfigured(config)
+                    .build()
+                    .expect("a client")
+            }
+            None => reqwest::Client::new(),
+        };
         let token = std::fs::read_to_string(data_dir.join("admin.token"))
             .expect("admin.token")
             .trim()
             .to_string();
         Server {
             child: Some(child),
-            base: format!("http://{addr}"),
+            base: addr,
             token,
             started_in,
             log,
-            http: reqwest::Client::new(),
+            http,
         }
     }
 

@@ -22,6 +22,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use ucsync_api::model::{ElementPage, ElementView, ErrorBody};
+use ucsync_connect::tls::Trust;
 
 use crate::{BAD_INPUT, Exit, FAILED, bad_input};
 
@@ -69,6 +70,16 @@ pub struct Conn {
     /// UCSYNC_TOKEN is not set [default: $UCSYNC_DATA_DIR or ./ucsync-data].
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Check an https:// service's certificate against the CA certificates
+    /// in this PEM file [env: UCSYNC_SERVER_CA_FILE] [default: the data
+    /// directory's self-signed certificate when there is one, else the
+    /// system's trust store].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub server_ca_file: Option<PathBuf>,
+    /// Accept only the https:// service certificate with this SHA-256
+    /// fingerprint, as `serve` prints it [env: UCSYNC_SERVER_FINGERPRINT].
+    #[arg(long, global = true, value_name = "SHA256")]
+    pub server_fingerprint: Option<String>,
 }
 
 /// How a listing or a single item is printed.
@@ -150,6 +161,35 @@ impl Conn {
             })
             .unwrap_or_else(|| DEFAULT_SERVER.to_string())
     }
+}
+
+/// How the CLI checks an https:// service's certificate: against a CA file,
+/// else a pinned fingerprint, else — on the service's machine — the data
+/// directory's self-signed certificate, else the system's trust store.
+/// Never "accept anything".
+pub fn server_trust(
+    ca_file: Option<PathBuf>,
+    fingerprint: Option<String>,
+    data_dir: &Path,
+) -> Result<Trust, Exit> {
+    if let Some(ca) = ca_file {
+        return Ok(Trust::CaFile(ca));
+    }
+    if let Some(pin) = fingerprint {
+        let pin = ucsync_connect::tls::parse_fingerprint(&pin)
+            .map_err(|e| bad_input(anyhow!("--server-fingerprint: {e}")))?;
+        return Ok(Trust::Pinned(pin));
+    }
+    let own = data_dir.join(ucsync::serve::https::SELF_SIGNED_CERT);
+    Ok(if own.exists() {
+        Trust::CaFile(own)
+    } else {
+        Trust::System
+    })
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|s| !s.trim().is_empty())
 }
 
 impl PageArgs {
@@ -236,7 +276,18 @@ fn server_url(server: &str) -> Result<Url, Exit> {
 }
 
 impl ApiClient {
+    /// A client that checks an https:// service against the system's trust store.
     pub fn new(server: &str, token: String, source: TokenSource) -> Result<ApiClient, Exit> {
+        ApiClient::with_trust(server, token, source, &Trust::System)
+    }
+
+    /// A client that checks an https:// service's certificate as `trust` says.
+    pub fn with_trust(
+        server: &str,
+        token: String,
+        source: TokenSource,
+        trust: &Trust,
+    ) -> Result<ApiClient, Exit> {
         let mut api = server_url(server)?;
         {
             let mut segments = api
@@ -244,13 +295,19 @@ impl ApiClient {
                 .map_err(|()| bad_input(anyhow!("--server {server:?} cannot be a base URL")))?;
             segments.pop_if_empty().extend(["api", "v1"]);
         }
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             // A connection check logs in to the element, so answers may be slow.
             .timeout(Duration::from_secs(300))
-            .user_agent(concat!("ucsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("cannot set up the HTTP client")?;
+            .user_agent(concat!("ucsync/", env!("CARGO_PKG_VERSION")));
+        if api.scheme() == "https" {
+            let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+            let mut tls = ucsync_connect::tls::client_config(trust, seen)
+                .map_err(|e| bad_input(anyhow!("{e}")))?;
+            tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            http = http.tls_backend_preconfigured(tls).https_only(true);
+        }
+        let http = http.build().context("cannot set up the HTTP client")?;
         Ok(ApiClient {
             http,
             server: server.trim_end_matches('/').to_string(),
@@ -267,7 +324,16 @@ impl ApiClient {
         server_url(&server)?;
         let data_dir = ucsync::serve::settings::data_dir_from_env(conn.data_dir.as_deref());
         let (token, source) = find_token(std::env::var("UCSYNC_TOKEN").ok(), &data_dir)?;
-        ApiClient::new(&server, token, source)
+        let trust = server_trust(
+            conn.server_ca_file
+                .clone()
+                .or_else(|| env_var("UCSYNC_SERVER_CA_FILE").map(PathBuf::from)),
+            conn.server_fingerprint
+                .clone()
+                .or_else(|| env_var("UCSYNC_SERVER_FINGERPRINT")),
+            &data_dir,
+        )?;
+        ApiClient::with_trust(&server, token, source, &trust)
     }
 
     fn url(&self, segments: &[&str]) -> Url {
@@ -348,7 +414,17 @@ impl ApiClient {
         while let Some(next) = cause.source() {
             cause = next;
         }
-        let error = if e.is_connect() {
+        let certificate = self.server.starts_with("https:")
+            && e.is_connect()
+            && format!("{cause}")
+                .to_ascii_lowercase()
+                .contains("certificate");
+        let error = if certificate {
+            anyhow!(
+                "the ucsync service at {} presented a certificate this client does not trust ({cause}): pass --server-ca-file with the CA that signed it, or --server-fingerprint with the fingerprint `ucsync serve` printed",
+                self.server
+            )
+        } else if e.is_connect() {
             anyhow!(
                 "cannot reach the ucsync service at {} ({cause}): start it with `ucsync serve`, or pass --server",
                 self.server

@@ -897,3 +897,30 @@ fn schedule_search_and_token_tables() {
     .unwrap();
     insta::assert_snapshot!("tokens", super::token::list_table(&tokens));
 }
+
+#[test]
+fn an_https_service_is_checked_by_ca_file_pin_own_certificate_or_system() {
+    use ucsync_connect::tls::Trust;
+    let dir = tempfile::tempdir().unwrap();
+    let pin = format!("SHA256:{}", ["ab"; 32].join(":"));
+    let ca = PathBuf::from("ca.pem");
+    let t = server_trust(Some(ca.clone()), Some(pin.clone()), dir.path()).unwrap();
+    assert_eq!(t, Trust::CaFile(ca), "the CA file first");
+    let t = server_trust(None, Some(pin), dir.path()).unwrap();
+    assert_eq!(t, Trust::Pinned([0xab; 32]));
+    assert_eq!(server_trust(None, None, dir.path()).unwrap(), Trust::System);
+    let own = dir.path().join("http-tls.crt");
+    std::fs::write(&own, "a certificate").unwrap();
+    assert_eq!(
+        server_trust(None, None, dir.path()).unwrap(),
+        Trust::CaFile(own),
+        "the data directory's own certificate on the service's machine"
+    );
+    let e = server_trust(None, Some("SHA256:zz".into()), dir.path()).unwrap_err();
+    assert_eq!(e.code, crate::BAD_INPUT);
+    assert!(
+        e.error.to_string().contains("--server-fingerprint"),
+        "{}",
+        e.error
+    );
+}

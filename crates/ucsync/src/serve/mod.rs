@@ -4,6 +4,7 @@
 
 pub mod datadir;
 pub mod recovery;
+pub mod https;
 pub mod settings;
 pub mod syslog;
 
@@ -106,6 +107,8 @@ pub struct Service {
     pub data_dir: PathBuf,
     /// Where the first admin token was written, when this start made it.
     pub admin_token_file: PathBuf,
+    /// HTTPS, when the API is served over TLS.
+    pub https: Option<Https>,
     pub runner: Runner,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -146,6 +149,28 @@ async fn join_node(
     })
 }
 
+/// How the API is served over TLS.
+#[derive(Debug, Clone)]
+pub struct Https {
+    /// The SHA-256 fingerprint of the certificate presented at the start.
+    pub fingerprint: String,
+    /// The self-signed certificate in the data directory, when it is the
+    /// one served, and whether this start made it.
+    pub self_signed: Option<(PathBuf, bool)>,
+}
+
+impl Service {
+    /// The URL of the API's root (`http://…/` or `https://…/`).
+    pub fn url(&self) -> String {
+        let scheme = if self.https.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}/", self.http_addr)
+    }
+}
+
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
@@ -157,8 +182,16 @@ impl std::fmt::Debug for Service {
 impl Service {
     /// Opens the store, starts the runner, the scheduler and the API.
     pub async fn start(settings: Settings) -> anyhow::Result<Service> {
+        let mode = https::decide(
+            settings.http_listen,
+            settings.http_tls_cert.is_some(),
+            settings.insecure_http,
+        )
+        .map_err(anyhow::Error::msg)?;
         datadir::prepare(&settings.data_dir)?;
         let data_lock = datadir::lock(&settings.data_dir)?;
+        // Before anything starts: a certificate that does not load stops here.
+        let (certs, https) = serve_certificate(&settings, mode)?;
         let secret = secret_key(&settings.data_dir, std::env::var("UCSYNC_SECRET_KEY").ok())?;
         let store = open_store(&settings, &secret).await?;
         let zone = ucsync_schedule::parse_time_zone(&settings.time_zone)?;
@@ -238,16 +271,34 @@ impl Service {
                     default_time_zone: zone,
                     element_networks: settings.element_networks.clone(),
                     metrics_token: settings.metrics_token.clone(),
+                    https: https.is_some(),
                     ..ucsync_api::ApiSettings::default()
                 },
             )
             .with_shutdown(stop.clone()),
         );
+        let served = match certs {
+            Some(certs) => {
+                tasks.push(tokio::spawn(certs.clone().watch(stop.clone())));
+                let tls = https::TlsListener::new(listener, certs.acceptor()?, stop.clone());
+                tokio::spawn(async move {
+                    axum::serve(tls, app)
+                        .with_graceful_shutdown(stop.cancelled_owned())
+                        .await
+                })
+            }
+            None => tokio::spawn(async move {
+                // As the TLS listener: answers go out at once, not after Nagle's wait.
+                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+            }),
+        };
         tasks.push(tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(e) = served {
+            if let Ok(Err(e)) = served.await {
                 tracing::error!(error = %e, "the HTTP server stopped");
             }
         }));
@@ -257,6 +308,7 @@ impl Service {
             syslog_addr,
             data_dir: settings.data_dir.clone(),
             admin_token_file,
+            https,
             runner,
             shutdown,
             tasks,
@@ -285,6 +337,54 @@ impl Service {
     }
 }
 
+/// The certificate to serve as `mode` says: the given one, or the data
+/// directory's self-signed one (made at the first start, said with its
+/// fingerprint); none for plain HTTP, warned about off loopback.
+fn serve_certificate(
+    settings: &Settings,
+    mode: https::HttpMode,
+) -> anyhow::Result<(Option<Arc<https::CertStore>>, Option<Https>)> {
+    let (cert, key, self_signed) = match mode {
+        https::HttpMode::Plain => return Ok((None, None)),
+        https::HttpMode::Insecure => {
+            tracing::warn!(
+                listen = %settings.http_listen,
+                "serving plain HTTP off loopback (insecure_http): API tokens cross the network in clear; give http_tls_cert and http_tls_key, or drop insecure_http for a self-signed certificate"
+            );
+            return Ok((None, None));
+        }
+        https::HttpMode::Given => (
+            settings.http_tls_cert.clone().unwrap_or_default(),
+            settings.http_tls_key.clone().unwrap_or_default(),
+            None,
+        ),
+        https::HttpMode::SelfSigned => {
+            let names = https::host_names(settings.http_listen);
+            let (cert, key, made) = https::self_signed(&settings.data_dir, &names)?;
+            (cert.clone(), key, Some((cert, made)))
+        }
+    };
+    let certs = https::CertStore::load(&cert, &key)?;
+    let fingerprint = certs.fingerprint();
+    match &self_signed {
+        Some((path, true)) => tracing::warn!(
+            cert = %path.display(), %fingerprint,
+            "no http_tls_cert for an address off loopback: made a self-signed certificate; clients trust it with --server-ca-file or --server-fingerprint, or give http_tls_cert and http_tls_key"
+        ),
+        Some((path, false)) => {
+            tracing::info!(cert = %path.display(), %fingerprint, "serving HTTPS with the self-signed certificate")
+        }
+        None => tracing::info!(cert = %cert.display(), %fingerprint, "serving HTTPS"),
+    }
+    Ok((
+        Some(certs),
+        Some(Https {
+            fingerprint,
+            self_signed,
+        }),
+    ))
+}
+
 /// At the first start (no token at all), an admin token is made and written
 /// to `<data dir>/admin.token` for the administrator and the CLI.
 async fn first_admin_token(store: &dyn Store, path: &Path) -> anyhow::Result<()> {
@@ -307,9 +407,13 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
 pub async fn run_with(settings: Settings) -> anyhow::Result<()> {
     let tls = settings.syslog_tls_cert.is_some();
     let service = Service::start(settings).await?;
+    let certificate = match &service.https {
+        Some(h) => format!("certificate {}, ", h.fingerprint),
+        None => String::new(),
+    };
     eprintln!(
-        "ucsync is serving on http://{}/ (admin token in {})",
-        service.http_addr,
+        "ucsync is serving on {} ({certificate}admin token in {})",
+        service.url(),
         service.admin_token_file.display()
     );
     eprintln!(

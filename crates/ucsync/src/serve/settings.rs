@@ -19,6 +19,10 @@ Settings: defaults < the TOML file (--config) < UCSYNC_<NAME> environment variab
   data_dir                  the data directory: database, secret.key, admin.token [ucsync-data]
   database_url              a postgres:// URL: several services share its database and job queue
   http_listen               the HTTP address [127.0.0.1:8080]
+  http_tls_cert, http_tls_key
+                            HTTPS with this certificate and key (PEM); off loopback without them
+                            a self-signed certificate is made in the data directory
+  insecure_http             serve plain HTTP off loopback all the same, warned at every start [false]
   time_zone                 the zone of schedules that name none [UTC]
   init_pool                 inits at once on this node [8]
   sessions                  SAT sessions per CM during a sync [2]
@@ -45,6 +49,11 @@ pub struct Settings {
     /// A PostgreSQL URL selects PostgreSQL instead of the embedded SQLite.
     pub database_url: Option<String>,
     pub http_listen: SocketAddr,
+    /// HTTPS: the certificate chain and its private key (PEM); see `serve/https.rs`.
+    pub http_tls_cert: Option<PathBuf>,
+    pub http_tls_key: Option<PathBuf>,
+    /// Serve plain HTTP off loopback all the same (warned at every start).
+    pub insecure_http: bool,
     pub syslog_listen: SocketAddr,
     pub syslog_tls_cert: Option<PathBuf>,
     pub syslog_tls_key: Option<PathBuf>,
@@ -86,6 +95,9 @@ impl Default for Settings {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             database_url: None,
             http_listen: "127.0.0.1:8080".parse().expect("address"),
+            http_tls_cert: None,
+            http_tls_key: None,
+            insecure_http: false,
             syslog_listen: "127.0.0.1:5514".parse().expect("address"),
             syslog_tls_cert: None,
             syslog_tls_key: None,
@@ -125,6 +137,19 @@ pub struct Flags {
     #[arg(long, value_name = "ADDR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_listen: Option<SocketAddr>,
+    /// Serve HTTPS with this certificate chain (PEM); re-read on SIGHUP and when it changes.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_tls_cert: Option<PathBuf>,
+    /// The private key of the HTTPS certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on an address other than loopback instead of HTTPS
+    /// with a self-signed certificate (tokens then cross the network in clear).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_http: bool,
     /// The notify-sync syslog address, UDP and TCP [default: 127.0.0.1:5514].
     #[arg(long, value_name = "ADDR")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -163,6 +188,8 @@ const NOT_SETTINGS: &[&str] = &[
     "ELEMENT_PASSWORD",
     "TOKEN",
     "SERVER",
+    "SERVER_CA_FILE",
+    "SERVER_FINGERPRINT",
     "CM_PASSWORD",
     "LOG",
     "TEST_DATABASE_URL",
@@ -235,6 +262,9 @@ impl Settings {
         }
         if self.syslog_rate_per_sender == 0 || self.syslog_burst_per_sender == 0 {
             bail!("syslog_rate_per_sender and syslog_burst_per_sender must be at least 1");
+        }
+        if self.http_tls_cert.is_some() != self.http_tls_key.is_some() {
+            bail!("HTTPS needs both http_tls_cert and http_tls_key");
         }
         if self.syslog_tls_client_ca.is_some() && self.syslog_tls_cert.is_none() {
             bail!("syslog_tls_client_ca needs syslog_tls_cert and syslog_tls_key");
@@ -312,12 +342,16 @@ mod tests {
             ("UCSYNC_DATABASE_URL", "postgres://db/x"),
             ("UCSYNC_TOKEN", "not a setting"),
             ("UCSYNC_SECRET_KEY", "not a setting either"),
+            ("UCSYNC_SERVER_CA_FILE", "the client's"),
+            ("UCSYNC_HTTP_TLS_CERT", "api.pem"),
+            ("UCSYNC_HTTP_TLS_KEY", "api.key"),
             ("PATH", "/bin"),
         ]);
         let s = Settings::load(&flags, e.clone()).unwrap();
         assert_eq!(s.init_pool, 5);
         assert_eq!(s.database_url.as_deref(), Some("postgres://db/x"));
         assert_eq!(s.time_zone, "Europe/Berlin", "the file still counts");
+        assert_eq!(s.http_tls_cert, Some(PathBuf::from("api.pem")));
 
         let flags = Flags {
             init_pool: Some(7),
@@ -387,6 +421,7 @@ mod tests {
             ("no_such_setting = 1", "no_such_setting"),
             ("database_url = \"mysql://x\"", "database_url"),
             ("element_networks = [\"127.0.0.0/33\"]", "127.0.0.0/33"),
+            ("http_tls_cert = \"api.pem\"", "http_tls_key"),
         ] {
             std::fs::write(&file, text).unwrap();
             let flags = Flags {

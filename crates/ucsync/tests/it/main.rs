@@ -2,6 +2,7 @@
 
 mod cli;
 mod e2e;
+mod https;
 mod ipo;
 mod loopback;
 mod metrics;
