@@ -79,7 +79,7 @@ pub struct SatSession {
     jobs: mpsc::Sender<Job>,
     fingerprint: String,
     target: String,
-    in_flight: Arc<AtomicUsize>,
+    in_flight: AtomicUsize,
     closed: Arc<AtomicBool>,
 }
 
@@ -202,7 +202,6 @@ impl SatSession {
             Ok(r) => r.map_err(|e| key_mismatch(&seen, cfg).unwrap_or(e))?,
         };
         let (jobs, rx) = mpsc::channel(cfg.window.max(1) * 2);
-        let in_flight = Arc::new(AtomicUsize::new(0));
         let closed = Arc::new(AtomicBool::new(false));
         let driver = Driver {
             target: target.clone(),
@@ -214,7 +213,6 @@ impl SatSession {
             window: cfg.window.max(1),
             command_timeout: cfg.command_timeout,
             keepalive: cfg.keepalive,
-            in_flight: in_flight.clone(),
             closed: closed.clone(),
             handle,
         };
@@ -224,7 +222,7 @@ impl SatSession {
             jobs,
             fingerprint,
             target,
-            in_flight,
+            in_flight: AtomicUsize::new(0),
             closed,
         })
     }
@@ -238,7 +236,10 @@ impl SatSession {
         self.closed.load(Ordering::Relaxed) || self.jobs.is_closed()
     }
 
-    /// Commands sent and not yet answered.
+    /// Commands handed to this session and not yet answered, whether sent
+    /// or still waiting for room in the window. Counted as they are handed
+    /// over, not when the session's task gets to them, so that a burst of
+    /// commands is spread over a client's sessions as it is submitted.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
     }
@@ -255,6 +256,7 @@ impl SatSession {
     }
 
     async fn submit(&self, kind: Kind) -> Result<Response, SatError> {
+        let _counted = InFlight::count(&self.in_flight);
         let (tx, rx) = oneshot::channel();
         let closed = || SatError::Closed {
             target: self.target.clone(),
@@ -264,6 +266,23 @@ impl SatSession {
             .await
             .map_err(|_| closed())?;
         rx.await.map_err(|_| closed())?
+    }
+}
+
+/// One command counted in a session's `in_flight` until answered, failed or
+/// given up by its caller.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn count(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::Relaxed);
+        InFlight(n)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -336,7 +355,6 @@ struct Driver {
     window: usize,
     command_timeout: Duration,
     keepalive: Option<Duration>,
-    in_flight: Arc<AtomicUsize>,
     closed: Arc<AtomicBool>,
     handle: client::Handle<KeyCheck>,
 }
@@ -358,7 +376,6 @@ impl Driver {
         while let Ok(job) = self.jobs.try_recv() {
             let _ = job.reply.send(Err(reason.clone()));
         }
-        self.in_flight.store(0, Ordering::Relaxed);
         let _ = self
             .handle
             .disconnect(russh::Disconnect::ByApplication, "", "en")
@@ -383,7 +400,6 @@ impl Driver {
         // The deadline of an answer runs from when it is next in line.
         let deadline = Instant::now() + self.command_timeout;
         self.waiting.push_back((w, deadline));
-        self.in_flight.store(self.waiting.len(), Ordering::Relaxed);
     }
 
     /// Serves until the session ends; returns why, for whoever still waits.
@@ -486,7 +502,6 @@ impl Driver {
             if let Some((_, d)) = self.waiting.front_mut() {
                 *d = Instant::now() + self.command_timeout;
             }
-            self.in_flight.store(self.waiting.len(), Ordering::Relaxed);
         }
         Ok(())
     }

@@ -222,11 +222,19 @@ async fn administering_waits_for_no_job() {
         .post("/api/v1/elements", &crate::cm_body("cm1", &emu))
         .await;
     let id = a.body["job"]["id"].as_i64().unwrap();
-    // The init runs for a while on this slow CM.
-    for _ in 0..100 {
-        if app.get(&format!("/api/v1/jobs/{id}")).await.body["state"] == "running" {
+    // The init runs for a while on this slow CM: seconds, at 20 ms a
+    // command.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let state = app.get(&format!("/api/v1/jobs/{id}")).await.body["state"].clone();
+        if state == "running" {
             break;
         }
+        assert_eq!(state, "queued", "the init ended before the change came");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the init never started"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let a = app

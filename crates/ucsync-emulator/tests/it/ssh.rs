@@ -259,13 +259,23 @@ async fn a_client_that_stops_reading_blocks_only_itself() {
     let s = Shell::open(emu.addr(), "dadmin", "dadmin01").await.unwrap();
     s.send(b"ossi\n").await;
     let flood = "clist station\nt\n".repeat(2000);
-    // Never read: its window fills and the emulator waits on it alone.
+    // Never read: its window fills and the emulator waits on it alone. Held
+    // open until the test ends.
     tokio::spawn(async move {
         let _ = s.wr.data(flood.as_bytes()).await;
-        tokio::time::sleep(Duration::from_secs(30)).await;
+        std::future::pending::<()>().await;
         drop(s);
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The emulator is serving the flood (whose answers, megabytes of them,
+    // can never all be sent) when the other session starts.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while emu.cm().command_count("list station", true) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flood never reached the emulator"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let mut other = Shell::open(emu.addr(), "init", "init01").await.unwrap();
     other.send(b"ossi4\ncdisplay time\nt\n").await;
     let out = other.read_until("cdisplay time\nf").await;
@@ -289,8 +299,8 @@ async fn session_limit_answers_login_resources_unavailable() {
     // A clean logoff frees the port.
     a.send(b"ossi\nclogoff\nt\ny\n").await;
     a.read_until(ucsync_ossi::LOGOFF_PROMPT).await;
+    // The emulator frees the port before it closes the channel.
     a.read_until("never comes: the channel closes").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut d = Shell::open(emu.addr(), "dadmin", "dadmin01").await.unwrap();
     assert!(
         d.read_until("[513]")

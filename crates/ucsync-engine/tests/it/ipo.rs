@@ -22,8 +22,8 @@ use crate::sync::stored;
 pub const OWN: (&str, &str) = ("ucsync", "ucsync01");
 pub const OTHER: (&str, &str) = ("Administrator", "admin01");
 
-/// How these tests reach an IP Office: as the binary does, with a short timeout.
-pub fn config(e: &Element, password: String) -> Result<IpoConfig, ConnectError> {
+/// How these tests reach an IP Office: as the binary does.
+pub fn config(e: &Element, password: String, timeout: Duration) -> Result<IpoConfig, ConnectError> {
     let mut cfg = IpoConfig::new(
         e.host.clone(),
         e.port,
@@ -39,7 +39,7 @@ pub fn config(e: &Element, password: String) -> Result<IpoConfig, ConnectError> 
         e.sync.sync_point.as_deref(),
         e.sync.version_at_init.as_deref(),
     );
-    cfg.timeout = Duration::from_millis(700);
+    cfg.timeout = timeout;
     Ok(cfg)
 }
 
@@ -234,7 +234,7 @@ async fn adding_an_ip_office_syncs_it_and_the_database_equals_its_configuration(
         .unwrap();
     assert!(ucsync_core::SecretKey::is_encrypted(code), "{code}");
     // Like a CM, it gets a daily incremental.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !rig
         .store
         .schedules()
@@ -414,7 +414,15 @@ async fn init_and_force_init_always_read_and_diff_with_the_discrepancy_check() {
 #[tokio::test]
 async fn every_fault_fails_the_job_with_its_cause_and_changes_nothing() {
     let emu = start(settings(30)).await;
-    let rig = Rig::new(2).await;
+    // A short timeout, for the stall.
+    let rig = Rig::with_factory(
+        ucsync_engine::RunnerSettings {
+            init_pool: 2,
+            ..Default::default()
+        },
+        crate::factory_with(Some(Duration::from_millis(700))),
+    )
+    .await;
     rig.add_ipo("ipo1", &emu, OWN.1).await;
     // A change waits on the IP Office, so every sync has something to write.
     let user = emu.data().users.keys().next().unwrap().clone();

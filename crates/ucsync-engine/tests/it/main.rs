@@ -50,6 +50,14 @@ pub struct Rig {
 }
 
 pub fn factory() -> ConnectorFactory {
+    factory_with(None)
+}
+
+/// The factory; `timeout`, when given, for each request to an IP Office or
+/// a directory instead of one long enough for any answer on a loaded
+/// machine (a test of a stall waits for it).
+pub fn factory_with(timeout: Option<Duration>) -> ConnectorFactory {
+    let timeout = timeout.unwrap_or(Duration::from_secs(30));
     let catalog = Arc::new(Catalog::builtin());
     let mailboxes = Arc::new(ucsync_connect::messaging::catalog::Catalog::builtin());
     Arc::new(move |e: Element, password: String| {
@@ -58,12 +66,12 @@ pub fn factory() -> ConnectorFactory {
         Box::pin(async move {
             if let Some(product) = mailboxes.by_kind(e.kind) {
                 let c: Arc<dyn Connector> =
-                    Arc::new(messaging::connect(&e, password, product.clone()).await?);
+                    Arc::new(messaging::connect(&e, password, product.clone(), timeout).await?);
                 return Ok(c);
             }
             if e.kind == ElementKind::IpOffice {
                 let c: Arc<dyn Connector> =
-                    Arc::new(IpoConnector::connect(ipo::config(&e, password)?).await?);
+                    Arc::new(IpoConnector::connect(ipo::config(&e, password, timeout)?).await?);
                 return Ok(c);
             }
             let mut cfg = SatConfig::new(
@@ -90,6 +98,10 @@ impl Rig {
     }
 
     pub async fn with_settings(settings: RunnerSettings) -> Rig {
+        Rig::with_factory(settings, factory()).await
+    }
+
+    pub async fn with_factory(settings: RunnerSettings, factory: ConnectorFactory) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let secret = SecretKey::generate();
         let store: Arc<dyn Store> = Arc::new(
@@ -97,7 +109,7 @@ impl Rig {
                 .await
                 .unwrap(),
         );
-        let runner = Rig::runner(&store, &secret, settings);
+        let runner = Rig::runner_with(&store, &secret, settings, factory);
         Rig {
             _dir: dir,
             store,
@@ -108,8 +120,17 @@ impl Rig {
 
     /// A runner on the store; several on one store are several nodes.
     pub fn runner(store: &Arc<dyn Store>, secret: &SecretKey, settings: RunnerSettings) -> Runner {
+        Rig::runner_with(store, secret, settings, factory())
+    }
+
+    pub fn runner_with(
+        store: &Arc<dyn Store>,
+        secret: &SecretKey,
+        settings: RunnerSettings,
+        factory: ConnectorFactory,
+    ) -> Runner {
         let engine = SyncEngine::new(store.clone(), secret.clone(), SyncSettings::default());
-        Runner::new(engine, factory(), settings)
+        Runner::new(engine, factory, settings)
     }
 
     /// Adds a CM element without syncing it.

@@ -29,12 +29,13 @@ pub fn admin_dn(suffix: &str) -> String {
     format!("cn=admin,{suffix}")
 }
 
-/// The connector the test factory makes for a messaging element: short
-/// timeouts, and pages small enough that every read takes several.
+/// The connector the test factory makes for a messaging element: pages
+/// small enough that every read takes several.
 pub async fn connect(
     e: &Element,
     password: String,
     product: Mapping,
+    timeout: Duration,
 ) -> Result<MessagingConnector, ConnectError> {
     let mut cfg = LdapConfig::new(
         e.host.clone(),
@@ -48,7 +49,7 @@ pub async fn connect(
         e.settings.host_key.as_deref(),
     )?;
     cfg.link_cm = e.settings.cm.clone();
-    cfg.timeout = Duration::from_secs(3);
+    cfg.timeout = timeout;
     cfg.page_size = 200;
     MessagingConnector::connect(cfg, Arc::new(product)).await
 }
@@ -487,7 +488,15 @@ async fn a_cm_messaging_element_is_not_synchronized_without_its_cm() {
 async fn every_fault_fails_the_job_and_leaves_the_database_as_it_was() {
     let emu = directory(Product::Aura, 600, |_| {}).await;
     let suffix = emu.layout().suffix;
-    let rig = Rig::new(4).await;
+    // A short timeout, for the stall.
+    let rig = Rig::with_factory(
+        ucsync_engine::RunnerSettings {
+            init_pool: 4,
+            ..Default::default()
+        },
+        crate::factory_with(Some(Duration::from_secs(3))),
+    )
+    .await;
     add_element(
         &rig,
         "msg1",
@@ -619,7 +628,9 @@ async fn a_directory_that_does_not_answer_is_unreachable_and_the_alternate_host_
         .by_kind(ElementKind::ModularMessaging)
         .unwrap()
         .clone();
-    let err = connect(&e, PW.into(), product).await.unwrap_err();
+    let err = connect(&e, PW.into(), product, Duration::from_secs(30))
+        .await
+        .unwrap_err();
     assert!(err.is_unreachable(), "{err}");
     let report = rig.runner.check(&e).await.unwrap();
     assert_eq!(report.host, "127.0.0.1");

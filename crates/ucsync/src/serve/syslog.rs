@@ -86,7 +86,11 @@ struct Limiter {
 
 impl Limiter {
     fn allow(&self, ip: IpAddr) -> bool {
-        let now = Instant::now();
+        self.allow_at(ip, Instant::now())
+    }
+
+    /// Whether `ip` may send one more message at `now`.
+    fn allow_at(&self, ip: IpAddr, now: Instant) -> bool {
         let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if b.len() > 100_000 {
             // Forget the senders whose buckets are full again.
@@ -411,10 +415,15 @@ mod tests {
         };
         let a: IpAddr = "127.0.0.2".parse().unwrap();
         let b: IpAddr = "127.0.0.3".parse().unwrap();
-        assert!((0..3).all(|_| l.allow(a)));
-        assert!(!l.allow(a), "the burst is spent");
-        assert!(l.allow(b), "another sender has its own bucket");
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(l.allow(a), "refilled");
+        let t = Instant::now();
+        assert!((0..3).all(|_| l.allow_at(a, t)));
+        assert!(!l.allow_at(a, t), "the burst is spent");
+        assert!(l.allow_at(b, t), "another sender has its own bucket");
+        let later = t + Duration::from_micros(500);
+        assert!(!l.allow_at(a, later), "half a message refilled");
+        let later = t + Duration::from_millis(5);
+        assert!(l.allow_at(a, later), "refilled");
+        assert!((0..2).all(|_| l.allow_at(a, later)), "up to the burst");
+        assert!(!l.allow_at(a, later), "and no more");
     }
 }

@@ -303,6 +303,9 @@ async fn an_event_during_a_job_waits_for_it() {
     .await;
     let e = add_cm(&s, "cm1", &emu).await;
     let stats = s.runner.notify_stats();
+    // Logged in before the job starts: once it runs, the change is one
+    // command (200 ms) against the init's many.
+    let craft = sat(&emu, CRAFT).await;
     let job = s
         .runner
         .request(&e.name, SyncType::Init, Trigger::OnDemand, "test")
@@ -311,7 +314,6 @@ async fn an_event_during_a_job_waits_for_it() {
         .job;
     let store = s.runner.store();
     wait_for_state(&s, job.id, "running").await;
-    let craft = sat(&emu, CRAFT).await;
     rename(&craft, "1003", "During A Job").await;
     let state = store.job(job.id).await.unwrap().unwrap().state;
     assert_eq!(
@@ -568,9 +570,11 @@ async fn events_from_the_real_logger_over_udp_and_tcp() {
 /// events still go through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_messages_are_counted_and_a_flood_does_not_starve_others() {
+    const RATE: u64 = 20;
+    const BURST: u64 = 100;
     let (s, _dir) = service(|st| {
-        st.syslog_rate_per_sender = 200;
-        st.syslog_burst_per_sender = 100;
+        st.syslog_rate_per_sender = RATE as _;
+        st.syslog_burst_per_sender = BURST as _;
     })
     .await;
     let emu = emulator("cm1", target("udp", s.syslog_addr, None)).await;
@@ -619,29 +623,45 @@ async fn bad_messages_are_counted_and_a_flood_does_not_starve_others() {
     })
     .await;
 
-    // A flood from 127.0.0.2 of events naming cm1.
-    let flood = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    // A flood from 127.0.0.2 of events naming cm1, over TCP so that every
+    // one of them reaches the listener (UDP would lose an unknown number
+    // to a full socket buffer).
+    const FLOOD: u64 = 3000;
+    let received = stats.received();
+    let started = Instant::now();
+    let flood = tokio::net::TcpSocket::new_v4().unwrap();
+    flood.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut flood = flood.connect(to).await.unwrap();
     let msg = good("cm1", "1001");
+    let frames = format!("{} {msg}", msg.len()).repeat(FLOOD as usize);
     let flooding = tokio::spawn(async move {
-        // As fast as a sender can, in bursts the socket buffer holds.
-        for _ in 0..60 {
-            for _ in 0..50 {
-                let _ = flood.send_to(msg.as_bytes(), to).await;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        tokio::io::AsyncWriteExt::write_all(&mut flood, frames.as_bytes())
+            .await
+            .unwrap();
     });
     // Meanwhile cm1 itself is heard.
     rename(&sat(&emu, CRAFT).await, "1002", "Heard Anyway").await;
     wait_name(&s, &e, "1002", "Heard Anyway").await;
     flooding.await.unwrap();
-    wait_until("the flood limited", || stats.ignored("rate-limited") > 1000).await;
+    // Every frame of the flood is either limited or let through (and then
+    // ignored: the address is not cm1's); cm1's own event is the one more.
+    let passed = || stats.received() - received - 1;
+    wait_until("every frame of the flood counted", || {
+        stats.ignored("rate-limited") + passed() == FLOOD
+    })
+    .await;
+    let limited = stats.ignored("rate-limited");
+    // The bucket let through its burst and what refilled meanwhile, no more.
+    let most = BURST + (RATE as f64 * started.elapsed().as_secs_f64()).ceil() as u64;
+    assert!(passed() <= most, "{} passed, at most {most}", passed());
+    assert!(limited > 0, "the flood was limited");
     let m = metrics(&s).await;
-    assert!(
+    assert_eq!(
         metric(
             &m,
             "ucsync_notify_events_ignored_total{reason=\"rate-limited\"}"
-        ) > 1000.0
+        ),
+        limited as f64
     );
     assert_eq!(
         metric(

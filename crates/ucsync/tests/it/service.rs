@@ -169,9 +169,15 @@ fn add_cm(name: &str, port: u16) -> Value {
            "login": "dadmin", "password": "dadmin01"})
 }
 
+/// A CM slow enough that an init seen 50 objects in still has seconds to
+/// go (the emulator paces each SAT session's commands), so that a test
+/// stopping or killing the service then finds it running whatever else
+/// the machine is doing.
+const SLOW_MS: &str = "10";
+
 #[tokio::test]
 async fn killed_mid_job_the_service_fails_it_as_interrupted_and_runs_the_queue() {
-    let slow = Emulator::start(&["--latency-ms", "3"]);
+    let slow = Emulator::start(&["--latency-ms", SLOW_MS]);
     let data: PathBuf = tempfile::tempdir().unwrap().keep();
     let serve = Serve::start(&data);
     let (status, created) = serve
@@ -219,7 +225,7 @@ async fn killed_mid_job_the_service_fails_it_as_interrupted_and_runs_the_queue()
 
 #[tokio::test]
 async fn sigterm_stops_running_jobs_cleanly_and_marks_them_stopped() {
-    let slow = Emulator::start(&["--latency-ms", "3"]);
+    let slow = Emulator::start(&["--latency-ms", SLOW_MS]);
     let data = tempfile::tempdir().unwrap();
     let serve = Serve::start(data.path());
     let (status, created) = serve
@@ -334,7 +340,7 @@ async fn two_services_share_one_postgres_database() {
     // Node B stops; node A takes a slow init and dies in the middle of it.
     let token = b.token.clone();
     assert!(b.terminate().success());
-    let slow = Emulator::start(&["--latency-ms", "3"]);
+    let slow = Emulator::start(&["--latency-ms", SLOW_MS]);
     let (_, created) = a
         .call(
             reqwest::Method::POST,
