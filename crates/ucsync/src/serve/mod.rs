@@ -3,8 +3,8 @@
 //! stopped cleanly (running jobs end at a safe point, marked stopped).
 
 pub mod datadir;
-pub mod recovery;
 pub mod https;
+pub mod recovery;
 pub mod settings;
 pub mod syslog;
 
