@@ -154,6 +154,9 @@ pub enum ErrorCode {
     ElementInUse,
     /// 409: the element already has a default schedule.
     DefaultScheduleExists,
+    /// 409: an element's default schedule is not deleted: it goes with its
+    /// element; disable it instead.
+    SystemSchedule,
     /// 409: the token is the last admin token.
     LastAdminToken,
     /// 413: the body is too large.
@@ -204,6 +207,7 @@ impl ErrorCode {
         ErrorCode::ElementBusy,
         ErrorCode::ElementInUse,
         ErrorCode::DefaultScheduleExists,
+        ErrorCode::SystemSchedule,
         ErrorCode::LastAdminToken,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
@@ -225,9 +229,12 @@ impl ErrorCode {
             ReadOnlyToken => 403,
             NotFound | NoElement | NoJob | NoSchedule | NoToken | UnknownObjectType => 404,
             MethodNotAllowed => 405,
-            ElementExists | ElementBusy | ElementInUse | DefaultScheduleExists | LastAdminToken => {
-                409
-            }
+            ElementExists
+            | ElementBusy
+            | ElementInUse
+            | DefaultScheduleExists
+            | SystemSchedule
+            | LastAdminToken => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             ElementRefused => 422,
@@ -262,6 +269,7 @@ impl ErrorCode {
             ElementBusy => "element-busy",
             ElementInUse => "element-in-use",
             DefaultScheduleExists => "default-schedule-exists",
+            SystemSchedule => "system-schedule",
             LastAdminToken => "last-admin-token",
             PayloadTooLarge => "payload-too-large",
             UnsupportedMediaType => "unsupported-media-type",

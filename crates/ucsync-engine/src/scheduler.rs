@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
-use ucsync_core::{ElementName, Trigger};
+use ucsync_core::{ElementKind, ElementName, Trigger};
 use ucsync_schedule::{Clock, Schedule, ScheduleSpec, ScheduleState, Target, tick};
 use ucsync_store::{NewSchedule, ScheduleId, ScheduleRecord, Store, StoreError};
 
@@ -117,6 +117,28 @@ impl Scheduler {
         }
     }
 
+    /// The default schedule is a system schedule: every CM and IP Office
+    /// whose first init has run has one. One lost (deleted through an
+    /// older version) is made again; returns the elements that got one.
+    pub async fn restore_defaults(&self) -> Result<Vec<ElementName>, StoreError> {
+        let store = self.runner.store().clone();
+        let mut restored = Vec::new();
+        for e in store.elements().await? {
+            let synced = e.sync.last_init_at.is_some();
+            if !synced || !matches!(e.kind, ElementKind::Cm | ElementKind::IpOffice) {
+                continue;
+            }
+            if add_default(store.as_ref(), &e.name, self.clock.now(), self.default_zone)
+                .await?
+                .is_some()
+            {
+                tracing::info!(element = %e.name, "its default schedule was missing: made again");
+                restored.push(e.name);
+            }
+        }
+        Ok(restored)
+    }
+
     /// One pass: fires every schedule due at the clock's now.
     pub async fn step(&self) -> Result<Step, StoreError> {
         let store = self.runner.store().clone();
@@ -195,6 +217,9 @@ impl Scheduler {
     /// Steps until `shutdown`, sleeping until the next due time (at most
     /// half a second, so new and edited schedules are seen in time).
     pub async fn run(self, shutdown: CancellationToken) {
+        if let Err(e) = self.restore_defaults().await {
+            tracing::error!(error = %e, "cannot check the default schedules");
+        }
         loop {
             let sleep = match self.step().await {
                 Ok(step) => step

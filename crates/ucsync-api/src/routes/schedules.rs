@@ -15,7 +15,8 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::model::{
-    ErrorBody, FieldError, NewScheduleBody, PageQuery, SchedulePage, SchedulePatch, ScheduleView,
+    ErrorBody, ErrorCode, FieldError, NewScheduleBody, PageQuery, SchedulePage, SchedulePatch,
+    ScheduleView,
 };
 
 pub fn router() -> OpenApiRouter<ApiState> {
@@ -162,18 +163,29 @@ async fn patch_schedule(
     Ok(Json(ScheduleView::new(&r, &schedule)))
 }
 
-/// Removes a schedule.
+/// Removes a schedule. An element's default schedule is a system
+/// schedule: it goes with its element, and is disabled rather than removed.
 #[utoipa::path(delete, path = "/schedules/{id}", tag = "schedules",
     params(("id" = i64, Path, description = "The schedule's id")),
     responses(
         (status = 204, description = "Removed"),
         (status = 404, description = "No such schedule (`no-schedule`)", body = ErrorBody),
+        (status = 409, description = "An element's default schedule (`system-schedule`): disable it instead", body = ErrorBody),
     ))]
 async fn delete_schedule(
     State(s): State<ApiState>,
     caller: Caller,
     ApiPath(id): ApiPath<ScheduleId>,
 ) -> Result<StatusCode, ApiError> {
+    let r = record(&s, id).await?;
+    if let Some(element) = &r.default_for {
+        return Err(ApiError::new(
+            ErrorCode::SystemSchedule,
+            format!(
+                "schedule {id} is the default schedule of '{element}' and goes with it: disable it instead (PATCH /api/v1/schedules/{id} with {{\"enabled\": false}}, or ucsync schedule edit {id} --disabled)"
+            ),
+        ));
+    }
     if !s.store().delete_schedule(id).await? {
         return Err(StoreError::NoSchedule(id).into());
     }

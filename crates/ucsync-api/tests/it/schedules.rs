@@ -217,3 +217,50 @@ async fn adding_changing_and_removing() {
         assert_eq!((a.status.as_u16(), a.code()), (404, "no-schedule"), "{a:?}");
     }
 }
+
+/// An element's default schedule is a system schedule: edited, disabled and
+/// enabled, but not removed (it goes with its element).
+#[tokio::test]
+async fn a_default_schedule_is_disabled_not_removed() {
+    let app = App::start().await;
+    let emu = crate::emulator().await;
+    app.add_cm("cm1", &emu).await;
+    let list = app.get("/api/v1/schedules").await;
+    let default = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["default_for"] == "cm1")
+        .unwrap_or_else(|| panic!("no default schedule: {list:?}"))
+        .clone();
+    let path = format!("/api/v1/schedules/{}", default["id"]);
+
+    let refused = app.delete(&path).await;
+    assert_eq!(
+        (refused.status.as_u16(), refused.code()),
+        (409, "system-schedule"),
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().contains("disable it instead"),
+        "{refused:?}"
+    );
+    assert_eq!(app.get(&path).await.status, 200, "still there");
+
+    let off = app.patch(&path, &json!({"enabled": false})).await;
+    assert_eq!(
+        (off.status.as_u16(), &off.body["enabled"]),
+        (200, &json!(false))
+    );
+    assert_eq!(off.body["next_due"], Value::Null, "{off:?}");
+    let on = app.patch(&path, &json!({"enabled": true})).await;
+    assert_eq!(
+        (on.status.as_u16(), &on.body["enabled"]),
+        (200, &json!(true))
+    );
+
+    // Removed with its element.
+    app.idle().await;
+    assert_eq!(app.delete("/api/v1/elements/cm1").await.status, 204);
+    assert_eq!(app.get(&path).await.status, 404);
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
-use ucsync_core::{SyncType, Trigger};
+use ucsync_core::{ElementName, SyncType, Trigger};
 use ucsync_engine::Scheduler;
 use ucsync_engine::scheduler::{SCHEDULER, first_due};
 use ucsync_schedule::{ManualClock, Schedule, ScheduleSpec, Tz};
@@ -223,4 +223,39 @@ async fn of_two_nodes_one_fires_a_slot() {
     let b = Scheduler::new(rig.runner.clone(), clock.clone(), Tz::UTC);
     let (x, y) = tokio::join!(a.step(), b.step());
     assert_eq!(x.unwrap().fired.len() + y.unwrap().fired.len(), 1);
+}
+
+/// A default schedule lost to an older version (which let it be deleted)
+/// is made again when the scheduler starts; one that exists is left alone.
+#[tokio::test]
+async fn a_lost_default_schedule_is_made_again() {
+    let emu = emulator(cm_settings()).await;
+    let rig = Rig::new(8).await;
+    rig.add_cm("cm1", &emu).await;
+    rig.add_element_only("never-synced", 1).await;
+    let s = Scheduler::new(
+        rig.runner.clone(),
+        Arc::new(ManualClock::new(Utc::now())),
+        Tz::UTC,
+    );
+    assert_eq!(
+        s.restore_defaults().await.unwrap(),
+        Vec::<ElementName>::new()
+    );
+
+    let lost = rig.store.schedules().await.unwrap()[0].id;
+    assert!(rig.store.delete_schedule(lost).await.unwrap());
+    let restored = s.restore_defaults().await.unwrap();
+    assert_eq!(restored, vec![ElementName::parse("cm1").unwrap()]);
+    let schedules = rig.store.schedules().await.unwrap();
+    assert_eq!(
+        schedules.len(),
+        1,
+        "none for an element never synced: {schedules:?}"
+    );
+    assert_eq!(schedules[0].default_for.as_deref(), Some("cm1"));
+    assert_eq!(
+        s.restore_defaults().await.unwrap(),
+        Vec::<ElementName>::new()
+    );
 }
