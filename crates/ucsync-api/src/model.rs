@@ -154,6 +154,9 @@ pub enum ErrorCode {
     ElementInUse,
     /// 409: the element already has a default schedule.
     DefaultScheduleExists,
+    /// 409: the job has already finished (the message names how), so there
+    /// is nothing to stop.
+    JobFinished,
     /// 413: the body is too large.
     PayloadTooLarge,
     /// 415: the body is not sent as `application/json`.
@@ -202,6 +205,7 @@ impl ErrorCode {
         ErrorCode::ElementBusy,
         ErrorCode::ElementInUse,
         ErrorCode::DefaultScheduleExists,
+        ErrorCode::JobFinished,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ElementRefused,
@@ -222,7 +226,7 @@ impl ErrorCode {
             ReadOnlyToken => 403,
             NotFound | NoElement | NoJob | NoSchedule | NoToken | UnknownObjectType => 404,
             MethodNotAllowed => 405,
-            ElementExists | ElementBusy | ElementInUse | DefaultScheduleExists => 409,
+            ElementExists | ElementBusy | ElementInUse | DefaultScheduleExists | JobFinished => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             ElementRefused => 422,
@@ -257,6 +261,7 @@ impl ErrorCode {
             ElementBusy => "element-busy",
             ElementInUse => "element-in-use",
             DefaultScheduleExists => "default-schedule-exists",
+            JobFinished => "job-finished",
             PayloadTooLarge => "payload-too-large",
             UnsupportedMediaType => "unsupported-media-type",
             ElementRefused => "element-refused",

@@ -151,10 +151,11 @@ impl Runner {
                 settings,
             }),
         };
-        let (a, b) = (runner.clone(), runner.clone());
+        let (a, b, c) = (runner.clone(), runner.clone(), runner.clone());
         *runner.inner.tasks.lock().expect("tasks") = vec![
             tokio::spawn(async move { a.dispatch().await }),
             tokio::spawn(async move { b.keep_leases().await }),
+            tokio::spawn(async move { c.watch_stops().await }),
         ];
         runner
     }
@@ -474,6 +475,34 @@ impl Runner {
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "cannot fail interrupted jobs"),
+            }
+        }
+    }
+
+    /// Stops, within one poll, the running jobs of this node whose state
+    /// in the database became `stopping`: a stop asked on another node
+    /// (sharing the database), or one that reached the database but not
+    /// this node's token.
+    async fn watch_stops(&self) {
+        let store = self.store().clone();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.inner.settings.poll) => {}
+                _ = self.inner.shutdown.cancelled() => return,
+            }
+            if self.inner.running.lock().expect("running").is_empty() {
+                continue;
+            }
+            match store.jobs(None, Some(JobState::Stopping), 0, 1000).await {
+                Ok(stopping) => {
+                    let running = self.inner.running.lock().expect("running");
+                    for job in stopping {
+                        if let Some((_, cancel)) = running.get(&job.id) {
+                            cancel.cancel();
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read which jobs are asked to stop"),
             }
         }
     }

@@ -91,6 +91,22 @@ struct Ctx<'a> {
     progress: Progress,
 }
 
+/// Waits for `work`, or ends with [`Failure::Stopped`] as soon as the job is
+/// asked to stop. Only for work that changes nothing ucsync stores —
+/// reading from the element, waiting for a place — as dropping it half-way
+/// must be harmless: a SAT session reads the rest of an answer nobody waits
+/// for, an HTTP or LDAP request is abandoned.
+async fn until_stopped<T, E: Into<Failure>>(
+    cancel: &CancellationToken,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Failure> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(Failure::Stopped),
+        r = work => r.map_err(Into::into),
+    }
+}
+
 impl SyncEngine {
     pub fn new(store: Arc<dyn Store>, secret: SecretKey, settings: SyncSettings) -> SyncEngine {
         let hash_key = secret.hash_key();
@@ -189,10 +205,8 @@ impl SyncEngine {
             counts: JobCounts::default(),
             progress: Progress::new(),
         };
-        let _ = self
-            .store
-            .set_job_state(job.id, JobState::Running, None)
-            .await;
+        // The job is running since it was claimed; setting it again here
+        // could overwrite a stop asked for in between.
         let result = self.decide_and_run(&mut ctx).await;
         let _ = self
             .store
@@ -233,7 +247,7 @@ impl SyncEngine {
     }
 
     async fn decide_and_run(&self, ctx: &mut Ctx<'_>) -> Result<(), Failure> {
-        let version = ctx.conn.version().await?;
+        let version = until_stopped(ctx.cancel, ctx.conn.version()).await?;
         let s = &ctx.element.sync;
         let facts = SyncFacts {
             init_ran: s.last_init_ok.is_some(),
@@ -300,11 +314,16 @@ impl SyncEngine {
         force: bool,
     ) -> Result<(), Failure> {
         // The point first: what changes while we read is read again next time.
-        let point = ctx.conn.sync_point().await?;
+        let point = until_stopped(ctx.cancel, ctx.conn.sync_point()).await?;
         let (tx, rx) = mpsc::channel::<ReadEvent>(4096);
-        let mut hashed = spawn_hasher(self.hash_key, rx);
-        let reading = ctx.conn.read_all(tx);
+        let hashed = spawn_hasher(self.hash_key, rx);
+        // A stop ends the reading at once, and the consumer at its next safe
+        // point (between two writes of staged rows); the consumer owns the
+        // hashed events, so that when it ends the hasher and the reader find
+        // their channels closed instead of waiting for room for ever.
+        let reading = until_stopped(ctx.cancel, ctx.conn.read_all(tx));
         let consuming = async {
+            let mut hashed = hashed;
             // The stored index loads while the first objects are read and hashed.
             let stored = self.store.object_hashes(ctx.element.id).await?;
             self.log(
@@ -320,10 +339,9 @@ impl SyncEngine {
             let mut differ = Differ::new(stored);
             let mut batch: Vec<Staged> = Vec::with_capacity(self.settings.batch);
             let mut last_report = Instant::now();
-            while let Some(events) = hashed.recv().await {
-                if ctx.cancel.is_cancelled() {
-                    return Err(Failure::Stopped);
-                }
+            while let Some(events) =
+                until_stopped(ctx.cancel, async { Ok::<_, Failure>(hashed.recv().await) }).await?
+            {
                 differ.prefetch(events.iter().filter_map(HashedEvent::digest));
                 for ev in events {
                     match ev {
@@ -439,10 +457,11 @@ impl SyncEngine {
         // The rows notify sync applied: read before the history, so that
         // every key read stands for a row already in it.
         let notified = self.store.notified_rows(ctx.element.id).await?;
-        let set = ctx
-            .conn
-            .changes_since_notified(&point, &own, &notified)
-            .await?;
+        let set = until_stopped(
+            ctx.cancel,
+            ctx.conn.changes_since_notified(&point, &own, &notified),
+        )
+        .await?;
         for s in &set.skipped {
             self.log(ctx.job, format!("skipped {s}")).await;
         }
@@ -514,10 +533,7 @@ impl SyncEngine {
         ctx.progress
             .insert("objects".into(), (0, objects.len() as u64));
         for (id, (by_login, at_element)) in objects {
-            if ctx.cancel.is_cancelled() {
-                return Err(Failure::Stopped);
-            }
-            let now = ctx.conn.read_one(&id).await?;
+            let now = until_stopped(ctx.cancel, ctx.conn.read_one(&id)).await?;
             let upsert = now.map(|obj| {
                 let (fields, hash) = self.prepare(ctx.conn, &obj);
                 (fields, hash, ctx.conn.display_name(&obj))
@@ -630,11 +646,16 @@ impl SyncEngine {
     ) -> Result<Vec<Change>, Failure> {
         let mut differ = Differ::new(stored.of_type(object_type));
         let (tx, rx) = mpsc::channel::<ReadEvent>(1024);
-        let mut hashed = spawn_hasher(self.hash_key, rx);
-        let reading = ctx.conn.read_type(object_type, tx);
+        let hashed = spawn_hasher(self.hash_key, rx);
+        // As in an init: a stop ends both sides, and the collector owns what
+        // it reads so that nobody is left waiting for room.
+        let reading = until_stopped(ctx.cancel, ctx.conn.read_type(object_type, tx));
         let collecting = async {
+            let mut hashed = hashed;
             let mut out = Vec::new();
-            while let Some(events) = hashed.recv().await {
+            while let Some(events) =
+                until_stopped(ctx.cancel, async { Ok::<_, Failure>(hashed.recv().await) }).await?
+            {
                 differ.prefetch(events.iter().filter_map(HashedEvent::digest));
                 for ev in events {
                     if let HashedEvent::Object(obj, h) = ev
@@ -653,9 +674,10 @@ impl SyncEngine {
                     }
                 }
             }
-            out
+            Ok::<_, Failure>(out)
         };
-        let (read, mut out) = tokio::join!(reading, collecting);
+        let (read, out) = tokio::join!(reading, collecting);
+        let mut out = out?;
         read?;
         let mut plan = differ.finish();
         if !plan.leftover.is_empty() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use russh::client::{self, Msg};
 use russh::keys::{HashAlg, PublicKeyOrCertificate};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
 use ucsync_ossi::{Request, Response, ResponseDecoder, ServerEvent};
 
@@ -81,6 +81,7 @@ pub struct SatSession {
     target: String,
     in_flight: Arc<AtomicUsize>,
     closed: Arc<AtomicBool>,
+    abort: Arc<Notify>,
 }
 
 impl std::fmt::Debug for SatSession {
@@ -204,7 +205,9 @@ impl SatSession {
         let (jobs, rx) = mpsc::channel(cfg.window.max(1) * 2);
         let in_flight = Arc::new(AtomicUsize::new(0));
         let closed = Arc::new(AtomicBool::new(false));
+        let abort = Arc::new(Notify::new());
         let driver = Driver {
+            abort: abort.clone(),
             target: target.clone(),
             rd,
             wr,
@@ -226,6 +229,7 @@ impl SatSession {
             target,
             in_flight,
             closed,
+            abort,
         })
     }
 
@@ -252,6 +256,12 @@ impl SatSession {
     /// Logs off cleanly: `clogoff`, then `y` to the prompt.
     pub async fn logoff(&self) -> Result<(), SatError> {
         self.submit(Kind::Logoff).await.map(|_| ())
+    }
+
+    /// Drops the connection without logging off (a CM that stopped
+    /// answering cannot be logged off); whoever waits gets an error.
+    pub fn abort(&self) {
+        self.abort.notify_one();
     }
 
     async fn submit(&self, kind: Kind) -> Result<Response, SatError> {
@@ -338,6 +348,7 @@ struct Driver {
     keepalive: Option<Duration>,
     in_flight: Arc<AtomicUsize>,
     closed: Arc<AtomicBool>,
+    abort: Arc<Notify>,
     handle: client::Handle<KeyCheck>,
 }
 
@@ -435,6 +446,9 @@ impl Driver {
                     }
                     Some(_) => {}
                 },
+                _ = self.abort.notified() => {
+                    return SatError::Closed { target: self.target.clone() };
+                }
                 _ = sleep_until(front_deadline.unwrap_or_else(Instant::now)), if front_deadline.is_some() => {
                     return SatError::Timeout { target: self.target.clone(), what: "command".into(), after: self.command_timeout };
                 }

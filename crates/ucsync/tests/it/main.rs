@@ -7,3 +7,4 @@ mod loopback;
 mod networks;
 mod notify;
 mod service;
+mod stop;
