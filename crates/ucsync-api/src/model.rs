@@ -949,6 +949,8 @@ pub struct ProgressView {
     pub expected: u64,
 }
 
+/// What a job applied, and — for an init the discrepancy check refused —
+/// what it would have applied (`would_…`), none of which was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CountsView {
     pub added: u64,
@@ -956,6 +958,12 @@ pub struct CountsView {
     pub deleted: u64,
     pub unchanged: u64,
     pub skipped: u64,
+    #[serde(default)]
+    pub would_add: u64,
+    #[serde(default)]
+    pub would_change: u64,
+    #[serde(default)]
+    pub would_delete: u64,
 }
 
 /// A sync job.
@@ -1024,6 +1032,9 @@ impl From<store::Job> for JobView {
                 deleted: j.counts.deleted,
                 unchanged: j.counts.unchanged,
                 skipped: j.counts.skipped,
+                would_add: j.counts.would_add,
+                would_change: j.counts.would_change,
+                would_delete: j.counts.would_delete,
             },
             error: j.error,
             created_at: j.created_at,

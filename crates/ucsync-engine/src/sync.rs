@@ -397,35 +397,54 @@ impl SyncEngine {
             plan.set_deletes(ids);
         }
         let total = plan.total();
-        ctx.counts = JobCounts {
-            added: total.added,
-            changed: total.changed,
-            deleted: total.deleted,
-            unchanged: total.unchanged,
-            skipped: 0,
-        };
-        for (t, c) in &plan.counts {
-            if c.added + c.changed + c.deleted > 0 {
-                self.log(
-                    ctx.job,
-                    format!(
-                        "{t}: {} added, {} changed, {} deleted, {} unchanged",
-                        c.added, c.changed, c.deleted, c.unchanged
-                    ),
-                )
-                .await;
-            }
-        }
-        if !force {
-            if let Err(d) = (DeleteGuard {
+        let refused = if force {
+            None
+        } else {
+            (DeleteGuard {
                 thresholds: self.settings.thresholds,
             })
             .check(&plan)
-            {
-                self.store.keep_proposal(ctx.job.id, &plan.deletes).await?;
-                return Err(Failure::Refused(d.to_string()));
+            .err()
+        };
+        // A refused init applies nothing: its counts say so, and what it
+        // would have applied is counted apart, never as done.
+        ctx.counts = match refused {
+            None => JobCounts {
+                added: total.added,
+                changed: total.changed,
+                deleted: total.deleted,
+                unchanged: total.unchanged,
+                ..JobCounts::default()
+            },
+            Some(_) => JobCounts {
+                unchanged: total.unchanged,
+                would_add: total.added,
+                would_change: total.changed,
+                would_delete: total.deleted,
+                ..JobCounts::default()
+            },
+        };
+        for (t, c) in &plan.counts {
+            if c.added + c.changed + c.deleted > 0 {
+                let line = if refused.is_some() {
+                    format!(
+                        "{t}: would add {}, change {}, delete {}; {} unchanged",
+                        c.added, c.changed, c.deleted, c.unchanged
+                    )
+                } else {
+                    format!(
+                        "{t}: {} added, {} changed, {} deleted, {} unchanged",
+                        c.added, c.changed, c.deleted, c.unchanged
+                    )
+                };
+                self.log(ctx.job, line).await;
             }
-        } else if total.deleted > 0 {
+        }
+        if let Some(d) = refused {
+            self.store.keep_proposal(ctx.job.id, &plan.deletes).await?;
+            return Err(Failure::Refused(d.to_string()));
+        }
+        if force && total.deleted > 0 {
             self.log(
                 ctx.job,
                 format!(

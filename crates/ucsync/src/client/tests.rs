@@ -801,3 +801,24 @@ fn schedule_search_and_token_tables() {
     .unwrap();
     insta::assert_snapshot!("tokens", super::token::list_table(&tokens));
 }
+
+#[test]
+fn a_refused_init_shows_what_it_would_have_applied_apart() {
+    let mut job = serde_json::to_value(job_view(14, "failed")).unwrap();
+    job["counts"] = json!({"added": 0, "changed": 0, "deleted": 0, "unchanged": 210,
+                           "skipped": 0, "would_add": 0, "would_change": 0, "would_delete": 90});
+    let text = job::show_text(&serde_json::from_value(job).unwrap(), None);
+    let line = |label: &str| {
+        text.lines()
+            .find(|l| l.trim_start_matches(['│', ' ']).starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} line in {text}"))
+            .to_string()
+    };
+    assert!(line("counts").contains("deleted 0"), "{text}");
+    assert!(
+        line("not applied").contains("would add 0, change 0, delete 90"),
+        "{text}"
+    );
+    // A job that proposed nothing has no such line.
+    assert!(!job::show_text(&job_view(12, "succeeded"), None).contains("not applied"));
+}

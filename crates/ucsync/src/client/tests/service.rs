@@ -131,7 +131,16 @@ async fn a_user_session() {
         .await
         .unwrap();
     job::run(c, job_cmd(&["job", "show", &id])).await.unwrap();
-    job::run(c, job_cmd(&["job", "stop", &id])).await.unwrap();
+    // It has finished: there is nothing to stop, and the exit says so.
+    let e = job::run(c, job_cmd(&["job", "stop", &id]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, 1, "{}", e.error);
+    assert!(
+        e.error.to_string().contains("already finished"),
+        "{}",
+        e.error
+    );
     let Command::Search(a) = parse(&["search", "1"]) else {
         panic!()
     };
