@@ -26,9 +26,19 @@ pub fn router() -> OpenApiRouter<ApiState> {
 }
 
 async fn view(store: &dyn Store, e: &ucsync_store::Element) -> Result<ElementView, ApiError> {
+    let name = e.name.as_str();
+    let mut running = None;
+    for state in [JobState::Running, JobState::Stopping] {
+        if running.is_none() {
+            running = store.jobs(Some(name), Some(state), 0, 1).await?.pop();
+        }
+    }
+    let last = store.last_finished_jobs(Some(name)).await?.pop();
     Ok(ElementView::new(
         e,
         store.object_counts_by_type(e.id).await?,
+        running.as_ref(),
+        last.as_ref(),
     ))
 }
 

@@ -240,6 +240,19 @@ impl App {
         panic!("job {id} did not finish in 60 s");
     }
 
+    /// Asks for one sync of one element and waits for its job to finish.
+    pub async fn sync_one(&self, name: &str, sync_type: &str) -> Value {
+        let a = self
+            .post(
+                "/api/v1/sync",
+                &serde_json::json!({"type": sync_type, "elements": [name]}),
+            )
+            .await;
+        assert_eq!(a.status, 202, "{a:?}");
+        self.wait_job(a.body["jobs"][0]["job"]["id"].as_i64().unwrap())
+            .await
+    }
+
     /// Waits until no job is queued or running.
     pub async fn idle(&self) {
         for _ in 0..1200 {

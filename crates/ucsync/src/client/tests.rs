@@ -631,7 +631,10 @@ fn element_view(name: &str, kind: &str, objects: u64) -> ElementView {
                      "tls": null, "ca_file": null, "cm": null},
         "sync": {"last_init_at": "2025-03-01T10:00:00Z", "last_init_ok": true,
                  "last_init_error": null, "version": "R018x.01.0.890.0", "format": 1,
-                 "last_sync_at": "2025-03-02T03:00:00Z", "last_success_at": "2025-03-02T03:00:00Z"},
+                 "last_sync_at": "2025-03-02T03:00:00Z", "last_success_at": "2025-03-02T03:00:00Z",
+                 "last_job": {"id": 7, "type": "incremental", "state": "failed",
+                              "finished_at": "2025-03-02T03:00:00Z", "error": "the CM did not answer"}},
+        "state": "failing", "state_reason": "the last incremental failed: the CM did not answer",
         "objects": objects, "created_at": "2025-03-01T09:59:00Z"
     }))
     .unwrap()
