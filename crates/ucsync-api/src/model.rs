@@ -162,6 +162,9 @@ pub enum ErrorCode {
     ElementInUse,
     /// 409: the element already has a default schedule.
     DefaultScheduleExists,
+    /// 409: another element of the same kind is at that host and port (the
+    /// message names it).
+    SameAddress,
     /// 409: the job has already finished (the message names how), so there
     /// is nothing to stop.
     JobFinished,
@@ -213,6 +216,7 @@ impl ErrorCode {
         ErrorCode::ElementBusy,
         ErrorCode::ElementInUse,
         ErrorCode::DefaultScheduleExists,
+        ErrorCode::SameAddress,
         ErrorCode::JobFinished,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
@@ -234,7 +238,12 @@ impl ErrorCode {
             ReadOnlyToken => 403,
             NotFound | NoElement | NoJob | NoSchedule | NoToken | UnknownObjectType => 404,
             MethodNotAllowed => 405,
-            ElementExists | ElementBusy | ElementInUse | DefaultScheduleExists | JobFinished => 409,
+            ElementExists
+            | ElementBusy
+            | ElementInUse
+            | DefaultScheduleExists
+            | SameAddress
+            | JobFinished => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             ElementRefused => 422,
@@ -269,6 +278,7 @@ impl ErrorCode {
             ElementBusy => "element-busy",
             ElementInUse => "element-in-use",
             DefaultScheduleExists => "default-schedule-exists",
+            SameAddress => "same-address",
             JobFinished => "job-finished",
             PayloadTooLarge => "payload-too-large",
             UnsupportedMediaType => "unsupported-media-type",

@@ -655,3 +655,72 @@ async fn the_state_tells_an_element_whose_incrementals_fail_from_one_in_sync() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_second_element_at_the_same_address_is_refused_naming_the_first() {
+    let app = App::start().await;
+    let body = |name: &str, kind: &str, host: &str, port: u16| {
+        json!({"name": name, "kind": kind, "host": host, "port": port,
+               "login": "ucsync", "password": "pw"})
+    };
+    let a = app
+        .post(
+            "/api/v1/elements",
+            &body("mm1", "messaging", "127.0.0.12", 389),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    let a = app
+        .post(
+            "/api/v1/elements",
+            &body("mm2", "messaging", "LOCALHOST", 389),
+        )
+        .await;
+    assert_eq!(a.status, 201, "another host: {a:?}");
+    let twice = app
+        .post(
+            "/api/v1/elements",
+            &body("mm3", "messaging", "127.0.0.12", 389),
+        )
+        .await;
+    assert_eq!(
+        (twice.status.as_u16(), twice.code(), twice.field()),
+        (409, "same-address", "host"),
+        "{twice:?}"
+    );
+    assert_eq!(
+        twice.message(),
+        "messaging element 'mm1' is already at 127.0.0.12:389: one element per address; change the host or port, or use 'mm1'"
+    );
+    // Another kind may share the address; another port is another element.
+    let a = app
+        .post(
+            "/api/v1/elements",
+            &body("ipo1", "ip-office", "127.0.0.12", 389),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    let a = app
+        .post(
+            "/api/v1/elements",
+            &body("mm3", "messaging", "127.0.0.12", 636),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    // Moving one onto another's address is refused too; a change that
+    // keeps its own address is not.
+    let moved = app
+        .patch("/api/v1/elements/mm3", &json!({"port": 389}))
+        .await;
+    assert_eq!(
+        (moved.status.as_u16(), moved.code()),
+        (409, "same-address"),
+        "{moved:?}"
+    );
+    assert!(moved.message().contains("'mm1'"), "{moved:?}");
+    let a = app
+        .patch("/api/v1/elements/mm1", &json!({"login": "other"}))
+        .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(app.get("/api/v1/elements/mm3").await.body["port"], 636);
+}

@@ -30,6 +30,9 @@ use ucsync_store::{Element, SqliteStore, Store};
 pub const OWN: (&str, &str) = ("ucsync", "ucsync01");
 pub const OUTSIDE: (&str, &str) = ("craft", "craft01");
 
+/// Ports for elements that are never reached, one each.
+static NEXT_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
 pub async fn emulator() -> CmEmulator {
     emulator_with(|_| {}).await
 }
@@ -276,7 +279,9 @@ impl App {
         let a = self
             .post(
                 "/api/v1/elements",
-                &json!({"name": name, "kind": "messaging", "host": "127.0.0.10", "port": 22,
+                // A port of its own: one element per address.
+                &json!({"name": name, "kind": "messaging", "host": "127.0.0.10",
+                        "port": 20000 + NEXT_PORT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                         "login": "admin", "password": "pw"}),
             )
             .await;
