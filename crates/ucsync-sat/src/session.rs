@@ -106,14 +106,14 @@ impl SatSession {
             nodelay: true,
             ..Default::default()
         });
-        let connecting = async {
+        let reaching = async {
             if cfg.addrs.is_empty() {
-                client::connect(config, (cfg.host.as_str(), cfg.port), handler).await
+                tokio::net::TcpStream::connect((cfg.host.as_str(), cfg.port)).await
             } else {
-                client::connect(config, &cfg.addrs[..], handler).await
+                tokio::net::TcpStream::connect(&cfg.addrs[..]).await
             }
         };
-        let mut handle = match timeout(cfg.connect_timeout, connecting).await {
+        let tcp = match timeout(cfg.connect_timeout, reaching).await {
             Err(_) => {
                 return Err(SatError::Timeout {
                     target,
@@ -121,10 +121,42 @@ impl SatSession {
                     after: cfg.connect_timeout,
                 });
             }
+            Ok(Err(io)) => {
+                return Err(SatError::Connect {
+                    target,
+                    detail: io.to_string(),
+                });
+            }
+            Ok(Ok(tcp)) => tcp,
+        };
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(%target, error = %e, "cannot set TCP_NODELAY");
+        }
+        // What the server sends first tells an SSH server that refused us
+        // from a port where no SSH server listens.
+        let (stream, heard) = crate::banner::Recording::new(tcp);
+        let handshake = client::connect_stream(config, stream, handler);
+        let not_ssh = || {
+            crate::banner::not_ssh(&heard.lock().expect("heard")).map(|heard| SatError::NotSsh {
+                target: target.clone(),
+                heard,
+            })
+        };
+        let mut handle = match timeout(cfg.connect_timeout, handshake).await {
+            Err(_) => {
+                return Err(not_ssh().unwrap_or(SatError::Timeout {
+                    target,
+                    what: "SSH handshake".into(),
+                    after: cfg.connect_timeout,
+                }));
+            }
             Ok(Ok(h)) => h,
             Ok(Err(e)) => {
                 if let Some(mismatch) = key_mismatch(&seen, cfg) {
                     return Err(mismatch);
+                }
+                if let Some(e) = not_ssh() {
+                    return Err(e);
                 }
                 return Err(match e {
                     russh::Error::IO(io) => SatError::Connect {

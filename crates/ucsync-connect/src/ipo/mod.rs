@@ -157,6 +157,20 @@ fn cause(e: &(dyn std::error::Error + 'static)) -> String {
     inner.to_string()
 }
 
+/// Whether the HTTP client's error says the server did not speak HTTP:
+/// what came back was no HTTP answer, or the connection closed without one.
+fn not_http(cause: &str) -> bool {
+    [
+        "invalid HTTP",
+        "message head is too large",
+        // Bytes before any request: a server that speaks first, as SSH does.
+        "received unexpected message from connection",
+        "connection closed before message completed",
+    ]
+    .iter()
+    .any(|m| cause.contains(m))
+}
+
 fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cur {
@@ -244,6 +258,12 @@ impl IpoConnector {
         } else if e.is_connect() {
             ConnectError::Unreachable(format!(
                 "cannot connect to {} while {doing}: {}",
+                self.at(),
+                cause(&e)
+            ))
+        } else if not_http(&cause(&e)) {
+            ConnectError::Protocol(format!(
+                "{} did not answer as an HTTP server while {doing} ({}); the IP Office configuration service is usually on port 50804 (50805 with TLS): check the element's port",
                 self.at(),
                 cause(&e)
             ))

@@ -149,6 +149,11 @@ impl Paged {
     }
 }
 
+/// Where a messaging directory usually listens, for errors about a port
+/// that does not answer as one.
+const LDAP_PORTS: &str =
+    "; a messaging directory is usually on port 389 (636 with TLS): check the element's port";
+
 /// An LDAP error while talking to a server that did answer.
 fn protocol(what: &str, e: LdapError) -> ConnectError {
     match e {
@@ -217,10 +222,14 @@ impl MessagingConnector {
             Err(e) => {
                 driver.abort();
                 return Err(match e {
-                    LdapError::Timeout { .. } => {
-                        ConnectError::Unreachable(format!("{url} does not answer the bind"))
-                    }
-                    e => protocol("bind", e),
+                    LdapError::Timeout { .. } => ConnectError::Unreachable(format!(
+                        "{url} does not answer the bind{LDAP_PORTS}"
+                    )),
+                    // An answer, but no LDAP one: another service on that port.
+                    e @ LdapError::LdapResult { .. } => protocol("bind", e),
+                    e => ConnectError::Protocol(format!(
+                        "{url} did not answer as an LDAP server ({e}){LDAP_PORTS}"
+                    )),
                 });
             }
         };

@@ -8,3 +8,4 @@ mod networks;
 mod notify;
 mod service;
 mod stop;
+mod wrong_port;
