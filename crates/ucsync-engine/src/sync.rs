@@ -343,6 +343,10 @@ impl SyncEngine {
                 until_stopped(ctx.cancel, async { Ok::<_, Failure>(hashed.recv().await) }).await?
             {
                 differ.prefetch(events.iter().filter_map(HashedEvent::digest));
+                // Connectors tell every total before the first object, so
+                // progress is written only once objects come: its first
+                // write has them all, and `expected` never grows after.
+                let objects = events.iter().any(|e| matches!(e, HashedEvent::Object(..)));
                 for ev in events {
                     match ev {
                         HashedEvent::Expect { object_type, count } => {
@@ -370,7 +374,7 @@ impl SyncEngine {
                         }
                     }
                 }
-                if last_report.elapsed() > Duration::from_millis(250) {
+                if objects && last_report.elapsed() > Duration::from_millis(250) {
                     last_report = Instant::now();
                     self.store
                         .set_job_progress(ctx.job.id, &ctx.progress, &ctx.counts)

@@ -449,18 +449,32 @@ impl IpoConnector {
         snapshot: &Snapshot,
         out: &mpsc::Sender<ReadEvent>,
     ) -> Result<()> {
-        let closed = || ConnectError::Protocol("the reader stopped".into());
-        let objects = &snapshot.objects[t.object_type];
+        Self::expect(t, snapshot, out).await?;
+        Self::send_objects(t, snapshot, out).await
+    }
+
+    async fn expect(
+        t: &TypeSpec,
+        snapshot: &Snapshot,
+        out: &mpsc::Sender<ReadEvent>,
+    ) -> Result<()> {
         out.send(ReadEvent::Expect {
             object_type: t.object_type.to_string(),
-            count: objects.len() as u64,
+            count: snapshot.objects[t.object_type].len() as u64,
         })
         .await
-        .map_err(|_| closed())?;
-        for o in objects {
+        .map_err(|_| ConnectError::Protocol("the reader stopped".into()))
+    }
+
+    async fn send_objects(
+        t: &TypeSpec,
+        snapshot: &Snapshot,
+        out: &mpsc::Sender<ReadEvent>,
+    ) -> Result<()> {
+        for o in &snapshot.objects[t.object_type] {
             out.send(ReadEvent::Object(o.clone()))
                 .await
-                .map_err(|_| closed())?;
+                .map_err(|_| ConnectError::Protocol("the reader stopped".into()))?;
         }
         Ok(())
     }
@@ -510,8 +524,13 @@ impl Connector for IpoConnector {
 
     async fn read_all(&self, out: mpsc::Sender<ReadEvent>) -> Result<()> {
         let (_, snapshot) = self.snapshot().await?;
+        // Every total first, from the one snapshot: progress knows what to
+        // expect before the first object.
         for t in TYPES {
-            Self::send_type(t, &snapshot, &out).await?;
+            Self::expect(t, &snapshot, &out).await?;
+        }
+        for t in TYPES {
+            Self::send_objects(t, &snapshot, &out).await?;
         }
         Ok(())
     }

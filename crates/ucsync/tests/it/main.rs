@@ -6,6 +6,7 @@ mod ipo;
 mod loopback;
 mod networks;
 mod notify;
+mod progress;
 mod service;
 mod stop;
 mod wrong_port;

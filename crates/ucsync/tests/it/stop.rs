@@ -42,14 +42,18 @@ async fn stop(serve: &Serve, id: i64) -> (u16, Value) {
 
 #[tokio::test]
 async fn a_stop_ends_a_reading_init_and_one_waiting_for_the_pool_and_frees_both() {
-    // Each SAT session of this CM stops answering after 400 records, fewer
-    // than an init of the small profile reads, and answers slowly until
-    // then: its init is still running whenever the stop comes.
-    let stalling = Emulator::start(&["--latency-ms", "10", "--stall-after-records", "400"]);
+    // This CM stops answering after 700 records on a session: with one
+    // session, after the lists of every type (534 records) and before the
+    // end of the displays; until then it answers slowly. Its init is still
+    // running whenever the stop comes.
+    let stalling = Emulator::start(&["--latency-ms", "10", "--stall-after-records", "700"]);
     let healthy = Emulator::start(&[]);
     let data = tempfile::tempdir().unwrap();
     // One init at a time: the second CM's init waits for the first's place.
-    let serve = Serve::start_with(data.path(), &[("UCSYNC_INIT_POOL", "1")]);
+    let serve = Serve::start_with(
+        data.path(),
+        &[("UCSYNC_INIT_POOL", "1"), ("UCSYNC_SESSIONS", "1")],
+    );
     let reading = add(&serve, "cm1", stalling.port).await;
     serve
         .wait_job(reading, |j| done(j) > 20 || state(j) != "running")
