@@ -158,14 +158,14 @@ fn cause(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Whether the HTTP client's error says the server did not speak HTTP:
-/// what came back was no HTTP answer, or the connection closed without one.
+/// what came back was no HTTP answer. (A connection closed before the
+/// answer was complete is a cut, which an HTTP server may cause too.)
 fn not_http(cause: &str) -> bool {
     [
         "invalid HTTP",
         "message head is too large",
         // Bytes before any request: a server that speaks first, as SSH does.
         "received unexpected message from connection",
-        "connection closed before message completed",
     ]
     .iter()
     .any(|m| cause.contains(m))
