@@ -306,3 +306,37 @@ async fn stopping_an_incremental_that_waits_on_a_cm_that_stopped_answering() {
     let next = rig.sync("cm1", SyncType::Incremental).await;
     assert_eq!(next.state, JobState::Succeeded, "{:?}", next.error);
 }
+
+#[tokio::test]
+async fn a_stop_asked_on_another_node_reaches_the_running_one() {
+    let emu = emulator(cm_settings()).await;
+    let rig = Rig::new(8).await;
+    assert_eq!(rig.add_cm("cm1", &emu).await.state, JobState::Succeeded);
+    emu.set_faults(ucsync_emulator::cm::Faults {
+        stall_after_records: Some(2),
+        ..Default::default()
+    });
+    let job = rig
+        .runner
+        .request(&name("cm1"), SyncType::Incremental, Trigger::OnDemand, "t")
+        .await
+        .unwrap()
+        .job;
+    while rig.store.job(job.id).await.unwrap().unwrap().state == JobState::Queued {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Another node, sharing the database, started after the job was claimed here.
+    let other = Rig::runner(
+        &rig.store,
+        &rig.secret,
+        RunnerSettings {
+            node: "other".into(),
+            ..Default::default()
+        },
+    );
+    let asked = other.stop(job.id).await.unwrap().unwrap();
+    assert_eq!(asked.state, JobState::Stopping);
+    let j = rig.runner.wait(job.id).await.unwrap();
+    assert_eq!(j.state, JobState::Stopped, "{:?}", j.error);
+    other.shutdown().await;
+}
