@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use ucsync_core::{ElementKind, ElementName, JobState, Role, SecretKey, SyncType, Trigger};
+use ucsync_core::{
+    ElementKind, ElementName, ElementState, JobState, Role, SecretKey, SyncType, Trigger,
+};
 use ucsync_store as store;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
@@ -67,6 +69,12 @@ enum_schema!(
     "Role",
     Role,
     "What a token may do: `admin` everything, `read-only` GET only."
+);
+enum_schema!(
+    ElementStateSchema,
+    "ElementState",
+    ElementState,
+    "Where an element's synchronization stands: `never-synced` (no init has completed), `syncing` (a job runs), `in-sync`, `needs-init` (the last init failed, or the last job was refused until an init runs, as after an upgrade), `failing` (the last job failed)."
 );
 enum_schema!(
     JobStateSchema,
@@ -159,6 +167,12 @@ pub enum ErrorCode {
     SystemSchedule,
     /// 409: the token is the last admin token.
     LastAdminToken,
+    /// 409: another element of the same kind is at that host and port (the
+    /// message names it).
+    SameAddress,
+    /// 409: the job has already finished (the message names how), so there
+    /// is nothing to stop.
+    JobFinished,
     /// 413: the body is too large.
     PayloadTooLarge,
     /// 415: the body is not sent as `application/json`.
@@ -209,6 +223,8 @@ impl ErrorCode {
         ErrorCode::DefaultScheduleExists,
         ErrorCode::SystemSchedule,
         ErrorCode::LastAdminToken,
+        ErrorCode::SameAddress,
+        ErrorCode::JobFinished,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ElementRefused,
@@ -234,7 +250,9 @@ impl ErrorCode {
             | ElementInUse
             | DefaultScheduleExists
             | SystemSchedule
-            | LastAdminToken => 409,
+            | LastAdminToken
+            | SameAddress
+            | JobFinished => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             ElementRefused => 422,
@@ -271,6 +289,8 @@ impl ErrorCode {
             DefaultScheduleExists => "default-schedule-exists",
             SystemSchedule => "system-schedule",
             LastAdminToken => "last-admin-token",
+            SameAddress => "same-address",
+            JobFinished => "job-finished",
             PayloadTooLarge => "payload-too-large",
             UnsupportedMediaType => "unsupported-media-type",
             ElementRefused => "element-refused",
@@ -863,6 +883,29 @@ pub struct SyncStatusView {
     #[serde(default)]
     #[schema(required = true)]
     pub last_notify_at: Option<String>,
+    /// The newest job that ran and finished on it, of any type (`null`:
+    /// none has).
+    #[serde(default)]
+    #[schema(required = true)]
+    pub last_job: Option<LastJobView>,
+}
+
+/// A finished job, in an element's sync status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LastJobView {
+    pub id: i64,
+    #[serde(rename = "type")]
+    #[schema(value_type = SyncTypeSchema)]
+    pub sync_type: SyncType,
+    /// `succeeded`, `failed` or `stopped`.
+    #[schema(value_type = JobStateSchema)]
+    pub state: JobState,
+    pub finished_at: Option<String>,
+    pub error: Option<String>,
+}
+
+fn never_synced() -> ElementState {
+    ElementState::NeverSynced
 }
 
 /// An element with its sync status. Never its password.
@@ -876,6 +919,15 @@ pub struct ElementView {
     pub port: u16,
     pub login: String,
     pub settings: SettingsView,
+    /// Where its synchronization stands, from its last init, its last job
+    /// of any type and the job running now.
+    #[serde(default = "never_synced")]
+    #[schema(value_type = ElementStateSchema)]
+    pub state: ElementState,
+    /// Why it is in that state (`null` for `in-sync` with nothing to add).
+    #[serde(default)]
+    #[schema(required = true)]
+    pub state_reason: Option<String>,
     pub sync: SyncStatusView,
     /// Objects synchronized from it.
     pub objects: u64,
@@ -889,7 +941,24 @@ pub struct ElementView {
 
 impl ElementView {
     /// `objects_by_type` as the store counts it; `objects` is their sum.
-    pub fn new(e: &store::Element, objects_by_type: BTreeMap<String, u64>) -> ElementView {
+    /// `running` is the job running on it now, `last` its newest finished
+    /// one (`Store::last_finished_jobs`).
+    pub fn new(
+        e: &store::Element,
+        objects_by_type: BTreeMap<String, u64>,
+        running: Option<&store::Job>,
+        last: Option<&store::Job>,
+    ) -> ElementView {
+        let status = ucsync_core::element_status(&ucsync_core::StatusFacts {
+            running: running.map(|j| j.sync_type),
+            last_init_ok: e.sync.last_init_ok,
+            last_init_error: e.sync.last_init_error.clone(),
+            last_job: last.map(|j| ucsync_core::LastJob {
+                sync_type: j.sync_type,
+                state: j.state,
+                error: j.error.clone(),
+            }),
+        });
         let own_logins = if e.kind == ElementKind::Cm {
             e.own_logins()
         } else {
@@ -910,6 +979,8 @@ impl ElementView {
                 ca_file: e.settings.ca_file.clone(),
                 cm: e.settings.cm.clone(),
             },
+            state: status.state,
+            state_reason: status.reason,
             sync: SyncStatusView {
                 last_init_at: e.sync.last_init_at.clone(),
                 last_init_ok: e.sync.last_init_ok,
@@ -919,6 +990,13 @@ impl ElementView {
                 last_sync_at: e.sync.last_sync_at.clone(),
                 last_success_at: e.sync.last_success_at.clone(),
                 last_notify_at: e.sync.last_notify_at.clone(),
+                last_job: last.map(|j| LastJobView {
+                    id: j.id,
+                    sync_type: j.sync_type,
+                    state: j.state,
+                    finished_at: j.finished_at.clone(),
+                    error: j.error.clone(),
+                }),
             },
             objects: objects_by_type.values().sum(),
             objects_by_type,
@@ -958,6 +1036,8 @@ pub struct ProgressView {
     pub expected: u64,
 }
 
+/// What a job applied, and — for an init the discrepancy check refused —
+/// what it would have applied (`would_…`), none of which was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CountsView {
     pub added: u64,
@@ -965,6 +1045,12 @@ pub struct CountsView {
     pub deleted: u64,
     pub unchanged: u64,
     pub skipped: u64,
+    #[serde(default)]
+    pub would_add: u64,
+    #[serde(default)]
+    pub would_change: u64,
+    #[serde(default)]
+    pub would_delete: u64,
 }
 
 /// A sync job.
@@ -1033,6 +1119,9 @@ impl From<store::Job> for JobView {
                 deleted: j.counts.deleted,
                 unchanged: j.counts.unchanged,
                 skipped: j.counts.skipped,
+                would_add: j.counts.would_add,
+                would_change: j.counts.would_change,
+                would_delete: j.counts.would_delete,
             },
             error: j.error,
             created_at: j.created_at,

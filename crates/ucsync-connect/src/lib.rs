@@ -16,7 +16,9 @@ use ucsync_core::{ChangeSummary, Fields, Object, ObjectId};
 /// What a connector reports while it reads everything.
 #[derive(Debug)]
 pub enum ReadEvent {
-    /// The number of objects of a type about to be read.
+    /// The number of objects of a type about to be read. In a whole
+    /// read, every type's count comes before the first object, so that
+    /// progress knows every total from the start.
     Expect {
         object_type: String,
         count: u64,

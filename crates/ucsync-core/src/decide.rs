@@ -6,6 +6,10 @@ use crate::types::SyncType;
 /// incremental, 1801 as an init.
 pub const MAX_INCREMENTAL_ROWS: usize = 1800;
 
+/// How a refusal that only an initializing sync lifts ends: the element
+/// status reads a job that failed so as needing an init.
+pub const RUN_AN_INIT: &str = "run an initializing sync";
+
 /// What is known about an element before a sync starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncFacts {
@@ -52,7 +56,7 @@ pub fn decide(requested: SyncType, f: &SyncFacts) -> Decision {
         if *before != f.version_now {
             return Decision::Refuse {
                 reason: format!(
-                    "the element was upgraded from {before} to {} since the last initializing sync: run an initializing sync",
+                    "the element was upgraded from {before} to {} since the last initializing sync: {RUN_AN_INIT}",
                     f.version_now
                 ),
             };
@@ -62,7 +66,7 @@ pub fn decide(requested: SyncType, f: &SyncFacts) -> Decision {
         if before != f.format_now {
             return Decision::Refuse {
                 reason: format!(
-                    "ucsync was upgraded (sync format {before} to {}) since the last initializing sync of this element: run an initializing sync",
+                    "ucsync was upgraded (sync format {before} to {}) since the last initializing sync of this element: {RUN_AN_INIT}",
                     f.format_now
                 ),
             };

@@ -12,12 +12,16 @@ pub mod index;
 pub mod network;
 pub mod object;
 pub mod secret;
+pub mod status;
 pub mod types;
 
-pub use decide::{ChangeSummary, Decision, MAX_INCREMENTAL_ROWS, SyncFacts, decide, escalate};
+pub use decide::{
+    ChangeSummary, Decision, MAX_INCREMENTAL_ROWS, RUN_AN_INIT, SyncFacts, decide, escalate,
+};
 pub use diff::{DeleteGuard, Differ, Discrepancy, Hashed, Plan, PlanOp, Thresholds, TypeCounts};
 pub use index::{HashIndex, HashIndexBuilder, key_digest};
 pub use network::{BadNetwork, ElementNetworks, HostNotAllowed};
 pub use object::{ContentHash, Fields, FieldsIter, Object, ObjectId};
 pub use secret::{SecretError, SecretKey};
-pub use types::{ElementKind, ElementName, JobState, Role, SyncType, Trigger};
+pub use status::{ElementStatus, LastJob, StatusFacts, element_status};
+pub use types::{ElementKind, ElementName, ElementState, JobState, Role, SyncType, Trigger};

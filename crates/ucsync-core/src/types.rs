@@ -107,6 +107,12 @@ string_enum! {
     JobState { Queued = "queued", Running = "running", Stopping = "stopping", Stopped = "stopped", Succeeded = "succeeded", Failed = "failed" }
 }
 
+string_enum! {
+    /// Where an element's synchronization stands, in one word (see
+    /// [`crate::status::element_status`]).
+    ElementState { NeverSynced = "never-synced", Syncing = "syncing", InSync = "in-sync", NeedsInit = "needs-init", Failing = "failing" }
+}
+
 impl SyncType {
     /// How much a sync does: a request joins a job of the same or greater strength.
     pub fn strength(self) -> u8 {

@@ -72,8 +72,9 @@ impl Default for RunnerSettings {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Event {
-    /// A job was queued, started, or ended.
-    Job { job: Job },
+    /// A job was queued, started, or ended (boxed: a job is far larger
+    /// than the other events).
+    Job { job: Box<Job> },
     /// An element was added, changed or removed.
     Element { name: String, change: String },
 }
@@ -158,10 +159,11 @@ impl Runner {
                 settings,
             }),
         };
-        let (a, b) = (runner.clone(), runner.clone());
+        let (a, b, c) = (runner.clone(), runner.clone(), runner.clone());
         *runner.inner.tasks.lock().expect("tasks") = vec![
             tokio::spawn(async move { a.dispatch().await }),
             tokio::spawn(async move { b.keep_leases().await }),
+            tokio::spawn(async move { c.watch_stops().await }),
         ];
         runner
     }
@@ -207,7 +209,9 @@ impl Runner {
             })
             .await?;
         if !r.joined {
-            self.publish(Event::Job { job: r.job.clone() });
+            self.publish(Event::Job {
+                job: Box::new(r.job.clone()),
+            });
             self.inner.wake.notify_one();
         }
         Ok(r)
@@ -227,7 +231,9 @@ impl Runner {
             cancel.cancel();
         }
         if let Some(job) = &job {
-            self.publish(Event::Job { job: job.clone() });
+            self.publish(Event::Job {
+                job: Box::new(job.clone()),
+            });
         }
         Ok(job)
     }
@@ -489,9 +495,37 @@ impl Runner {
         }
     }
 
+    /// Stops, within one poll, the running jobs of this node whose state
+    /// in the database became `stopping`: a stop asked on another node
+    /// (sharing the database), or one that reached the database but not
+    /// this node's token.
+    async fn watch_stops(&self) {
+        let store = self.store().clone();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.inner.settings.poll) => {}
+                _ = self.inner.shutdown.cancelled() => return,
+            }
+            if self.inner.running.lock().expect("running").is_empty() {
+                continue;
+            }
+            match store.jobs(None, Some(JobState::Stopping), 0, 1000).await {
+                Ok(stopping) => {
+                    let running = self.inner.running.lock().expect("running");
+                    for job in stopping {
+                        if let Some((_, cancel)) = running.get(&job.id) {
+                            cancel.cancel();
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read which jobs are asked to stop"),
+            }
+        }
+    }
+
     async fn publish_job(&self, id: JobId) {
         if let Ok(Some(job)) = self.store().job(id).await {
-            self.publish(Event::Job { job });
+            self.publish(Event::Job { job: Box::new(job) });
         }
     }
 
@@ -502,7 +536,9 @@ impl Runner {
             .lock()
             .expect("running")
             .insert(job.id, (job.element.clone(), cancel.clone()));
-        self.publish(Event::Job { job: job.clone() });
+        self.publish(Event::Job {
+            job: Box::new(job.clone()),
+        });
         let me = self.clone();
         tokio::spawn(async move {
             me.run_one(&job, &cancel).await;

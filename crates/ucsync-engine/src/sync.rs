@@ -91,6 +91,22 @@ struct Ctx<'a> {
     progress: Progress,
 }
 
+/// Waits for `work`, or ends with [`Failure::Stopped`] as soon as the job is
+/// asked to stop. Only for work that changes nothing ucsync stores —
+/// reading from the element, waiting for a place — as dropping it half-way
+/// must be harmless: a SAT session reads the rest of an answer nobody waits
+/// for, an HTTP or LDAP request is abandoned.
+async fn until_stopped<T, E: Into<Failure>>(
+    cancel: &CancellationToken,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Failure> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(Failure::Stopped),
+        r = work => r.map_err(Into::into),
+    }
+}
+
 impl SyncEngine {
     pub fn new(store: Arc<dyn Store>, secret: SecretKey, settings: SyncSettings) -> SyncEngine {
         let hash_key = secret.hash_key();
@@ -243,10 +259,8 @@ impl SyncEngine {
             counts: JobCounts::default(),
             progress: Progress::new(),
         };
-        let _ = self
-            .store
-            .set_job_state(job.id, JobState::Running, None)
-            .await;
+        // The job is running since it was claimed; setting it again here
+        // could overwrite a stop asked for in between.
         let result = self.decide_and_run(&mut ctx).await;
         let _ = self
             .store
@@ -287,7 +301,7 @@ impl SyncEngine {
     }
 
     async fn decide_and_run(&self, ctx: &mut Ctx<'_>) -> Result<(), Failure> {
-        let version = ctx.conn.version().await?;
+        let version = until_stopped(ctx.cancel, ctx.conn.version()).await?;
         let s = &ctx.element.sync;
         let facts = SyncFacts {
             init_ran: s.last_init_ok.is_some(),
@@ -354,11 +368,16 @@ impl SyncEngine {
         force: bool,
     ) -> Result<(), Failure> {
         // The point first: what changes while we read is read again next time.
-        let point = ctx.conn.sync_point().await?;
+        let point = until_stopped(ctx.cancel, ctx.conn.sync_point()).await?;
         let (tx, rx) = mpsc::channel::<ReadEvent>(4096);
-        let mut hashed = spawn_hasher(self.hash_key, rx);
-        let reading = ctx.conn.read_all(tx);
+        let hashed = spawn_hasher(self.hash_key, rx);
+        // A stop ends the reading at once, and the consumer at its next safe
+        // point (between two writes of staged rows); the consumer owns the
+        // hashed events, so that when it ends the hasher and the reader find
+        // their channels closed instead of waiting for room for ever.
+        let reading = until_stopped(ctx.cancel, ctx.conn.read_all(tx));
         let consuming = async {
+            let mut hashed = hashed;
             // The stored index loads while the first objects are read and hashed.
             let stored = self.store.object_hashes(ctx.element.id).await?;
             self.log(
@@ -374,11 +393,14 @@ impl SyncEngine {
             let mut differ = Differ::new(stored);
             let mut batch: Vec<Staged> = Vec::with_capacity(self.settings.batch);
             let mut last_report = Instant::now();
-            while let Some(events) = hashed.recv().await {
-                if ctx.cancel.is_cancelled() {
-                    return Err(Failure::Stopped);
-                }
+            while let Some(events) =
+                until_stopped(ctx.cancel, async { Ok::<_, Failure>(hashed.recv().await) }).await?
+            {
                 differ.prefetch(events.iter().filter_map(HashedEvent::digest));
+                // Connectors tell every total before the first object, so
+                // progress is written only once objects come: its first
+                // write has them all, and `expected` never grows after.
+                let objects = events.iter().any(|e| matches!(e, HashedEvent::Object(..)));
                 for ev in events {
                     match ev {
                         HashedEvent::Expect { object_type, count } => {
@@ -406,7 +428,7 @@ impl SyncEngine {
                         }
                     }
                 }
-                if last_report.elapsed() > Duration::from_millis(250) {
+                if objects && last_report.elapsed() > Duration::from_millis(250) {
                     last_report = Instant::now();
                     self.store
                         .set_job_progress(ctx.job.id, &ctx.progress, &ctx.counts)
@@ -433,35 +455,54 @@ impl SyncEngine {
             plan.set_deletes(ids);
         }
         let total = plan.total();
-        ctx.counts = JobCounts {
-            added: total.added,
-            changed: total.changed,
-            deleted: total.deleted,
-            unchanged: total.unchanged,
-            skipped: 0,
-        };
-        for (t, c) in &plan.counts {
-            if c.added + c.changed + c.deleted > 0 {
-                self.log(
-                    ctx.job,
-                    format!(
-                        "{t}: {} added, {} changed, {} deleted, {} unchanged",
-                        c.added, c.changed, c.deleted, c.unchanged
-                    ),
-                )
-                .await;
-            }
-        }
-        if !force {
-            if let Err(d) = (DeleteGuard {
+        let refused = if force {
+            None
+        } else {
+            (DeleteGuard {
                 thresholds: self.settings.thresholds,
             })
             .check(&plan)
-            {
-                self.store.keep_proposal(ctx.job.id, &plan.deletes).await?;
-                return Err(Failure::Refused(d.to_string()));
+            .err()
+        };
+        // A refused init applies nothing: its counts say so, and what it
+        // would have applied is counted apart, never as done.
+        ctx.counts = match refused {
+            None => JobCounts {
+                added: total.added,
+                changed: total.changed,
+                deleted: total.deleted,
+                unchanged: total.unchanged,
+                ..JobCounts::default()
+            },
+            Some(_) => JobCounts {
+                unchanged: total.unchanged,
+                would_add: total.added,
+                would_change: total.changed,
+                would_delete: total.deleted,
+                ..JobCounts::default()
+            },
+        };
+        for (t, c) in &plan.counts {
+            if c.added + c.changed + c.deleted > 0 {
+                let line = if refused.is_some() {
+                    format!(
+                        "{t}: would add {}, change {}, delete {}; {} unchanged",
+                        c.added, c.changed, c.deleted, c.unchanged
+                    )
+                } else {
+                    format!(
+                        "{t}: {} added, {} changed, {} deleted, {} unchanged",
+                        c.added, c.changed, c.deleted, c.unchanged
+                    )
+                };
+                self.log(ctx.job, line).await;
             }
-        } else if total.deleted > 0 {
+        }
+        if let Some(d) = refused {
+            self.store.keep_proposal(ctx.job.id, &plan.deletes).await?;
+            return Err(Failure::Refused(d.to_string()));
+        }
+        if force && total.deleted > 0 {
             self.log(
                 ctx.job,
                 format!(
@@ -493,10 +534,11 @@ impl SyncEngine {
         // The rows notify sync applied: read before the history, so that
         // every key read stands for a row already in it.
         let notified = self.store.notified_rows(ctx.element.id).await?;
-        let set = ctx
-            .conn
-            .changes_since_notified(&point, &own, &notified)
-            .await?;
+        let set = until_stopped(
+            ctx.cancel,
+            ctx.conn.changes_since_notified(&point, &own, &notified),
+        )
+        .await?;
         for s in &set.skipped {
             self.log(ctx.job, format!("skipped {s}")).await;
         }
@@ -568,10 +610,7 @@ impl SyncEngine {
         ctx.progress
             .insert("objects".into(), (0, objects.len() as u64));
         for (id, (by_login, at_element)) in objects {
-            if ctx.cancel.is_cancelled() {
-                return Err(Failure::Stopped);
-            }
-            let now = ctx.conn.read_one(&id).await?;
+            let now = until_stopped(ctx.cancel, ctx.conn.read_one(&id)).await?;
             let upsert = now.map(|obj| {
                 let (fields, hash) = self.prepare(ctx.conn, &obj);
                 (fields, hash, ctx.conn.display_name(&obj))
@@ -684,11 +723,16 @@ impl SyncEngine {
     ) -> Result<Vec<Change>, Failure> {
         let mut differ = Differ::new(stored.of_type(object_type));
         let (tx, rx) = mpsc::channel::<ReadEvent>(1024);
-        let mut hashed = spawn_hasher(self.hash_key, rx);
-        let reading = ctx.conn.read_type(object_type, tx);
+        let hashed = spawn_hasher(self.hash_key, rx);
+        // As in an init: a stop ends both sides, and the collector owns what
+        // it reads so that nobody is left waiting for room.
+        let reading = until_stopped(ctx.cancel, ctx.conn.read_type(object_type, tx));
         let collecting = async {
+            let mut hashed = hashed;
             let mut out = Vec::new();
-            while let Some(events) = hashed.recv().await {
+            while let Some(events) =
+                until_stopped(ctx.cancel, async { Ok::<_, Failure>(hashed.recv().await) }).await?
+            {
                 differ.prefetch(events.iter().filter_map(HashedEvent::digest));
                 for ev in events {
                     if let HashedEvent::Object(obj, h) = ev
@@ -707,9 +751,10 @@ impl SyncEngine {
                     }
                 }
             }
-            out
+            Ok::<_, Failure>(out)
         };
-        let (read, mut out) = tokio::join!(reading, collecting);
+        let (read, out) = tokio::join!(reading, collecting);
+        let mut out = out?;
         read?;
         let mut plan = differ.finish();
         if !plan.leftover.is_empty() {

@@ -43,6 +43,9 @@ pub struct SatConfig {
     pub login_timeout: Duration,
     /// How long one command may take, from sending it to the end of its answer.
     pub command_timeout: Duration,
+    /// How long closing waits for a session to log off (after the answers
+    /// still in flight) before it drops the connection instead.
+    pub logoff_timeout: Duration,
     /// Commands in flight on one session.
     pub window: usize,
     /// SAT sessions per CM.
@@ -77,6 +80,7 @@ impl SatConfig {
             connect_timeout: Duration::from_secs(10),
             login_timeout: Duration::from_secs(20),
             command_timeout: Duration::from_secs(60),
+            logoff_timeout: Duration::from_secs(5),
             window: 32,
             sessions: Self::DEFAULT_SESSIONS,
             keepalive: Some(Duration::from_secs(60)),

@@ -26,6 +26,11 @@ pub enum SatError {
     AuthFailed { target: String, login: String },
     #[error("{target} has no free SAT session (Login resources unavailable)")]
     ResourcesUnavailable { target: String },
+    /// The port answered, but not as an SSH server (or not at all).
+    #[error(
+        "{target} did not answer as an SSH server{heard}; CM SAT is usually on port 5022: check the element's port"
+    )]
+    NotSsh { target: String, heard: String },
     #[error("SSH error with {target}: {detail}")]
     Ssh { target: String, detail: String },
     #[error("{target} sent output that is not OSSI: {source}")]

@@ -5,6 +5,7 @@
 //! sessions to one CM, reconnects them with backoff, and retries what is safe
 //! to retry. The protocol itself lives in `ucsync-ossi`; this crate owns the IO.
 
+mod banner;
 mod config;
 mod error;
 mod pool;

@@ -228,17 +228,26 @@ impl SatClient {
         self.run(&Request::command(text)?).await
     }
 
-    /// Logs every session off.
+    /// Logs every session off, at once; a session that has not logged off
+    /// within the logoff timeout (a CM that stopped answering) is dropped.
     pub async fn close(&self) {
+        let mut sessions = Vec::new();
         for slot in &self.slots {
-            let s = slot.lock().await.session.take();
-            if let Some(s) = s {
-                if !s.is_closed() {
-                    if let Err(e) = s.logoff().await {
-                        tracing::debug!(error = %e, "logoff");
-                    }
-                }
+            if let Some(s) = slot.lock().await.session.take() {
+                sessions.push(s);
             }
         }
+        let limit = self.cfg.logoff_timeout;
+        futures::future::join_all(sessions.iter().filter(|s| !s.is_closed()).map(|s| async move {
+            match tokio::time::timeout(limit, s.logoff()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "logoff"),
+                Err(_) => {
+                    tracing::warn!(target = %self.cfg.target(), after = ?limit, "the CM did not answer the logoff: connection dropped");
+                    s.abort();
+                }
+            }
+        }))
+        .await;
     }
 }

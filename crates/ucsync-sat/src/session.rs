@@ -10,7 +10,7 @@ use std::time::Duration;
 use russh::client::{self, Msg};
 use russh::keys::{HashAlg, PublicKeyOrCertificate};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
 use ucsync_ossi::{Request, Response, ResponseDecoder, ServerEvent};
 
@@ -81,6 +81,7 @@ pub struct SatSession {
     target: String,
     in_flight: AtomicUsize,
     closed: Arc<AtomicBool>,
+    abort: Arc<Notify>,
 }
 
 impl std::fmt::Debug for SatSession {
@@ -105,14 +106,14 @@ impl SatSession {
             nodelay: true,
             ..Default::default()
         });
-        let connecting = async {
+        let reaching = async {
             if cfg.addrs.is_empty() {
-                client::connect(config, (cfg.host.as_str(), cfg.port), handler).await
+                tokio::net::TcpStream::connect((cfg.host.as_str(), cfg.port)).await
             } else {
-                client::connect(config, &cfg.addrs[..], handler).await
+                tokio::net::TcpStream::connect(&cfg.addrs[..]).await
             }
         };
-        let mut handle = match timeout(cfg.connect_timeout, connecting).await {
+        let tcp = match timeout(cfg.connect_timeout, reaching).await {
             Err(_) => {
                 return Err(SatError::Timeout {
                     target,
@@ -120,10 +121,42 @@ impl SatSession {
                     after: cfg.connect_timeout,
                 });
             }
+            Ok(Err(io)) => {
+                return Err(SatError::Connect {
+                    target,
+                    detail: io.to_string(),
+                });
+            }
+            Ok(Ok(tcp)) => tcp,
+        };
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(%target, error = %e, "cannot set TCP_NODELAY");
+        }
+        // What the server sends first tells an SSH server that refused us
+        // from a port where no SSH server listens.
+        let (stream, heard) = crate::banner::Recording::new(tcp);
+        let handshake = client::connect_stream(config, stream, handler);
+        let not_ssh = || {
+            crate::banner::not_ssh(&heard.lock().expect("heard")).map(|heard| SatError::NotSsh {
+                target: target.clone(),
+                heard,
+            })
+        };
+        let mut handle = match timeout(cfg.connect_timeout, handshake).await {
+            Err(_) => {
+                return Err(not_ssh().unwrap_or(SatError::Timeout {
+                    target,
+                    what: "SSH handshake".into(),
+                    after: cfg.connect_timeout,
+                }));
+            }
             Ok(Ok(h)) => h,
             Ok(Err(e)) => {
                 if let Some(mismatch) = key_mismatch(&seen, cfg) {
                     return Err(mismatch);
+                }
+                if let Some(e) = not_ssh() {
+                    return Err(e);
                 }
                 return Err(match e {
                     russh::Error::IO(io) => SatError::Connect {
@@ -203,7 +236,9 @@ impl SatSession {
         };
         let (jobs, rx) = mpsc::channel(cfg.window.max(1) * 2);
         let closed = Arc::new(AtomicBool::new(false));
+        let abort = Arc::new(Notify::new());
         let driver = Driver {
+            abort: abort.clone(),
             target: target.clone(),
             rd,
             wr,
@@ -224,6 +259,7 @@ impl SatSession {
             target,
             in_flight: AtomicUsize::new(0),
             closed,
+            abort,
         })
     }
 
@@ -253,6 +289,12 @@ impl SatSession {
     /// Logs off cleanly: `clogoff`, then `y` to the prompt.
     pub async fn logoff(&self) -> Result<(), SatError> {
         self.submit(Kind::Logoff).await.map(|_| ())
+    }
+
+    /// Drops the connection without logging off (a CM that stopped
+    /// answering cannot be logged off); whoever waits gets an error.
+    pub fn abort(&self) {
+        self.abort.notify_one();
     }
 
     async fn submit(&self, kind: Kind) -> Result<Response, SatError> {
@@ -356,6 +398,7 @@ struct Driver {
     command_timeout: Duration,
     keepalive: Option<Duration>,
     closed: Arc<AtomicBool>,
+    abort: Arc<Notify>,
     handle: client::Handle<KeyCheck>,
 }
 
@@ -451,6 +494,9 @@ impl Driver {
                     }
                     Some(_) => {}
                 },
+                _ = self.abort.notified() => {
+                    return SatError::Closed { target: self.target.clone() };
+                }
                 _ = sleep_until(front_deadline.unwrap_or_else(Instant::now)), if front_deadline.is_some() => {
                     return SatError::Timeout { target: self.target.clone(), what: "command".into(), after: self.command_timeout };
                 }

@@ -147,11 +147,17 @@ pub type Progress = BTreeMap<String, (u64, u64)>;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct JobCounts {
+    /// What the job applied.
     pub added: u64,
     pub changed: u64,
     pub deleted: u64,
     pub unchanged: u64,
     pub skipped: u64,
+    /// What an init refused by the discrepancy check would have applied
+    /// (its proposal); nothing of it was.
+    pub would_add: u64,
+    pub would_change: u64,
+    pub would_delete: u64,
 }
 
 impl JobCounts {

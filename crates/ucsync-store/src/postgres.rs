@@ -1671,6 +1671,21 @@ impl Store for PgStore {
         rows.iter().map(job_from).collect()
     }
 
+    async fn last_finished_jobs(&self, element: Option<&str>) -> Result<Vec<Job>> {
+        let c = self.client().await?;
+        let st = c
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM (SELECT *, row_number() OVER \
+                 (PARTITION BY element ORDER BY finished_at DESC, id DESC) AS newest FROM jobs \
+                 WHERE state IN ('succeeded', 'failed', 'stopped') AND started_at IS NOT NULL \
+                 AND ($1::text IS NULL OR element = $1)) j WHERE newest = 1 ORDER BY element"
+            ))
+            .await
+            .map_err(db)?;
+        let rows = c.query(&st, &[&element]).await.map_err(db)?;
+        rows.iter().map(job_from).collect()
+    }
+
     async fn set_job_state(&self, id: JobId, state: JobState, error: Option<&str>) -> Result<()> {
         let c = self.client().await?;
         let st = c

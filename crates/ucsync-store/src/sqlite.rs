@@ -484,6 +484,16 @@ fn jobs_sql(element: bool, state: bool) -> String {
     format!("SELECT {JOB_COLUMNS} FROM jobs {filter} ORDER BY id DESC LIMIT ?3 OFFSET ?4")
 }
 
+/// The newest finished job of each element (`?1`: of that one only).
+fn last_finished_sql() -> String {
+    format!(
+        "SELECT {JOB_COLUMNS} FROM (SELECT *, row_number() OVER \
+         (PARTITION BY element ORDER BY finished_at DESC, id DESC) AS newest FROM jobs \
+         WHERE state IN ('succeeded', 'failed', 'stopped') AND started_at IS NOT NULL \
+         AND (?1 IS NULL OR element = ?1)) WHERE newest = 1 ORDER BY element"
+    )
+}
+
 fn queued_jobs_sql() -> String {
     format!("SELECT {JOB_COLUMNS} FROM jobs WHERE element = ?1 AND state = 'queued' ORDER BY id")
 }
@@ -1022,6 +1032,16 @@ impl Store for SqliteStore {
                     job_row,
                 )
                 .map_err(db)?;
+            rows.map(|r| r.map_err(db).and_then(finish_job)).collect()
+        })
+        .await
+    }
+
+    async fn last_finished_jobs(&self, element: Option<&str>) -> Result<Vec<Job>> {
+        let element = element.map(str::to_string);
+        self.read(move |c, _| {
+            let mut st = c.prepare_cached(&last_finished_sql()).map_err(db)?;
+            let rows = st.query_map(params![element], job_row).map_err(db)?;
             rows.map(|r| r.map_err(db).and_then(finish_job)).collect()
         })
         .await

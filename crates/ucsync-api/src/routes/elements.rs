@@ -26,9 +26,19 @@ pub fn router() -> OpenApiRouter<ApiState> {
 }
 
 async fn view(store: &dyn Store, e: &ucsync_store::Element) -> Result<ElementView, ApiError> {
+    let name = e.name.as_str();
+    let mut running = None;
+    for state in [JobState::Running, JobState::Stopping] {
+        if running.is_none() {
+            running = store.jobs(Some(name), Some(state), 0, 1).await?.pop();
+        }
+    }
+    let last = store.last_finished_jobs(Some(name)).await?.pop();
     Ok(ElementView::new(
         e,
         store.object_counts_by_type(e.id).await?,
+        running.as_ref(),
+        last.as_ref(),
     ))
 }
 
@@ -47,6 +57,34 @@ async fn check_cm(store: &dyn Store, cm: Option<&str>) -> Result<(), ApiError> {
             format!("cm names '{cm}', but there is no element of that name: add the cm first"),
         )
         .into()),
+    }
+}
+
+/// One element per address and kind: two would synchronize the same data
+/// twice, and their jobs would collide on the element.
+async fn check_address(
+    store: &dyn Store,
+    name: &str,
+    kind: ElementKind,
+    host: &str,
+    port: u16,
+) -> Result<(), ApiError> {
+    let other = store.elements().await?.into_iter().find(|e| {
+        e.name.as_str() != name
+            && e.kind == kind
+            && e.port == port
+            && e.host.eq_ignore_ascii_case(host)
+    });
+    match other {
+        None => Ok(()),
+        Some(o) => Err(ApiError::new(
+            ErrorCode::SameAddress,
+            format!(
+                "{kind} element '{}' is already at {host}:{port}: one element per address; change the host or port, or use '{}'",
+                o.name, o.name
+            ),
+        )
+        .with_field("host")),
     }
 }
 
@@ -95,7 +133,7 @@ async fn list_elements(
         (status = 201, description = "Added", body = ElementCreated,
             headers(("location" = String, description = "The element's URL"))),
         (status = 400, description = "Bad input: the message names the field (`invalid-json`, `invalid-field`, `invalid-body`), or `host` or `alternate_host` is an address outside the element networks (`host-not-allowed`)", body = ErrorBody),
-        (status = 409, description = "An element of that name exists (`element-exists`)", body = ErrorBody),
+        (status = 409, description = "An element of that name exists (`element-exists`), or one of the same kind at that host and port (`same-address`, naming it)", body = ErrorBody),
     ))]
 async fn add_element(
     State(s): State<ApiState>,
@@ -106,6 +144,7 @@ async fn add_element(
     check_networks(&s, Some(&new.host), new.alternate_host.as_deref())?;
     let store = s.store().as_ref();
     check_cm(store, new.settings.cm.as_deref()).await?;
+    check_address(store, new.name.as_str(), new.kind, &new.host, new.port).await?;
     let name = new.name.clone();
     let kind = new.kind;
     let e = store.add_element(new).await?;
@@ -162,6 +201,7 @@ async fn get_element(
         (status = 200, description = "The element as it is now", body = ElementView),
         (status = 400, description = "Bad input: the message names the field (`invalid-json`, `invalid-field`, `invalid-body`, `invalid-path`), or a new `host` or `alternate_host` is an address outside the element networks (`host-not-allowed`)", body = ErrorBody),
         (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+        (status = 409, description = "Another element of the same kind is at the new host and port (`same-address`, naming it)", body = ErrorBody),
     ))]
 async fn patch_element(
     State(s): State<ApiState>,
@@ -180,6 +220,9 @@ async fn patch_element(
     let (draft, update) = patch.apply(&current)?;
     if cm_changed {
         check_cm(store, draft.settings.cm.as_deref()).await?;
+    }
+    if draft.host != current.host || draft.port != current.port {
+        check_address(store, &name, draft.kind, &draft.host, draft.port).await?;
     }
     let e = store.update_element(&name, update).await?;
     s.runner.forget(&name).await;

@@ -13,8 +13,8 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::model::{
-    ChangePage, ChangeView, ErrorBody, JobFilter, JobPage, JobView, PageQuery, RequestedJob,
-    SyncBody, SyncResponse, SyncTargets,
+    ChangePage, ChangeView, ErrorBody, ErrorCode, JobFilter, JobPage, JobView, PageQuery,
+    RequestedJob, SyncBody, SyncResponse, SyncTargets,
 };
 
 pub fn router() -> OpenApiRouter<ApiState> {
@@ -121,18 +121,30 @@ async fn get_job(
 
 /// Stops a job: a queued one at once, a running one at its next safe point
 /// (it is `stopping` until then; nothing it had not committed is applied).
-/// A finished job is answered as it is.
+/// A job that has already finished is not changed: 409 `job-finished`, the
+/// message naming how it ended.
 #[utoipa::path(post, path = "/jobs/{id}/stop", tag = "jobs",
     params(("id" = i64, Path, description = "The job's id")),
     responses(
-        (status = 200, description = "The job as it is now", body = JobView),
+        (status = 200, description = "The job as it is now: `stopped`, or `stopping` until its next safe point", body = JobView),
         (status = 404, description = "No such job (`no-job`)", body = ErrorBody),
+        (status = 409, description = "The job has already finished (`job-finished`); the message says how", body = ErrorBody),
     ))]
 async fn stop_job(
     State(s): State<ApiState>,
     caller: Caller,
     ApiPath(id): ApiPath<JobId>,
 ) -> Result<Json<JobView>, ApiError> {
+    let before = job(&s, id).await?;
+    if before.state.is_finished() {
+        return Err(ApiError::new(
+            ErrorCode::JobFinished,
+            format!(
+                "job {id} has already finished ({}): there is nothing to stop",
+                before.state
+            ),
+        ));
+    }
     match s.runner.stop(id).await? {
         Some(job) => {
             tracing::info!(job = id, by = %caller.name, state = %job.state, "job stop asked");

@@ -554,3 +554,173 @@ async fn removing_is_refused_while_a_job_runs_and_stopping_it_frees_the_element(
     assert_eq!(app.delete("/api/v1/elements/cm1").await.status, 204);
     assert_eq!(app.get("/api/v1/elements/cm1").await.code(), "no-element");
 }
+
+/// The element's `state` reads its last job of any type, not only its last
+/// init: an incremental refused after an upgrade is `needs-init`, one that
+/// cannot reach the CM is `failing` — though the last init succeeded.
+#[tokio::test]
+async fn the_state_tells_an_element_whose_incrementals_fail_from_one_in_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("cm.json");
+    let key_file = dir.path().join("host_key");
+    let before = |s: &mut ucsync_emulator::cm::CmSettings| {
+        s.state_file = Some(state_file.clone());
+        s.host_key = Some(key_file.clone());
+        s.version = "R018x.00.0.822.0".into();
+    };
+    let emu = crate::emulator_with(before).await;
+    let port = emu.addr().port();
+    let app = App::start().await;
+    let init = app.add_cm("cm1", &emu).await;
+    assert_eq!(init["state"], "succeeded", "{init}");
+    let e = app.get("/api/v1/elements/cm1").await.body;
+    assert_eq!(
+        (e["state"].as_str(), &e["state_reason"]),
+        (Some("in-sync"), &json!(null)),
+        "{e}"
+    );
+    assert_eq!(e["sync"]["last_job"]["type"], "init", "{e}");
+    assert_eq!(e["sync"]["last_job"]["state"], "succeeded", "{e}");
+
+    // The same CM, upgraded.
+    let mut cfg = ucsync_sat::SatConfig::new(
+        "127.0.0.1",
+        port,
+        crate::OUTSIDE.0,
+        ucsync_sat::Password::new(crate::OUTSIDE.1),
+    );
+    cfg.sessions = 1;
+    let craft = ucsync_sat::SatClient::connect(cfg).await.unwrap();
+    craft.command("save translation").await.unwrap();
+    craft.close().await;
+    emu.shutdown().await.unwrap();
+    let mut settings = ucsync_emulator::cm::CmSettings {
+        logins: vec![
+            (crate::OWN.0.into(), crate::OWN.1.into()),
+            (crate::OUTSIDE.0.into(), crate::OUTSIDE.1.into()),
+        ],
+        ..Default::default()
+    };
+    before(&mut settings);
+    settings.version = "R020x.01.0.974.0".into();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let emu = ucsync_emulator::cm::CmEmulator::start(settings, listener)
+        .await
+        .unwrap();
+    let job = app.sync_one("cm1", "incremental").await;
+    assert_eq!(job["state"], "failed", "{job}");
+    let e = app.get("/api/v1/elements/cm1").await.body;
+    assert_eq!(
+        e["sync"]["last_init_ok"], true,
+        "the init is what is ok: {e}"
+    );
+    assert_eq!(e["state"], "needs-init", "{e}");
+    let why = e["state_reason"].as_str().unwrap();
+    assert!(
+        why.starts_with(
+            "the last incremental failed: the element was upgraded from R018x.00.0.822.0"
+        ),
+        "{why}"
+    );
+    assert_eq!(
+        (
+            &e["sync"]["last_job"]["type"],
+            &e["sync"]["last_job"]["state"],
+            &e["sync"]["last_job"]["id"]
+        ),
+        (&json!("incremental"), &json!("failed"), &job["id"]),
+        "{e}"
+    );
+    let listed = app.get("/api/v1/elements").await.body;
+    assert_eq!(listed["items"][0]["state"], "needs-init", "{listed}");
+
+    // An init brings it back in sync; a CM that stops answering makes it failing.
+    assert_eq!(app.sync_one("cm1", "init").await["state"], "succeeded");
+    assert_eq!(
+        app.get("/api/v1/elements/cm1").await.body["state"],
+        "in-sync"
+    );
+    emu.shutdown().await.unwrap();
+    let job = app.sync_one("cm1", "incremental").await;
+    assert_eq!(job["state"], "failed", "{job}");
+    let e = app.get("/api/v1/elements/cm1").await.body;
+    assert_eq!(e["state"], "failing", "{e}");
+    assert!(
+        e["state_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("the last incremental failed: "),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_element_at_the_same_address_is_refused_naming_the_first() {
+    let app = App::start().await;
+    let body = |name: &str, kind: &str, host: &str, port: u16| {
+        json!({"name": name, "kind": kind, "host": host, "port": port,
+               "login": "ucsync", "password": "pw"})
+    };
+    let a = app
+        .post(
+            "/api/v1/elements",
+            &body("mm1", "messaging", "127.0.0.12", 389),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    let a = app
+        .post(
+            "/api/v1/elements",
+            &body("mm2", "messaging", "LOCALHOST", 389),
+        )
+        .await;
+    assert_eq!(a.status, 201, "another host: {a:?}");
+    let twice = app
+        .post(
+            "/api/v1/elements",
+            &body("mm3", "messaging", "127.0.0.12", 389),
+        )
+        .await;
+    assert_eq!(
+        (twice.status.as_u16(), twice.code(), twice.field()),
+        (409, "same-address", "host"),
+        "{twice:?}"
+    );
+    assert_eq!(
+        twice.message(),
+        "messaging element 'mm1' is already at 127.0.0.12:389: one element per address; change the host or port, or use 'mm1'"
+    );
+    // Another kind may share the address; another port is another element.
+    let a = app
+        .post(
+            "/api/v1/elements",
+            &body("ipo1", "ip-office", "127.0.0.12", 389),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    let a = app
+        .post(
+            "/api/v1/elements",
+            &body("mm3", "messaging", "127.0.0.12", 636),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    // Moving one onto another's address is refused too; a change that
+    // keeps its own address is not.
+    let moved = app
+        .patch("/api/v1/elements/mm3", &json!({"port": 389}))
+        .await;
+    assert_eq!(
+        (moved.status.as_u16(), moved.code()),
+        (409, "same-address"),
+        "{moved:?}"
+    );
+    assert!(moved.message().contains("'mm1'"), "{moved:?}");
+    let a = app
+        .patch("/api/v1/elements/mm1", &json!({"login": "other"}))
+        .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(app.get("/api/v1/elements/mm3").await.body["port"], 636);
+}

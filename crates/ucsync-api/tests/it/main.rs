@@ -31,6 +31,9 @@ use ucsync_store::{Element, SqliteStore, Store};
 pub const OWN: (&str, &str) = ("ucsync", "ucsync01");
 pub const OUTSIDE: (&str, &str) = ("craft", "craft01");
 
+/// Ports for elements that are never reached, one each.
+static NEXT_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
 pub async fn emulator() -> CmEmulator {
     emulator_with(|_| {}).await
 }
@@ -241,6 +244,19 @@ impl App {
         panic!("job {id} did not finish in 60 s");
     }
 
+    /// Asks for one sync of one element and waits for its job to finish.
+    pub async fn sync_one(&self, name: &str, sync_type: &str) -> Value {
+        let a = self
+            .post(
+                "/api/v1/sync",
+                &serde_json::json!({"type": sync_type, "elements": [name]}),
+            )
+            .await;
+        assert_eq!(a.status, 202, "{a:?}");
+        self.wait_job(a.body["jobs"][0]["job"]["id"].as_i64().unwrap())
+            .await
+    }
+
     /// Waits until no job is queued or running.
     pub async fn idle(&self) {
         for _ in 0..1200 {
@@ -264,7 +280,9 @@ impl App {
         let a = self
             .post(
                 "/api/v1/elements",
-                &json!({"name": name, "kind": "messaging", "host": "127.0.0.10", "port": 22,
+                // A port of its own: one element per address.
+                &json!({"name": name, "kind": "messaging", "host": "127.0.0.10",
+                        "port": 20000 + NEXT_PORT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                         "login": "admin", "password": "pw"}),
             )
             .await;

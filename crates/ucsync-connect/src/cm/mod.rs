@@ -127,18 +127,31 @@ impl CmConnector {
         }
     }
 
-    async fn read_one_type(&self, t: &CmType, out: &mpsc::Sender<ReadEvent>) -> Result<()> {
-        let keys = match t.key {
-            Some(_) => self.keys(t).await?,
-            None => vec![String::new()],
-        };
-        let closed = || ConnectError::Protocol("the reader stopped".into());
+    /// The keys of a type (`list`), or the one empty key of a single form.
+    async fn keys_of(&self, t: &CmType) -> Result<Vec<String>> {
+        match t.key {
+            Some(_) => self.keys(t).await,
+            None => Ok(vec![String::new()]),
+        }
+    }
+
+    async fn expect(t: &CmType, keys: &[String], out: &mpsc::Sender<ReadEvent>) -> Result<()> {
         out.send(ReadEvent::Expect {
             object_type: t.object_type.clone(),
             count: keys.len() as u64,
         })
         .await
-        .map_err(|_| closed())?;
+        .map_err(|_| ConnectError::Protocol("the reader stopped".into()))
+    }
+
+    /// Displays the objects of a type, given its keys.
+    async fn display_all(
+        &self,
+        t: &CmType,
+        keys: Vec<String>,
+        out: &mpsc::Sender<ReadEvent>,
+    ) -> Result<()> {
+        let closed = || ConnectError::Protocol("the reader stopped".into());
         let mut shown = futures::stream::iter(keys)
             .map(|k| async move { self.display(t, &k).await })
             .buffered(self.in_flight());
@@ -179,15 +192,28 @@ impl Connector for CmConnector {
     }
 
     async fn read_all(&self, out: mpsc::Sender<ReadEvent>) -> Result<()> {
-        for t in &self.catalog.types {
-            self.read_one_type(t, &out).await?;
+        // Every type is listed before any is displayed, so that progress
+        // knows every total from the start (the lists are a small part of
+        // the reading).
+        let types = &self.catalog.types;
+        let mut listed: Vec<Vec<String>> = Vec::with_capacity(types.len());
+        for t in types {
+            listed.push(self.keys_of(t).await?);
+        }
+        for (t, keys) in types.iter().zip(&listed) {
+            Self::expect(t, keys, &out).await?;
+        }
+        for (t, keys) in types.iter().zip(listed) {
+            self.display_all(t, keys, &out).await?;
         }
         Ok(())
     }
 
     async fn read_type(&self, object_type: &str, out: mpsc::Sender<ReadEvent>) -> Result<()> {
         let t = self.cm_type(object_type)?.clone();
-        self.read_one_type(&t, &out).await
+        let keys = self.keys_of(&t).await?;
+        Self::expect(&t, &keys, &out).await?;
+        self.display_all(&t, keys, &out).await
     }
 
     async fn changes_since(&self, point: &str, own_logins: &[String]) -> Result<ChangeSet> {

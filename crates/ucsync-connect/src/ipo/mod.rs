@@ -157,6 +157,20 @@ fn cause(e: &(dyn std::error::Error + 'static)) -> String {
     inner.to_string()
 }
 
+/// Whether the HTTP client's error says the server did not speak HTTP:
+/// what came back was no HTTP answer. (A connection closed before the
+/// answer was complete is a cut, which an HTTP server may cause too.)
+fn not_http(cause: &str) -> bool {
+    [
+        "invalid HTTP",
+        "message head is too large",
+        // Bytes before any request: a server that speaks first, as SSH does.
+        "received unexpected message from connection",
+    ]
+    .iter()
+    .any(|m| cause.contains(m))
+}
+
 fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cur {
@@ -244,6 +258,12 @@ impl IpoConnector {
         } else if e.is_connect() {
             ConnectError::Unreachable(format!(
                 "cannot connect to {} while {doing}: {}",
+                self.at(),
+                cause(&e)
+            ))
+        } else if not_http(&cause(&e)) {
+            ConnectError::Protocol(format!(
+                "{} did not answer as an HTTP server while {doing} ({}); the IP Office configuration service is usually on port 50804 (50805 with TLS): check the element's port",
                 self.at(),
                 cause(&e)
             ))
@@ -429,18 +449,32 @@ impl IpoConnector {
         snapshot: &Snapshot,
         out: &mpsc::Sender<ReadEvent>,
     ) -> Result<()> {
-        let closed = || ConnectError::Protocol("the reader stopped".into());
-        let objects = &snapshot.objects[t.object_type];
+        Self::expect(t, snapshot, out).await?;
+        Self::send_objects(t, snapshot, out).await
+    }
+
+    async fn expect(
+        t: &TypeSpec,
+        snapshot: &Snapshot,
+        out: &mpsc::Sender<ReadEvent>,
+    ) -> Result<()> {
         out.send(ReadEvent::Expect {
             object_type: t.object_type.to_string(),
-            count: objects.len() as u64,
+            count: snapshot.objects[t.object_type].len() as u64,
         })
         .await
-        .map_err(|_| closed())?;
-        for o in objects {
+        .map_err(|_| ConnectError::Protocol("the reader stopped".into()))
+    }
+
+    async fn send_objects(
+        t: &TypeSpec,
+        snapshot: &Snapshot,
+        out: &mpsc::Sender<ReadEvent>,
+    ) -> Result<()> {
+        for o in &snapshot.objects[t.object_type] {
             out.send(ReadEvent::Object(o.clone()))
                 .await
-                .map_err(|_| closed())?;
+                .map_err(|_| ConnectError::Protocol("the reader stopped".into()))?;
         }
         Ok(())
     }
@@ -490,8 +524,13 @@ impl Connector for IpoConnector {
 
     async fn read_all(&self, out: mpsc::Sender<ReadEvent>) -> Result<()> {
         let (_, snapshot) = self.snapshot().await?;
+        // Every total first, from the one snapshot: progress knows what to
+        // expect before the first object.
         for t in TYPES {
-            Self::send_type(t, &snapshot, &out).await?;
+            Self::expect(t, &snapshot, &out).await?;
+        }
+        for t in TYPES {
+            Self::send_objects(t, &snapshot, &out).await?;
         }
         Ok(())
     }

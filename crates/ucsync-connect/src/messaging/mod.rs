@@ -111,6 +111,9 @@ pub struct MessagingConnector {
     /// to the engine's `read_one` instead of a search each (read after the
     /// point was taken, so as good as a read then).
     prefetched: std::sync::Mutex<HashMap<String, Object>>,
+    /// How many subscribers the listing of the last sync point found: what
+    /// an init's read then expects.
+    listed: std::sync::Mutex<Option<u64>>,
     driver: tokio::task::JoinHandle<()>,
 }
 
@@ -148,6 +151,11 @@ impl Paged {
         }
     }
 }
+
+/// Where a messaging directory usually listens, for errors about a port
+/// that does not answer as one.
+const LDAP_PORTS: &str =
+    "; a messaging directory is usually on port 389 (636 with TLS): check the element's port";
 
 /// An LDAP error while talking to a server that did answer.
 fn protocol(what: &str, e: LdapError) -> ConnectError {
@@ -217,10 +225,14 @@ impl MessagingConnector {
             Err(e) => {
                 driver.abort();
                 return Err(match e {
-                    LdapError::Timeout { .. } => {
-                        ConnectError::Unreachable(format!("{url} does not answer the bind"))
-                    }
-                    e => protocol("bind", e),
+                    LdapError::Timeout { .. } => ConnectError::Unreachable(format!(
+                        "{url} does not answer the bind{LDAP_PORTS}"
+                    )),
+                    // An answer, but no LDAP one: another service on that port.
+                    e @ LdapError::LdapResult { .. } => protocol("bind", e),
+                    e => ConnectError::Protocol(format!(
+                        "{url} did not answer as an LDAP server ({e}){LDAP_PORTS}"
+                    )),
                 });
             }
         };
@@ -243,6 +255,7 @@ impl MessagingConnector {
             product,
             seen,
             prefetched: std::sync::Mutex::default(),
+            listed: std::sync::Mutex::default(),
             driver,
         })
     }
@@ -449,6 +462,7 @@ impl Connector for MessagingConnector {
 
     async fn sync_point(&self) -> Result<String> {
         let rows = self.listing().await?;
+        *self.listed.lock().expect("listed") = Some(rows.len() as u64);
         Ok(self.point(&rows, true).await?.to_text())
     }
 
@@ -460,12 +474,14 @@ impl Connector for MessagingConnector {
         if object_type != SUBSCRIBER {
             return Err(ConnectError::UnknownType(object_type.to_string()));
         }
-        // The count is not known before the read; paged results give no
-        // reliable total, so progress shows what has been read.
+        // Paged results give no reliable total; the key listing an init's
+        // sync point just made does. Without one, progress shows what has
+        // been read.
         let closed = || ConnectError::Protocol("the reader stopped".into());
+        let count = self.listed.lock().expect("listed").take().unwrap_or(0);
         out.send(ReadEvent::Expect {
             object_type: SUBSCRIBER.into(),
-            count: 0,
+            count,
         })
         .await
         .map_err(|_| closed())?;

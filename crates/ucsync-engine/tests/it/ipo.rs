@@ -213,6 +213,11 @@ async fn adding_an_ip_office_syncs_it_and_the_database_equals_its_configuration(
     let want = on_ipo(&emu.data());
     assert_eq!(want["user"].len(), 150);
     assert_eq!(stored(rig.store.as_ref(), &rig.secret, "ipo1").await, want);
+    // Every type's total, from the one snapshot, is what was read.
+    for (t, objects) in &want {
+        let n = objects.len() as u64;
+        assert_eq!(job.progress.get(t.as_str()), Some(&(n, n)), "{t}");
+    }
     let e = rig.store.element("ipo1").await.unwrap().unwrap();
     assert_eq!(e.sync.sync_point, Some(emu.config_version()));
     assert_eq!(e.sync.version_at_init.as_deref(), Some("11.1.3.0 build 14"));

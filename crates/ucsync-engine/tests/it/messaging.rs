@@ -180,6 +180,8 @@ async fn a_cm_messaging_init_matches_the_directory_and_links_subscribers_to_thei
         "{:?}",
         job.error
     );
+    // The total came from the sync point's key listing, before the read.
+    assert_eq!(job.progress.get("subscriber"), Some(&(300, 300)));
     let got = subscribers(&rig, "cmm1").await;
     assert_eq!(got, on_directory(&emu, Some("cm1")));
     // The mailbox password is never read, so never stored.

@@ -272,3 +272,76 @@ async fn two_nodes_share_the_queue() {
     }
     other.shutdown().await;
 }
+
+#[tokio::test]
+async fn stopping_an_incremental_that_waits_on_a_cm_that_stopped_answering() {
+    let emu = emulator(cm_settings()).await;
+    let rig = Rig::new(8).await;
+    let init = rig.add_cm("cm1", &emu).await;
+    assert_eq!(init.state, JobState::Succeeded, "{:?}", init.error);
+    let element = rig.store.element("cm1").await.unwrap().unwrap();
+    // New sessions stop answering after two records: in the middle of the
+    // incremental's reading of the history, for longer than any timeout here.
+    emu.set_faults(ucsync_emulator::cm::Faults {
+        stall_after_records: Some(2),
+        ..Default::default()
+    });
+    let job = rig
+        .runner
+        .request(&name("cm1"), SyncType::Incremental, Trigger::OnDemand, "t")
+        .await
+        .unwrap()
+        .job;
+    while rig.store.job(job.id).await.unwrap().unwrap().state == JobState::Queued {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    rig.runner.stop(job.id).await.unwrap();
+    let j = rig.runner.wait(job.id).await.unwrap();
+    assert_eq!(
+        (j.state, j.error.as_deref()),
+        (
+            JobState::Stopped,
+            Some("stopped before it finished; nothing it had not committed was changed")
+        )
+    );
+    let after = rig.store.element("cm1").await.unwrap().unwrap();
+    assert_eq!(after.sync, element.sync, "the sync point did not move");
+    // The element is free: the next incremental runs.
+    emu.set_faults(ucsync_emulator::cm::Faults::default());
+    let next = rig.sync("cm1", SyncType::Incremental).await;
+    assert_eq!(next.state, JobState::Succeeded, "{:?}", next.error);
+}
+
+#[tokio::test]
+async fn a_stop_asked_on_another_node_reaches_the_running_one() {
+    let emu = emulator(cm_settings()).await;
+    let rig = Rig::new(8).await;
+    assert_eq!(rig.add_cm("cm1", &emu).await.state, JobState::Succeeded);
+    emu.set_faults(ucsync_emulator::cm::Faults {
+        stall_after_records: Some(2),
+        ..Default::default()
+    });
+    let job = rig
+        .runner
+        .request(&name("cm1"), SyncType::Incremental, Trigger::OnDemand, "t")
+        .await
+        .unwrap()
+        .job;
+    while rig.store.job(job.id).await.unwrap().unwrap().state == JobState::Queued {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Another node, sharing the database, started after the job was claimed here.
+    let other = Rig::runner(
+        &rig.store,
+        &rig.secret,
+        RunnerSettings {
+            node: "other".into(),
+            ..Default::default()
+        },
+    );
+    let asked = other.stop(job.id).await.unwrap().unwrap();
+    assert_eq!(asked.state, JobState::Stopping);
+    let j = rig.runner.wait(job.id).await.unwrap();
+    assert_eq!(j.state, JobState::Stopped, "{:?}", j.error);
+    other.shutdown().await;
+}

@@ -259,6 +259,21 @@ async fn a_plain_init_refuses_to_lose_thirty_percent_and_force_init_applies_it()
     assert_eq!(job.state, JobState::Failed);
     let err = job.error.clone().unwrap();
     assert!(err.contains("90 of 300 station objects (30 %)"), "{err}");
+    // Its counts are what it applied — nothing — and, apart, what it would have.
+    let c = job.counts;
+    assert_eq!(
+        (c.added, c.changed, c.deleted),
+        (0, 0, 0),
+        "a refused init deleted nothing: {c:?}"
+    );
+    assert_eq!((c.would_delete, c.would_add, c.would_change), (90, 0, 0));
+    let log = rig.store.job_log_lines(job.id).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|l| l == "station: would add 0, change 0, delete 90; 210 unchanged"),
+        "{log:?}"
+    );
+    assert!(!log.iter().any(|l| l.contains(" deleted")), "{log:?}");
     let would = rig.store.changes(job.id).await.unwrap();
     assert_eq!(
         would

@@ -55,6 +55,7 @@ macro_rules! contract_tests {
             interrupted_jobs_fail_by_node_and_by_lease,
             a_live_node_name_is_not_joined_twice,
             stop_job_in_each_state,
+            last_finished_jobs_are_the_newest_that_ran_per_element,
             removing_an_element_stops_its_queued_jobs_and_drops_its_default_schedule,
             tokens_are_found_by_hash_and_deleted,
             schedules_crud_defaults_and_fired_compare_and_set,
@@ -822,6 +823,48 @@ pub async fn stop_job_in_each_state(s: &dyn Store) {
     assert_eq!(ok.error, None);
 
     assert!(s.stop_job(ok.id + 1000).await.unwrap().is_none());
+}
+
+pub async fn last_finished_jobs_are_the_newest_that_ran_per_element(s: &dyn Store) {
+    for name in ["cm1", "cm2", "cm3"] {
+        s.add_element(new_cm(name)).await.unwrap();
+    }
+    let finish = |id, state, error| async move {
+        s.set_job_state(id, state, error).await.unwrap();
+        s.job(id).await.unwrap().unwrap()
+    };
+    // cm1: an incremental succeeded, then an init failed, then a job was
+    // stopped before it started (it never ran: not the last).
+    let a = request(s, "cm1", SyncType::Incremental).await.job;
+    assert_eq!(claim(s, "n1").await.unwrap().id, a.id);
+    finish(a.id, JobState::Succeeded, None).await;
+    let b = request(s, "cm1", SyncType::Init).await.job;
+    assert_eq!(claim(s, "n1").await.unwrap().id, b.id);
+    let b = finish(b.id, JobState::Failed, Some("the CM did not answer")).await;
+    let c = request(s, "cm1", SyncType::Incremental).await.job;
+    s.stop_job(c.id).await.unwrap();
+    // cm2: its only job is running; cm3 has none.
+    let d = request(s, "cm2", SyncType::Init).await.job;
+    assert_eq!(claim(s, "n1").await.unwrap().id, d.id);
+
+    let all = s.last_finished_jobs(None).await.unwrap();
+    assert_eq!(all, vec![b.clone()]);
+    assert_eq!(
+        (all[0].sync_type, all[0].error.as_deref()),
+        (SyncType::Init, Some("the CM did not answer"))
+    );
+    assert_eq!(s.last_finished_jobs(Some("cm1")).await.unwrap(), vec![b]);
+    assert!(s.last_finished_jobs(Some("cm2")).await.unwrap().is_empty());
+    assert!(s.last_finished_jobs(Some("cm3")).await.unwrap().is_empty());
+    // When cm2's job ends, each element has its own.
+    let d = finish(d.id, JobState::Stopped, Some("stopped")).await;
+    let all = s.last_finished_jobs(None).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|j| (j.element.as_str(), j.id))
+            .collect::<Vec<_>>(),
+        vec![("cm1", all[0].id), ("cm2", d.id)]
+    );
 }
 
 fn schedule_spec(every: &str) -> serde_json::Value {

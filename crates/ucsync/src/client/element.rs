@@ -412,12 +412,17 @@ pub async fn add_with_password(
     }
 }
 
-fn sync_status(e: &ElementView) -> String {
-    match (e.sync.last_init_ok, e.sync.last_success_at.as_deref()) {
-        (None, _) => "never synced".into(),
-        (Some(false), _) => "init failed".into(),
-        (Some(true), Some(_)) => "ok".into(),
-        (Some(true), None) => "ok".into(),
+/// The last job of any type, in a few words: `incremental failed 2025-03-02 03:00`.
+fn last_job(e: &ElementView) -> String {
+    match &e.sync.last_job {
+        None => "-".into(),
+        Some(j) => format!(
+            "{} {} {} (job {})",
+            j.sync_type,
+            j.state,
+            opt_time(j.finished_at.as_deref()),
+            j.id
+        ),
     }
 }
 
@@ -428,7 +433,7 @@ pub fn list_table(page: &ElementPage) -> render::Listing {
         "HOST",
         "PORT",
         "OBJECTS",
-        "STATUS",
+        "STATE",
         "LAST SUCCESS",
         "VERSION",
     ]);
@@ -439,7 +444,7 @@ pub fn list_table(page: &ElementPage) -> render::Listing {
             e.host.clone(),
             e.port.to_string(),
             count(e.objects),
-            sync_status(e),
+            e.state.to_string(),
             opt_time(e.sync.last_success_at.as_deref()),
             opt(e.sync.version.as_deref()),
         ]);
@@ -488,12 +493,21 @@ pub fn show_table(e: &ElementView) -> String {
     }
     rows.extend([
         ("objects", count(e.objects)),
-        ("status", sync_status(e)),
+        ("state", e.state.to_string()),
+    ]);
+    if let Some(why) = &e.state_reason {
+        rows.push(("why", why.clone()));
+    }
+    rows.extend([
         ("version", opt(e.sync.version.as_deref())),
         ("last init", opt_time(e.sync.last_init_at.as_deref())),
     ]);
     if let Some(err) = &e.sync.last_init_error {
         rows.push(("last init error", err.clone()));
+    }
+    rows.push(("last job", last_job(e)));
+    if let Some(err) = e.sync.last_job.as_ref().and_then(|j| j.error.as_ref()) {
+        rows.push(("last job error", err.clone()));
     }
     rows.extend([
         ("last sync", opt_time(e.sync.last_sync_at.as_deref())),

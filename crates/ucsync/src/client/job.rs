@@ -233,6 +233,19 @@ pub fn show_text(job: &JobView, changes: Option<&ChangePage>) -> String {
                 count(c.skipped)
             ),
         ),
+    ]);
+    if c.would_add + c.would_change + c.would_delete > 0 {
+        rows.push((
+            "not applied",
+            format!(
+                "would add {}, change {}, delete {}",
+                count(c.would_add),
+                count(c.would_change),
+                count(c.would_delete)
+            ),
+        ));
+    }
+    rows.extend([
         ("created", render::time(&job.created_at)),
         ("started", opt_time(job.started_at.as_deref())),
         ("finished", opt_time(job.finished_at.as_deref())),

@@ -173,13 +173,54 @@ fn label(job: &JobView) -> String {
     format!("job {} {} {}", job.id, job.element, job.sync_type)
 }
 
-/// `job 12 cm1 init: running 1200/5000`
+/// Which object type a job reads, of how many: the types it has finished
+/// plus one (its totals are known before it reads, so `n` does not grow),
+/// and the type it is in the middle of, if one is.
+pub fn type_of(job: &JobView) -> Option<(usize, usize, Option<&str>)> {
+    let n = job.progress.len();
+    if n == 0 {
+        return None;
+    }
+    let finished = job
+        .progress
+        .values()
+        .filter(|p| p.done >= p.expected)
+        .count();
+    let current = job
+        .progress
+        .iter()
+        .find(|(_, p)| p.done > 0 && p.done < p.expected)
+        .map(|(t, _)| t.as_str());
+    Some(((finished + 1).min(n), n, current))
+}
+
+/// `job 12 cm1 init: running, type 3 of 14 (station), 1200/5040 objects`
 pub fn status_line(job: &JobView) -> String {
     let (done, expected) = progress(job);
-    if expected > 0 || done > 0 {
-        format!("{}: {} {done}/{expected}", label(job), job.state)
+    if expected == 0 && done == 0 {
+        return format!("{}: {}", label(job), job.state);
+    }
+    let of_type = match type_of(job) {
+        Some((k, n, Some(t))) if n > 1 => format!(", type {k} of {n} ({t})"),
+        Some((k, n, None)) if n > 1 => format!(", type {k} of {n}"),
+        _ => String::new(),
+    };
+    format!(
+        "{}: {}{of_type}, {done}/{expected} objects",
+        label(job),
+        job.state
+    )
+}
+
+/// `about 3 min left`, from objects left and the rate so far.
+fn eta(left: u64, per_sec: f64) -> String {
+    let secs = (left as f64 / per_sec).ceil() as u64;
+    if secs < 120 {
+        format!("about {secs} s left")
+    } else if secs < 7200 {
+        format!("about {} min left", secs.div_ceil(60))
     } else {
-        format!("{}: {}", label(job), job.state)
+        format!("about {} h left", secs.div_ceil(3600))
     }
 }
 
@@ -225,11 +266,14 @@ pub fn outcome(jobs: &[JobView]) -> Result<(), Exit> {
 
 /// Decides which lines to print when not on a terminal: every change of
 /// state at once, progress at most every `every`, so a long init logs a
-/// line every few seconds rather than one per poll.
+/// line now and then rather than one per poll; a progress line adds the
+/// rate since the job was first seen running and what is left at it.
 #[derive(Debug)]
 pub struct Lines {
     every: Duration,
     last: HashMap<i64, (JobState, u64, u64, Instant)>,
+    /// Objects done when each job was first seen running, and when.
+    first: HashMap<i64, (u64, Instant)>,
 }
 
 impl Lines {
@@ -237,7 +281,28 @@ impl Lines {
         Lines {
             every,
             last: HashMap::new(),
+            first: HashMap::new(),
         }
+    }
+
+    /// The progress line with the rate and what is left, once known.
+    fn progress_line(&mut self, job: &JobView, now: Instant) -> String {
+        let (done, expected) = progress(job);
+        let line = status_line(job);
+        if job.state != JobState::Running {
+            return line;
+        }
+        let (done0, t0) = *self.first.entry(job.id).or_insert((done, now));
+        let secs = (now - t0).as_secs_f64();
+        if done <= done0 || secs <= 0.0 {
+            return line;
+        }
+        let per_sec = (done - done0) as f64 / secs;
+        let mut line = format!("{line}, {}/s", count(per_sec.round() as u64));
+        if expected > done {
+            line.push_str(&format!(", {}", eta(expected - done, per_sec)));
+        }
+        line
     }
 
     pub fn update(&mut self, job: &JobView, now: Instant) -> Option<String> {
@@ -253,10 +318,13 @@ impl Lines {
             None => new_state(),
             Some((state, ..)) if *state != job.state => new_state(),
             Some((_, d, e, at)) if (*d, *e) != (done, expected) && now - *at >= self.every => {
-                Some(status_line(job))
+                Some(self.progress_line(job, now))
             }
             Some(_) => None,
         };
+        if job.state == JobState::Running {
+            self.first.entry(job.id).or_insert((done, now));
+        }
         if line.is_some() {
             self.last.insert(job.id, (job.state, done, expected, now));
         }
@@ -287,7 +355,7 @@ impl Display {
     fn new(jobs: &[JobView], output: Output) -> Display {
         if !std::io::stderr().is_terminal() {
             return Display::Lines {
-                lines: Lines::new(Duration::from_secs(2)),
+                lines: Lines::new(LINE_EVERY),
                 to_stderr: output == Output::Json,
             };
         }
@@ -295,7 +363,7 @@ impl Display {
         let waiting = ProgressStyle::with_template("{prefix:.bold} {spinner} {msg} ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_spinner());
         let counting = ProgressStyle::with_template(
-            "{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {msg} ({elapsed})",
+            "{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {per_sec} {msg} ({elapsed}, about {eta} left)",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
@@ -334,7 +402,11 @@ impl Display {
                 if job.state.is_finished() {
                     bar.finish_with_message(job.state.to_string());
                 } else {
-                    bar.set_message(job.state.to_string());
+                    let of_type = match type_of(job) {
+                        Some((k, n, _)) if n > 1 => format!(", type {k} of {n}"),
+                        _ => String::new(),
+                    };
+                    bar.set_message(format!("{}{of_type}", job.state));
                 }
             }
             Display::Lines { lines, to_stderr } => {
@@ -351,6 +423,9 @@ impl Display {
         }
     }
 }
+
+/// The most often a job's progress is printed without a terminal.
+const LINE_EVERY: Duration = Duration::from_secs(10);
 
 /// How often a job is asked for while waiting.
 const POLL: Duration = Duration::from_millis(300);

@@ -718,7 +718,10 @@ fn element_view(name: &str, kind: &str, objects: u64) -> ElementView {
                      "tls": null, "ca_file": null, "cm": null},
         "sync": {"last_init_at": "2025-03-01T10:00:00Z", "last_init_ok": true,
                  "last_init_error": null, "version": "R018x.01.0.890.0", "format": 1,
-                 "last_sync_at": "2025-03-02T03:00:00Z", "last_success_at": "2025-03-02T03:00:00Z"},
+                 "last_sync_at": "2025-03-02T03:00:00Z", "last_success_at": "2025-03-02T03:00:00Z",
+                 "last_job": {"id": 7, "type": "incremental", "state": "failed",
+                              "finished_at": "2025-03-02T03:00:00Z", "error": "the CM did not answer"}},
+        "state": "failing", "state_reason": "the last incremental failed: the CM did not answer",
         "objects": objects, "created_at": "2025-03-01T09:59:00Z"
     }))
     .unwrap()
@@ -802,7 +805,7 @@ fn sync_tables_and_lines() {
     );
     assert_eq!(
         sync::status_line(&job_view(12, "running")),
-        "job 12 cm1 init: running 1200/5040"
+        "job 12 cm1 init: running, type 1 of 2 (station), 1200/5040 objects"
     );
     let mut queued = job_view(12, "queued");
     queued.progress.clear();
@@ -819,24 +822,31 @@ fn sync_tables_and_lines() {
 
 #[test]
 fn plain_lines_show_each_state_and_progress_now_and_then() {
-    let mut lines = Lines::new(Duration::from_secs(2));
+    // At most one progress line per job every 10 s; each change of state at once.
+    let mut lines = Lines::new(Duration::from_secs(10));
     let t0 = Instant::now();
     let mut j = job_view(12, "queued");
     j.progress.clear();
     let mut seen = Vec::new();
     let mut at = |j: &JobView, secs: u64| {
-        if let Some(l) = lines.update(j, t0 + Duration::from_millis(secs * 100)) {
+        if let Some(l) = lines.update(j, t0 + Duration::from_secs(secs)) {
             seen.push(l);
         }
     };
     at(&j, 0);
-    at(&j, 3); // nothing changed
+    at(&j, 1); // nothing changed
     j.state = "running".parse().unwrap();
-    at(&j, 6);
+    at(&j, 2);
     let mut p = job_view(12, "running");
-    at(&p, 9); // progress, but under 2 s since the last line
+    p.progress.get_mut("station").unwrap().done = 0;
+    at(&p, 3); // progress, but under 10 s since the last line
+    p.progress.get_mut("station").unwrap().done = 1000;
+    at(&p, 7); // still under 10 s
     p.progress.get_mut("station").unwrap().done = 2000;
-    at(&p, 27);
+    at(&p, 12);
+    p.progress.get_mut("station").unwrap().done = 5000;
+    p.progress.get_mut("vdn").unwrap().done = 10;
+    at(&p, 22);
     at(&p, 60); // no change
     at(&job_view(12, "succeeded"), 61);
     assert_eq!(
@@ -844,7 +854,9 @@ fn plain_lines_show_each_state_and_progress_now_and_then() {
         vec![
             "job 12 cm1 init: queued",
             "job 12 cm1 init: running",
-            "job 12 cm1 init: running 2000/5040",
+            // 2000 objects in the 10 s since it was first seen running.
+            "job 12 cm1 init: running, type 1 of 2 (station), 2000/5040 objects, 200/s, about 16 s left",
+            "job 12 cm1 init: running, type 2 of 2 (vdn), 5010/5040 objects, 251/s, about 1 s left",
             "job 12 cm1 init: succeeded (added 3, changed 2, deleted 1, unchanged 1194, skipped 0)",
         ]
     );
@@ -923,4 +935,25 @@ fn an_https_service_is_checked_by_ca_file_pin_own_certificate_or_system() {
         "{}",
         e.error
     );
+}
+
+#[test]
+fn a_refused_init_shows_what_it_would_have_applied_apart() {
+    let mut job = serde_json::to_value(job_view(14, "failed")).unwrap();
+    job["counts"] = json!({"added": 0, "changed": 0, "deleted": 0, "unchanged": 210,
+                           "skipped": 0, "would_add": 0, "would_change": 0, "would_delete": 90});
+    let text = job::show_text(&serde_json::from_value(job).unwrap(), None);
+    let line = |label: &str| {
+        text.lines()
+            .find(|l| l.trim_start_matches(['│', ' ']).starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} line in {text}"))
+            .to_string()
+    };
+    assert!(line("counts").contains("deleted 0"), "{text}");
+    assert!(
+        line("not applied").contains("would add 0, change 0, delete 90"),
+        "{text}"
+    );
+    // A job that proposed nothing has no such line.
+    assert!(!job::show_text(&job_view(12, "succeeded"), None).contains("not applied"));
 }

@@ -9,5 +9,8 @@ mod metrics;
 mod networks;
 mod notify;
 mod operator;
+mod progress;
 mod recovery;
 mod service;
+mod stop;
+mod wrong_port;

@@ -51,20 +51,15 @@ impl Fixture {
     }
 
     fn add_args(&self, name: &str, login: &str) -> element::AddArgs {
+        self.add_args_on(name, login, "127.0.0.1")
+    }
+
+    /// The emulator under another host name: one element per address.
+    fn add_args_on(&self, name: &str, login: &str, host: &str) -> element::AddArgs {
         let port = self.emulator.addr().port().to_string();
         let ElementCmd::Add(a) = element_cmd(&[
-            "element",
-            "add",
-            name,
-            "--kind",
-            "cm",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--login",
-            login,
-            "--wait",
+            "element", "add", name, "--kind", "cm", "--host", host, "--port", &port, "--login",
+            login, "--wait",
         ]) else {
             panic!()
         };
@@ -131,7 +126,16 @@ async fn a_user_session() {
         .await
         .unwrap();
     job::run(c, job_cmd(&["job", "show", &id])).await.unwrap();
-    job::run(c, job_cmd(&["job", "stop", &id])).await.unwrap();
+    // It has finished: there is nothing to stop, and the exit says so.
+    let e = job::run(c, job_cmd(&["job", "stop", &id]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, 1, "{}", e.error);
+    assert!(
+        e.error.to_string().contains("already finished"),
+        "{}",
+        e.error
+    );
     let Command::Search(a) = parse(&["search", "1"]) else {
         panic!()
     };
@@ -251,9 +255,16 @@ async fn a_user_session() {
     }
 
     // A job that fails makes --wait exit 1: a login the CM does not know.
-    let (status, msg) =
-        code(element::add_with_password(c, f.add_args("cm2", "nobody"), "wrong".into()).await);
+    let (status, msg) = code(
+        element::add_with_password(
+            c,
+            f.add_args_on("cm2", "nobody", "localhost"),
+            "wrong".into(),
+        )
+        .await,
+    );
     assert_eq!(status, crate::FAILED, "{msg}");
+    assert!(msg.contains("cm2"), "{msg}");
 
     element::run(c, element_cmd(&["element", "remove", "cm2", "--yes"]))
         .await
