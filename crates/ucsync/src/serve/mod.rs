@@ -3,6 +3,7 @@
 //! stopped cleanly (running jobs end at a safe point, marked stopped).
 
 pub mod datadir;
+pub mod limits;
 pub mod recovery;
 pub mod settings;
 pub mod syslog;
@@ -242,14 +243,8 @@ impl Service {
             )
             .with_shutdown(stop.clone()),
         );
-        tasks.push(tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
-        }));
+        let gate = limits::Gate::new(settings.conn_limits());
+        tasks.push(tokio::spawn(limits::serve(listener, app, gate, stop)));
         tracing::info!(%http_addr, %syslog_addr, data_dir = %settings.data_dir.display(), "ucsync is serving");
         Ok(Service {
             http_addr,

@@ -50,6 +50,13 @@ pub struct Settings {
     /// The networks (CIDR blocks) ucsync may connect to elements in, and
     /// take notify-sync messages from; empty: no limit.
     pub element_networks: ucsync_core::ElementNetworks,
+    /// HTTP connections open at once, in total and from one client address;
+    /// past them new ones are closed.
+    pub http_max_connections: usize,
+    pub http_max_connections_per_address: usize,
+    /// A client must send a request head within this long of connecting and
+    /// of its previous response, or its connection is closed.
+    pub http_header_timeout_seconds: u64,
 }
 
 impl Default for Settings {
@@ -74,6 +81,9 @@ impl Default for Settings {
             node: None,
             job_lease_seconds: 30,
             element_networks: ucsync_core::ElementNetworks::default(),
+            http_max_connections: 512,
+            http_max_connections_per_address: 64,
+            http_header_timeout_seconds: 10,
         }
     }
 }
@@ -198,7 +208,22 @@ impl Settings {
         if self.syslog_tls_cert.is_some() != self.syslog_tls_key.is_some() {
             bail!("syslog TLS needs both syslog_tls_cert and syslog_tls_key");
         }
+        if self.http_max_connections == 0 || self.http_max_connections_per_address == 0 {
+            bail!("http_max_connections and http_max_connections_per_address must be at least 1");
+        }
+        if !(1..=3600).contains(&self.http_header_timeout_seconds) {
+            bail!("http_header_timeout_seconds must be between 1 and 3600");
+        }
         Ok(())
+    }
+
+    /// The HTTP connection limits.
+    pub fn conn_limits(&self) -> super::limits::ConnLimits {
+        super::limits::ConnLimits {
+            total: self.http_max_connections,
+            per_address: self.http_max_connections_per_address,
+            header_timeout: std::time::Duration::from_secs(self.http_header_timeout_seconds),
+        }
     }
 
     pub fn data_path(&self, file: &str) -> PathBuf {

@@ -2,6 +2,7 @@
 
 mod cli;
 mod e2e;
+mod http_limits;
 mod ipo;
 mod loopback;
 mod networks;
