@@ -47,6 +47,7 @@ pub const IGNORED_REASONS: &[&str] = &[
     "outside-element-networks",
     "overloaded",
     "read-failed",
+    "too-many-connections",
 ];
 
 /// The kinds of syslog messages dropped before they were events (the

@@ -91,6 +91,13 @@ impl Gate {
     }
 }
 
+impl Permit {
+    /// How long this connection has for its first request head (or message).
+    pub fn header_timeout(&self) -> Duration {
+        self.header_timeout
+    }
+}
+
 impl Drop for Permit {
     fn drop(&mut self) {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());

@@ -213,6 +213,8 @@ impl Service {
                     }),
                 rate: f64::from(settings.syslog_rate_per_sender),
                 burst: f64::from(settings.syslog_burst_per_sender),
+                max_connections_per_address: settings.syslog_max_connections_per_address,
+                first_message: Duration::from_secs(settings.syslog_first_message_seconds),
                 networks: settings.element_networks.clone(),
                 ..syslog::ListenerSettings::default()
             },

@@ -30,6 +30,10 @@ pub struct Settings {
     /// second, on average, and at once; past them its messages are dropped.
     pub syslog_rate_per_sender: u32,
     pub syslog_burst_per_sender: u32,
+    /// Syslog TCP/TLS connections from one sender address at once, and how
+    /// long one may stay silent after opening before it is closed.
+    pub syslog_max_connections_per_address: usize,
+    pub syslog_first_message_seconds: u64,
     /// The zone of schedules that name none, and of default schedules.
     pub time_zone: String,
     /// Inits running at once on this node.
@@ -72,6 +76,8 @@ impl Default for Settings {
             syslog_tls_client_ca: None,
             syslog_rate_per_sender: 1000,
             syslog_burst_per_sender: 2000,
+            syslog_max_connections_per_address: 16,
+            syslog_first_message_seconds: 10,
             time_zone: "UTC".into(),
             init_pool: 8,
             sessions: 2,
@@ -207,6 +213,13 @@ impl Settings {
         }
         if self.syslog_tls_cert.is_some() != self.syslog_tls_key.is_some() {
             bail!("syslog TLS needs both syslog_tls_cert and syslog_tls_key");
+        }
+        if self.syslog_max_connections_per_address == 0
+            || !(1..=3600).contains(&self.syslog_first_message_seconds)
+        {
+            bail!(
+                "syslog_max_connections_per_address must be at least 1, syslog_first_message_seconds between 1 and 3600"
+            );
         }
         if self.http_max_connections == 0 || self.http_max_connections_per_address == 0 {
             bail!("http_max_connections and http_max_connections_per_address must be at least 1");

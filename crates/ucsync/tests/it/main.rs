@@ -7,5 +7,6 @@ mod ipo;
 mod loopback;
 mod networks;
 mod notify;
+mod notify_limits;
 mod recovery;
 mod service;
