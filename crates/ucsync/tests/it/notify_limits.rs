@@ -52,3 +52,51 @@ async fn a_silent_tcp_connection_is_closed_within_seconds() {
     assert!(read.is_ok_and(|n| n == 0));
     s.stop().await;
 }
+
+/// Events naming made-up CMs from many addresses are dropped as
+/// `unknown-sender` before anything is looked up for them, and take none of
+/// the known senders' places: the CM's own events are applied meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_names_from_unknown_senders_are_dropped_first() {
+    let (s, _dir) = service(|_| {}).await;
+    let emu = emulator("cm1", target("udp", s.syslog_addr, None)).await;
+    let e = add_cm(&s, "cm1", &emu).await;
+    let stats = s.runner.notify_stats().clone();
+    let to = s.syslog_addr;
+    let flooding = tokio::spawn(async move {
+        let mut sent = 0u64;
+        for a in 10..60u8 {
+            let socket = tokio::net::UdpSocket::bind(format!("127.0.0.{a}:0"))
+                .await
+                .unwrap();
+            for i in 0..100u32 {
+                let msg = format!(
+                    "<13>1 2026-11-26T10:02:03Z made-up-{a}-{i} cm-notify - change [ucsyncNotify@32473 login=\"craft\" action=\"change\" object=\"station\" qualifier=\"1001\" time=\"2026-11-26T10:02:03\"] x"
+                );
+                if socket.send_to(msg.as_bytes(), to).await.is_ok() {
+                    sent += 1;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        sent
+    });
+    rename(&sat(&emu, CRAFT).await, "1002", "Heard Anyway").await;
+    wait_name(&s, &e, "1002", "Heard Anyway").await;
+    let sent = flooding.await.unwrap();
+    // UDP may lose some in the kernel; most arrive on loopback.
+    crate::notify::wait_until("the made-up events counted", || {
+        stats.ignored("unknown-sender") >= sent / 2
+    })
+    .await;
+    assert_eq!(stats.ignored("unknown-element"), 0, "none was looked up");
+    assert_eq!(stats.ignored("overloaded"), 0);
+    let m = crate::notify::metrics(&s).await;
+    assert!(
+        crate::notify::metric(
+            &m,
+            "ucsync_notify_events_ignored_total{reason=\"unknown-sender\"}"
+        ) > 0.0
+    );
+    s.stop().await;
+}
