@@ -49,6 +49,7 @@ pub const IGNORED_REASONS: &[&str] = &[
     "read-failed",
     "too-many-connections",
     "unknown-sender",
+    "init-too-soon",
 ];
 
 /// The kinds of syslog messages dropped before they were events (the
@@ -257,6 +258,10 @@ pub struct NotifySettings {
     pub element_ttl: Duration,
     /// How often a worker looks again whether the job on its element ended.
     pub job_poll: Duration,
+    /// At most one init queued by notify sync per element this often; an
+    /// event asking for another sooner is dropped (`init-too-soon`) with a
+    /// warning in the last one's job log.
+    pub init_min_interval: Duration,
 }
 
 impl Default for NotifySettings {
@@ -266,6 +271,7 @@ impl Default for NotifySettings {
             queue: 65_536,
             element_ttl: Duration::from_secs(1),
             job_poll: Duration::from_millis(100),
+            init_min_interval: Duration::from_secs(600),
         }
     }
 }
@@ -533,6 +539,7 @@ async fn work(
     mut rx: mpsc::UnboundedReceiver<Incoming>,
 ) {
     let shutdown = runner.shutdown_token().clone();
+    let mut last_init = None;
     loop {
         let first = tokio::select! {
             ev = rx.recv() => match ev { Some(ev) => ev, None => return },
@@ -564,11 +571,20 @@ async fn work(
                 events.push(ev);
             }
         }
-        apply(&runner, &name, events).await;
+        apply(&runner, &name, events, &settings, &mut last_init).await;
     }
 }
 
-async fn apply(runner: &Runner, name: &ElementName, events: Vec<Incoming>) {
+/// When the element's last init was queued by notify sync, and its job.
+type LastInit = Option<(Instant, i64)>;
+
+async fn apply(
+    runner: &Runner,
+    name: &ElementName,
+    events: Vec<Incoming>,
+    settings: &NotifySettings,
+    last_init: &mut LastInit,
+) {
     let stats = runner.notify_stats().clone();
     let element = match runner.store().element(name.as_str()).await {
         Ok(Some(e)) if e.settings.notify_sync => e,
@@ -625,7 +641,14 @@ async fn apply(runner: &Runner, name: &ElementName, events: Vec<Incoming>) {
             }
         }
         if let Some(reason) = batch.inits.first() {
-            queue_init(runner, &element, reason).await;
+            queue_init(
+                runner,
+                &element,
+                reason,
+                settings.init_min_interval,
+                last_init,
+            )
+            .await;
         }
         if batch.objects.is_empty() {
             return;
@@ -694,13 +717,35 @@ async fn apply(runner: &Runner, name: &ElementName, events: Vec<Incoming>) {
 }
 
 /// An event for a form that needs an init queues one (trigger `notify`),
-/// with the reason; a queued or running init of the element is joined.
-async fn queue_init(runner: &Runner, element: &Element, reason: &str) {
+/// with the reason; a queued or running init of the element is joined. At
+/// most one is queued per `min_interval`: events can be forged (UDP trusts
+/// the source address), and an init reads the whole CM.
+async fn queue_init(
+    runner: &Runner,
+    element: &Element,
+    reason: &str,
+    min_interval: Duration,
+    last: &mut LastInit,
+) {
+    if let Some((at, job)) = *last
+        && at.elapsed() < min_interval
+    {
+        runner.notify_stats().count_ignored("init-too-soon");
+        let warning = format!(
+            "notify sync asked for another init ({reason}) {} s after this one: not queued, at most one per {} s (notify_init_min_interval_seconds); if nobody changed that form on the CM, the events may be forged: take them over TLS with client certificates",
+            at.elapsed().as_secs(),
+            min_interval.as_secs()
+        );
+        let _ = runner.store().job_log(job, &warning).await;
+        tracing::warn!(element = %element.name, job, %reason, "notify sync refused another init this soon");
+        return;
+    }
     match runner
         .request(&element.name, SyncType::Init, Trigger::Notify, "notify")
         .await
     {
         Ok(r) if !r.joined => {
+            *last = Some((Instant::now(), r.job.id));
             let store = runner.store();
             let _ = store
                 .set_job_type(r.job.id, SyncType::Init, Some(reason))

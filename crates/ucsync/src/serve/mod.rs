@@ -198,7 +198,10 @@ impl Service {
         let shutdown = CancellationToken::new();
         let notifier = ucsync_engine::notify::Notifier::start(
             runner.clone(),
-            ucsync_engine::notify::NotifySettings::default(),
+            ucsync_engine::notify::NotifySettings {
+                init_min_interval: Duration::from_secs(settings.notify_init_min_interval_seconds),
+                ..ucsync_engine::notify::NotifySettings::default()
+            },
         );
         let syslog = syslog::start(
             syslog::ListenerSettings {

@@ -34,6 +34,8 @@ pub struct Settings {
     /// long one may stay silent after opening before it is closed.
     pub syslog_max_connections_per_address: usize,
     pub syslog_first_message_seconds: u64,
+    /// At most one init queued by notify sync per CM this often.
+    pub notify_init_min_interval_seconds: u64,
     /// The zone of schedules that name none, and of default schedules.
     pub time_zone: String,
     /// Inits running at once on this node.
@@ -78,6 +80,7 @@ impl Default for Settings {
             syslog_burst_per_sender: 2000,
             syslog_max_connections_per_address: 16,
             syslog_first_message_seconds: 10,
+            notify_init_min_interval_seconds: 600,
             time_zone: "UTC".into(),
             init_pool: 8,
             sessions: 2,

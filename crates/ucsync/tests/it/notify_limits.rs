@@ -100,3 +100,67 @@ async fn made_up_names_from_unknown_senders_are_dropped_first() {
     );
     s.stop().await;
 }
+
+/// The init jobs notify sync queued for `name`.
+async fn notify_inits(s: &ucsync::serve::Service, name: &str) -> Vec<ucsync_store::Job> {
+    s.runner
+        .store()
+        .jobs(Some(name), None, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.trigger == ucsync_core::Trigger::Notify)
+        .collect()
+}
+
+/// Ten datagrams naming a form that needs an init, from the CM's address,
+/// one after the other's init ended: one init runs, the nine others are
+/// refused with a warning in its job log and a count in the metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_events_start_one_init_per_interval() {
+    let (s, _dir) = service(|_| {}).await;
+    let emu = emulator("cm1", target("udp", s.syslog_addr, None)).await;
+    add_cm(&s, "cm1", &emu).await;
+    let stats = s.runner.notify_stats().clone();
+    let from_cm = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let forged = "<13>1 2026-11-26T10:02:03Z cm1 cm-notify - change [ucsyncNotify@32473 login=\"craft\" action=\"change\" object=\"system-parameters features\" time=\"2026-11-26T10:02:03\"] x";
+    for i in 0..10u64 {
+        from_cm
+            .send_to(forged.as_bytes(), s.syslog_addr)
+            .await
+            .unwrap();
+        // Each waits for what the one before did: an init that ended, or
+        // a refusal.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let inits = notify_inits(&s, "cm1").await;
+            let ended = inits.iter().filter(|j| j.state.is_finished()).count() as u64;
+            if ended + stats.ignored("init-too-soon") == i + 1 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "event {i}: {inits:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let inits = notify_inits(&s, "cm1").await;
+    let ids: Vec<_> = inits.iter().map(|j| j.id).collect();
+    assert_eq!(ids.len(), 1, "notify inits: {ids:?}");
+    assert_eq!(stats.ignored("init-too-soon"), 9);
+    let log = s.runner.store().job_log_lines(inits[0].id).await.unwrap();
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.contains("another init") && l.contains("not queued"))
+            .count(),
+        9,
+        "{log:?}"
+    );
+    let m = crate::notify::metrics(&s).await;
+    assert_eq!(
+        crate::notify::metric(
+            &m,
+            "ucsync_notify_events_ignored_total{reason=\"init-too-soon\"}"
+        ),
+        9.0
+    );
+    s.stop().await;
+}
