@@ -156,11 +156,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn request_job(&self, job: &NewJob) -> Result<Requested>;
     /// Claims the oldest queued job whose element has no running (or
     /// stopping) job, for `node`, marking it running with a lease until
-    /// `lease_until`. At most one job per element runs, whatever the number
-    /// of nodes.
+    /// `lease_until`, moved on by however long the write waited (for the
+    /// writer, for a lock) since the call. At most one job per element runs,
+    /// whatever the number of nodes.
     async fn claim_job(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Option<Job>>;
-    /// Extends the lease of `node`'s running jobs; returns those of them that
-    /// were asked to stop.
+    /// Extends the lease of `node`'s running jobs (and its heartbeat) to
+    /// `lease_until`, moved on by however long the write waited since the
+    /// call, so that a slow writer cannot make a live job look dead; returns
+    /// those of them that were asked to stop.
     async fn renew_leases(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Vec<JobId>>;
     /// Fails, with the reason "interrupted", every running or stopping job
     /// whose lease ended before `now` (its node died) or, when `node` is

@@ -620,7 +620,7 @@ impl PgStore {
         let id: i64 = row.get(0);
         let st = tx
             .prepare_cached(&format!(
-                "UPDATE jobs SET state = 'running', node = $2, lease_until = $3, started_at = coalesce(started_at, now()) \
+                "UPDATE jobs SET state = 'running', node = $2, lease_until = $3::timestamptz + (clock_timestamp() - transaction_timestamp()), started_at = coalesce(started_at, now()) \
                  WHERE id = $1 RETURNING {JOB_COLUMNS}"
             ))
             .await
@@ -633,6 +633,10 @@ impl PgStore {
         Ok(Some(row))
     }
 }
+
+/// A lease's end (`$2`) moved on by the time this transaction has waited
+/// (for locks) so far.
+const LEASE_FROM_NOW: &str = "$2::timestamptz + (clock_timestamp() - transaction_timestamp())";
 
 /// Takes the element's turn at writing its objects: commits, change
 /// batches and its removal hold its sync_state row.
@@ -1460,7 +1464,11 @@ impl Store for PgStore {
     }
 
     async fn claim_job(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Option<Job>> {
+        let asked = Utc::now();
         let mut c = self.client().await?;
+        // The wait for a connection does not shorten the lease, nor (in
+        // the statement) the wait for a lock.
+        let lease_until = lease_until + (Utc::now() - asked);
         let mut skip: Vec<i64> = Vec::new();
         for _ in 0..CLAIM_ATTEMPTS {
             match PgStore::try_claim(&mut c, node, lease_until, &skip).await {
@@ -1477,25 +1485,32 @@ impl Store for PgStore {
     }
 
     async fn renew_leases(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Vec<JobId>> {
-        let c = self.client().await?;
-        let st = c
-            .prepare_cached(
-                "UPDATE jobs SET lease_until = $2 WHERE node = $1 AND state IN ('running', 'stopping') RETURNING id, state",
-            )
+        let asked = Utc::now();
+        let mut c = self.client().await?;
+        // Neither the wait for a connection nor (in the transaction) the
+        // wait for a lock shortens the lease: a slow database cannot make a
+        // live job look dead.
+        let lease_until = lease_until + (Utc::now() - asked);
+        let tx = c.transaction().await.map_err(db)?;
+        let st = tx
+            .prepare_cached(&format!(
+                "UPDATE jobs SET lease_until = {LEASE_FROM_NOW} WHERE node = $1 AND state IN ('running', 'stopping') RETURNING id, state"
+            ))
             .await
             .map_err(db)?;
-        c.execute(
-            "UPDATE nodes SET alive_until = $2 WHERE name = $1",
-            &[&node, &lease_until],
-        )
-        .await
-        .map_err(db)?;
         let mut out = Vec::new();
-        for r in c.query(&st, &[&node, &lease_until]).await.map_err(db)? {
+        for r in tx.query(&st, &[&node, &lease_until]).await.map_err(db)? {
             if get::<&str>(&r, 1)? == JobState::Stopping.as_str() {
                 out.push(get(&r, 0)?);
             }
         }
+        tx.execute(
+            &format!("UPDATE nodes SET alive_until = {LEASE_FROM_NOW} WHERE name = $1"),
+            &[&node, &lease_until],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
         out.sort_unstable();
         Ok(out)
     }

@@ -1212,8 +1212,12 @@ impl Store for SqliteStore {
 
     async fn claim_job(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Option<Job>> {
         let node = node.to_string();
+        let asked = Utc::now();
         self.write(move |c, _| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let lease_until = lease_until + (Utc::now() - asked);
             let id: Option<JobId> = tx
                 .prepare_cached(CLAIM_SQL)
                 .map_err(db)?
@@ -1277,8 +1281,14 @@ impl Store for SqliteStore {
 
     async fn renew_leases(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Vec<JobId>> {
         let node = node.to_string();
+        let asked = Utc::now();
         self.write(move |c, _| {
-            let tx = c.transaction().map_err(db)?;
+            // The write lock first, then the lease's end: the time spent
+            // waiting for the writer does not shorten the lease.
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let lease_until = lease_until + (Utc::now() - asked);
             tx.execute(
                 &format!("UPDATE jobs SET lease_until = ?2 WHERE node = ?1 AND {ACTIVE}"),
                 params![node, ts(lease_until)],
