@@ -53,6 +53,8 @@ pub struct ApiSettings {
     /// Where elements may be: a host given as an address outside these is
     /// refused when an element is added or changed.
     pub element_networks: ucsync_core::ElementNetworks,
+    /// Event streams (`GET /api/v1/events`) open at once.
+    pub max_event_streams: usize,
 }
 
 impl Default for ApiSettings {
@@ -62,6 +64,7 @@ impl Default for ApiSettings {
             keep_alive: Duration::from_secs(15),
             max_body: 1 << 20,
             element_networks: ucsync_core::ElementNetworks::default(),
+            max_event_streams: 100,
         }
     }
 }
@@ -75,6 +78,8 @@ pub struct ApiState {
     /// Ends the event streams, which would otherwise hold a graceful
     /// shutdown open for as long as a client listens.
     shutdown: CancellationToken,
+    /// A place per open event stream.
+    streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -89,6 +94,7 @@ impl ApiState {
     pub fn new(runner: Runner, settings: ApiSettings) -> ApiState {
         ApiState {
             runner,
+            streams: Arc::new(tokio::sync::Semaphore::new(settings.max_event_streams)),
             settings: Arc::new(settings),
             metrics: Arc::new(metrics::Metrics::default()),
             shutdown: CancellationToken::new(),

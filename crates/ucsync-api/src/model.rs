@@ -172,6 +172,8 @@ pub enum ErrorCode {
     ElementError,
     /// 503: the database does not answer.
     Unavailable,
+    /// 503: as many event streams are open as the service allows.
+    TooManyStreams,
     /// A code this build does not know, from a newer service: a client
     /// built before a code was added still reads the error's message (and
     /// the answer's status). The service never sends it.
@@ -213,6 +215,7 @@ impl ErrorCode {
         ErrorCode::ElementLoginFailed,
         ErrorCode::ElementError,
         ErrorCode::Unavailable,
+        ErrorCode::TooManyStreams,
     ];
 
     /// The HTTP status of the code.
@@ -233,7 +236,7 @@ impl ErrorCode {
             ElementRefused => 422,
             Internal => 500,
             HostKeyMismatch | ElementLoginFailed | ElementError => 502,
-            Unavailable => 503,
+            Unavailable | TooManyStreams => 503,
             // Only ever read from an answer, whose status the client has.
             Unknown => 500,
         }
@@ -271,6 +274,7 @@ impl ErrorCode {
             ElementLoginFailed => "element-login-failed",
             ElementError => "element-error",
             Unavailable => "unavailable",
+            TooManyStreams => "too-many-streams",
             Unknown => "unknown",
         }
     }

@@ -131,7 +131,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records when the element's last notify event was received.
     async fn record_notify_event(&self, element: ElementId, at: DateTime<Utc>) -> Result<()>;
     /// The changes a job applied, or would have applied.
-    async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>>;
+    async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>> {
+        Ok(self.changes_page(job, 0, u64::MAX).await?.0)
+    }
+    /// A page of [`Store::changes`] (`limit` from `offset`), read as a page
+    /// from the database, and how many there are in all.
+    async fn changes_page(
+        &self,
+        job: JobId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<ChangeRecord>, u64)>;
 
     // Nodes: services sharing the database, by name.
     /// Records `node` as alive until `until` (its heartbeat, renewed with

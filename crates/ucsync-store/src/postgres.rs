@@ -1342,33 +1342,46 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>> {
+    async fn changes_page(
+        &self,
+        job: JobId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<ChangeRecord>, u64)> {
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let c = self.client().await?;
-        let st = c
-            .prepare_cached(
-                "SELECT object_type, object_key, op, by_login, at_element, at FROM changes WHERE job_id = $1 ORDER BY id",
-            )
-            .await
-            .map_err(db)?;
-        let applied = c
-            .query(&st, &[&job])
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let applied: i64 = c
+            .query_one("SELECT count(*) FROM changes WHERE job_id = $1", &[&job])
             .await
             .map_err(db)?
-            .iter()
-            .map(|r| {
-                Ok(ChangeRecord {
-                    object_type: get(r, 0)?,
-                    key: get(r, 1)?,
-                    op: get(r, 2)?,
-                    by_login: get(r, 3)?,
-                    at_element: get(r, 4)?,
-                    at: time(r, 5)?,
-                    applied: true,
+            .get(0);
+        if applied > 0 {
+            let st = c
+                .prepare_cached(
+                    "SELECT object_type, object_key, op, by_login, at_element, at FROM changes WHERE job_id = $1 ORDER BY id LIMIT $2 OFFSET $3",
+                )
+                .await
+                .map_err(db)?;
+            let page = c
+                .query(&st, &[&job, &limit, &offset])
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|r| {
+                    Ok(ChangeRecord {
+                        object_type: get(r, 0)?,
+                        key: get(r, 1)?,
+                        op: get(r, 2)?,
+                        by_login: get(r, 3)?,
+                        at_element: get(r, 4)?,
+                        at: time(r, 5)?,
+                        applied: true,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if !applied.is_empty() {
-            return Ok(applied);
+                .collect::<Result<Vec<_>>>()?;
+            return Ok((page, count(applied)));
         }
         let at = c
             .query_opt(
@@ -1379,15 +1392,21 @@ impl Store for PgStore {
             .map_err(db)?
             .ok_or(StoreError::NoJob(job))?;
         let at = time(&at, 0)?;
+        let proposed: i64 = c
+            .query_one("SELECT count(*) FROM staged WHERE job_id = $1", &[&job])
+            .await
+            .map_err(db)?
+            .get(0);
         let rows = c
             .query(
                 "SELECT object_type, object_key, op FROM staged WHERE job_id = $1 \
-                 ORDER BY object_type, length(object_key), object_key",
-                &[&job],
+                 ORDER BY object_type, length(object_key), object_key LIMIT $2 OFFSET $3",
+                &[&job, &limit, &offset],
             )
             .await
             .map_err(db)?;
-        rows.iter()
+        let page = rows
+            .iter()
             .map(|r| {
                 Ok(ChangeRecord {
                     object_type: get(r, 0)?,
@@ -1399,7 +1418,8 @@ impl Store for PgStore {
                     applied: false,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok((page, count(proposed)))
     }
 
     async fn request_job(&self, job: &NewJob) -> Result<Requested> {

@@ -243,6 +243,7 @@ impl Service {
                 ucsync_api::ApiSettings {
                     default_time_zone: zone,
                     element_networks: settings.element_networks.clone(),
+                    max_event_streams: settings.max_event_streams,
                     ..ucsync_api::ApiSettings::default()
                 },
             )

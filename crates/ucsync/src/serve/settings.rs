@@ -63,6 +63,8 @@ pub struct Settings {
     /// A client must send a request head within this long of connecting and
     /// of its previous response, or its connection is closed.
     pub http_header_timeout_seconds: u64,
+    /// Event streams (`GET /api/v1/events`) open at once.
+    pub max_event_streams: usize,
 }
 
 impl Default for Settings {
@@ -93,6 +95,7 @@ impl Default for Settings {
             http_max_connections: 512,
             http_max_connections_per_address: 64,
             http_header_timeout_seconds: 10,
+            max_event_streams: 100,
         }
     }
 }
