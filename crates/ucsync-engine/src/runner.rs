@@ -387,7 +387,21 @@ impl Runner {
         self.shutdown().await;
     }
 
+    /// Opens a connection to the element (its alternate host when the host
+    /// does not answer), and pins its host key if none is pinned yet.
     async fn connect(
+        &self,
+        element: &Element,
+        password: String,
+    ) -> Result<(Arc<dyn Connector>, String), ConnectError> {
+        let opened = self.open(element, password).await;
+        if let Ok((conn, _)) = &opened {
+            self.pin_host_key(element, conn.as_ref()).await;
+        }
+        opened
+    }
+
+    async fn open(
         &self,
         element: &Element,
         password: String,
@@ -545,7 +559,6 @@ impl Runner {
         };
         match conn {
             Ok(conn) => {
-                self.pin_host_key(&element, conn.as_ref()).await;
                 let state = self
                     .inner
                     .engine
@@ -605,9 +618,10 @@ impl Runner {
         }
     }
 
-    /// The host key is pinned the first time ucsync reaches the element —
-    /// the init that adding it starts; after that a different key is refused
-    /// until an administrator accepts it.
+    /// The host key is pinned the first time ucsync reaches the element,
+    /// whatever reached it (a job, a check, an object administered, notify
+    /// sync); after that a different key is refused until an administrator
+    /// accepts it.
     async fn pin_host_key(&self, element: &Element, conn: &dyn Connector) {
         if element.settings.host_key.is_some() {
             return;
