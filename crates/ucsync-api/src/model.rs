@@ -746,7 +746,8 @@ impl NewElementBody {
                 notify_sync: self.notify_sync.unwrap_or(false),
                 own_logins: self.own_logins.unwrap_or_default(),
                 host_key: self.host_key,
-                tls: self.tls,
+                // TLS unless refused: the password goes to the element.
+                tls: self.tls.or((self.kind != ElementKind::Cm).then_some(true)),
                 ca_file: self.ca_file,
                 cm: self.cm,
             },
@@ -826,6 +827,27 @@ impl ElementPatch {
             update.settings = Some(draft.settings.clone());
         }
         draft.check()?;
+        // The stored password is sent wherever these point: moving it asks
+        // for the password again.
+        let moved = [
+            ("host", draft.host != current.host),
+            (
+                "alternate_host",
+                draft.alternate_host != current.alternate_host,
+            ),
+            ("port", draft.port != current.port),
+            ("tls", draft.settings.tls != current.settings.tls),
+        ];
+        if let Some((field, _)) = moved.iter().find(|(_, m)| *m)
+            && self.password.is_none()
+        {
+            return Err(FieldError::new(
+                "password",
+                format!(
+                    "changing {field} sends the element's password to another place: give the password again in the same request"
+                ),
+            ));
+        }
         Ok((draft, update))
     }
 }
@@ -838,6 +860,10 @@ pub struct SettingsView {
     pub own_logins: Vec<String>,
     pub host_key: Option<String>,
     pub tls: Option<bool>,
+    /// An IP Office or messaging element reached without TLS: its password
+    /// crosses the network in the clear.
+    #[serde(default)]
+    pub plain_text: bool,
     pub ca_file: Option<String>,
     pub cm: Option<String>,
 }
@@ -903,6 +929,7 @@ impl ElementView {
                 own_logins,
                 host_key: e.settings.host_key.clone(),
                 tls: e.settings.tls,
+                plain_text: e.kind != ElementKind::Cm && e.settings.tls != Some(true),
                 ca_file: e.settings.ca_file.clone(),
                 cm: e.settings.cm.clone(),
             },
