@@ -60,6 +60,8 @@ pub struct ApiSettings {
     /// carries `Strict-Transport-Security`, and whatever sets a cookie
     /// (console sessions) marks it `Secure` when this is on.
     pub https: bool,
+    /// Event streams (`GET /api/v1/events`) open at once.
+    pub max_event_streams: usize,
 }
 
 impl Default for ApiSettings {
@@ -71,6 +73,7 @@ impl Default for ApiSettings {
             element_networks: ucsync_core::ElementNetworks::default(),
             metrics_token: None,
             https: false,
+            max_event_streams: 100,
         }
     }
 }
@@ -84,6 +87,8 @@ pub struct ApiState {
     /// Ends the event streams, which would otherwise hold a graceful
     /// shutdown open for as long as a client listens.
     shutdown: CancellationToken,
+    /// A place per open event stream.
+    streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -98,6 +103,7 @@ impl ApiState {
     pub fn new(runner: Runner, settings: ApiSettings) -> ApiState {
         ApiState {
             runner,
+            streams: Arc::new(tokio::sync::Semaphore::new(settings.max_event_streams)),
             settings: Arc::new(settings),
             metrics: Arc::new(metrics::Metrics::default()),
             shutdown: CancellationToken::new(),

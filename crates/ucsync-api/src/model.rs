@@ -189,6 +189,8 @@ pub enum ErrorCode {
     ElementError,
     /// 503: the database does not answer.
     Unavailable,
+    /// 503: as many event streams are open as the service allows.
+    TooManyStreams,
     /// A code this build does not know, from a newer service: a client
     /// built before a code was added still reads the error's message (and
     /// the answer's status). The service never sends it.
@@ -233,6 +235,7 @@ impl ErrorCode {
         ErrorCode::ElementLoginFailed,
         ErrorCode::ElementError,
         ErrorCode::Unavailable,
+        ErrorCode::TooManyStreams,
     ];
 
     /// The HTTP status of the code.
@@ -258,7 +261,7 @@ impl ErrorCode {
             ElementRefused => 422,
             Internal => 500,
             HostKeyMismatch | ElementLoginFailed | ElementError => 502,
-            Unavailable => 503,
+            Unavailable | TooManyStreams => 503,
             // Only ever read from an answer, whose status the client has.
             Unknown => 500,
         }
@@ -299,6 +302,7 @@ impl ErrorCode {
             ElementLoginFailed => "element-login-failed",
             ElementError => "element-error",
             Unavailable => "unavailable",
+            TooManyStreams => "too-many-streams",
             Unknown => "unknown",
         }
     }
@@ -770,7 +774,8 @@ impl NewElementBody {
                 notify_sync: self.notify_sync.unwrap_or(false),
                 own_logins: self.own_logins.unwrap_or_default(),
                 host_key: self.host_key,
-                tls: self.tls,
+                // TLS unless refused: the password goes to the element.
+                tls: self.tls.or((self.kind != ElementKind::Cm).then_some(true)),
                 ca_file: self.ca_file,
                 cm: self.cm,
             },
@@ -850,6 +855,27 @@ impl ElementPatch {
             update.settings = Some(draft.settings.clone());
         }
         draft.check()?;
+        // The stored password is sent wherever these point: moving it asks
+        // for the password again.
+        let moved = [
+            ("host", draft.host != current.host),
+            (
+                "alternate_host",
+                draft.alternate_host != current.alternate_host,
+            ),
+            ("port", draft.port != current.port),
+            ("tls", draft.settings.tls != current.settings.tls),
+        ];
+        if let Some((field, _)) = moved.iter().find(|(_, m)| *m)
+            && self.password.is_none()
+        {
+            return Err(FieldError::new(
+                "password",
+                format!(
+                    "changing {field} sends the element's password to another place: give the password again in the same request"
+                ),
+            ));
+        }
         Ok((draft, update))
     }
 }
@@ -862,6 +888,10 @@ pub struct SettingsView {
     pub own_logins: Vec<String>,
     pub host_key: Option<String>,
     pub tls: Option<bool>,
+    /// An IP Office or messaging element reached without TLS: its password
+    /// crosses the network in the clear.
+    #[serde(default)]
+    pub plain_text: bool,
     pub ca_file: Option<String>,
     pub cm: Option<String>,
 }
@@ -976,6 +1006,7 @@ impl ElementView {
                 own_logins,
                 host_key: e.settings.host_key.clone(),
                 tls: e.settings.tls,
+                plain_text: e.kind != ElementKind::Cm && e.settings.tls != Some(true),
                 ca_file: e.settings.ca_file.clone(),
                 cm: e.settings.cm.clone(),
             },

@@ -11,7 +11,7 @@
 //! runs on the element. Knows nothing of syslog: the service's listener
 //! hands events in as [`Incoming`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,6 +47,9 @@ pub const IGNORED_REASONS: &[&str] = &[
     "outside-element-networks",
     "overloaded",
     "read-failed",
+    "too-many-connections",
+    "unknown-sender",
+    "init-too-soon",
 ];
 
 /// The kinds of syslog messages dropped before they were events (the
@@ -245,13 +248,20 @@ pub struct NotifySettings {
     /// Events for one element that arrive this close together are read
     /// together, each object once.
     pub debounce: Duration,
-    /// Events waiting to be checked; past it, new ones are dropped as
-    /// `overloaded`.
+    /// Events from known senders waiting to be checked; past it, new ones
+    /// are dropped as `overloaded`. Events from other addresses wait in a
+    /// queue of a sixteenth of this (dropped as `unknown-sender` past it),
+    /// so that they never take the known senders' places.
     pub queue: usize,
-    /// How long an element's settings are taken as read.
+    /// How long the elements are taken as read (their settings and
+    /// addresses, read in one query).
     pub element_ttl: Duration,
     /// How often a worker looks again whether the job on its element ended.
     pub job_poll: Duration,
+    /// At most one init queued by notify sync per element this often; an
+    /// event asking for another sooner is dropped (`init-too-soon`) with a
+    /// warning in the last one's job log.
+    pub init_min_interval: Duration,
 }
 
 impl Default for NotifySettings {
@@ -261,6 +271,7 @@ impl Default for NotifySettings {
             queue: 65_536,
             element_ttl: Duration::from_secs(1),
             job_poll: Duration::from_millis(100),
+            init_min_interval: Duration::from_secs(600),
         }
     }
 }
@@ -269,23 +280,47 @@ impl Default for NotifySettings {
 #[derive(Debug, Clone)]
 pub struct Notifier {
     tx: mpsc::Sender<Incoming>,
+    /// Events from addresses that were no notify-on CM's at the last read.
+    unverified: mpsc::Sender<Incoming>,
+    known: KnownAddresses,
     stats: Arc<NotifyStats>,
 }
+
+/// The addresses of the CMs with notify sync on, as last read.
+type KnownAddresses = Arc<std::sync::RwLock<HashSet<IpAddr>>>;
 
 impl Notifier {
     /// Starts the notify applier of a runner; it ends with the runner.
     pub fn start(runner: Runner, settings: NotifySettings) -> Notifier {
         let (tx, rx) = mpsc::channel(settings.queue.max(1));
+        let (unverified, unverified_rx) = mpsc::channel((settings.queue / 16).max(1));
         let stats = runner.notify_stats().clone();
-        tokio::spawn(dispatch(runner, settings, rx));
-        Notifier { tx, stats }
+        let known = KnownAddresses::default();
+        tokio::spawn(dispatch(runner, settings, rx, unverified_rx, known.clone()));
+        Notifier {
+            tx,
+            unverified,
+            known,
+            stats,
+        }
     }
 
-    /// Hands an event in; never waits.
+    /// Hands an event in; never waits. An event from an address that is
+    /// no known CM's waits in the small queue of its own.
     pub fn submit(&self, ev: Incoming) {
         self.stats.count_received();
-        if self.tx.try_send(ev).is_err() {
-            self.stats.count_ignored("overloaded");
+        let known = self
+            .known
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&canonical(ev.source));
+        let (queue, full) = if known {
+            (&self.tx, "overloaded")
+        } else {
+            (&self.unverified, "unknown-sender")
+        };
+        if queue.try_send(ev).is_err() {
+            self.stats.count_ignored(full);
         }
     }
 
@@ -294,54 +329,101 @@ impl Notifier {
     }
 }
 
-struct Known {
-    element: Option<Element>,
-    read_at: Instant,
-    /// When its last event was written to the store.
-    recorded_at: Option<Instant>,
+/// The elements as notify sync last read them, in one query at most once
+/// per [`NotifySettings::element_ttl`], and the addresses of the CMs with
+/// notify sync on: an event from any other address is dropped before
+/// anything is looked up for it.
+#[derive(Default)]
+struct Senders {
+    by_name: HashMap<String, Element>,
+    /// The host's and alternate host's addresses of each notify-on CM.
+    addresses: HashMap<String, Vec<IpAddr>>,
+    read_at: Option<Instant>,
+    /// Host names resolved once.
+    resolved: HashMap<String, Vec<IpAddr>>,
 }
 
-/// Checks each event against its element and hands it to the element's worker.
-async fn dispatch(runner: Runner, settings: NotifySettings, mut rx: mpsc::Receiver<Incoming>) {
+impl Senders {
+    async fn refresh(&mut self, runner: &Runner, ttl: Duration, known: &KnownAddresses) {
+        if self.read_at.is_some_and(|t| t.elapsed() < ttl) {
+            return;
+        }
+        self.read_at = Some(Instant::now());
+        let elements = match runner.store().elements().await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "notify sync cannot read the elements");
+                return;
+            }
+        };
+        let mut addresses = HashMap::new();
+        for e in &elements {
+            if e.kind != ElementKind::Cm || !e.settings.notify_sync {
+                continue;
+            }
+            let mut ips = Vec::new();
+            for host in std::iter::once(&e.host).chain(e.alternate_host.as_ref()) {
+                ips.extend(resolve(host, &mut self.resolved).await);
+            }
+            addresses.insert(e.name.to_string(), ips);
+        }
+        *known.write().unwrap_or_else(|e| e.into_inner()) =
+            addresses.values().flatten().copied().collect();
+        self.addresses = addresses;
+        self.by_name = elements
+            .into_iter()
+            .map(|e| (e.name.to_string(), e))
+            .collect();
+    }
+
+    fn known(&self, source: IpAddr) -> bool {
+        self.addresses.values().any(|ips| ips.contains(&source))
+    }
+}
+
+/// Checks each event against its element and hands it to the element's
+/// worker; events from known senders first.
+async fn dispatch(
+    runner: Runner,
+    settings: NotifySettings,
+    mut rx: mpsc::Receiver<Incoming>,
+    mut unverified: mpsc::Receiver<Incoming>,
+    known: KnownAddresses,
+) {
     let stats = runner.notify_stats().clone();
     let shutdown = runner.shutdown_token().clone();
-    let mut known: HashMap<String, Known> = HashMap::new();
-    let mut addresses: HashMap<String, Vec<IpAddr>> = HashMap::new();
+    // An element added or changed, or a job (an init) that ended, on this
+    // node: the elements are read again at the next event.
+    let mut changes = runner.subscribe();
+    let mut senders = Senders::default();
+    senders.refresh(&runner, settings.element_ttl, &known).await;
+    // Per element: when its last event was written to the store.
+    let mut recorded: HashMap<String, Instant> = HashMap::new();
     let mut workers: HashMap<String, mpsc::UnboundedSender<Incoming>> = HashMap::new();
     loop {
         let ev = tokio::select! {
-            ev = rx.recv() => match ev { Some(ev) => ev, None => return },
+            biased;
             _ = shutdown.cancelled() => return,
-        };
-        let fresh = known
-            .get(&ev.element)
-            .is_some_and(|k| k.read_at.elapsed() < settings.element_ttl);
-        if !fresh {
-            if known.len() >= 10_000 {
-                // Names made up by senders must not grow this without end.
-                known.clear();
-            }
-            let element = match runner.store().element(&ev.element).await {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::warn!(error = %e, "notify sync cannot read the element");
-                    None
+            change = changes.recv() => {
+                if matches!(change, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    return;
                 }
-            };
-            let recorded_at = known.get(&ev.element).and_then(|k| k.recorded_at);
-            known.insert(
-                ev.element.clone(),
-                Known {
-                    element,
-                    read_at: Instant::now(),
-                    recorded_at,
-                },
-            );
-        }
-        let Some(k) = known.get_mut(&ev.element) else {
-            continue;
+                let notify = matches!(&change, Ok(crate::Event::Element { change, .. }) if change == "notify");
+                if !notify {
+                    senders.read_at = None;
+                }
+                continue;
+            }
+            ev = rx.recv() => match ev { Some(ev) => ev, None => return },
+            ev = unverified.recv() => match ev { Some(ev) => ev, None => return },
         };
-        let Some(element) = k.element.clone() else {
+        senders.refresh(&runner, settings.element_ttl, &known).await;
+        let source = canonical(ev.source);
+        if !senders.known(source) {
+            stats.count_ignored("unknown-sender");
+            continue;
+        }
+        let Some(element) = senders.by_name.get(&ev.element).cloned() else {
             stats.count_ignored("unknown-element");
             continue;
         };
@@ -353,7 +435,11 @@ async fn dispatch(runner: Runner, settings: NotifySettings, mut rx: mpsc::Receiv
             stats.count_ignored("notify-sync-off");
             continue;
         }
-        if !from_element(&element, ev.source, &mut addresses).await {
+        if !senders
+            .addresses
+            .get(&ev.element)
+            .is_some_and(|ips| ips.contains(&source))
+        {
             stats.count_ignored("wrong-address");
             continue;
         }
@@ -365,10 +451,9 @@ async fn dispatch(runner: Runner, settings: NotifySettings, mut rx: mpsc::Receiv
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(element.name.to_string(), now);
-        if k.recorded_at
-            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
-        {
-            k.recorded_at = Some(Instant::now());
+        let last = recorded.get(&ev.element);
+        if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            recorded.insert(ev.element.clone(), Instant::now());
             let store = runner.store().clone();
             let id = element.id;
             tokio::spawn(async move {
@@ -404,33 +489,25 @@ async fn dispatch(runner: Runner, settings: NotifySettings, mut rx: mpsc::Receiv
     }
 }
 
-/// Whether the address is the element's host or alternate host (names
-/// resolved once).
-async fn from_element(
-    element: &Element,
-    source: IpAddr,
-    cache: &mut HashMap<String, Vec<IpAddr>>,
-) -> bool {
-    let source = canonical(source);
-    for host in std::iter::once(&element.host).chain(element.alternate_host.as_ref()) {
-        if !cache.contains_key(host) {
-            let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
-                Ok(ip) => vec![ip],
-                Err(_) => match tokio::net::lookup_host((host.as_str(), 0)).await {
-                    Ok(a) => a.map(|a| a.ip()).collect(),
-                    Err(e) => {
-                        tracing::warn!(%host, error = %e, "notify sync cannot resolve the element's host");
-                        Vec::new()
-                    }
-                },
-            };
-            cache.insert(host.clone(), ips.into_iter().map(canonical).collect());
-        }
-        if cache.get(host).is_some_and(|ips| ips.contains(&source)) {
-            return true;
-        }
+/// A host's addresses (a name resolved once).
+async fn resolve(host: &str, cache: &mut HashMap<String, Vec<IpAddr>>) -> Vec<IpAddr> {
+    if let Some(ips) = cache.get(host) {
+        return ips.clone();
     }
-    false
+    let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => match tokio::net::lookup_host((host, 0)).await {
+            Ok(a) => a.map(|a| a.ip()).collect(),
+            Err(e) => {
+                tracing::warn!(%host, error = %e, "notify sync cannot resolve the element's host");
+                // Not kept: looked up again at the next read.
+                return Vec::new();
+            }
+        },
+    };
+    let ips: Vec<IpAddr> = ips.into_iter().map(canonical).collect();
+    cache.insert(host.to_string(), ips.clone());
+    ips
 }
 
 /// An IPv4 address mapped into IPv6 is the IPv4 address.
@@ -462,6 +539,7 @@ async fn work(
     mut rx: mpsc::UnboundedReceiver<Incoming>,
 ) {
     let shutdown = runner.shutdown_token().clone();
+    let mut last_init = None;
     loop {
         let first = tokio::select! {
             ev = rx.recv() => match ev { Some(ev) => ev, None => return },
@@ -493,11 +571,20 @@ async fn work(
                 events.push(ev);
             }
         }
-        apply(&runner, &name, events).await;
+        apply(&runner, &name, events, &settings, &mut last_init).await;
     }
 }
 
-async fn apply(runner: &Runner, name: &ElementName, events: Vec<Incoming>) {
+/// When the element's last init was queued by notify sync, and its job.
+type LastInit = Option<(Instant, i64)>;
+
+async fn apply(
+    runner: &Runner,
+    name: &ElementName,
+    events: Vec<Incoming>,
+    settings: &NotifySettings,
+    last_init: &mut LastInit,
+) {
     let stats = runner.notify_stats().clone();
     let element = match runner.store().element(name.as_str()).await {
         Ok(Some(e)) if e.settings.notify_sync => e,
@@ -554,7 +641,14 @@ async fn apply(runner: &Runner, name: &ElementName, events: Vec<Incoming>) {
             }
         }
         if let Some(reason) = batch.inits.first() {
-            queue_init(runner, &element, reason).await;
+            queue_init(
+                runner,
+                &element,
+                reason,
+                settings.init_min_interval,
+                last_init,
+            )
+            .await;
         }
         if batch.objects.is_empty() {
             return;
@@ -623,13 +717,35 @@ async fn apply(runner: &Runner, name: &ElementName, events: Vec<Incoming>) {
 }
 
 /// An event for a form that needs an init queues one (trigger `notify`),
-/// with the reason; a queued or running init of the element is joined.
-async fn queue_init(runner: &Runner, element: &Element, reason: &str) {
+/// with the reason; a queued or running init of the element is joined. At
+/// most one is queued per `min_interval`: events can be forged (UDP trusts
+/// the source address), and an init reads the whole CM.
+async fn queue_init(
+    runner: &Runner,
+    element: &Element,
+    reason: &str,
+    min_interval: Duration,
+    last: &mut LastInit,
+) {
+    if let Some((at, job)) = *last
+        && at.elapsed() < min_interval
+    {
+        runner.notify_stats().count_ignored("init-too-soon");
+        let warning = format!(
+            "notify sync asked for another init ({reason}) {} s after this one: not queued, at most one per {} s (notify_init_min_interval_seconds); if nobody changed that form on the CM, the events may be forged: take them over TLS with client certificates",
+            at.elapsed().as_secs(),
+            min_interval.as_secs()
+        );
+        let _ = runner.store().job_log(job, &warning).await;
+        tracing::warn!(element = %element.name, job, %reason, "notify sync refused another init this soon");
+        return;
+    }
     match runner
         .request(&element.name, SyncType::Init, Trigger::Notify, "notify")
         .await
     {
         Ok(r) if !r.joined => {
+            *last = Some((Instant::now(), r.job.id));
             let store = runner.store();
             let _ = store
                 .set_job_type(r.job.id, SyncType::Init, Some(reason))

@@ -393,7 +393,21 @@ impl Runner {
         self.shutdown().await;
     }
 
+    /// Opens a connection to the element (its alternate host when the host
+    /// does not answer), and pins its host key if none is pinned yet.
     async fn connect(
+        &self,
+        element: &Element,
+        password: String,
+    ) -> Result<(Arc<dyn Connector>, String), ConnectError> {
+        let opened = self.open(element, password).await;
+        if let Ok((conn, _)) = &opened {
+            self.pin_host_key(element, conn.as_ref()).await;
+        }
+        opened
+    }
+
+    async fn open(
         &self,
         element: &Element,
         password: String,
@@ -581,7 +595,6 @@ impl Runner {
         };
         match conn {
             Ok(conn) => {
-                self.pin_host_key(&element, conn.as_ref()).await;
                 let state = self
                     .inner
                     .engine
@@ -641,9 +654,10 @@ impl Runner {
         }
     }
 
-    /// The host key is pinned the first time ucsync reaches the element —
-    /// the init that adding it starts; after that a different key is refused
-    /// until an administrator accepts it.
+    /// The host key is pinned the first time ucsync reaches the element,
+    /// whatever reached it (a job, a check, an object administered, notify
+    /// sync); after that a different key is refused until an administrator
+    /// accepts it.
     async fn pin_host_key(&self, element: &Element, conn: &dyn Connector) {
         if element.settings.host_key.is_some() {
             return;

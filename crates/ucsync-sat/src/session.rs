@@ -36,6 +36,20 @@ fn same_fingerprint(a: &str, b: &str) -> bool {
     a.trim_start_matches("SHA256:") == b.trim_start_matches("SHA256:")
 }
 
+/// The SHA-256 fingerprint a host is pinned by: its key's, and for a host
+/// certificate the key it certifies (the certificate's CA is not trusted
+/// for anything: another certificate of the same CA is another key).
+fn host_fingerprint(key: &PublicKeyOrCertificate) -> String {
+    match key {
+        PublicKeyOrCertificate::PublicKey { key, .. } => {
+            key.fingerprint(HashAlg::Sha256).to_string()
+        }
+        PublicKeyOrCertificate::Certificate(cert) => {
+            cert.public_key().fingerprint(HashAlg::Sha256).to_string()
+        }
+    }
+}
+
 impl client::Handler for KeyCheck {
     type Error = russh::Error;
 
@@ -43,12 +57,7 @@ impl client::Handler for KeyCheck {
         &mut self,
         key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        let fp = match key {
-            PublicKeyOrCertificate::PublicKey { key, .. } => {
-                key.fingerprint(HashAlg::Sha256).to_string()
-            }
-            PublicKeyOrCertificate::Certificate(_) => "a certificate".to_string(),
-        };
+        let fp = host_fingerprint(key);
         let ok = self
             .pinned
             .as_deref()
@@ -550,5 +559,40 @@ impl Driver {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use russh::keys::ssh_key::certificate::{Builder, CertType};
+    use russh::keys::{Algorithm, PrivateKey};
+
+    use super::*;
+
+    fn key() -> PrivateKey {
+        PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap()
+    }
+
+    fn certificate(host: &PrivateKey, ca: &PrivateKey) -> PublicKeyOrCertificate {
+        let mut b =
+            Builder::new([7u8; 16], host.public_key().key_data().clone(), 0, u64::MAX).unwrap();
+        b.cert_type(CertType::Host).unwrap();
+        b.all_principals_valid().unwrap();
+        PublicKeyOrCertificate::Certificate(b.sign(ca).unwrap())
+    }
+
+    #[test]
+    fn a_host_certificate_is_pinned_by_the_key_it_certifies() {
+        let (ca, a, b) = (key(), key(), key());
+        let plain_a = PublicKeyOrCertificate::from(a.public_key().clone());
+        let cert_a = certificate(&a, &ca);
+        let cert_b = certificate(&b, &ca);
+        assert_eq!(host_fingerprint(&cert_a), host_fingerprint(&plain_a));
+        assert!(host_fingerprint(&cert_a).starts_with("SHA256:"));
+        assert_ne!(
+            host_fingerprint(&cert_a),
+            host_fingerprint(&cert_b),
+            "another certificate of the same CA is another key"
+        );
     }
 }

@@ -131,7 +131,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records when the element's last notify event was received.
     async fn record_notify_event(&self, element: ElementId, at: DateTime<Utc>) -> Result<()>;
     /// The changes a job applied, or would have applied.
-    async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>>;
+    async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>> {
+        Ok(self.changes_page(job, 0, u64::MAX).await?.0)
+    }
+    /// A page of [`Store::changes`] (`limit` from `offset`), read as a page
+    /// from the database, and how many there are in all.
+    async fn changes_page(
+        &self,
+        job: JobId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<ChangeRecord>, u64)>;
 
     // Nodes: services sharing the database, by name.
     /// Records `node` as alive until `until` (its heartbeat, renewed with
@@ -156,11 +166,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn request_job(&self, job: &NewJob) -> Result<Requested>;
     /// Claims the oldest queued job whose element has no running (or
     /// stopping) job, for `node`, marking it running with a lease until
-    /// `lease_until`. At most one job per element runs, whatever the number
-    /// of nodes.
+    /// `lease_until`, moved on by however long the write waited (for the
+    /// writer, for a lock) since the call. At most one job per element runs,
+    /// whatever the number of nodes.
     async fn claim_job(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Option<Job>>;
-    /// Extends the lease of `node`'s running jobs; returns those of them that
-    /// were asked to stop.
+    /// Extends the lease of `node`'s running jobs (and its heartbeat) to
+    /// `lease_until`, moved on by however long the write waited since the
+    /// call, so that a slow writer cannot make a live job look dead; returns
+    /// those of them that were asked to stop.
     async fn renew_leases(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Vec<JobId>>;
     /// Fails, with the reason "interrupted", every running or stopping job
     /// whose lease ended before `now` (its node died) or, when `node` is

@@ -620,7 +620,7 @@ impl PgStore {
         let id: i64 = row.get(0);
         let st = tx
             .prepare_cached(&format!(
-                "UPDATE jobs SET state = 'running', node = $2, lease_until = $3, started_at = coalesce(started_at, now()) \
+                "UPDATE jobs SET state = 'running', node = $2, lease_until = $3::timestamptz + (clock_timestamp() - transaction_timestamp()), started_at = coalesce(started_at, now()) \
                  WHERE id = $1 RETURNING {JOB_COLUMNS}"
             ))
             .await
@@ -633,6 +633,10 @@ impl PgStore {
         Ok(Some(row))
     }
 }
+
+/// A lease's end (`$2`) moved on by the time this transaction has waited
+/// (for locks) so far.
+const LEASE_FROM_NOW: &str = "$2::timestamptz + (clock_timestamp() - transaction_timestamp())";
 
 /// Takes the element's turn at writing its objects: commits, change
 /// batches and its removal hold its sync_state row.
@@ -1338,33 +1342,46 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>> {
+    async fn changes_page(
+        &self,
+        job: JobId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<ChangeRecord>, u64)> {
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let c = self.client().await?;
-        let st = c
-            .prepare_cached(
-                "SELECT object_type, object_key, op, by_login, at_element, at FROM changes WHERE job_id = $1 ORDER BY id",
-            )
-            .await
-            .map_err(db)?;
-        let applied = c
-            .query(&st, &[&job])
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let applied: i64 = c
+            .query_one("SELECT count(*) FROM changes WHERE job_id = $1", &[&job])
             .await
             .map_err(db)?
-            .iter()
-            .map(|r| {
-                Ok(ChangeRecord {
-                    object_type: get(r, 0)?,
-                    key: get(r, 1)?,
-                    op: get(r, 2)?,
-                    by_login: get(r, 3)?,
-                    at_element: get(r, 4)?,
-                    at: time(r, 5)?,
-                    applied: true,
+            .get(0);
+        if applied > 0 {
+            let st = c
+                .prepare_cached(
+                    "SELECT object_type, object_key, op, by_login, at_element, at FROM changes WHERE job_id = $1 ORDER BY id LIMIT $2 OFFSET $3",
+                )
+                .await
+                .map_err(db)?;
+            let page = c
+                .query(&st, &[&job, &limit, &offset])
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|r| {
+                    Ok(ChangeRecord {
+                        object_type: get(r, 0)?,
+                        key: get(r, 1)?,
+                        op: get(r, 2)?,
+                        by_login: get(r, 3)?,
+                        at_element: get(r, 4)?,
+                        at: time(r, 5)?,
+                        applied: true,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if !applied.is_empty() {
-            return Ok(applied);
+                .collect::<Result<Vec<_>>>()?;
+            return Ok((page, count(applied)));
         }
         let at = c
             .query_opt(
@@ -1375,15 +1392,21 @@ impl Store for PgStore {
             .map_err(db)?
             .ok_or(StoreError::NoJob(job))?;
         let at = time(&at, 0)?;
+        let proposed: i64 = c
+            .query_one("SELECT count(*) FROM staged WHERE job_id = $1", &[&job])
+            .await
+            .map_err(db)?
+            .get(0);
         let rows = c
             .query(
                 "SELECT object_type, object_key, op FROM staged WHERE job_id = $1 \
-                 ORDER BY object_type, length(object_key), object_key",
-                &[&job],
+                 ORDER BY object_type, length(object_key), object_key LIMIT $2 OFFSET $3",
+                &[&job, &limit, &offset],
             )
             .await
             .map_err(db)?;
-        rows.iter()
+        let page = rows
+            .iter()
             .map(|r| {
                 Ok(ChangeRecord {
                     object_type: get(r, 0)?,
@@ -1395,7 +1418,8 @@ impl Store for PgStore {
                     applied: false,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok((page, count(proposed)))
     }
 
     async fn request_job(&self, job: &NewJob) -> Result<Requested> {
@@ -1460,7 +1484,11 @@ impl Store for PgStore {
     }
 
     async fn claim_job(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Option<Job>> {
+        let asked = Utc::now();
         let mut c = self.client().await?;
+        // The wait for a connection does not shorten the lease, nor (in
+        // the statement) the wait for a lock.
+        let lease_until = lease_until + (Utc::now() - asked);
         let mut skip: Vec<i64> = Vec::new();
         for _ in 0..CLAIM_ATTEMPTS {
             match PgStore::try_claim(&mut c, node, lease_until, &skip).await {
@@ -1477,25 +1505,32 @@ impl Store for PgStore {
     }
 
     async fn renew_leases(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Vec<JobId>> {
-        let c = self.client().await?;
-        let st = c
-            .prepare_cached(
-                "UPDATE jobs SET lease_until = $2 WHERE node = $1 AND state IN ('running', 'stopping') RETURNING id, state",
-            )
+        let asked = Utc::now();
+        let mut c = self.client().await?;
+        // Neither the wait for a connection nor (in the transaction) the
+        // wait for a lock shortens the lease: a slow database cannot make a
+        // live job look dead.
+        let lease_until = lease_until + (Utc::now() - asked);
+        let tx = c.transaction().await.map_err(db)?;
+        let st = tx
+            .prepare_cached(&format!(
+                "UPDATE jobs SET lease_until = {LEASE_FROM_NOW} WHERE node = $1 AND state IN ('running', 'stopping') RETURNING id, state"
+            ))
             .await
             .map_err(db)?;
-        c.execute(
-            "UPDATE nodes SET alive_until = $2 WHERE name = $1",
-            &[&node, &lease_until],
-        )
-        .await
-        .map_err(db)?;
         let mut out = Vec::new();
-        for r in c.query(&st, &[&node, &lease_until]).await.map_err(db)? {
+        for r in tx.query(&st, &[&node, &lease_until]).await.map_err(db)? {
             if get::<&str>(&r, 1)? == JobState::Stopping.as_str() {
                 out.push(get(&r, 0)?);
             }
         }
+        tx.execute(
+            &format!("UPDATE nodes SET alive_until = {LEASE_FROM_NOW} WHERE name = $1"),
+            &[&node, &lease_until],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
         out.sort_unstable();
         Ok(out)
     }

@@ -39,6 +39,11 @@ fn now() -> String {
 
 /// A time as stored: every stored time has this one format and length, so
 /// that comparing them as text compares them as times.
+/// A count or offset as SQL takes it (past `i64::MAX`: all).
+fn sql_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -962,28 +967,36 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>> {
+    async fn changes_page(
+        &self,
+        job: JobId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<ChangeRecord>, u64)> {
+        let (offset, limit) = (sql_count(offset), sql_count(limit));
         self.read(move |c, _| {
-            let mut st = c.prepare("SELECT object_type, object_key, op, by_login, at_element, at FROM changes WHERE job_id = ?1 ORDER BY id").map_err(db)?;
-            let applied: Vec<ChangeRecord> = st
-                .query_map([job], |r| {
-                    Ok(ChangeRecord { object_type: r.get(0)?, key: r.get(1)?, op: r.get(2)?, by_login: r.get(3)?, at_element: r.get(4)?, at: r.get(5)?, applied: true })
-                })
-                .map_err(db)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(db)?;
-            if !applied.is_empty() {
-                return Ok(applied);
+            let applied: i64 = c.query_row("SELECT count(*) FROM changes WHERE job_id = ?1", [job], |r| r.get(0)).map_err(db)?;
+            if applied > 0 {
+                let mut st = c.prepare_cached("SELECT object_type, object_key, op, by_login, at_element, at FROM changes WHERE job_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3").map_err(db)?;
+                let page = st
+                    .query_map(params![job, limit, offset], |r| {
+                        Ok(ChangeRecord { object_type: r.get(0)?, key: r.get(1)?, op: r.get(2)?, by_login: r.get(3)?, at_element: r.get(4)?, at: r.get(5)?, applied: true })
+                    })
+                    .map_err(db)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(db)?;
+                return Ok((page, applied.unsigned_abs()));
             }
             let at: Option<String> = c.query_row("SELECT coalesce(finished_at, created_at) FROM jobs WHERE id = ?1", [job], |r| r.get(0)).optional().map_err(db)?;
             let at = at.ok_or(StoreError::NoJob(job))?;
-            let mut st = c.prepare("SELECT object_type, object_key, op FROM staged WHERE job_id = ?1 ORDER BY object_type, length(object_key), object_key").map_err(db)?;
-            let proposed = st
-                .query_map([job], |r| Ok(ChangeRecord { object_type: r.get(0)?, key: r.get(1)?, op: r.get(2)?, by_login: None, at_element: None, at: at.clone(), applied: false }))
+            let proposed: i64 = c.query_row("SELECT count(*) FROM staged WHERE job_id = ?1", [job], |r| r.get(0)).map_err(db)?;
+            let mut st = c.prepare_cached("SELECT object_type, object_key, op FROM staged WHERE job_id = ?1 ORDER BY object_type, length(object_key), object_key LIMIT ?2 OFFSET ?3").map_err(db)?;
+            let page = st
+                .query_map(params![job, limit, offset], |r| Ok(ChangeRecord { object_type: r.get(0)?, key: r.get(1)?, op: r.get(2)?, by_login: None, at_element: None, at: at.clone(), applied: false }))
                 .map_err(db)?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(db)?;
-            Ok(proposed)
+            Ok((page, proposed.unsigned_abs()))
         })
         .await
     }
@@ -1232,8 +1245,12 @@ impl Store for SqliteStore {
 
     async fn claim_job(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Option<Job>> {
         let node = node.to_string();
+        let asked = Utc::now();
         self.write(move |c, _| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let lease_until = lease_until + (Utc::now() - asked);
             let id: Option<JobId> = tx
                 .prepare_cached(CLAIM_SQL)
                 .map_err(db)?
@@ -1297,8 +1314,14 @@ impl Store for SqliteStore {
 
     async fn renew_leases(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Vec<JobId>> {
         let node = node.to_string();
+        let asked = Utc::now();
         self.write(move |c, _| {
-            let tx = c.transaction().map_err(db)?;
+            // The write lock first, then the lease's end: the time spent
+            // waiting for the writer does not shorten the lease.
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let lease_until = lease_until + (Utc::now() - asked);
             tx.execute(
                 &format!("UPDATE jobs SET lease_until = ?2 WHERE node = ?1 AND {ACTIVE}"),
                 params![node, ts(lease_until)],

@@ -4,6 +4,7 @@
 mod client;
 mod demo;
 mod emulate;
+mod known_hosts;
 mod ossi;
 mod output;
 

@@ -23,6 +23,9 @@ pub struct OssiArgs {
     #[arg(long)]
     login: String,
     /// The expected host-key fingerprint (SHA256:…); another key is refused.
+    /// Without it, the key is checked against the known-hosts file
+    /// ($UCSYNC_KNOWN_HOSTS or ~/.config/ucsync/known_hosts), where a CM's
+    /// key is added the first time (its fingerprint printed).
     #[arg(long, value_name = "FINGERPRINT")]
     host_key: Option<String>,
     /// Return only these fields (repeatable).
@@ -69,11 +72,42 @@ pub async fn run(args: OssiArgs) -> Result<(), Exit> {
         args.login.clone(),
         password()?,
     );
-    cfg.host_key = args.host_key.clone();
+    let target = format!("{}:{}", args.host, args.port);
+    let known = match &args.host_key {
+        Some(_) => None,
+        None => Some(crate::known_hosts::path()?),
+    };
+    cfg.host_key = match &known {
+        Some(file) => crate::known_hosts::lookup(file, &target)?,
+        None => args.host_key.clone(),
+    };
     cfg.terminal_type = args.terminal_type.clone();
     cfg.sessions = 1;
-    let session = SatSession::connect(&cfg).await?;
+    let session = match SatSession::connect(&cfg).await {
+        Ok(s) => s,
+        Err(SatError::HostKeyMismatch {
+            expected, actual, ..
+        }) if known.is_some() => {
+            let file = known.as_deref().unwrap_or_else(|| std::path::Path::new(""));
+            return Err(anyhow!(
+                "the host key of {target} has changed: it is {actual}, but {expected} is in {}; if the CM's key was changed on purpose, remove its line from that file and connect again",
+                file.display()
+            )
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     tracing::info!(fingerprint = session.fingerprint(), "connected");
+    if let Some(file) = &known
+        && cfg.host_key.is_none()
+    {
+        crate::known_hosts::add(file, &target, session.fingerprint())?;
+        eprintln!(
+            "added the host key of {target} ({}) to {}",
+            session.fingerprint(),
+            file.display()
+        );
+    }
     let mut failed = false;
     let mut json = Vec::new();
     let stdout = std::io::stdout();

@@ -194,12 +194,14 @@ async fn get_element(
 
 /// Changes an element's settings. `"host_key": "<fingerprint>"` accepts a
 /// new host key; `null` clears `alternate_host`, `host_key`, `tls`,
-/// `ca_file` and `cm`. A connection kept to the element is closed.
+/// `ca_file` and `cm`. Changing `host`, `alternate_host`, `port` or `tls`
+/// needs `password` in the same request. A connection kept to the element
+/// is closed.
 #[utoipa::path(patch, path = "/elements/{name}", tag = "elements", request_body = ElementPatch,
     params(("name" = String, Path, description = "The element's name")),
     responses(
         (status = 200, description = "The element as it is now", body = ElementView),
-        (status = 400, description = "Bad input: the message names the field (`invalid-json`, `invalid-field`, `invalid-body`, `invalid-path`), or a new `host` or `alternate_host` is an address outside the element networks (`host-not-allowed`)", body = ErrorBody),
+        (status = 400, description = "Bad input: the message names the field (`invalid-json`, `invalid-field`, `invalid-body`, `invalid-path`; a changed `host`, `alternate_host`, `port` or `tls` without `password` is refused naming `password`), or a new `host` or `alternate_host` is an address outside the element networks (`host-not-allowed`)", body = ErrorBody),
         (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
         (status = 409, description = "Another element of the same kind is at the new host and port (`same-address`, naming it)", body = ErrorBody),
     ))]

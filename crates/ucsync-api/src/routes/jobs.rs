@@ -169,11 +169,12 @@ async fn job_changes(
 ) -> Result<Json<ChangePage>, ApiError> {
     let page = page.parse().map_err(ApiError::query)?;
     job(&s, id).await?;
-    let all = s.store().changes(id).await?;
+    // A page read as a page: memory does not grow with the job's size.
+    let (items, total) = s.store().changes_page(id, page.offset, page.limit).await?;
     Ok(Json(ChangePage {
-        items: page.slice(&all).into_iter().map(ChangeView::from).collect(),
+        items: items.into_iter().map(ChangeView::from).collect(),
         offset: page.offset,
         limit: page.limit,
-        total: Some(all.len() as u64),
+        total: Some(total),
     }))
 }

@@ -48,14 +48,28 @@ fn event_view(ev: Event) -> EventView {
 /// Server-sent events: `job` when a job is queued, starts or ends;
 /// `element` when an element is added, changed or removed; `lagged` when
 /// this client fell behind and missed some. A comment every 15 s keeps
-/// the connection open; the stream ends when the service shuts down.
+/// the connection open; the stream ends when the service shuts down. At
+/// most `max_event_streams` are open at once.
 #[utoipa::path(get, path = "/events", tag = "service",
-    responses((status = 200, description = "An event stream; each event's data is JSON", content_type = "text/event-stream", body = EventView)))]
+    responses(
+        (status = 200, description = "An event stream; each event's data is JSON", content_type = "text/event-stream", body = EventView),
+        (status = 503, description = "As many event streams are open as the service allows (`too-many-streams`)", body = ErrorBody),
+    ))]
 async fn events(
     State(s): State<ApiState>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let Ok(place) = s.streams.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            ErrorCode::TooManyStreams,
+            format!(
+                "{} event streams are open, as many as the service allows (max_event_streams): close one, or try again later",
+                s.settings.max_event_streams
+            ),
+        ));
+    };
     let rx = s.runner.subscribe();
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
+    // The place is given back when the stream is dropped.
+    let stream = futures::stream::unfold((rx, place), |(mut rx, place)| async move {
         let view = match rx.recv().await {
             Ok(ev) => event_view(ev),
             Err(RecvError::Lagged(missed)) => EventView::Lagged { missed },
@@ -67,10 +81,10 @@ async fn events(
             EventView::Lagged { .. } => "lagged",
         };
         let data = serde_json::to_string(&view).unwrap_or_else(|_| "{}".into());
-        Some((Ok(SseEvent::default().event(name).data(data)), rx))
+        Some((Ok(SseEvent::default().event(name).data(data)), (rx, place)))
     });
     let stream = futures::StreamExt::take_until(stream, s.shutdown.clone().cancelled_owned());
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(s.settings.keep_alive))
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(s.settings.keep_alive)))
 }
 
 /// This API's OpenAPI 3.1 document, generated from the code.

@@ -373,22 +373,55 @@ async fn editing_an_element() {
     assert_eq!(app.store.element_password("mm1").await.unwrap(), "new");
     // null clears; absent keeps.
     let a = app
-        .patch("/api/v1/elements/mm1", &json!({"alternate_host": null}))
+        .patch(
+            "/api/v1/elements/mm1",
+            &json!({"alternate_host": null, "password": "new"}),
+        )
         .await;
     assert_eq!(
         (&a.body["alternate_host"], &a.body["port"]),
         (&Value::Null, &json!(2222))
     );
+    // Where the password goes changes only with the password given again.
+    for body in [
+        json!({"host": "127.0.0.98"}),
+        json!({"alternate_host": "127.0.0.97"}),
+        json!({"port": 2223}),
+        json!({"tls": false, "ca_file": null}),
+    ] {
+        let a = app.patch("/api/v1/elements/mm1", &body).await;
+        assert_eq!(
+            (a.status.as_u16(), a.code(), a.field()),
+            (400, "invalid-field", "password"),
+            "{body}: {a:?}"
+        );
+        assert!(a.message().contains("password again"), "{a:?}");
+    }
+    // The same value again moves nothing.
+    let a = app
+        .patch("/api/v1/elements/mm1", &json!({"port": 2222}))
+        .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body["settings"]["plain_text"], false);
+    // Plain, asked for with the password: flagged.
+    let a = app
+        .patch(
+            "/api/v1/elements/mm1",
+            &json!({"tls": false, "ca_file": null, "password": "new"}),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body["settings"]["plain_text"], true, "{a:?}");
     let cases: Vec<(Value, &str)> = vec![
-        (json!({"port": 0}), "port"),
-        (json!({"host": ""}), "host"),
+        (json!({"port": 0, "password": "new"}), "port"),
+        (json!({"host": "", "password": "new"}), "host"),
         (json!({"login": ""}), "login"),
         (json!({"password": ""}), "password"),
         (json!({"notify_sync": true}), "notify_sync"),
         (json!({"kind": "cm"}), "kind"),
         (json!({"name": "other"}), "name"),
         (json!({"cm": "nope"}), "cm"),
-        (json!({"tls": false}), "ca_file"),
+        (json!({"ca_file": "/ca.pem"}), "ca_file"),
     ];
     for (body, field) in cases {
         let a = app.patch("/api/v1/elements/mm1", &body).await;
@@ -723,4 +756,39 @@ async fn a_second_element_at_the_same_address_is_refused_naming_the_first() {
         .await;
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(app.get("/api/v1/elements/mm3").await.body["port"], 636);
+}
+
+/// An IP Office or messaging element is reached over TLS unless plain is
+/// asked for, and plain is flagged in its view.
+#[tokio::test]
+async fn tls_is_the_default_and_plain_is_flagged() {
+    let app = App::start().await;
+    let body = |name: &str, kind: &str, tls: Option<bool>| {
+        let mut b = json!({"name": name, "kind": kind, "host": "127.0.0.12", "port": 1,
+                           "login": "u", "password": "p"});
+        if let Some(t) = tls {
+            b["tls"] = json!(t);
+        }
+        b
+    };
+    for (name, kind, tls, want_tls, plain) in [
+        ("ipo1", "ip-office", None, true, false),
+        ("ipo2", "ip-office", Some(false), false, true),
+        ("mm1", "messaging", None, true, false),
+        ("mm2", "modular-messaging", Some(false), false, true),
+    ] {
+        let a = app.post("/api/v1/elements", &body(name, kind, tls)).await;
+        assert_eq!(a.status, 201, "{a:?}");
+        let settings = &a.body["element"]["settings"];
+        let settings = if settings.is_null() {
+            &a.body["settings"]
+        } else {
+            settings
+        };
+        assert_eq!(
+            (settings["tls"].as_bool(), settings["plain_text"].as_bool()),
+            (Some(want_tls), Some(plain)),
+            "{name}: {a:?}"
+        );
+    }
 }

@@ -111,6 +111,11 @@ impl Answer {
 
 impl App {
     pub async fn start() -> App {
+        App::start_with(|_| {}).await
+    }
+
+    /// With other API settings.
+    pub async fn start_with(tune: impl FnOnce(&mut ApiSettings)) -> App {
         let dir = tempfile::tempdir().unwrap();
         let secret = SecretKey::generate();
         let store: Arc<dyn Store> = Arc::new(
@@ -128,14 +133,12 @@ impl App {
             },
         );
         let shutdown = CancellationToken::new();
-        let state = ApiState::new(
-            runner.clone(),
-            ApiSettings {
-                keep_alive: Duration::from_millis(200),
-                ..Default::default()
-            },
-        )
-        .with_shutdown(shutdown.clone());
+        let mut settings = ApiSettings {
+            keep_alive: Duration::from_millis(200),
+            ..Default::default()
+        };
+        tune(&mut settings);
+        let state = ApiState::new(runner.clone(), settings).with_shutdown(shutdown.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = ucsync_api::router(state);

@@ -230,3 +230,38 @@ async fn a_graceful_shutdown_ends_open_event_streams() {
         .expect("the server stops though a client was listening")
         .unwrap();
 }
+
+/// Past `max_event_streams` open streams, another is refused (503
+/// `too-many-streams`); a stream closed gives its place back.
+#[tokio::test]
+async fn event_streams_are_capped() {
+    let app = App::start_with(|s| s.max_event_streams = 2).await;
+    let open = || {
+        app.client
+            .get(format!("{}/api/v1/events", app.url))
+            .bearer_auth(&app.reader)
+            .send()
+    };
+    let first = open().await.unwrap();
+    let second = open().await.unwrap();
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let third = open().await.unwrap();
+    assert_eq!(third.status(), 503);
+    let body: Value = third.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too-many-streams", "{body}");
+    drop(first);
+    // The service sees the stream closed at its next keep-alive.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let again = open().await.unwrap();
+        if again.status() == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no place given back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(second);
+}

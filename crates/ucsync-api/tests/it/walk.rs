@@ -170,7 +170,7 @@ fn sample(method: &Method, path: &str, ids: &Ids) -> (String, Option<Value>, u16
         ("GET", "/api/v1/elements/{name}") => (vec![name("cm1")], None, 200),
         ("PATCH", "/api/v1/elements/{name}") => (
             vec![name("mm1")],
-            Some(json!({"alternate_host": "127.0.0.11", "port": 2222})),
+            Some(json!({"alternate_host": "127.0.0.11", "port": 2222, "password": "p2"})),
             200,
         ),
         ("DELETE", "/api/v1/elements/{name}") => (vec![name("gone")], None, 204),

@@ -157,6 +157,21 @@ async fn the_alternate_host_is_tried_when_the_host_does_not_answer() {
     assert_eq!(report.host, "127.0.0.1");
 }
 
+/// A check or an object administered before any job reached the CM pins
+/// its host key, as the first job would.
+#[tokio::test]
+async fn the_first_connection_pins_the_host_key_whatever_made_it() {
+    let emu = emulator(cm_settings()).await;
+    let rig = Rig::new(8).await;
+    rig.add_element_only("cm1", emu.addr().port()).await;
+    let e = rig.store.element("cm1").await.unwrap().unwrap();
+    assert_eq!(e.settings.host_key, None, "no job has run");
+    let report = rig.runner.check(&e).await.unwrap();
+    let pinned = rig.store.element("cm1").await.unwrap().unwrap();
+    assert_eq!(pinned.settings.host_key, report.fingerprint);
+    assert!(report.fingerprint.is_some_and(|f| f.starts_with("SHA256:")));
+}
+
 #[tokio::test]
 async fn the_host_key_is_pinned_and_a_new_one_fails_jobs_until_accepted() {
     let emu = emulator(cm_settings()).await;

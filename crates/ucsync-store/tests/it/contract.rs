@@ -45,6 +45,7 @@ macro_rules! contract_tests {
             init_commits_in_one_step_and_refused_inits_keep_their_proposal,
             stored_index_is_whole_and_found_by_digest,
             changes_are_logged_with_login_and_idempotent,
+            changes_are_read_a_page_at_a_time,
             jobs_state_progress_and_log,
             requests_join_jobs_of_the_same_or_greater_strength,
             requests_for_missing_elements_are_refused,
@@ -330,6 +331,57 @@ pub async fn stored_index_is_whole_and_found_by_digest(s: &dyn Store) {
         ids,
         vec![ObjectId::new("station", "1"), ObjectId::new("vdn", "20")]
     );
+}
+
+pub async fn changes_are_read_a_page_at_a_time(s: &dyn Store) {
+    let e = s.add_element(new_cm("cm1")).await.unwrap();
+    let nj = new_job("cm1", SyncType::Incremental);
+    let j = s
+        .create_job(&nj, SyncType::Incremental, None)
+        .await
+        .unwrap();
+    let changes = (1..=5)
+        .map(|i| {
+            let x = staged(&format!("100{i}"), "A");
+            Change {
+                id: x.id,
+                upsert: Some((x.fields, x.hash, x.name)),
+                by_login: Some("craft".into()),
+                at_element: None,
+            }
+        })
+        .collect();
+    s.apply_changes(Some(j.id), e.id, changes, Some("p1"))
+        .await
+        .unwrap();
+    let (page, total) = s.changes_page(j.id, 1, 2).await.unwrap();
+    let keys: Vec<&str> = page.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!((keys, total), (vec!["1002", "1003"], 5));
+    assert!(page.iter().all(|c| c.applied && c.op == "add"));
+    let (past, total) = s.changes_page(j.id, 5, 10).await.unwrap();
+    assert_eq!((past.len(), total), (0, 5));
+    assert_eq!(s.changes(j.id).await.unwrap().len(), 5);
+
+    // A job that applied nothing yet: its staged objects, paged alike.
+    let j2 = s.create_job(&nj, SyncType::Init, None).await.unwrap();
+    s.stage(
+        j2.id,
+        vec![
+            staged("2001", "B"),
+            staged("2002", "C"),
+            staged("2003", "D"),
+        ],
+    )
+    .await
+    .unwrap();
+    let (page, total) = s.changes_page(j2.id, 2, 5).await.unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(page.len(), 1);
+    assert!(!page[0].applied && page[0].key == "2003", "{page:?}");
+    assert!(matches!(
+        s.changes_page(j2.id + 1000, 0, 1).await,
+        Err(StoreError::NoJob(_))
+    ));
 }
 
 pub async fn changes_are_logged_with_login_and_idempotent(s: &dyn Store) {

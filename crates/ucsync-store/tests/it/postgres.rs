@@ -623,3 +623,48 @@ async fn search_pages_alike_for_few_and_many_matches() {
     let first: Vec<_> = s.search("", 0, 3).await.unwrap().iter().map(key).collect();
     assert_eq!(first, expected[..3]);
 }
+
+/// A renewal that waits for a lock another session holds longer than the
+/// lease still gives the lease its full length from when it is written.
+#[tokio::test]
+async fn a_renewal_held_up_by_a_slow_database_keeps_the_job_alive() {
+    let Some(url) = database("the lease test is skipped").await else {
+        return;
+    };
+    let guard = SchemaGuard::new(&url).await;
+    let s = store_on(&url, &guard.schema).await;
+    s.add_element(new_cm("cm1")).await.unwrap();
+    let job = s
+        .request_job(&new_job("cm1", SyncType::Init))
+        .await
+        .unwrap()
+        .job;
+    let lease = chrono::Duration::seconds(1);
+    s.claim_job("n1", chrono::Utc::now() + lease)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let mut other = admin(&url).await;
+    let tx = other.transaction().await.unwrap();
+    tx.batch_execute(&format!(
+        "LOCK TABLE \"{}\".jobs IN EXCLUSIVE MODE",
+        guard.schema
+    ))
+    .await
+    .unwrap();
+    let renewal = tokio::spawn({
+        let s = s.clone();
+        async move { s.renew_leases("n1", chrono::Utc::now() + lease).await }
+    });
+    // The slow database: the lock held for twice the lease.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    tx.commit().await.unwrap();
+    renewal.await.unwrap().unwrap();
+    let failed = s.fail_interrupted(None, chrono::Utc::now()).await.unwrap();
+    assert!(failed.is_empty(), "failed as interrupted: {failed:?}");
+    assert_eq!(
+        s.job(job.id).await.unwrap().unwrap().state,
+        JobState::Running
+    );
+}

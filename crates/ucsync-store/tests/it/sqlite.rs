@@ -320,3 +320,45 @@ async fn upgrade_from_schema_2_fills_digests_and_fails_orphaned_jobs() {
     ids.sort();
     assert_eq!(ids, vec![new.id.clone(), ObjectId::new("vdn", "20")]);
 }
+
+/// A renewal that waits for the writer (another connection holds the write
+/// lock longer than the lease) still gives the lease its full length from
+/// when it is written: the job does not look dead right after.
+#[tokio::test]
+async fn a_renewal_held_up_by_a_slow_writer_keeps_the_job_alive() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    s.add_element(new_cm("cm1")).await.unwrap();
+    let job = s
+        .request_job(&new_job("cm1", SyncType::Init))
+        .await
+        .unwrap()
+        .job;
+    let lease = chrono::Duration::seconds(1);
+    s.claim_job("n1", chrono::Utc::now() + lease)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let path = dir.path().join("ucsync.db");
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let c = rusqlite::Connection::open(path).unwrap();
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        locked.send(()).unwrap();
+        // The slow writer: the write lock held for twice the lease.
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        c.execute_batch("COMMIT").unwrap();
+    });
+    is_locked.recv().unwrap();
+    s.renew_leases("n1", chrono::Utc::now() + lease)
+        .await
+        .unwrap();
+    let failed = s.fail_interrupted(None, chrono::Utc::now()).await.unwrap();
+    holder.join().unwrap();
+    assert!(failed.is_empty(), "failed as interrupted: {failed:?}");
+    assert_eq!(
+        s.job(job.id).await.unwrap().unwrap().state,
+        JobState::Running
+    );
+}

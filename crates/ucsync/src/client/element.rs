@@ -87,10 +87,14 @@ pub struct AddArgs {
     /// cm: a CM login that is ucsync's own (repeatable; --login always is).
     #[arg(long = "own-login", value_name = "LOGIN")]
     pub own_logins: Vec<String>,
-    /// ip-office and messaging kinds: connect with TLS.
-    #[arg(long)]
+    /// ip-office and messaging kinds: connect with TLS (the default).
+    #[arg(long, conflicts_with = "no_tls")]
     pub tls: bool,
-    /// With --tls: the CA certificate the element's certificate is checked against.
+    /// ip-office and messaging kinds: connect without TLS, the password in
+    /// the clear on the network (flagged in the element's view).
+    #[arg(long)]
+    pub no_tls: bool,
+    /// With TLS: the CA certificate the element's certificate is checked against.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<String>,
     /// The expected host-key (or certificate) fingerprint; pinned at the
@@ -197,7 +201,7 @@ impl AddArgs {
     pub fn body(&self, password: String) -> Result<NewElementBody, Exit> {
         let port = self
             .port
-            .unwrap_or_else(|| default_port(self.kind, self.tls));
+            .unwrap_or_else(|| default_port(self.kind, !self.no_tls));
         Ok(NewElementBody {
             name: self.name.clone(),
             kind: self.kind,
@@ -211,7 +215,8 @@ impl AddArgs {
             notify_sync: self.notify_sync.then_some(true),
             own_logins: (!self.own_logins.is_empty()).then(|| self.own_logins.clone()),
             host_key: self.host_key.clone(),
-            tls: self.tls.then_some(true),
+            // The service's default (TLS) unless asked otherwise.
+            tls: flag_pair(self.tls, self.no_tls),
             ca_file: self.ca_file.clone(),
             cm: self.cm.clone(),
         })
@@ -482,10 +487,10 @@ pub fn show_table(e: &ElementView) -> String {
     if e.kind != ElementKind::Cm {
         rows.push((
             "tls",
-            match s.tls {
-                Some(true) => "on".into(),
-                Some(false) => "off".into(),
-                None => "-".into(),
+            match (s.tls, s.plain_text) {
+                (Some(true), _) => "on".into(),
+                (_, true) => "off: the password crosses the network in the clear".into(),
+                _ => "off".into(),
             },
         ));
         rows.push(("ca file", opt(s.ca_file.as_deref())));

@@ -118,12 +118,15 @@ fn element_add_leaves_out_what_was_not_asked_for() {
 
 #[test]
 fn element_add_takes_each_kinds_well_known_port() {
+    // None: neither --tls nor --no-tls (TLS, the default).
     for (kind, tls, port) in [
-        ("cm", false, 5022),
-        ("ip-office", false, 50804),
-        ("ip-office", true, 50805),
-        ("messaging", false, 389),
-        ("cm-messaging", true, 636),
+        ("cm", None, 5022),
+        ("ip-office", Some(false), 50804),
+        ("ip-office", Some(true), 50805),
+        ("ip-office", None, 50805),
+        ("messaging", Some(false), 389),
+        ("messaging", None, 636),
+        ("cm-messaging", Some(true), 636),
     ] {
         let mut args = vec![
             "element",
@@ -136,13 +139,20 @@ fn element_add_takes_each_kinds_well_known_port() {
             "--login",
             "l",
         ];
-        if tls {
-            args.push("--tls");
+        match tls {
+            Some(true) => args.push("--tls"),
+            Some(false) => args.push("--no-tls"),
+            None => {}
         }
         let ElementCmd::Add(a) = element_cmd(&args) else {
             panic!()
         };
-        assert_eq!(a.body("p".into()).unwrap().port, port, "{kind} tls {tls}");
+        let body = a.body("p".into()).unwrap();
+        assert_eq!(body.port, port, "{kind} tls {tls:?}");
+        assert_eq!(
+            body.tls, tls,
+            "{kind}: sent as asked, else the service's default"
+        );
     }
     let ElementCmd::Add(a) = element_cmd(&[
         "element",

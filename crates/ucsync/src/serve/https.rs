@@ -14,10 +14,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 /// The self-signed certificate's files in the data directory; the CLI on
@@ -275,66 +272,6 @@ impl CertStore {
     }
 }
 
-/// Accepts TCP connections and hands on those whose TLS handshake
-/// succeeded; handshakes run in parallel so a slow client holds up no one.
-pub struct TlsListener {
-    incoming: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    addr: SocketAddr,
-}
-
-impl TlsListener {
-    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor, cancel: CancellationToken) -> TlsListener {
-        let addr = tcp.local_addr().expect("a bound listener has an address");
-        let (tx, incoming) = mpsc::channel(64);
-        tokio::spawn(async move {
-            loop {
-                let (stream, peer) = tokio::select! {
-                    r = tcp.accept() => match r {
-                        Ok(c) => c,
-                        Err(e) => {
-                            // Out of descriptors, say: wait rather than spin.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    },
-                    _ = cancel.cancelled() => return,
-                };
-                let _ = stream.set_nodelay(true);
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
-                    match hs.await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        TlsListener { incoming, addr }
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.incoming.recv().await {
-            Some(c) => c,
-            // The acceptor stopped: serve nothing more, and wait to be shut down.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.addr)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,13 +342,13 @@ mod tests {
         assert!(!again, "kept across starts");
         assert_eq!(CertStore::load(&cert, &key).unwrap().fingerprint(), first);
 
-        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = tcp.local_addr().unwrap();
-        let cancel = CancellationToken::new();
-        let mut listener = TlsListener::new(tcp, store.acceptor().unwrap(), cancel.clone());
+        let acceptor = store.acceptor().unwrap();
         let server = tokio::spawn(async move {
             use tokio::io::AsyncWriteExt;
-            let (mut s, _) = axum::serve::Listener::accept(&mut listener).await;
+            let (plain, _) = tcp.accept().await.unwrap();
+            let mut s = acceptor.accept(plain).await.unwrap();
             s.write_all(b"ok").await.unwrap();
             s.shutdown().await.unwrap();
         });
@@ -419,7 +356,7 @@ mod tests {
         let trust = ucsync_connect::tls::Trust::CaFile(cert.clone());
         let config = ucsync_connect::tls::client_config(&trust, seen.clone()).unwrap();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let tcp = TcpStream::connect(addr).await.unwrap();
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
         let mut tls = connector.connect(name, tcp).await.unwrap();
         let mut got = Vec::new();
@@ -429,6 +366,5 @@ mod tests {
         assert_eq!(got, b"ok");
         assert_eq!(seen.lock().unwrap().as_deref(), Some(first.as_str()));
         server.await.unwrap();
-        cancel.cancel();
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod datadir;
 pub mod https;
+pub mod limits;
 pub mod recovery;
 pub mod settings;
 pub mod syslog;
@@ -230,7 +231,10 @@ impl Service {
         let shutdown = CancellationToken::new();
         let notifier = ucsync_engine::notify::Notifier::start(
             runner.clone(),
-            ucsync_engine::notify::NotifySettings::default(),
+            ucsync_engine::notify::NotifySettings {
+                init_min_interval: Duration::from_secs(settings.notify_init_min_interval_seconds),
+                ..ucsync_engine::notify::NotifySettings::default()
+            },
         );
         let syslog = syslog::start(
             syslog::ListenerSettings {
@@ -245,6 +249,8 @@ impl Service {
                     }),
                 rate: f64::from(settings.syslog_rate_per_sender),
                 burst: f64::from(settings.syslog_burst_per_sender),
+                max_connections_per_address: settings.syslog_max_connections_per_address,
+                first_message: Duration::from_secs(settings.syslog_first_message_seconds),
                 networks: settings.element_networks.clone(),
                 ..syslog::ListenerSettings::default()
             },
@@ -272,36 +278,21 @@ impl Service {
                     element_networks: settings.element_networks.clone(),
                     metrics_token: settings.metrics_token.clone(),
                     https: https.is_some(),
+                    max_event_streams: settings.max_event_streams,
                     ..ucsync_api::ApiSettings::default()
                 },
             )
             .with_shutdown(stop.clone()),
         );
-        let served = match certs {
+        let gate = limits::Gate::new(settings.conn_limits());
+        let tls = match certs {
             Some(certs) => {
                 tasks.push(tokio::spawn(certs.clone().watch(stop.clone())));
-                let tls = https::TlsListener::new(listener, certs.acceptor()?, stop.clone());
-                tokio::spawn(async move {
-                    axum::serve(tls, app)
-                        .with_graceful_shutdown(stop.cancelled_owned())
-                        .await
-                })
+                Some(certs.acceptor()?)
             }
-            None => tokio::spawn(async move {
-                // As the TLS listener: answers go out at once, not after Nagle's wait.
-                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                    let _ = tcp.set_nodelay(true);
-                });
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-            }),
+            None => None,
         };
-        tasks.push(tokio::spawn(async move {
-            if let Ok(Err(e)) = served.await {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
-        }));
+        tasks.push(tokio::spawn(limits::serve(listener, app, gate, tls, stop)));
         tracing::info!(%http_addr, %syslog_addr, data_dir = %settings.data_dir.display(), "ucsync is serving");
         Ok(Service {
             http_addr,

@@ -23,6 +23,12 @@ Settings: defaults < the TOML file (--config) < UCSYNC_<NAME> environment variab
                             HTTPS with this certificate and key (PEM); off loopback without them
                             a self-signed certificate is made in the data directory
   insecure_http             serve plain HTTP off loopback all the same, warned at every start [false]
+  http_max_connections      HTTP connections open at once, in total [512]
+  http_max_connections_per_address
+                            and from one client address [64]
+  http_header_timeout_seconds
+                            a request head must come within this of connecting or of the last answer [10]
+  max_event_streams         event streams (/api/v1/events) open at once [100]
   time_zone                 the zone of schedules that name none [UTC]
   init_pool                 inits at once on this node [8]
   sessions                  SAT sessions per CM during a sync [2]
@@ -38,6 +44,12 @@ Settings: defaults < the TOML file (--config) < UCSYNC_<NAME> environment variab
                             TLS instead of plain TCP for notify sync; client certificates optional
   syslog_rate_per_sender, syslog_burst_per_sender
                             notify messages per second per sender, and at once [1000, 2000]
+  syslog_max_connections_per_address
+                            notify TCP/TLS connections from one sender [16]
+  syslog_first_message_seconds
+                            a notify connection that sends nothing this long is closed [10]
+  notify_init_min_interval_seconds
+                            at most one notify-triggered init per CM this often [600]
 Not settings: UCSYNC_SECRET_KEY (the key of device passwords, instead of secret.key), UCSYNC_LOG.";
 
 /// Every setting of `ucsync serve`.
@@ -62,6 +74,12 @@ pub struct Settings {
     /// second, on average, and at once; past them its messages are dropped.
     pub syslog_rate_per_sender: u32,
     pub syslog_burst_per_sender: u32,
+    /// Syslog TCP/TLS connections from one sender address at once, and how
+    /// long one may stay silent after opening before it is closed.
+    pub syslog_max_connections_per_address: usize,
+    pub syslog_first_message_seconds: u64,
+    /// At most one init queued by notify sync per CM this often.
+    pub notify_init_min_interval_seconds: u64,
     /// The zone of schedules that name none, and of default schedules.
     pub time_zone: String,
     /// Inits running at once on this node.
@@ -86,6 +104,15 @@ pub struct Settings {
     /// else does: for a Prometheus server (TOML or UCSYNC_METRICS_TOKEN,
     /// never a flag, which `ps` would show).
     pub metrics_token: Option<ucsync_api::auth::MetricsToken>,
+    /// HTTP connections open at once, in total and from one client address;
+    /// past them new ones are closed.
+    pub http_max_connections: usize,
+    pub http_max_connections_per_address: usize,
+    /// A client must send a request head within this long of connecting and
+    /// of its previous response, or its connection is closed.
+    pub http_header_timeout_seconds: u64,
+    /// Event streams (`GET /api/v1/events`) open at once.
+    pub max_event_streams: usize,
 }
 
 impl Default for Settings {
@@ -104,6 +131,9 @@ impl Default for Settings {
             syslog_tls_client_ca: None,
             syslog_rate_per_sender: 1000,
             syslog_burst_per_sender: 2000,
+            syslog_max_connections_per_address: 16,
+            syslog_first_message_seconds: 10,
+            notify_init_min_interval_seconds: 600,
             time_zone: "UTC".into(),
             init_pool: 8,
             sessions: 2,
@@ -114,6 +144,10 @@ impl Default for Settings {
             job_lease_seconds: 30,
             element_networks: ucsync_core::ElementNetworks::default(),
             metrics_token: None,
+            http_max_connections: 512,
+            http_max_connections_per_address: 64,
+            http_header_timeout_seconds: 10,
+            max_event_streams: 100,
         }
     }
 }
@@ -272,7 +306,29 @@ impl Settings {
         if self.syslog_tls_cert.is_some() != self.syslog_tls_key.is_some() {
             bail!("syslog TLS needs both syslog_tls_cert and syslog_tls_key");
         }
+        if self.syslog_max_connections_per_address == 0
+            || !(1..=3600).contains(&self.syslog_first_message_seconds)
+        {
+            bail!(
+                "syslog_max_connections_per_address must be at least 1, syslog_first_message_seconds between 1 and 3600"
+            );
+        }
+        if self.http_max_connections == 0 || self.http_max_connections_per_address == 0 {
+            bail!("http_max_connections and http_max_connections_per_address must be at least 1");
+        }
+        if !(1..=3600).contains(&self.http_header_timeout_seconds) {
+            bail!("http_header_timeout_seconds must be between 1 and 3600");
+        }
         Ok(())
+    }
+
+    /// The HTTP connection limits.
+    pub fn conn_limits(&self) -> super::limits::ConnLimits {
+        super::limits::ConnLimits {
+            total: self.http_max_connections,
+            per_address: self.http_max_connections_per_address,
+            header_timeout: std::time::Duration::from_secs(self.http_header_timeout_seconds),
+        }
     }
 
     pub fn data_path(&self, file: &str) -> PathBuf {

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use ucsync_connect::ElementEvent;
 use ucsync_core::ElementNetworks;
@@ -45,9 +44,15 @@ pub struct ListenerSettings {
     pub burst: f64,
     /// The longest message taken.
     pub max_len: usize,
-    /// TCP/TLS connections at once.
+    /// TCP/TLS connections at once, in total and from one sender address;
+    /// past them a new connection is closed at once.
     pub max_connections: usize,
-    /// A TCP/TLS connection that sends nothing this long is closed.
+    pub max_connections_per_address: usize,
+    /// A TCP/TLS connection that has sent nothing (its TLS handshake
+    /// included) this long after opening is closed; 2 s at most once three
+    /// quarters of `max_connections` are in use.
+    pub first_message: Duration,
+    /// A TCP/TLS connection that sends nothing more this long is closed.
     pub idle: Duration,
     /// Messages are taken only from senders in these networks.
     pub networks: ElementNetworks,
@@ -62,6 +67,8 @@ impl Default for ListenerSettings {
             burst: 2000.0,
             max_len: ucsync_syslog::DEFAULT_MAX_LEN,
             max_connections: 256,
+            max_connections_per_address: 16,
+            first_message: Duration::from_secs(10),
             idle: Duration::from_secs(600),
             networks: ElementNetworks::default(),
         }
@@ -259,7 +266,11 @@ async fn serve_tcp(
     settings: ListenerSettings,
     stop: CancellationToken,
 ) {
-    let slots = Arc::new(Semaphore::new(settings.max_connections.max(1)));
+    let gate = super::limits::Gate::new(super::limits::ConnLimits {
+        total: settings.max_connections.max(1),
+        per_address: settings.max_connections_per_address.max(1),
+        header_timeout: settings.first_message,
+    });
     loop {
         let (stream, from) = tokio::select! {
             r = listener.accept() => match r {
@@ -276,16 +287,29 @@ async fn serve_tcp(
             tracing::debug!(%from, "syslog connection from outside the element networks: closed");
             continue;
         }
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(%from, "too many syslog connections: refused");
+        let Some(permit) = gate.admit(from.ip()) else {
+            shared.stats.count_ignored("too-many-connections");
+            tracing::debug!(%from, "too many syslog connections: closed");
             continue;
         };
-        let (shared, tls, stop, idle) = (shared.clone(), tls.clone(), stop.clone(), settings.idle);
+        let (shared, tls, stop) = (shared.clone(), tls.clone(), stop.clone());
+        let times = Times {
+            first: permit.header_timeout(),
+            idle: settings.idle,
+        };
         tokio::spawn(async move {
-            let _slot = slot;
-            connection(stream, from, tls, shared, stop, idle).await;
+            connection(stream, from, tls, shared, stop, times).await;
+            drop(permit);
         });
     }
+}
+
+/// How long a connection may stay silent: before its first bytes (the TLS
+/// handshake's, for TLS), and after.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    first: Duration,
+    idle: Duration,
 }
 
 async fn connection(
@@ -294,18 +318,16 @@ async fn connection(
     tls: Option<tokio_rustls::TlsAcceptor>,
     shared: Arc<Shared>,
     stop: CancellationToken,
-    idle: Duration,
+    times: Times,
 ) {
     let _ = stream.set_nodelay(true);
     match tls {
-        None => read_frames(stream, from.ip(), &shared, &stop, idle).await,
-        Some(acceptor) => {
-            match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                Ok(Ok(s)) => read_frames(s, from.ip(), &shared, &stop, idle).await,
-                Ok(Err(e)) => tracing::info!(%from, error = %e, "syslog TLS handshake failed"),
-                Err(_) => tracing::info!(%from, "syslog TLS handshake timed out"),
-            }
-        }
+        None => read_frames(stream, from.ip(), &shared, &stop, times).await,
+        Some(acceptor) => match tokio::time::timeout(times.first, acceptor.accept(stream)).await {
+            Ok(Ok(s)) => read_frames(s, from.ip(), &shared, &stop, times).await,
+            Ok(Err(e)) => tracing::info!(%from, error = %e, "syslog TLS handshake failed"),
+            Err(_) => tracing::info!(%from, "syslog TLS handshake timed out"),
+        },
     }
 }
 
@@ -314,13 +336,14 @@ async fn read_frames(
     source: IpAddr,
     shared: &Shared,
     stop: &CancellationToken,
-    idle: Duration,
+    times: Times,
 ) {
     let mut framer = Framer::new(shared.max_len);
     let mut buf = vec![0u8; 16 * 1024];
+    let mut wait = times.first;
     loop {
         let n = tokio::select! {
-            r = tokio::time::timeout(idle, stream.read(&mut buf)) => match r {
+            r = tokio::time::timeout(wait, stream.read(&mut buf)) => match r {
                 Ok(Ok(n)) => n,
                 Ok(Err(_)) | Err(_) => 0,
             },
@@ -332,6 +355,7 @@ async fn read_frames(
             }
             return;
         }
+        wait = times.idle;
         framer.push(&buf[..n]);
         while let Some(f) = framer.next_frame() {
             frame(f, source, shared);

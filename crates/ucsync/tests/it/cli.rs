@@ -56,7 +56,13 @@ impl Drop for Emulator {
     }
 }
 
+/// `ucsync ossi` with a known-hosts file of its own, new each time.
 fn ossi(port: u16, password: &str, args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    ossi_known(port, password, args, &dir.path().join("known_hosts"))
+}
+
+fn ossi_known(port: u16, password: &str, args: &[&str], known_hosts: &std::path::Path) -> Output {
     Command::new(BIN)
         .args([
             "ossi",
@@ -69,6 +75,7 @@ fn ossi(port: u16, password: &str, args: &[&str]) -> Output {
         ])
         .args(args)
         .env("UCSYNC_CM_PASSWORD", password)
+        .env("UCSYNC_KNOWN_HOSTS", known_hosts)
         .stdin(Stdio::null())
         .output()
         .unwrap()
@@ -210,6 +217,38 @@ fn ossi_exit_codes_and_messages() {
     let out = ossi(emu.port, "dadmin01", &["list station"]);
     assert!(out.status.success());
     assert!(text(&out.stdout).contains("0 record(s)"));
+}
+
+/// Without --host-key, a CM's key is added to the known hosts at first use
+/// (its fingerprint printed), and a changed key is refused naming both.
+#[test]
+fn ossi_keeps_known_hosts_and_refuses_a_changed_key() {
+    let emu = Emulator::start(&["--profile", "empty"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config/known_hosts");
+    let out = ossi_known(emu.port, "dadmin01", &["list station"], &file);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let kept = std::fs::read_to_string(&file).unwrap();
+    let (target, fingerprint) = kept.trim().split_once(' ').unwrap();
+    assert_eq!(target, format!("127.0.0.1:{}", emu.port));
+    assert!(fingerprint.starts_with("SHA256:"), "{kept}");
+    assert!(err.contains(fingerprint) && err.contains("added"), "{err}");
+
+    let out = ossi_known(emu.port, "dadmin01", &["list station"], &file);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), kept, "added once");
+
+    // The CM's key changed (here: another key in the file).
+    let other = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    std::fs::write(&file, format!("{target} {other}\n")).unwrap();
+    let out = ossi_known(emu.port, "dadmin01", &["list station"], &file);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(other) && err.contains(fingerprint) && err.contains("changed"),
+        "{err}"
+    );
 }
 
 #[test]

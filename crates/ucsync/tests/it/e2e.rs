@@ -147,6 +147,7 @@ async fn an_administrator_adds_a_cm_and_keeps_it_in_sync_with_the_cli() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    let known_hosts = tempfile::tempdir().unwrap();
     let on_cm = Command::new(BIN)
         .args([
             "ossi",
@@ -165,6 +166,7 @@ async fn an_administrator_adds_a_cm_and_keeps_it_in_sync_with_the_cli() {
             "display station 1002",
         ])
         .env("UCSYNC_CM_PASSWORD", "craft01")
+        .env("UCSYNC_KNOWN_HOSTS", known_hosts.path().join("known_hosts"))
         .stdin(Stdio::null())
         .output()
         .unwrap();

@@ -2,12 +2,14 @@
 
 mod cli;
 mod e2e;
+mod http_limits;
 mod https;
 mod ipo;
 mod loopback;
 mod metrics;
 mod networks;
 mod notify;
+mod notify_limits;
 mod operator;
 mod progress;
 mod recovery;

@@ -26,7 +26,20 @@ impl Serve {
 
     /// With more environment: another database, a shared key, a short lease.
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
-        let mut child = Command::new(BIN)
+        Serve::start_command(Command::new(BIN), data_dir, env)
+    }
+
+    /// With at most `files` open file descriptors, as a small system has.
+    pub fn start_with_files_limit(data_dir: &Path, env: &[(&str, &str)], files: u32) -> Serve {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", "ulimit -n \"$0\" && exec \"$@\""])
+            .arg(files.to_string())
+            .arg(BIN);
+        Serve::start_command(sh, data_dir, env)
+    }
+
+    fn start_command(mut command: Command, data_dir: &Path, env: &[(&str, &str)]) -> Serve {
+        let mut child = command
             .args([
                 "serve",
                 "--http-listen",

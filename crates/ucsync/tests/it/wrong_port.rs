@@ -51,7 +51,7 @@ async fn a_port_of_another_kind_of_server_is_named_as_the_cause() {
     let created = add(
         &serve,
         json!({"name": "ipo1", "kind": "ip-office", "host": "127.0.0.1", "port": cm.port,
-               "login": "ucsync", "password": "secret"}),
+               "login": "ucsync", "password": "secret", "tls": false}),
     )
     .await;
     let job = serve
@@ -71,7 +71,7 @@ async fn a_port_of_another_kind_of_server_is_named_as_the_cause() {
     add(
         &serve,
         json!({"name": "mm1", "kind": "messaging", "host": "127.0.0.1", "port": http,
-               "login": "cn=ucsync,o=aura-messaging", "password": "secret"}),
+               "login": "cn=ucsync,o=aura-messaging", "password": "secret", "tls": false}),
     )
     .await;
     let (status, refused) = serve.call(Method::POST, "/elements/mm1/check", None).await;
