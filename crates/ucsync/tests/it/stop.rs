@@ -126,3 +126,116 @@ async fn a_stop_ends_a_reading_init_and_one_waiting_for_the_pool_and_frees_both(
     let job = serve.get(&format!("/jobs/{init}")).await;
     assert_eq!(state(&job), "succeeded", "left as it was: {job}");
 }
+
+/// `ucsync emulate KIND` on a free loopback port; killed when dropped.
+struct Emulated {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Emulated {
+    fn start(kind: &str, args: &[&str]) -> Emulated {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(BIN)
+            .args(["emulate", kind, "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let port = first
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("127.0.0.1:"))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {first:?}"));
+        std::thread::spawn(move || lines.for_each(drop));
+        Emulated { child, port }
+    }
+}
+
+impl Drop for Emulated {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An IP Office whose configuration read never answers, and a directory
+/// that stops answering in the middle of its subscribers: each init is
+/// stopped while it waits on its element (the requests' own timeouts are
+/// far away), ends `stopped` rather than failed, and frees its element.
+#[tokio::test]
+async fn a_stop_ends_an_ip_office_and_a_messaging_init_waiting_on_their_element() {
+    let ipo = Emulated::start("ip-office", &["--login", "ucsync:secret", "--stall"]);
+    let directory = Emulated::start(
+        "messaging",
+        &[
+            "--product",
+            "aura",
+            "--login",
+            "cn=ucsync,o=aura-messaging:secret",
+            "--subscribers",
+            "200",
+            "--stall-after-records",
+            "20",
+        ],
+    );
+    let data = tempfile::tempdir().unwrap();
+    let serve = Serve::start(data.path());
+    let (status, created) = serve
+        .call(
+            Method::POST,
+            "/elements",
+            Some(
+                json!({"name": "ipo1", "kind": "ip-office", "host": "127.0.0.1",
+                        "port": ipo.port, "login": "ucsync", "password": "secret",
+                        "tls": false}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let ipo_job = created["job"]["id"].as_i64().unwrap();
+    let (status, created) = serve
+        .call(
+            Method::POST,
+            "/elements",
+            Some(
+                json!({"name": "mm1", "kind": "messaging", "host": "127.0.0.1",
+                        "port": directory.port, "login": "cn=ucsync,o=aura-messaging",
+                        "password": "secret", "tls": false}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, asked) = serve
+        .call(
+            Method::POST,
+            "/sync",
+            Some(json!({"type": "init", "elements": ["mm1"]})),
+        )
+        .await;
+    assert_eq!(status, 202, "{asked}");
+    let mm_job = asked["jobs"][0]["job"]["id"].as_i64().unwrap();
+
+    for (name, id) in [("ipo1", ipo_job), ("mm1", mm_job)] {
+        let running = serve.wait_job(id, |j| state(j) != "queued").await;
+        assert_eq!(state(&running), "running", "{name}: {running}");
+        let (status, body) = stop(&serve, id).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        let job = serve
+            .wait_job(id, |j| !matches!(state(j), "running" | "stopping"))
+            .await;
+        assert_eq!(state(&job), "stopped", "{name}: {job}");
+        let (status, counts) = serve
+            .call(Method::GET, &format!("/elements/{name}"), None)
+            .await;
+        assert_eq!(status, 200, "{counts}");
+        assert_eq!(counts["objects"], 0, "{name}: nothing applied: {counts}");
+        let (status, body) = serve
+            .call(Method::DELETE, &format!("/elements/{name}"), None)
+            .await;
+        assert_eq!(status, 204, "{name} is free again: {body}");
+    }
+}
