@@ -122,6 +122,10 @@ struct Inner {
     notify: Arc<crate::notify::NotifyStats>,
     shutdown: CancellationToken,
     tasks: SyncMutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Held from storing a job's new state to publishing it, where two
+    /// tasks may change the same job (queued by a request, claimed by the
+    /// dispatcher), so the stream never tells them out of order.
+    order: Mutex<()>,
 }
 
 /// Runs sync jobs.
@@ -156,6 +160,7 @@ impl Runner {
                 notify: Arc::default(),
                 shutdown: CancellationToken::new(),
                 tasks: SyncMutex::new(Vec::new()),
+                order: Mutex::new(()),
                 settings,
             }),
         };
@@ -199,6 +204,7 @@ impl Runner {
         trigger: Trigger,
         requested_by: &str,
     ) -> Result<Requested, StoreError> {
+        let _order = self.inner.order.lock().await;
         let r = self
             .store()
             .request_job(&NewJob {
@@ -452,9 +458,12 @@ impl Runner {
                 let lease_until = Utc::now()
                     + chrono::Duration::from_std(self.inner.settings.lease)
                         .unwrap_or(chrono::Duration::seconds(30));
-                match store.claim_job(&node, lease_until).await {
+                let order = self.inner.order.lock().await;
+                let claimed = store.claim_job(&node, lease_until).await;
+                match claimed {
                     Ok(Some(job)) => {
                         self.start(job);
+                        drop(order);
                         continue;
                     }
                     Ok(None) => {}
