@@ -743,7 +743,10 @@ async fn a_second_element_at_the_same_address_is_refused_naming_the_first() {
     // Moving one onto another's address is refused too; a change that
     // keeps its own address is not.
     let moved = app
-        .patch("/api/v1/elements/mm3", &json!({"port": 389}))
+        .patch(
+            "/api/v1/elements/mm3",
+            &json!({"port": 389, "password": "p"}),
+        )
         .await;
     assert_eq!(
         (moved.status.as_u16(), moved.code()),
@@ -763,21 +766,24 @@ async fn a_second_element_at_the_same_address_is_refused_naming_the_first() {
 #[tokio::test]
 async fn tls_is_the_default_and_plain_is_flagged() {
     let app = App::start().await;
-    let body = |name: &str, kind: &str, tls: Option<bool>| {
-        let mut b = json!({"name": name, "kind": kind, "host": "127.0.0.12", "port": 1,
+    // One element per address: each at a port of its own.
+    let body = |name: &str, kind: &str, tls: Option<bool>, port: u16| {
+        let mut b = json!({"name": name, "kind": kind, "host": "127.0.0.12", "port": port,
                            "login": "u", "password": "p"});
         if let Some(t) = tls {
             b["tls"] = json!(t);
         }
         b
     };
-    for (name, kind, tls, want_tls, plain) in [
+    for (port, (name, kind, tls, want_tls, plain)) in (1..).zip([
         ("ipo1", "ip-office", None, true, false),
         ("ipo2", "ip-office", Some(false), false, true),
         ("mm1", "messaging", None, true, false),
         ("mm2", "modular-messaging", Some(false), false, true),
-    ] {
-        let a = app.post("/api/v1/elements", &body(name, kind, tls)).await;
+    ]) {
+        let a = app
+            .post("/api/v1/elements", &body(name, kind, tls, port))
+            .await;
         assert_eq!(a.status, 201, "{a:?}");
         let settings = &a.body["element"]["settings"];
         let settings = if settings.is_null() {
