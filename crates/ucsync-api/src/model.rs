@@ -72,7 +72,7 @@ enum_schema!(
     JobStateSchema,
     "JobState",
     JobState,
-    "Where a job is in its life."
+    "Where a job is in its life: `queued`, then (an init) `waiting` on its node for a place in the init pool, `running`, `stopping` when asked to stop, and one of `stopped`, `succeeded`, `failed`."
 );
 
 /// `Some(value)` for a field that is present, even as `null`: with

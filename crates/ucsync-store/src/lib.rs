@@ -154,11 +154,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// job of the same or greater strength, or queues a new job after what
     /// is there.
     async fn request_job(&self, job: &NewJob) -> Result<Requested>;
-    /// Claims the oldest queued job whose element has no running (or
-    /// stopping) job, for `node`, marking it running with a lease until
-    /// `lease_until`. At most one job per element runs, whatever the number
+    /// Claims the oldest queued job whose element has no waiting, running
+    /// or stopping job, for `node`, with a lease until `lease_until`: an
+    /// incremental becomes `running`, an init `waiting` (for its place in
+    /// the init pool, see [`Store::take_init_place`]). At most one job per element runs, whatever the number
     /// of nodes.
     async fn claim_job(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Option<Job>>;
+    /// The cluster's init pool: gives the job (claimed, an init) one of
+    /// `pool` places if one is free among the inits reading on every node
+    /// sharing the database — it becomes `running`, `started_at` now — and
+    /// answers whether it did; else the job is left (or put) `waiting`. A
+    /// place is the running job itself, so a node that dies frees its places
+    /// when its jobs are failed at the end of their lease.
+    async fn take_init_place(&self, id: JobId, pool: u32) -> Result<bool>;
     /// Extends the lease of `node`'s running jobs; returns those of them that
     /// were asked to stop.
     async fn renew_leases(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Vec<JobId>>;

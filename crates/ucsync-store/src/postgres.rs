@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/001_initial.sql"),
     include_str!("../migrations/postgres/002_notify.sql"),
     include_str!("../migrations/postgres/003_nodes.sql"),
+    include_str!("../migrations/postgres/004_init_pool.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus
@@ -46,6 +47,9 @@ const DIGEST_CHUNK: usize = 10_000;
 
 /// How often a claim tries the next candidate after losing a race for one.
 const CLAIM_ATTEMPTS: usize = 8;
+/// Tries at a place in the init pool before answering "none free now" (the
+/// caller looks again later).
+const PLACE_ATTEMPTS: usize = 8;
 
 /// ucsync's database on PostgreSQL, with a pool of connections.
 #[derive(Clone)]
@@ -592,6 +596,47 @@ impl PgStore {
     }
 
     /// One try at claiming: the oldest claimable queued job not in `skip`.
+    /// One look at the init pool (see [`Store::take_init_place`]).
+    async fn try_take_place(
+        c: &mut deadpool_postgres::Client,
+        id: JobId,
+        pool: u32,
+    ) -> Result<bool, tokio_postgres::Error> {
+        let tx = c
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::Serializable)
+            .start()
+            .await?;
+        // Inits holding a place: reading, or stopping after they read (a job
+        // stopped while it waited never had `started_at`).
+        let taken: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM jobs WHERE state IN ('running', 'stopping') \
+                 AND started_at IS NOT NULL AND type <> 'incremental' AND id <> $1",
+                &[&id],
+            )
+            .await?
+            .get(0);
+        let free = taken < i64::from(pool);
+        let changed = if free {
+            tx.execute(
+                "UPDATE jobs SET state = 'running', started_at = coalesce(started_at, now()) \
+                 WHERE id = $1 AND state IN ('waiting', 'running')",
+                &[&id],
+            )
+            .await?
+        } else {
+            tx.execute(
+                "UPDATE jobs SET state = 'waiting', started_at = NULL \
+                 WHERE id = $1 AND state IN ('waiting', 'running')",
+                &[&id],
+            )
+            .await?
+        };
+        tx.commit().await?;
+        Ok(free && changed == 1)
+    }
+
     /// `Err((id, e))` with a unique violation means another node started a
     /// job of that job's element meanwhile.
     async fn try_claim(
@@ -608,7 +653,7 @@ impl PgStore {
             .prepare_cached(
                 "SELECT j.id FROM jobs j \
                  WHERE j.state = 'queued' AND j.id <> ALL($1) \
-                   AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.element = j.element AND r.state IN ('running', 'stopping')) \
+                   AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.element = j.element AND r.state IN ('waiting', 'running', 'stopping')) \
                    AND NOT EXISTS (SELECT 1 FROM jobs q WHERE q.element = j.element AND q.state = 'queued' AND q.id < j.id) \
                  ORDER BY j.id LIMIT 1 FOR UPDATE OF j SKIP LOCKED",
             )
@@ -620,7 +665,8 @@ impl PgStore {
         let id: i64 = row.get(0);
         let st = tx
             .prepare_cached(&format!(
-                "UPDATE jobs SET state = 'running', node = $2, lease_until = $3, started_at = coalesce(started_at, now()) \
+                "UPDATE jobs SET state = CASE type WHEN 'incremental' THEN 'running' ELSE 'waiting' END, node = $2, lease_until = $3, \
+                   started_at = CASE type WHEN 'incremental' THEN now() END \
                  WHERE id = $1 RETURNING {JOB_COLUMNS}"
             ))
             .await
@@ -1414,8 +1460,8 @@ impl Store for PgStore {
         let element_id: i64 = get(&element, 0)?;
         let st = tx
             .prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE element = $1 AND state IN ('running', 'queued') \
-                 AND requested = ANY($2) ORDER BY state = 'running' DESC, id LIMIT 1"
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE element = $1 AND state IN ('waiting', 'running', 'queued') \
+                 AND requested = ANY($2) ORDER BY state <> 'queued' DESC, id LIMIT 1"
             ))
             .await
             .map_err(db)?;
@@ -1476,11 +1522,24 @@ impl Store for PgStore {
         Ok(None)
     }
 
+    async fn take_init_place(&self, id: JobId, pool: u32) -> Result<bool> {
+        let mut c = self.client().await?;
+        // Serializable: of two nodes counting the same free place at once,
+        // one commits and the other fails and counts again.
+        for _ in 0..PLACE_ATTEMPTS {
+            match PgStore::try_take_place(&mut c, id, pool).await {
+                Err(e) if e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE) => continue,
+                r => return r.map_err(db),
+            }
+        }
+        Ok(false)
+    }
+
     async fn renew_leases(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Vec<JobId>> {
         let c = self.client().await?;
         let st = c
             .prepare_cached(
-                "UPDATE jobs SET lease_until = $2 WHERE node = $1 AND state IN ('running', 'stopping') RETURNING id, state",
+                "UPDATE jobs SET lease_until = $2 WHERE node = $1 AND state IN ('waiting', 'running', 'stopping') RETURNING id, state",
             )
             .await
             .map_err(db)?;
@@ -1544,7 +1603,7 @@ impl Store for PgStore {
         let rows = tx
             .query(
                 "UPDATE jobs SET state = 'failed', error = 'interrupted', finished_at = now() \
-                 WHERE state IN ('running', 'stopping') AND (lease_until < $2 OR ($1::text IS NOT NULL AND node = $1)) \
+                 WHERE state IN ('waiting', 'running', 'stopping') AND (lease_until < $2 OR ($1::text IS NOT NULL AND node = $1)) \
                  RETURNING id, node, lease_until",
                 &[&node, &now],
             )
@@ -1593,7 +1652,7 @@ impl Store for PgStore {
                 "UPDATE jobs SET state = CASE state WHEN 'queued' THEN 'stopped' ELSE 'stopping' END, \
                    error = CASE state WHEN 'queued' THEN 'stopped before it started' ELSE error END, \
                    finished_at = CASE state WHEN 'queued' THEN now() ELSE finished_at END \
-                 WHERE id = $1 AND state IN ('queued', 'running') RETURNING {JOB_COLUMNS}"
+                 WHERE id = $1 AND state IN ('queued', 'waiting', 'running') RETURNING {JOB_COLUMNS}"
             ))
             .await
             .map_err(db)?;

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/005_notify.sql"),
     include_str!("../migrations/sqlite/006_search_listing.sql"),
     include_str!("../migrations/sqlite/007_nodes.sql"),
+    include_str!("../migrations/sqlite/008_init_pool.sql"),
 ];
 const READERS: usize = 4;
 
@@ -464,7 +465,7 @@ fn load_job(c: &Connection, id: JobId) -> Result<Option<Job>> {
 
 /// The states in which a job holds its element. Queries say it in these
 /// very words, which is what lets SQLite use the partial indexes on them.
-const ACTIVE: &str = "state IN ('running', 'stopping')";
+const ACTIVE: &str = "state IN ('waiting', 'running', 'stopping')";
 
 fn active_job_sql() -> String {
     format!("SELECT {JOB_COLUMNS} FROM jobs WHERE element = ?1 AND {ACTIVE}")
@@ -492,8 +493,13 @@ fn queued_jobs_sql() -> String {
 /// of an element is also the oldest of those of its element, so "no older
 /// queued job on the element" needs no test of its own.
 const CLAIM_SQL: &str = "SELECT id FROM jobs j WHERE state = 'queued' \
-     AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.element = j.element AND r.state IN ('running', 'stopping')) \
+     AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.element = j.element AND r.state IN ('waiting', 'running', 'stopping')) \
      ORDER BY id LIMIT 1";
+
+/// Inits holding a place in the pool: reading, or stopping after they read
+/// (a job stopped while it waited never had `started_at`).
+const INIT_PLACES_SQL: &str = "SELECT count(*) FROM jobs WHERE state IN ('running', 'stopping') \
+     AND started_at IS NOT NULL AND type <> 'incremental' AND id <> ?1";
 
 const TOKEN_COLUMNS: &str = "id, name, role, created_at, last_used_at";
 
@@ -1222,13 +1228,43 @@ impl Store for SqliteStore {
                 .map_err(db)?;
             let Some(id) = id else { return Ok(None) };
             tx.execute(
-                "UPDATE jobs SET state = 'running', started_at = ?2, node = ?3, lease_until = ?4 WHERE id = ?1",
+                "UPDATE jobs SET state = CASE type WHEN 'incremental' THEN 'running' ELSE 'waiting' END, \
+                   started_at = CASE type WHEN 'incremental' THEN ?2 END, node = ?3, lease_until = ?4 WHERE id = ?1",
                 params![id, now(), node, ts(lease_until)],
             )
             .map_err(db)?;
             let j = load_job(&tx, id)?;
             tx.commit().map_err(db)?;
             Ok(j)
+        })
+        .await
+    }
+
+    async fn take_init_place(&self, id: JobId, pool: u32) -> Result<bool> {
+        self.write(move |c, _| {
+            let tx = c.transaction().map_err(db)?;
+            let taken: u32 = tx
+                .prepare_cached(INIT_PLACES_SQL)
+                .map_err(db)?
+                .query_row([id], |r| r.get(0))
+                .map_err(db)?;
+            let free = taken < pool;
+            let changed = if free {
+                tx.execute(
+                    "UPDATE jobs SET state = 'running', started_at = coalesce(started_at, ?2) \
+                     WHERE id = ?1 AND state IN ('waiting', 'running')",
+                    params![id, now()],
+                )
+            } else {
+                tx.execute(
+                    "UPDATE jobs SET state = 'waiting', started_at = NULL \
+                     WHERE id = ?1 AND state IN ('waiting', 'running')",
+                    [id],
+                )
+            }
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(free && changed == 1)
         })
         .await
     }
@@ -1357,7 +1393,7 @@ impl Store for SqliteStore {
                     )
                     .map_err(db)?;
                 }
-                JobState::Running => {
+                JobState::Waiting | JobState::Running => {
                     tx.execute("UPDATE jobs SET state = 'stopping' WHERE id = ?1", [id]).map_err(db)?;
                 }
                 _ => return Ok(Some(j)),

@@ -278,7 +278,11 @@ async fn upgrade_from_schema_2_fills_digests_and_fails_orphaned_jobs() {
         assert!(s.changes(id).await.unwrap().is_empty(), "staged rows gone");
     }
     let queued = s.claim_job("n1", at(1)).await.unwrap().unwrap();
-    assert_eq!((queued.id, queued.state), (3, JobState::Running));
+    assert_eq!(
+        (queued.id, queued.state),
+        (3, JobState::Waiting),
+        "an init, claimed, waits for its place in the pool"
+    );
     s.set_job_state(3, JobState::Succeeded, None).await.unwrap();
     let idx = s.object_hashes(1).await.unwrap();
     assert_eq!(idx.len(), 3000);

@@ -20,8 +20,9 @@ pub enum JobCmd {
         /// Only this element's jobs.
         #[arg(long, value_name = "ELEMENT")]
         element: Option<String>,
-        /// Only jobs in this state: queued, running, stopping, stopped,
-        /// succeeded or failed.
+        /// Only jobs in this state: queued, waiting (an init waiting for a
+        /// place in the init pool), running, stopping, stopped, succeeded or
+        /// failed.
         #[arg(long, value_parser = parse_state)]
         state: Option<JobState>,
         #[command(flatten)]

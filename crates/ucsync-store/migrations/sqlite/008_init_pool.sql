@@ -1,0 +1,7 @@
+-- The init pool's waiting state: a claimed init waits, in the state
+-- `waiting`, for a place among the running inits. A waiting job already
+-- holds its element (one job per element), its node and lease.
+DROP INDEX jobs_one_running;
+CREATE UNIQUE INDEX jobs_one_running ON jobs (element) WHERE state IN ('waiting', 'running', 'stopping');
+DROP INDEX jobs_by_node;
+CREATE INDEX jobs_by_node ON jobs (node) WHERE state IN ('waiting', 'running', 'stopping');
