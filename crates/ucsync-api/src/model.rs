@@ -986,6 +986,10 @@ pub struct JobView {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The node that runs or ran it (its `node` setting); `null` while it
+    /// is queued.
+    #[serde(default)]
+    pub node: Option<String>,
     /// What the job logged, oldest first: only in the view of one job
     /// (`GET /jobs/{id}`), never in lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1030,6 +1034,7 @@ impl From<store::Job> for JobView {
             created_at: j.created_at,
             started_at: j.started_at,
             finished_at: j.finished_at,
+            node: j.node,
             log: None,
         }
     }

@@ -207,6 +207,8 @@ pub struct Job {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The node that runs or ran it (`None` while queued).
+    pub node: Option<String>,
 }
 
 /// A new job.

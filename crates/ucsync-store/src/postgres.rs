@@ -245,7 +245,7 @@ async fn load_element(c: &impl GenericClient, name: &str) -> Result<Option<Eleme
         .transpose()
 }
 
-const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, requested_by, state, progress, counts, error, created_at, started_at, finished_at";
+const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, requested_by, state, progress, counts, error, created_at, started_at, finished_at, node";
 
 fn job_from(r: &Row) -> Result<Job> {
     Ok(Job {
@@ -263,6 +263,7 @@ fn job_from(r: &Row) -> Result<Job> {
         created_at: time(r, 11)?,
         started_at: time_opt(r, 12)?,
         finished_at: time_opt(r, 13)?,
+        node: get(r, 14)?,
     })
 }
 

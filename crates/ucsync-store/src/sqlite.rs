@@ -413,7 +413,7 @@ fn load_element(c: &Connection, name: &str) -> Result<Option<Element>> {
         .transpose()
 }
 
-const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, requested_by, state, progress, counts, error, created_at, started_at, finished_at";
+const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, requested_by, state, progress, counts, error, created_at, started_at, finished_at, node";
 
 type JobRow = (Job, [String; 4], String, String);
 
@@ -434,6 +434,7 @@ fn job_row(r: &Row) -> rusqlite::Result<JobRow> {
             created_at: r.get(11)?,
             started_at: r.get(12)?,
             finished_at: r.get(13)?,
+            node: r.get(14)?,
         },
         [r.get(2)?, r.get(3)?, r.get(5)?, r.get(7)?],
         r.get(8)?,

@@ -732,8 +732,10 @@ async fn claimed_inits(s: &dyn Store, elements: &[&str]) -> Vec<Job> {
     for (i, e) in elements.iter().enumerate() {
         s.add_element(new_cm(e)).await.unwrap();
         let j = request(s, e, SyncType::Init).await.job;
-        let c = claim(s, if i % 2 == 0 { "n1" } else { "n2" }).await.unwrap();
-        assert_eq!(c.id, j.id);
+        assert_eq!(j.node, None, "a queued job has no node");
+        let node = if i % 2 == 0 { "n1" } else { "n2" };
+        let c = claim(s, node).await.unwrap();
+        assert_eq!((c.id, c.node.as_deref()), (j.id, Some(node)), "named by its node");
         assert_eq!((c.state, c.started_at.as_deref()), (JobState::Waiting, None));
         out.push(c);
     }

@@ -237,6 +237,7 @@ pub fn show_text(job: &JobView, changes: Option<&ChangePage>) -> String {
         ("created", render::time(&job.created_at)),
         ("started", opt_time(job.started_at.as_deref())),
         ("finished", opt_time(job.finished_at.as_deref())),
+        ("node", opt(job.node.as_deref())),
     ]);
     let mut out = render::fields(&rows);
     if !job.progress.is_empty() {

@@ -706,6 +706,7 @@ fn job_view(id: i64, state: &str) -> JobView {
         "created_at": "2025-03-01T10:00:00.123456Z",
         "started_at": "2025-03-01T10:00:01Z",
         "finished_at": if state == "running" { json!(null) } else { json!("2025-03-01T10:05:00Z") },
+        "node": "sm-east",
     }))
     .unwrap()
 }

@@ -45,6 +45,7 @@ async fn twelve_inits_at_once(nodes: &[&Serve], pool: usize) {
                 left += 1;
             } else {
                 assert_eq!(job["state"], "succeeded", "{job}");
+                assert!(job["node"].is_string(), "named by its node: {job}");
             }
         }
         if left == 0 {
