@@ -40,6 +40,17 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The refusal of a database whose schema a newer ucsync has migrated: this
+/// one would misread its rows. During a rolling upgrade the newer node
+/// migrates (under the migration lock); the older ones must be upgraded,
+/// not restarted as they are.
+fn newer_schema(found: usize, known: usize) -> StoreError {
+    StoreError::Database(format!(
+        "the database schema is at version {found}, newer than this ucsync {} knows (version {known}): a newer ucsync has upgraded it; run that newer ucsync on this node too",
+        env!("CARGO_PKG_VERSION")
+    ))
+}
+
 /// Which objects to list.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectQuery {

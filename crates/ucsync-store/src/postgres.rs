@@ -577,10 +577,7 @@ impl PgStore {
             .get(0);
         let version = usize::try_from(version).unwrap_or(0);
         if version > MIGRATIONS.len() {
-            return Err(StoreError::Database(format!(
-                "the database schema is at version {version}, newer than this ucsync's {}",
-                MIGRATIONS.len()
-            )));
+            return Err(crate::newer_schema(version, MIGRATIONS.len()));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             tx.batch_execute(sql).await.map_err(db)?;
@@ -596,7 +593,6 @@ impl PgStore {
         tx.commit().await.map_err(db)
     }
 
-    /// One try at claiming: the oldest claimable queued job not in `skip`.
     /// One look at the init pool (see [`Store::take_init_place`]).
     async fn try_take_place(
         c: &mut deadpool_postgres::Client,
@@ -638,6 +634,7 @@ impl PgStore {
         Ok(free && changed == 1)
     }
 
+    /// One try at claiming: the oldest claimable queued job not in `skip`.
     /// `Err((id, e))` with a unique violation means another node started a
     /// job of that job's element meanwhile.
     async fn try_claim(

@@ -275,7 +275,11 @@ fn migrate(c: &mut Connection) -> Result<()> {
             .map_err(db)?;
         Ok(v.max(0) as usize)
     };
-    if user_version(c)? >= MIGRATIONS.len() {
+    let found = user_version(c)?;
+    if found > MIGRATIONS.len() {
+        return Err(crate::newer_schema(found, MIGRATIONS.len()));
+    }
+    if found == MIGRATIONS.len() {
         return Ok(());
     }
     // Migrations that fill digests of rows already stored call this.
@@ -291,7 +295,11 @@ fn migrate(c: &mut Connection) -> Result<()> {
         // The version is read under the write lock: of several processes
         // opening one file at once, one migrates and the others see it done.
         let tx = c.transaction().map_err(db)?;
-        if user_version(&tx)? > i {
+        let now = user_version(&tx)?;
+        if now > MIGRATIONS.len() {
+            return Err(crate::newer_schema(now, MIGRATIONS.len()));
+        }
+        if now > i {
             continue;
         }
         tx.execute_batch(sql).map_err(db)?;
