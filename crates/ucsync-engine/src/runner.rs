@@ -76,7 +76,7 @@ impl Default for RunnerSettings {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Event {
     /// A job was queued, started, or ended.
-    Job { job: Job },
+    Job { job: Box<Job> },
     /// An element was added, changed or removed.
     Element { name: String, change: String },
 }
@@ -210,7 +210,9 @@ impl Runner {
             })
             .await?;
         if !r.joined {
-            self.publish(Event::Job { job: r.job.clone() });
+            self.publish(Event::Job {
+                job: Box::new(r.job.clone()),
+            });
             self.inner.wake.notify_one();
         }
         Ok(r)
@@ -230,7 +232,9 @@ impl Runner {
             cancel.cancel();
         }
         if let Some(job) = &job {
-            self.publish(Event::Job { job: job.clone() });
+            self.publish(Event::Job {
+                job: Box::new(job.clone()),
+            });
         }
         Ok(job)
     }
@@ -494,7 +498,7 @@ impl Runner {
 
     async fn publish_job(&self, id: JobId) {
         if let Ok(Some(job)) = self.store().job(id).await {
-            self.publish(Event::Job { job });
+            self.publish(Event::Job { job: Box::new(job) });
         }
     }
 
@@ -505,7 +509,9 @@ impl Runner {
             .lock()
             .expect("running")
             .insert(job.id, (job.element.clone(), cancel.clone()));
-        self.publish(Event::Job { job: job.clone() });
+        self.publish(Event::Job {
+            job: Box::new(job.clone()),
+        });
         let me = self.clone();
         tokio::spawn(async move {
             me.run_one(&job, &cancel).await;

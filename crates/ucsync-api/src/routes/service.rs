@@ -39,7 +39,7 @@ pub fn public() -> OpenApiRouter<ApiState> {
 fn event_view(ev: Event) -> EventView {
     match ev {
         Event::Job { job } => EventView::Job {
-            job: Box::new(job.into()),
+            job: Box::new((*job).into()),
         },
         Event::Element { name, change } => EventView::Element { name, change },
     }

@@ -735,8 +735,15 @@ async fn claimed_inits(s: &dyn Store, elements: &[&str]) -> Vec<Job> {
         assert_eq!(j.node, None, "a queued job has no node");
         let node = if i % 2 == 0 { "n1" } else { "n2" };
         let c = claim(s, node).await.unwrap();
-        assert_eq!((c.id, c.node.as_deref()), (j.id, Some(node)), "named by its node");
-        assert_eq!((c.state, c.started_at.as_deref()), (JobState::Waiting, None));
+        assert_eq!(
+            (c.id, c.node.as_deref()),
+            (j.id, Some(node)),
+            "named by its node"
+        );
+        assert_eq!(
+            (c.state, c.started_at.as_deref()),
+            (JobState::Waiting, None)
+        );
         out.push(c);
     }
     out
@@ -786,7 +793,11 @@ pub async fn the_init_pool_bounds_inits_of_every_node(s: &dyn Store) {
     // The places of a node that died are freed with its leases.
     let mut failed = s.fail_interrupted(Some("n2"), at(0)).await.unwrap();
     failed.sort();
-    assert_eq!(failed, [j[1].id, j[3].id], "waiting or stopping, all of n2's");
+    assert_eq!(
+        failed,
+        [j[1].id, j[3].id],
+        "waiting or stopping, all of n2's"
+    );
     assert!(place(incr.id).await.unwrap());
     assert_eq!(state(s, incr.id).await, JobState::Running);
 }

@@ -335,7 +335,9 @@ async fn an_older_ucsync_refuses_a_newer_schema() {
     drop(s);
     let path = dir.path().join("ucsync.db");
     let c = rusqlite::Connection::open(&path).unwrap();
-    let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let v: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     c.execute_batch(&format!("PRAGMA user_version = {}", v + 1))
         .unwrap();
     drop(c);
@@ -348,7 +350,8 @@ async fn an_older_ucsync_refuses_a_newer_schema() {
         "{err}"
     );
     let c = rusqlite::Connection::open(&path).unwrap();
-    c.execute_batch(&format!("PRAGMA user_version = {v}")).unwrap();
+    c.execute_batch(&format!("PRAGMA user_version = {v}"))
+        .unwrap();
     drop(c);
     assert_eq!(store(&dir).await.elements().await.unwrap().len(), 1);
 }

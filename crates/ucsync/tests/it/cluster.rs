@@ -19,7 +19,10 @@ async fn twelve_inits_at_once(nodes: &[&Serve], pool: usize) {
     let adds = emus.iter().enumerate().map(|(i, emu)| {
         let node = nodes[i % nodes.len()];
         let body = add_cm(&format!("cm{i}"), emu.port);
-        async move { node.call(reqwest::Method::POST, "/elements", Some(body)).await }
+        async move {
+            node.call(reqwest::Method::POST, "/elements", Some(body))
+                .await
+        }
     });
     let mut inits = Vec::new();
     for (status, created) in futures::future::join_all(adds).await {
