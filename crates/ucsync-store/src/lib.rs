@@ -158,6 +158,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<String>>;
     /// Forgets the node's heartbeat (it stopped cleanly).
     async fn leave_node(&self, node: &str) -> Result<()>;
+    /// Records what the node is, and that it started and beat now (alive
+    /// until `until`); makes its row if it has none (on SQLite no node joins:
+    /// the data directory's lock keeps a second service out).
+    async fn describe_node(&self, node: &str, info: &NodeInfo, until: DateTime<Utc>) -> Result<()>;
+    /// The nodes, by name, with their jobs waiting, running or stopping.
+    async fn nodes(&self) -> Result<Vec<NodeRecord>>;
 
     // Jobs: the database is the queue, so queued jobs survive a restart and
     // several service processes sharing one database run each job once.

@@ -1520,6 +1520,55 @@ impl Store for PgStore {
         Ok(None)
     }
 
+    async fn describe_node(&self, node: &str, info: &NodeInfo, until: DateTime<Utc>) -> Result<()> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO nodes (name, holder, alive_until, version, started_at, heartbeat_at, http, syslog) \
+             VALUES ($1, $2, $3, $4, now(), now(), $5, $6) \
+             ON CONFLICT (name) DO UPDATE SET alive_until = excluded.alive_until, version = excluded.version, \
+               started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, \
+               http = excluded.http, syslog = excluded.syslog",
+            &[
+                &node,
+                &format!("ucsync {}", info.version),
+                &until,
+                &info.version,
+                &info.http,
+                &info.syslog,
+            ],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodeRecord>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT n.name, n.version, n.started_at, n.heartbeat_at, n.alive_until, n.http, n.syslog, \
+                   (SELECT count(*) FROM jobs j WHERE j.node = n.name AND j.state IN ('waiting', 'running', 'stopping')) \
+                 FROM nodes n ORDER BY n.name",
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(NodeRecord {
+                    name: get(r, 0)?,
+                    version: get(r, 1)?,
+                    started_at: time_opt(r, 2)?,
+                    heartbeat_at: time_opt(r, 3)?,
+                    alive_until: time(r, 4)?,
+                    http: get(r, 5)?,
+                    syslog: get(r, 6)?,
+                    jobs: u64::try_from(get::<i64>(r, 7)?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
     async fn take_init_place(&self, id: JobId, pool: u32) -> Result<bool> {
         let mut c = self.client().await?;
         // Serializable: of two nodes counting the same free place at once,
@@ -1542,7 +1591,7 @@ impl Store for PgStore {
             .await
             .map_err(db)?;
         c.execute(
-            "UPDATE nodes SET alive_until = $2 WHERE name = $1",
+            "UPDATE nodes SET alive_until = $2, heartbeat_at = now() WHERE name = $1",
             &[&node, &lease_until],
         )
         .await

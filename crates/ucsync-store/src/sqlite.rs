@@ -505,6 +505,11 @@ const CLAIM_SQL: &str = "SELECT id FROM jobs j WHERE state = 'queued' \
      AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.element = j.element AND r.state IN ('waiting', 'running', 'stopping')) \
      ORDER BY id LIMIT 1";
 
+/// The nodes with their open jobs.
+const NODES_SQL: &str = "SELECT n.name, n.version, n.started_at, n.heartbeat_at, n.alive_until, n.http, n.syslog, \
+     (SELECT count(*) FROM jobs j WHERE j.node = n.name AND j.state IN ('waiting', 'running', 'stopping')) \
+     FROM nodes n ORDER BY n.name";
+
 /// Inits holding a place in the pool: reading, or stopping after they read
 /// (a job stopped while it waited never had `started_at`).
 const INIT_PLACES_SQL: &str = "SELECT count(*) FROM jobs WHERE state IN ('running', 'stopping') \
@@ -1310,6 +1315,46 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn describe_node(&self, node: &str, info: &NodeInfo, until: DateTime<Utc>) -> Result<()> {
+        let (node, info) = (node.to_string(), info.clone());
+        self.write(move |c, _| {
+            let at = now();
+            c.execute(
+                "INSERT INTO nodes (name, holder, alive_until, version, started_at, heartbeat_at, http, syslog) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) \
+                 ON CONFLICT (name) DO UPDATE SET alive_until = excluded.alive_until, version = excluded.version, \
+                   started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, \
+                   http = excluded.http, syslog = excluded.syslog",
+                params![node, format!("ucsync {}", info.version), ts(until), info.version, at, info.http, info.syslog],
+            )
+            .map(|_| ())
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodeRecord>> {
+        self.read(|c, _| {
+            let mut st = c.prepare_cached(NODES_SQL).map_err(db)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(NodeRecord {
+                        name: r.get(0)?,
+                        version: r.get(1)?,
+                        started_at: r.get(2)?,
+                        heartbeat_at: r.get(3)?,
+                        alive_until: r.get(4)?,
+                        http: r.get(5)?,
+                        syslog: r.get(6)?,
+                        jobs: r.get::<_, i64>(7)?.max(0).unsigned_abs(),
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db)
+        })
+        .await
+    }
+
     async fn leave_node(&self, node: &str) -> Result<()> {
         let node = node.to_string();
         self.write(move |c, _| {
@@ -1330,8 +1375,8 @@ impl Store for SqliteStore {
             )
             .map_err(db)?;
             tx.execute(
-                "UPDATE nodes SET alive_until = ?2 WHERE name = ?1",
-                params![node, ts(lease_until)],
+                "UPDATE nodes SET alive_until = ?2, heartbeat_at = ?3 WHERE name = ?1",
+                params![node, ts(lease_until), now()],
             )
             .map_err(db)?;
             let stopping = tx

@@ -55,6 +55,7 @@ macro_rules! contract_tests {
             interrupted_jobs_fail_by_node_and_by_lease,
             a_live_node_name_is_not_joined_twice,
             the_init_pool_bounds_inits_of_every_node,
+            nodes_are_listed_with_what_they_run,
             concurrent_inits_take_at_most_the_pool,
             stop_job_in_each_state,
             removing_an_element_stops_its_queued_jobs_and_drops_its_default_schedule,
@@ -724,6 +725,74 @@ pub async fn a_live_node_name_is_not_joined_twice(s: &dyn Store) {
         s.join_node("n2", "pid 4", t0, t0 + lease).await.unwrap(),
         None
     );
+}
+
+pub async fn nodes_are_listed_with_what_they_run(s: &dyn Store) {
+    assert!(s.nodes().await.unwrap().is_empty());
+    let t0 = Utc::now();
+    s.join_node("n1", "pid 1", t0, at(10)).await.unwrap();
+    let info = |v: &str| NodeInfo {
+        version: v.into(),
+        http: "127.0.0.1:8080".into(),
+        syslog: "127.0.0.1:5514".into(),
+    };
+    s.describe_node("n1", &info("1.2.3"), at(10)).await.unwrap();
+    // A node that did not join (SQLite's) gets its row here.
+    s.describe_node("n2", &info("1.2.4"), at(10)).await.unwrap();
+    s.add_element(new_cm("cm1")).await.unwrap();
+    request(s, "cm1", SyncType::Incremental).await;
+    claim(s, "n1").await.unwrap();
+    s.renew_leases("n2", at(20)).await.unwrap();
+    let nodes = s.nodes().await.unwrap();
+    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let seen: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            (
+                n.name.as_str(),
+                n.version.as_deref(),
+                n.jobs,
+                n.alive_until.clone(),
+                n.http.as_deref(),
+                n.syslog.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "n1",
+                Some("1.2.3"),
+                1,
+                stamp(at(10)),
+                Some("127.0.0.1:8080"),
+                Some("127.0.0.1:5514")
+            ),
+            (
+                "n2",
+                Some("1.2.4"),
+                0,
+                stamp(at(20)),
+                Some("127.0.0.1:8080"),
+                Some("127.0.0.1:5514")
+            ),
+        ]
+    );
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n.started_at.is_some() && n.heartbeat_at.is_some())
+    );
+    s.leave_node("n1").await.unwrap();
+    let names: Vec<String> = s
+        .nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert_eq!(names, ["n2"]);
 }
 
 /// Claims an init of each element, on nodes in turn; all wait for a place.
