@@ -1,5 +1,6 @@
 //! Several nodes as one System Manager: the init pool bounds the inits
-//! reading at once across every node sharing the database.
+//! reading at once across every node sharing the database, and each node
+//! is listed with what it is and does.
 
 use serde_json::Value;
 
@@ -92,4 +93,80 @@ async fn one_node_on_sqlite_keeps_the_same_pool() {
     let dir = tempfile::tempdir().unwrap();
     let serve = Serve::start_with(dir.path(), &[("UCSYNC_INIT_POOL", "8")]);
     twelve_inits_at_once(&[&serve], 8).await;
+    let nodes = serve.get("/nodes").await;
+    let items = nodes["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{nodes}");
+    assert_node(&items[0], &serve);
+}
+
+/// The node as `serve` is: its addresses, alive, a version.
+fn assert_node(node: &Value, serve: &Serve) {
+    let http = node["http"].as_str().expect("http");
+    assert!(serve.url.ends_with(http), "{node} is not {}", serve.url);
+    assert_eq!(node["syslog"], serve.syslog.to_string(), "{node}");
+    assert_eq!(node["lost"], false, "{node}");
+    assert!(
+        node["version"].is_string() && node["started_at"].is_string(),
+        "{node}"
+    );
+}
+
+/// Two nodes list each other; one killed is shown lost once its heartbeat
+/// has run out, and one stopped cleanly is no longer listed.
+#[tokio::test]
+async fn nodes_are_listed_and_a_dead_one_is_lost() {
+    let Some((url, admin, db)) = fresh_postgres().await else {
+        return;
+    };
+    let key = "6d".repeat(32);
+    let env = [
+        ("UCSYNC_DATABASE_URL", url.as_str()),
+        ("UCSYNC_SECRET_KEY", key.as_str()),
+        ("UCSYNC_JOB_LEASE_SECONDS", "3"),
+    ];
+    let dirs = [(); 3].map(|_| tempfile::tempdir().unwrap());
+    let a = Serve::start_with(
+        dirs[0].path(),
+        &[&env[..], &[("UCSYNC_NODE", "a")]].concat(),
+    );
+    let mut b = Serve::start_with(
+        dirs[1].path(),
+        &[&env[..], &[("UCSYNC_NODE", "b")]].concat(),
+    );
+    let mut c = Serve::start_with(
+        dirs[2].path(),
+        &[&env[..], &[("UCSYNC_NODE", "c")]].concat(),
+    );
+    b.token = a.token.clone();
+    c.token = a.token.clone();
+    let nodes = b.get("/nodes").await;
+    let items = nodes["items"].as_array().expect("items");
+    let names: Vec<&str> = items.iter().filter_map(|n| n["name"].as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"], "{nodes}");
+    for (n, s) in items.iter().zip([&a, &b, &c]) {
+        assert_node(n, s);
+    }
+    c.kill();
+    assert!(b.terminate().success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let nodes = a.get("/nodes").await;
+        let items = nodes["items"].as_array().expect("items").clone();
+        let names: Vec<&str> = items.iter().filter_map(|n| n["name"].as_str()).collect();
+        assert_eq!(names, ["a", "c"], "b stopped cleanly: {nodes}");
+        if items[1]["lost"] == true {
+            assert_eq!(items[0]["lost"], false, "{nodes}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed node is not shown lost: {nodes}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop(a);
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .unwrap();
 }
