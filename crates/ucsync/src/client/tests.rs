@@ -897,6 +897,20 @@ fn schedule_search_and_token_tables() {
     }))
     .unwrap();
     insta::assert_snapshot!("tokens", super::token::list_table(&tokens));
+
+    let nodes: ucsync_api::model::NodePage = serde_json::from_value(json!({
+        "items": [
+            {"name": "sm-east", "version": "0.1.0", "started_at": "2025-03-01T09:00:00Z",
+             "last_heartbeat": "2025-03-01T10:00:00Z", "lost": false, "jobs_running": 3,
+             "http": "127.0.0.1:8080", "syslog": "127.0.0.1:5514"},
+            {"name": "sm-west", "version": "0.1.0", "started_at": "2025-03-01T09:00:05Z",
+             "last_heartbeat": "2025-03-01T09:40:00Z", "lost": true, "jobs_running": 1,
+             "http": "127.0.0.2:8080", "syslog": "127.0.0.2:5514"}
+        ],
+        "offset": 0, "limit": 50, "total": 2
+    }))
+    .unwrap();
+    insta::assert_snapshot!("nodes", super::node::list_table(&nodes));
 }
 
 #[test]
