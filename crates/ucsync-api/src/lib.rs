@@ -135,6 +135,7 @@ impl ApiState {
         (name = "schedules", description = "When sync jobs run by themselves"),
         (name = "objects", description = "The synchronized data, and administering it through ucsync"),
         (name = "tokens", description = "API tokens"),
+        (name = "nodes", description = "The services sharing the database: which node does what"),
         (name = "service", description = "Events, health, metrics and this document"),
     )
 )]
@@ -230,6 +231,7 @@ fn secured() -> OpenApiRouter<ApiState> {
                 .merge(routes::schedules::router())
                 .merge(routes::objects::router())
                 .merge(routes::tokens::router())
+                .merge(routes::nodes::router())
                 .merge(routes::service::router()),
         )
         .merge(routes::service::outside())

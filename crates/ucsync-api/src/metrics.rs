@@ -265,6 +265,7 @@ mod tests {
             created_at: start.into(),
             started_at: Some(start.into()),
             finished_at: Some(end.into()),
+            node: Some("n1".into()),
         }
     }
 

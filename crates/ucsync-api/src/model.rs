@@ -80,7 +80,7 @@ enum_schema!(
     JobStateSchema,
     "JobState",
     JobState,
-    "Where a job is in its life."
+    "Where a job is in its life: `queued`, then (an init) `waiting` on its node for a place in the init pool, `running`, `stopping` when asked to stop, and one of `stopped`, `succeeded`, `failed`."
 );
 
 /// `Some(value)` for a field that is present, even as `null`: with
@@ -458,6 +458,49 @@ page!(SchedulePage, ScheduleView, "A page of schedules.");
 page!(ObjectPage, ObjectView, "A page of an element's objects.");
 page!(SearchPage, SearchHitView, "A page of search results.");
 page!(TokenPage, TokenView, "A page of API tokens.");
+page!(
+    NodePage,
+    NodeView,
+    "A page of the service's nodes, by name."
+);
+
+/// A node of the service: a `ucsync serve` on the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NodeView {
+    /// Its `node` setting.
+    pub name: String,
+    /// Its ucsync version.
+    pub version: Option<String>,
+    pub started_at: Option<String>,
+    /// When its heartbeat (renewed with its job leases) last beat.
+    pub last_heartbeat: Option<String>,
+    /// Its heartbeat stopped: the node died or lost the database. Its jobs
+    /// fail as interrupted once their lease runs out; their logs say so.
+    pub lost: bool,
+    /// Its jobs waiting, running or stopping.
+    pub jobs_running: u64,
+    /// Where its API listens.
+    pub http: Option<String>,
+    /// Where its notify-sync syslog listener listens.
+    pub syslog: Option<String>,
+}
+
+impl NodeView {
+    /// The node as it is at `now`.
+    pub fn at(n: store::NodeRecord, now: &str) -> NodeView {
+        NodeView {
+            // Times are RFC 3339 UTC of one length: text order is time order.
+            lost: n.alive_until.as_str() < now,
+            name: n.name,
+            version: n.version,
+            started_at: n.started_at,
+            last_heartbeat: n.heartbeat_at,
+            jobs_running: n.jobs,
+            http: n.http,
+            syslog: n.syslog,
+        }
+    }
+}
 
 // ---------------------------------------------------------------- elements
 
@@ -1111,6 +1154,10 @@ pub struct JobView {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The node that runs or ran it (its `node` setting); `null` while it
+    /// is queued.
+    #[serde(default)]
+    pub node: Option<String>,
     /// What the job logged, oldest first: only in the view of one job
     /// (`GET /jobs/{id}`), never in lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1158,6 +1205,7 @@ impl From<store::Job> for JobView {
             created_at: j.created_at,
             started_at: j.started_at,
             finished_at: j.finished_at,
+            node: j.node,
             log: None,
         }
     }

@@ -104,7 +104,7 @@ string_enum! {
 
 string_enum! {
     /// Where a job is in its life.
-    JobState { Queued = "queued", Running = "running", Stopping = "stopping", Stopped = "stopped", Succeeded = "succeeded", Failed = "failed" }
+    JobState { Queued = "queued", Waiting = "waiting", Running = "running", Stopping = "stopping", Stopped = "stopped", Succeeded = "succeeded", Failed = "failed" }
 }
 
 string_enum! {

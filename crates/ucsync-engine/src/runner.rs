@@ -2,7 +2,8 @@
 //! running job of the same or greater strength or queues a new one (the
 //! store decides, atomically); this node claims queued jobs whose element has
 //! nothing running, holds a lease on each while it runs, and gives every init
-//! a place in one bounded pool. Queued jobs survive a restart; a job whose
+//! a place in one bounded pool shared by every node (an init waits for it in
+//! the state `waiting`). Queued jobs survive a restart; a job whose
 //! node died is failed as "interrupted" — at this node's next start, or by
 //! any node once its lease has run out.
 
@@ -35,9 +36,11 @@ pub type ConnectorFactory = Arc<
 
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
-    /// Inits running at once on this node, over all elements.
+    /// Inits running at once over all elements and every node sharing the
+    /// database (each node should be given the same number).
     pub init_pool: usize,
-    /// Jobs running at once on this node (inits wait for the pool within it).
+    /// Jobs running or waiting at once on this node (inits wait for the pool
+    /// within it).
     pub max_jobs: usize,
     /// Keep each element's connection (for a CM, its SAT sessions) open
     /// between jobs, for notify sync and quick incrementals.
@@ -150,7 +153,7 @@ impl Runner {
         let (events, _) = broadcast::channel(1024);
         let runner = Runner {
             inner: Arc::new(Inner {
-                engine: engine.with_init_pool(settings.init_pool),
+                engine: engine.with_init_pool(settings.init_pool, settings.poll),
                 factory,
                 running: SyncMutex::new(HashMap::new()),
                 wake: Notify::new(),
@@ -294,7 +297,7 @@ impl Runner {
 
     /// Whether a job runs on the element (on any node).
     pub(crate) async fn busy(&self, element: &str) -> Result<bool, StoreError> {
-        for state in [JobState::Running, JobState::Stopping] {
+        for state in [JobState::Waiting, JobState::Running, JobState::Stopping] {
             if !self
                 .store()
                 .jobs(Some(element), Some(state), 0, 1)

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::hashing::{HashedEvent, spawn_hasher};
@@ -62,8 +62,13 @@ pub struct SyncEngine {
     secret: SecretKey,
     hash_key: [u8; 32],
     settings: SyncSettings,
-    /// Every init, whatever started it, runs with a place in this pool.
-    pool: Arc<Semaphore>,
+    /// Every init, whatever started it, runs with a place in the init pool
+    /// of this many places, shared by every node of the database.
+    pool: u32,
+    /// How often a waiting init looks for a place freed on another node.
+    pool_poll: Duration,
+    /// Wakes the inits waiting on this node: one of its inits ended.
+    pool_freed: Arc<Notify>,
     inits_now: Arc<AtomicUsize>,
     inits_peak: Arc<AtomicUsize>,
 }
@@ -115,16 +120,48 @@ impl SyncEngine {
             secret,
             hash_key,
             settings,
-            pool: Arc::new(Semaphore::new(8)),
+            pool: 8,
+            pool_poll: Duration::from_millis(500),
+            pool_freed: Arc::new(Notify::new()),
             inits_now: Arc::new(AtomicUsize::new(0)),
             inits_peak: Arc::new(AtomicUsize::new(0)),
         }
     }
 
-    /// Sets how many inits may run at once.
-    pub fn with_init_pool(mut self, size: usize) -> SyncEngine {
-        self.pool = Arc::new(Semaphore::new(size.max(1)));
+    /// Sets how many inits may run at once over every node of the
+    /// database, and how often a waiting init looks for a place.
+    pub fn with_init_pool(mut self, size: usize, poll: Duration) -> SyncEngine {
+        self.pool = u32::try_from(size.max(1)).unwrap_or(u32::MAX);
+        self.pool_poll = poll;
         self
+    }
+
+    /// Waits, `waiting`, for a place in the init pool; the job is `running`
+    /// once it has one.
+    async fn take_place(&self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        let mut logged = false;
+        loop {
+            let freed = self.pool_freed.notified();
+            if self.store.take_init_place(ctx.job.id, self.pool).await? {
+                return Ok(());
+            }
+            if !logged {
+                logged = true;
+                self.log(
+                    ctx.job,
+                    format!(
+                        "waiting for a place in the init pool ({} inits run at once)",
+                        self.pool
+                    ),
+                )
+                .await;
+            }
+            tokio::select! {
+                _ = freed => {}
+                _ = tokio::time::sleep(self.pool_poll) => {}
+                _ = ctx.cancel.cancelled() => return Err(Failure::Stopped),
+            }
+        }
     }
 
     /// The most inits that ran at once.
@@ -259,8 +296,8 @@ impl SyncEngine {
             counts: JobCounts::default(),
             progress: Progress::new(),
         };
-        // The job is running since it was claimed; setting it again here
-        // could overwrite a stop asked for in between.
+        // The job was set running (or waiting) when it was claimed; setting
+        // it again here could overwrite a stop asked for in between.
         let result = self.decide_and_run(&mut ctx).await;
         let _ = self
             .store
@@ -297,6 +334,8 @@ impl SyncEngine {
         {
             tracing::error!(job = job.id, error = %e, "cannot record the job's end");
         }
+        // Its place in the init pool, if it had one, is free now.
+        self.pool_freed.notify_waiters();
         state
     }
 
@@ -339,10 +378,7 @@ impl SyncEngine {
     }
 
     async fn init(&self, ctx: &mut Ctx<'_>, version: &str, force: bool) -> Result<(), Failure> {
-        let _place = tokio::select! {
-            p = self.pool.clone().acquire_owned() => p.map_err(|_| Failure::Stopped)?,
-            _ = ctx.cancel.cancelled() => return Err(Failure::Stopped),
-        };
+        self.take_place(ctx).await?;
         let now = self.inits_now.fetch_add(1, Ordering::SeqCst) + 1;
         self.inits_peak.fetch_max(now, Ordering::SeqCst);
         let r = self.init_inner(ctx, version, force).await;

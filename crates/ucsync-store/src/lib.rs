@@ -40,6 +40,17 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The refusal of a database whose schema a newer ucsync has migrated: this
+/// one would misread its rows. During a rolling upgrade the newer node
+/// migrates (under the migration lock); the older ones must be upgraded,
+/// not restarted as they are.
+fn newer_schema(found: usize, known: usize) -> StoreError {
+    StoreError::Database(format!(
+        "the database schema is at version {found}, newer than this ucsync {} knows (version {known}): a newer ucsync has upgraded it; run that newer ucsync on this node too",
+        env!("CARGO_PKG_VERSION")
+    ))
+}
+
 /// Which objects to list.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectQuery {
@@ -157,6 +168,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<String>>;
     /// Forgets the node's heartbeat (it stopped cleanly).
     async fn leave_node(&self, node: &str) -> Result<()>;
+    /// Records what the node is, and that it started and beat now (alive
+    /// until `until`); makes its row if it has none (on SQLite no node joins:
+    /// the data directory's lock keeps a second service out).
+    async fn describe_node(&self, node: &str, info: &NodeInfo, until: DateTime<Utc>) -> Result<()>;
+    /// The nodes, by name, with their jobs waiting, running or stopping.
+    async fn nodes(&self) -> Result<Vec<NodeRecord>>;
 
     // Jobs: the database is the queue, so queued jobs survive a restart and
     // several service processes sharing one database run each job once.
@@ -164,16 +181,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// job of the same or greater strength, or queues a new job after what
     /// is there.
     async fn request_job(&self, job: &NewJob) -> Result<Requested>;
-    /// Claims the oldest queued job whose element has no running (or
-    /// stopping) job, for `node`, marking it running with a lease until
-    /// `lease_until`, moved on by however long the write waited (for the
-    /// writer, for a lock) since the call. At most one job per element runs,
-    /// whatever the number of nodes.
+    /// Claims the oldest queued job whose element has no waiting, running
+    /// or stopping job, for `node`, with a lease until `lease_until` (moved
+    /// on by however long the write waited, for the writer or a lock, since
+    /// the call): an incremental becomes `running`, an init `waiting` (for
+    /// its place in the init pool, see [`Store::take_init_place`]). At most
+    /// one job per element runs, whatever the number of nodes.
     async fn claim_job(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Option<Job>>;
-    /// Extends the lease of `node`'s running jobs (and its heartbeat) to
-    /// `lease_until`, moved on by however long the write waited since the
-    /// call, so that a slow writer cannot make a live job look dead; returns
-    /// those of them that were asked to stop.
+    /// The cluster's init pool: gives the job (claimed, an init) one of
+    /// `pool` places if one is free among the inits reading on every node
+    /// sharing the database — it becomes `running`, `started_at` now — and
+    /// answers whether it did; else the job is left (or put) `waiting`. A
+    /// place is the running job itself, so a node that dies frees its places
+    /// when its jobs are failed at the end of their lease.
+    async fn take_init_place(&self, id: JobId, pool: u32) -> Result<bool>;
+    /// Extends the lease of `node`'s waiting and running jobs (and its
+    /// heartbeat) to `lease_until`, moved on by however long the write
+    /// waited since the call, so that a slow writer cannot make a live job
+    /// look dead; returns those of them that were asked to stop.
     async fn renew_leases(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Vec<JobId>>;
     /// Fails, with the reason "interrupted", every running or stopping job
     /// whose lease ended before `now` (its node died) or, when `node` is

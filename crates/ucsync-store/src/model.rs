@@ -213,6 +213,34 @@ pub struct Job {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The node that runs or ran it (`None` while queued).
+    pub node: Option<String>,
+}
+
+/// What a node says of itself when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub version: String,
+    /// Where its API listens.
+    pub http: String,
+    /// Where its notify-sync syslog listener listens.
+    pub syslog: String,
+}
+
+/// A service node of the database, as the database knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeRecord {
+    pub name: String,
+    pub version: Option<String>,
+    pub started_at: Option<String>,
+    /// When its heartbeat last beat (renewed with its job leases).
+    pub heartbeat_at: Option<String>,
+    /// Until when its heartbeat holds: past it, the node is lost.
+    pub alive_until: String,
+    pub http: Option<String>,
+    pub syslog: Option<String>,
+    /// Its jobs waiting, running or stopping.
+    pub jobs: u64,
 }
 
 /// A new job.

@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/001_initial.sql"),
     include_str!("../migrations/postgres/002_notify.sql"),
     include_str!("../migrations/postgres/003_nodes.sql"),
+    include_str!("../migrations/postgres/004_init_pool.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus
@@ -46,6 +47,9 @@ const DIGEST_CHUNK: usize = 10_000;
 
 /// How often a claim tries the next candidate after losing a race for one.
 const CLAIM_ATTEMPTS: usize = 8;
+/// Tries at a place in the init pool before answering "none free now" (the
+/// caller looks again later).
+const PLACE_ATTEMPTS: usize = 8;
 
 /// ucsync's database on PostgreSQL, with a pool of connections.
 #[derive(Clone)]
@@ -241,7 +245,7 @@ async fn load_element(c: &impl GenericClient, name: &str) -> Result<Option<Eleme
         .transpose()
 }
 
-const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, requested_by, state, progress, counts, error, created_at, started_at, finished_at";
+const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, requested_by, state, progress, counts, error, created_at, started_at, finished_at, node";
 
 fn job_from(r: &Row) -> Result<Job> {
     Ok(Job {
@@ -259,6 +263,7 @@ fn job_from(r: &Row) -> Result<Job> {
         created_at: time(r, 11)?,
         started_at: time_opt(r, 12)?,
         finished_at: time_opt(r, 13)?,
+        node: get(r, 14)?,
     })
 }
 
@@ -572,10 +577,7 @@ impl PgStore {
             .get(0);
         let version = usize::try_from(version).unwrap_or(0);
         if version > MIGRATIONS.len() {
-            return Err(StoreError::Database(format!(
-                "the database schema is at version {version}, newer than this ucsync's {}",
-                MIGRATIONS.len()
-            )));
+            return Err(crate::newer_schema(version, MIGRATIONS.len()));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             tx.batch_execute(sql).await.map_err(db)?;
@@ -589,6 +591,47 @@ impl PgStore {
             tracing::info!(migration = i + 1, "database schema migrated");
         }
         tx.commit().await.map_err(db)
+    }
+
+    /// One look at the init pool (see [`Store::take_init_place`]).
+    async fn try_take_place(
+        c: &mut deadpool_postgres::Client,
+        id: JobId,
+        pool: u32,
+    ) -> Result<bool, tokio_postgres::Error> {
+        let tx = c
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::Serializable)
+            .start()
+            .await?;
+        // Inits holding a place: reading, or stopping after they read (a job
+        // stopped while it waited never had `started_at`).
+        let taken: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM jobs WHERE state IN ('running', 'stopping') \
+                 AND started_at IS NOT NULL AND type <> 'incremental' AND id <> $1",
+                &[&id],
+            )
+            .await?
+            .get(0);
+        let free = taken < i64::from(pool);
+        let changed = if free {
+            tx.execute(
+                "UPDATE jobs SET state = 'running', started_at = coalesce(started_at, now()) \
+                 WHERE id = $1 AND state IN ('waiting', 'running')",
+                &[&id],
+            )
+            .await?
+        } else {
+            tx.execute(
+                "UPDATE jobs SET state = 'waiting', started_at = NULL \
+                 WHERE id = $1 AND state IN ('waiting', 'running')",
+                &[&id],
+            )
+            .await?
+        };
+        tx.commit().await?;
+        Ok(free && changed == 1)
     }
 
     /// One try at claiming: the oldest claimable queued job not in `skip`.
@@ -608,7 +651,7 @@ impl PgStore {
             .prepare_cached(
                 "SELECT j.id FROM jobs j \
                  WHERE j.state = 'queued' AND j.id <> ALL($1) \
-                   AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.element = j.element AND r.state IN ('running', 'stopping')) \
+                   AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.element = j.element AND r.state IN ('waiting', 'running', 'stopping')) \
                    AND NOT EXISTS (SELECT 1 FROM jobs q WHERE q.element = j.element AND q.state = 'queued' AND q.id < j.id) \
                  ORDER BY j.id LIMIT 1 FOR UPDATE OF j SKIP LOCKED",
             )
@@ -620,7 +663,9 @@ impl PgStore {
         let id: i64 = row.get(0);
         let st = tx
             .prepare_cached(&format!(
-                "UPDATE jobs SET state = 'running', node = $2, lease_until = $3::timestamptz + (clock_timestamp() - transaction_timestamp()), started_at = coalesce(started_at, now()) \
+                "UPDATE jobs SET state = CASE type WHEN 'incremental' THEN 'running' ELSE 'waiting' END, node = $2, \
+                   lease_until = $3::timestamptz + (clock_timestamp() - transaction_timestamp()), \
+                   started_at = CASE type WHEN 'incremental' THEN now() END \
                  WHERE id = $1 RETURNING {JOB_COLUMNS}"
             ))
             .await
@@ -1438,8 +1483,8 @@ impl Store for PgStore {
         let element_id: i64 = get(&element, 0)?;
         let st = tx
             .prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE element = $1 AND state IN ('running', 'queued') \
-                 AND requested = ANY($2) ORDER BY state = 'running' DESC, id LIMIT 1"
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE element = $1 AND state IN ('waiting', 'running', 'queued') \
+                 AND requested = ANY($2) ORDER BY state <> 'queued' DESC, id LIMIT 1"
             ))
             .await
             .map_err(db)?;
@@ -1504,6 +1549,68 @@ impl Store for PgStore {
         Ok(None)
     }
 
+    async fn describe_node(&self, node: &str, info: &NodeInfo, until: DateTime<Utc>) -> Result<()> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO nodes (name, holder, alive_until, version, started_at, heartbeat_at, http, syslog) \
+             VALUES ($1, $2, $3, $4, now(), now(), $5, $6) \
+             ON CONFLICT (name) DO UPDATE SET alive_until = excluded.alive_until, version = excluded.version, \
+               started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, \
+               http = excluded.http, syslog = excluded.syslog",
+            &[
+                &node,
+                &format!("ucsync {}", info.version),
+                &until,
+                &info.version,
+                &info.http,
+                &info.syslog,
+            ],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodeRecord>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT n.name, n.version, n.started_at, n.heartbeat_at, n.alive_until, n.http, n.syslog, \
+                   (SELECT count(*) FROM jobs j WHERE j.node = n.name AND j.state IN ('waiting', 'running', 'stopping')) \
+                 FROM nodes n ORDER BY n.name",
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(NodeRecord {
+                    name: get(r, 0)?,
+                    version: get(r, 1)?,
+                    started_at: time_opt(r, 2)?,
+                    heartbeat_at: time_opt(r, 3)?,
+                    alive_until: time(r, 4)?,
+                    http: get(r, 5)?,
+                    syslog: get(r, 6)?,
+                    jobs: u64::try_from(get::<i64>(r, 7)?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn take_init_place(&self, id: JobId, pool: u32) -> Result<bool> {
+        let mut c = self.client().await?;
+        // Serializable: of two nodes counting the same free place at once,
+        // one commits and the other fails and counts again.
+        for _ in 0..PLACE_ATTEMPTS {
+            match PgStore::try_take_place(&mut c, id, pool).await {
+                Err(e) if e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE) => continue,
+                r => return r.map_err(db),
+            }
+        }
+        Ok(false)
+    }
+
     async fn renew_leases(&self, node: &str, lease_until: DateTime<Utc>) -> Result<Vec<JobId>> {
         let asked = Utc::now();
         let mut c = self.client().await?;
@@ -1514,7 +1621,7 @@ impl Store for PgStore {
         let tx = c.transaction().await.map_err(db)?;
         let st = tx
             .prepare_cached(&format!(
-                "UPDATE jobs SET lease_until = {LEASE_FROM_NOW} WHERE node = $1 AND state IN ('running', 'stopping') RETURNING id, state"
+                "UPDATE jobs SET lease_until = {LEASE_FROM_NOW} WHERE node = $1 AND state IN ('waiting', 'running', 'stopping') RETURNING id, state"
             ))
             .await
             .map_err(db)?;
@@ -1525,7 +1632,9 @@ impl Store for PgStore {
             }
         }
         tx.execute(
-            &format!("UPDATE nodes SET alive_until = {LEASE_FROM_NOW} WHERE name = $1"),
+            &format!(
+                "UPDATE nodes SET alive_until = {LEASE_FROM_NOW}, heartbeat_at = now() WHERE name = $1"
+            ),
             &[&node, &lease_until],
         )
         .await
@@ -1579,7 +1688,7 @@ impl Store for PgStore {
         let rows = tx
             .query(
                 "UPDATE jobs SET state = 'failed', error = 'interrupted', finished_at = now() \
-                 WHERE state IN ('running', 'stopping') AND (lease_until < $2 OR ($1::text IS NOT NULL AND node = $1)) \
+                 WHERE state IN ('waiting', 'running', 'stopping') AND (lease_until < $2 OR ($1::text IS NOT NULL AND node = $1)) \
                  RETURNING id, node, lease_until",
                 &[&node, &now],
             )
@@ -1628,7 +1737,7 @@ impl Store for PgStore {
                 "UPDATE jobs SET state = CASE state WHEN 'queued' THEN 'stopped' ELSE 'stopping' END, \
                    error = CASE state WHEN 'queued' THEN 'stopped before it started' ELSE error END, \
                    finished_at = CASE state WHEN 'queued' THEN now() ELSE finished_at END \
-                 WHERE id = $1 AND state IN ('queued', 'running') RETURNING {JOB_COLUMNS}"
+                 WHERE id = $1 AND state IN ('queued', 'waiting', 'running') RETURNING {JOB_COLUMNS}"
             ))
             .await
             .map_err(db)?;

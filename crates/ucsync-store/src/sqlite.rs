@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/005_notify.sql"),
     include_str!("../migrations/sqlite/006_search_listing.sql"),
     include_str!("../migrations/sqlite/007_nodes.sql"),
+    include_str!("../migrations/sqlite/008_init_pool.sql"),
 ];
 const READERS: usize = 4;
 
@@ -279,7 +280,11 @@ fn migrate(c: &mut Connection) -> Result<()> {
             .map_err(db)?;
         Ok(v.max(0) as usize)
     };
-    if user_version(c)? >= MIGRATIONS.len() {
+    let found = user_version(c)?;
+    if found > MIGRATIONS.len() {
+        return Err(crate::newer_schema(found, MIGRATIONS.len()));
+    }
+    if found == MIGRATIONS.len() {
         return Ok(());
     }
     // Migrations that fill digests of rows already stored call this.
@@ -295,7 +300,11 @@ fn migrate(c: &mut Connection) -> Result<()> {
         // The version is read under the write lock: of several processes
         // opening one file at once, one migrates and the others see it done.
         let tx = c.transaction().map_err(db)?;
-        if user_version(&tx)? > i {
+        let now = user_version(&tx)?;
+        if now > MIGRATIONS.len() {
+            return Err(crate::newer_schema(now, MIGRATIONS.len()));
+        }
+        if now > i {
             continue;
         }
         tx.execute_batch(sql).map_err(db)?;
@@ -417,7 +426,7 @@ fn load_element(c: &Connection, name: &str) -> Result<Option<Element>> {
         .transpose()
 }
 
-const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, requested_by, state, progress, counts, error, created_at, started_at, finished_at";
+const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, requested_by, state, progress, counts, error, created_at, started_at, finished_at, node";
 
 type JobRow = (Job, [String; 4], String, String);
 
@@ -438,6 +447,7 @@ fn job_row(r: &Row) -> rusqlite::Result<JobRow> {
             created_at: r.get(11)?,
             started_at: r.get(12)?,
             finished_at: r.get(13)?,
+            node: r.get(14)?,
         },
         [r.get(2)?, r.get(3)?, r.get(5)?, r.get(7)?],
         r.get(8)?,
@@ -469,7 +479,7 @@ fn load_job(c: &Connection, id: JobId) -> Result<Option<Job>> {
 
 /// The states in which a job holds its element. Queries say it in these
 /// very words, which is what lets SQLite use the partial indexes on them.
-const ACTIVE: &str = "state IN ('running', 'stopping')";
+const ACTIVE: &str = "state IN ('waiting', 'running', 'stopping')";
 
 fn active_job_sql() -> String {
     format!("SELECT {JOB_COLUMNS} FROM jobs WHERE element = ?1 AND {ACTIVE}")
@@ -507,8 +517,18 @@ fn queued_jobs_sql() -> String {
 /// of an element is also the oldest of those of its element, so "no older
 /// queued job on the element" needs no test of its own.
 const CLAIM_SQL: &str = "SELECT id FROM jobs j WHERE state = 'queued' \
-     AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.element = j.element AND r.state IN ('running', 'stopping')) \
+     AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.element = j.element AND r.state IN ('waiting', 'running', 'stopping')) \
      ORDER BY id LIMIT 1";
+
+/// The nodes with their open jobs.
+const NODES_SQL: &str = "SELECT n.name, n.version, n.started_at, n.heartbeat_at, n.alive_until, n.http, n.syslog, \
+     (SELECT count(*) FROM jobs j WHERE j.node = n.name AND j.state IN ('waiting', 'running', 'stopping')) \
+     FROM nodes n ORDER BY n.name";
+
+/// Inits holding a place in the pool: reading, or stopping after they read
+/// (a job stopped while it waited never had `started_at`).
+const INIT_PLACES_SQL: &str = "SELECT count(*) FROM jobs WHERE state IN ('running', 'stopping') \
+     AND started_at IS NOT NULL AND type <> 'incremental' AND id <> ?1";
 
 const TOKEN_COLUMNS: &str = "id, name, role, created_at, last_used_at";
 
@@ -1259,13 +1279,43 @@ impl Store for SqliteStore {
                 .map_err(db)?;
             let Some(id) = id else { return Ok(None) };
             tx.execute(
-                "UPDATE jobs SET state = 'running', started_at = ?2, node = ?3, lease_until = ?4 WHERE id = ?1",
+                "UPDATE jobs SET state = CASE type WHEN 'incremental' THEN 'running' ELSE 'waiting' END, \
+                   started_at = CASE type WHEN 'incremental' THEN ?2 END, node = ?3, lease_until = ?4 WHERE id = ?1",
                 params![id, now(), node, ts(lease_until)],
             )
             .map_err(db)?;
             let j = load_job(&tx, id)?;
             tx.commit().map_err(db)?;
             Ok(j)
+        })
+        .await
+    }
+
+    async fn take_init_place(&self, id: JobId, pool: u32) -> Result<bool> {
+        self.write(move |c, _| {
+            let tx = c.transaction().map_err(db)?;
+            let taken: u32 = tx
+                .prepare_cached(INIT_PLACES_SQL)
+                .map_err(db)?
+                .query_row([id], |r| r.get(0))
+                .map_err(db)?;
+            let free = taken < pool;
+            let changed = if free {
+                tx.execute(
+                    "UPDATE jobs SET state = 'running', started_at = coalesce(started_at, ?2) \
+                     WHERE id = ?1 AND state IN ('waiting', 'running')",
+                    params![id, now()],
+                )
+            } else {
+                tx.execute(
+                    "UPDATE jobs SET state = 'waiting', started_at = NULL \
+                     WHERE id = ?1 AND state IN ('waiting', 'running')",
+                    [id],
+                )
+            }
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(free && changed == 1)
         })
         .await
     }
@@ -1302,6 +1352,46 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn describe_node(&self, node: &str, info: &NodeInfo, until: DateTime<Utc>) -> Result<()> {
+        let (node, info) = (node.to_string(), info.clone());
+        self.write(move |c, _| {
+            let at = now();
+            c.execute(
+                "INSERT INTO nodes (name, holder, alive_until, version, started_at, heartbeat_at, http, syslog) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) \
+                 ON CONFLICT (name) DO UPDATE SET alive_until = excluded.alive_until, version = excluded.version, \
+                   started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, \
+                   http = excluded.http, syslog = excluded.syslog",
+                params![node, format!("ucsync {}", info.version), ts(until), info.version, at, info.http, info.syslog],
+            )
+            .map(|_| ())
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodeRecord>> {
+        self.read(|c, _| {
+            let mut st = c.prepare_cached(NODES_SQL).map_err(db)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(NodeRecord {
+                        name: r.get(0)?,
+                        version: r.get(1)?,
+                        started_at: r.get(2)?,
+                        heartbeat_at: r.get(3)?,
+                        alive_until: r.get(4)?,
+                        http: r.get(5)?,
+                        syslog: r.get(6)?,
+                        jobs: r.get::<_, i64>(7)?.max(0).unsigned_abs(),
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db)
+        })
+        .await
+    }
+
     async fn leave_node(&self, node: &str) -> Result<()> {
         let node = node.to_string();
         self.write(move |c, _| {
@@ -1328,8 +1418,8 @@ impl Store for SqliteStore {
             )
             .map_err(db)?;
             tx.execute(
-                "UPDATE nodes SET alive_until = ?2 WHERE name = ?1",
-                params![node, ts(lease_until)],
+                "UPDATE nodes SET alive_until = ?2, heartbeat_at = ?3 WHERE name = ?1",
+                params![node, ts(lease_until), now()],
             )
             .map_err(db)?;
             let stopping = tx
@@ -1400,7 +1490,7 @@ impl Store for SqliteStore {
                     )
                     .map_err(db)?;
                 }
-                JobState::Running => {
+                JobState::Waiting | JobState::Running => {
                     tx.execute("UPDATE jobs SET state = 'stopping' WHERE id = ?1", [id]).map_err(db)?;
                 }
                 _ => return Ok(Some(j)),

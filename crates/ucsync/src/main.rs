@@ -74,6 +74,13 @@ enum Command {
         #[command(subcommand)]
         cmd: client::TokenCmd,
     },
+    /// The services sharing the database: which node does what.
+    Node {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        cmd: client::NodeCmd,
+    },
 }
 
 /// Exit status 1: the operation failed.
@@ -191,6 +198,10 @@ fn main() -> ExitCode {
             Command::Token { conn, cmd } => {
                 init_logging("warn");
                 client::run(&conn, client::Noun::Token(cmd)).await
+            }
+            Command::Node { conn, cmd } => {
+                init_logging("warn");
+                client::run(&conn, client::Noun::Node(cmd)).await
             }
         }
     });

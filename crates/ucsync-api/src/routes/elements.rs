@@ -253,7 +253,12 @@ async fn delete_element(
 ) -> Result<StatusCode, ApiError> {
     let store = s.store().as_ref();
     let e = element(store, &name).await?;
-    for state in [JobState::Running, JobState::Stopping, JobState::Queued] {
+    for state in [
+        JobState::Waiting,
+        JobState::Running,
+        JobState::Stopping,
+        JobState::Queued,
+    ] {
         if let Some(job) = store.jobs(Some(&name), Some(state), 0, 1).await?.first() {
             return Err(ApiError::new(
                 ErrorCode::ElementBusy,

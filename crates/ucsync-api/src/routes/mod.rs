@@ -3,6 +3,7 @@
 
 pub mod elements;
 pub mod jobs;
+pub mod nodes;
 pub mod objects;
 pub mod schedules;
 pub mod service;

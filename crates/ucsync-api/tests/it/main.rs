@@ -264,7 +264,7 @@ impl App {
     pub async fn idle(&self) {
         for _ in 0..1200 {
             let mut busy = false;
-            for state in ["queued", "running", "stopping"] {
+            for state in ["queued", "waiting", "running", "stopping"] {
                 let a = self
                     .get(&format!("/api/v1/jobs?state={state}&limit=1"))
                     .await;

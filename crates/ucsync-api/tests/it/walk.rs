@@ -237,6 +237,7 @@ fn sample(method: &Method, path: &str, ids: &Ids) -> (String, Option<Value>, u16
             202,
         ),
         ("GET", "/api/v1/tokens") => (vec![], None, 200),
+        ("GET", "/api/v1/nodes") => (vec![], None, 200),
         ("POST", "/api/v1/tokens") => (
             vec![],
             Some(json!({"name": "walker", "role": "read-only"})),

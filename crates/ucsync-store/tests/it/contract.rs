@@ -55,6 +55,9 @@ macro_rules! contract_tests {
             leases_are_renewed_and_report_stop_requests,
             interrupted_jobs_fail_by_node_and_by_lease,
             a_live_node_name_is_not_joined_twice,
+            the_init_pool_bounds_inits_of_every_node,
+            nodes_are_listed_with_what_they_run,
+            concurrent_inits_take_at_most_the_pool,
             stop_job_in_each_state,
             last_finished_jobs_are_the_newest_that_ran_per_element,
             removing_an_element_stops_its_queued_jobs_and_drops_its_default_schedule,
@@ -735,7 +738,11 @@ pub async fn leases_are_renewed_and_report_stop_requests(s: &dyn Store) {
         s.fail_interrupted(None, at(8)).await.unwrap().is_empty(),
         "a stopping job's lease is renewed too"
     );
-    assert_eq!(state(s, b.id).await, JobState::Running);
+    assert_eq!(
+        state(s, b.id).await,
+        JobState::Waiting,
+        "an init waits for its place"
+    );
     s.set_job_state(a.id, JobState::Stopped, Some("stopped"))
         .await
         .unwrap();
@@ -773,6 +780,169 @@ pub async fn a_live_node_name_is_not_joined_twice(s: &dyn Store) {
     );
 }
 
+pub async fn nodes_are_listed_with_what_they_run(s: &dyn Store) {
+    assert!(s.nodes().await.unwrap().is_empty());
+    let t0 = Utc::now();
+    s.join_node("n1", "pid 1", t0, at(10)).await.unwrap();
+    let info = |v: &str| NodeInfo {
+        version: v.into(),
+        http: "127.0.0.1:8080".into(),
+        syslog: "127.0.0.1:5514".into(),
+    };
+    s.describe_node("n1", &info("1.2.3"), at(10)).await.unwrap();
+    // A node that did not join (SQLite's) gets its row here.
+    s.describe_node("n2", &info("1.2.4"), at(10)).await.unwrap();
+    s.add_element(new_cm("cm1")).await.unwrap();
+    request(s, "cm1", SyncType::Incremental).await;
+    claim(s, "n1").await.unwrap();
+    s.renew_leases("n2", at(20)).await.unwrap();
+    let nodes = s.nodes().await.unwrap();
+    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let seen: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            (
+                n.name.as_str(),
+                n.version.as_deref(),
+                n.jobs,
+                n.alive_until.clone(),
+                n.http.as_deref(),
+                n.syslog.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "n1",
+                Some("1.2.3"),
+                1,
+                stamp(at(10)),
+                Some("127.0.0.1:8080"),
+                Some("127.0.0.1:5514")
+            ),
+            (
+                "n2",
+                Some("1.2.4"),
+                0,
+                stamp(at(20)),
+                Some("127.0.0.1:8080"),
+                Some("127.0.0.1:5514")
+            ),
+        ]
+    );
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n.started_at.is_some() && n.heartbeat_at.is_some())
+    );
+    s.leave_node("n1").await.unwrap();
+    let names: Vec<String> = s
+        .nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert_eq!(names, ["n2"]);
+}
+
+/// Claims an init of each element, on nodes in turn; all wait for a place.
+async fn claimed_inits(s: &dyn Store, elements: &[&str]) -> Vec<Job> {
+    let mut out = Vec::new();
+    for (i, e) in elements.iter().enumerate() {
+        s.add_element(new_cm(e)).await.unwrap();
+        let j = request(s, e, SyncType::Init).await.job;
+        assert_eq!(j.node, None, "a queued job has no node");
+        let node = if i % 2 == 0 { "n1" } else { "n2" };
+        let c = claim(s, node).await.unwrap();
+        assert_eq!(
+            (c.id, c.node.as_deref()),
+            (j.id, Some(node)),
+            "named by its node"
+        );
+        assert_eq!(
+            (c.state, c.started_at.as_deref()),
+            (JobState::Waiting, None)
+        );
+        out.push(c);
+    }
+    out
+}
+
+pub async fn the_init_pool_bounds_inits_of_every_node(s: &dyn Store) {
+    let j = claimed_inits(s, &["cm1", "cm2", "cm3", "cm4"]).await;
+    let place = |id| s.take_init_place(id, 2);
+    assert!(place(j[0].id).await.unwrap());
+    assert!(place(j[0].id).await.unwrap(), "its own place is kept");
+    assert!(place(j[1].id).await.unwrap(), "a place on another node");
+    let running = s.job(j[0].id).await.unwrap().unwrap();
+    assert_eq!(running.state, JobState::Running);
+    assert!(running.started_at.is_some(), "started when it reads");
+    assert!(!place(j[2].id).await.unwrap(), "two places, both taken");
+    let waiting = s.job(j[2].id).await.unwrap().unwrap();
+    assert_eq!(
+        (waiting.state, waiting.started_at.as_deref()),
+        (JobState::Waiting, None)
+    );
+    // A running incremental takes no place.
+    s.add_element(new_cm("cm5")).await.unwrap();
+    let incr = request(s, "cm5", SyncType::Incremental).await.job;
+    assert_eq!(claim(s, "n1").await.unwrap().state, JobState::Running);
+    assert!(!place(j[2].id).await.unwrap());
+    // A stopping init keeps its place until it ends; a job stopped while
+    // waiting never had one and gets none.
+    s.stop_job(j[0].id).await.unwrap();
+    s.stop_job(j[3].id).await.unwrap();
+    assert!(!place(j[2].id).await.unwrap());
+    s.set_job_state(j[0].id, JobState::Stopped, Some("stopped"))
+        .await
+        .unwrap();
+    assert!(!place(j[3].id).await.unwrap());
+    assert_eq!(state(s, j[3].id).await, JobState::Stopping);
+    assert!(place(j[2].id).await.unwrap(), "the ended init's place");
+    // An incremental that turns into an init waits like one.
+    s.set_job_type(incr.id, SyncType::Init, Some("no sync point"))
+        .await
+        .unwrap();
+    assert!(!place(incr.id).await.unwrap());
+    let turned = s.job(incr.id).await.unwrap().unwrap();
+    assert_eq!(
+        (turned.state, turned.started_at.as_deref()),
+        (JobState::Waiting, None)
+    );
+    // The places of a node that died are freed with its leases.
+    let mut failed = s.fail_interrupted(Some("n2"), at(0)).await.unwrap();
+    failed.sort();
+    assert_eq!(
+        failed,
+        [j[1].id, j[3].id],
+        "waiting or stopping, all of n2's"
+    );
+    assert!(place(incr.id).await.unwrap());
+    assert_eq!(state(s, incr.id).await, JobState::Running);
+}
+
+pub async fn concurrent_inits_take_at_most_the_pool(s: &dyn Store) {
+    let names: Vec<String> = (0..12).map(|i| format!("cm{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let jobs = claimed_inits(s, &names).await;
+    let got = futures::future::join_all(jobs.iter().map(|j| s.take_init_place(j.id, 8))).await;
+    let placed = got.into_iter().map(Result::unwrap).filter(|p| *p).count();
+    let running = s.jobs(None, Some(JobState::Running), 0, 100).await.unwrap();
+    assert_eq!(running.len(), placed);
+    assert!(placed <= 8, "{placed} inits placed in a pool of 8");
+    let waiting = s.jobs(None, Some(JobState::Waiting), 0, 100).await.unwrap();
+    assert_eq!(waiting.len(), 12 - placed);
+    // Those that lost a race find the places still free.
+    for j in &waiting {
+        s.take_init_place(j.id, 8).await.unwrap();
+    }
+    let running = s.jobs(None, Some(JobState::Running), 0, 100).await.unwrap();
+    assert_eq!(running.len(), 8);
+}
+
 pub async fn interrupted_jobs_fail_by_node_and_by_lease(s: &dyn Store) {
     for e in ["cm1", "cm2", "cm3"] {
         s.add_element(new_cm(e)).await.unwrap();
@@ -804,7 +974,7 @@ pub async fn interrupted_jobs_fail_by_node_and_by_lease(s: &dyn Store) {
         assert!(log.iter().any(|l| l.contains("interrupted")), "{log:?}");
         assert!(s.changes(id).await.unwrap().is_empty(), "staged rows gone");
     }
-    assert_eq!(state(s, j3.id).await, JobState::Running);
+    assert_eq!(state(s, j3.id).await, JobState::Waiting);
     assert_eq!(s.changes(j3.id).await.unwrap().len(), 2, "kept");
     assert_eq!(
         state(s, queued.id).await,

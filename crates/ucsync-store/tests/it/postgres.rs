@@ -396,6 +396,44 @@ async fn stores_opening_at_once_migrate_once() {
     assert_eq!(again, applied.len() as i64);
 }
 
+/// A rolling upgrade: a node of an older ucsync that finds the schema a
+/// newer one migrated refuses to open it, saying what to do, and changes
+/// nothing; the data stays for the newer nodes.
+#[tokio::test]
+async fn an_older_node_refuses_a_newer_schema() {
+    let Some(url) = database("test not run").await else {
+        return;
+    };
+    let guard = SchemaGuard::new(&url).await;
+    let s = store_on(&url, &guard.schema).await;
+    s.add_element(new_cm("cm1")).await.unwrap();
+    drop(s);
+    let client = admin(&url).await;
+    let table = format!("\"{}\".ucsync_schema_version", guard.schema);
+    client
+        .batch_execute(&format!(
+            "INSERT INTO {table} (version) SELECT max(version) + 1 FROM {table}"
+        ))
+        .await
+        .unwrap();
+    let err = PgStore::connect_with_schema(&url, &guard.schema, secret())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("newer than this ucsync") && err.contains("run that newer ucsync"),
+        "{err}"
+    );
+    client
+        .batch_execute(&format!(
+            "DELETE FROM {table} WHERE version = (SELECT max(version) FROM {table})"
+        ))
+        .await
+        .unwrap();
+    let s = store_on(&url, &guard.schema).await;
+    assert_eq!(s.elements().await.unwrap().len(), 1, "nothing was changed");
+}
+
 #[tokio::test]
 async fn passwords_are_not_stored_in_clear() {
     let Some((a, _, guard)) = two_nodes().await else {

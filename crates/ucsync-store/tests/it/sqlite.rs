@@ -278,7 +278,11 @@ async fn upgrade_from_schema_2_fills_digests_and_fails_orphaned_jobs() {
         assert!(s.changes(id).await.unwrap().is_empty(), "staged rows gone");
     }
     let queued = s.claim_job("n1", at(1)).await.unwrap().unwrap();
-    assert_eq!((queued.id, queued.state), (3, JobState::Running));
+    assert_eq!(
+        (queued.id, queued.state),
+        (3, JobState::Waiting),
+        "an init, claimed, waits for its place in the pool"
+    );
     s.set_job_state(3, JobState::Succeeded, None).await.unwrap();
     let idx = s.object_hashes(1).await.unwrap();
     assert_eq!(idx.len(), 3000);
@@ -361,4 +365,35 @@ async fn a_renewal_held_up_by_a_slow_writer_keeps_the_job_alive() {
         s.job(job.id).await.unwrap().unwrap().state,
         JobState::Running
     );
+}
+
+/// A rolling upgrade: an older ucsync that finds the schema a newer one
+/// migrated refuses to open it, saying what to do, and changes nothing.
+#[tokio::test]
+async fn an_older_ucsync_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    s.add_element(new_cm("cm1")).await.unwrap();
+    drop(s);
+    let path = dir.path().join("ucsync.db");
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    c.execute_batch(&format!("PRAGMA user_version = {}", v + 1))
+        .unwrap();
+    drop(c);
+    let err = SqliteStore::open(&path, SecretKey::from_bytes([9; 32]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("newer than this ucsync") && err.contains("run that newer ucsync"),
+        "{err}"
+    );
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch(&format!("PRAGMA user_version = {v}"))
+        .unwrap();
+    drop(c);
+    assert_eq!(store(&dir).await.elements().await.unwrap().len(), 1);
 }

@@ -163,7 +163,7 @@ impl Server {
         let t = Instant::now();
         loop {
             let mut open = false;
-            for state in ["queued", "running", "stopping"] {
+            for state in ["queued", "waiting", "running", "stopping"] {
                 let page = self
                     .get(&format!("/api/v1/jobs?state={state}&limit=1"))
                     .await;

@@ -20,8 +20,9 @@ pub enum JobCmd {
         /// Only this element's jobs.
         #[arg(long, value_name = "ELEMENT")]
         element: Option<String>,
-        /// Only jobs in this state: queued, running, stopping, stopped,
-        /// succeeded or failed.
+        /// Only jobs in this state: queued, waiting (an init waiting for a
+        /// place in the init pool), running, stopping, stopped, succeeded or
+        /// failed.
         #[arg(long, value_parser = parse_state)]
         state: Option<JobState>,
         #[command(flatten)]
@@ -249,6 +250,7 @@ pub fn show_text(job: &JobView, changes: Option<&ChangePage>) -> String {
         ("created", render::time(&job.created_at)),
         ("started", opt_time(job.started_at.as_deref())),
         ("finished", opt_time(job.finished_at.as_deref())),
+        ("node", opt(job.node.as_deref())),
     ]);
     let mut out = render::fields(&rows);
     if !job.progress.is_empty() {

@@ -1,9 +1,10 @@
-//! The client subcommands: `element`, `sync`, `job`, `schedule`, `search`
-//! and `token` talk to a running `ucsync serve` over its REST API, with the
+//! The client subcommands: `element`, `sync`, `job`, `schedule`, `search`,
+//! `token` and `node` talk to a running `ucsync serve` over its REST API, with the
 //! API's own bodies from `ucsync_api::model`.
 
 mod element;
 mod job;
+mod node;
 mod render;
 mod schedule;
 mod search;
@@ -28,6 +29,7 @@ use crate::{BAD_INPUT, Exit, FAILED, bad_input};
 
 pub use element::ElementCmd;
 pub use job::JobCmd;
+pub use node::NodeCmd;
 pub use schedule::ScheduleCmd;
 pub use search::SearchArgs;
 pub use sync::SyncCmd;
@@ -42,6 +44,7 @@ pub enum Noun {
     Schedule(ScheduleCmd),
     Search(SearchArgs),
     Token(TokenCmd),
+    Node(NodeCmd),
 }
 
 pub async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
@@ -54,6 +57,7 @@ pub async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
         Noun::Schedule(cmd) => schedule::run(&client, cmd).await,
         Noun::Search(args) => search::run(&client, args).await,
         Noun::Token(cmd) => token::run(&client, cmd).await,
+        Noun::Node(cmd) => node::run(&client, cmd).await,
     }
 }
 

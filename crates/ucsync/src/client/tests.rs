@@ -716,6 +716,7 @@ fn job_view(id: i64, state: &str) -> JobView {
         "created_at": "2025-03-01T10:00:00.123456Z",
         "started_at": "2025-03-01T10:00:01Z",
         "finished_at": if state == "running" { json!(null) } else { json!("2025-03-01T10:05:00Z") },
+        "node": "sm-east",
     }))
     .unwrap()
 }
@@ -918,6 +919,20 @@ fn schedule_search_and_token_tables() {
     }))
     .unwrap();
     insta::assert_snapshot!("tokens", super::token::list_table(&tokens));
+
+    let nodes: ucsync_api::model::NodePage = serde_json::from_value(json!({
+        "items": [
+            {"name": "sm-east", "version": "0.1.0", "started_at": "2025-03-01T09:00:00Z",
+             "last_heartbeat": "2025-03-01T10:00:00Z", "lost": false, "jobs_running": 3,
+             "http": "127.0.0.1:8080", "syslog": "127.0.0.1:5514"},
+            {"name": "sm-west", "version": "0.1.0", "started_at": "2025-03-01T09:00:05Z",
+             "last_heartbeat": "2025-03-01T09:40:00Z", "lost": true, "jobs_running": 1,
+             "http": "127.0.0.2:8080", "syslog": "127.0.0.2:5514"}
+        ],
+        "offset": 0, "limit": 50, "total": 2
+    }))
+    .unwrap();
+    insta::assert_snapshot!("nodes", super::node::list_table(&nodes));
 }
 
 #[test]

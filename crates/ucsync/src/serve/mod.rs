@@ -115,8 +115,9 @@ pub struct Service {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Held while the service runs: one service per data directory.
     _data_lock: datadir::DataDirLock,
-    /// The node name this service holds in a shared database.
-    joined: Option<JoinedNode>,
+    /// This service's node in the database (on a shared one, its name is
+    /// held).
+    joined: JoinedNode,
 }
 
 /// A node name held in a shared database, given up when the service stops.
@@ -209,9 +210,12 @@ impl Service {
         );
         let node = node_name(&settings)?;
         let joined = match settings.database_url {
-            Some(_) => Some(join_node(store.clone(), &node, settings.job_lease_seconds).await?),
+            Some(_) => join_node(store.clone(), &node, settings.job_lease_seconds).await?,
             // The data directory's lock is the embedded database's.
-            None => None,
+            None => JoinedNode {
+                store: store.clone(),
+                node: node.clone(),
+            },
         };
         let runner = Runner::new(
             engine,
@@ -219,7 +223,7 @@ impl Service {
             RunnerSettings {
                 init_pool: settings.init_pool,
                 keep_connections: settings.keep_connections,
-                node,
+                node: node.clone(),
                 time_zone: zone,
                 lease: Duration::from_secs(settings.job_lease_seconds),
                 ..RunnerSettings::default()
@@ -267,6 +271,21 @@ impl Service {
             .await
             .with_context(|| format!("cannot listen on {}", settings.http_listen))?;
         let http_addr = listener.local_addr()?;
+        // What `GET /nodes` shows of this node.
+        let lease = chrono::Duration::seconds(
+            i64::try_from(settings.job_lease_seconds).unwrap_or(i64::MAX / 2_000),
+        );
+        store
+            .describe_node(
+                &node,
+                &ucsync_store::NodeInfo {
+                    version: env!("CARGO_PKG_VERSION").to_string(),
+                    http: http_addr.to_string(),
+                    syslog: syslog_addr.to_string(),
+                },
+                chrono::Utc::now() + lease,
+            )
+            .await?;
         let stop = shutdown.child_token();
         // Open event streams end with the same token, or they would hold
         // the graceful shutdown open.
@@ -312,9 +331,8 @@ impl Service {
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.runner.shutdown().await;
-        if let Some(j) = &self.joined
-            && let Err(e) = j.store.leave_node(&j.node).await
-        {
+        let j = &self.joined;
+        if let Err(e) = j.store.leave_node(&j.node).await {
             tracing::warn!(node = %j.node, error = %e, "cannot give up the node name");
         }
         for t in self.tasks {

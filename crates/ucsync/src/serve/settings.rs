@@ -30,7 +30,7 @@ Settings: defaults < the TOML file (--config) < UCSYNC_<NAME> environment variab
                             a request head must come within this of connecting or of the last answer [10]
   max_event_streams         event streams (/api/v1/events) open at once [100]
   time_zone                 the zone of schedules that name none [UTC]
-  init_pool                 inits at once on this node [8]
+  init_pool                 inits at once over every node sharing the database [8]
   sessions                  SAT sessions per CM during a sync [2]
   keep_connections          keep each element's connection open between jobs [true]
   delete_threshold_count    an init refuses when deletions of one type pass both this count [20]
@@ -82,7 +82,7 @@ pub struct Settings {
     pub notify_init_min_interval_seconds: u64,
     /// The zone of schedules that name none, and of default schedules.
     pub time_zone: String,
-    /// Inits running at once on this node.
+    /// Inits running at once over every node sharing the database.
     pub init_pool: usize,
     /// SAT sessions per CM during a sync.
     pub sessions: usize,

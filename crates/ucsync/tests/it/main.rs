@@ -1,6 +1,7 @@
 //! End-to-end tests of the ucsync binary, run as a user would run it.
 
 mod cli;
+mod cluster;
 mod e2e;
 mod http_limits;
 mod https;

@@ -163,7 +163,7 @@ impl Drop for Serve {
     }
 }
 
-fn finished(job: &Value) -> bool {
+pub(crate) fn finished(job: &Value) -> bool {
     matches!(
         job["state"].as_str(),
         Some("succeeded" | "failed" | "stopped")
@@ -177,7 +177,7 @@ fn done(job: &Value) -> u64 {
         .unwrap_or(0)
 }
 
-fn add_cm(name: &str, port: u16) -> Value {
+pub(crate) fn add_cm(name: &str, port: u16) -> Value {
     json!({"name": name, "kind": "cm", "host": "127.0.0.1", "port": port,
            "login": "dadmin", "password": "dadmin01"})
 }
@@ -263,7 +263,7 @@ async fn sigterm_stops_running_jobs_cleanly_and_marks_them_stopped() {
 
 /// Where the PostgreSQL tests run: a fresh database on the local server.
 /// Without one, the test fails under CI and is skipped (saying so) elsewhere.
-async fn fresh_postgres() -> Option<(String, tokio_postgres::Client, String)> {
+pub(crate) async fn fresh_postgres() -> Option<(String, tokio_postgres::Client, String)> {
     let base = std::env::var("UCSYNC_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let client = match tokio_postgres::connect(&base, tokio_postgres::NoTls).await {
