@@ -1062,12 +1062,17 @@ pub async fn last_finished_jobs_are_the_newest_that_ran_per_element(s: &dyn Stor
     finish(a.id, JobState::Succeeded, None).await;
     let b = request(s, "cm1", SyncType::Init).await.job;
     assert_eq!(claim(s, "n1").await.unwrap().id, b.id);
+    assert!(
+        s.take_init_place(b.id, 8).await.unwrap(),
+        "an init reads once it has a place"
+    );
     let b = finish(b.id, JobState::Failed, Some("the CM did not answer")).await;
     let c = request(s, "cm1", SyncType::Incremental).await.job;
     s.stop_job(c.id).await.unwrap();
     // cm2: its only job is running; cm3 has none.
     let d = request(s, "cm2", SyncType::Init).await.job;
     assert_eq!(claim(s, "n1").await.unwrap().id, d.id);
+    assert!(s.take_init_place(d.id, 8).await.unwrap());
 
     let all = s.last_finished_jobs(None).await.unwrap();
     assert_eq!(all, vec![b.clone()]);

@@ -673,7 +673,7 @@ async fn a_renewal_held_up_by_a_slow_database_keeps_the_job_alive() {
     let s = store_on(&url, &guard.schema).await;
     s.add_element(new_cm("cm1")).await.unwrap();
     let job = s
-        .request_job(&new_job("cm1", SyncType::Init))
+        .request_job(&new_job("cm1", SyncType::Incremental))
         .await
         .unwrap()
         .job;

@@ -56,10 +56,12 @@ async fn a_stop_ends_a_reading_init_and_one_waiting_for_the_pool_and_frees_both(
     );
     let reading = add(&serve, "cm1", stalling.port).await;
     serve
-        .wait_job(reading, |j| done(j) > 20 || state(j) != "running")
+        .wait_job(reading, |j| {
+            done(j) > 20 || !matches!(state(j), "queued" | "waiting" | "running")
+        })
         .await;
     let waiting = add(&serve, "cm2", healthy.port).await;
-    serve.wait_job(waiting, |j| state(j) != "queued").await;
+    serve.wait_job(waiting, |j| state(j) == "waiting").await;
 
     // The one waiting for a place.
     let (status, asked) = stop(&serve, waiting).await;
@@ -98,7 +100,9 @@ async fn a_stop_ends_a_reading_init_and_one_waiting_for_the_pool_and_frees_both(
     assert_eq!(status, 202, "{queued}");
     let init = queued["jobs"][0]["job"]["id"].as_i64().unwrap();
     let ended = serve
-        .wait_job(init, |j| !["queued", "running"].contains(&state(j)))
+        .wait_job(init, |j| {
+            !["queued", "waiting", "running"].contains(&state(j))
+        })
         .await;
     assert_eq!(state(&ended), "succeeded", "{ended}");
 
@@ -220,7 +224,9 @@ async fn a_stop_ends_an_ip_office_and_a_messaging_init_waiting_on_their_element(
     let mm_job = asked["jobs"][0]["job"]["id"].as_i64().unwrap();
 
     for (name, id) in [("ipo1", ipo_job), ("mm1", mm_job)] {
-        let running = serve.wait_job(id, |j| state(j) != "queued").await;
+        let running = serve
+            .wait_job(id, |j| !matches!(state(j), "queued" | "waiting"))
+            .await;
         assert_eq!(state(&running), "running", "{name}: {running}");
         let (status, body) = stop(&serve, id).await;
         assert_eq!(status, 200, "{name}: {body}");
