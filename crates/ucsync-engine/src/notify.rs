@@ -732,7 +732,7 @@ async fn queue_init(
     {
         runner.notify_stats().count_ignored("init-too-soon");
         let warning = format!(
-            "notify sync asked for another init ({reason}) {} s after this one: not queued, at most one per {} s (notify_init_min_interval_seconds); if nobody changed that form on the CM, the events may be forged: take them over TLS with client certificates",
+            "notify sync asked for another init ({reason}) {} s after this one: not queued, at most one per {} s (notify_init_min_interval); if nobody changed that form on the CM, the events may be forged: take them over TLS with client certificates",
             at.elapsed().as_secs(),
             min_interval.as_secs()
         );

@@ -236,7 +236,7 @@ impl Service {
         let notifier = ucsync_engine::notify::Notifier::start(
             runner.clone(),
             ucsync_engine::notify::NotifySettings {
-                init_min_interval: Duration::from_secs(settings.notify_init_min_interval_seconds),
+                init_min_interval: Duration::from_secs(settings.notify_init_min_interval),
                 ..ucsync_engine::notify::NotifySettings::default()
             },
         );

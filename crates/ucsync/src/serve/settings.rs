@@ -48,8 +48,8 @@ Settings: defaults < the TOML file (--config) < UCSYNC_<NAME> environment variab
                             notify TCP/TLS connections from one sender [16]
   syslog_first_message_seconds
                             a notify connection that sends nothing this long is closed [10]
-  notify_init_min_interval_seconds
-                            at most one notify-triggered init per CM this often [600]
+  notify_init_min_interval
+                            at most one notify-triggered init per CM this often, in seconds [600]
 Not settings: UCSYNC_SECRET_KEY (the key of device passwords, instead of secret.key), UCSYNC_LOG.";
 
 /// Every setting of `ucsync serve`.
@@ -78,8 +78,8 @@ pub struct Settings {
     /// long one may stay silent after opening before it is closed.
     pub syslog_max_connections_per_address: usize,
     pub syslog_first_message_seconds: u64,
-    /// At most one init queued by notify sync per CM this often.
-    pub notify_init_min_interval_seconds: u64,
+    /// At most one init queued by notify sync per CM this often, in seconds.
+    pub notify_init_min_interval: u64,
     /// The zone of schedules that name none, and of default schedules.
     pub time_zone: String,
     /// Inits running at once over every node sharing the database.
@@ -133,7 +133,7 @@ impl Default for Settings {
             syslog_burst_per_sender: 2000,
             syslog_max_connections_per_address: 16,
             syslog_first_message_seconds: 10,
-            notify_init_min_interval_seconds: 600,
+            notify_init_min_interval: 600,
             time_zone: "UTC".into(),
             init_pool: 8,
             sessions: 2,
