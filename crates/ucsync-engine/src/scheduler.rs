@@ -122,10 +122,21 @@ impl Scheduler {
     /// older version) is made again; returns the elements that got one.
     pub async fn restore_defaults(&self) -> Result<Vec<ElementName>, StoreError> {
         let store = self.runner.store().clone();
+        // One read of the schedules, so a start tries to add only what is
+        // missing (not one refused insert per element).
+        let has_default: std::collections::HashSet<String> = store
+            .schedules()
+            .await?
+            .into_iter()
+            .filter_map(|s| s.default_for)
+            .collect();
         let mut restored = Vec::new();
         for e in store.elements().await? {
             let synced = e.sync.last_init_at.is_some();
-            if !synced || !matches!(e.kind, ElementKind::Cm | ElementKind::IpOffice) {
+            if !synced
+                || !matches!(e.kind, ElementKind::Cm | ElementKind::IpOffice)
+                || has_default.contains(e.name.as_str())
+            {
                 continue;
             }
             if add_default(store.as_ref(), &e.name, self.clock.now(), self.default_zone)
