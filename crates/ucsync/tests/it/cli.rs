@@ -56,6 +56,49 @@ impl Drop for Emulator {
     }
 }
 
+/// `ucsync emulate KIND` (IP Office, messaging) on a free loopback port,
+/// with the first `banner` lines it prints; killed when dropped.
+pub struct Emulated {
+    child: Child,
+    pub port: u16,
+    pub banner: Vec<String>,
+}
+
+impl Emulated {
+    pub fn start(kind: &str, args: &[&str], banner: usize) -> Emulated {
+        let mut child = Command::new(BIN)
+            .args(["emulate", kind, "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let banner: Vec<String> = (0..banner.max(1))
+            .map(|_| lines.next().unwrap().unwrap())
+            .collect();
+        let port = banner[0]
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("127.0.0.1:"))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {:?}", banner[0]));
+        // Keep reading, so the emulator never writes into a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Emulated {
+            child,
+            port,
+            banner,
+        }
+    }
+}
+
+impl Drop for Emulated {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// `ucsync ossi` with a known-hosts file of its own, new each time.
 fn ossi(port: u16, password: &str, args: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();

@@ -1,56 +1,13 @@
 //! An IP Office end to end: `ucsync emulate ip-office` over HTTPS, `ucsync
 //! serve`, and the CLI, as an administrator would use them.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::cli::BIN;
+use crate::cli::{BIN, Emulated};
 use crate::service::Serve;
-
-/// `ucsync emulate ip-office` on a free port; killed when dropped.
-struct IpOffice {
-    child: Child,
-    port: u16,
-    fingerprint: Option<String>,
-}
-
-impl IpOffice {
-    fn start(args: &[&str]) -> IpOffice {
-        let mut child = Command::new(BIN)
-            .args(["emulate", "ip-office", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let port = first
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("127.0.0.1:"))
-            .unwrap()
-            .parse()
-            .unwrap();
-        let second = lines.next().unwrap().unwrap();
-        let fingerprint = second.strip_prefix("certificate ").map(str::to_string);
-        std::thread::spawn(move || lines.for_each(drop));
-        IpOffice {
-            child,
-            port,
-            fingerprint,
-        }
-    }
-}
-
-impl Drop for IpOffice {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn cli(serve: &Serve, data: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -98,22 +55,27 @@ async fn an_administrator_adds_an_ip_office_over_tls_and_keeps_it_in_sync() {
     let certs = tempfile::tempdir().unwrap();
     pki(certs.path());
     let file = |n: &str| certs.path().join(n).to_str().unwrap().to_string();
-    let ipo = IpOffice::start(&[
-        "--login",
-        "ucsync:ucsync01",
-        "--login",
-        "craft:craft01",
-        "--users",
-        "60",
-        "--tls-cert",
-        &file("cert.pem"),
-        "--tls-key",
-        &file("key.pem"),
-    ]);
-    let fingerprint = ipo
-        .fingerprint
-        .clone()
-        .expect("the banner shows the certificate");
+    // Its banner: where it listens, then the certificate's fingerprint.
+    let ipo = Emulated::start(
+        "ip-office",
+        &[
+            "--login",
+            "ucsync:ucsync01",
+            "--login",
+            "craft:craft01",
+            "--users",
+            "60",
+            "--tls-cert",
+            &file("cert.pem"),
+            "--tls-key",
+            &file("key.pem"),
+        ],
+        2,
+    );
+    let fingerprint = ipo.banner[1]
+        .strip_prefix("certificate ")
+        .expect("the banner shows the certificate")
+        .to_string();
     let data = tempfile::tempdir().unwrap();
     let serve = Serve::start(data.path());
     let port = ipo.port.to_string();

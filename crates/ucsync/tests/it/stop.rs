@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cli::{BIN, Emulator};
+use crate::cli::{BIN, Emulated, Emulator};
 use crate::service::Serve;
 
 fn add_cm(name: &str, port: u16) -> Value {
@@ -131,48 +131,13 @@ async fn a_stop_ends_a_reading_init_and_one_waiting_for_the_pool_and_frees_both(
     assert_eq!(state(&job), "succeeded", "left as it was: {job}");
 }
 
-/// `ucsync emulate KIND` on a free loopback port; killed when dropped.
-struct Emulated {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Emulated {
-    fn start(kind: &str, args: &[&str]) -> Emulated {
-        use std::io::{BufRead, BufReader};
-        let mut child = Command::new(BIN)
-            .args(["emulate", kind, "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let port = first
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("127.0.0.1:"))
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {first:?}"));
-        std::thread::spawn(move || lines.for_each(drop));
-        Emulated { child, port }
-    }
-}
-
-impl Drop for Emulated {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// An IP Office whose configuration read never answers, and a directory
 /// that stops answering in the middle of its subscribers: each init is
 /// stopped while it waits on its element (the requests' own timeouts are
 /// far away), ends `stopped` rather than failed, and frees its element.
 #[tokio::test]
 async fn a_stop_ends_an_ip_office_and_a_messaging_init_waiting_on_their_element() {
-    let ipo = Emulated::start("ip-office", &["--login", "ucsync:secret", "--stall"]);
+    let ipo = Emulated::start("ip-office", &["--login", "ucsync:secret", "--stall"], 1);
     let directory = Emulated::start(
         "messaging",
         &[
@@ -185,6 +150,7 @@ async fn a_stop_ends_an_ip_office_and_a_messaging_init_waiting_on_their_element(
             "--stall-after-records",
             "20",
         ],
+        1,
     );
     let data = tempfile::tempdir().unwrap();
     let serve = Serve::start(data.path());
