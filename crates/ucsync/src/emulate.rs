@@ -361,6 +361,41 @@ impl CmArgs {
     }
 }
 
+/// Binds the emulator's address: the one place an emulator listens from.
+async fn bind(listen: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))
+}
+
+/// Every emulator's life after it started: its banner on stdout (for
+/// scripts; a reader that goes away must not bring the emulator down), then
+/// serving until SIGINT or SIGTERM.
+async fn serve_until_signal<F, E>(
+    banner: &str,
+    run: impl FnOnce(CancellationToken) -> F,
+) -> Result<(), Exit>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush());
+    drop(stdout);
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    tokio::spawn(async move {
+        ucsync::shutdown_signal().await;
+        s.cancel();
+    });
+    run(stop)
+        .await
+        .map_err(|e| anyhow!("emulator stopped: {e:#}"))?;
+    Ok(())
+}
+
 async fn run_ipo(args: IpoArgs) -> Result<(), Exit> {
     if args.users > ipo::MAX_USERS {
         return Err(bad_input(anyhow!(
@@ -368,12 +403,9 @@ async fn run_ipo(args: IpoArgs) -> Result<(), Exit> {
             ipo::MAX_USERS
         )));
     }
-    let listen = args.listen;
     let defaulted = args.logins.is_empty() && args.read_logins.is_empty();
+    let listener = bind(args.listen).await?;
     let settings = args.settings();
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
     let emu = IpoEmulator::start(settings.clone(), listener).await?;
     let scheme = if settings.tls.is_some() {
         "HTTPS"
@@ -397,27 +429,14 @@ async fn run_ipo(args: IpoArgs) -> Result<(), Exit> {
             .collect();
         banner.push_str(&format!("read-only logins: {}\n", read.join(", ")));
     }
-    let objects: Vec<String> = emu
-        .counts()
-        .iter()
-        .map(|(t, n)| format!("{t}={n}"))
-        .collect();
-    banner.push_str(&format!("objects: {}\n", objects.join(" ")));
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout
-        .write_all(banner.as_bytes())
-        .and_then(|()| stdout.flush());
-    drop(stdout);
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    tokio::spawn(async move {
-        ucsync::shutdown_signal().await;
-        s.cancel();
-    });
-    emu.run_until(stop)
-        .await
-        .map_err(|e| anyhow!("emulator stopped: {e:#}"))?;
-    Ok(())
+    banner.push_str(&objects_line(emu.counts().into_iter()));
+    serve_until_signal(&banner, |stop| emu.run_until(stop)).await
+}
+
+/// The banner's line of object counts per type.
+fn objects_line<T: std::fmt::Display>(counts: impl Iterator<Item = (T, usize)>) -> String {
+    let objects: Vec<String> = counts.map(|(t, n)| format!("{t}={n}")).collect();
+    format!("objects: {}\n", objects.join(" "))
 }
 
 /// The banner's line of logins. A password given on the command line is
@@ -442,12 +461,9 @@ fn logins_line(label: &str, logins: &[(String, String)], defaulted: bool) -> Str
 }
 
 async fn run_messaging(args: MessagingArgs) -> Result<(), Exit> {
-    let listen = args.listen;
     let defaulted = args.logins.is_empty();
+    let listener = bind(args.listen).await?;
     let settings = args.settings().map_err(|e| bad_input(anyhow!(e)))?;
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
     let emu = MessagingEmulator::start(settings.clone(), listener)
         .await
         .map_err(bad_input)?;
@@ -469,80 +485,45 @@ async fn run_messaging(args: MessagingArgs) -> Result<(), Exit> {
         layout.base,
         layout.object_class
     ));
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout
-        .write_all(banner.as_bytes())
-        .and_then(|()| stdout.flush());
-    drop(stdout);
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    tokio::spawn(async move {
-        ucsync::shutdown_signal().await;
-        s.cancel();
-    });
-    emu.run_until(stop)
+    serve_until_signal(&banner, |stop| emu.run_until(stop)).await
+}
+
+async fn run_cm(args: CmArgs) -> Result<(), Exit> {
+    let defaulted = args.logins.is_empty();
+    let listener = bind(args.listen).await?;
+    let settings = args.settings().map_err(bad_input)?;
+    let started = std::time::Instant::now();
+    let emu = CmEmulator::start(settings.clone(), listener)
         .await
-        .map_err(|e| anyhow!("emulator stopped: {e:#}"))?;
-    Ok(())
+        .map_err(|e| {
+            if e.to_string().contains("no object type") || e.to_string().contains("profile") {
+                bad_input(e)
+            } else {
+                Exit::from(e)
+            }
+        })?;
+    let counts = emu.cm().counts();
+    let total: usize = counts.values().sum();
+    tracing::info!(name = %emu.name(), objects = total, elapsed_ms = started.elapsed().as_millis() as u64, "data ready");
+    let mut banner = format!(
+        "CM emulator '{}' listening on {} (SSH)\n",
+        emu.name(),
+        emu.addr()
+    );
+    for (algorithm, fp) in emu.host_keys() {
+        banner.push_str(&format!("host key {algorithm} {fp}\n"));
+    }
+    banner.push_str(&logins_line("logins", &settings.logins, defaulted));
+    banner.push_str(&objects_line(
+        counts.iter().filter(|(_, n)| **n > 0).map(|(t, n)| (t, *n)),
+    ));
+    serve_until_signal(&banner, |stop| emu.run_until(stop)).await
 }
 
 pub async fn run(element: Element) -> Result<(), Exit> {
     match element {
         Element::IpOffice(args) => run_ipo(*args).await,
         Element::Messaging(args) => run_messaging(*args).await,
-        Element::Cm(args) => {
-            let listen = args.listen;
-            let defaulted = args.logins.is_empty();
-            let settings = args.settings().map_err(bad_input)?;
-            let listener = TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
-            let started = std::time::Instant::now();
-            let emu = CmEmulator::start(settings.clone(), listener)
-                .await
-                .map_err(|e| {
-                    if e.to_string().contains("no object type") || e.to_string().contains("profile")
-                    {
-                        bad_input(e)
-                    } else {
-                        Exit::from(e)
-                    }
-                })?;
-            let counts = emu.cm().counts();
-            let total: usize = counts.values().sum();
-            tracing::info!(name = %emu.name(), objects = total, elapsed_ms = started.elapsed().as_millis() as u64, "data ready");
-            // The address and keys go to stdout for scripts; a reader that
-            // goes away must not bring the emulator down.
-            let mut banner = format!(
-                "CM emulator '{}' listening on {} (SSH)\n",
-                emu.name(),
-                emu.addr()
-            );
-            for (algorithm, fp) in emu.host_keys() {
-                banner.push_str(&format!("host key {algorithm} {fp}\n"));
-            }
-            banner.push_str(&logins_line("logins", &settings.logins, defaulted));
-            let objects: Vec<String> = counts
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(t, n)| format!("{t}={n}"))
-                .collect();
-            banner.push_str(&format!("objects: {}\n", objects.join(" ")));
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout
-                .write_all(banner.as_bytes())
-                .and_then(|()| stdout.flush());
-            drop(stdout);
-            let stop = CancellationToken::new();
-            let s = stop.clone();
-            tokio::spawn(async move {
-                ucsync::shutdown_signal().await;
-                s.cancel();
-            });
-            emu.run_until(stop)
-                .await
-                .map_err(|e| anyhow!("emulator stopped: {e:#}"))?;
-            Ok(())
-        }
+        Element::Cm(args) => run_cm(*args).await,
     }
 }

@@ -36,7 +36,7 @@ enum Command {
     Ossi(ossi::OssiArgs),
     /// The System Manager service: REST API, job runner, scheduler.
     #[command(after_help = ucsync::serve::settings::SETTINGS_HELP)]
-    Serve(ucsync::serve::Flags),
+    Serve(ucsync::serve::ServeArgs),
     /// The elements the service keeps in sync.
     Element {
         #[command(flatten)]

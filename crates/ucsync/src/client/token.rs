@@ -61,12 +61,13 @@ pub async fn reset_admin(
     config: Option<std::path::PathBuf>,
     database_url: Option<String>,
 ) -> Result<(), Exit> {
-    let flags = ucsync::serve::Flags {
-        config,
-        data_dir,
-        database_url,
-        ..Default::default()
-    };
+    let mut flags = ucsync::serve::ServeArgs::new(config);
+    if let Some(dir) = data_dir {
+        flags = flags.set("data_dir", dir);
+    }
+    if let Some(url) = database_url {
+        flags = flags.set("database_url", url);
+    }
     let settings = ucsync::serve::Settings::load(&flags, std::env::vars())?;
     let (id, path) =
         ucsync::serve::recovery::reset_admin(&settings, std::env::var("UCSYNC_SECRET_KEY").ok())

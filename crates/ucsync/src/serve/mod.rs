@@ -22,7 +22,7 @@ use ucsync_engine::{Runner, RunnerSettings, Scheduler, SyncEngine, SyncSettings}
 use ucsync_schedule::SystemClock;
 use ucsync_store::{PgStore, SqliteStore, Store};
 
-pub use settings::{Flags, Settings};
+pub use settings::{ServeArgs, Settings};
 
 /// The installation key: `UCSYNC_SECRET_KEY` (hex), or `<data dir>/secret.key`,
 /// made at the first start with mode 0600.
@@ -407,8 +407,8 @@ async fn first_admin_token(store: &dyn Store, path: &Path) -> anyhow::Result<()>
 }
 
 /// `ucsync serve`: runs until SIGINT or SIGTERM.
-pub async fn run(flags: Flags) -> anyhow::Result<()> {
-    run_with(Settings::load(&flags, std::env::vars())?).await
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    run_with(Settings::load(&args, std::env::vars())?).await
 }
 
 /// [`run`] with settings already loaded, so a caller can tell a bad

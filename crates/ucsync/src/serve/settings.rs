@@ -13,207 +13,216 @@ use serde::{Deserialize, Serialize};
 /// Where the data directory is when nothing says otherwise.
 pub const DEFAULT_DATA_DIR: &str = "ucsync-data";
 
-/// Every setting, for `serve --help`: a test checks that it names each one.
+/// What `serve --help` says after the flags: how the layers stack, and the
+/// one setting that is never a flag.
 pub const SETTINGS_HELP: &str = "\
 Settings: defaults < the TOML file (--config) < UCSYNC_<NAME> environment variables < flags.
-  data_dir                  the data directory: database, secret.key, admin.token [ucsync-data]
-  database_url              a postgres:// URL: several services share its database and job queue
-  http_listen               the HTTP address [127.0.0.1:8080]
-  http_tls_cert, http_tls_key
-                            HTTPS with this certificate and key (PEM); off loopback without them
-                            a self-signed certificate is made in the data directory
-  insecure_http             serve plain HTTP off loopback all the same, warned at every start [false]
-  http_max_connections      HTTP connections open at once, in total [512]
-  http_max_connections_per_address
-                            and from one client address [64]
-  http_header_timeout_seconds
-                            a request head must come within this of connecting or of the last answer [10]
-  max_event_streams         event streams (/api/v1/events) open at once [100]
-  time_zone                 the zone of schedules that name none [UTC]
-  init_pool                 inits at once over every node sharing the database [8]
-  sessions                  SAT sessions per CM during a sync [2]
-  keep_connections          keep each element's connection open between jobs [true]
-  delete_threshold_count    an init refuses when deletions of one type pass both this count [20]
-  delete_threshold_percent  and this share of the stored objects [20]
-  job_lease_seconds         after how long another node fails a dead node's job [30]
-  node                      this node's name [kept in node.id]
-  element_networks          CIDR blocks ucsync may reach elements in and take notify from [no limit]
-  metrics_token             a secret good for GET /metrics alone (file or environment only)
-  syslog_listen             notify sync, UDP and TCP [127.0.0.1:5514]
-  syslog_tls_cert, syslog_tls_key, syslog_tls_client_ca
-                            TLS instead of plain TCP for notify sync; client certificates optional
-  syslog_rate_per_sender, syslog_burst_per_sender
-                            notify messages per second per sender, and at once [1000, 2000]
-  syslog_max_connections_per_address
-                            notify TCP/TLS connections from one sender [16]
-  syslog_first_message_seconds
-                            a notify connection that sends nothing this long is closed [10]
-  notify_init_min_interval
-                            at most one notify-triggered init per CM this often, in seconds [600]
+Every flag above is also a setting of the file and of the environment under its name with
+underscores: --init-pool is init_pool in the file and UCSYNC_INIT_POOL in the environment
+(--database is database_url).
+  metrics_token             a secret good for GET /metrics alone (file or environment only,
+                            never a flag, which ps would show)
 Not settings: UCSYNC_SECRET_KEY (the key of device passwords, instead of secret.key), UCSYNC_LOG.";
 
-/// Every setting of `ucsync serve`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Every setting of `ucsync serve`, declared once: its flag, its key in the
+/// settings file and the environment, its default and its help.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// Holds the embedded database, `secret.key`, `admin.token` and `node.id`.
+    /// The data directory: the embedded database, secret.key, admin.token, node.id.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
-    /// A PostgreSQL URL selects PostgreSQL instead of the embedded SQLite.
+    /// A PostgreSQL URL (postgres://…) instead of the embedded SQLite: several
+    /// services share its database and job queue.
+    #[arg(long = "database", value_name = "URL")]
     pub database_url: Option<String>,
+    /// The HTTP address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub http_listen: SocketAddr,
-    /// HTTPS: the certificate chain and its private key (PEM); see `serve/https.rs`.
+    /// Serve HTTPS with this certificate chain (PEM); re-read on SIGHUP and
+    /// when it changes. Off loopback without it, a self-signed certificate is
+    /// made in the data directory.
+    #[arg(long, value_name = "FILE")]
     pub http_tls_cert: Option<PathBuf>,
+    /// The private key of the HTTPS certificate (PEM).
+    #[arg(long, value_name = "FILE")]
     pub http_tls_key: Option<PathBuf>,
-    /// Serve plain HTTP off loopback all the same (warned at every start).
+    /// Serve plain HTTP off loopback all the same, instead of HTTPS with a
+    /// self-signed certificate (tokens then cross the network in clear;
+    /// warned at every start).
+    #[arg(long)]
     pub insecure_http: bool,
+    /// The notify-sync syslog address, UDP and TCP.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5514")]
     pub syslog_listen: SocketAddr,
+    /// Serve syslog over TLS on the TCP port with this certificate (PEM).
+    #[arg(long, value_name = "FILE")]
     pub syslog_tls_cert: Option<PathBuf>,
+    /// The private key of the syslog TLS certificate (PEM).
+    #[arg(long, value_name = "FILE")]
     pub syslog_tls_key: Option<PathBuf>,
+    /// Require syslog TLS clients to present a certificate signed by this CA (PEM).
+    #[arg(long, value_name = "FILE")]
     pub syslog_tls_client_ca: Option<PathBuf>,
     /// Notify-sync messages each sender (source address) may send per
-    /// second, on average, and at once; past them its messages are dropped.
+    /// second, on average; past it its messages are dropped.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
     pub syslog_rate_per_sender: u32,
+    /// And at once.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
     pub syslog_burst_per_sender: u32,
-    /// Syslog TCP/TLS connections from one sender address at once, and how
-    /// long one may stay silent after opening before it is closed.
+    /// Notify TCP/TLS connections from one sender address at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
     pub syslog_max_connections_per_address: usize,
+    /// A notify connection that sends nothing this long after opening is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub syslog_first_message_seconds: u64,
-    /// At most one init queued by notify sync per CM this often, in seconds.
+    /// At most one init queued by notify sync per CM this often.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub notify_init_min_interval: u64,
     /// The zone of schedules that name none, and of default schedules.
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
     pub time_zone: String,
     /// Inits running at once over every node sharing the database.
+    #[arg(long, value_name = "N", default_value_t = 8)]
     pub init_pool: usize,
     /// SAT sessions per CM during a sync.
+    #[arg(long, value_name = "N", default_value_t = 2)]
     pub sessions: usize,
     /// Keep each element's connection open between jobs.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub keep_connections: bool,
     /// Discrepancy check: an init refuses when deletions of one type pass
-    /// both this count and this percentage of the stored objects.
+    /// both this count…
+    #[arg(long, value_name = "N", default_value_t = ucsync_core::Thresholds::default().min_deletions)]
     pub delete_threshold_count: u64,
+    /// …and this percentage of the stored objects.
+    #[arg(long, value_name = "PERCENT", default_value_t = ucsync_core::Thresholds::default().max_percent)]
     pub delete_threshold_percent: f64,
-    /// This node's name in the job queue (default: kept in `node.id`).
+    /// This node's name in the job queue [default: kept in node.id].
+    #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
     /// How long a running job's lease lasts: when a node dies, another
     /// fails its jobs as interrupted this long after its last renewal.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub job_lease_seconds: u64,
-    /// The networks (CIDR blocks) ucsync may connect to elements in, and
-    /// take notify-sync messages from; empty: no limit.
+    /// Connect to elements (and take notify-sync messages) only in these
+    /// networks: CIDR blocks separated by commas, e.g.
+    /// 10.20.0.0/16,2001:db8::/32 [default: no limit].
+    #[arg(
+        long,
+        value_name = "CIDR,…",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = parse_networks
+    )]
     pub element_networks: ucsync_core::ElementNetworks,
     /// A secret `GET /metrics` takes besides any API token, and nothing
     /// else does: for a Prometheus server (TOML or UCSYNC_METRICS_TOKEN,
     /// never a flag, which `ps` would show).
+    #[arg(skip)]
     pub metrics_token: Option<ucsync_api::auth::MetricsToken>,
-    /// HTTP connections open at once, in total and from one client address;
-    /// past them new ones are closed.
+    /// HTTP connections open at once, in total; past it new ones are closed.
+    #[arg(long, value_name = "N", default_value_t = 512)]
     pub http_max_connections: usize,
+    /// And from one client address.
+    #[arg(long, value_name = "N", default_value_t = 64)]
     pub http_max_connections_per_address: usize,
     /// A client must send a request head within this long of connecting and
     /// of its previous response, or its connection is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub http_header_timeout_seconds: u64,
-    /// Event streams (`GET /api/v1/events`) open at once.
+    /// Event streams (GET /api/v1/events) open at once.
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_event_streams: usize,
 }
 
+/// `--element-networks`: the blocks of one comma-separated list (none: no limit).
+fn parse_networks(s: &str) -> Result<ucsync_core::ElementNetworks, String> {
+    ucsync_core::ElementNetworks::parse(s.split(',').map(str::trim).filter(|b| !b.is_empty()))
+        .map_err(|e| e.to_string())
+}
+
 impl Default for Settings {
+    /// The defaults the flags declare.
     fn default() -> Self {
-        let thresholds = ucsync_core::Thresholds::default();
-        Settings {
-            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
-            database_url: None,
-            http_listen: "127.0.0.1:8080".parse().expect("address"),
-            http_tls_cert: None,
-            http_tls_key: None,
-            insecure_http: false,
-            syslog_listen: "127.0.0.1:5514".parse().expect("address"),
-            syslog_tls_cert: None,
-            syslog_tls_key: None,
-            syslog_tls_client_ca: None,
-            syslog_rate_per_sender: 1000,
-            syslog_burst_per_sender: 2000,
-            syslog_max_connections_per_address: 16,
-            syslog_first_message_seconds: 10,
-            notify_init_min_interval: 600,
-            time_zone: "UTC".into(),
-            init_pool: 8,
-            sessions: 2,
-            keep_connections: true,
-            delete_threshold_count: thresholds.min_deletions,
-            delete_threshold_percent: thresholds.max_percent,
-            node: None,
-            job_lease_seconds: 30,
-            element_networks: ucsync_core::ElementNetworks::default(),
-            metrics_token: None,
-            http_max_connections: 512,
-            http_max_connections_per_address: 64,
-            http_header_timeout_seconds: 10,
-            max_event_streams: 100,
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            settings: Settings,
         }
+        <Defaults as clap::Parser>::try_parse_from(["serve"])
+            .expect("every setting has a default")
+            .settings
     }
 }
 
-/// Settings given as flags; only those given override the layers below.
-#[derive(Debug, Clone, Default, Serialize, clap::Args)]
-pub struct Flags {
+/// `ucsync serve`'s command line: the settings file and every setting as a
+/// flag. Only the flags given override the layers below them.
+#[derive(Debug, Clone, Default)]
+pub struct ServeArgs {
     /// The TOML settings file.
-    #[arg(long, value_name = "FILE")]
-    #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// The data directory [default: ./ucsync-data].
-    #[arg(long, value_name = "DIR")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_dir: Option<PathBuf>,
-    /// A PostgreSQL URL (postgres://…): several services may share it.
-    #[arg(long = "database", value_name = "URL")]
-    #[serde(rename = "database_url", skip_serializing_if = "Option::is_none")]
-    pub database_url: Option<String>,
-    /// The HTTP address [default: 127.0.0.1:8080].
-    #[arg(long, value_name = "ADDR")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_listen: Option<SocketAddr>,
-    /// Serve HTTPS with this certificate chain (PEM); re-read on SIGHUP and when it changes.
-    #[arg(long, value_name = "FILE")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_tls_cert: Option<PathBuf>,
-    /// The private key of the HTTPS certificate (PEM).
-    #[arg(long, value_name = "FILE")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_tls_key: Option<PathBuf>,
-    /// Serve plain HTTP on an address other than loopback instead of HTTPS
-    /// with a self-signed certificate (tokens then cross the network in clear).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub insecure_http: bool,
-    /// The notify-sync syslog address, UDP and TCP [default: 127.0.0.1:5514].
-    #[arg(long, value_name = "ADDR")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub syslog_listen: Option<SocketAddr>,
-    /// Serve syslog over TLS on the TCP port with this certificate (PEM).
-    #[arg(long, value_name = "FILE")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub syslog_tls_cert: Option<PathBuf>,
-    /// The private key of the syslog TLS certificate (PEM).
-    #[arg(long, value_name = "FILE")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub syslog_tls_key: Option<PathBuf>,
-    /// Require syslog TLS clients to present a certificate signed by this CA (PEM).
-    #[arg(long, value_name = "FILE")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub syslog_tls_client_ca: Option<PathBuf>,
-    /// The time zone of schedules [default: UTC].
-    #[arg(long, value_name = "ZONE")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub time_zone: Option<String>,
-    /// Inits running at once [default: 8].
-    #[arg(long, value_name = "N")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub init_pool: Option<usize>,
-    /// Connect to elements (and take notify-sync messages) only in these
-    /// networks: CIDR blocks separated by commas, e.g.
-    /// 10.20.0.0/16,2001:db8::/32 [default: no limit].
-    #[arg(long, value_name = "CIDR,…", value_delimiter = ',')]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub element_networks: Option<Vec<String>>,
+    /// The settings the command line gives, by name.
+    given: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ServeArgs {
+    /// Arguments with only a settings file (or none).
+    pub fn new(config: Option<PathBuf>) -> ServeArgs {
+        ServeArgs {
+            config,
+            given: serde_json::Map::new(),
+        }
+    }
+
+    /// Gives one setting as a flag would.
+    pub fn set(mut self, name: &str, value: impl Serialize) -> ServeArgs {
+        let value = serde_json::to_value(value).expect("a setting's value");
+        self.given.insert(name.to_string(), value);
+        self
+    }
+}
+
+impl clap::Args for ServeArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let config = clap::Arg::new("config")
+            .long("config")
+            .value_name("FILE")
+            .value_parser(clap::value_parser!(PathBuf))
+            .help("The TOML settings file");
+        Settings::augment_args(cmd.arg(config))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl clap::FromArgMatches for ServeArgs {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        use clap::parser::ValueSource;
+        let parsed = Settings::from_arg_matches(m)?;
+        let serde_json::Value::Object(all) = serde_json::to_value(parsed).expect("settings") else {
+            unreachable!("settings are a map")
+        };
+        let given = all
+            .into_iter()
+            .filter(|(k, _)| {
+                m.ids().any(|id| id.as_str() == k)
+                    && m.value_source(k) == Some(ValueSource::CommandLine)
+            })
+            .collect();
+        Ok(ServeArgs {
+            config: m.get_one::<PathBuf>("config").cloned(),
+            given,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
 }
 
 /// The environment variables that are not settings (secrets, the client's).
@@ -232,11 +241,11 @@ const NOT_SETTINGS: &[&str] = &[
 impl Settings {
     /// Layers the settings; `env` is the process environment (injected for tests).
     pub fn load(
-        flags: &Flags,
+        args: &ServeArgs,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Settings> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        if let Some(file) = &flags.config {
+        if let Some(file) = &args.config {
             if !file.exists() {
                 bail!("the settings file {} does not exist", file.display());
             }
@@ -256,7 +265,7 @@ impl Settings {
             };
             figment = figment.merge(Serialized::default(k, value));
         }
-        figment = figment.merge(Serialized::defaults(flags));
+        figment = figment.merge(Serialized::defaults(&args.given));
         let s: Settings = figment
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
@@ -371,7 +380,7 @@ mod tests {
 
     #[test]
     fn defaults_with_nothing_given() {
-        let s = Settings::load(&Flags::default(), env(&[])).unwrap();
+        let s = Settings::load(&ServeArgs::default(), env(&[])).unwrap();
         assert_eq!(s, Settings::default());
         assert_eq!(s.http_listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.data_dir, PathBuf::from("ucsync-data"));
@@ -386,10 +395,7 @@ mod tests {
             "http_listen = \"127.0.0.1:9000\"\ninit_pool = 3\ntime_zone = \"Europe/Berlin\"\n",
         )
         .unwrap();
-        let flags = Flags {
-            config: Some(file.clone()),
-            ..Default::default()
-        };
+        let flags = ServeArgs::new(Some(file.clone()));
         let s = Settings::load(&flags, env(&[])).unwrap();
         assert_eq!((s.http_listen.port(), s.init_pool), (9000, 3));
 
@@ -409,11 +415,14 @@ mod tests {
         assert_eq!(s.time_zone, "Europe/Berlin", "the file still counts");
         assert_eq!(s.http_tls_cert, Some(PathBuf::from("api.pem")));
 
-        let flags = Flags {
-            init_pool: Some(7),
-            http_listen: Some("127.0.0.1:0".parse().unwrap()),
-            ..flags
-        };
+        let flags = parse(&[
+            "--config",
+            file.to_str().unwrap(),
+            "--init-pool",
+            "7",
+            "--http-listen",
+            "127.0.0.1:0",
+        ]);
         let s = Settings::load(&flags, e).unwrap();
         assert_eq!((s.init_pool, s.http_listen.port()), (7, 0));
     }
@@ -421,7 +430,7 @@ mod tests {
     #[test]
     fn the_metrics_token_comes_from_the_file_or_the_environment_and_never_prints() {
         let s = Settings::load(
-            &Flags::default(),
+            &ServeArgs::default(),
             env(&[("UCSYNC_METRICS_TOKEN", "12345678901234567890")]),
         )
         .unwrap();
@@ -435,10 +444,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ucsync.toml");
         std::fs::write(&file, "metrics_token = \"short\"\n").unwrap();
-        let flags = Flags {
-            config: Some(file),
-            ..Default::default()
-        };
+        let flags = ServeArgs::new(Some(file));
         let e = Settings::load(&flags, env(&[])).unwrap_err().to_string();
         assert!(
             e.starts_with("metrics_token must be at least 16 characters"),
@@ -446,22 +452,57 @@ mod tests {
         );
     }
 
+    /// `serve`'s arguments as the command line gives them.
+    fn parse(args: &[&str]) -> ServeArgs {
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        let line = std::iter::once("serve").chain(args.iter().copied());
+        <Serve as clap::Parser>::try_parse_from(line).unwrap().args
+    }
+
     #[test]
-    fn serve_help_names_every_setting_with_its_default() {
+    fn only_the_flags_given_count() {
+        let args = parse(&["--init-pool", "3", "--keep-connections", "false"]);
+        let mut given: Vec<&String> = args.given.keys().collect();
+        given.sort();
+        assert_eq!(given, ["init_pool", "keep_connections"]);
+        let s = Settings::load(&args, env(&[("UCSYNC_SESSIONS", "4")])).unwrap();
+        assert_eq!((s.init_pool, s.keep_connections, s.sessions), (3, false, 4));
+    }
+
+    #[test]
+    fn every_setting_is_a_flag_with_help_and_its_default_but_the_metrics_token() {
+        let cmd = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"));
         let defaults = serde_json::to_value(Settings::default()).unwrap();
         for (key, value) in defaults.as_object().unwrap() {
-            assert!(SETTINGS_HELP.contains(key.as_str()), "{key} missing");
-            let line = SETTINGS_HELP
-                .lines()
-                .find(|l| l.trim_start().starts_with(&format!("{key} ")));
-            let shown = match value {
-                serde_json::Value::Number(n) => n.as_f64().map(|f| format!("[{f}]")),
-                serde_json::Value::Bool(b) => Some(format!("[{b}]")),
-                serde_json::Value::String(s) => Some(format!("[{s}]")),
-                _ => None,
-            };
-            if let (Some(line), Some(shown)) = (line, shown) {
-                assert!(line.ends_with(&shown), "{key}: {line:?} should end {shown}");
+            if key == "metrics_token" {
+                assert!(SETTINGS_HELP.contains(key.as_str()));
+                assert!(cmd.get_arguments().all(|a| a.get_id() != key.as_str()));
+                continue;
+            }
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == key.as_str())
+                .unwrap_or_else(|| panic!("{key} is no flag"));
+            assert!(arg.get_help().is_some(), "{key} has no help");
+            let shown: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            match value {
+                serde_json::Value::Number(n) => {
+                    let shown: Vec<f64> = shown.iter().map(|v| v.parse().unwrap()).collect();
+                    assert_eq!(shown, [n.as_f64().unwrap()], "{key}")
+                }
+                // A switch such as --insecure-http is off unless given.
+                serde_json::Value::Bool(false) if shown.is_empty() => {}
+                serde_json::Value::Bool(b) => assert_eq!(shown, [b.to_string()], "{key}"),
+                serde_json::Value::String(s) => assert_eq!(shown, std::slice::from_ref(s), "{key}"),
+                _ => {}
             }
         }
     }
@@ -480,20 +521,14 @@ mod tests {
             ("http_tls_cert = \"api.pem\"", "http_tls_key"),
         ] {
             std::fs::write(&file, text).unwrap();
-            let flags = Flags {
-                config: Some(file.clone()),
-                ..Default::default()
-            };
+            let flags = ServeArgs::new(Some(file.clone()));
             let err = Settings::load(&flags, env(&[])).unwrap_err();
             assert!(format!("{err:#}").contains(needle), "{text}: {err:#}");
         }
-        let missing = Flags {
-            config: Some(dir.path().join("missing.toml")),
-            ..Default::default()
-        };
+        let missing = ServeArgs::new(Some(dir.path().join("missing.toml")));
         assert!(Settings::load(&missing, env(&[])).is_err());
-        let err =
-            Settings::load(&Flags::default(), env(&[("UCSYNC_INIT_POOL", "many")])).unwrap_err();
+        let err = Settings::load(&ServeArgs::default(), env(&[("UCSYNC_INIT_POOL", "many")]))
+            .unwrap_err();
         assert!(format!("{err:#}").contains("init_pool"), "{err:#}");
     }
 
@@ -503,26 +538,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ucsync.toml");
         std::fs::write(&file, "element_networks = [\"127.0.0.0/8\", \"::1/128\"]\n").unwrap();
-        let from_file = Flags {
-            config: Some(file),
-            ..Default::default()
-        };
+        let from_file = ServeArgs::new(Some(file));
         let s = Settings::load(&from_file, env(&[])).unwrap();
         assert_eq!(s.element_networks, loopback);
 
         let e = env(&[("UCSYNC_ELEMENT_NETWORKS", "127.0.0.0/8, ::1/128")]);
-        let s = Settings::load(&Flags::default(), e).unwrap();
+        let s = Settings::load(&ServeArgs::default(), e).unwrap();
         assert_eq!(s.element_networks, loopback);
 
-        #[derive(clap::Parser)]
-        struct Serve {
-            #[command(flatten)]
-            flags: Flags,
-        }
-        let given = ["serve", "--element-networks", "127.0.0.0/8,::1/128"];
-        let flags = <Serve as clap::Parser>::try_parse_from(given)
-            .unwrap()
-            .flags;
+        let flags = parse(&["--element-networks", "127.0.0.0/8,::1/128"]);
         let s = Settings::load(&flags, env(&[])).unwrap();
         assert_eq!(s.element_networks, loopback);
         assert!(Settings::default().element_networks.is_unlimited());
