@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, UdpSocket};
-use ucsync::serve::{Service, Settings};
+use ucsync::serve::{Listeners, Service, Settings};
 use ucsync_core::{ElementKind, ElementName, SyncType, Trigger};
 use ucsync_emulator::cm::notify::NotifyTarget;
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
@@ -26,16 +26,16 @@ use ucsync_store::{ElementSettings, NewElement, ObjectQuery};
 
 async fn service(rate: u32) -> (Service, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let s = Service::start(Settings {
+    let settings = Settings {
         data_dir: dir.path().join("data"),
-        http_listen: "127.0.0.1:0".parse().unwrap(),
-        syslog_listen: "127.0.0.1:0".parse().unwrap(),
         syslog_rate_per_sender: rate,
         syslog_burst_per_sender: rate,
         ..Settings::default()
-    })
-    .await
-    .unwrap();
+    };
+    let listeners = Listeners::loopback().await.unwrap();
+    let s = Service::start(settings, listeners, Default::default())
+        .await
+        .unwrap();
     (s, dir)
 }
 

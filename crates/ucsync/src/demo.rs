@@ -22,7 +22,8 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use clap::Args;
 use reqwest::Method;
 use tokio::time::sleep;
-use ucsync::serve::{Service, Settings};
+use tokio_util::sync::CancellationToken;
+use ucsync::serve::{Listeners, Service, Settings};
 use ucsync_api::model::{
     ChangePage, ElementCreated, ElementPage, ElementView, JobView, NewElementBody, ObjectPatch,
     ObjectView, RepeatBody, SchedulePage, ScheduleView, SearchPage, UnitBody,
@@ -70,17 +71,17 @@ impl Tour {
     async fn start() -> Result<Tour> {
         let tmp = tempfile::Builder::new().prefix("ucsync-demo-").tempdir()?;
         let cms = Cms::start(&tmp.path().join("cms")).await?;
-        let any_port = "127.0.0.1:0".parse().expect("an address");
-        let service = Service::start(Settings {
+        // Free ports, so that two demos never compete for the default ones.
+        let listeners = Listeners::loopback()
+            .await
+            .context("cannot listen on 127.0.0.1")?;
+        let settings = Settings {
             data_dir: tmp.path().join("data"),
-            http_listen: any_port,
-            // Whether or not this build listens on it yet: a free port, so
-            // that two demos never compete for the default one.
-            syslog_listen: any_port,
             ..Settings::default()
-        })
-        .await
-        .context("cannot start the service")?;
+        };
+        let service = Service::start(settings, listeners, CancellationToken::new())
+            .await
+            .context("cannot start the service")?;
         let url = format!("http://{}/", service.http_addr);
         let api = Api::new(&url, &service.data_dir)?;
         println!(

@@ -181,11 +181,46 @@ impl std::fmt::Debug for Service {
     }
 }
 
+/// Where a service listens, bound before it starts (port 0 in tests).
+#[derive(Debug)]
+pub struct Listeners {
+    pub http: TcpListener,
+    /// Notify sync: UDP and TCP on one port.
+    pub syslog: syslog::Sockets,
+}
+
+impl Listeners {
+    /// Binds the addresses the settings name.
+    pub async fn bind(settings: &Settings) -> anyhow::Result<Listeners> {
+        let http = TcpListener::bind(settings.http_listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.http_listen))?;
+        let syslog = syslog::Sockets::bind(settings.syslog_listen).await?;
+        Ok(Listeners { http, syslog })
+    }
+
+    /// Free ports on 127.0.0.1, for the demo and tests.
+    pub async fn loopback() -> anyhow::Result<Listeners> {
+        let any = "127.0.0.1:0".parse().expect("an address");
+        Ok(Listeners {
+            http: TcpListener::bind(any).await?,
+            syslog: syslog::Sockets::bind(any).await?,
+        })
+    }
+}
+
 impl Service {
-    /// Opens the store, starts the runner, the scheduler and the API.
-    pub async fn start(settings: Settings) -> anyhow::Result<Service> {
+    /// Opens the store, starts the runner, the scheduler, the notify-sync
+    /// listener and the API on the bound `listeners`, until
+    /// [`Service::stop`] or `shutdown` is cancelled.
+    pub async fn start(
+        settings: Settings,
+        listeners: Listeners,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Service> {
+        let http_addr = listeners.http.local_addr()?;
         let mode = https::decide(
-            settings.http_listen,
+            http_addr,
             settings.http_tls_cert.is_some(),
             settings.insecure_http,
         )
@@ -193,7 +228,7 @@ impl Service {
         datadir::prepare(&settings.data_dir)?;
         let data_lock = datadir::lock(&settings.data_dir)?;
         // Before anything starts: a certificate that does not load stops here.
-        let (certs, https) = serve_certificate(&settings, mode)?;
+        let (certs, https) = serve_certificate(&settings, http_addr, mode)?;
         let secret = secret_key(&settings.data_dir, std::env::var("UCSYNC_SECRET_KEY").ok())?;
         let store = open_store(&settings, &secret).await?;
         let zone = ucsync_schedule::parse_time_zone(&settings.time_zone)?;
@@ -232,7 +267,6 @@ impl Service {
         let admin_token_file = settings.data_path("admin.token");
         first_admin_token(store.as_ref(), &admin_token_file).await?;
 
-        let shutdown = CancellationToken::new();
         let notifier = ucsync_engine::notify::Notifier::start(
             runner.clone(),
             ucsync_engine::notify::NotifySettings {
@@ -241,8 +275,8 @@ impl Service {
             },
         );
         let syslog = syslog::start(
+            listeners.syslog,
             syslog::ListenerSettings {
-                listen: settings.syslog_listen,
                 tls: settings
                     .syslog_tls_cert
                     .clone()
@@ -260,17 +294,13 @@ impl Service {
             },
             notifier,
             shutdown.child_token(),
-        )
-        .await?;
+        )?;
         let syslog_addr = syslog.addr;
         let scheduler = Scheduler::new(runner.clone(), Arc::new(SystemClock), zone);
         let mut tasks = vec![tokio::spawn(scheduler.run(shutdown.child_token()))];
         tasks.extend(syslog.tasks);
 
-        let listener = TcpListener::bind(settings.http_listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.http_listen))?;
-        let http_addr = listener.local_addr()?;
+        let listener = listeners.http;
         // What `GET /nodes` shows of this node.
         let lease = chrono::Duration::seconds(
             i64::try_from(settings.job_lease_seconds).unwrap_or(i64::MAX / 2_000),
@@ -351,13 +381,14 @@ impl Service {
 /// fingerprint); none for plain HTTP, warned about off loopback.
 fn serve_certificate(
     settings: &Settings,
+    listen: SocketAddr,
     mode: https::HttpMode,
 ) -> anyhow::Result<(Option<Arc<https::CertStore>>, Option<Https>)> {
     let (cert, key, self_signed) = match mode {
         https::HttpMode::Plain => return Ok((None, None)),
         https::HttpMode::Insecure => {
             tracing::warn!(
-                listen = %settings.http_listen,
+                %listen,
                 "serving plain HTTP off loopback (insecure_http): API tokens cross the network in clear; give http_tls_cert and http_tls_key, or drop insecure_http for a self-signed certificate"
             );
             return Ok((None, None));
@@ -368,7 +399,7 @@ fn serve_certificate(
             None,
         ),
         https::HttpMode::SelfSigned => {
-            let names = https::host_names(settings.http_listen);
+            let names = https::host_names(listen);
             let (cert, key, made) = https::self_signed(&settings.data_dir, &names)?;
             (cert.clone(), key, Some((cert, made)))
         }
@@ -415,7 +446,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// setting (the user's input) from a service that failed.
 pub async fn run_with(settings: Settings) -> anyhow::Result<()> {
     let tls = settings.syslog_tls_cert.is_some();
-    let service = Service::start(settings).await?;
+    let listeners = Listeners::bind(&settings).await?;
+    let service = Service::start(settings, listeners, CancellationToken::new()).await?;
     let certificate = match &service.https {
         Some(h) => format!("certificate {}, ", h.fingerprint),
         None => String::new(),

@@ -36,7 +36,6 @@ pub struct TlsFiles {
 
 #[derive(Debug, Clone)]
 pub struct ListenerSettings {
-    pub listen: SocketAddr,
     pub tls: Option<TlsFiles>,
     /// Messages per second each sender may send, on average.
     pub rate: f64,
@@ -61,7 +60,6 @@ pub struct ListenerSettings {
 impl Default for ListenerSettings {
     fn default() -> Self {
         ListenerSettings {
-            listen: "127.0.0.1:5514".parse().expect("address"),
             tls: None,
             rate: 1000.0,
             burst: 2000.0,
@@ -172,9 +170,28 @@ impl Shared {
     }
 }
 
-/// Binds UDP and TCP on one port (with port 0, one both can have) and
-/// serves until `stop`.
-pub async fn start(
+/// The notify-sync listener's sockets: UDP and TCP on one port.
+#[derive(Debug)]
+pub struct Sockets {
+    tcp: TcpListener,
+    udp: UdpSocket,
+}
+
+impl Sockets {
+    /// Binds UDP and TCP on one port (with port 0, one both can have).
+    pub async fn bind(addr: SocketAddr) -> anyhow::Result<Sockets> {
+        let (tcp, udp) = bind(addr).await?;
+        Ok(Sockets { tcp, udp })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// Serves notify sync on the bound `sockets` until `stop`.
+pub fn start(
+    sockets: Sockets,
     settings: ListenerSettings,
     notifier: Notifier,
     stop: CancellationToken,
@@ -184,7 +201,7 @@ pub async fn start(
         Some(files) => Some(tls_acceptor(files)?),
         None => None,
     };
-    let (tcp, udp) = bind(settings.listen).await?;
+    let Sockets { tcp, udp } = sockets;
     let addr = tcp.local_addr()?;
     let shared = Arc::new(Shared {
         stats: notifier.stats().clone(),

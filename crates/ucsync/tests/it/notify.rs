@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use ucsync::serve::{Service, Settings};
+use ucsync::serve::{Listeners, Service, Settings};
 use ucsync_core::{ElementKind, ElementName, SyncType, Trigger};
 use ucsync_emulator::cm::notify::NotifyTarget;
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
@@ -25,12 +25,12 @@ pub(crate) async fn service(tune: impl FnOnce(&mut Settings)) -> (Service, tempf
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings {
         data_dir: dir.path().join("data"),
-        http_listen: "127.0.0.1:0".parse().unwrap(),
-        syslog_listen: "127.0.0.1:0".parse().unwrap(),
         ..Settings::default()
     };
     tune(&mut settings);
-    (Service::start(settings).await.unwrap(), dir)
+    let listeners = Listeners::loopback().await.unwrap();
+    let service = Service::start(settings, listeners, Default::default());
+    (service.await.unwrap(), dir)
 }
 
 pub(crate) async fn emulator(name: &str, notify: Option<NotifyTarget>) -> CmEmulator {

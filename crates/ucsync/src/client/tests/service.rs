@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 
 use tokio::net::TcpListener;
-use ucsync::serve::{Service, Settings};
+use ucsync::serve::{Listeners, Service, Settings};
 use ucsync_api::model::{ElementView, JobPage, SchedulePage, TokenCreated};
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
 
@@ -31,14 +31,14 @@ impl Fixture {
         .await
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let service = Service::start(Settings {
+        let settings = Settings {
             data_dir: dir.path().join("data"),
-            http_listen: "127.0.0.1:0".parse().unwrap(),
-            syslog_listen: "127.0.0.1:0".parse().unwrap(),
             ..Settings::default()
-        })
-        .await
-        .unwrap();
+        };
+        let listeners = Listeners::loopback().await.unwrap();
+        let service = Service::start(settings, listeners, Default::default())
+            .await
+            .unwrap();
         // As on the service's machine: no UCSYNC_TOKEN, the admin token file.
         let (token, source) = find_token(None, &service.data_dir).unwrap();
         let client = ApiClient::new(&server(&service), token, source).unwrap();
