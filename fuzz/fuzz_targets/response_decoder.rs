@@ -1,3 +1,6 @@
+//! Fuzz target: the OSSI response decoder on arbitrary bytes from a CM
+//! (`ucsync_ossi::fuzzing::response_decoder`).
+
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

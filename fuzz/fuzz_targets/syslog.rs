@@ -1,3 +1,6 @@
+//! Fuzz target: syslog framing and RFC 5424/3164 decoding of notify-sync
+//! messages on arbitrary bytes (`ucsync_syslog::fuzzing::syslog`).
+
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,3 +1,6 @@
+//! Fuzz target: arbitrary text resolved as a SAT command
+//! (`ucsync_ossi::fuzzing::vocabulary`).
+
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
