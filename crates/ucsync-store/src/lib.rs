@@ -7,6 +7,7 @@
 //! fields are secret) and content hashes are of the plaintext.
 
 mod model;
+mod pg_tls;
 mod postgres;
 mod sqlite;
 

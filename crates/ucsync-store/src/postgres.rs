@@ -333,7 +333,10 @@ impl PgStore {
     }
 
     async fn open(url: &str, schema: Option<&str>, secret: SecretKey) -> Result<PgStore> {
+        let url = crate::pg_tls::parse(url)?;
+        let tls = crate::pg_tls::connector(&url.mode)?;
         let mut config: tokio_postgres::Config = url
+            .url
             .parse()
             .map_err(|e| StoreError::Database(format!("invalid postgresql url: {e}")))?;
         if let Some(schema) = schema {
@@ -345,13 +348,13 @@ impl PgStore {
             };
             config.options(options);
         }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match tls {
+            Some(tls) => Manager::from_config(config, tls, manager_config),
+            None => Manager::from_config(config, NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .build()

@@ -2,5 +2,6 @@
 //! each backend, and what is particular to each backend.
 
 mod contract;
+mod pg_tls;
 mod postgres;
 mod sqlite;

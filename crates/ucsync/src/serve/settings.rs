@@ -33,7 +33,8 @@ pub struct Settings {
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// A PostgreSQL URL (postgres://…) instead of the embedded SQLite: several
-    /// services share its database and job queue.
+    /// services share its database and job queue. TLS as libpq reads the URL:
+    /// ?sslmode=verify-full&sslrootcert=FILE (or require, verify-ca).
     #[arg(long = "database", value_name = "URL")]
     pub database_url: Option<String>,
     /// The HTTP address.
