@@ -108,9 +108,9 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The same failure answers the same code whatever the element's kind.
 impl From<ConnectError> for ApiError {
     fn from(e: ConnectError) -> ApiError {
-        use ucsync_sat::SatError;
         let code = match &e {
             ConnectError::NotAllowed(n) => {
                 return ApiError::from(n.clone());
@@ -122,14 +122,9 @@ impl From<ConnectError> for ApiError {
                 return ApiError::new(ErrorCode::InvalidField, e.to_string()).with_field("key");
             }
             ConnectError::Refused(_) => ErrorCode::ElementRefused,
-            ConnectError::Sat(SatError::Command { .. } | SatError::InvalidRequest(_)) => {
-                ErrorCode::ElementRefused
-            }
-            ConnectError::Sat(SatError::HostKeyMismatch { .. }) => ErrorCode::HostKeyMismatch,
-            ConnectError::Sat(SatError::AuthFailed { .. }) => ErrorCode::ElementLoginFailed,
-            ConnectError::Sat(_) | ConnectError::Protocol(_) | ConnectError::Unreachable(_) => {
-                ErrorCode::ElementError
-            }
+            ConnectError::IdentityMismatch(_) => ErrorCode::HostKeyMismatch,
+            ConnectError::LoginRefused(_) => ErrorCode::ElementLoginFailed,
+            ConnectError::Unreachable(_) | ConnectError::Protocol(_) => ErrorCode::ElementError,
         };
         ApiError::new(code, e.to_string())
     }

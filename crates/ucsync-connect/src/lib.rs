@@ -3,11 +3,14 @@
 //! first kind, IP Office (HTTP/JSON) the second, Messaging plugs in the same way.
 
 pub mod cm;
+mod error;
 pub mod ipo;
 pub mod key;
 pub mod messaging;
 pub mod net;
 pub mod tls;
+
+pub use error::{Cause, ConnectError};
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -113,69 +116,6 @@ pub enum WriteOp {
     Remove {
         id: ObjectId,
     },
-}
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ConnectError {
-    #[error(transparent)]
-    Sat(#[from] ucsync_sat::SatError),
-    #[error("{0}")]
-    Protocol(String),
-    #[error("{0}")]
-    Refused(String),
-    #[error("unknown object type '{0}'")]
-    UnknownType(String),
-    /// A key that is not of its object type's grammar; nothing was sent.
-    #[error("{0}")]
-    InvalidKey(String),
-    /// The element did not answer: no connection, or no answer in time.
-    #[error("{0}")]
-    Unreachable(String),
-    /// The element's address is outside the element networks: nothing
-    /// was sent to it.
-    #[error(transparent)]
-    NotAllowed(#[from] ucsync_core::HostNotAllowed),
-}
-
-impl ConnectError {
-    /// Whether the element networks forbid its address (nothing was sent).
-    pub fn is_not_allowed(&self) -> bool {
-        matches!(self, ConnectError::NotAllowed(_))
-    }
-
-    /// Whether the element did not answer at all (so another address may).
-    pub fn is_unreachable(&self) -> bool {
-        matches!(
-            self,
-            ConnectError::Sat(ucsync_sat::SatError::Connect { .. })
-                | ConnectError::Sat(ucsync_sat::SatError::Timeout { .. })
-                | ConnectError::Unreachable(_)
-        )
-    }
-}
-
-impl ConnectError {
-    /// Whether a write that failed so may have been made all the same: the
-    /// command may have reached the element before its answer was lost (a
-    /// timeout, a cut connection, a garbled answer). Only a refusal, or a
-    /// failure before anything was sent, is sure to have changed nothing.
-    pub fn outcome_unknown(&self) -> bool {
-        use ucsync_sat::SatError;
-        !matches!(
-            self,
-            ConnectError::Refused(_)
-                | ConnectError::UnknownType(_)
-                | ConnectError::InvalidKey(_)
-                | ConnectError::Sat(
-                    SatError::Command { .. }
-                        | SatError::InvalidRequest(_)
-                        | SatError::Connect { .. }
-                        | SatError::AuthFailed { .. }
-                        | SatError::HostKeyMismatch { .. }
-                        | SatError::ResourcesUnavailable { .. }
-                )
-        )
-    }
 }
 
 pub type Result<T, E = ConnectError> = std::result::Result<T, E>;

@@ -32,12 +32,12 @@ pub async fn resolve(
             let found = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((bare, port)))
                 .await
                 .map_err(|_| {
-                    ConnectError::Unreachable(format!(
+                    ConnectError::unreachable(format!(
                         "resolving {host} took longer than {RESOLVE_TIMEOUT:?}: check the name server, or give the element's address"
                     ))
                 })?
                 .map_err(|e| {
-                    ConnectError::Unreachable(format!(
+                    ConnectError::unreachable(format!(
                         "cannot resolve {host}: {e}: check the name, or give the element's address"
                     ))
                 })?;
@@ -45,7 +45,7 @@ pub async fn resolve(
         }
     };
     if addrs.is_empty() {
-        return Err(ConnectError::Unreachable(format!(
+        return Err(ConnectError::unreachable(format!(
             "{host} resolves to no address: check the name, or give the element's address"
         )));
     }

@@ -42,7 +42,7 @@ impl Trust {
         Ok(Some(match (ca_file, pinned) {
             (Some(ca), _) => Trust::CaFile(ca.into()),
             (None, Some(pin)) => {
-                Trust::Pinned(parse_fingerprint(pin).map_err(ConnectError::Refused)?)
+                Trust::Pinned(parse_fingerprint(pin).map_err(ConnectError::refused)?)
             }
             (None, None) => Trust::System,
         }))
@@ -51,6 +51,20 @@ impl Trust {
 
 /// What the element presented, kept for error messages and the check report.
 pub type Seen = Arc<Mutex<Option<String>>>;
+
+impl Trust {
+    /// Whether a failed handshake failed because the element presented
+    /// another certificate than the pinned one (`seen`): the element is not
+    /// the one pinned, as a CM with another SSH host key is not.
+    pub fn pin_refused(&self, seen: &Seen) -> bool {
+        let Trust::Pinned(pin) = self else {
+            return false;
+        };
+        let seen = seen.lock().expect("fingerprint");
+        seen.as_deref()
+            .is_some_and(|fp| parse_fingerprint(fp).ok() != Some(*pin))
+    }
+}
 
 /// `SHA256:` and the digest in lower-case hex pairs separated by colons.
 pub fn format_fingerprint(digest: &[u8]) -> String {

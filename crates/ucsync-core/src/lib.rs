@@ -22,6 +22,6 @@ pub use diff::{DeleteGuard, Differ, Discrepancy, Hashed, Plan, PlanOp, Threshold
 pub use index::{HashIndex, HashIndexBuilder, key_digest};
 pub use network::{BadNetwork, ElementNetworks, HostNotAllowed};
 pub use object::{ContentHash, Fields, FieldsIter, Object, ObjectId};
-pub use secret::{SecretError, SecretKey};
+pub use secret::{Password, SecretError, SecretKey};
 pub use status::{ElementStatus, LastJob, StatusFacts, element_status};
 pub use types::{ElementKind, ElementName, ElementState, JobState, Role, SyncType, Trigger};

@@ -1,12 +1,14 @@
-//! The installation's secret key: it encrypts device passwords and secret
-//! fields (station security codes) at rest, and keys the content hash. It is
-//! never stored in the database.
+//! Secrets: the installation's secret key, which encrypts device passwords
+//! and secret fields (station security codes) at rest and keys the content
+//! hash, and is never stored in the database; and [`Password`], the one
+//! wrapper of an element's password on its way to the element.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use rand08::{OsRng, RngCore};
+use zeroize::Zeroize;
 
 /// Marks an encrypted value, so plaintext is never mistaken for ciphertext.
 const PREFIX: &str = "enc1:";
@@ -109,9 +111,50 @@ impl SecretKey {
     }
 }
 
+/// A password every connector sends to its element (SSH login, HTTP basic
+/// authentication, LDAP bind): it never prints — `Debug` shows `***` and
+/// there is no `Display` — and its memory is wiped when it is dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(s: impl Into<String>) -> Password {
+        Password(s.into())
+    }
+
+    /// The password itself, for the one place of each connector that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+impl Drop for Password {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_never_prints() {
+        let p = Password::new("craft01");
+        assert_eq!(format!("{p:?}"), "Password(***)");
+        assert_eq!(
+            format!("{:?}", Some(p.clone())),
+            "Some(Password(***))",
+            "nor inside another type's Debug"
+        );
+        assert_eq!(p.expose(), "craft01");
+    }
 
     #[test]
     fn round_trip_fresh_nonces_and_wrong_key() {

@@ -1,29 +1,9 @@
 //! How to reach and talk to one CM.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// A password that never prints.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    pub fn new(s: impl Into<String>) -> Self {
-        Password(s.into())
-    }
-
-    /// The password itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(***)")
-    }
-}
+use ucsync_core::Password;
 
 /// Settings of a connection to one CM.
 #[derive(Debug, Clone)]

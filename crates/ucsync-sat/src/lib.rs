@@ -11,7 +11,7 @@ mod error;
 mod pool;
 mod session;
 
-pub use config::{Password, SatConfig};
+pub use config::SatConfig;
 pub use error::SatError;
 pub use pool::SatClient;
 pub use session::SatSession;

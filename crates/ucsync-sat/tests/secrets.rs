@@ -11,8 +11,9 @@ use ucsync_ossi::{Request, Value};
 use ucsync_sat::{SatClient, SatError};
 
 use tokio::net::TcpListener;
+use ucsync_core::Password;
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
-use ucsync_sat::{Password, SatConfig};
+use ucsync_sat::SatConfig;
 
 async fn emulator() -> CmEmulator {
     let settings = CmSettings {

@@ -12,8 +12,9 @@ mod support;
 use support::{Emulator, peak_rss_mb};
 
 use futures::StreamExt;
+use ucsync_core::Password;
 use ucsync_emulator::cm::Model;
-use ucsync_sat::{Password, SatClient, SatConfig};
+use ucsync_sat::{SatClient, SatConfig};
 
 fn config(port: u16, sessions: usize) -> SatConfig {
     let mut c = SatConfig::new("127.0.0.1", port, "bench", Password::new("bench01"));

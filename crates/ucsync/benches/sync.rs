@@ -11,15 +11,15 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use ucsync_connect::ReadEvent;
 use ucsync_core::{
-    ContentHash, Differ, ElementKind, ElementName, Fields, Object, ObjectId, PlanOp, SecretKey,
-    SyncType, Trigger,
+    ContentHash, Differ, ElementKind, ElementName, Fields, Object, ObjectId, Password, PlanOp,
+    SecretKey, SyncType, Trigger,
 };
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_engine::hashing::{HashedEvent, spawn_hasher};
 use ucsync_engine::{Runner, RunnerSettings, SyncEngine, SyncSettings};
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value};
-use ucsync_sat::{Password, SatClient, SatConfig};
+use ucsync_sat::{SatClient, SatConfig};
 use ucsync_store::{
     ElementSettings, InitOutcome, Job, NewElement, NewJob, SqliteStore, Staged, Store,
 };

@@ -9,9 +9,9 @@ use ucsync_connect::cm::catalog::Catalog;
 use ucsync_connect::ipo::{IpoConfig, IpoConnector, Known, Trust};
 use ucsync_connect::messaging::{self, LdapConfig, MessagingConnector};
 use ucsync_connect::{ConnectError, Connector};
-use ucsync_core::{ElementKind, ElementNetworks};
+use ucsync_core::{ElementKind, ElementNetworks, Password};
 use ucsync_engine::ConnectorFactory;
-use ucsync_sat::{Password, SatConfig};
+use ucsync_sat::SatConfig;
 use ucsync_store::Element;
 
 /// Connectors for every element kind; a CM gets `sessions` SAT sessions.
@@ -57,7 +57,7 @@ pub fn factory(sessions: usize, networks: ElementNetworks) -> ConnectorFactory {
                 | ElementKind::CmMessaging
                 | ElementKind::ModularMessaging => {
                     let product = mailboxes.by_kind(e.kind).cloned().ok_or_else(|| {
-                        ConnectError::Refused(format!("no messaging product for {}", e.kind))
+                        ConnectError::refused(format!("no messaging product for {}", e.kind))
                     })?;
                     let mut cfg = ldap_config(&e, password)?;
                     cfg.addrs = addrs;
@@ -77,7 +77,7 @@ pub fn ipo_config(e: &Element, password: String) -> Result<IpoConfig, ConnectErr
         e.host.clone(),
         e.port,
         e.login.clone(),
-        ucsync_connect::ipo::Password::new(password),
+        Password::new(password),
     );
     cfg.tls = Trust::from_settings(
         e.settings.tls,

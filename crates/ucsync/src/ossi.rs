@@ -4,8 +4,9 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, anyhow};
 use clap::Args;
+use ucsync_core::Password;
 use ucsync_ossi::{FieldId, Request};
-use ucsync_sat::{Password, SatConfig, SatError, SatSession};
+use ucsync_sat::{SatConfig, SatError, SatSession};
 
 use crate::output::{self, Format};
 use crate::{Exit, bad_input};

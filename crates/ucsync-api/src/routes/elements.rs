@@ -306,7 +306,7 @@ async fn delete_element(
         (status = 400, description = "A bad path (`invalid-path`), or the element's host is, or resolves to, an address outside the element networks (`host-not-allowed`): nothing was sent", body = ErrorBody),
         (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
         (status = 422, description = "This build cannot connect to elements of its kind (`element-refused`)", body = ErrorBody),
-        (status = 502, description = "The element did not answer (`element-error`), refused the login (`element-login-failed`), or showed another host key than the pinned one (`host-key-mismatch`)", body = ErrorBody),
+        (status = 502, description = "The element did not answer (`element-error`), refused the login (`element-login-failed`), or is not the one pinned: another SSH host key or TLS certificate than the pinned one (`host-key-mismatch`)", body = ErrorBody),
     ))]
 async fn check_element(
     State(s): State<ApiState>,

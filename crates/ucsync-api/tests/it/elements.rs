@@ -620,7 +620,7 @@ async fn the_state_tells_an_element_whose_incrementals_fail_from_one_in_sync() {
         "127.0.0.1",
         port,
         crate::OUTSIDE.0,
-        ucsync_sat::Password::new(crate::OUTSIDE.1),
+        ucsync_core::Password::new(crate::OUTSIDE.1),
     );
     cfg.sessions = 1;
     let craft = ucsync_sat::SatClient::connect(cfg).await.unwrap();

@@ -5,9 +5,10 @@ use reqwest::Method;
 use serde_json::json;
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value};
-use ucsync_sat::{Password, SatClient, SatConfig};
+use ucsync_sat::{SatClient, SatConfig};
 
 use crate::{App, OUTSIDE, emulator, redact};
+use ucsync_core::Password;
 
 #[tokio::test]
 async fn sync_requests_are_checked() {

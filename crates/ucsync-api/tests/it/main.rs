@@ -1,9 +1,10 @@
 //! The REST API in-process on a loopback port, on a fresh SQLite database
-//! and a real runner; the CM emulator where a test needs an element that
-//! answers.
+//! and a real runner; the CM or IP Office emulator where a test needs an
+//! element that answers.
 
 mod auth;
 mod elements;
+mod identity;
 mod jobs;
 mod keys;
 mod objects;
@@ -22,10 +23,11 @@ use ucsync_api::{ApiSettings, ApiState, create_token};
 use ucsync_connect::Connector;
 use ucsync_connect::cm::CmConnector;
 use ucsync_connect::cm::catalog::Catalog;
-use ucsync_core::{Role, SecretKey};
+use ucsync_connect::ipo::{IpoConfig, IpoConnector, Trust};
+use ucsync_core::{ElementKind, Password, Role, SecretKey};
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_engine::{ConnectorFactory, Runner, RunnerSettings, SyncEngine, SyncSettings};
-use ucsync_sat::{Password, SatConfig};
+use ucsync_sat::SatConfig;
 use ucsync_store::{Element, SqliteStore, Store};
 
 pub const OWN: (&str, &str) = ("ucsync", "ucsync01");
@@ -52,11 +54,28 @@ pub async fn emulator_with(change: impl FnOnce(&mut CmSettings)) -> CmEmulator {
         .unwrap()
 }
 
+/// CM and IP Office elements reach their emulator; any other kind is
+/// taken for a CM, which it never answers as.
 pub fn factory() -> ConnectorFactory {
     let catalog = Arc::new(Catalog::builtin());
     Arc::new(move |e: Element, password: String| {
         let catalog = catalog.clone();
         Box::pin(async move {
+            if e.kind == ElementKind::IpOffice {
+                let mut cfg = IpoConfig::new(
+                    e.host.clone(),
+                    e.port,
+                    e.login.clone(),
+                    Password::new(password),
+                );
+                cfg.tls = Trust::from_settings(
+                    e.settings.tls,
+                    e.settings.ca_file.as_deref(),
+                    e.settings.host_key.as_deref(),
+                )?;
+                let c: Arc<dyn Connector> = Arc::new(IpoConnector::connect(cfg).await?);
+                return Ok(c);
+            }
             let mut cfg = SatConfig::new(
                 e.host.clone(),
                 e.port,

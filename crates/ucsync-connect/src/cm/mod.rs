@@ -17,8 +17,8 @@ use ucsync_sat::{SatClient, SatConfig, SatError};
 use self::catalog::{Catalog, CmType};
 use self::history::{CmPoint, HistoryRow, RowOutcome, classify, row_key, rows_since};
 use crate::{
-    ChangeItem, ChangeSet, ConnectError, Connector, ElementEvent, EventMeaning, ReadEvent, Result,
-    WriteOp,
+    Cause, ChangeItem, ChangeSet, ConnectError, Connector, ElementEvent, EventMeaning, ReadEvent,
+    Result, WriteOp,
 };
 
 /// A connector to one CM.
@@ -80,13 +80,13 @@ impl CmConnector {
         let rec = r
             .records
             .first()
-            .ok_or_else(|| ConnectError::Protocol("display time returned nothing".into()))?;
+            .ok_or_else(|| ConnectError::protocol("display time returned nothing"))?;
         let n = |f: FieldId| rec.get(f).and_then(|v| v.trim().parse::<u32>().ok());
         let t = (|| {
             NaiveDate::from_ymd_opt(n(time::YEAR)? as i32, n(time::MONTH)?, n(time::DAY)?)?
                 .and_hms_opt(n(time::HOUR)?, n(time::MINUTE)?, n(time::SECOND)?)
         })();
-        t.ok_or_else(|| ConnectError::Protocol("display time returned no valid date".into()))
+        t.ok_or_else(|| ConnectError::protocol("display time returned no valid date"))
     }
 
     async fn history(&self) -> Result<Vec<HistoryRow>> {
@@ -141,7 +141,7 @@ impl CmConnector {
             count: keys.len() as u64,
         })
         .await
-        .map_err(|_| ConnectError::Protocol("the reader stopped".into()))
+        .map_err(|_| ConnectError::protocol("the reader stopped"))
     }
 
     /// Displays the objects of a type, given its keys.
@@ -151,7 +151,7 @@ impl CmConnector {
         keys: Vec<String>,
         out: &mpsc::Sender<ReadEvent>,
     ) -> Result<()> {
-        let closed = || ConnectError::Protocol("the reader stopped".into());
+        let closed = || ConnectError::protocol("the reader stopped");
         let mut shown = futures::stream::iter(keys)
             .map(|k| async move { self.display(t, &k).await })
             .buffered(self.in_flight());
@@ -182,7 +182,7 @@ impl Connector for CmConnector {
             .first()
             .and_then(|r| r.get(v.field))
             .map(|s| s.trim().to_string())
-            .ok_or_else(|| ConnectError::Protocol("the CM reported no software version".into()))
+            .ok_or_else(|| ConnectError::protocol("the CM reported no software version"))
     }
 
     async fn sync_point(&self) -> Result<String> {
@@ -236,7 +236,7 @@ impl Connector for CmConnector {
             *budget.entry(k.as_str()).or_default() += 1;
         }
         let prev = CmPoint::parse(point).ok_or_else(|| {
-            ConnectError::Protocol("the stored sync point is not a CM history point".into())
+            ConnectError::protocol("the stored sync point is not a CM history point")
         })?;
         // The new point comes first, from the same reading of the history.
         let now = self.clock().await?;
@@ -308,7 +308,7 @@ impl Connector for CmConnector {
         };
         let mut pairs = Vec::new();
         for (f, v) in fields.into_iter().flat_map(|f| f.iter()) {
-            let fid = FieldId::parse(f).map_err(|e| ConnectError::Refused(e.to_string()))?;
+            let fid = FieldId::parse(f).map_err(|e| ConnectError::refused(e.to_string()))?;
             pairs.push((
                 fid,
                 if v.is_empty() {
@@ -353,7 +353,29 @@ impl Connector for CmConnector {
 
 impl From<ucsync_ossi::ValueError> for ConnectError {
     fn from(e: ucsync_ossi::ValueError) -> Self {
-        ConnectError::Refused(e.to_string())
+        ConnectError::Refused(Cause::of(e))
+    }
+}
+
+/// The SAT client's failures as every connector's, the client's error kept.
+impl From<SatError> for ConnectError {
+    fn from(e: SatError) -> Self {
+        match &e {
+            SatError::Connect { .. } => ConnectError::Unreachable(Cause::of(e).unsent()),
+            SatError::Timeout { .. } => ConnectError::Unreachable(Cause::of(e)),
+            SatError::AuthFailed { .. } => ConnectError::LoginRefused(Cause::of(e)),
+            SatError::HostKeyMismatch { .. } => ConnectError::IdentityMismatch(Cause::of(e)),
+            SatError::Command { .. } | SatError::InvalidRequest(_) => {
+                ConnectError::Refused(Cause::of(e))
+            }
+            // The CM answered, but has no session for ucsync: nothing was sent.
+            SatError::ResourcesUnavailable { .. } => ConnectError::Protocol(Cause::of(e).unsent()),
+            SatError::NotSsh { .. }
+            | SatError::Ssh { .. }
+            | SatError::Protocol { .. }
+            | SatError::ConnectionLost { .. }
+            | SatError::Closed { .. } => ConnectError::Protocol(Cause::of(e)),
+        }
     }
 }
 

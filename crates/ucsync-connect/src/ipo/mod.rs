@@ -19,27 +19,11 @@ use async_trait::async_trait;
 use reqwest::header::{ETAG, IF_NONE_MATCH};
 use reqwest::{Method, StatusCode, Url};
 use tokio::sync::mpsc;
-use ucsync_core::{Object, ObjectId};
+use ucsync_core::{Object, ObjectId, Password};
 
 use self::catalog::{ModelError, Snapshot, TYPES, TypeSpec};
 pub use crate::tls::{self, Trust};
-use crate::{ChangeItem, ChangeSet, ConnectError, Connector, ReadEvent, Result, WriteOp};
-
-/// A service user's password; never printed.
-#[derive(Clone)]
-pub struct Password(String);
-
-impl Password {
-    pub fn new(s: impl Into<String>) -> Password {
-        Password(s.into())
-    }
-}
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Password(***)")
-    }
-}
+use crate::{Cause, ChangeItem, ChangeSet, ConnectError, Connector, ReadEvent, Result, WriteOp};
 
 /// What the last sync stored: the configuration version it read and the
 /// software version at that time. The software version is part of the
@@ -194,7 +178,7 @@ impl IpoConnector {
             .user_agent(concat!("ucsync/", env!("CARGO_PKG_VERSION")));
         if let Some(trust) = &cfg.tls {
             let tls =
-                tls::client_config(trust, certificate.clone()).map_err(ConnectError::Refused)?;
+                tls::client_config(trust, certificate.clone()).map_err(ConnectError::refused)?;
             builder = builder.tls_backend_preconfigured(tls).https_only(true);
         }
         if !cfg.addrs.is_empty() {
@@ -202,7 +186,7 @@ impl IpoConnector {
             builder = builder.resolve_to_addrs(&cfg.host, &cfg.addrs).no_proxy();
         }
         let http = builder.build().map_err(|e| {
-            ConnectError::Refused(format!("cannot set up the HTTP client: {}", cause(&e)))
+            ConnectError::refused(format!("cannot set up the HTTP client: {}", cause(&e)))
         })?;
         let scheme = if cfg.tls.is_some() { "https" } else { "http" };
         let host = if cfg.host.contains(':') && !cfg.host.starts_with('[') {
@@ -212,7 +196,7 @@ impl IpoConnector {
         };
         let base =
             Url::parse(&format!("{scheme}://{host}:{}/config/v1/", cfg.port)).map_err(|e| {
-                ConnectError::Refused(format!("'{}' is not a host name: {e}", cfg.host))
+                ConnectError::refused(format!("'{}' is not a host name: {e}", cfg.host))
             })?;
         let conn = IpoConnector {
             cfg,
@@ -243,37 +227,46 @@ impl IpoConnector {
     }
 
     fn transport(&self, e: reqwest::Error, doing: &str) -> ConnectError {
-        if e.is_timeout() {
-            ConnectError::Unreachable(format!(
-                "{} did not answer within {} s while {doing}",
-                self.at(),
-                self.cfg.timeout.as_secs_f64()
-            ))
+        let at = self.at();
+        let why = cause(&e);
+        let (failure, message): (fn(Cause) -> ConnectError, String) = if e.is_timeout() {
+            (
+                ConnectError::Unreachable,
+                format!(
+                    "{at} did not answer within {} s while {doing}",
+                    self.cfg.timeout.as_secs_f64()
+                ),
+            )
         } else if is_tls(&e) {
-            ConnectError::Refused(format!(
-                "TLS with {} failed while {doing}: {}",
-                self.at(),
-                cause(&e)
-            ))
+            let pinned = self.cfg.tls.as_ref();
+            let failure = if pinned.is_some_and(|t| t.pin_refused(&self.certificate)) {
+                ConnectError::IdentityMismatch
+            } else {
+                ConnectError::Refused
+            };
+            (
+                failure,
+                format!("TLS with {at} failed while {doing}: {why}"),
+            )
         } else if e.is_connect() {
-            ConnectError::Unreachable(format!(
-                "cannot connect to {} while {doing}: {}",
-                self.at(),
-                cause(&e)
-            ))
-        } else if not_http(&cause(&e)) {
-            ConnectError::Protocol(format!(
-                "{} did not answer as an HTTP server while {doing} ({}); the IP Office configuration service is usually on port 50804 (50805 with TLS): check the element's port",
-                self.at(),
-                cause(&e)
-            ))
+            (
+                ConnectError::Unreachable,
+                format!("cannot connect to {at} while {doing}: {why}"),
+            )
+        } else if not_http(&why) {
+            (
+                ConnectError::Protocol,
+                format!(
+                    "{at} did not answer as an HTTP server while {doing} ({why}); the IP Office configuration service is usually on port 50804 (50805 with TLS): check the element's port"
+                ),
+            )
         } else {
-            ConnectError::Protocol(format!(
-                "the connection to {} was cut while {doing}: {}",
-                self.at(),
-                cause(&e)
-            ))
-        }
+            (
+                ConnectError::Protocol,
+                format!("the connection to {at} was cut while {doing}: {why}"),
+            )
+        };
+        failure(Cause::with_source(message, e))
     }
 
     /// One request; an error status becomes an error that names its cause,
@@ -285,7 +278,7 @@ impl IpoConnector {
         handled: &[StatusCode],
     ) -> Result<reqwest::Response> {
         let resp = req
-            .basic_auth(&self.cfg.login, Some(&self.cfg.password.0))
+            .basic_auth(&self.cfg.login, Some(self.cfg.password.expose()))
             .send()
             .await
             .map_err(|e| self.transport(e, doing))?;
@@ -300,15 +293,15 @@ impl IpoConnector {
             .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
         let login = &self.cfg.login;
         Err(match status {
-            StatusCode::UNAUTHORIZED => ConnectError::Refused(format!(
+            StatusCode::UNAUTHORIZED => ConnectError::login_refused(format!(
                 "{} refused service user '{login}' while {doing} (401 Unauthorized): check the element's login and password",
                 self.at()
             )),
-            StatusCode::FORBIDDEN => ConnectError::Refused(format!(
+            StatusCode::FORBIDDEN => ConnectError::refused(format!(
                 "{} does not let service user '{login}' do this while {doing} (403 Forbidden: {said}): give it the configuration-read and, to administer, configuration-write rights groups",
                 self.at()
             )),
-            s if s.is_server_error() => ConnectError::Protocol(format!(
+            s if s.is_server_error() => ConnectError::protocol(format!(
                 "{} failed while {doing}: {s}{}",
                 self.at(),
                 if said.is_empty() {
@@ -317,7 +310,7 @@ impl IpoConnector {
                     format!(": {said}")
                 }
             )),
-            s => ConnectError::Refused(format!(
+            s => ConnectError::refused(format!(
                 "{} refused this while {doing} ({s}): {said}",
                 self.at()
             )),
@@ -329,7 +322,7 @@ impl IpoConnector {
     }
 
     fn model_error(&self, e: ModelError, doing: &str) -> ConnectError {
-        ConnectError::Protocol(match e {
+        ConnectError::protocol(match e {
             ModelError::Json(m) => format!("{} sent invalid JSON while {doing}: {m}", self.at()),
             ModelError::Model(m) => format!(
                 "{} sent a configuration that does not match the model while {doing}: {m}",
@@ -347,7 +340,7 @@ impl IpoConnector {
             .map(|v| v.trim_start_matches("W/").trim_matches('"').to_string())
             .filter(|v| !v.is_empty())
             .ok_or_else(|| {
-                ConnectError::Protocol(format!(
+                ConnectError::protocol(format!(
                     "{} sent its configuration without a version (ETag) while {doing}",
                     self.at()
                 ))
@@ -463,7 +456,7 @@ impl IpoConnector {
             count: snapshot.objects[t.object_type].len() as u64,
         })
         .await
-        .map_err(|_| ConnectError::Protocol("the reader stopped".into()))
+        .map_err(|_| ConnectError::protocol("the reader stopped"))
     }
 
     async fn send_objects(
@@ -474,7 +467,7 @@ impl IpoConnector {
         for o in &snapshot.objects[t.object_type] {
             out.send(ReadEvent::Object(o.clone()))
                 .await
-                .map_err(|_| ConnectError::Protocol("the reader stopped".into()))?;
+                .map_err(|_| ConnectError::protocol("the reader stopped"))?;
         }
         Ok(())
     }
@@ -604,7 +597,7 @@ impl Connector for IpoConnector {
         let (t, req, doing) = match op {
             WriteOp::Add { id, fields } => {
                 let t = self.spec(&id.object_type)?;
-                let body = t.new_json(&id.key, fields).map_err(ConnectError::Refused)?;
+                let body = t.new_json(&id.key, fields).map_err(ConnectError::refused)?;
                 (
                     t,
                     self.http.post(self.url(&[t.path])).json(&body),
@@ -614,8 +607,8 @@ impl Connector for IpoConnector {
             WriteOp::Change { id, fields } => {
                 let t = self.spec(&id.object_type)?;
                 t.check_change(&id.key, fields)
-                    .map_err(ConnectError::Refused)?;
-                let body = serde_json::to_vec(&t.json(fields).map_err(ConnectError::Refused)?)
+                    .map_err(ConnectError::refused)?;
+                let body = serde_json::to_vec(&t.json(fields).map_err(ConnectError::refused)?)
                     .expect("JSON");
                 let req = self
                     .http

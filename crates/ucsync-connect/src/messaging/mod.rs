@@ -24,14 +24,13 @@ use ldap3::{
     Ldap, LdapConnAsync, LdapConnSettings, LdapError, Mod, Scope, SearchEntry, SearchStream,
 };
 use tokio::sync::mpsc;
-use ucsync_core::{Fields, Object, ObjectId};
-use ucsync_sat::Password;
+use ucsync_core::{Fields, Object, ObjectId, Password};
 
 use self::catalog::{LINK_CM, LINK_STATION, Product};
 use self::point::{LdapPoint, parse_time};
 use crate::tls::{self, Trust};
 use crate::{
-    ChangeItem, ChangeSet, ConnectError, Connector, KeyListing, ReadEvent, Result, WriteOp,
+    Cause, ChangeItem, ChangeSet, ConnectError, Connector, KeyListing, ReadEvent, Result, WriteOp,
 };
 
 /// The one object type of a messaging system.
@@ -159,20 +158,19 @@ const LDAP_PORTS: &str =
 
 /// An LDAP error while talking to a server that did answer.
 fn protocol(what: &str, e: LdapError) -> ConnectError {
-    match e {
-        LdapError::Timeout { .. } => {
-            ConnectError::Protocol(format!("{what}: the directory stopped answering"))
-        }
+    let message = match &e {
+        LdapError::Timeout { .. } => format!("{what}: the directory stopped answering"),
         LdapError::EndOfStream | LdapError::Io { .. } => {
-            ConnectError::Protocol(format!("{what}: the directory closed the connection ({e})"))
+            format!("{what}: the directory closed the connection ({e})")
         }
-        LdapError::LdapResult { result } => ConnectError::Protocol(format!(
+        LdapError::LdapResult { result } => format!(
             "{what}: the directory answered {} ({})",
             result.rc,
             result.text.trim()
-        )),
-        e => ConnectError::Protocol(format!("{what}: {e}")),
-    }
+        ),
+        e => format!("{what}: {e}"),
+    };
+    ConnectError::Protocol(Cause::with_source(message, e))
 }
 
 impl MessagingConnector {
@@ -181,7 +179,7 @@ impl MessagingConnector {
         let seen: tls::Seen = Arc::default();
         let mut settings = LdapConnSettings::new().set_conn_timeout(cfg.timeout);
         if let Some(trust) = &cfg.tls {
-            let config = tls::client_config(trust, seen.clone()).map_err(ConnectError::Refused)?;
+            let config = tls::client_config(trust, seen.clone()).map_err(ConnectError::refused)?;
             settings = settings.set_config(Arc::new(config));
         }
         let url = cfg.url();
@@ -190,24 +188,36 @@ impl MessagingConnector {
             let stream = crate::net::connect_tcp(&cfg.addrs, cfg.timeout)
                 .await
                 .and_then(|s| s.into_std())
-                .map_err(|e| ConnectError::Unreachable(format!("{url} does not answer: {e}")))?;
+                .map_err(|e| ConnectError::unreachable(format!("{url} does not answer: {e}")))?;
             settings = settings.set_std_stream(ldap3::StdStream::Tcp(stream));
         }
         let (conn, mut ldap) = match LdapConnAsync::with_settings(settings, &url).await {
             Ok(c) => c,
             Err(e) => {
+                let pin_refused = cfg.tls.as_ref().is_some_and(|t| t.pin_refused(&seen));
                 let seen = seen.lock().expect("seen").clone();
-                return Err(match (e, seen) {
-                    (e, Some(fp)) => ConnectError::Refused(format!(
-                        "TLS with {url} failed: {e}; the server presented {fp}: set ca_file, or pin it as host_key if it is the right one"
-                    )),
+                return Err(match (&e, seen) {
+                    (_, Some(fp)) => {
+                        let message = format!(
+                            "TLS with {url} failed: {e}; the server presented {fp}: set ca_file, or pin it as host_key if it is the right one"
+                        );
+                        if pin_refused {
+                            ConnectError::IdentityMismatch(Cause::with_source(message, e))
+                        } else {
+                            ConnectError::Refused(Cause::with_source(message, e))
+                        }
+                    }
                     (
-                        e @ (LdapError::Io { .. }
-                        | LdapError::Timeout { .. }
-                        | LdapError::EndOfStream),
+                        LdapError::Io { .. } | LdapError::Timeout { .. } | LdapError::EndOfStream,
                         None,
-                    ) => ConnectError::Unreachable(format!("{url} does not answer: {e}")),
-                    (e, None) => ConnectError::Unreachable(format!("cannot connect to {url}: {e}")),
+                    ) => {
+                        let message = format!("{url} does not answer: {e}");
+                        ConnectError::Unreachable(Cause::with_source(message, e))
+                    }
+                    (_, None) => {
+                        let message = format!("cannot connect to {url}: {e}");
+                        ConnectError::Unreachable(Cause::with_source(message, e))
+                    }
                 });
             }
         };
@@ -225,12 +235,12 @@ impl MessagingConnector {
             Err(e) => {
                 driver.abort();
                 return Err(match e {
-                    LdapError::Timeout { .. } => ConnectError::Unreachable(format!(
+                    LdapError::Timeout { .. } => ConnectError::unreachable(format!(
                         "{url} does not answer the bind{LDAP_PORTS}"
                     )),
                     // An answer, but no LDAP one: another service on that port.
                     e @ LdapError::LdapResult { .. } => protocol("bind", e),
-                    e => ConnectError::Protocol(format!(
+                    e => ConnectError::protocol(format!(
                         "{url} did not answer as an LDAP server ({e}){LDAP_PORTS}"
                     )),
                 });
@@ -238,7 +248,7 @@ impl MessagingConnector {
         };
         if result.rc != 0 {
             driver.abort();
-            return Err(ConnectError::Refused(format!(
+            return Err(ConnectError::login_refused(format!(
                 "the directory at {url} refused the bind as '{}': {} (result {}): check the element's login and password",
                 cfg.bind_dn,
                 if result.rc == 49 {
@@ -343,7 +353,7 @@ impl MessagingConnector {
         let mut best: Option<(DateTime<Utc>, &'a String)> = None;
         for row in rows {
             let t = parse_time(&row.1).ok_or_else(|| {
-                ConnectError::Protocol(format!(
+                ConnectError::protocol(format!(
                     "subscriber {} has no valid modifyTimestamp ('{}'): the directory must maintain it",
                     row.0, row.1
                 ))
@@ -477,7 +487,7 @@ impl Connector for MessagingConnector {
         // Paged results give no reliable total; the key listing an init's
         // sync point just made does. Without one, progress shows what has
         // been read.
-        let closed = || ConnectError::Protocol("the reader stopped".into());
+        let closed = || ConnectError::protocol("the reader stopped");
         let count = self.listed.lock().expect("listed").take().unwrap_or(0);
         out.send(ReadEvent::Expect {
             object_type: SUBSCRIBER.into(),
@@ -500,9 +510,7 @@ impl Connector for MessagingConnector {
 
     async fn changes_since(&self, point: &str, _own_logins: &[String]) -> Result<ChangeSet> {
         let prev = LdapPoint::parse(point).ok_or_else(|| {
-            ConnectError::Protocol(
-                "the stored sync point is not a messaging directory point".into(),
-            )
+            ConnectError::protocol("the stored sync point is not a messaging directory point")
         })?;
         // The keys and the new point first: everything changed after this is
         // at or after the new boundary, so nothing falls between two syncs.
@@ -609,7 +617,7 @@ impl Connector for MessagingConnector {
             self.product
                 .attr_of(f)
                 .map(str::to_string)
-                .ok_or_else(|| ConnectError::Refused(format!("'{f}' is not a subscriber field")))
+                .ok_or_else(|| ConnectError::refused(format!("'{f}' is not a subscriber field")))
         };
         let (WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id }) = op;
         if id.object_type != SUBSCRIBER {

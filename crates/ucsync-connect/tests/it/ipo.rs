@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use ucsync_connect::ipo::{IpoConfig, IpoConnector, Known, Password, Trust};
+use ucsync_connect::ipo::{IpoConfig, IpoConnector, Known, Trust};
 use ucsync_connect::tls::fingerprint_of;
 use ucsync_connect::{ChangeItem, ConnectError, Connector, ReadEvent, WriteOp};
-use ucsync_core::{Fields, Object, ObjectId};
+use ucsync_core::{Fields, Object, ObjectId, Password};
 use ucsync_emulator::ipo::{Faults, IpoEmulator, IpoSettings, Sizes};
 
 const RW: (&str, &str) = ("ucsync", "ucsync01");
@@ -244,6 +244,7 @@ async fn errors_name_their_cause() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("401 Unauthorized"), "{e}");
+    assert!(matches!(e, ConnectError::LoginRefused(_)), "{e:?}");
     assert!(!e.is_unreachable());
     let cases: Vec<(Faults, &str)> = vec![
         (
@@ -377,9 +378,12 @@ async fn tls_is_verified_against_a_ca_file_or_a_pinned_fingerprint() {
         "{e}"
     );
     assert!(!e.is_unreachable());
+    // As a CM with another host key is: the element is not the one pinned.
+    assert!(matches!(e, ConnectError::IdentityMismatch(_)), "{e:?}");
     // Unknown to the system's trust store: refused (verification is never off).
     let e = with(Trust::System).await.unwrap_err();
     assert!(e.to_string().contains("TLS with the IP Office"), "{e}");
+    assert!(matches!(e, ConnectError::Refused(_)), "{e:?}");
     // Another CA: refused.
     let other = pki();
     let e = with(Trust::CaFile(other.ca.clone())).await.unwrap_err();

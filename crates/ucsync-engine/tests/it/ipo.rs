@@ -10,8 +10,10 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use ucsync_connect::ConnectError;
 use ucsync_connect::WriteOp;
-use ucsync_connect::ipo::{IpoConfig, Known, Password, Trust};
-use ucsync_core::{ElementKind, ElementName, Fields, JobState, ObjectId, SyncType, Trigger};
+use ucsync_connect::ipo::{IpoConfig, Known, Trust};
+use ucsync_core::{
+    ElementKind, ElementName, Fields, JobState, ObjectId, Password, SyncType, Trigger,
+};
 use ucsync_emulator::ipo::{Data, Faults, IpoEmulator, IpoSettings, Served, Sizes};
 use ucsync_store::{Element, ElementSettings, Job, NewElement};
 

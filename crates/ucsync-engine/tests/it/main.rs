@@ -16,10 +16,10 @@ use ucsync_connect::Connector;
 use ucsync_connect::cm::CmConnector;
 use ucsync_connect::cm::catalog::Catalog;
 use ucsync_connect::ipo::IpoConnector;
-use ucsync_core::{ElementKind, ElementName, SecretKey, SyncType, Trigger};
+use ucsync_core::{ElementKind, ElementName, Password, SecretKey, SyncType, Trigger};
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_engine::{ConnectorFactory, Runner, RunnerSettings, SyncEngine, SyncSettings};
-use ucsync_sat::{Password, SatConfig};
+use ucsync_sat::SatConfig;
 use ucsync_store::{Element, ElementSettings, Job, NewElement, SqliteStore, Store};
 
 pub const OWN: (&str, &str) = ("ucsync", "ucsync01");

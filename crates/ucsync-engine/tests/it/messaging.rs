@@ -11,9 +11,8 @@ use ucsync_connect::ConnectError;
 use ucsync_connect::messaging::catalog::Product as Mapping;
 use ucsync_connect::messaging::{LdapConfig, MessagingConnector};
 use ucsync_connect::tls::Trust;
-use ucsync_core::{ElementKind, ElementName, JobState, SyncType, Trigger};
+use ucsync_core::{ElementKind, ElementName, JobState, Password, SyncType, Trigger};
 use ucsync_emulator::messaging::{Faults, MessagingEmulator, MessagingSettings, Product};
-use ucsync_sat::Password;
 use ucsync_store::{Element, ElementSettings, NewElement, ObjectQuery};
 
 use crate::sync::stored;
@@ -718,6 +717,17 @@ async fn ldaps_trusts_a_ca_file_or_a_pinned_fingerprint_and_nothing_else() {
         );
         assert!(subscribers(&rig, bad).await.is_empty());
     }
+    // Another certificate than the pinned one: the element is not the one
+    // pinned, as a CM with another host key is not.
+    let e = rig.store.element("wrong-pin").await.unwrap().unwrap();
+    let refused = rig.runner.check(&e).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            ucsync_engine::RunnerError::Connect(ConnectError::IdentityMismatch(_))
+        ),
+        "{refused:?}"
+    );
     // The pinned certificate is what a check reports.
     let e = rig.store.element("by-pin").await.unwrap().unwrap();
     assert_eq!(

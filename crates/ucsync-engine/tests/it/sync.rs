@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use ucsync_core::{JobState, SecretKey, SyncType};
+use ucsync_core::{JobState, Password, SecretKey, SyncType};
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{FieldId, Request, Value};
-use ucsync_sat::{Password, SatClient, SatConfig};
+use ucsync_sat::{SatClient, SatConfig};
 use ucsync_store::{ObjectQuery, Store};
 
 use crate::{OUTSIDE, OWN, Rig, cm_settings, emulator};

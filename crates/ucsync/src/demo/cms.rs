@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
+use ucsync_core::Password;
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{FieldId, Request, Value};
-use ucsync_sat::{Password, SatClient, SatConfig};
+use ucsync_sat::{SatClient, SatConfig};
 
 /// ucsync's own login on every CM: the element's login.
 pub const OWN: (&str, &str) = ("ucsync", "ucsync-demo-1");

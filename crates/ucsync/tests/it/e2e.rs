@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value as OssiValue};
-use ucsync_sat::{Password, SatClient, SatConfig};
+use ucsync_sat::{SatClient, SatConfig};
 
 use crate::cli::{BIN, Emulator};
 use crate::service::Serve;
+use ucsync_core::Password;
 
 /// The CLI against the service, finding the admin token in the data directory.
 pub fn cli(serve: &Serve, data: &Path, args: &[&str]) -> Output {

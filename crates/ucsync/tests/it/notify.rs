@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use ucsync::serve::{Listeners, Service, Settings};
-use ucsync_core::{ElementKind, ElementName, SyncType, Trigger};
+use ucsync_core::{ElementKind, ElementName, Password, SyncType, Trigger};
 use ucsync_emulator::cm::notify::NotifyTarget;
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value};
-use ucsync_sat::{Password, SatClient, SatConfig};
+use ucsync_sat::{SatClient, SatConfig};
 use ucsync_store::{Element, ElementSettings, NewElement, ObjectQuery};
 
 pub(crate) const OWN: (&str, &str) = ("ucsync", "ucsync01");

@@ -6,11 +6,12 @@ use std::process::{Command, Output, Stdio};
 use tempfile::TempDir;
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value as OssiValue};
-use ucsync_sat::{Password, SatClient, SatConfig};
+use ucsync_sat::{SatClient, SatConfig};
 
 use crate::cli::{BIN, Emulator};
 use crate::e2e::{cli, json_of, ok};
 use crate::service::Serve;
+use ucsync_core::Password;
 
 /// An emulated CM and the service, with the CM added as `cm1` (its login
 /// `dadmin`, ucsync's own) and its init done.

@@ -1,0 +1,373 @@
+//! The bodies of `/sync` and `/jobs`: a sync request and its targets, a job
+//! with its progress and counts, and a job's changes.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ucsync_core::{ElementName, JobState, SyncType, Trigger};
+use ucsync_store as store;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema,
+    SchemaType, Type,
+};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
+
+use super::paging::page;
+use super::{FieldError, JobStateSchema, SyncTypeSchema, TriggerSchema};
+
+page!(JobPage, JobView, "A page of jobs, newest first.");
+page!(ChangePage, ChangeView, "A page of a job's changes.");
+
+/// Done and expected objects of one type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProgressView {
+    pub done: u64,
+    pub expected: u64,
+}
+
+/// What a job applied, and — for an init the discrepancy check refused —
+/// what it would have applied (`would_…`), none of which was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CountsView {
+    pub added: u64,
+    pub changed: u64,
+    pub deleted: u64,
+    pub unchanged: u64,
+    pub skipped: u64,
+    #[serde(default)]
+    pub would_add: u64,
+    #[serde(default)]
+    pub would_change: u64,
+    #[serde(default)]
+    pub would_delete: u64,
+}
+
+/// A sync job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    pub id: i64,
+    pub element: String,
+    /// The type asked for.
+    #[schema(value_type = SyncTypeSchema)]
+    pub requested: SyncType,
+    /// The type that ran (or runs).
+    #[serde(rename = "type")]
+    #[schema(value_type = SyncTypeSchema)]
+    pub sync_type: SyncType,
+    /// Why `type` differs from `requested`, or why the job failed, in words.
+    pub reason: Option<String>,
+    #[schema(value_type = TriggerSchema)]
+    pub trigger: Trigger,
+    /// The token's name, or `scheduler`.
+    pub requested_by: String,
+    #[schema(value_type = JobStateSchema)]
+    pub state: JobState,
+    /// Per object type.
+    pub progress: BTreeMap<String, ProgressView>,
+    pub counts: CountsView,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// The node that runs or ran it (its `node` setting); `null` while it
+    /// is queued.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// What the job logged, oldest first: only in the view of one job
+    /// (`GET /jobs/{id}`), never in lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub log: Option<Vec<String>>,
+}
+
+impl JobView {
+    /// The view of one job, with its log.
+    pub fn with_log(job: store::Job, log: Vec<String>) -> JobView {
+        JobView {
+            log: Some(log),
+            ..JobView::from(job)
+        }
+    }
+}
+
+impl From<store::Job> for JobView {
+    fn from(j: store::Job) -> JobView {
+        JobView {
+            id: j.id,
+            element: j.element,
+            requested: j.requested,
+            sync_type: j.sync_type,
+            reason: j.reason,
+            trigger: j.trigger,
+            requested_by: j.requested_by,
+            state: j.state,
+            progress: j
+                .progress
+                .into_iter()
+                .map(|(t, (done, expected))| (t, ProgressView { done, expected }))
+                .collect(),
+            counts: CountsView {
+                added: j.counts.added,
+                changed: j.counts.changed,
+                deleted: j.counts.deleted,
+                unchanged: j.counts.unchanged,
+                skipped: j.counts.skipped,
+                would_add: j.counts.would_add,
+                would_change: j.counts.would_change,
+                would_delete: j.counts.would_delete,
+            },
+            error: j.error,
+            created_at: j.created_at,
+            started_at: j.started_at,
+            finished_at: j.finished_at,
+            node: j.node,
+            log: None,
+        }
+    }
+}
+
+/// Filters of the job list.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobFilter {
+    /// Only this element's jobs.
+    pub element: Option<String>,
+    /// Only jobs in this state.
+    #[param(value_type = Option<JobStateSchema>)]
+    pub state: Option<JobState>,
+}
+
+/// A sync request: `elements` or `"all": true`, not both.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncBody {
+    #[serde(rename = "type")]
+    pub sync_type: SyncType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elements: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all: Option<bool>,
+}
+
+/// By hand, because "`elements` or `all: true`, not both" is an `anyOf`,
+/// which the derive cannot say; [`SyncBody::targets`] checks the same.
+impl PartialSchema for SyncBody {
+    fn schema() -> RefOr<Schema> {
+        let typed = |t: Type| ObjectBuilder::new().schema_type(SchemaType::Type(t));
+        let nullable =
+            |t: Type| ObjectBuilder::new().schema_type(SchemaType::from_iter([t, Type::Null]));
+        let names = ArrayBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+            .items(typed(Type::String).pattern(Some(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")))
+            .min_items(Some(1))
+            .description(Some("The elements to sync, by name; each is synced once."));
+        let shape = ObjectBuilder::new()
+            .property("type", SyncTypeSchema::schema())
+            .required("type")
+            .property("elements", names)
+            .property(
+                "all",
+                nullable(Type::Boolean).description(Some("`true`: every element.")),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        let named = ObjectBuilder::new()
+            .property("elements", typed(Type::Array))
+            .required("elements")
+            .property(
+                "all",
+                nullable(Type::Boolean).enum_values(Some([Value::Bool(false), Value::Null])),
+            );
+        let all = ObjectBuilder::new()
+            .property(
+                "all",
+                typed(Type::Boolean).enum_values(Some([Value::Bool(true)])),
+            )
+            .required("all")
+            .property("elements", typed(Type::Null));
+        AllOfBuilder::new()
+            .description(Some(
+                "A sync request: `elements` or `\"all\": true`, not both.",
+            ))
+            .item(shape)
+            .item(AnyOfBuilder::new().item(named).item(all))
+            .into()
+    }
+}
+
+impl ToSchema for SyncBody {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("SyncBody")
+    }
+}
+
+/// Which elements a sync request names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncTargets {
+    All,
+    /// At least one, each once, in the order given.
+    Elements(Vec<ElementName>),
+}
+
+impl SyncBody {
+    pub fn targets(&self) -> Result<SyncTargets, FieldError> {
+        match (&self.elements, self.all) {
+            (Some(_), Some(true)) => Err(FieldError::new(
+                "all",
+                "give either elements or \"all\": true, not both",
+            )),
+            (None, Some(true)) => Ok(SyncTargets::All),
+            (None, _) => Err(FieldError::new(
+                "elements",
+                "name the elements to sync in elements, or set \"all\": true",
+            )),
+            (Some(names), _) if names.is_empty() => Err(FieldError::new(
+                "elements",
+                "elements is empty: name at least one element, or set \"all\": true",
+            )),
+            (Some(names), _) => {
+                let mut out: Vec<ElementName> = Vec::with_capacity(names.len());
+                for (i, n) in names.iter().enumerate() {
+                    let name = ElementName::parse(n).map_err(|e| {
+                        FieldError::new(format!("elements[{i}]"), format!("elements[{i}]: {e}"))
+                    })?;
+                    if !out.contains(&name) {
+                        out.push(name);
+                    }
+                }
+                Ok(SyncTargets::Elements(out))
+            }
+        }
+    }
+}
+
+/// One job of a sync request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RequestedJob {
+    /// The request joined a queued or running job of the same or greater strength.
+    pub joined: bool,
+    pub job: JobView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SyncResponse {
+    pub jobs: Vec<RequestedJob>,
+}
+
+/// One object change of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChangeView {
+    #[serde(rename = "type")]
+    pub object_type: String,
+    pub key: String,
+    /// `add`, `change` or `delete`.
+    pub op: String,
+    /// The element login that made the change, when known.
+    pub by_login: Option<String>,
+    pub at_element: Option<String>,
+    pub at: String,
+    /// `false`: an init refused by the discrepancy check would have applied it.
+    pub applied: bool,
+}
+
+impl From<store::ChangeRecord> for ChangeView {
+    fn from(c: store::ChangeRecord) -> ChangeView {
+        ChangeView {
+            object_type: c.object_type,
+            key: c.key,
+            op: c.op,
+            by_login: c.by_login,
+            at_element: c.at_element,
+            at: c.at,
+            applied: c.applied,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_targets() {
+        let body = |v: serde_json::Value| serde_json::from_value::<SyncBody>(v).unwrap();
+        assert_eq!(
+            body(serde_json::json!({"type": "init", "all": true})).targets(),
+            Ok(SyncTargets::All)
+        );
+        assert_eq!(
+            body(serde_json::json!({"type": "init", "elements": ["a", "a", "b"]}))
+                .targets()
+                .unwrap(),
+            SyncTargets::Elements(vec![
+                ElementName::parse("a").unwrap(),
+                ElementName::parse("b").unwrap()
+            ])
+        );
+        for (v, field) in [
+            (serde_json::json!({"type": "init"}), "elements"),
+            (
+                serde_json::json!({"type": "init", "elements": []}),
+                "elements",
+            ),
+            (
+                serde_json::json!({"type": "init", "elements": ["a"], "all": true}),
+                "all",
+            ),
+            (
+                serde_json::json!({"type": "init", "elements": ["a b"]}),
+                "elements[0]",
+            ),
+        ] {
+            assert_eq!(body(v).targets().unwrap_err().field, field);
+        }
+    }
+
+    #[test]
+    fn the_sync_schema_says_what_targets_checks() {
+        let doc = serde_json::to_value(crate::openapi().as_ref()).unwrap();
+        let mut schema = doc["components"]["schemas"]["SyncBody"].clone();
+        schema["components"] = doc["components"].clone();
+        let validator = jsonschema::draft202012::new(&schema).unwrap();
+        for (body, valid) in [
+            (serde_json::json!({"type": "init", "all": true}), true),
+            (
+                serde_json::json!({"type": "init", "all": true, "elements": null}),
+                true,
+            ),
+            (
+                serde_json::json!({"type": "init", "elements": ["cm1"]}),
+                true,
+            ),
+            (
+                serde_json::json!({"type": "init", "elements": ["cm1"], "all": false}),
+                true,
+            ),
+            (
+                serde_json::json!({"type": "init", "elements": ["cm1"], "all": null}),
+                true,
+            ),
+            (serde_json::json!({"type": "init"}), false),
+            (serde_json::json!({"type": "init", "all": false}), false),
+            (serde_json::json!({"type": "init", "elements": []}), false),
+            (
+                serde_json::json!({"type": "init", "elements": ["a b"]}),
+                false,
+            ),
+            (
+                serde_json::json!({"type": "init", "elements": ["cm1"], "all": true}),
+                false,
+            ),
+            (
+                serde_json::json!({"type": "init", "elements": null, "all": null}),
+                false,
+            ),
+        ] {
+            assert_eq!(validator.is_valid(&body), valid, "the document on {body}");
+            let parsed: SyncBody = serde_json::from_value(body.clone()).unwrap();
+            assert_eq!(parsed.targets().is_ok(), valid, "targets() on {body}");
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! The bodies of the service's own routes: the event stream and health.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::JobView;
+
+/// One server-sent event's data; the SSE event name is its `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EventView {
+    /// A job was queued, started, or ended.
+    // Boxed: a job is ten times the size of the other events.
+    Job { job: Box<JobView> },
+    /// An element was `added`, `changed` or `removed`.
+    Element { name: String, change: String },
+    /// The client fell behind and missed `missed` events: read the lists again.
+    Lagged { missed: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HealthView {
+    /// `ok`.
+    pub status: String,
+}
