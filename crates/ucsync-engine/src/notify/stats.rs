@@ -59,6 +59,15 @@ pub struct NotifyStats {
     last_event: Mutex<BTreeMap<String, DateTime<Utc>>>,
 }
 
+/// Adds one to a labelled counter.
+fn bump(counters: &Mutex<BTreeMap<&'static str, u64>>, label: &'static str) {
+    *counters
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(label)
+        .or_default() += 1;
+}
+
 #[derive(Debug, Default, Clone)]
 struct Delay {
     buckets: Vec<u64>,
@@ -75,22 +84,12 @@ impl NotifyStats {
     /// A message was dropped before it was an event; `kind` is the
     /// parser's error kind (`oversized`, `truncated`, …).
     pub fn count_malformed(&self, kind: &'static str) {
-        *self
-            .malformed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(kind)
-            .or_default() += 1;
+        bump(&self.malformed, kind);
     }
 
     /// An event was dropped for this reason (one of [`IGNORED_REASONS`]).
     pub fn count_ignored(&self, reason: &'static str) {
-        *self
-            .ignored
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(reason)
-            .or_default() += 1;
+        bump(&self.ignored, reason);
     }
 
     /// An event was applied and committed; `received` is when it arrived.

@@ -19,14 +19,21 @@ impl Runner {
     /// At the start: the jobs this node was running when it last stopped
     /// are failed as interrupted.
     pub(super) async fn fail_own_interrupted(&self) {
-        let node = &self.inner.settings.node;
-        match self.store().fail_interrupted(Some(node), self.now()).await {
+        self.fail_interrupted(
+            Some(&self.inner.settings.node),
+            "job was running when the service stopped: failed as interrupted",
+        )
+        .await;
+    }
+
+    /// Fails as interrupted the unfinished jobs whose lease has run out,
+    /// and with `node` every unfinished job of that node; logs `why` for
+    /// each.
+    async fn fail_interrupted(&self, node: Option<&str>, why: &str) {
+        match self.store().fail_interrupted(node, self.now()).await {
             Ok(ids) => {
                 for id in ids {
-                    tracing::warn!(
-                        job = id,
-                        "job was running when the service stopped: failed as interrupted"
-                    );
+                    tracing::warn!(job = id, "{why}");
                     self.inner.queue.publish_job(id).await;
                 }
             }
@@ -49,18 +56,11 @@ impl Runner {
                 Ok(stopping) => self.cancel_local(stopping),
                 Err(e) => tracing::error!(error = %e, "cannot renew job leases"),
             }
-            match store.fail_interrupted(None, self.now()).await {
-                Ok(ids) => {
-                    for id in ids {
-                        tracing::warn!(
-                            job = id,
-                            "the node running this job stopped answering: failed as interrupted"
-                        );
-                        self.inner.queue.publish_job(id).await;
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "cannot fail interrupted jobs"),
-            }
+            self.fail_interrupted(
+                None,
+                "the node running this job stopped answering: failed as interrupted",
+            )
+            .await;
         }
     }
 
