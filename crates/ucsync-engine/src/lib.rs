@@ -3,15 +3,26 @@
 //! `ucsync-core`) and keeping the database consistent through the store: an
 //! init stages what it reads and applies it in one short final transaction,
 //! an incremental applies its changes and moves the sync point in one. The
-//! runner takes jobs from the database's queue; the scheduler fires
-//! schedules into it.
+//! runner takes jobs from the database's queue; the scheduler and notify
+//! sync add to it through a [`Queue`] handle. Modules depend on each other
+//! in one direction only (see ARCHITECTURE.md).
 
+pub mod connections;
+pub mod defaults;
+mod error;
+pub mod events;
 pub mod hashing;
 pub mod notify;
+pub mod queue;
+pub mod records;
 mod runner;
 pub mod scheduler;
 mod sync;
 
-pub use runner::{CheckReport, ConnectorFactory, Event, Runner, RunnerError, RunnerSettings};
+pub use connections::{Connections, ConnectorFactory};
+pub use error::RunnerError;
+pub use events::{Event, Events};
+pub use queue::Queue;
+pub use runner::{CheckReport, Runner, RunnerSettings};
 pub use scheduler::Scheduler;
 pub use sync::{SYNC_FORMAT, SyncEngine, SyncSettings};

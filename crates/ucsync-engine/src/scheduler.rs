@@ -1,20 +1,22 @@
 //! The scheduler: at each step it reads the stored schedules, asks
 //! `ucsync_schedule::tick` which are due at the clock's now, records each
 //! firing with a compare-and-set (so of several nodes sharing a database,
-//! exactly one fires a slot), and requests the jobs through the runner.
+//! exactly one fires a slot), and requests the jobs on the job queue.
 //! Time comes from an injected clock, so tests step it by hand.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
-use ucsync_core::{ElementKind, ElementName, Trigger};
-use ucsync_schedule::{Clock, Schedule, ScheduleSpec, ScheduleState, Target, tick};
-use ucsync_store::{NewSchedule, ScheduleId, ScheduleRecord, Store, StoreError};
+use tokio_util::task::TaskTracker;
+use ucsync_core::{ElementName, Trigger};
+use ucsync_schedule::{Clock, Target, tick};
+use ucsync_store::{ScheduleId, ScheduleRecord, StoreError};
 
-use crate::runner::Runner;
+use crate::queue::Queue;
+pub use crate::records::{first_due, parse_record, timestamp};
 
 /// Who scheduled jobs are requested by.
 pub const SCHEDULER: &str = "scheduler";
@@ -23,70 +25,10 @@ pub const SCHEDULER: &str = "scheduler";
 /// are seen within it.
 const MAX_SLEEP: Duration = Duration::from_millis(500);
 
-/// Times as the store writes them.
-pub fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn parse_time(s: &Option<String>) -> Option<DateTime<Utc>> {
-    s.as_deref()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.to_utc())
-}
-
-/// A stored schedule read back: its checked specification and state.
-pub fn parse_record(
-    r: &ScheduleRecord,
-    default_zone: Tz,
-) -> Result<(Schedule, ScheduleState), String> {
-    let spec: ScheduleSpec =
-        serde_json::from_value(r.spec.clone()).map_err(|e| format!("schedule {}: {e}", r.id))?;
-    let schedule =
-        Schedule::new(spec, default_zone).map_err(|e| format!("schedule {}: {e}", r.id))?;
-    let state = ScheduleState {
-        last_fired: parse_time(&r.last_fired),
-        next_due: parse_time(&r.next_due),
-    };
-    Ok((schedule, state))
-}
-
-/// What a new (or edited) schedule stores as its next due time: its first
-/// slot, even when that is already due.
-pub fn first_due(schedule: &Schedule, now: DateTime<Utc>) -> Option<String> {
-    let status = schedule.status(None, now);
-    status.due.or(status.next).map(timestamp)
-}
-
-/// Adds an element's default schedule (an incremental every day at its own
-/// time of day) unless it has one.
-pub async fn add_default(
-    store: &dyn Store,
-    element: &ElementName,
-    now: DateTime<Utc>,
-    zone: Tz,
-) -> Result<Option<ScheduleRecord>, StoreError> {
-    let schedule = ucsync_schedule::default_schedule(element, now, zone);
-    let next_due = first_due(&schedule, now);
-    let spec = serde_json::to_value(schedule.to_spec()).expect("a schedule serializes");
-    match store
-        .add_schedule(&NewSchedule {
-            name: format!("{element} default schedule"),
-            default_for: Some(element.clone()),
-            spec,
-            next_due,
-        })
-        .await
-    {
-        Ok(r) => Ok(Some(r)),
-        Err(StoreError::DefaultExists(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// Fires due schedules.
 #[derive(Clone)]
 pub struct Scheduler {
-    runner: Runner,
+    queue: Queue,
     clock: Arc<dyn Clock>,
     default_zone: Tz,
 }
@@ -109,50 +51,28 @@ pub struct Step {
 }
 
 impl Scheduler {
-    pub fn new(runner: Runner, clock: Arc<dyn Clock>, default_zone: Tz) -> Scheduler {
+    pub fn new(queue: Queue, clock: Arc<dyn Clock>, default_zone: Tz) -> Scheduler {
         Scheduler {
-            runner,
+            queue,
             clock,
             default_zone,
         }
     }
 
-    /// The default schedule is a system schedule: every CM and IP Office
-    /// whose first init has run has one. One lost (deleted through an
-    /// older version) is made again; returns the elements that got one.
+    /// Makes again the default schedules that were lost (see
+    /// [`crate::defaults::restore`]); returns the elements that got one.
     pub async fn restore_defaults(&self) -> Result<Vec<ElementName>, StoreError> {
-        let store = self.runner.store().clone();
-        // One read of the schedules, so a start tries to add only what is
-        // missing (not one refused insert per element).
-        let has_default: std::collections::HashSet<String> = store
-            .schedules()
-            .await?
-            .into_iter()
-            .filter_map(|s| s.default_for)
-            .collect();
-        let mut restored = Vec::new();
-        for e in store.elements().await? {
-            let synced = e.sync.last_init_at.is_some();
-            if !synced
-                || !matches!(e.kind, ElementKind::Cm | ElementKind::IpOffice)
-                || has_default.contains(e.name.as_str())
-            {
-                continue;
-            }
-            if add_default(store.as_ref(), &e.name, self.clock.now(), self.default_zone)
-                .await?
-                .is_some()
-            {
-                tracing::info!(element = %e.name, "its default schedule was missing: made again");
-                restored.push(e.name);
-            }
-        }
-        Ok(restored)
+        crate::defaults::restore(
+            self.queue.store().as_ref(),
+            self.clock.now(),
+            self.default_zone,
+        )
+        .await
     }
 
     /// One pass: fires every schedule due at the clock's now.
     pub async fn step(&self) -> Result<Step, StoreError> {
-        let store = self.runner.store().clone();
+        let store = self.queue.store().clone();
         let now = self.clock.now();
         let records = store.schedules().await?;
         let mut parsed = Vec::with_capacity(records.len());
@@ -198,7 +118,7 @@ impl Scheduler {
     ) -> Result<Vec<i64>, StoreError> {
         let names: Vec<ElementName> = match target {
             Target::All => self
-                .runner
+                .queue
                 .store()
                 .elements()
                 .await?
@@ -210,7 +130,7 @@ impl Scheduler {
         let mut jobs = Vec::with_capacity(names.len());
         for name in names {
             match self
-                .runner
+                .queue
                 .request(&name, sync_type, Trigger::Schedule, SCHEDULER)
                 .await
             {
@@ -225,9 +145,15 @@ impl Scheduler {
         Ok(jobs)
     }
 
-    /// Steps until `shutdown`, sleeping until the next due time (at most
-    /// half a second, so new and edited schedules are seen in time).
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// Runs the scheduler on `tasks` until `shutdown`: first the lost
+    /// default schedules are made again, then it steps, sleeping until the
+    /// next due time (at most half a second, so new and edited schedules
+    /// are seen in time).
+    pub fn start(self, shutdown: CancellationToken, tasks: &TaskTracker) {
+        tasks.spawn(self.run(shutdown));
+    }
+
+    async fn run(self, shutdown: CancellationToken) {
         if let Err(e) = self.restore_defaults().await {
             tracing::error!(error = %e, "cannot check the default schedules");
         }

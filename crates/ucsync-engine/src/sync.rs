@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
+use ucsync_schedule::{Clock, SystemClock};
 
+use crate::error::RunnerError;
 use crate::hashing::{HashedEvent, spawn_hasher};
 use ucsync_connect::{ChangeItem, ConnectError, Connector, ReadEvent, WriteOp};
 use ucsync_core::{
@@ -71,6 +73,8 @@ pub struct SyncEngine {
     pool_freed: Arc<Notify>,
     inits_now: Arc<AtomicUsize>,
     inits_peak: Arc<AtomicUsize>,
+    /// The engine's "now": the runner's, the notify applier's and this one's.
+    clock: Arc<dyn Clock>,
 }
 
 /// The stored form of an object: secret fields encrypted.
@@ -125,7 +129,19 @@ impl SyncEngine {
             pool_freed: Arc::new(Notify::new()),
             inits_now: Arc::new(AtomicUsize::new(0)),
             inits_peak: Arc::new(AtomicUsize::new(0)),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Takes "now" from `clock` instead of the system's (a test's clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> SyncEngine {
+        self.clock = clock;
+        self
+    }
+
+    /// Where the engine's "now" comes from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// Sets how many inits may run at once over every node of the
@@ -195,7 +211,7 @@ impl SyncEngine {
         element: &Element,
         conn: &dyn Connector,
         op: &WriteOp,
-    ) -> Result<Option<Object>, crate::RunnerError> {
+    ) -> Result<Option<Object>, RunnerError> {
         let id = match op {
             WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id } => {
                 id.clone()
@@ -223,7 +239,7 @@ impl SyncEngine {
         conn: &dyn Connector,
         id: ObjectId,
         error: ConnectError,
-    ) -> crate::RunnerError {
+    ) -> RunnerError {
         tracing::warn!(element = %element.name, object = %id, %error, "the answer to a change was lost: reading the object again");
         let read = match conn.read_one(&id).await {
             Ok(now) => self
@@ -245,7 +261,7 @@ impl SyncEngine {
                 ),
             },
         };
-        crate::RunnerError::AnswerLost { error, settled }
+        RunnerError::AnswerLost { error, settled }
     }
 
     /// Stores an object as read from the element (`None`: it does not exist).
@@ -695,7 +711,7 @@ impl SyncEngine {
     async fn forget_notified(&self, ctx: &Ctx<'_>) {
         if let Err(e) = self
             .store
-            .prune_notified_rows(ctx.element.id, chrono::Utc::now())
+            .prune_notified_rows(ctx.element.id, self.clock.now())
             .await
         {
             tracing::warn!(element = %ctx.element.name, error = %e, "cannot forget the rows notify sync applied");

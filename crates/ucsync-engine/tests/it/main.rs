@@ -16,11 +16,12 @@ use ucsync_connect::Connector;
 use ucsync_connect::cm::CmConnector;
 use ucsync_connect::cm::catalog::Catalog;
 use ucsync_connect::ipo::IpoConnector;
-use ucsync_core::{ElementKind, ElementName, Password, SecretKey, SyncType, Trigger};
+use ucsync_core::{ElementKind, ElementName, JobState, Password, SecretKey, SyncType, Trigger};
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
-use ucsync_engine::{ConnectorFactory, Runner, RunnerSettings, SyncEngine, SyncSettings};
+use ucsync_engine::{ConnectorFactory, Event, Runner, RunnerSettings, SyncEngine, SyncSettings};
 use ucsync_sat::SatConfig;
-use ucsync_store::{Element, ElementSettings, Job, NewElement, SqliteStore, Store};
+use ucsync_schedule::{Clock, SystemClock};
+use ucsync_store::{Element, ElementSettings, Job, JobId, NewElement, SqliteStore, Store};
 
 pub const OWN: (&str, &str) = ("ucsync", "ucsync01");
 pub const OUTSIDE: (&str, &str) = ("craft", "craft01");
@@ -102,6 +103,19 @@ impl Rig {
     }
 
     pub async fn with_factory(settings: RunnerSettings, factory: ConnectorFactory) -> Rig {
+        Rig::build(settings, factory, Arc::new(SystemClock)).await
+    }
+
+    /// A rig whose engine takes "now" from `clock`.
+    pub async fn with_clock(clock: Arc<dyn Clock>) -> Rig {
+        Rig::build(RunnerSettings::default(), factory(), clock).await
+    }
+
+    async fn build(
+        settings: RunnerSettings,
+        factory: ConnectorFactory,
+        clock: Arc<dyn Clock>,
+    ) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let secret = SecretKey::generate();
         let store: Arc<dyn Store> = Arc::new(
@@ -109,7 +123,9 @@ impl Rig {
                 .await
                 .unwrap(),
         );
-        let runner = Rig::runner_with(&store, &secret, settings, factory);
+        let engine = SyncEngine::new(store.clone(), secret.clone(), SyncSettings::default())
+            .with_clock(clock);
+        let runner = Runner::new(engine, factory, settings);
         Rig {
             _dir: dir,
             store,
@@ -175,5 +191,39 @@ impl Rig {
             .await
             .unwrap();
         self.runner.wait(job.job.id).await.unwrap()
+    }
+}
+
+/// Waits until the job has left the queue (claimed by this runner's node),
+/// told by the event stream.
+pub async fn claimed(runner: &Runner, id: JobId) -> Job {
+    let mut events = runner.subscribe();
+    let job = runner.store().job(id).await.unwrap().unwrap();
+    if job.state != JobState::Queued {
+        return job;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => panic!("job {id} was not claimed"),
+            Ok(Ok(Event::Job { job })) if job.id == id && job.state != JobState::Queued => {
+                return *job;
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("the event stream failed: {e}"),
+        }
+    }
+}
+
+/// Waits until `done` says yes, looking every 10 ms for at most a minute:
+/// for what nothing tells (a job's progress is written, not streamed).
+pub async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not in time"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

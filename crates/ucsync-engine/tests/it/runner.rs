@@ -1,5 +1,6 @@
 //! The runner as a service uses it: the queue in the database across
-//! restarts, stopping, the alternate host, and the pinned host key.
+//! restarts, stopping, the alternate host, and the pinned host key. Tests
+//! wait on the event stream (or paused time), never for a while.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use ucsync_emulator::cm::CmSettings;
 use ucsync_engine::{Event, RunnerSettings};
 use ucsync_store::ElementUpdate;
 
-use crate::{Rig, cm_settings, emulator};
+use crate::{Rig, claimed, cm_settings, emulator, until};
 
 fn name(s: &str) -> ElementName {
     ElementName::parse(s).unwrap()
@@ -28,7 +29,11 @@ async fn queued_jobs_survive_a_restart_and_run_after_it() {
         .await
         .unwrap();
     assert_eq!(queued.job.state, JobState::Queued);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Many polls of the queue go by: time is paused and moved on, as
+    // nothing of the stopped runner is left to run.
+    tokio::time::pause();
+    tokio::time::advance(RunnerSettings::default().poll * 10).await;
+    tokio::time::resume();
     assert_eq!(
         rig.store.job(queued.job.id).await.unwrap().unwrap().state,
         JobState::Queued,
@@ -67,17 +72,15 @@ async fn stopping_a_queued_job_and_a_running_one() {
     let stopped = rig.runner.stop(queued.job.id).await.unwrap().unwrap();
     assert_eq!(stopped.state, JobState::Stopped);
     // Wait until the init reads, then stop it.
-    loop {
+    until("the init reads", || async {
         let j = rig.store.job(running.job.id).await.unwrap().unwrap();
-        if j.progress.values().map(|p| p.0).sum::<u64>() > 20 {
-            break;
-        }
         assert!(
             !j.state.is_finished(),
             "the init ended before it could be stopped"
         );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        j.progress.values().map(|p| p.0).sum::<u64>() > 20
+    })
+    .await;
     rig.runner.stop(running.job.id).await.unwrap();
     let j = rig.runner.wait(running.job.id).await.unwrap();
     assert_eq!(j.state, JobState::Stopped, "{:?}", j.error);
@@ -87,8 +90,8 @@ async fn stopping_a_queued_job_and_a_running_one() {
         0,
         "nothing committed"
     );
-    // The stream told of each change of state, up to the last (which may
-    // come a little after the job's state is stored).
+    // The stream told of each change of state, up to the last (told
+    // before the wait ends).
     let mut states = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while states.last() != Some(&JobState::Stopped) {
@@ -120,9 +123,7 @@ async fn shutdown_stops_running_jobs_cleanly() {
         .await
         .unwrap()
         .job;
-    while rig.store.job(job.id).await.unwrap().unwrap().state == JobState::Queued {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    claimed(&rig.runner, job.id).await;
     rig.runner.shutdown().await;
     let j = rig.store.job(job.id).await.unwrap().unwrap();
     assert_eq!(j.state, JobState::Stopped, "{:?}", j.error);
@@ -237,9 +238,7 @@ async fn administering_waits_for_no_job() {
         .await
         .unwrap()
         .job;
-    while rig.store.job(job.id).await.unwrap().unwrap().state == JobState::Queued {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    claimed(&rig.runner, job.id).await;
     let op = ucsync_connect::WriteOp::Remove {
         id: ucsync_core::ObjectId::new("station", "1001"),
     };
@@ -307,9 +306,7 @@ async fn stopping_an_incremental_that_waits_on_a_cm_that_stopped_answering() {
         .await
         .unwrap()
         .job;
-    while rig.store.job(job.id).await.unwrap().unwrap().state == JobState::Queued {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    claimed(&rig.runner, job.id).await;
     rig.runner.stop(job.id).await.unwrap();
     let j = rig.runner.wait(job.id).await.unwrap();
     assert_eq!(
@@ -342,9 +339,7 @@ async fn a_stop_asked_on_another_node_reaches_the_running_one() {
         .await
         .unwrap()
         .job;
-    while rig.store.job(job.id).await.unwrap().unwrap().state == JobState::Queued {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    claimed(&rig.runner, job.id).await;
     // Another node, sharing the database, started after the job was claimed here.
     let other = Rig::runner(
         &rig.store,

@@ -65,8 +65,10 @@ async fn rig_with_unreachable(name: &str) -> Rig {
 #[tokio::test]
 async fn a_cm_gets_its_daily_incremental_after_its_first_init() {
     let emu = emulator(cm_settings()).await;
-    let rig = Rig::new(8).await;
-    let before = Utc::now();
+    // One clock for the runner and the scheduler, standing still.
+    let made = Utc::now();
+    let clock = Arc::new(ManualClock::new(made));
+    let rig = Rig::with_clock(clock.clone()).await;
     rig.add_cm("cm1", &emu).await;
     let schedules = rig.store.schedules().await.unwrap();
     assert_eq!(schedules.len(), 1, "{schedules:?}");
@@ -75,17 +77,15 @@ async fn a_cm_gets_its_daily_incremental_after_its_first_init() {
     assert_eq!(d.spec["sync_type"], "incremental");
     assert_eq!(d.spec["repeat"], json!({"every": {"n": 1, "unit": "days"}}));
     let due = at(d.next_due.as_deref().unwrap());
-    // Within a day of when the schedule was made (the test cannot tell
-    // that moment closer than these two).
-    let now = Utc::now();
-    assert!(due > before && due <= now + TimeDelta::days(1), "{due}");
+    // Within a day of when the schedule was made.
+    assert!(due > made && due <= made + TimeDelta::days(1), "{due}");
 
     // A second init does not add another.
     rig.sync("cm1", SyncType::Init).await;
     assert_eq!(rig.store.schedules().await.unwrap().len(), 1);
 
-    let clock = Arc::new(ManualClock::new(due - TimeDelta::seconds(1)));
-    let s = Scheduler::new(rig.runner.clone(), clock.clone(), Tz::UTC);
+    clock.set(due - TimeDelta::seconds(1));
+    let s = Scheduler::new(rig.runner.queue().clone(), clock.clone(), Tz::UTC);
     assert!(s.step().await.unwrap().fired.is_empty(), "not due yet");
     clock.set(due);
     let step = s.step().await.unwrap();
@@ -119,7 +119,7 @@ async fn a_fixed_time_job_fires_once() {
     )
     .await;
     let clock = Arc::new(ManualClock::new(t));
-    let s = Scheduler::new(rig.runner.clone(), clock.clone(), Tz::UTC);
+    let s = Scheduler::new(rig.runner.queue().clone(), clock.clone(), Tz::UTC);
     let got = fires_at(
         &s,
         id,
@@ -147,7 +147,7 @@ async fn repeats_stop_at_their_end() {
     )
     .await;
     let clock = Arc::new(ManualClock::new(t));
-    let s = Scheduler::new(rig.runner.clone(), clock.clone(), Tz::UTC);
+    let s = Scheduler::new(rig.runner.queue().clone(), clock.clone(), Tz::UTC);
     let times: Vec<_> = (0..8).map(|h| t + TimeDelta::hours(h)).collect();
     // 00:00, 02:00 and 04:00; 06:00 is past the end.
     assert_eq!(
@@ -172,7 +172,7 @@ async fn runs_missed_while_down_run_once() {
     // The service was down for five days and starts at 12:00.
     let back = t + TimeDelta::days(5) + TimeDelta::hours(11);
     let clock = Arc::new(ManualClock::new(back));
-    let s = Scheduler::new(rig.runner.clone(), clock.clone(), Tz::UTC);
+    let s = Scheduler::new(rig.runner.queue().clone(), clock.clone(), Tz::UTC);
     let step = s.step().await.unwrap();
     assert_eq!(step.fired.len(), 1);
     assert_eq!(step.fired[0].1.len(), 1, "one job, not one per missed day");
@@ -198,7 +198,7 @@ async fn a_daily_run_neither_skips_nor_doubles_across_daylight_saving() {
     )
     .await;
     let clock = Arc::new(ManualClock::new(first));
-    let s = Scheduler::new(rig.runner.clone(), clock.clone(), Tz::UTC);
+    let s = Scheduler::new(rig.runner.queue().clone(), clock.clone(), Tz::UTC);
     // Every 10 minutes over four days around the change.
     let times: Vec<_> = (0..4 * 24 * 6)
         .map(|i| first + TimeDelta::minutes(10 * i))
@@ -219,8 +219,8 @@ async fn of_two_nodes_one_fires_a_slot() {
     )
     .await;
     let clock = Arc::new(ManualClock::new(t));
-    let a = Scheduler::new(rig.runner.clone(), clock.clone(), Tz::UTC);
-    let b = Scheduler::new(rig.runner.clone(), clock.clone(), Tz::UTC);
+    let a = Scheduler::new(rig.runner.queue().clone(), clock.clone(), Tz::UTC);
+    let b = Scheduler::new(rig.runner.queue().clone(), clock.clone(), Tz::UTC);
     let (x, y) = tokio::join!(a.step(), b.step());
     assert_eq!(x.unwrap().fired.len() + y.unwrap().fired.len(), 1);
 }
@@ -234,7 +234,7 @@ async fn a_lost_default_schedule_is_made_again() {
     rig.add_cm("cm1", &emu).await;
     rig.add_element_only("never-synced", 1).await;
     let s = Scheduler::new(
-        rig.runner.clone(),
+        rig.runner.queue().clone(),
         Arc::new(ManualClock::new(Utc::now())),
         Tz::UTC,
     );

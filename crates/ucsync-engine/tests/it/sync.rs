@@ -859,7 +859,7 @@ async fn connections_can_stay_open_between_jobs() {
         sessions,
         "one login per SAT session, kept for all three jobs"
     );
-    runner.close().await;
+    runner.shutdown().await;
     let logoffs = || {
         emu.cm()
             .history()

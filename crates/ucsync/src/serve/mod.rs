@@ -17,9 +17,9 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use ucsync_core::{Role, SecretKey, Thresholds};
 use ucsync_engine::{Runner, RunnerSettings, Scheduler, SyncEngine, SyncSettings};
-use ucsync_schedule::SystemClock;
 use ucsync_store::{PgStore, SqliteStore, Store};
 
 pub use settings::{ServeArgs, Settings};
@@ -112,6 +112,8 @@ pub struct Service {
     pub https: Option<Https>,
     pub runner: Runner,
     shutdown: CancellationToken,
+    /// The runner, the scheduler and notify sync.
+    engine_tasks: TaskTracker,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Held while the service runs: one service per data directory.
     _data_lock: datadir::DataDirLock,
@@ -252,7 +254,9 @@ impl Service {
                 node: node.clone(),
             },
         };
-        let runner = Runner::new(
+        let shutdown = CancellationToken::new();
+        let engine_tasks = TaskTracker::new();
+        let runner = Runner::start(
             engine,
             crate::connectors::factory(settings.sessions, settings.element_networks.clone()),
             RunnerSettings {
@@ -263,16 +267,20 @@ impl Service {
                 lease: Duration::from_secs(settings.job_lease_seconds),
                 ..RunnerSettings::default()
             },
+            shutdown.child_token(),
+            &engine_tasks,
         );
         let admin_token_file = settings.data_path("admin.token");
         first_admin_token(store.as_ref(), &admin_token_file).await?;
 
         let notifier = ucsync_engine::notify::Notifier::start(
-            runner.clone(),
+            runner.notify_handles(),
             ucsync_engine::notify::NotifySettings {
                 init_min_interval: Duration::from_secs(settings.notify_init_min_interval),
                 ..ucsync_engine::notify::NotifySettings::default()
             },
+            shutdown.child_token(),
+            &engine_tasks,
         );
         let syslog = syslog::start(
             listeners.syslog,
@@ -296,9 +304,13 @@ impl Service {
             shutdown.child_token(),
         )?;
         let syslog_addr = syslog.addr;
-        let scheduler = Scheduler::new(runner.clone(), Arc::new(SystemClock), zone);
-        let mut tasks = vec![tokio::spawn(scheduler.run(shutdown.child_token()))];
-        tasks.extend(syslog.tasks);
+        Scheduler::new(
+            runner.queue().clone(),
+            runner.engine().clock().clone(),
+            zone,
+        )
+        .start(shutdown.child_token(), &engine_tasks);
+        let mut tasks = syslog.tasks;
 
         let listener = listeners.http;
         // What `GET /nodes` shows of this node.
@@ -351,6 +363,7 @@ impl Service {
             https,
             runner,
             shutdown,
+            engine_tasks,
             tasks,
             _data_lock: data_lock,
             joined,
@@ -360,7 +373,9 @@ impl Service {
     /// Stops taking requests, stops running jobs at a safe point, and waits.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        self.runner.shutdown().await;
+        // Running jobs end at their next safe point.
+        self.engine_tasks.close();
+        self.engine_tasks.wait().await;
         let j = &self.joined;
         if let Err(e) = j.store.leave_node(&j.node).await {
             tracing::warn!(node = %j.node, error = %e, "cannot give up the node name");

@@ -11,225 +11,36 @@
 //! runs on the element. Knows nothing of syslog: the service's listener
 //! hands events in as [`Incoming`].
 
+mod stats;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use ucsync_connect::{ElementEvent, EventMeaning};
 use ucsync_core::{ElementKind, ElementName, ObjectId, SyncType, Trigger};
 use ucsync_store::{Change, Element};
 
-use crate::Runner;
+use crate::connections::Connections;
+use crate::events::Event;
+use crate::queue::Queue;
+use crate::sync::SyncEngine;
+pub use stats::{DELAY_BUCKETS, IGNORED_REASONS, MALFORMED_KINDS, NotifyStats};
 
-/// Upper bounds of the delay buckets (event received → committed), seconds.
-pub const DELAY_BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
-
-/// Why an event was not applied, as metric labels.
-pub const IGNORED_REASONS: &[&str] = &[
-    "unknown-element",
-    "not-cm",
-    "notify-sync-off",
-    "wrong-address",
-    "own-login",
-    "not-data",
-    "not-synchronized",
-    "unreadable",
-    "whole-type",
-    "unsupported",
-    "rate-limited",
-    "outside-element-networks",
-    "overloaded",
-    "read-failed",
-    "too-many-connections",
-    "unknown-sender",
-    "init-too-soon",
-];
-
-/// The kinds of syslog messages dropped before they were events (the
-/// `kind()` labels of `ucsync-syslog`'s errors).
-pub const MALFORMED_KINDS: &[&str] = &[
-    "oversized",
-    "truncated",
-    "malformed",
-    "invalid-utf8",
-    "not-notify",
-];
-
-/// The counters of notify sync on this node, for `/metrics`.
-#[derive(Debug, Default)]
-pub struct NotifyStats {
-    received: AtomicU64,
-    applied: AtomicU64,
-    merged: AtomicU64,
-    ignored: Mutex<BTreeMap<&'static str, u64>>,
-    malformed: Mutex<BTreeMap<&'static str, u64>>,
-    delay: Mutex<Delay>,
-    /// Per element: when its last event was received.
-    last_event: Mutex<BTreeMap<String, DateTime<Utc>>>,
-}
-
-#[derive(Debug, Default, Clone)]
-struct Delay {
-    buckets: Vec<u64>,
-    sum: f64,
-    count: u64,
-}
-
-impl NotifyStats {
-    /// A well-formed notify event arrived (whatever happens to it then).
-    pub fn count_received(&self) {
-        self.received.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A message was dropped before it was an event; `kind` is the
-    /// parser's error kind (`oversized`, `truncated`, …).
-    pub fn count_malformed(&self, kind: &'static str) {
-        *self
-            .malformed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(kind)
-            .or_default() += 1;
-    }
-
-    /// An event was dropped for this reason (one of [`IGNORED_REASONS`]).
-    pub fn count_ignored(&self, reason: &'static str) {
-        *self
-            .ignored
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(reason)
-            .or_default() += 1;
-    }
-
-    fn count_applied(&self, received: Instant) {
-        self.applied.fetch_add(1, Ordering::Relaxed);
-        let seconds = received.elapsed().as_secs_f64();
-        let mut d = self.delay.lock().unwrap_or_else(|e| e.into_inner());
-        if d.buckets.is_empty() {
-            d.buckets = vec![0; DELAY_BUCKETS.len()];
-        }
-        if let Some(i) = DELAY_BUCKETS.iter().position(|b| seconds <= *b) {
-            d.buckets[i] += 1;
-        }
-        d.sum += seconds;
-        d.count += 1;
-    }
-
-    pub fn received(&self) -> u64 {
-        self.received.load(Ordering::Relaxed)
-    }
-
-    pub fn applied(&self) -> u64 {
-        self.applied.load(Ordering::Relaxed)
-    }
-
-    /// Events folded into another event's read of the same object.
-    pub fn merged(&self) -> u64 {
-        self.merged.load(Ordering::Relaxed)
-    }
-
-    pub fn ignored(&self, reason: &str) -> u64 {
-        self.ignored
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(reason)
-            .copied()
-            .unwrap_or(0)
-    }
-
-    pub fn malformed(&self, kind: &str) -> u64 {
-        self.malformed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(kind)
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// When the element's last event was received on this node.
-    pub fn last_event(&self, element: &str) -> Option<DateTime<Utc>> {
-        self.last_event
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(element)
-            .copied()
-    }
-
-    /// The counters in the Prometheus text format.
-    pub fn render(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "# HELP ucsync_notify_events_received_total Notify events received (well-formed).\n\
-             # TYPE ucsync_notify_events_received_total counter\n\
-             ucsync_notify_events_received_total {}",
-            self.received()
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ucsync_notify_events_applied_total Notify events applied and committed.\n\
-             # TYPE ucsync_notify_events_applied_total counter\n\
-             ucsync_notify_events_applied_total {}",
-            self.applied()
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ucsync_notify_events_merged_total Notify events merged into a read of the same object.\n\
-             # TYPE ucsync_notify_events_merged_total counter\n\
-             ucsync_notify_events_merged_total {}",
-            self.merged()
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ucsync_notify_events_ignored_total Notify events not applied, by reason.\n\
-             # TYPE ucsync_notify_events_ignored_total counter"
-        );
-        for r in IGNORED_REASONS {
-            let _ = writeln!(
-                out,
-                "ucsync_notify_events_ignored_total{{reason=\"{r}\"}} {}",
-                self.ignored(r)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP ucsync_notify_messages_malformed_total Syslog messages dropped before they were events, by kind.\n\
-             # TYPE ucsync_notify_messages_malformed_total counter"
-        );
-        for k in MALFORMED_KINDS {
-            let _ = writeln!(
-                out,
-                "ucsync_notify_messages_malformed_total{{kind=\"{k}\"}} {}",
-                self.malformed(k)
-            );
-        }
-        let d = self.delay.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let _ = writeln!(
-            out,
-            "# HELP ucsync_notify_delay_seconds From a notify event received to its change committed.\n\
-             # TYPE ucsync_notify_delay_seconds histogram"
-        );
-        let mut cumulative = 0;
-        for (i, b) in DELAY_BUCKETS.iter().enumerate() {
-            cumulative += d.buckets.get(i).copied().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "ucsync_notify_delay_seconds_bucket{{le=\"{b}\"}} {cumulative}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "ucsync_notify_delay_seconds_bucket{{le=\"+Inf\"}} {}\nucsync_notify_delay_seconds_sum {}\nucsync_notify_delay_seconds_count {}",
-            d.count, d.sum, d.count
-        );
-    }
+/// What notify sync uses of the engine, and nothing more: the job queue
+/// (whether a job runs on an element, an init to queue, the event
+/// stream), the elements' connections, the sync engine (to store an
+/// object as a job would), and the counters it keeps.
+#[derive(Debug, Clone)]
+pub struct Handles {
+    pub queue: Queue,
+    pub connections: Connections,
+    pub engine: SyncEngine,
+    pub stats: Arc<NotifyStats>,
 }
 
 /// One change event as the listener received it.
@@ -290,13 +101,29 @@ pub struct Notifier {
 type KnownAddresses = Arc<std::sync::RwLock<HashSet<IpAddr>>>;
 
 impl Notifier {
-    /// Starts the notify applier of a runner; it ends with the runner.
-    pub fn start(runner: Runner, settings: NotifySettings) -> Notifier {
+    /// Starts the notify applier on `tasks`; its tasks end when `shutdown`
+    /// is cancelled.
+    pub fn start(
+        handles: Handles,
+        settings: NotifySettings,
+        shutdown: CancellationToken,
+        tasks: &TaskTracker,
+    ) -> Notifier {
         let (tx, rx) = mpsc::channel(settings.queue.max(1));
         let (unverified, unverified_rx) = mpsc::channel((settings.queue / 16).max(1));
-        let stats = runner.notify_stats().clone();
+        let stats = handles.stats.clone();
         let known = KnownAddresses::default();
-        tokio::spawn(dispatch(runner, settings, rx, unverified_rx, known.clone()));
+        tasks.spawn(dispatch(
+            Dispatch {
+                h: handles,
+                settings,
+                known: known.clone(),
+                shutdown,
+                tasks: tasks.clone(),
+            },
+            rx,
+            unverified_rx,
+        ));
         Notifier {
             tx,
             unverified,
@@ -344,12 +171,12 @@ struct Senders {
 }
 
 impl Senders {
-    async fn refresh(&mut self, runner: &Runner, ttl: Duration, known: &KnownAddresses) {
+    async fn refresh(&mut self, queue: &Queue, ttl: Duration, known: &KnownAddresses) {
         if self.read_at.is_some_and(|t| t.elapsed() < ttl) {
             return;
         }
         self.read_at = Some(Instant::now());
-        let elements = match runner.store().elements().await {
+        let elements = match queue.store().elements().await {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(error = %e, "notify sync cannot read the elements");
@@ -381,22 +208,38 @@ impl Senders {
     }
 }
 
+/// What the dispatcher works with.
+struct Dispatch {
+    h: Handles,
+    settings: NotifySettings,
+    known: KnownAddresses,
+    shutdown: CancellationToken,
+    /// Where the workers run.
+    tasks: TaskTracker,
+}
+
 /// Checks each event against its element and hands it to the element's
 /// worker; events from known senders first.
 async fn dispatch(
-    runner: Runner,
-    settings: NotifySettings,
+    d: Dispatch,
     mut rx: mpsc::Receiver<Incoming>,
     mut unverified: mpsc::Receiver<Incoming>,
-    known: KnownAddresses,
 ) {
-    let stats = runner.notify_stats().clone();
-    let shutdown = runner.shutdown_token().clone();
+    let Dispatch {
+        h,
+        settings,
+        known,
+        shutdown,
+        tasks,
+    } = d;
+    let stats = h.stats.clone();
     // An element added or changed, or a job (an init) that ended, on this
     // node: the elements are read again at the next event.
-    let mut changes = runner.subscribe();
+    let mut changes = h.queue.events().subscribe();
     let mut senders = Senders::default();
-    senders.refresh(&runner, settings.element_ttl, &known).await;
+    senders
+        .refresh(&h.queue, settings.element_ttl, &known)
+        .await;
     // Per element: when its last event was written to the store.
     let mut recorded: HashMap<String, Instant> = HashMap::new();
     let mut workers: HashMap<String, mpsc::UnboundedSender<Incoming>> = HashMap::new();
@@ -408,7 +251,7 @@ async fn dispatch(
                 if matches!(change, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
                     return;
                 }
-                let notify = matches!(&change, Ok(crate::Event::Element { change, .. }) if change == "notify");
+                let notify = matches!(&change, Ok(Event::Element { change, .. }) if change == "notify");
                 if !notify {
                     senders.read_at = None;
                 }
@@ -417,7 +260,9 @@ async fn dispatch(
             ev = rx.recv() => match ev { Some(ev) => ev, None => return },
             ev = unverified.recv() => match ev { Some(ev) => ev, None => return },
         };
-        senders.refresh(&runner, settings.element_ttl, &known).await;
+        senders
+            .refresh(&h.queue, settings.element_ttl, &known)
+            .await;
         let source = canonical(ev.source);
         if !senders.known(source) {
             stats.count_ignored("unknown-sender");
@@ -445,18 +290,14 @@ async fn dispatch(
         }
         // Received from the element: its time is kept (in the store at most
         // once a second per element).
-        let now = Utc::now();
-        stats
-            .last_event
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(element.name.to_string(), now);
+        let now = h.engine.clock().now();
+        stats.record_event(element.name.as_str(), now);
         let last = recorded.get(&ev.element);
         if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
             recorded.insert(ev.element.clone(), Instant::now());
-            let store = runner.store().clone();
+            let store = h.queue.store().clone();
             let id = element.id;
-            tokio::spawn(async move {
+            tasks.spawn(async move {
                 if let Err(e) = store.record_notify_event(id, now).await {
                     tracing::warn!(error = %e, "cannot record the time of a notify event");
                 }
@@ -473,16 +314,17 @@ async fn dispatch(
         let name = element.name.to_string();
         let worker = workers.entry(name.clone()).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(work(
-                runner.clone(),
+            tasks.spawn(work(
+                h.clone(),
                 settings.clone(),
                 element.name.clone(),
                 rx,
+                shutdown.clone(),
             ));
             tx
         });
         if let Err(mpsc::error::SendError(ev)) = worker.send(ev) {
-            // The worker ended (the runner is stopping).
+            // The worker ended (notify sync is stopping).
             drop(ev);
             workers.remove(&name);
         }
@@ -533,12 +375,12 @@ struct Batch {
 
 /// Applies one element's events, one batch after another.
 async fn work(
-    runner: Runner,
+    h: Handles,
     settings: NotifySettings,
     name: ElementName,
     mut rx: mpsc::UnboundedReceiver<Incoming>,
+    shutdown: CancellationToken,
 ) {
-    let shutdown = runner.shutdown_token().clone();
     let mut last_init = None;
     loop {
         let first = tokio::select! {
@@ -556,7 +398,7 @@ async fn work(
         }
         // What arrives while a job runs on the element waits for it.
         loop {
-            match runner.busy(name.as_str()).await {
+            match h.queue.busy(name.as_str()).await {
                 Ok(false) => break,
                 Ok(true) => {}
                 Err(e) => {
@@ -571,7 +413,7 @@ async fn work(
                 events.push(ev);
             }
         }
-        apply(&runner, &name, events, &settings, &mut last_init).await;
+        apply(&h, &name, events, &settings, &mut last_init).await;
     }
 }
 
@@ -579,14 +421,14 @@ async fn work(
 type LastInit = Option<(Instant, i64)>;
 
 async fn apply(
-    runner: &Runner,
+    h: &Handles,
     name: &ElementName,
     events: Vec<Incoming>,
     settings: &NotifySettings,
     last_init: &mut LastInit,
 ) {
-    let stats = runner.notify_stats().clone();
-    let element = match runner.store().element(name.as_str()).await {
+    let stats = h.stats.clone();
+    let element = match h.queue.store().element(name.as_str()).await {
         Ok(Some(e)) if e.settings.notify_sync => e,
         Ok(_) => {
             for _ in &events {
@@ -605,7 +447,7 @@ async fn apply(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let conn = match runner.connection(&element).await {
+        let conn = match h.connections.connection(&element).await {
             Ok((c, _)) => c,
             Err(e) => {
                 tracing::warn!(element = %name, error = %e, "notify sync cannot connect to the element");
@@ -632,7 +474,7 @@ async fn apply(
                             .insert(id, (ev.event.login.clone(), at.clone()))
                             .is_some()
                         {
-                            stats.merged.fetch_add(1, Ordering::Relaxed);
+                            stats.count_merged();
                         }
                     }
                     batch.row_keys.push(row_key);
@@ -641,14 +483,7 @@ async fn apply(
             }
         }
         if let Some(reason) = batch.inits.first() {
-            queue_init(
-                runner,
-                &element,
-                reason,
-                settings.init_min_interval,
-                last_init,
-            )
-            .await;
+            queue_init(h, &element, reason, settings.init_min_interval, last_init).await;
         }
         if batch.objects.is_empty() {
             return;
@@ -659,7 +494,7 @@ async fn apply(
             match conn.read_one(id).await {
                 Ok(now) => {
                     let upsert = now.map(|obj| {
-                        let (fields, hash) = runner.engine().prepare(conn.as_ref(), &obj);
+                        let (fields, hash) = h.engine.prepare(conn.as_ref(), &obj);
                         (fields, hash, conn.display_name(&obj))
                     });
                     changes.push(Change {
@@ -677,7 +512,7 @@ async fn apply(
         }
         if let Some(e) = failed {
             // The kept connection may be broken: once more on a new one.
-            runner.forget(name.as_str()).await;
+            h.connections.forget(name.as_str()).await;
             if attempt < 2 {
                 tracing::info!(element = %name, error = %e, "notify sync read failed; reconnecting");
                 continue;
@@ -688,7 +523,8 @@ async fn apply(
             }
             return;
         }
-        match runner
+        match h
+            .queue
             .store()
             .apply_notify(element.id, changes, &batch.row_keys)
             .await
@@ -699,7 +535,7 @@ async fn apply(
                 }
                 tracing::debug!(element = %name, events = batch.received.len(), ?counts, "notify events applied");
                 if counts.added + counts.changed + counts.deleted > 0 {
-                    runner.publish(crate::Event::Element {
+                    h.queue.events().publish(Event::Element {
                         name: name.to_string(),
                         change: "notify".into(),
                     });
@@ -721,7 +557,7 @@ async fn apply(
 /// most one is queued per `min_interval`: events can be forged (UDP trusts
 /// the source address), and an init reads the whole CM.
 async fn queue_init(
-    runner: &Runner,
+    h: &Handles,
     element: &Element,
     reason: &str,
     min_interval: Duration,
@@ -730,23 +566,24 @@ async fn queue_init(
     if let Some((at, job)) = *last
         && at.elapsed() < min_interval
     {
-        runner.notify_stats().count_ignored("init-too-soon");
+        h.stats.count_ignored("init-too-soon");
         let warning = format!(
             "notify sync asked for another init ({reason}) {} s after this one: not queued, at most one per {} s (notify_init_min_interval); if nobody changed that form on the CM, the events may be forged: take them over TLS with client certificates",
             at.elapsed().as_secs(),
             min_interval.as_secs()
         );
-        let _ = runner.store().job_log(job, &warning).await;
+        let _ = h.queue.store().job_log(job, &warning).await;
         tracing::warn!(element = %element.name, job, %reason, "notify sync refused another init this soon");
         return;
     }
-    match runner
+    match h
+        .queue
         .request(&element.name, SyncType::Init, Trigger::Notify, "notify")
         .await
     {
         Ok(r) if !r.joined => {
             *last = Some((Instant::now(), r.job.id));
-            let store = runner.store();
+            let store = h.queue.store();
             let _ = store
                 .set_job_type(r.job.id, SyncType::Init, Some(reason))
                 .await;

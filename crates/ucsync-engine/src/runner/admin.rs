@@ -1,0 +1,72 @@
+//! What the API asks of an element outside jobs: a connection check, and
+//! administering an object through ucsync (made on the element and stored
+//! in one step, refused while a job runs on the element).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use ucsync_connect::{Connector, WriteOp};
+use ucsync_core::{ElementName, Object};
+use ucsync_store::Element;
+
+use super::Runner;
+use crate::error::RunnerError;
+
+/// What a connection check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckReport {
+    pub version: String,
+    /// The element's host-key (or certificate) fingerprint.
+    pub fingerprint: Option<String>,
+    /// The address that answered.
+    pub host: String,
+}
+
+impl Runner {
+    /// Connects to the element (its alternate host when the host does not
+    /// answer), logs in, and reports what it found.
+    pub async fn check(&self, element: &Element) -> Result<CheckReport, RunnerError> {
+        let (conn, host) = self.inner.connections.open(element).await?;
+        let version = conn.version().await;
+        let fingerprint = conn.fingerprint();
+        conn.close().await;
+        Ok(CheckReport {
+            version: version?,
+            fingerprint,
+            host,
+        })
+    }
+
+    /// Administers an object through ucsync: the change is made on the
+    /// element under its login and stored in the same step. Refused while a
+    /// job runs on the element, whose final transaction could otherwise
+    /// write over it.
+    pub async fn administer(
+        &self,
+        element: &ElementName,
+        op: WriteOp,
+    ) -> Result<Option<Object>, RunnerError> {
+        let e = self
+            .store()
+            .element(element.as_str())
+            .await?
+            .ok_or_else(|| RunnerError::NoElement(element.to_string()))?;
+        // Before connecting: a key that could carry extra words into the
+        // element's command is refused with nothing sent.
+        let (WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id }) = &op;
+        ucsync_connect::key::check(e.kind, &id.object_type, &id.key)?;
+        if self.inner.queue.busy(element.as_str()).await? {
+            return Err(RunnerError::Busy(element.to_string()));
+        }
+        let connections = &self.inner.connections;
+        let conn: Arc<dyn Connector> = match connections.kept(element.as_str()).await {
+            Some(c) => c,
+            None => connections.open(&e).await?.0,
+        };
+        let result = self.inner.engine.administer(&e, conn.as_ref(), &op).await;
+        if !connections.keeps() {
+            conn.close().await;
+        }
+        result
+    }
+}
