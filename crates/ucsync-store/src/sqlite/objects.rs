@@ -217,7 +217,6 @@ impl SqliteStore {
         row_keys: Vec<String>,
     ) -> Result<JobCounts> {
         let sync_point = sync_point.map(str::to_string);
-        let job = job;
         self.write(move |c, _| {
             let at = now();
             let tx = c.transaction().map_err(db)?;
