@@ -254,7 +254,6 @@ impl Service {
                 node: node.clone(),
             },
         };
-        let shutdown = CancellationToken::new();
         let engine_tasks = TaskTracker::new();
         let runner = Runner::start(
             engine,
