@@ -6,6 +6,7 @@
 //! runner takes jobs from the database's queue; the scheduler fires
 //! schedules into it.
 
+pub mod connectors;
 pub mod hashing;
 pub mod notify;
 mod runner;

@@ -18,6 +18,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use ucsync_core::{Role, SecretKey, Thresholds};
+use ucsync_engine::connectors::{self, ConnectorOptions};
 use ucsync_engine::{Runner, RunnerSettings, Scheduler, SyncEngine, SyncSettings};
 use ucsync_schedule::SystemClock;
 use ucsync_store::{PgStore, SqliteStore, Store};
@@ -219,7 +220,10 @@ impl Service {
         };
         let runner = Runner::new(
             engine,
-            crate::connectors::factory(settings.sessions, settings.element_networks.clone()),
+            connectors::factory(ConnectorOptions {
+                sessions: settings.sessions,
+                ..ConnectorOptions::new(settings.element_networks.clone())
+            }),
             RunnerSettings {
                 init_pool: settings.init_pool,
                 keep_connections: settings.keep_connections,

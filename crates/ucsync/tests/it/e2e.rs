@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value as OssiValue};
-use ucsync_sat::{Password, SatClient, SatConfig};
 
-use crate::cli::{BIN, Emulator};
+use crate::cli::{BIN, emulator};
 use crate::service::Serve;
 
 /// The CLI against the service, finding the admin token in the data directory.
@@ -44,7 +43,7 @@ pub fn json_of(out: Output) -> Value {
 
 #[tokio::test]
 async fn an_administrator_adds_a_cm_and_keeps_it_in_sync_with_the_cli() {
-    let emu = Emulator::start(&["--login", "craft:craft01"]);
+    let emu = emulator(&["--login", "craft:craft01"]);
     let data = tempfile::tempdir().unwrap();
     let serve = Serve::start(data.path());
     let port = emu.port.to_string();
@@ -102,9 +101,7 @@ async fn an_administrator_adds_a_cm_and_keeps_it_in_sync_with_the_cli() {
     assert_eq!(schedule["sync_type"], "incremental", "{schedule}");
 
     // Someone changes a station over SAT.
-    let mut cfg = SatConfig::new("127.0.0.1", emu.port, "craft", Password::new("craft01"));
-    cfg.sessions = 1;
-    let sat = SatClient::connect(cfg).await.unwrap();
+    let sat = ucsync_testkit::emulators::sat(emu.port, ("craft", "craft01")).await;
     sat.run(
         &Request::write(
             "change station 1001",
