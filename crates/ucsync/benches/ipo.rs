@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+mod support;
+
 use ucsync_core::{ElementName, JobState, SyncType, Trigger};
 use ucsync_emulator::ipo::{IpoEmulator, IpoSettings, Sizes};
 use ucsync_engine::RunnerSettings;
@@ -176,11 +178,7 @@ async fn bulk() {
 
 #[tokio::main]
 async fn main() {
-    let parts: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
+    let want = support::wanted();
     if want("big") {
         big().await;
     }

@@ -10,6 +10,8 @@
 //!   sender, to a CM whose notify sync is off: every event must be received,
 //!   parsed and checked (none lost, none dropped as overloaded).
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -221,11 +223,7 @@ async fn listener() {
 }
 
 fn main() {
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let want = |p: &str| only.is_empty() || only.iter().any(|o| o == p);
+    let want = support::wanted();
     let rt = tokio::runtime::Runtime::new().unwrap();
     if want("latency") {
         rt.block_on(latency());

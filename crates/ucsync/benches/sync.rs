@@ -339,11 +339,7 @@ async fn bulk() {
 
 #[tokio::main]
 async fn main() {
-    let parts: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
+    let want = support::wanted();
     if want("diff") {
         diff().await;
     }

@@ -38,6 +38,21 @@ impl Emulator {
     }
 }
 
+/// Whether a bench binary runs a part: the parts named on its command line
+/// (`cargo bench -p ucsync --bench sync -- init`), or all when none is.
+pub fn wanted() -> impl Fn(&str) -> bool {
+    let parts = named();
+    move |p: &str| parts.is_empty() || parts.iter().any(|a| a == p)
+}
+
+/// The parts named on a bench binary's command line.
+pub fn named() -> Vec<String> {
+    std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect()
+}
+
 /// Peak RSS (VmHWM) of a process, from its `/proc/…/status`.
 pub fn peak_rss_mb(status: &str) -> f64 {
     status_mb(status, "VmHWM:")

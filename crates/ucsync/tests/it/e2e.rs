@@ -26,6 +26,30 @@ pub fn cli(serve: &Serve, data: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `ucsync element add NAME --kind cm` for the emulator on `port` with its
+/// `dadmin` login, waiting for the init adding it starts.
+pub fn add_cm(serve: &Serve, data: &Path, name: &str, port: u16) -> Output {
+    let port = port.to_string();
+    cli(
+        serve,
+        data,
+        &[
+            "element",
+            "add",
+            name,
+            "--kind",
+            "cm",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--login",
+            "dadmin",
+            "--wait",
+        ],
+    )
+}
+
 pub fn ok(out: Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -49,24 +73,7 @@ async fn an_administrator_adds_a_cm_and_keeps_it_in_sync_with_the_cli() {
     let port = emu.port.to_string();
 
     // Add the CM; its init starts by itself. `--wait` follows it.
-    ok(cli(
-        &serve,
-        data.path(),
-        &[
-            "element",
-            "add",
-            "cm1",
-            "--kind",
-            "cm",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--login",
-            "dadmin",
-            "--wait",
-        ],
-    ));
+    ok(add_cm(&serve, data.path(), "cm1", emu.port));
     let jobs = json_of(cli(
         &serve,
         data.path(),

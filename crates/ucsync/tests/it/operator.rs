@@ -8,7 +8,7 @@ use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value as OssiValue};
 
 use crate::cli::{BIN, Emulated, emulator};
-use crate::e2e::{cli, json_of, ok};
+use crate::e2e::{add_cm, cli, json_of, ok};
 use crate::service::Serve;
 
 /// An emulated CM and the service, with the CM added as `cm1` (its login
@@ -24,23 +24,8 @@ impl Lab {
         let emu = emulator(&[]);
         let data = tempfile::tempdir().unwrap();
         let serve = Serve::start(data.path());
-        let port = emu.port.to_string();
-        let lab = Lab { emu, serve, data };
-        ok(lab.cli(&[
-            "element",
-            "add",
-            "cm1",
-            "--kind",
-            "cm",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--login",
-            "dadmin",
-            "--wait",
-        ]));
-        lab
+        ok(add_cm(&serve, data.path(), "cm1", emu.port));
+        Lab { emu, serve, data }
     }
 
     fn cli(&self, args: &[&str]) -> Output {
