@@ -490,11 +490,11 @@ impl NodeView {
     pub fn at(n: store::NodeRecord, now: &str) -> NodeView {
         NodeView {
             // Times are RFC 3339 UTC of one length: text order is time order.
-            lost: n.alive_until.as_str() < now,
+            lost: store::time_text(n.alive_until).as_str() < now,
             name: n.name,
             version: n.version,
-            started_at: n.started_at,
-            last_heartbeat: n.heartbeat_at,
+            started_at: n.started_at.map(store::time_text),
+            last_heartbeat: n.heartbeat_at.map(store::time_text),
             jobs_running: n.jobs,
             http: n.http,
             syslog: n.syslog,
@@ -1056,25 +1056,25 @@ impl ElementView {
             state: status.state,
             state_reason: status.reason,
             sync: SyncStatusView {
-                last_init_at: e.sync.last_init_at.clone(),
+                last_init_at: e.sync.last_init_at.map(store::time_text),
                 last_init_ok: e.sync.last_init_ok,
                 last_init_error: e.sync.last_init_error.clone(),
                 version: e.sync.version_at_init.clone(),
                 format: e.sync.format_at_init,
-                last_sync_at: e.sync.last_sync_at.clone(),
-                last_success_at: e.sync.last_success_at.clone(),
-                last_notify_at: e.sync.last_notify_at.clone(),
+                last_sync_at: e.sync.last_sync_at.map(store::time_text),
+                last_success_at: e.sync.last_success_at.map(store::time_text),
+                last_notify_at: e.sync.last_notify_at.map(store::time_text),
                 last_job: last.map(|j| LastJobView {
-                    id: j.id,
+                    id: j.id.0,
                     sync_type: j.sync_type,
                     state: j.state,
-                    finished_at: j.finished_at.clone(),
+                    finished_at: j.finished_at.map(store::time_text),
                     error: j.error.clone(),
                 }),
             },
             objects: objects_by_type.values().sum(),
             objects_by_type,
-            created_at: e.created_at.clone(),
+            created_at: store::time_text(e.created_at),
         }
     }
 }
@@ -1178,7 +1178,7 @@ impl JobView {
 impl From<store::Job> for JobView {
     fn from(j: store::Job) -> JobView {
         JobView {
-            id: j.id,
+            id: j.id.0,
             element: j.element,
             requested: j.requested,
             sync_type: j.sync_type,
@@ -1202,9 +1202,9 @@ impl From<store::Job> for JobView {
                 would_delete: j.counts.would_delete,
             },
             error: j.error,
-            created_at: j.created_at,
-            started_at: j.started_at,
-            finished_at: j.finished_at,
+            created_at: store::time_text(j.created_at),
+            started_at: j.started_at.map(store::time_text),
+            finished_at: j.finished_at.map(store::time_text),
             node: j.node,
             log: None,
         }
@@ -1359,10 +1359,10 @@ impl From<store::ChangeRecord> for ChangeView {
         ChangeView {
             object_type: c.object_type,
             key: c.key,
-            op: c.op,
+            op: store::op_name(c.op).to_string(),
             by_login: c.by_login,
             at_element: c.at_element,
-            at: c.at,
+            at: store::time_text(c.at),
             applied: c.applied,
         }
     }
@@ -1406,7 +1406,7 @@ impl From<store::StoredObject> for ObjectView {
             key: o.id.key,
             fields,
             secret_fields,
-            updated_at: o.updated_at,
+            updated_at: store::time_text(o.updated_at),
         }
     }
 }
@@ -1565,7 +1565,7 @@ impl From<store::SearchHit> for SearchHitView {
             object_type: h.object.id.object_type,
             key: h.object.id.key,
             name: h.name,
-            updated_at: h.object.updated_at,
+            updated_at: store::time_text(h.object.updated_at),
         }
     }
 }
@@ -1853,9 +1853,9 @@ impl ScheduleView {
             end: spec.end,
             time_zone: schedule.time_zone().name().to_string(),
             enabled: spec.enabled,
-            last_fired: r.last_fired.clone(),
-            next_due: r.next_due.clone(),
-            created_at: r.created_at.clone(),
+            last_fired: r.last_fired.map(store::time_text),
+            next_due: r.next_due.map(store::time_text),
+            created_at: store::time_text(r.created_at),
         }
     }
 }
@@ -1910,8 +1910,8 @@ impl From<store::Token> for TokenView {
             id: t.id,
             name: t.name,
             role: t.role,
-            created_at: t.created_at,
-            last_used_at: t.last_used_at,
+            created_at: store::time_text(t.created_at),
+            last_used_at: t.last_used_at.map(store::time_text),
         }
     }
 }

@@ -576,7 +576,7 @@ async fn work(
 }
 
 /// When the element's last init was queued by notify sync, and its job.
-type LastInit = Option<(Instant, i64)>;
+type LastInit = Option<(Instant, ucsync_store::JobId)>;
 
 async fn apply(
     runner: &Runner,
@@ -753,7 +753,7 @@ async fn queue_init(
             let _ = store
                 .job_log(r.job.id, &format!("queued by notify sync: {reason}"))
                 .await;
-            tracing::info!(element = %element.name, job = r.job.id, %reason, "notify sync queued an init");
+            tracing::info!(element = %element.name, job = r.job.id.0, %reason, "notify sync queued an init");
         }
         Ok(_) => {}
         Err(e) => {

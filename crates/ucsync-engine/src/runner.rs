@@ -442,7 +442,7 @@ impl Runner {
             Ok(ids) => {
                 for id in ids {
                     tracing::warn!(
-                        job = id,
+                        job = id.0,
                         "job was running when the service stopped: failed as interrupted"
                     );
                     self.publish_job(id).await;
@@ -510,7 +510,7 @@ impl Runner {
                 Ok(ids) => {
                     for id in ids {
                         tracing::warn!(
-                            job = id,
+                            job = id.0,
                             "the node running this job stopped answering: failed as interrupted"
                         );
                         self.publish_job(id).await;

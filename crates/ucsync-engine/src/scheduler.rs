@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 use ucsync_core::{ElementKind, ElementName, Trigger};
@@ -25,13 +25,7 @@ const MAX_SLEEP: Duration = Duration::from_millis(500);
 
 /// Times as the store writes them.
 pub fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn parse_time(s: &Option<String>) -> Option<DateTime<Utc>> {
-    s.as_deref()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.to_utc())
+    ucsync_store::time_text(t)
 }
 
 /// A stored schedule read back: its checked specification and state.
@@ -44,17 +38,17 @@ pub fn parse_record(
     let schedule =
         Schedule::new(spec, default_zone).map_err(|e| format!("schedule {}: {e}", r.id))?;
     let state = ScheduleState {
-        last_fired: parse_time(&r.last_fired),
-        next_due: parse_time(&r.next_due),
+        last_fired: r.last_fired,
+        next_due: r.next_due,
     };
     Ok((schedule, state))
 }
 
 /// What a new (or edited) schedule stores as its next due time: its first
 /// slot, even when that is already due.
-pub fn first_due(schedule: &Schedule, now: DateTime<Utc>) -> Option<String> {
+pub fn first_due(schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let status = schedule.status(None, now);
-    status.due.or(status.next).map(timestamp)
+    status.due.or(status.next)
 }
 
 /// Adds an element's default schedule (an incremental every day at its own
@@ -168,16 +162,14 @@ impl Scheduler {
             next_wake: t.next_wake(),
         };
         for (r, state) in &t.states {
-            let due = r.next_due.as_deref();
-            let last = state.last_fired.map(timestamp);
-            let next = state.next_due.map(timestamp);
+            let due = r.next_due;
             let fires = t.runs.iter().find(|run| run.id.id == r.id);
-            if fires.is_none() && next.as_deref() == due {
+            if fires.is_none() && state.next_due == due {
                 continue;
             }
             // Only the node whose compare-and-set wins starts the runs.
             if !store
-                .schedule_fired(r.id, due, last.as_deref(), next.as_deref())
+                .schedule_fired(r.id, due, state.last_fired, state.next_due)
                 .await?
             {
                 continue;
@@ -214,7 +206,7 @@ impl Scheduler {
                 .request(&name, sync_type, Trigger::Schedule, SCHEDULER)
                 .await
             {
-                Ok(req) => jobs.push(req.job.id),
+                Ok(req) => jobs.push(req.job.id.0),
                 Err(StoreError::NoElement(_)) => {
                     tracing::warn!(schedule = r.id, element = %name, "scheduled element does not exist")
                 }

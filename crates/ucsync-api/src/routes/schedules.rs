@@ -32,7 +32,7 @@ async fn check(
     s: &ApiState,
     spec: ScheduleSpec,
     last_fired: Option<chrono::DateTime<Utc>>,
-) -> Result<(Schedule, Option<String>), ApiError> {
+) -> Result<(Schedule, Option<chrono::DateTime<Utc>>), ApiError> {
     let schedule = Schedule::new(spec, s.settings.default_time_zone)
         .map_err(|e| FieldError::new(e.field(), e.to_string()))?;
     if let Target::Elements(names) = schedule.target() {
@@ -53,7 +53,7 @@ async fn check(
         )
         .into());
     }
-    Ok((schedule, status.due.or(status.next).map(timestamp)))
+    Ok((schedule, status.due.or(status.next)))
 }
 
 fn view(s: &ApiState, r: &ScheduleRecord) -> Result<ScheduleView, String> {
@@ -157,7 +157,7 @@ async fn patch_schedule(
     let spec = serde_json::to_value(schedule.to_spec()).map_err(ApiError::internal)?;
     let r = s
         .store()
-        .update_schedule(id, &name, &spec, next_due.as_deref())
+        .update_schedule(id, &name, &spec, next_due)
         .await?;
     tracing::info!(schedule = id, by = %caller.name, "schedule changed");
     Ok(Json(ScheduleView::new(&r, &schedule)))

@@ -1,0 +1,269 @@
+//! How the store's rows read and write, for both backends: the column lists
+//! each query selects, the decoding of a selected row into what the rest of
+//! ucsync sees (through [`Columns`], the one thing a backend provides), and
+//! the stored forms of values (times, fields, hashes, counts).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::DeserializeOwned;
+use ucsync_core::{ContentHash, ElementName, Fields, ObjectId, PlanOp};
+
+use crate::model::*;
+use crate::{Result, StoreError};
+
+/// A column of a selected row, as each backend reads it. Times are those of
+/// the row's time columns (a backend reads its own time type); JSON is a
+/// column of serialized settings, progress, counts or a specification.
+pub(crate) trait Columns {
+    fn text(&self, i: usize) -> Result<String>;
+    fn text_opt(&self, i: usize) -> Result<Option<String>>;
+    fn int(&self, i: usize) -> Result<i64>;
+    fn int_opt(&self, i: usize) -> Result<Option<i64>>;
+    fn flag_opt(&self, i: usize) -> Result<Option<bool>>;
+    fn bytes(&self, i: usize) -> Result<Vec<u8>>;
+    fn time(&self, i: usize) -> Result<DateTime<Utc>>;
+    fn time_opt(&self, i: usize) -> Result<Option<DateTime<Utc>>>;
+    fn json<T: DeserializeOwned>(&self, i: usize, what: &str) -> Result<T>;
+}
+
+/// A time as stored in text and shown: RFC 3339, UTC, milliseconds, `Z`.
+/// Every stored text time has this one format and length, so that comparing
+/// them as text compares them as times.
+pub fn time_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A time stored as text (see [`time_text`]).
+pub(crate) fn parse_time(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Database(format!("stored time {s:?}: {e}")))
+}
+
+pub(crate) fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T> {
+    s.parse().map_err(StoreError::Database)
+}
+
+/// A change's operation as stored.
+pub fn op_name(op: PlanOp) -> &'static str {
+    match op {
+        PlanOp::Add => "add",
+        PlanOp::Change => "change",
+        PlanOp::Delete => "delete",
+    }
+}
+
+pub(crate) fn op_from(s: &str) -> Result<PlanOp> {
+    [PlanOp::Add, PlanOp::Change, PlanOp::Delete]
+        .into_iter()
+        .find(|op| op_name(*op) == s)
+        .ok_or_else(|| StoreError::Database(format!("stored change operation {s:?} is unknown")))
+}
+
+pub(crate) fn fields_json(f: &Fields) -> String {
+    serde_json::to_string(f).expect("fields serialize")
+}
+
+pub(crate) fn fields_from(s: &str) -> Result<Fields> {
+    serde_json::from_str(s).map_err(|e| StoreError::Database(format!("stored fields: {e}")))
+}
+
+/// JSON text of settings, progress, counts or a specification.
+pub(crate) fn json_text(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).expect("stored values serialize")
+}
+
+/// JSON text read back (see [`json_text`]).
+pub(crate) fn json_from<T: DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Database(format!("stored {what}: {e}")))
+}
+
+/// A 16-byte stored value: a digest or a content hash.
+pub(crate) fn bytes16(b: &[u8], what: &str) -> Result<[u8; 16]> {
+    b.try_into()
+        .map_err(|_| StoreError::Database(format!("stored {what} is not 16 bytes")))
+}
+
+pub(crate) fn hash_from(b: &[u8]) -> Result<ContentHash> {
+    bytes16(b, "hash").map(ContentHash)
+}
+
+/// A count or offset as SQL takes it (past `i64::MAX`: all).
+pub(crate) fn sql_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A page size as SQL takes it: 0 is no limit.
+pub(crate) fn sql_limit(n: u64) -> i64 {
+    if n == 0 { i64::MAX } else { sql_count(n) }
+}
+
+/// A count SQL gave back.
+pub(crate) fn count_from(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn in_range<T: TryFrom<i64>>(n: i64, what: &str) -> Result<T> {
+    T::try_from(n).map_err(|_| StoreError::Database(format!("stored {what} {n} is out of range")))
+}
+
+pub const ELEMENT_COLUMNS: &str = "e.id, e.name, e.kind, e.host, e.alternate_host, e.port, e.login, e.settings, e.created_at, \
+     s.last_init_at, s.last_init_ok, s.last_init_error, s.version_at_init, s.format_at_init, s.sync_point, s.last_sync_at, s.last_success_at, s.last_notify_at";
+
+/// Elements with their sync state; a query adds its filter and order.
+pub fn elements_sql() -> String {
+    format!("SELECT {ELEMENT_COLUMNS} FROM elements e LEFT JOIN sync_state s ON s.element_id = e.id")
+}
+
+pub(crate) fn element(r: &impl Columns) -> Result<Element> {
+    Ok(Element {
+        id: r.int(0)?,
+        name: ElementName::parse(&r.text(1)?).map_err(|e| StoreError::Database(e.to_string()))?,
+        kind: parse(&r.text(2)?)?,
+        host: r.text(3)?,
+        alternate_host: r.text_opt(4)?,
+        port: in_range(r.int(5)?, "port")?,
+        login: r.text(6)?,
+        settings: r.json(7, "element settings")?,
+        created_at: r.time(8)?,
+        sync: SyncState {
+            last_init_at: r.time_opt(9)?,
+            last_init_ok: r.flag_opt(10)?,
+            last_init_error: r.text_opt(11)?,
+            version_at_init: r.text_opt(12)?,
+            format_at_init: r
+                .int_opt(13)?
+                .map(|f| in_range(f, "format"))
+                .transpose()?,
+            sync_point: r.text_opt(14)?,
+            last_sync_at: r.time_opt(15)?,
+            last_success_at: r.time_opt(16)?,
+            last_notify_at: r.time_opt(17)?,
+        },
+    })
+}
+
+pub const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, requested_by, state, progress, counts, error, created_at, started_at, finished_at, node";
+
+pub(crate) fn job(r: &impl Columns) -> Result<Job> {
+    Ok(Job {
+        id: JobId(r.int(0)?),
+        element: r.text(1)?,
+        requested: parse(&r.text(2)?)?,
+        sync_type: parse(&r.text(3)?)?,
+        reason: r.text_opt(4)?,
+        trigger: parse(&r.text(5)?)?,
+        requested_by: r.text(6)?,
+        state: parse(&r.text(7)?)?,
+        progress: r.json(8, "progress")?,
+        counts: r.json(9, "counts")?,
+        error: r.text_opt(10)?,
+        created_at: r.time(11)?,
+        started_at: r.time_opt(12)?,
+        finished_at: r.time_opt(13)?,
+        node: r.text_opt(14)?,
+    })
+}
+
+pub const TOKEN_COLUMNS: &str = "id, name, role, created_at, last_used_at";
+
+pub(crate) fn token(r: &impl Columns) -> Result<Token> {
+    Ok(Token {
+        id: r.int(0)?,
+        name: r.text(1)?,
+        role: parse(&r.text(2)?)?,
+        created_at: r.time(3)?,
+        last_used_at: r.time_opt(4)?,
+    })
+}
+
+pub const SCHEDULE_COLUMNS: &str = "id, name, default_for, spec, last_fired, next_due, created_at";
+
+/// A schedule's fire times are text columns on both backends (see
+/// [`time_text`]); they are read as times here.
+pub(crate) fn schedule(r: &impl Columns) -> Result<ScheduleRecord> {
+    let text_time = |i| r.text_opt(i)?.map(|t| parse_time(&t)).transpose();
+    Ok(ScheduleRecord {
+        id: r.int(0)?,
+        name: r.text(1)?,
+        default_for: r.text_opt(2)?,
+        spec: r.json(3, "schedule specification")?,
+        last_fired: text_time(4)?,
+        next_due: text_time(5)?,
+        created_at: r.time(6)?,
+    })
+}
+
+/// A fire time as its text column holds it.
+pub(crate) fn schedule_time(t: Option<DateTime<Utc>>) -> Option<String> {
+    t.map(time_text)
+}
+
+/// The nodes with their open jobs.
+pub const NODES_SQL: &str = "SELECT n.name, n.version, n.started_at, n.heartbeat_at, n.alive_until, n.http, n.syslog, \
+     (SELECT count(*) FROM jobs j WHERE j.node = n.name AND j.state IN ('waiting', 'running', 'stopping')) \
+     FROM nodes n ORDER BY n.name";
+
+pub(crate) fn node(r: &impl Columns) -> Result<NodeRecord> {
+    Ok(NodeRecord {
+        name: r.text(0)?,
+        version: r.text_opt(1)?,
+        started_at: r.time_opt(2)?,
+        heartbeat_at: r.time_opt(3)?,
+        alive_until: r.time(4)?,
+        http: r.text_opt(5)?,
+        syslog: r.text_opt(6)?,
+        jobs: count_from(r.int(7)?),
+    })
+}
+
+pub const CHANGE_COLUMNS: &str = "object_type, object_key, op, by_login, at_element, at";
+
+/// An applied change-log entry ([`CHANGE_COLUMNS`]).
+pub(crate) fn change(r: &impl Columns) -> Result<ChangeRecord> {
+    Ok(ChangeRecord {
+        object_type: r.text(0)?,
+        key: r.text(1)?,
+        op: op_from(&r.text(2)?)?,
+        by_login: r.text_opt(3)?,
+        at_element: r.text_opt(4)?,
+        at: r.time(5)?,
+        applied: true,
+    })
+}
+
+/// A proposed change (type, key, op) of a refused init, dated `at`.
+pub(crate) fn proposed(r: &impl Columns, at: DateTime<Utc>) -> Result<ChangeRecord> {
+    Ok(ChangeRecord {
+        object_type: r.text(0)?,
+        key: r.text(1)?,
+        op: op_from(&r.text(2)?)?,
+        by_login: None,
+        at_element: None,
+        at,
+        applied: false,
+    })
+}
+
+pub const OBJECT_COLUMNS: &str = "object_type, object_key, fields, hash, updated_at";
+
+/// An object from [`OBJECT_COLUMNS`], starting at column `from`.
+pub(crate) fn object(r: &impl Columns, from: usize) -> Result<StoredObject> {
+    Ok(StoredObject {
+        id: ObjectId::new(r.text(from)?, r.text(from + 1)?),
+        fields: fields_from(&r.text(from + 2)?)?,
+        hash: hash_from(&r.bytes(from + 3)?)?,
+        updated_at: r.time(from + 4)?,
+    })
+}
+
+/// A search hit's columns: its element, the object, its name.
+pub const HIT_COLUMNS: &str =
+    "e.name, o.object_type, o.object_key, o.fields, o.hash, o.updated_at, o.name";
+
+pub(crate) fn hit(r: &impl Columns) -> Result<SearchHit> {
+    Ok(SearchHit {
+        element: r.text(0)?,
+        object: object(r, 1)?,
+        name: r.text_opt(6)?,
+    })
+}

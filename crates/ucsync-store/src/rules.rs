@@ -1,0 +1,112 @@
+//! The store's rules that are not SQL, for both backends: which job a
+//! request joins, how an object's identity is stored and split for a
+//! parallel load, how search's prefix is matched, how often a token's use
+//! is recorded, and what an interrupted job's log says.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use ucsync_core::{HashIndex, HashIndexBuilder, JobState, ObjectId, SyncType, key_digest};
+
+use crate::Result;
+use crate::model::Job;
+use crate::rows::time_text;
+
+/// A digest as stored: big-endian, so that blobs sort as the digests do.
+pub(crate) fn digest_blob(d: u128) -> [u8; 16] {
+    d.to_be_bytes()
+}
+
+/// The stored identity digest of an object (see `ucsync_core::key_digest`).
+pub(crate) fn id_digest(id: &ObjectId) -> [u8; 16] {
+    digest_blob(key_digest(&id.object_type, &id.key))
+}
+
+/// How many digest ranges an init's load reads in parallel: one per core,
+/// at most `max`.
+fn load_parts(max: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, max.max(1))
+}
+
+/// An element's stored index, read in digest ranges at once (as many as
+/// [`load_parts`] allows of `max`): `part(lo, hi)` reads the range between
+/// the inclusive bounds, in digest order, so the parts joined in order are
+/// sorted.
+pub(crate) async fn load_index<F>(max: usize, part: impl Fn([u8; 16], [u8; 16]) -> F) -> Result<HashIndex>
+where
+    F: Future<Output = Result<HashIndexBuilder>>,
+{
+    let n = load_parts(max);
+    let parts = (0..n).map(|i| {
+        let (lo, hi) = digest_range(i, n);
+        part(lo, hi)
+    });
+    let mut all = HashIndexBuilder::default();
+    for p in futures::future::try_join_all(parts).await? {
+        all.append(p);
+    }
+    Ok(all.build())
+}
+
+/// The inclusive bounds of part `i` of `n` of the digest space, as stored
+/// blobs. Inclusive, so that every part is one bounded range of the index.
+fn digest_range(i: usize, n: usize) -> ([u8; 16], [u8; 16]) {
+    let step = u128::MAX / n as u128 + 1;
+    let lo = step * i as u128;
+    let hi = if i + 1 < n {
+        step * (i as u128 + 1) - 1
+    } else {
+        u128::MAX
+    };
+    (digest_blob(lo), digest_blob(hi))
+}
+
+/// The `LIKE` pattern of "starts with `text`": its wildcards (and the
+/// escape, `\`) taken literally.
+pub(crate) fn like_prefix(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 1);
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+/// Whether a request for `requested` joins the open job `existing` rather
+/// than queue a job of its own: a job that is not stopping, asked for with
+/// the same or greater strength. Requests try the element's waiting or
+/// running job first (joining it gives the answer soonest), then its
+/// queued jobs, oldest first.
+pub(crate) fn joins(existing: &Job, requested: SyncType) -> bool {
+    existing.state != JobState::Stopping && existing.requested.strength() >= requested.strength()
+}
+
+/// How often a token's use is recorded. Every API request looks its token
+/// up; a write each time queued every request behind one writer (SQLite)
+/// or one row lock (PostgreSQL).
+pub(crate) const TOKEN_USE_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// The log line of a job failed as interrupted: its node `owner` restarted
+/// (it is `node`, the one failing its jobs) or stopped renewing the lease
+/// that ended at `lease`.
+pub(crate) fn interrupted_line(
+    node: Option<&str>,
+    owner: Option<&str>,
+    lease: Option<DateTime<Utc>>,
+) -> String {
+    let restarted = owner.is_some() && owner == node;
+    let owner = owner.unwrap_or("?");
+    if restarted {
+        format!("failed: interrupted (node {owner} restarted while it ran)")
+    } else {
+        let lease = lease.map_or_else(|| "?".to_string(), time_text);
+        format!(
+            "failed: interrupted (node {owner} stopped renewing its lease, which ended at {lease})"
+        )
+    }
+}

@@ -1,0 +1,329 @@
+//! Objects on SQLite: the stored index an init diffs against, pages of
+//! objects, an init's staging and its one final transaction, changes
+//! outside an init, notify's applied rows, and the change log.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+use ucsync_core::{ContentHash, HashIndex, HashIndexBuilder, ObjectId};
+
+use super::{READERS, SqliteStore, all, blob16, db, now, text_ref, value};
+use crate::model::*;
+use crate::rows::{self, OBJECT_COLUMNS};
+use crate::rules::{id_digest, load_index};
+use crate::{ObjectQuery, Result, StoreError};
+
+impl SqliteStore {
+    pub(super) async fn object_hashes(&self, element: ElementId) -> Result<HashIndex> {
+        // Digest ranges on several reader connections at once.
+        load_index(READERS, |lo, hi| {
+            self.read(move |c, _| {
+                let mut out = HashIndexBuilder::default();
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT digest, hash, object_type FROM objects INDEXED BY objects_digests \
+                         WHERE element_id = ?1 AND digest >= ?2 AND digest <= ?3 ORDER BY digest",
+                    )
+                    .map_err(db)?;
+                let mut rows = st.query(params![element, &lo[..], &hi[..]]).map_err(db)?;
+                while let Some(r) = rows.next().map_err(db)? {
+                    let digest = u128::from_be_bytes(blob16(r, 0, "digest")?);
+                    out.push_digest(text_ref(r, 2)?, digest, ContentHash(blob16(r, 1, "hash")?));
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn object_ids(&self, element: ElementId, digests: Vec<u128>) -> Result<Vec<ObjectId>> {
+        if digests.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(move |c, _| {
+            let wanted: std::collections::HashSet<u128> = digests.into_iter().collect();
+            let mut st = c
+                .prepare_cached("SELECT digest, object_type, object_key FROM objects INDEXED BY objects_digests WHERE element_id = ?1")
+                .map_err(db)?;
+            let mut rows = st.query([element]).map_err(db)?;
+            let mut out = Vec::with_capacity(wanted.len());
+            while let Some(r) = rows.next().map_err(db)? {
+                if wanted.contains(&u128::from_be_bytes(blob16(r, 0, "digest")?)) {
+                    out.push(ObjectId::new(text_ref(r, 1)?, text_ref(r, 2)?));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(super) async fn objects(&self, element: ElementId, q: &ObjectQuery) -> Result<Vec<StoredObject>> {
+        let q = q.clone();
+        self.read(move |c, _| {
+            let mut st = c
+                .prepare(&format!(
+                    "SELECT {OBJECT_COLUMNS} FROM objects WHERE element_id = ?1 \
+                     AND (?2 IS NULL OR object_type = ?2) AND (?3 IS NULL OR object_key = ?3) \
+                     ORDER BY object_type, length(object_key), object_key LIMIT ?4 OFFSET ?5"
+                ))
+                .map_err(db)?;
+            let p = params![element, q.object_type, q.key, rows::sql_limit(q.limit), rows::sql_count(q.offset)];
+            all(&mut st, p, |r| rows::object(r, 0))
+        })
+        .await
+    }
+
+    pub(super) async fn object_count(&self, element: ElementId) -> Result<u64> {
+        self.read(move |c, _| {
+            let n: i64 = value(c, "SELECT count(*) FROM objects WHERE element_id = ?1", [element])?;
+            Ok(rows::count_from(n))
+        })
+        .await
+    }
+
+    pub(super) async fn stage(&self, job: JobId, batch: Vec<Staged>) -> Result<()> {
+        self.write(move |c, _| {
+            let tx = c.transaction().map_err(db)?;
+            {
+                let mut st = tx
+                    .prepare_cached("INSERT OR REPLACE INTO staged (job_id, object_type, object_key, op, fields, hash, name, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                    .map_err(db)?;
+                for s in &batch {
+                    st.execute(params![job.0, s.id.object_type, s.id.key, rows::op_name(s.op), rows::fields_json(&s.fields), &s.hash.0[..], s.name, &id_digest(&s.id)[..]]).map_err(db)?;
+                }
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    pub(super) async fn commit_init(
+        &self,
+        job: JobId,
+        element: ElementId,
+        deletes: &[ObjectId],
+        outcome: &InitOutcome,
+    ) -> Result<()> {
+        let deletes = deletes.to_vec();
+        let outcome = outcome.clone();
+        self.write(move |c, _| {
+            let at = now();
+            let tx = c.transaction().map_err(db)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at, digest) \
+                 SELECT ?1, object_type, object_key, fields, hash, name, ?3, digest FROM staged WHERE job_id = ?2 AND op != 'delete'",
+                params![element, job.0, at],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "INSERT INTO changes (element_id, job_id, object_type, object_key, op, at) SELECT ?1, ?2, object_type, object_key, op, ?3 FROM staged WHERE job_id = ?2",
+                params![element, job.0, at],
+            )
+            .map_err(db)?;
+            {
+                let mut del = tx.prepare_cached("DELETE FROM objects WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3").map_err(db)?;
+                let mut log = tx.prepare_cached("INSERT INTO changes (element_id, job_id, object_type, object_key, op, at) VALUES (?1, ?2, ?3, ?4, 'delete', ?5)").map_err(db)?;
+                for id in &deletes {
+                    del.execute(params![element, id.object_type, id.key]).map_err(db)?;
+                    log.execute(params![element, job.0, id.object_type, id.key, at]).map_err(db)?;
+                }
+            }
+            tx.execute("DELETE FROM staged WHERE job_id = ?1", [job.0]).map_err(db)?;
+            tx.execute(
+                "UPDATE sync_state SET last_init_at = ?2, last_init_ok = 1, last_init_error = NULL, version_at_init = ?3, format_at_init = ?4, \
+                 sync_point = ?5, last_sync_at = ?2, last_success_at = ?2 WHERE element_id = ?1",
+                params![element, at, outcome.version, outcome.format, outcome.sync_point],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    pub(super) async fn keep_proposal(&self, job: JobId, deletes: &[ObjectId]) -> Result<()> {
+        let deletes = deletes.to_vec();
+        self.write(move |c, _| {
+            let tx = c.transaction().map_err(db)?;
+            {
+                let mut st = tx.prepare_cached("INSERT OR REPLACE INTO staged (job_id, object_type, object_key, op, digest) VALUES (?1, ?2, ?3, 'delete', ?4)").map_err(db)?;
+                for id in &deletes {
+                    st.execute(params![job.0, id.object_type, id.key, &id_digest(id)[..]]).map_err(db)?;
+                }
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    pub(super) async fn discard_staged(&self, job: JobId) -> Result<()> {
+        self.write(move |c, _| {
+            c.execute("DELETE FROM staged WHERE job_id = ?1", [job.0])
+                .map(|_| ())
+                .map_err(db)
+        })
+        .await
+    }
+
+    pub(super) async fn record_init_failure(&self, element: ElementId, error: &str) -> Result<()> {
+        let error = error.to_string();
+        self.write(move |c, _| {
+            c.execute(
+                "UPDATE sync_state SET last_init_at = ?2, last_init_ok = 0, last_init_error = ?3, last_sync_at = ?2 WHERE element_id = ?1",
+                params![element, now(), error],
+            )
+            .map(|_| ())
+            .map_err(db)
+        })
+        .await
+    }
+
+    pub(super) async fn forget_sync_point(&self, element: ElementId) -> Result<()> {
+        self.write(move |c, _| {
+            c.execute(
+                "UPDATE sync_state SET sync_point = NULL WHERE element_id = ?1",
+                params![element],
+            )
+            .map(|_| ())
+            .map_err(db)
+        })
+        .await
+    }
+
+    /// Applies changes (and records notify-applied rows), moving the sync
+    /// point when one is given, in one transaction.
+    async fn apply(
+        &self,
+        job: Option<JobId>,
+        element: ElementId,
+        changes: Vec<Change>,
+        sync_point: Option<&str>,
+        row_keys: Vec<String>,
+    ) -> Result<JobCounts> {
+        let sync_point = sync_point.map(str::to_string);
+        let job = job.map(|j| j.0);
+        self.write(move |c, _| {
+            let at = now();
+            let tx = c.transaction().map_err(db)?;
+            let mut counts = JobCounts::default();
+            {
+                let mut up = tx
+                    .prepare_cached("INSERT OR REPLACE INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                    .map_err(db)?;
+                let mut del = tx.prepare_cached("DELETE FROM objects WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3").map_err(db)?;
+                let mut exists = tx.prepare_cached("SELECT hash FROM objects WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3").map_err(db)?;
+                let mut log = tx
+                    .prepare_cached("INSERT INTO changes (element_id, job_id, object_type, object_key, op, by_login, at_element, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                    .map_err(db)?;
+                for ch in &changes {
+                    let before: Option<Vec<u8>> = exists.query_row(params![element, ch.id.object_type, ch.id.key], |r| r.get(0)).optional().map_err(db)?;
+                    let after = ch.upsert.as_ref().map(|(_, hash, _)| hash);
+                    let Some(op) = counts.count_change(before.as_deref(), after) else {
+                        continue;
+                    };
+                    match &ch.upsert {
+                        Some((fields, hash, name)) => up.execute(params![element, ch.id.object_type, ch.id.key, rows::fields_json(fields), &hash.0[..], name, at, &id_digest(&ch.id)[..]]),
+                        None => del.execute(params![element, ch.id.object_type, ch.id.key]),
+                    }
+                    .map_err(db)?;
+                    log.execute(params![element, job, ch.id.object_type, ch.id.key, rows::op_name(op), ch.by_login, ch.at_element, at]).map_err(db)?;
+                }
+            }
+            if !row_keys.is_empty() {
+                let mut add = tx
+                    .prepare_cached("INSERT INTO notify_applied (element_id, row_key, applied_at) VALUES (?1, ?2, ?3)")
+                    .map_err(db)?;
+                for k in &row_keys {
+                    add.execute(params![element, k, at]).map_err(db)?;
+                }
+            }
+            if let Some(p) = &sync_point {
+                tx.execute("UPDATE sync_state SET sync_point = ?2, last_sync_at = ?3, last_success_at = ?3 WHERE element_id = ?1", params![element, p, at]).map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(counts)
+        })
+        .await
+    }
+
+    pub(super) async fn apply_changes(
+        &self,
+        job: Option<JobId>,
+        element: ElementId,
+        changes: Vec<Change>,
+        sync_point: Option<&str>,
+    ) -> Result<JobCounts> {
+        self.apply(job, element, changes, sync_point, Vec::new())
+            .await
+    }
+
+    pub(super) async fn apply_notify(
+        &self,
+        element: ElementId,
+        changes: Vec<Change>,
+        row_keys: &[String],
+    ) -> Result<JobCounts> {
+        self.apply(None, element, changes, None, row_keys.to_vec())
+            .await
+    }
+
+    pub(super) async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>> {
+        self.read(move |c, _| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT row_key FROM notify_applied WHERE element_id = ?1 ORDER BY id",
+                )
+                .map_err(db)?;
+            st.query_map([element], |r| r.get(0))
+                .map_err(db)?
+                .collect::<rusqlite::Result<Vec<String>>>()
+                .map_err(db)
+        })
+        .await
+    }
+
+    pub(super) async fn prune_notified_rows(&self, element: ElementId, before: DateTime<Utc>) -> Result<()> {
+        let before = rows::time_text(before);
+        self.write(move |c, _| {
+            c.execute(
+                "DELETE FROM notify_applied WHERE element_id = ?1 AND applied_at < ?2",
+                params![element, before],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn record_notify_event(&self, element: ElementId, at: DateTime<Utc>) -> Result<()> {
+        let at = rows::time_text(at);
+        self.write(move |c, _| {
+            c.execute("UPDATE sync_state SET last_notify_at = ?2 WHERE element_id = ?1 AND (last_notify_at IS NULL OR last_notify_at < ?2)", params![element, at])
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn changes_page(
+        &self,
+        job: JobId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<ChangeRecord>, u64)> {
+        let (offset, limit) = (rows::sql_count(offset), rows::sql_count(limit));
+        self.read(move |c, _| {
+            let applied: i64 = value(c, "SELECT count(*) FROM changes WHERE job_id = ?1", [job.0])?;
+            if applied > 0 {
+                let mut st = c.prepare_cached(&format!("SELECT {} FROM changes WHERE job_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3", rows::CHANGE_COLUMNS)).map_err(db)?;
+                let page = all(&mut st, params![job.0, limit, offset], rows::change)?;
+                return Ok((page, rows::count_from(applied)));
+            }
+            let at: Option<String> = c.query_row("SELECT coalesce(finished_at, created_at) FROM jobs WHERE id = ?1", [job.0], |r| r.get(0)).optional().map_err(db)?;
+            let at = rows::parse_time(&at.ok_or(StoreError::NoJob(job))?)?;
+            let proposed: i64 = value(c, "SELECT count(*) FROM staged WHERE job_id = ?1", [job.0])?;
+            let mut st = c.prepare_cached("SELECT object_type, object_key, op FROM staged WHERE job_id = ?1 ORDER BY object_type, length(object_key), object_key LIMIT ?2 OFFSET ?3").map_err(db)?;
+            let page = all(&mut st, params![job.0, limit, offset], |r| rows::proposed(r, at))?;
+            Ok((page, rows::count_from(proposed)))
+        })
+        .await
+    }
+}

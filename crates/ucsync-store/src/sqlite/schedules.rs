@@ -1,0 +1,112 @@
+//! Schedules on SQLite: their specification as JSON text, their fire times
+//! as text, and the compare-and-set by which exactly one node fires one.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+
+use super::{SqliteStore, all, db, first, now, value};
+use crate::model::*;
+use crate::rows::{self, SCHEDULE_COLUMNS};
+use crate::{Result, StoreError};
+
+fn load_schedule(c: &Connection, id: ScheduleId) -> Result<Option<ScheduleRecord>> {
+    let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = ?1");
+    first(c, &sql, [id], |r| rows::schedule(r))
+}
+
+impl SqliteStore {
+    pub(super) async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord> {
+        let s = s.clone();
+        self.write(move |c, _| {
+            let tx = c.transaction().map_err(db)?;
+            if let Some(element) = &s.default_for {
+                let known: bool = value(&tx, "SELECT EXISTS(SELECT 1 FROM elements WHERE name = ?1)", [element.as_str()])?;
+                if !known {
+                    return Err(StoreError::NoElement(element.to_string()));
+                }
+                let taken: bool = value(&tx, "SELECT EXISTS(SELECT 1 FROM schedules WHERE default_for = ?1)", [element.as_str()])?;
+                if taken {
+                    return Err(StoreError::DefaultExists(element.to_string()));
+                }
+            }
+            tx.execute(
+                "INSERT INTO schedules (name, default_for, spec, next_due, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![s.name, s.default_for.as_ref().map(|e| e.as_str()), rows::json_text(&s.spec), rows::schedule_time(s.next_due), now()],
+            )
+            .map_err(db)?;
+            let id = tx.last_insert_rowid();
+            let out = load_schedule(&tx, id)?.ok_or(StoreError::NoSchedule(id))?;
+            tx.commit().map_err(db)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(super) async fn schedules(&self) -> Result<Vec<ScheduleRecord>> {
+        self.read(|c, _| {
+            let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY id");
+            all(&mut c.prepare(&sql).map_err(db)?, [], rows::schedule)
+        })
+        .await
+    }
+
+    pub(super) async fn schedule(&self, id: ScheduleId) -> Result<Option<ScheduleRecord>> {
+        self.read(move |c, _| load_schedule(c, id)).await
+    }
+
+    pub(super) async fn update_schedule(
+        &self,
+        id: ScheduleId,
+        name: &str,
+        spec: &serde_json::Value,
+        next_due: Option<DateTime<Utc>>,
+    ) -> Result<ScheduleRecord> {
+        let name = name.to_string();
+        let spec = rows::json_text(spec);
+        let next_due = rows::schedule_time(next_due);
+        self.write(move |c, _| {
+            let tx = c.transaction().map_err(db)?;
+            let n = tx
+                .execute(
+                    "UPDATE schedules SET name = ?2, spec = ?3, next_due = ?4 WHERE id = ?1",
+                    params![id, name, spec, next_due],
+                )
+                .map_err(db)?;
+            if n == 0 {
+                return Err(StoreError::NoSchedule(id));
+            }
+            let out = load_schedule(&tx, id)?.ok_or(StoreError::NoSchedule(id))?;
+            tx.commit().map_err(db)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(super) async fn delete_schedule(&self, id: ScheduleId) -> Result<bool> {
+        self.write(move |c, _| {
+            c.execute("DELETE FROM schedules WHERE id = ?1", [id])
+                .map(|n| n > 0)
+                .map_err(db)
+        })
+        .await
+    }
+
+    pub(super) async fn schedule_fired(
+        &self,
+        id: ScheduleId,
+        expected_due: Option<DateTime<Utc>>,
+        last_fired: Option<DateTime<Utc>>,
+        next_due: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        let [expected, last_fired, next_due] = [expected_due, last_fired, next_due].map(rows::schedule_time);
+        self.write(move |c, _| {
+            c.execute(
+                "UPDATE schedules SET last_fired = ?3, next_due = ?4 WHERE id = ?1 AND next_due IS ?2",
+                params![id, expected, last_fired, next_due],
+            )
+            .map(|n| n == 1)
+            .map_err(db)
+        })
+        .await
+    }
+}

@@ -1,0 +1,187 @@
+//! The contract: search and counts.
+
+use ucsync_core::SyncType;
+use ucsync_store::*;
+
+use super::*;
+
+fn hits(h: &[SearchHit]) -> Vec<(String, String, String)> {
+    h.iter()
+        .map(|h| {
+            (
+                h.element.clone(),
+                h.object.id.object_type.clone(),
+                h.object.id.key.clone(),
+            )
+        })
+        .collect()
+}
+
+fn hit(e: &str, t: &str, k: &str) -> (String, String, String) {
+    (e.into(), t.into(), k.into())
+}
+
+pub async fn search_finds_key_and_name_prefixes_across_elements(s: &dyn Store) {
+    // Added in this order so that the order of names is not that of ids.
+    let b = s.add_element(new_cm("cmb")).await.unwrap();
+    let a = s.add_element(new_cm("cma")).await.unwrap();
+    fill(
+        s,
+        &b,
+        vec![
+            staged("1001", "Doe, Jane"),
+            staged("1002", "Smith, John"),
+            staged_as("vdn", "1003", "Sales"),
+            staged_as("vdn", "sales2", "SALES line"),
+        ],
+    )
+    .await;
+    fill(
+        s,
+        &a,
+        vec![
+            staged("2001", "doe, john"),
+            staged("1009", "Other"),
+            staged_as("hunt-group", "10", "Doers"),
+        ],
+    )
+    .await;
+    let search = |t: &'static str, offset, limit| async move {
+        hits(&s.search(t, offset, limit).await.unwrap())
+    };
+    assert_eq!(
+        search("100", 0, 100).await,
+        [
+            hit("cma", "station", "1009"),
+            hit("cmb", "station", "1001"),
+            hit("cmb", "station", "1002"),
+            hit("cmb", "vdn", "1003"),
+        ],
+        "key prefix, ordered by element name, type and key"
+    );
+    assert_eq!(
+        search("DOE", 0, 100).await,
+        [
+            hit("cma", "hunt-group", "10"),
+            hit("cma", "station", "2001"),
+            hit("cmb", "station", "1001"),
+        ],
+        "name prefix, whatever the case"
+    );
+    assert_eq!(
+        search("sales", 0, 100).await,
+        [hit("cmb", "vdn", "1003"), hit("cmb", "vdn", "sales2")],
+        "an object whose key and name both match is found once"
+    );
+    assert_eq!(search("doe, j", 0, 100).await.len(), 2);
+    assert!(search("zzz", 0, 100).await.is_empty());
+    assert!(
+        search("1_0", 0, 100).await.is_empty(),
+        "no wildcard: '_' is only itself"
+    );
+    assert!(search("%", 0, 100).await.is_empty());
+    assert!(
+        search("Jane", 0, 100).await.is_empty(),
+        "a prefix, not a part"
+    );
+
+    let all = search("", 0, 100).await;
+    assert_eq!(all.len(), 7);
+    let pages = [
+        search("", 0, 3).await,
+        search("", 3, 3).await,
+        search("", 6, 3).await,
+    ];
+    assert_eq!(pages.concat(), all);
+    assert!(search("", 7, 3).await.is_empty());
+    assert_eq!(
+        search("1", 1, 2).await,
+        [hit("cma", "station", "1009"), hit("cmb", "station", "1001")]
+    );
+
+    let found = s.search("smith", 0, 10).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].element.as_str(), found[0].name.as_deref()),
+        ("cmb", Some("Smith, John"))
+    );
+    assert_eq!(found[0].object.fields.get("8003ff00"), Some("Smith, John"));
+    assert_eq!(found[0].object.hash, staged("1002", "Smith, John").hash);
+}
+
+pub async fn counts_objects_and_jobs(s: &dyn Store) {
+    assert_eq!(s.counts().await.unwrap(), StoreCounts::default());
+    let a = s.add_element(new_cm("cma")).await.unwrap();
+    let b = s.add_element(new_cm("cmb")).await.unwrap();
+    s.add_element(new_cm("cmc")).await.unwrap();
+    fill(
+        s,
+        &a,
+        vec![
+            staged("1", "A"),
+            staged("2", "B"),
+            staged_as("vdn", "3", "C"),
+        ],
+    )
+    .await;
+    fill(s, &b, vec![staged("1", "A")]).await;
+    request(s, "cma", SyncType::Incremental).await;
+    request(s, "cmb", SyncType::Incremental).await;
+    claim(s, "n1").await.unwrap();
+
+    let mut c = s.counts().await.unwrap();
+    c.objects.sort();
+    assert_eq!(
+        c.objects,
+        [
+            ("cma".to_string(), "station".to_string(), 2),
+            ("cma".to_string(), "vdn".to_string(), 1),
+            ("cmb".to_string(), "station".to_string(), 1),
+        ]
+    );
+    let mut jobs: Vec<(&str, &str, u64)> = c
+        .jobs
+        .iter()
+        .map(|(t, st, n)| (t.as_str(), st.as_str(), *n))
+        .collect();
+    jobs.sort();
+    assert_eq!(
+        jobs,
+        [
+            ("incremental", "queued", 1),
+            ("incremental", "running", 1),
+            ("init", "succeeded", 2),
+        ]
+    );
+}
+
+pub async fn object_counts_by_type_of_one_element(s: &dyn Store) {
+    let a = s.add_element(new_cm("cma")).await.unwrap();
+    let b = s.add_element(new_cm("cmb")).await.unwrap();
+    assert!(s.object_counts_by_type(a.id).await.unwrap().is_empty());
+    fill(
+        s,
+        &a,
+        vec![
+            staged("1", "A"),
+            staged("2", "B"),
+            staged_as("vdn", "3", "C"),
+        ],
+    )
+    .await;
+    fill(s, &b, vec![staged("1", "A")]).await;
+    let of = |counts: std::collections::BTreeMap<String, u64>| -> Vec<(String, u64)> {
+        counts.into_iter().collect()
+    };
+    assert_eq!(
+        of(s.object_counts_by_type(a.id).await.unwrap()),
+        [("station".to_string(), 2), ("vdn".to_string(), 1)]
+    );
+    assert_eq!(
+        of(s.object_counts_by_type(b.id).await.unwrap()),
+        [("station".to_string(), 1)]
+    );
+    // What the per-type counts add up to is what the element's count says.
+    let total: u64 = s.object_counts_by_type(a.id).await.unwrap().values().sum();
+    assert_eq!(total, s.object_count(a.id).await.unwrap());
+}
