@@ -8,6 +8,7 @@
 //! in one direction only (see ARCHITECTURE.md).
 
 pub mod connections;
+pub mod connectors;
 pub mod defaults;
 mod error;
 pub mod events;

@@ -10,7 +10,6 @@ use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value};
 use ucsync_sat::{SatClient, SatError};
 
-use tokio::net::TcpListener;
 use ucsync_core::Password;
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_sat::SatConfig;
@@ -20,9 +19,7 @@ async fn emulator() -> CmEmulator {
         logins: vec![("dadmin".into(), "dadmin01".into())],
         ..CmSettings::default()
     };
-    CmEmulator::start(settings, TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .await
-        .unwrap()
+    ucsync_testkit::emulators::cm(settings).await
 }
 
 fn config(emu: &CmEmulator, password: &str) -> SatConfig {

@@ -2,92 +2,35 @@
 //! (`-- big`, `-- nochange` or `-- bulk` for one part). The emulators run in
 //! this process, on the same runtime as the service's engine.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
-use ucsync_core::{ElementKind, ElementName, JobState, SecretKey, SyncType, Trigger};
+mod support;
+
+use ucsync_core::{ElementName, JobState, SyncType, Trigger};
 use ucsync_emulator::ipo::{IpoEmulator, IpoSettings, Sizes};
-use ucsync_engine::{Runner, RunnerSettings, SyncEngine, SyncSettings};
-use ucsync_store::{ElementSettings, Job, NewElement, SqliteStore, Store};
+use ucsync_engine::RunnerSettings;
+use ucsync_store::Job;
+use ucsync_testkit::Rig;
+use ucsync_testkit::emulators::OWN;
+use ucsync_testkit::rig::Added;
 
-struct Rig {
-    _dir: tempfile::TempDir,
-    store: Arc<dyn Store>,
-    runner: Runner,
-}
-
+/// A rig with the service's defaults.
 async fn rig() -> Rig {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let secret = SecretKey::generate();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("ucsync.db"), secret.clone())
-            .await
-            .expect("store"),
-    );
-    // The service's defaults.
-    let runner = Runner::new(
-        SyncEngine::new(store.clone(), secret, SyncSettings::default()),
-        ucsync::connectors::factory(4, ucsync_core::ElementNetworks::loopback()),
+    Rig::with_factory(
         RunnerSettings::default(),
-    );
-    Rig {
-        _dir: dir,
-        store,
-        runner,
-    }
+        ucsync_testkit::service_factory(4),
+    )
+    .await
 }
 
 async fn emulator(sizes: Sizes, seed: u64) -> IpoEmulator {
-    IpoEmulator::start(
-        IpoSettings {
-            logins: vec![("ucsync".into(), "ucsync01".into())],
-            sizes,
-            seed,
-            ..IpoSettings::default()
-        },
-        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-    )
+    ucsync_testkit::emulators::ipo(IpoSettings {
+        logins: vec![(OWN.0.into(), OWN.1.into())],
+        sizes,
+        seed,
+        ..IpoSettings::default()
+    })
     .await
-    .expect("emulator")
-}
-
-impl Rig {
-    async fn add(&self, name: &str, emu: &IpoEmulator) -> Job {
-        let name = ElementName::parse(name).expect("name");
-        self.store
-            .add_element(NewElement {
-                name: name.clone(),
-                kind: ElementKind::IpOffice,
-                host: "127.0.0.1".into(),
-                alternate_host: None,
-                port: emu.addr().port(),
-                login: "ucsync".into(),
-                password: "ucsync01".into(),
-                settings: ElementSettings::default(),
-            })
-            .await
-            .expect("add");
-        self.runner
-            .request(&name, SyncType::Init, Trigger::ElementAdded, "bench")
-            .await
-            .expect("request")
-            .job
-    }
-
-    async fn run(&self, name: &str, t: SyncType) -> Job {
-        let j = self
-            .runner
-            .request(
-                &ElementName::parse(name).expect("name"),
-                t,
-                Trigger::OnDemand,
-                "bench",
-            )
-            .await
-            .expect("request");
-        self.runner.wait(j.job.id).await.expect("wait")
-    }
 }
 
 fn ok(job: &Job) {
@@ -110,7 +53,7 @@ async fn big() {
     let emu = emulator(sizes, 1).await;
     let rig = rig().await;
     let t = Instant::now();
-    let job = rig.add("big", &emu).await;
+    let job = rig.queue(Added::ipo("big", emu.addr().port(), OWN.1)).await;
     let job = rig.runner.wait(job.id).await.expect("wait");
     ok(&job);
     let first = t.elapsed();
@@ -120,7 +63,7 @@ async fn big() {
         .await
         .unwrap();
     let t = Instant::now();
-    ok(&rig.run("big", SyncType::Init).await);
+    ok(&rig.sync("big", SyncType::Init).await);
     let again = t.elapsed();
     // Another administrator changes one user: the incremental reads it all and applies one change.
     let user = emu.data().users.keys().next().cloned().expect("a user");
@@ -133,7 +76,7 @@ async fn big() {
         .expect("patch");
     assert!(resp.status().is_success());
     let t = Instant::now();
-    let inc = rig.run("big", SyncType::Incremental).await;
+    let inc = rig.sync("big", SyncType::Incremental).await;
     ok(&inc);
     let changed = t.elapsed();
     assert_eq!(inc.counts.changed, 1);
@@ -154,13 +97,13 @@ async fn nochange() {
     };
     let emu = emulator(sizes, 2).await;
     let rig = rig().await;
-    let job = rig.add("ipo", &emu).await;
+    let job = rig.queue(Added::ipo("ipo", emu.addr().port(), OWN.1)).await;
     ok(&rig.runner.wait(job.id).await.expect("wait"));
     let mut times = Vec::new();
     for _ in 0..100 {
         emu.clear_served();
         let t = Instant::now();
-        let job = rig.run("ipo", SyncType::Incremental).await;
+        let job = rig.sync("ipo", SyncType::Incremental).await;
         times.push(t.elapsed());
         ok(&job);
         assert_eq!(emu.served().len(), 1, "one request");
@@ -193,7 +136,11 @@ async fn bulk() {
     let t = Instant::now();
     let mut jobs = Vec::with_capacity(N);
     for (i, emu) in emus.iter().enumerate() {
-        jobs.push(rig.add(&format!("ipo{i:03}"), emu).await.id);
+        jobs.push(
+            rig.queue(Added::ipo(&format!("ipo{i:03}"), emu.addr().port(), OWN.1))
+                .await
+                .id,
+        );
     }
     for id in &jobs {
         ok(&rig.runner.wait(*id).await.expect("wait"));
@@ -231,11 +178,7 @@ async fn bulk() {
 
 #[tokio::main]
 async fn main() {
-    let parts: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
+    let want = support::wanted();
     if want("big") {
         big().await;
     }

@@ -3,60 +3,37 @@
 //! among them. Run with `cargo bench -p ucsync --bench messaging`.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Instant;
 
 use ldap3::{LdapConnAsync, Mod};
-use ucsync_core::{ElementKind, ElementName, JobState, SecretKey, SyncType, Trigger};
-use ucsync_engine::{Runner, RunnerSettings, SyncEngine, SyncSettings};
-use ucsync_store::{ElementSettings, Job, NewElement, SqliteStore, Store};
+use ucsync_core::{ElementKind, ElementName, JobState, SyncType, Trigger};
+use ucsync_engine::{Runner, RunnerSettings};
+use ucsync_store::{ElementSettings, Job};
+use ucsync_testkit::rig::{Added, Rig};
+
+mod support;
+
+use support::Emulator;
 
 const MAILBOXES: usize = 50_000;
 const BASE: &str = "ou=subscribers,o=aura-messaging";
 
 /// `ucsync emulate messaging` on a free port, killed when dropped.
-struct Emulator {
-    child: Child,
-    port: u16,
-}
-
-impl Emulator {
-    fn start() -> Emulator {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ucsync"))
-            .args([
-                "emulate",
-                "messaging",
-                "--product",
-                "aura",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .args(["--subscribers", &MAILBOXES.to_string()])
-            .args(["--login", "cn=ucsync,o=aura-messaging:ucsync01"])
-            .args(["--login", "cn=admin,o=aura-messaging:admin01"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the emulator");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first = lines.next().expect("emulator output").expect("read");
-        let port = first
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("127.0.0.1:"))
-            .and_then(|p| p.parse().ok())
-            .expect("port");
-        std::thread::spawn(move || lines.for_each(drop));
-        Emulator { child, port }
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn emulate() -> Emulator {
+    let subscribers = MAILBOXES.to_string();
+    Emulator::start_kind(
+        "messaging",
+        &[
+            "--product",
+            "aura",
+            "--subscribers",
+            &subscribers,
+            "--login",
+            "cn=ucsync,o=aura-messaging:ucsync01",
+            "--login",
+            "cn=admin,o=aura-messaging:admin01",
+        ],
+    )
 }
 
 async fn run(runner: &Runner, name: &ElementName, t: SyncType) -> Job {
@@ -78,35 +55,25 @@ fn seconds(job: &Job) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let emu = Emulator::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let secret = SecretKey::generate();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("ucsync.db"), secret.clone())
-            .await
-            .expect("store"),
-    );
-    let runner = Runner::new(
-        SyncEngine::new(store.clone(), secret, SyncSettings::default()),
-        ucsync::connectors::factory(1, ucsync_core::ElementNetworks::loopback()),
+    let emu = emulate();
+    let rig = Rig::with_factory(
         RunnerSettings::default(),
-    );
-    let name = ElementName::parse("msg1").expect("name");
-    store
-        .add_element(NewElement {
-            name: name.clone(),
+        ucsync_testkit::service_factory(1),
+    )
+    .await;
+    let runner = &rig.runner;
+    let name = rig
+        .add(Added {
+            name: "msg1",
             kind: ElementKind::Messaging,
-            host: "127.0.0.1".into(),
-            alternate_host: None,
             port: emu.port,
             login: "cn=ucsync,o=aura-messaging".into(),
             password: "ucsync01".into(),
             settings: ElementSettings::default(),
         })
-        .await
-        .expect("add");
+        .await;
     let t = Instant::now();
-    let init = run(&runner, &name, SyncType::Init).await;
+    let init = run(runner, &name, SyncType::Init).await;
     assert_eq!(init.counts.added, MAILBOXES as u64);
     println!(
         "messaging init of {MAILBOXES} mailboxes (LDAP, pages of 1000): {:.2} s (job {:.2} s; target < 5 s)",
@@ -156,7 +123,7 @@ async fn main() {
             .expect("deleted");
     }
     let t = Instant::now();
-    let inc = run(&runner, &name, SyncType::Incremental).await;
+    let inc = run(runner, &name, SyncType::Incremental).await;
     assert_eq!(
         inc.sync_type,
         SyncType::Incremental,

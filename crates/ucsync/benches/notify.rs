@@ -10,19 +10,21 @@
 //!   sender, to a CM whose notify sync is off: every event must be received,
 //!   parsed and checked (none lost, none dropped as overloaded).
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::UdpSocket;
 use ucsync::serve::{Listeners, Service, Settings};
-use ucsync_core::{ElementKind, ElementName, Password, SyncType, Trigger};
+use ucsync_emulator::cm::CmSettings;
 use ucsync_emulator::cm::notify::NotifyTarget;
-use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value};
-use ucsync_sat::{SatClient, SatConfig};
-use ucsync_store::{ElementSettings, NewElement, ObjectQuery};
+use ucsync_store::{ElementSettings, ObjectQuery};
+use ucsync_testkit::emulators;
+use ucsync_testkit::rig::{self, Added};
 
 async fn service(rate: u32) -> (Service, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -40,37 +42,16 @@ async fn service(rate: u32) -> (Service, tempfile::TempDir) {
 }
 
 async fn add(s: &Service, name: &str, port: u16, notify_sync: bool) -> ucsync_store::Element {
-    let store = s.runner.store();
-    store
-        .add_element(NewElement {
-            name: ElementName::parse(name).unwrap(),
-            kind: ElementKind::Cm,
-            host: "127.0.0.1".into(),
-            alternate_host: None,
-            port,
-            login: "ucsync".into(),
-            password: "ucsync01".into(),
-            settings: ElementSettings {
-                notify_sync,
-                ..Default::default()
-            },
-        })
-        .await
-        .unwrap();
-    let job = s
-        .runner
-        .request(
-            &ElementName::parse(name).unwrap(),
-            SyncType::Init,
-            Trigger::ElementAdded,
-            "bench",
-        )
-        .await
-        .unwrap()
-        .job;
-    let job = s.runner.wait(job.id).await.unwrap();
+    let e = Added {
+        settings: ElementSettings {
+            notify_sync,
+            ..Default::default()
+        },
+        ..Added::cm(name, port)
+    };
+    let job = rig::add_and_init(&s.runner, e).await;
     assert_eq!(job.state.as_str(), "succeeded", "{job:?}");
-    store.element(name).await.unwrap().unwrap()
+    s.runner.store().element(name).await.unwrap().unwrap()
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -80,33 +61,18 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 
 async fn latency() {
     let (s, _dir) = service(1000).await;
-    let emu = CmEmulator::start(
-        CmSettings {
-            name: "cm1".into(),
-            logins: vec![
-                ("ucsync".into(), "ucsync01".into()),
-                ("craft".into(), "craft01".into()),
-            ],
-            counts: [("station".to_string(), 200)].into(),
-            notify: Some(
-                NotifyTarget::parse(&format!("udp://127.0.0.1:{}", s.syslog_addr.port()), None)
-                    .unwrap(),
-            ),
-            ..CmSettings::default()
-        },
-        TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let emu = emulators::cm(CmSettings {
+        name: "cm1".into(),
+        counts: [("station".to_string(), 200)].into(),
+        notify: Some(
+            NotifyTarget::parse(&format!("udp://127.0.0.1:{}", s.syslog_addr.port()), None)
+                .unwrap(),
+        ),
+        ..emulators::cm_settings()
+    })
+    .await;
     let e = add(&s, "cm1", emu.addr().port(), true).await;
-    let mut cfg = SatConfig::new(
-        "127.0.0.1",
-        emu.addr().port(),
-        "craft",
-        Password::new("craft01"),
-    );
-    cfg.sessions = 1;
-    let sat = SatClient::connect(cfg).await.unwrap();
+    let sat = emulators::sat(emu.addr().port(), emulators::OUTSIDE).await;
     let keys = emu.cm().keys("station");
     let total = 1000usize;
 
@@ -205,16 +171,12 @@ async fn latency() {
 
 async fn listener() {
     let (s, _dir) = service(100_000).await;
-    let emu = CmEmulator::start(
-        CmSettings {
-            counts: [("station".to_string(), 10)].into(),
-            logins: vec![("ucsync".into(), "ucsync01".into())],
-            ..CmSettings::default()
-        },
-        TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let emu = emulators::cm(CmSettings {
+        counts: [("station".to_string(), 10)].into(),
+        logins: vec![(emulators::OWN.0.into(), emulators::OWN.1.into())],
+        ..CmSettings::default()
+    })
+    .await;
     add(&s, "cm1", emu.addr().port(), false).await;
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     sock.connect(s.syslog_addr).await.unwrap();
@@ -261,11 +223,7 @@ async fn listener() {
 }
 
 fn main() {
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let want = |p: &str| only.is_empty() || only.iter().any(|o| o == p);
+    let want = support::wanted();
     let rt = tokio::runtime::Runtime::new().unwrap();
     if want("latency") {
         rt.block_on(latency());

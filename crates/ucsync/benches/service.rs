@@ -816,16 +816,12 @@ async fn fire_round(server: &Server, what: &str, n: usize) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let parts: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
+    let want = support::wanted();
     if want("search") || want("jobs") {
         latency(want("search"), want("jobs")).await;
     }
     // Not part of a plain run: it starts the service six times.
-    if parts.iter().any(|a| a == "tls") {
+    if support::named().iter().any(|a| a == "tls") {
         tls().await;
     }
     if want("dispatch") {

@@ -1,28 +1,26 @@
 //! The sync figures of BENCHMARKS.md. Run with `cargo bench -p ucsync --bench sync`
 //! (`-- diff`, `-- init`, `-- latency`, `-- incremental` or `-- bulk` for one part).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 mod support;
 
 use support::{Emulator, cpu_seconds, peak_rss_mb, reset_peak, rss_mb};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use ucsync_connect::ReadEvent;
 use ucsync_core::{
     ContentHash, Differ, ElementKind, ElementName, Fields, Object, ObjectId, Password, PlanOp,
     SecretKey, SyncType, Trigger,
 };
-use ucsync_emulator::cm::{CmEmulator, CmSettings};
+use ucsync_emulator::cm::CmSettings;
+use ucsync_engine::RunnerSettings;
 use ucsync_engine::hashing::{HashedEvent, spawn_hasher};
-use ucsync_engine::{Runner, RunnerSettings, SyncEngine, SyncSettings};
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value};
 use ucsync_sat::{SatClient, SatConfig};
-use ucsync_store::{
-    ElementSettings, InitOutcome, Job, NewElement, NewJob, SqliteStore, Staged, Store,
-};
+use ucsync_store::{ElementSettings, InitOutcome, NewElement, NewJob, SqliteStore, Staged, Store};
+use ucsync_testkit::emulators;
+use ucsync_testkit::rig::{Added, Rig};
 
 /// An emulator with ucsync's own login and an outside one.
 fn emulate(extra: &[&str]) -> Emulator {
@@ -35,69 +33,17 @@ fn emulate(extra: &[&str]) -> Emulator {
     )
 }
 
-struct Rig {
-    _dir: tempfile::TempDir,
-    store: Arc<dyn Store>,
-    runner: Runner,
-}
-
+/// A rig with the service's connectors: `sessions` SAT sessions per CM,
+/// `pool` places for inits.
 async fn rig(sessions: usize, pool: usize) -> Rig {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let secret = SecretKey::generate();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("ucsync.db"), secret.clone())
-            .await
-            .expect("store"),
-    );
-    let runner = Runner::new(
-        SyncEngine::new(store.clone(), secret, SyncSettings::default()),
-        ucsync::connectors::factory(sessions, ucsync_core::ElementNetworks::loopback()),
+    Rig::with_factory(
         RunnerSettings {
             init_pool: pool,
             ..Default::default()
         },
-    );
-    Rig {
-        _dir: dir,
-        store,
-        runner,
-    }
-}
-
-impl Rig {
-    async fn add(&self, name: &str, port: u16) -> Job {
-        let name = ElementName::parse(name).expect("name");
-        let e = NewElement {
-            name: name.clone(),
-            kind: ElementKind::Cm,
-            host: "127.0.0.1".into(),
-            alternate_host: None,
-            port,
-            login: "ucsync".into(),
-            password: "ucsync01".into(),
-            settings: ElementSettings::default(),
-        };
-        self.store.add_element(e).await.expect("add");
-        self.runner
-            .request(&name, SyncType::Init, Trigger::ElementAdded, "bench")
-            .await
-            .expect("request")
-            .job
-    }
-
-    async fn run(&self, name: &str, t: SyncType) -> Job {
-        let j = self
-            .runner
-            .request(
-                &ElementName::parse(name).expect("name"),
-                t,
-                Trigger::OnDemand,
-                "bench",
-            )
-            .await
-            .expect("request");
-        self.runner.wait(j.job.id).await.expect("wait")
-    }
+        ucsync_testkit::service_factory(sessions),
+    )
+    .await
 }
 
 fn object(i: u64, variant: u64) -> Object {
@@ -284,7 +230,7 @@ async fn init_large(latency: bool) {
     let r = rig(sessions, 8).await;
     reset_peak();
     let t = Instant::now();
-    let job = r.add("large", emu.port).await;
+    let job = r.queue(Added::cm("large", emu.port)).await;
     let job = r.runner.wait(job.id).await.expect("wait");
     let took = t.elapsed();
     assert_eq!(
@@ -313,21 +259,13 @@ async fn init_large(latency: bool) {
 }
 
 async fn incremental() {
-    let emu = CmEmulator::start(
-        CmSettings {
-            logins: vec![
-                ("ucsync".into(), "ucsync01".into()),
-                ("craft".into(), "craft01".into()),
-            ],
-            counts: [("station".to_string(), 1000)].into(),
-            ..CmSettings::default()
-        },
-        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-    )
-    .await
-    .expect("emulator");
+    let emu = emulators::cm(CmSettings {
+        counts: [("station".to_string(), 1000)].into(),
+        ..emulators::cm_settings()
+    })
+    .await;
     let r = rig(2, 8).await;
-    let j = r.add("cm", emu.addr().port()).await;
+    let j = r.queue(Added::cm("cm", emu.addr().port())).await;
     r.runner.wait(j.id).await.expect("wait");
     let mut c = SatConfig::new(
         "127.0.0.1",
@@ -350,7 +288,7 @@ async fn incremental() {
             .expect("change");
     }
     let t = Instant::now();
-    let job = r.run("cm", SyncType::Incremental).await;
+    let job = r.sync("cm", SyncType::Incremental).await;
     assert_eq!(
         (job.sync_type, job.counts.changed),
         (SyncType::Incremental, 1000),
@@ -380,7 +318,7 @@ async fn bulk() {
     let t = Instant::now();
     let mut jobs = Vec::new();
     for (i, e) in emus.iter().enumerate() {
-        jobs.push(r.add(&format!("cm{i:02}"), e.port).await);
+        jobs.push(r.queue(Added::cm(&format!("cm{i:02}"), e.port)).await);
     }
     for j in jobs {
         let j = r.runner.wait(j.id).await.expect("wait");
@@ -401,11 +339,7 @@ async fn bulk() {
 
 #[tokio::main]
 async fn main() {
-    let parts: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
+    let want = support::wanted();
     if want("diff") {
         diff().await;
     }

@@ -1,7 +1,6 @@
 //! The parts of the `ucsync` binary that its benchmarks and tests use too:
-//! opening connectors, and the service.
+//! the service.
 
-pub mod connectors;
 pub mod serve;
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use ucsync_connect::ipo::{IpoConfig, IpoConnector, Known, Trust};
 use ucsync_connect::tls::fingerprint_of;
@@ -28,11 +27,7 @@ fn settings() -> IpoSettings {
     }
 }
 
-async fn start(settings: IpoSettings) -> IpoEmulator {
-    IpoEmulator::start(settings, TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .await
-        .unwrap()
-}
+use ucsync_testkit::emulators::ipo as start;
 
 fn config(emu: &IpoEmulator, login: (&str, &str)) -> IpoConfig {
     IpoConfig::new(

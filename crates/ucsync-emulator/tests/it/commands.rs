@@ -4,16 +4,11 @@
 use std::time::Duration;
 
 use chrono::{Timelike, Utc};
-use tokio::net::TcpListener;
 use ucsync_emulator::cm::{CmEmulator, CmSettings, SessionCtx};
 use ucsync_ossi::wellknown::{history, station, time};
 use ucsync_ossi::{ErrorKind, FieldId, Request, Response, ResponseDecoder, ServerEvent, Value};
 
-pub async fn start(settings: CmSettings) -> CmEmulator {
-    CmEmulator::start(settings, TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .await
-        .unwrap()
-}
+pub use ucsync_testkit::emulators::cm as start;
 
 fn ctx(login: &str) -> SessionCtx {
     SessionCtx::new(login.len() as u64, login, "SSH01")

@@ -3,23 +3,19 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use ucsync_emulator::ipo::{IpoEmulator, IpoSettings};
+use ucsync_testkit::emulators;
 
 const RW: (&str, &str) = ("admin", "admin01");
 const RO: (&str, &str) = ("reader", "reader01");
 
 async fn start() -> IpoEmulator {
-    IpoEmulator::start(
-        IpoSettings {
-            logins: vec![(RW.0.into(), RW.1.into())],
-            read_logins: vec![(RO.0.into(), RO.1.into())],
-            ..IpoSettings::default()
-        },
-        TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
+    emulators::ipo(IpoSettings {
+        logins: vec![(RW.0.into(), RW.1.into())],
+        read_logins: vec![(RO.0.into(), RO.1.into())],
+        ..IpoSettings::default()
+    })
     .await
-    .unwrap()
 }
 
 async fn call(
@@ -235,12 +231,7 @@ async fn the_state_file_keeps_changes_across_a_restart() {
         state_file: Some(state.clone()),
         ..IpoSettings::default()
     };
-    let emu = IpoEmulator::start(
-        settings.clone(),
-        TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let emu = emulators::ipo(settings.clone()).await;
     let (s, _, _) = call(
         &emu,
         Some(RW),
@@ -253,8 +244,6 @@ async fn the_state_file_keeps_changes_across_a_restart() {
     assert_eq!(s, StatusCode::CREATED);
     let (data, version) = (emu.data(), emu.config_version());
     emu.shutdown().await.unwrap();
-    let again = IpoEmulator::start(settings, TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .await
-        .unwrap();
+    let again = emulators::ipo(settings).await;
     assert_eq!((again.data(), again.config_version()), (data, version));
 }

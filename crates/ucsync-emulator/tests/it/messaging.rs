@@ -10,7 +10,7 @@ use ldap3_proto::proto::{
     LdapBindCred, LdapBindRequest, LdapDerefAliases, LdapFilter, LdapMsg, LdapOp, LdapResultCode,
     LdapSearchRequest, LdapSearchScope,
 };
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 use ucsync_emulator::messaging::{MessagingEmulator, MessagingSettings, Product};
 
@@ -99,9 +99,7 @@ async fn collect(s: &mut Framed<TcpStream, LdapCodec>) -> (usize, LdapResultCode
 async fn binds_size_limit_and_paged_results() {
     let mut settings = MessagingSettings::new(Product::Mm);
     settings.subscribers = 1234;
-    let emu = MessagingEmulator::start(settings, TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .await
-        .unwrap();
+    let emu = ucsync_testkit::emulators::messaging(settings).await;
     let base = emu.layout().base;
     let mut s = session(&emu).await;
     s.send(bind("cn=admin", "wrong")).await.unwrap();

@@ -90,12 +90,9 @@ fn settings() -> CmSettings {
 /// Logs in with the stock OpenSSH client, password typed at its prompt (by an
 /// askpass helper), and works in OSSI mode with all input written at once.
 async fn openssh(method: &str) {
-    let Ok(ssh) = which("ssh") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "the OpenSSH client is required under CI"
-        );
-        eprintln!("SKIPPED: no ssh client on this machine");
+    let Some(ssh) =
+        ucsync_testkit::require_tool("ssh", "the OpenSSH client: apt-get install openssh-client")
+    else {
         return;
     };
     let emu = start(settings()).await;
@@ -168,16 +165,6 @@ async fn openssh(method: &str) {
         .unwrap()
         .unwrap();
     assert!(status.success(), "ssh exit {status:?}: {err}");
-}
-
-fn which(cmd: &str) -> Result<std::path::PathBuf, ()> {
-    std::env::var_os("PATH")
-        .and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(cmd))
-                .find(|f| f.is_file())
-        })
-        .ok_or(())
 }
 
 #[tokio::test]

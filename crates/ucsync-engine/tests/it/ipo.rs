@@ -7,43 +7,14 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use ucsync_connect::ConnectError;
 use ucsync_connect::WriteOp;
-use ucsync_connect::ipo::{IpoConfig, Known, Trust};
-use ucsync_core::{
-    ElementKind, ElementName, Fields, JobState, ObjectId, Password, SyncType, Trigger,
-};
+use ucsync_core::{ElementName, Fields, JobState, ObjectId, SyncType};
 use ucsync_emulator::ipo::{Data, Faults, IpoEmulator, IpoSettings, Served, Sizes};
-use ucsync_store::{Element, ElementSettings, Job, NewElement};
+use ucsync_store::Job;
+use ucsync_testkit::emulators::{OTHER, OWN, ipo as start};
 
 use crate::Rig;
 use crate::sync::stored;
-
-/// ucsync's own service user, and another administrator's.
-pub const OWN: (&str, &str) = ("ucsync", "ucsync01");
-pub const OTHER: (&str, &str) = ("Administrator", "admin01");
-
-/// How these tests reach an IP Office: as the binary does.
-pub fn config(e: &Element, password: String, timeout: Duration) -> Result<IpoConfig, ConnectError> {
-    let mut cfg = IpoConfig::new(
-        e.host.clone(),
-        e.port,
-        e.login.clone(),
-        Password::new(password),
-    );
-    cfg.tls = Trust::from_settings(
-        e.settings.tls,
-        e.settings.ca_file.as_deref(),
-        e.settings.host_key.as_deref(),
-    )?;
-    cfg.known = Known::from_sync(
-        e.sync.sync_point.as_deref(),
-        e.sync.version_at_init.as_deref(),
-    );
-    cfg.timeout = timeout;
-    Ok(cfg)
-}
 
 fn settings(users: usize) -> IpoSettings {
     IpoSettings {
@@ -57,38 +28,6 @@ fn settings(users: usize) -> IpoSettings {
             ..Sizes::default()
         },
         ..IpoSettings::default()
-    }
-}
-
-async fn start(settings: IpoSettings) -> IpoEmulator {
-    IpoEmulator::start(settings, TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .await
-        .unwrap()
-}
-
-impl Rig {
-    /// Adds an IP Office as the API does and returns its automatic init, finished.
-    async fn add_ipo(&self, name: &str, emu: &IpoEmulator, password: &str) -> Job {
-        let name = ElementName::parse(name).unwrap();
-        self.store
-            .add_element(NewElement {
-                name: name.clone(),
-                kind: ElementKind::IpOffice,
-                host: "127.0.0.1".into(),
-                alternate_host: None,
-                port: emu.addr().port(),
-                login: OWN.0.into(),
-                password: password.into(),
-                settings: ElementSettings::default(),
-            })
-            .await
-            .unwrap();
-        let job = self
-            .runner
-            .request(&name, SyncType::Init, Trigger::ElementAdded, "test")
-            .await
-            .unwrap();
-        self.runner.wait(job.job.id).await.unwrap()
     }
 }
 
@@ -425,7 +364,7 @@ async fn every_fault_fails_the_job_with_its_cause_and_changes_nothing() {
             init_pool: 2,
             ..Default::default()
         },
-        crate::factory_with(Some(Duration::from_millis(700))),
+        ucsync_testkit::factory_with(|o| o.timeout = Some(Duration::from_millis(700))),
     )
     .await;
     rig.add_ipo("ipo1", &emu, OWN.1).await;

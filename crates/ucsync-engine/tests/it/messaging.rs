@@ -2,56 +2,18 @@
 //! emulator: init, incremental, force-init, prerequisites, faults, LDAPS.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use ldap3::{LdapConnAsync, Mod};
-use tokio::net::TcpListener;
 use ucsync_connect::ConnectError;
-use ucsync_connect::messaging::catalog::Product as Mapping;
-use ucsync_connect::messaging::{LdapConfig, MessagingConnector};
-use ucsync_connect::tls::Trust;
-use ucsync_core::{ElementKind, ElementName, JobState, Password, SyncType, Trigger};
+use ucsync_core::{ElementKind, ElementName, JobState, SyncType, Trigger};
 use ucsync_emulator::messaging::{Faults, MessagingEmulator, MessagingSettings, Product};
-use ucsync_store::{Element, ElementSettings, NewElement, ObjectQuery};
+use ucsync_store::{ElementSettings, NewElement, ObjectQuery};
+use ucsync_testkit::emulators::{LDAP_PASSWORD as PW, admin_dn, own_dn};
+use ucsync_testkit::rig::Added;
 
 use crate::sync::stored;
 use crate::{Rig, cm_settings, emulator};
-
-pub const PW: &str = "secret01";
-
-/// The bind DN ucsync uses, and a directory administrator's.
-pub fn own_dn(suffix: &str) -> String {
-    format!("cn=ucsync,{suffix}")
-}
-pub fn admin_dn(suffix: &str) -> String {
-    format!("cn=admin,{suffix}")
-}
-
-/// The connector the test factory makes for a messaging element: pages
-/// small enough that every read takes several.
-pub async fn connect(
-    e: &Element,
-    password: String,
-    product: Mapping,
-    timeout: Duration,
-) -> Result<MessagingConnector, ConnectError> {
-    let mut cfg = LdapConfig::new(
-        e.host.clone(),
-        e.port,
-        e.login.clone(),
-        Password::new(password),
-    );
-    cfg.tls = Trust::from_settings(
-        e.settings.tls,
-        e.settings.ca_file.as_deref(),
-        e.settings.host_key.as_deref(),
-    )?;
-    cfg.link_cm = e.settings.cm.clone();
-    cfg.timeout = timeout;
-    cfg.page_size = 200;
-    MessagingConnector::connect(cfg, Arc::new(product)).await
-}
 
 pub fn kind_of(p: Product) -> ElementKind {
     match p {
@@ -71,9 +33,7 @@ async fn directory(
     s.subscribers = subscribers;
     s.logins = vec![(own_dn(suffix), PW.into()), (admin_dn(suffix), PW.into())];
     change(&mut s);
-    MessagingEmulator::start(s, TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .await
-        .unwrap()
+    ucsync_testkit::emulators::messaging(s).await
 }
 
 /// A directory administrator's connection.
@@ -97,21 +57,15 @@ pub async fn add_element(
     login: String,
     settings: ElementSettings,
 ) -> ElementName {
-    let name = ElementName::parse(name).unwrap();
-    rig.store
-        .add_element(NewElement {
-            name: name.clone(),
-            kind,
-            host: "127.0.0.1".into(),
-            alternate_host: None,
-            port,
-            login,
-            password: PW.into(),
-            settings,
-        })
-        .await
-        .unwrap();
-    name
+    rig.add(Added {
+        name,
+        kind,
+        port,
+        login,
+        password: PW.into(),
+        settings,
+    })
+    .await
 }
 
 /// What the emulator holds, as the catalog maps it: key -> sorted fields.
@@ -495,7 +449,7 @@ async fn every_fault_fails_the_job_and_leaves_the_database_as_it_was() {
             init_pool: 4,
             ..Default::default()
         },
-        crate::factory_with(Some(Duration::from_secs(3))),
+        ucsync_testkit::factory_with(|o| o.timeout = Some(Duration::from_secs(3))),
     )
     .await;
     add_element(
@@ -625,13 +579,10 @@ async fn a_directory_that_does_not_answer_is_unreachable_and_the_alternate_host_
         .await
         .unwrap();
     let e = rig.store.element("mm1").await.unwrap().unwrap();
-    let product = ucsync_connect::messaging::catalog::Catalog::builtin()
-        .by_kind(ElementKind::ModularMessaging)
-        .unwrap()
-        .clone();
-    let err = connect(&e, PW.into(), product, Duration::from_secs(30))
+    let err = (ucsync_testkit::factory())(e.clone(), PW.into())
         .await
-        .unwrap_err();
+        .err()
+        .expect("nothing answers at 127.0.0.2");
     assert!(err.is_unreachable(), "{err}");
     let report = rig.runner.check(&e).await.unwrap();
     assert_eq!(report.host, "127.0.0.1");

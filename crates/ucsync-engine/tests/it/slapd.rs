@@ -14,35 +14,18 @@ use ucsync_emulator::messaging::Product;
 use ucsync_store::ElementSettings;
 
 use crate::Rig;
-use crate::messaging::{PW, add_element, admin_dn, kind_of, own_dn};
+use ucsync_testkit::emulators::{LDAP_PASSWORD as PW, admin_dn, own_dn};
+
+use crate::messaging::{add_element, kind_of};
 
 const ENTRIES: usize = 600;
 
-fn find_slapd() -> Option<PathBuf> {
-    [
-        "/usr/sbin/slapd",
-        "/usr/local/sbin/slapd",
-        "/usr/local/libexec/slapd",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
-}
-
 /// slapd, or why the test is skipped (a failure under CI).
 fn slapd_or_skip() -> Option<PathBuf> {
-    match find_slapd() {
-        Some(p) => Some(p),
-        None if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("slapd is not installed: .ci/run installs Debian's slapd package")
-        }
-        None => {
-            eprintln!(
-                "SKIPPED: slapd is not installed (apt-get install slapd); the real-LDAP tests did not run"
-            );
-            None
-        }
-    }
+    ucsync_testkit::require_tool(
+        "slapd",
+        "apt-get install slapd; .ci/run installs it, without it the real-LDAP tests do not run",
+    )
 }
 
 /// A running slapd in its own temporary directory; killed on drop.

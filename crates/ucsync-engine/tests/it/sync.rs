@@ -719,7 +719,7 @@ async fn killed_mid_init_leaves_the_database_as_it_was() {
     let state_before = rig.store.element("cm1").await.unwrap().unwrap().sync;
     // The child is the only node taking jobs from here on.
     rig.runner.shutdown().await;
-    let db = rig._dir.path().join("ucsync.db");
+    let db = rig.dir.path().join("ucsync.db");
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",

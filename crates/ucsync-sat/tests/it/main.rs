@@ -5,15 +5,11 @@ mod transcripts;
 
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use ucsync_core::Password;
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_sat::SatConfig;
 
-pub async fn emulator(settings: CmSettings) -> CmEmulator {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    CmEmulator::start(settings, listener).await.unwrap()
-}
+pub use ucsync_testkit::emulators::cm as emulator;
 
 pub fn small() -> CmSettings {
     CmSettings {

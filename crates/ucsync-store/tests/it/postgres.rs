@@ -43,16 +43,8 @@ async fn database(instead: &str) -> Option<String> {
                         None => e.to_string(),
                     })
             });
-    match reached {
-        Ok(()) => Some(url),
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("PostgreSQL not reachable at {url} (CI=true requires it): {e}")
-        }
-        Err(e) => {
-            eprintln!("skipped: PostgreSQL not reachable at {url} ({e}): {instead}");
-            None
-        }
-    }
+    let reached = reached.map_err(|e| format!("not reachable at {url} ({e}): {instead}"));
+    ucsync_testkit::require("PostgreSQL", reached).map(|()| url)
 }
 
 async fn admin(url: &str) -> tokio_postgres::Client {

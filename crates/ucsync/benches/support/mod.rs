@@ -1,58 +1,56 @@
-//! What the benchmarks share: an emulator in a process of its own, and peak RSS.
+//! What the benchmarks share beyond the test kit: an emulator in a process
+//! of its own with its start-up time and peak RSS, and this process's.
 
 // Each bench binary uses a part of this module.
 #![allow(dead_code)]
 
 pub mod service;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use ucsync_testkit::process::Emulated;
 
 /// `ucsync emulate cm` on a free port, killed when dropped.
 pub struct Emulator {
-    child: Child,
+    process: Emulated,
     pub port: u16,
     pub started_in: Duration,
 }
 
 impl Emulator {
     pub fn start(args: &[&str]) -> Emulator {
+        Emulator::start_kind("cm", args)
+    }
+
+    /// `ucsync emulate KIND`.
+    pub fn start_kind(kind: &str, args: &[&str]) -> Emulator {
         let t = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ucsync"))
-            .args(["emulate", "cm", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the emulator");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first = lines.next().expect("emulator output").expect("read");
-        let started_in = t.elapsed();
-        let port = first
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("127.0.0.1:"))
-            .and_then(|p| p.parse().ok())
-            .expect("port");
-        // Keep reading, so the emulator never writes into a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+        let process = Emulated::start(env!("CARGO_BIN_EXE_ucsync"), kind, args, 1);
         Emulator {
-            child,
-            port,
-            started_in,
+            port: process.port,
+            started_in: t.elapsed(),
+            process,
         }
     }
 
     pub fn peak_rss_mb(&self) -> f64 {
-        peak_rss_mb(&format!("/proc/{}/status", self.child.id()))
+        peak_rss_mb(&format!("/proc/{}/status", self.process.pid()))
     }
 }
 
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Whether a bench binary runs a part: the parts named on its command line
+/// (`cargo bench -p ucsync --bench sync -- init`), or all when none is.
+pub fn wanted() -> impl Fn(&str) -> bool {
+    let parts = named();
+    move |p: &str| parts.is_empty() || parts.iter().any(|a| a == p)
+}
+
+/// The parts named on a bench binary's command line.
+pub fn named() -> Vec<String> {
+    std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect()
 }
 
 /// Peak RSS (VmHWM) of a process, from its `/proc/…/status`.

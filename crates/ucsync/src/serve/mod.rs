@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use ucsync_core::{Role, SecretKey, Thresholds};
+use ucsync_engine::connectors::{self, ConnectorOptions};
 use ucsync_engine::{Runner, RunnerSettings, Scheduler, SyncEngine, SyncSettings};
 use ucsync_store::{PgStore, SqliteStore, Store};
 
@@ -257,7 +258,10 @@ impl Service {
         let engine_tasks = TaskTracker::new();
         let runner = Runner::start(
             engine,
-            crate::connectors::factory(settings.sessions, settings.element_networks.clone()),
+            connectors::factory(ConnectorOptions {
+                sessions: settings.sessions,
+                ..ConnectorOptions::new(settings.element_networks.clone())
+            }),
             RunnerSettings {
                 init_pool: settings.init_pool,
                 keep_connections: settings.keep_connections,

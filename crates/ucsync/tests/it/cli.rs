@@ -5,98 +5,17 @@ use std::process::{Child, Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ucsync");
 
-/// `ucsync emulate cm` on a free port; killed when dropped.
-pub struct Emulator {
-    child: Child,
-    pub port: u16,
-    stdout_lines: Vec<String>,
-}
+pub use ucsync_testkit::process::Emulated;
 
-impl Emulator {
-    pub fn start(args: &[&str]) -> Emulator {
-        let mut child = Command::new(BIN)
-            .args([
-                "emulate",
-                "cm",
-                "--listen",
-                "127.0.0.1:0",
-                "--login",
-                "dadmin:dadmin01",
-            ])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut stdout_lines = Vec::new();
-        for _ in 0..4 {
-            stdout_lines.push(lines.next().unwrap().unwrap());
-        }
-        // Keep reading, so the emulator never writes into a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        let port = stdout_lines[0]
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("127.0.0.1:"))
-            .unwrap()
-            .parse()
-            .unwrap();
-        Emulator {
-            child,
-            port,
-            stdout_lines,
-        }
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `ucsync emulate KIND` (IP Office, messaging) on a free loopback port,
-/// with the first `banner` lines it prints; killed when dropped.
-pub struct Emulated {
-    child: Child,
-    pub port: u16,
-    pub banner: Vec<String>,
-}
-
-impl Emulated {
-    pub fn start(kind: &str, args: &[&str], banner: usize) -> Emulated {
-        let mut child = Command::new(BIN)
-            .args(["emulate", kind, "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let banner: Vec<String> = (0..banner.max(1))
-            .map(|_| lines.next().unwrap().unwrap())
-            .collect();
-        let port = banner[0]
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("127.0.0.1:"))
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {:?}", banner[0]));
-        // Keep reading, so the emulator never writes into a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Emulated {
-            child,
-            port,
-            banner,
-        }
-    }
-}
-
-impl Drop for Emulated {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `ucsync emulate cm` on a free port, with `dadmin` as its login and the
+/// four lines of its banner; killed when dropped.
+pub fn emulator(args: &[&str]) -> Emulated {
+    Emulated::start(
+        BIN,
+        "cm",
+        &[&["--login", "dadmin:dadmin01"], args].concat(),
+        4,
+    )
 }
 
 /// `ucsync ossi` with a known-hosts file of its own, new each time.
@@ -182,9 +101,9 @@ fn demo_walks_through_and_succeeds() {
 
 #[test]
 fn ossi_prints_json_csv_and_tables() {
-    let emu = Emulator::start(&["--stations", "5", "--seed", "3"]);
+    let emu = emulator(&["--stations", "5", "--seed", "3"]);
     assert!(
-        emu.stdout_lines
+        emu.banner
             .iter()
             .any(|l| l.starts_with("host key ssh-ed25519 SHA256:"))
     );
@@ -228,7 +147,7 @@ fn ossi_prints_json_csv_and_tables() {
 
 #[test]
 fn ossi_exit_codes_and_messages() {
-    let emu = Emulator::start(&["--profile", "empty"]);
+    let emu = emulator(&["--profile", "empty"]);
     let out = ossi(emu.port, "wrong-password", &["list station"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -266,7 +185,7 @@ fn ossi_exit_codes_and_messages() {
 /// (its fingerprint printed), and a changed key is refused naming both.
 #[test]
 fn ossi_keeps_known_hosts_and_refuses_a_changed_key() {
-    let emu = Emulator::start(&["--profile", "empty"]);
+    let emu = emulator(&["--profile", "empty"]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config/known_hosts");
     let out = ossi_known(emu.port, "dadmin01", &["list station"], &file);

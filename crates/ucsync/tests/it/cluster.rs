@@ -4,17 +4,17 @@
 
 use serde_json::Value;
 
-use crate::cli::Emulator;
+use crate::cli::{Emulated, emulator};
 use crate::service::{Serve, add_cm, finished, fresh_postgres};
 
 /// Adds twelve small CMs at once, spread over the nodes, and watches every
 /// node's running jobs until all twelve inits have ended: never more than
 /// `pool` are running, whichever node is asked, and all succeed.
 async fn twelve_inits_at_once(nodes: &[&Serve], pool: usize) {
-    let emus: Vec<Emulator> = (0..12)
+    let emus: Vec<Emulated> = (0..12)
         .map(|i| {
             let seed = (i + 1).to_string();
-            Emulator::start(&["--stations", "40", "--seed", &seed, "--latency-ms", "2"])
+            emulator(&["--stations", "40", "--seed", &seed, "--latency-ms", "2"])
         })
         .collect();
     let adds = emus.iter().enumerate().map(|(i, emu)| {

@@ -8,11 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value as OssiValue};
-use ucsync_sat::{SatClient, SatConfig};
 
-use crate::cli::{BIN, Emulator};
+use crate::cli::{BIN, emulator};
 use crate::service::Serve;
-use ucsync_core::Password;
 
 /// The CLI against the service, finding the admin token in the data directory.
 pub fn cli(serve: &Serve, data: &Path, args: &[&str]) -> Output {
@@ -26,6 +24,30 @@ pub fn cli(serve: &Serve, data: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap()
+}
+
+/// `ucsync element add NAME --kind cm` for the emulator on `port` with its
+/// `dadmin` login, waiting for the init adding it starts.
+pub fn add_cm(serve: &Serve, data: &Path, name: &str, port: u16) -> Output {
+    let port = port.to_string();
+    cli(
+        serve,
+        data,
+        &[
+            "element",
+            "add",
+            name,
+            "--kind",
+            "cm",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--login",
+            "dadmin",
+            "--wait",
+        ],
+    )
 }
 
 pub fn ok(out: Output) -> String {
@@ -45,30 +67,13 @@ pub fn json_of(out: Output) -> Value {
 
 #[tokio::test]
 async fn an_administrator_adds_a_cm_and_keeps_it_in_sync_with_the_cli() {
-    let emu = Emulator::start(&["--login", "craft:craft01"]);
+    let emu = emulator(&["--login", "craft:craft01"]);
     let data = tempfile::tempdir().unwrap();
     let serve = Serve::start(data.path());
     let port = emu.port.to_string();
 
     // Add the CM; its init starts by itself. `--wait` follows it.
-    ok(cli(
-        &serve,
-        data.path(),
-        &[
-            "element",
-            "add",
-            "cm1",
-            "--kind",
-            "cm",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--login",
-            "dadmin",
-            "--wait",
-        ],
-    ));
+    ok(add_cm(&serve, data.path(), "cm1", emu.port));
     let jobs = json_of(cli(
         &serve,
         data.path(),
@@ -103,9 +108,7 @@ async fn an_administrator_adds_a_cm_and_keeps_it_in_sync_with_the_cli() {
     assert_eq!(schedule["sync_type"], "incremental", "{schedule}");
 
     // Someone changes a station over SAT.
-    let mut cfg = SatConfig::new("127.0.0.1", emu.port, "craft", Password::new("craft01"));
-    cfg.sessions = 1;
-    let sat = SatClient::connect(cfg).await.unwrap();
+    let sat = ucsync_testkit::emulators::sat(emu.port, ("craft", "craft01")).await;
     sat.run(
         &Request::write(
             "change station 1001",

@@ -57,6 +57,7 @@ async fn an_administrator_adds_an_ip_office_over_tls_and_keeps_it_in_sync() {
     let file = |n: &str| certs.path().join(n).to_str().unwrap().to_string();
     // Its banner: where it listens, then the certificate's fingerprint.
     let ipo = Emulated::start(
+        BIN,
         "ip-office",
         &[
             "--login",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cli::Emulator;
+use crate::cli::emulator;
 use crate::service::Serve;
 
 /// A listener at the address the service must not reach: every connection
@@ -64,7 +64,7 @@ async fn metrics(serve: &Serve) -> String {
 #[tokio::test]
 async fn elements_outside_the_networks_are_refused_and_never_reached() {
     let witness = Witness::start();
-    let emu = Emulator::start(&["--profile", "empty"]);
+    let emu = emulator(&["--profile", "empty"]);
     let dir = tempfile::tempdir().unwrap();
     let serve = Serve::start_with(
         &dir.path().join("data"),

@@ -8,18 +8,19 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpStream, UdpSocket};
 use ucsync::serve::{Listeners, Service, Settings};
-use ucsync_core::{ElementKind, ElementName, Password, SyncType, Trigger};
+use ucsync_core::{ElementName, SyncType, Trigger};
 use ucsync_emulator::cm::notify::NotifyTarget;
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value};
-use ucsync_sat::{SatClient, SatConfig};
-use ucsync_store::{Element, ElementSettings, NewElement, ObjectQuery};
+use ucsync_sat::SatClient;
+use ucsync_store::{Element, ElementSettings, ObjectQuery};
+use ucsync_testkit::emulators;
+use ucsync_testkit::rig::{self, Added};
 
-pub(crate) const OWN: (&str, &str) = ("ucsync", "ucsync01");
-pub(crate) const CRAFT: (&str, &str) = ("craft", "craft01");
+pub(crate) use ucsync_testkit::emulators::{OUTSIDE as CRAFT, OWN};
 
 pub(crate) async fn service(tune: impl FnOnce(&mut Settings)) -> (Service, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -52,11 +53,7 @@ pub(crate) fn cm_settings(name: &str, notify: Option<NotifyTarget>) -> CmSetting
     }
 }
 
-pub(crate) async fn start(settings: CmSettings) -> CmEmulator {
-    CmEmulator::start(settings, TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .await
-        .unwrap()
-}
+pub(crate) use ucsync_testkit::emulators::cm as start;
 
 pub(crate) fn target(scheme: &str, addr: SocketAddr, ca: Option<&Path>) -> Option<NotifyTarget> {
     Some(NotifyTarget::parse(&format!("{scheme}://127.0.0.1:{}", addr.port()), ca).unwrap())
@@ -64,48 +61,20 @@ pub(crate) fn target(scheme: &str, addr: SocketAddr, ca: Option<&Path>) -> Optio
 
 /// Adds the CM (notify sync on) and waits for its first init.
 pub(crate) async fn add_cm(s: &Service, name: &str, emu: &CmEmulator) -> Element {
-    let store = s.runner.store();
-    store
-        .add_element(NewElement {
-            name: ElementName::parse(name).unwrap(),
-            kind: ElementKind::Cm,
-            host: "127.0.0.1".into(),
-            alternate_host: None,
-            port: emu.addr().port(),
-            login: OWN.0.into(),
-            password: OWN.1.into(),
-            settings: ElementSettings {
-                notify_sync: true,
-                ..Default::default()
-            },
-        })
-        .await
-        .unwrap();
-    let job = s
-        .runner
-        .request(
-            &ElementName::parse(name).unwrap(),
-            SyncType::Init,
-            Trigger::ElementAdded,
-            "test",
-        )
-        .await
-        .unwrap()
-        .job;
-    let job = s.runner.wait(job.id).await.unwrap();
+    let e = Added {
+        settings: ElementSettings {
+            notify_sync: true,
+            ..Default::default()
+        },
+        ..Added::cm(name, emu.addr().port())
+    };
+    let job = rig::add_and_init(&s.runner, e).await;
     assert_eq!(job.state.as_str(), "succeeded", "{job:?}");
-    store.element(name).await.unwrap().unwrap()
+    s.runner.store().element(name).await.unwrap().unwrap()
 }
 
 pub(crate) async fn sat(emu: &CmEmulator, login: (&str, &str)) -> SatClient {
-    let mut c = SatConfig::new(
-        "127.0.0.1",
-        emu.addr().port(),
-        login.0,
-        Password::new(login.1),
-    );
-    c.sessions = 1;
-    SatClient::connect(c).await.unwrap()
+    emulators::sat(emu.addr().port(), login).await
 }
 
 pub(crate) async fn rename(sat: &SatClient, ext: &str, name: &str) {

@@ -6,43 +6,26 @@ use std::process::{Command, Output, Stdio};
 use tempfile::TempDir;
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value as OssiValue};
-use ucsync_sat::{SatClient, SatConfig};
 
-use crate::cli::{BIN, Emulator};
-use crate::e2e::{cli, json_of, ok};
+use crate::cli::{BIN, Emulated, emulator};
+use crate::e2e::{add_cm, cli, json_of, ok};
 use crate::service::Serve;
-use ucsync_core::Password;
 
 /// An emulated CM and the service, with the CM added as `cm1` (its login
 /// `dadmin`, ucsync's own) and its init done.
 struct Lab {
-    emu: Emulator,
+    emu: Emulated,
     serve: Serve,
     data: TempDir,
 }
 
 impl Lab {
     fn start() -> Lab {
-        let emu = Emulator::start(&[]);
+        let emu = emulator(&[]);
         let data = tempfile::tempdir().unwrap();
         let serve = Serve::start(data.path());
-        let port = emu.port.to_string();
-        let lab = Lab { emu, serve, data };
-        ok(lab.cli(&[
-            "element",
-            "add",
-            "cm1",
-            "--kind",
-            "cm",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--login",
-            "dadmin",
-            "--wait",
-        ]));
-        lab
+        ok(add_cm(&serve, data.path(), "cm1", emu.port));
+        Lab { emu, serve, data }
     }
 
     fn cli(&self, args: &[&str]) -> Output {
@@ -59,14 +42,7 @@ async fn job_show_prints_the_log_and_the_changes_in_its_table() {
     let lab = Lab::start();
     // A change made as ucsync's own login: the incremental skips its row and
     // logs why.
-    let mut cfg = SatConfig::new(
-        "127.0.0.1",
-        lab.emu.port,
-        "dadmin",
-        Password::new("dadmin01"),
-    );
-    cfg.sessions = 1;
-    let sat = SatClient::connect(cfg).await.unwrap();
+    let sat = ucsync_testkit::emulators::sat(lab.emu.port, ("dadmin", "dadmin01")).await;
     sat.run(
         &Request::write(
             "change station 1001",

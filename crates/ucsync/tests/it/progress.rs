@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cli::Emulator;
+use crate::cli::emulator;
 use crate::service::Serve;
 
 fn expected(job: &Value) -> BTreeMap<String, u64> {
@@ -24,7 +24,7 @@ fn expected(job: &Value) -> BTreeMap<String, u64> {
 #[tokio::test]
 async fn an_inits_totals_are_known_before_it_reads_and_never_grow() {
     // Slow enough that the init is seen many times while it runs.
-    let cm = Emulator::start(&["--latency-ms", "4"]);
+    let cm = emulator(&["--latency-ms", "4"]);
     let data = tempfile::tempdir().unwrap();
     let serve = Serve::start(data.path());
     let (status, created) = serve

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::cli::{BIN, Emulator};
+use crate::cli::{BIN, emulator};
 
 /// `ucsync serve` on a free port; killed when dropped.
 pub struct Serve {
@@ -190,7 +190,7 @@ const SLOW_MS: &str = "10";
 
 #[tokio::test]
 async fn killed_mid_job_the_service_fails_it_as_interrupted_and_runs_the_queue() {
-    let slow = Emulator::start(&["--latency-ms", SLOW_MS]);
+    let slow = emulator(&["--latency-ms", SLOW_MS]);
     let data: PathBuf = tempfile::tempdir().unwrap().keep();
     let serve = Serve::start(&data);
     let (status, created) = serve
@@ -238,7 +238,7 @@ async fn killed_mid_job_the_service_fails_it_as_interrupted_and_runs_the_queue()
 
 #[tokio::test]
 async fn sigterm_stops_running_jobs_cleanly_and_marks_them_stopped() {
-    let slow = Emulator::start(&["--latency-ms", SLOW_MS]);
+    let slow = emulator(&["--latency-ms", SLOW_MS]);
     let data = tempfile::tempdir().unwrap();
     let serve = Serve::start(data.path());
     let (status, created) = serve
@@ -266,19 +266,11 @@ async fn sigterm_stops_running_jobs_cleanly_and_marks_them_stopped() {
 pub(crate) async fn fresh_postgres() -> Option<(String, tokio_postgres::Client, String)> {
     let base = std::env::var("UCSYNC_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let client = match tokio_postgres::connect(&base, tokio_postgres::NoTls).await {
-        Ok((client, conn)) => {
-            tokio::spawn(conn);
-            client
-        }
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("PostgreSQL is needed under CI: {base}: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipped: PostgreSQL not reachable at {base}: {e}");
-            return None;
-        }
-    };
+    let reached = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("not reachable at {base}: {e}"));
+    let (client, conn) = ucsync_testkit::require("PostgreSQL", reached)?;
+    tokio::spawn(conn);
     let name = format!("ucsync_e2e_{}_{}", std::process::id(), rand_suffix());
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -318,7 +310,7 @@ async fn two_services_share_one_postgres_database() {
     assert!(b.token.is_empty(), "the second node makes no admin token");
     b.token = a.token.clone();
 
-    let emus = [Emulator::start(&[]), Emulator::start(&[])];
+    let emus = [emulator(&[]), emulator(&[])];
     let mut inits = Vec::new();
     for (i, emu) in emus.iter().enumerate() {
         let node = if i == 0 { &a } else { &b };
@@ -353,7 +345,7 @@ async fn two_services_share_one_postgres_database() {
     // Node B stops; node A takes a slow init and dies in the middle of it.
     let token = b.token.clone();
     assert!(b.terminate().success());
-    let slow = Emulator::start(&["--latency-ms", SLOW_MS]);
+    let slow = emulator(&["--latency-ms", SLOW_MS]);
     let (_, created) = a
         .call(
             reqwest::Method::POST,

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cli::{BIN, Emulated, Emulator};
+use crate::cli::{BIN, Emulated, emulator};
 use crate::service::Serve;
 
 fn add_cm(name: &str, port: u16) -> Value {
@@ -46,8 +46,8 @@ async fn a_stop_ends_a_reading_init_and_one_waiting_for_the_pool_and_frees_both(
     // session, after the lists of every type (534 records) and before the
     // end of the displays; until then it answers slowly. Its init is still
     // running whenever the stop comes.
-    let stalling = Emulator::start(&["--latency-ms", "10", "--stall-after-records", "700"]);
-    let healthy = Emulator::start(&[]);
+    let stalling = emulator(&["--latency-ms", "10", "--stall-after-records", "700"]);
+    let healthy = emulator(&[]);
     let data = tempfile::tempdir().unwrap();
     // One init at a time: the second CM's init waits for the first's place.
     let serve = Serve::start_with(
@@ -137,8 +137,14 @@ async fn a_stop_ends_a_reading_init_and_one_waiting_for_the_pool_and_frees_both(
 /// far away), ends `stopped` rather than failed, and frees its element.
 #[tokio::test]
 async fn a_stop_ends_an_ip_office_and_a_messaging_init_waiting_on_their_element() {
-    let ipo = Emulated::start("ip-office", &["--login", "ucsync:secret", "--stall"], 1);
+    let ipo = Emulated::start(
+        BIN,
+        "ip-office",
+        &["--login", "ucsync:secret", "--stall"],
+        1,
+    );
     let directory = Emulated::start(
+        BIN,
         "messaging",
         &[
             "--product",

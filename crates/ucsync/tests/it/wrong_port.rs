@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cli::Emulator;
+use crate::cli::emulator;
 use crate::service::Serve;
 
 fn finished(job: &Value) -> bool {
@@ -22,7 +22,7 @@ async fn add(serve: &Serve, body: Value) -> Value {
 
 #[tokio::test]
 async fn a_port_of_another_kind_of_server_is_named_as_the_cause() {
-    let cm = Emulator::start(&["--profile", "empty"]);
+    let cm = emulator(&["--profile", "empty"]);
     let data = tempfile::tempdir().unwrap();
     let serve = Serve::start(data.path());
     // The service's own port answers HTTP.

@@ -4,7 +4,6 @@
 
 use std::io::IsTerminal;
 
-use tokio::net::TcpListener;
 use ucsync::serve::{Listeners, Service, Settings};
 use ucsync_api::model::{ElementView, JobPage, SchedulePage, TokenCreated};
 use ucsync_emulator::cm::{CmEmulator, CmSettings};
@@ -21,15 +20,11 @@ struct Fixture {
 
 impl Fixture {
     async fn start() -> Fixture {
-        let emulator = CmEmulator::start(
-            CmSettings {
-                counts: [("station".to_string(), 30)].into(),
-                ..CmSettings::default()
-            },
-            TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        )
-        .await
-        .unwrap();
+        let emulator = ucsync_testkit::emulators::cm(CmSettings {
+            counts: [("station".to_string(), 30)].into(),
+            ..CmSettings::default()
+        })
+        .await;
         let dir = tempfile::tempdir().unwrap();
         let settings = Settings {
             data_dir: dir.path().join("data"),

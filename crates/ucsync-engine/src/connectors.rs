@@ -1,8 +1,10 @@
-//! How the binary opens a connector for each element kind: the one path
-//! every connection to an element takes, so the element networks are
-//! enforced here, before any connector is given an address.
+//! How a connector is opened for each element kind: the one path every
+//! connection to an element takes — the service's, the benchmarks' and the
+//! tests' alike — so the element networks are enforced here, before any
+//! connector is given an address.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ucsync_connect::cm::CmConnector;
 use ucsync_connect::cm::catalog::Catalog;
@@ -10,21 +12,52 @@ use ucsync_connect::ipo::{IpoConfig, IpoConnector, Known, Trust};
 use ucsync_connect::messaging::{self, LdapConfig, MessagingConnector};
 use ucsync_connect::{ConnectError, Connector};
 use ucsync_core::{ElementKind, ElementNetworks, Password};
-use ucsync_engine::ConnectorFactory;
 use ucsync_sat::SatConfig;
 use ucsync_store::Element;
 
-/// Connectors for every element kind; a CM gets `sessions` SAT sessions.
-/// An element's host is resolved and checked against `networks` each time a
-/// connector is opened; the connector connects to those addresses only.
-pub fn factory(sessions: usize, networks: ElementNetworks) -> ConnectorFactory {
+use crate::ConnectorFactory;
+
+/// What the factory gives every connector it opens. `None` keeps the
+/// connector's own default; tests shorten waits through these, never
+/// through a factory of their own.
+#[derive(Debug, Clone)]
+pub struct ConnectorOptions {
+    /// The addresses an element's host may resolve to.
+    pub networks: ElementNetworks,
+    /// SAT sessions per CM.
+    pub sessions: usize,
+    /// The first wait before a lost SAT session is opened again.
+    pub backoff: Option<Duration>,
+    /// The deadline of each request to an IP Office or a directory.
+    pub timeout: Option<Duration>,
+    /// Entries per page of a directory search.
+    pub page_size: Option<i32>,
+}
+
+impl ConnectorOptions {
+    /// Connectors as configured by default, to elements in `networks`.
+    pub fn new(networks: ElementNetworks) -> ConnectorOptions {
+        ConnectorOptions {
+            networks,
+            sessions: SatConfig::DEFAULT_SESSIONS,
+            backoff: None,
+            timeout: None,
+            page_size: None,
+        }
+    }
+}
+
+/// Connectors for every element kind. An element's host is resolved and
+/// checked against the networks each time a connector is opened; the
+/// connector connects to those addresses only.
+pub fn factory(options: ConnectorOptions) -> ConnectorFactory {
     let catalog = Arc::new(Catalog::builtin());
     let mailboxes = Arc::new(messaging::catalog::Catalog::builtin());
-    let networks = Arc::new(networks);
+    let options = Arc::new(options);
     Arc::new(move |e: Element, password: String| {
         let catalog = catalog.clone();
         let mailboxes = mailboxes.clone();
-        let networks = networks.clone();
+        let options = options.clone();
         Box::pin(async move {
             // The runner asks for the alternate host by putting it in `host`.
             let field = if e.alternate_host.as_ref() == Some(&e.host) {
@@ -32,7 +65,8 @@ pub fn factory(sessions: usize, networks: ElementNetworks) -> ConnectorFactory {
             } else {
                 "host"
             };
-            let addrs = ucsync_connect::net::resolve(&networks, field, &e.host, e.port).await?;
+            let addrs =
+                ucsync_connect::net::resolve(&options.networks, field, &e.host, e.port).await?;
             match e.kind {
                 ElementKind::Cm => {
                     let mut cfg = SatConfig::new(
@@ -43,13 +77,19 @@ pub fn factory(sessions: usize, networks: ElementNetworks) -> ConnectorFactory {
                     );
                     cfg.addrs = addrs;
                     cfg.host_key = e.settings.host_key.clone();
-                    cfg.sessions = sessions;
+                    cfg.sessions = options.sessions;
+                    if let Some(backoff) = options.backoff {
+                        cfg.backoff = backoff;
+                    }
                     let c: Arc<dyn Connector> = Arc::new(CmConnector::connect(cfg, catalog).await?);
                     Ok(c)
                 }
                 ElementKind::IpOffice => {
                     let mut cfg = ipo_config(&e, password)?;
                     cfg.addrs = addrs;
+                    if let Some(timeout) = options.timeout {
+                        cfg.timeout = timeout;
+                    }
                     let c: Arc<dyn Connector> = Arc::new(IpoConnector::connect(cfg).await?);
                     Ok(c)
                 }
@@ -61,6 +101,12 @@ pub fn factory(sessions: usize, networks: ElementNetworks) -> ConnectorFactory {
                     })?;
                     let mut cfg = ldap_config(&e, password)?;
                     cfg.addrs = addrs;
+                    if let Some(timeout) = options.timeout {
+                        cfg.timeout = timeout;
+                    }
+                    if let Some(page_size) = options.page_size {
+                        cfg.page_size = page_size;
+                    }
                     let c: Arc<dyn Connector> =
                         Arc::new(MessagingConnector::connect(cfg, Arc::new(product)).await?);
                     Ok(c)
