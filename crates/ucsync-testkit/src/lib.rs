@@ -2,7 +2,8 @@
 //! written once: the API app on a loopback port over a store and a runner
 //! ([`App`], [`Rig`]), the emulators on `127.0.0.1` port 0 with the test
 //! logins ([`emulators`]), the one connector factory with the waits tests
-//! shorten ([`factory`]), the binary's processes ([`process`]), and the one
+//! shorten ([`factory`]), the binary's processes ([`process`]), certificates
+//! of the test's own ([`pki`]), and the one
 //! rule for a test that needs an outside tool ([`tool`]), and the waits for
 //! what a test cannot be told directly ([`wait`]).
 //!
@@ -13,6 +14,7 @@
 
 pub mod app;
 pub mod emulators;
+pub mod pki;
 pub mod process;
 pub mod rig;
 pub mod tool;

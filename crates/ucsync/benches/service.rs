@@ -385,13 +385,7 @@ async fn tls() {
     let (_temp, dir) = filled().await;
     let pki = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (pki.path().join("api.pem"), pki.path().join("api.key"));
-    let pair = rcgen::KeyPair::generate().expect("key");
-    let made = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .expect("names")
-        .self_signed(&pair)
-        .expect("certificate");
-    std::fs::write(&cert, made.pem()).expect("certificate file");
-    std::fs::write(&key, pair.serialize_pem()).expect("key file");
+    ucsync_testkit::pki::Leaf::self_signed(&["127.0.0.1"]).write(&cert, &key);
     let path = "/api/v1/search?q=3451";
     let (mut plain, mut https) = (Vec::new(), Vec::new());
     let (mut plain_rps, mut https_rps) = (Vec::new(), Vec::new());
