@@ -293,9 +293,9 @@ impl ScheduleView {
             end: spec.end,
             time_zone: schedule.time_zone().name().to_string(),
             enabled: spec.enabled,
-            last_fired: r.last_fired.clone(),
-            next_due: r.next_due.clone(),
-            created_at: r.created_at.clone(),
+            last_fired: r.last_fired.map(store::time_text),
+            next_due: r.next_due.map(store::time_text),
+            created_at: store::time_text(r.created_at),
         }
     }
 }
