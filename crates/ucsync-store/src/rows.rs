@@ -1,7 +1,8 @@
 //! How the store's rows read and write, for both backends: the column lists
 //! each query selects, the decoding of a selected row into what the rest of
 //! ucsync sees (through [`Columns`], the one thing a backend provides), and
-//! the stored forms of values (times, fields, hashes, counts).
+//! the stored forms of values (times, a schedule's specification, fields,
+//! hashes, counts).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
@@ -41,14 +42,14 @@ pub(crate) fn parse_time(s: &str) -> Result<DateTime<Utc>> {
         .map_err(|e| StoreError::Database(format!("stored time {s:?}: {e}")))
 }
 
-/// A time of a text column on both backends (a schedule's fire times), as
-/// stored (see [`time_text`]).
-pub(crate) fn time_text_opt(t: Option<DateTime<Utc>>) -> Option<String> {
+/// A schedule's fire time as stored: a text column on both backends (see
+/// [`time_text`]), compared as text by `schedule_fired`.
+pub(crate) fn fire_time_text(t: Option<DateTime<Utc>>) -> Option<String> {
     t.map(time_text)
 }
 
-/// A time of a text column on both backends, read back.
-fn text_time_opt(r: &impl Columns, i: usize) -> Result<Option<DateTime<Utc>>> {
+/// A schedule's fire time read back (see [`fire_time_text`]).
+fn fire_time(r: &impl Columns, i: usize) -> Result<Option<DateTime<Utc>>> {
     r.text_opt(i)?.map(|t| parse_time(&t)).transpose()
 }
 
@@ -181,15 +182,15 @@ pub(crate) fn token(r: &impl Columns) -> Result<Token> {
 pub const SCHEDULE_COLUMNS: &str = "id, name, default_for, spec, last_fired, next_due, created_at";
 
 /// A schedule's fire times are text columns on both backends (see
-/// [`time_text_opt`]).
+/// [`fire_time_text`]).
 pub(crate) fn schedule(r: &impl Columns) -> Result<ScheduleRecord> {
     Ok(ScheduleRecord {
         id: r.int(0)?,
         name: r.text(1)?,
         default_for: r.text_opt(2)?,
         spec: r.json(3, "schedule specification")?,
-        last_fired: text_time_opt(r, 4)?,
-        next_due: text_time_opt(r, 5)?,
+        last_fired: fire_time(r, 4)?,
+        next_due: fire_time(r, 5)?,
         created_at: r.time(6)?,
     })
 }

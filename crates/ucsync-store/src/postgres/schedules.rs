@@ -17,7 +17,7 @@ impl PgStore {
         let c = self.client().await?;
         let default_for = s.default_for.as_ref().map(ElementName::as_str);
         let spec = rows::spec_json(&s.spec);
-        let next_due = rows::time_text_opt(s.next_due);
+        let next_due = rows::fire_time_text(s.next_due);
         let r = c
             .query_one(
                 &format!(
@@ -75,7 +75,7 @@ impl PgStore {
         next_due: Option<DateTime<Utc>>,
     ) -> Result<ScheduleRecord> {
         let spec = rows::spec_json(spec);
-        let next_due = rows::time_text_opt(next_due);
+        let next_due = rows::fire_time_text(next_due);
         let c = self.client().await?;
         let r = c
             .query_opt(
@@ -108,7 +108,7 @@ impl PgStore {
         next_due: Option<DateTime<Utc>>,
     ) -> Result<bool> {
         let [expected_due, last_fired, next_due] =
-            [expected_due, last_fired, next_due].map(rows::time_text_opt);
+            [expected_due, last_fired, next_due].map(rows::fire_time_text);
         let c = self.client().await?;
         let st = c
             .prepare_cached(
