@@ -254,7 +254,7 @@ async fn incremental_applies_what_a_directory_administrator_added_changed_and_de
     let changes = rig.store.changes(inc.id).await.unwrap();
     let by: Vec<_> = changes
         .iter()
-        .filter(|c| c.op == "add")
+        .filter(|c| c.op.as_str() == "add")
         .map(|c| c.by_login.clone())
         .collect();
     assert_eq!(by, vec![Some(admin_dn(suffix)); 2]);

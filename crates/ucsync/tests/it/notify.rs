@@ -16,7 +16,7 @@ use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value};
 use ucsync_sat::SatClient;
-use ucsync_store::{Element, ElementSettings, ObjectQuery};
+use ucsync_store::{Element, ElementSettings, JobId, ObjectQuery};
 use ucsync_testkit::emulators;
 use ucsync_testkit::pki::{LOOPBACK_NAMES, Pki};
 use ucsync_testkit::rig::{self, Added};
@@ -310,7 +310,7 @@ async fn an_event_during_a_job_waits_for_it() {
     s.stop().await;
 }
 
-async fn wait_for_state(s: &Service, id: i64, want: &str) {
+async fn wait_for_state(s: &Service, id: JobId, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let job = s.runner.store().job(id).await.unwrap().unwrap();
