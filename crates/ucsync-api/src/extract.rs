@@ -13,7 +13,7 @@ use crate::model::ErrorCode;
 
 /// A JSON body, sent as `application/json`.
 #[derive(Debug, Clone)]
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 fn is_json(req: &Request) -> bool {
     req.headers()
@@ -65,7 +65,7 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for ObjectBody<T> 
 /// Parses a JSON body: not JSON is `invalid-json`; JSON of the wrong shape
 /// is `invalid-field` naming the field (or `invalid-body` at the top, an
 /// array or a scalar where an object belongs among them).
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let ObjectBody(value) = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -132,7 +132,7 @@ fn quoted_field(message: &str) -> Option<String> {
 
 /// Path parameters, answered with `invalid-path` when they do not parse.
 #[derive(Debug, Clone)]
-pub struct ApiPath<T>(pub T);
+pub(crate) struct ApiPath<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
@@ -152,7 +152,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 
 /// Query parameters, answered with `invalid-query` when they do not parse.
 #[derive(Debug, Clone)]
-pub struct ApiQuery<T>(pub T);
+pub(crate) struct ApiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;

@@ -44,7 +44,7 @@ struct Timed {
 }
 
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     timed: Mutex<Timed>,
     started: AtomicBool,
 }
@@ -84,7 +84,7 @@ impl Metrics {
 }
 
 /// Starts timing the jobs that finish, once per state.
-pub fn spawn_recorder(state: &ApiState) {
+pub(crate) fn spawn_recorder(state: &ApiState) {
     if state.metrics.started.swap(true, Ordering::SeqCst) {
         return;
     }
@@ -114,7 +114,7 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-pub async fn render(state: &ApiState) -> Result<String, ApiError> {
+pub(crate) async fn render(state: &ApiState) -> Result<String, ApiError> {
     let store = state.store();
     let counts = store.counts().await?;
     let elements = store.elements().await?;

@@ -20,7 +20,7 @@ use crate::StoreError;
 
 /// How the connection to PostgreSQL is protected.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SslMode {
+pub(crate) enum SslMode {
     /// No `sslmode`, `disable`, `allow` or `prefer`: plain TCP, as before
     /// TLS was possible (`prefer` would fall back to plain on any TLS
     /// failure, which protects nothing a listener could not strip).
@@ -36,7 +36,7 @@ pub enum SslMode {
 
 /// A database URL split into what tokio-postgres reads and how TLS is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PgUrl {
+pub(crate) struct PgUrl {
     /// The URL for tokio-postgres: `sslmode` as it knows it, no `sslrootcert`.
     pub url: String,
     pub mode: SslMode,
@@ -48,7 +48,7 @@ fn invalid(msg: impl std::fmt::Display) -> StoreError {
 
 /// Reads `sslmode` and `sslrootcert` from a `postgres://` URL's query; a
 /// libpq `key=value` string is left to tokio-postgres, without TLS.
-pub fn parse(url: &str) -> Result<PgUrl, StoreError> {
+pub(crate) fn parse(url: &str) -> Result<PgUrl, StoreError> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Ok(PgUrl {
             url: url.to_string(),
@@ -97,7 +97,7 @@ pub fn parse(url: &str) -> Result<PgUrl, StoreError> {
 }
 
 /// The rustls connector for `mode`; `None` for plain TCP.
-pub fn connector(
+pub(crate) fn connector(
     mode: &SslMode,
 ) -> Result<Option<tokio_postgres_rustls::MakeRustlsConnect>, StoreError> {
     let (roots, names) = match mode {

@@ -110,11 +110,11 @@ fn in_range<T: TryFrom<i64>>(n: i64, what: &str) -> Result<T> {
     T::try_from(n).map_err(|_| StoreError::Database(format!("stored {what} {n} is out of range")))
 }
 
-pub const ELEMENT_COLUMNS: &str = "e.id, e.name, e.kind, e.host, e.alternate_host, e.port, e.login, e.settings, e.created_at, \
+pub(crate) const ELEMENT_COLUMNS: &str = "e.id, e.name, e.kind, e.host, e.alternate_host, e.port, e.login, e.settings, e.created_at, \
      s.last_init_at, s.last_init_ok, s.last_init_error, s.version_at_init, s.format_at_init, s.sync_point, s.last_sync_at, s.last_success_at, s.last_notify_at";
 
 /// Elements with their sync state; a query adds its filter and order.
-pub fn elements_sql() -> String {
+pub(crate) fn elements_sql() -> String {
     format!(
         "SELECT {ELEMENT_COLUMNS} FROM elements e LEFT JOIN sync_state s ON s.element_id = e.id"
     )
@@ -145,7 +145,7 @@ pub(crate) fn element(r: &impl Columns) -> Result<Element> {
     })
 }
 
-pub const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, requested_by, state, progress, counts, error, created_at, started_at, finished_at, node";
+pub(crate) const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, requested_by, state, progress, counts, error, created_at, started_at, finished_at, node";
 
 pub(crate) fn job(r: &impl Columns) -> Result<Job> {
     Ok(Job {
@@ -167,7 +167,7 @@ pub(crate) fn job(r: &impl Columns) -> Result<Job> {
     })
 }
 
-pub const TOKEN_COLUMNS: &str = "id, name, role, created_at, last_used_at";
+pub(crate) const TOKEN_COLUMNS: &str = "id, name, role, created_at, last_used_at";
 
 pub(crate) fn token(r: &impl Columns) -> Result<Token> {
     Ok(Token {
@@ -179,7 +179,8 @@ pub(crate) fn token(r: &impl Columns) -> Result<Token> {
     })
 }
 
-pub const SCHEDULE_COLUMNS: &str = "id, name, default_for, spec, last_fired, next_due, created_at";
+pub(crate) const SCHEDULE_COLUMNS: &str =
+    "id, name, default_for, spec, last_fired, next_due, created_at";
 
 /// A schedule's fire times are text columns on both backends (see
 /// [`fire_time_text`]).
@@ -211,7 +212,7 @@ pub(crate) fn listed_schedule(r: &impl Columns) -> Result<Option<ScheduleRecord>
 }
 
 /// The nodes with their open jobs.
-pub const NODES_SQL: &str = "SELECT n.name, n.version, n.started_at, n.heartbeat_at, n.alive_until, n.http, n.syslog, \
+pub(crate) const NODES_SQL: &str = "SELECT n.name, n.version, n.started_at, n.heartbeat_at, n.alive_until, n.http, n.syslog, \
      (SELECT count(*) FROM jobs j WHERE j.node = n.name AND j.state IN ('waiting', 'running', 'stopping')) \
      FROM nodes n ORDER BY n.name";
 
@@ -228,7 +229,7 @@ pub(crate) fn node(r: &impl Columns) -> Result<NodeRecord> {
     })
 }
 
-pub const CHANGE_COLUMNS: &str = "object_type, object_key, op, by_login, at_element, at";
+pub(crate) const CHANGE_COLUMNS: &str = "object_type, object_key, op, by_login, at_element, at";
 
 /// An applied change-log entry ([`CHANGE_COLUMNS`]).
 pub(crate) fn change(r: &impl Columns) -> Result<ChangeRecord> {
@@ -256,7 +257,7 @@ pub(crate) fn proposed(r: &impl Columns, at: DateTime<Utc>) -> Result<ChangeReco
     })
 }
 
-pub const OBJECT_COLUMNS: &str = "object_type, object_key, fields, hash, updated_at";
+pub(crate) const OBJECT_COLUMNS: &str = "object_type, object_key, fields, hash, updated_at";
 
 /// An object from [`OBJECT_COLUMNS`], starting at column `from`.
 pub(crate) fn object(r: &impl Columns, from: usize) -> Result<StoredObject> {
@@ -269,7 +270,7 @@ pub(crate) fn object(r: &impl Columns, from: usize) -> Result<StoredObject> {
 }
 
 /// A search hit's columns: its element, the object, its name.
-pub const HIT_COLUMNS: &str =
+pub(crate) const HIT_COLUMNS: &str =
     "e.name, o.object_type, o.object_key, o.fields, o.hash, o.updated_at, o.name";
 
 pub(crate) fn hit(r: &impl Columns) -> Result<SearchHit> {

@@ -37,13 +37,13 @@ use self::cms::{Cms, NEW_VERSION, OLD_VERSION, OUTSIDE, OWN, rename, sat, statio
 use crate::Exit;
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// End after the walkthrough instead of serving until Ctrl-C.
     #[arg(long)]
     exit: bool,
 }
 
-pub async fn run(args: DemoArgs) -> Result<(), Exit> {
+pub(crate) async fn run(args: DemoArgs) -> Result<(), Exit> {
     let mut tour = Tour::start().await?;
     // Ctrl-C during the walkthrough still stops the service and the CMs
     // cleanly, and the temporary directory goes with them.

@@ -18,7 +18,7 @@ use ucsync_emulator::messaging::{self, MessagingEmulator, MessagingSettings, Pro
 use crate::{Exit, bad_input};
 
 #[derive(Debug, Subcommand)]
-pub enum Element {
+pub(crate) enum Element {
     /// A Communication Manager: SAT/OSSI over SSH.
     Cm(Box<CmArgs>),
     /// An IP Office: ucsync's model of its configuration service, HTTP/JSON
@@ -30,7 +30,7 @@ pub enum Element {
 }
 
 #[derive(Debug, Args)]
-pub struct IpoArgs {
+pub(crate) struct IpoArgs {
     /// Address to listen on (the configuration port: 50804 plain, 50805 with TLS).
     #[arg(long, default_value = "127.0.0.1:50804")]
     listen: SocketAddr,
@@ -125,7 +125,7 @@ impl IpoArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct MessagingArgs {
+pub(crate) struct MessagingArgs {
     /// Which product: aura (Aura Messaging), cmm (CM Messaging) or mm (Modular Messaging).
     #[arg(long, value_parser = ["aura", "cmm", "mm"])]
     product: String,
@@ -215,7 +215,7 @@ impl MessagingArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CmArgs {
+pub(crate) struct CmArgs {
     /// Address to listen on for SSH.
     #[arg(long, default_value = "127.0.0.1:5022")]
     listen: SocketAddr,
@@ -520,7 +520,7 @@ async fn run_cm(args: CmArgs) -> Result<(), Exit> {
     serve_until_signal(&banner, |stop| emu.run_until(stop)).await
 }
 
-pub async fn run(element: Element) -> Result<(), Exit> {
+pub(crate) async fn run(element: Element) -> Result<(), Exit> {
     match element {
         Element::IpOffice(args) => run_ipo(*args).await,
         Element::Messaging(args) => run_messaging(*args).await,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 
 /// Where the known hosts are kept.
-pub fn path() -> anyhow::Result<PathBuf> {
+pub(crate) fn path() -> anyhow::Result<PathBuf> {
     if let Some(p) = std::env::var_os("UCSYNC_KNOWN_HOSTS") {
         return Ok(PathBuf::from(p));
     }
@@ -22,7 +22,7 @@ pub fn path() -> anyhow::Result<PathBuf> {
 }
 
 /// The pinned fingerprint of `host:port` in the file, if any.
-pub fn lookup(file: &Path, target: &str) -> anyhow::Result<Option<String>> {
+pub(crate) fn lookup(file: &Path, target: &str) -> anyhow::Result<Option<String>> {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -39,7 +39,7 @@ pub fn lookup(file: &Path, target: &str) -> anyhow::Result<Option<String>> {
 
 /// Adds `host:port` with its fingerprint (the file and its folder made
 /// private to the user when missing).
-pub fn add(file: &Path, target: &str, fingerprint: &str) -> anyhow::Result<()> {
+pub(crate) fn add(file: &Path, target: &str, fingerprint: &str) -> anyhow::Result<()> {
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
         let mut b = std::fs::DirBuilder::new();
         b.recursive(true);

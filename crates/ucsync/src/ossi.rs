@@ -12,7 +12,7 @@ use crate::output::{self, Format};
 use crate::{Exit, bad_input};
 
 #[derive(Debug, Args)]
-pub struct OssiArgs {
+pub(crate) struct OssiArgs {
     /// The CM's address or host name.
     #[arg(long)]
     host: String,
@@ -60,7 +60,7 @@ fn password() -> Result<Password, Exit> {
     Ok(Password::new(p))
 }
 
-pub async fn run(args: OssiArgs) -> Result<(), Exit> {
+pub(crate) async fn run(args: OssiArgs) -> Result<(), Exit> {
     let requests = args
         .commands
         .iter()

@@ -7,14 +7,14 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use ucsync_ossi::Record;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Table,
     Csv,
     Json,
 }
 
 /// The records of one command, with the header taken from the first record.
-pub fn table(records: &[Record]) -> String {
+pub(crate) fn table(records: &[Record]) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     if let Some(first) = records.first() {
@@ -26,7 +26,7 @@ pub fn table(records: &[Record]) -> String {
     t.to_string()
 }
 
-pub fn csv(out: &mut impl Write, records: &[Record]) -> Result<()> {
+pub(crate) fn csv(out: &mut impl Write, records: &[Record]) -> Result<()> {
     let mut w = csv::Writer::from_writer(out);
     if let Some(first) = records.first() {
         w.write_record(first.fields().iter().map(|f| f.to_string()))?;
@@ -38,7 +38,7 @@ pub fn csv(out: &mut impl Write, records: &[Record]) -> Result<()> {
     Ok(())
 }
 
-pub fn json_records(records: &[Record]) -> serde_json::Value {
+pub(crate) fn json_records(records: &[Record]) -> serde_json::Value {
     serde_json::Value::Array(
         records
             .iter()

@@ -18,7 +18,7 @@ use crate::model::{
     FieldError, JobView, NewElementBody, PageQuery,
 };
 
-pub fn router() -> OpenApiRouter<ApiState> {
+pub(crate) fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(list_elements, add_element))
         .routes(routes!(get_element, patch_element, delete_element))

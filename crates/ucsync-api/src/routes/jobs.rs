@@ -17,7 +17,7 @@ use crate::model::{
     RequestedJob, SyncBody, SyncResponse, SyncTargets,
 };
 
-pub fn router() -> OpenApiRouter<ApiState> {
+pub(crate) fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(sync))
         .routes(routes!(list_jobs))

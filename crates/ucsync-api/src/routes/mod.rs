@@ -1,13 +1,13 @@
 //! The handlers, one module per resource; each module's `router()` gives
 //! its routes with their OpenAPI operations.
 
-pub mod elements;
-pub mod jobs;
-pub mod nodes;
-pub mod objects;
-pub mod schedules;
-pub mod service;
-pub mod tokens;
+pub(crate) mod elements;
+pub(crate) mod jobs;
+pub(crate) mod nodes;
+pub(crate) mod objects;
+pub(crate) mod schedules;
+pub(crate) mod service;
+pub(crate) mod tokens;
 
 use ucsync_store::{Element, Store};
 

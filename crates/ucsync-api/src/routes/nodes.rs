@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::model::{NodePage, NodeView, PageQuery};
 
-pub fn router() -> OpenApiRouter<ApiState> {
+pub(crate) fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new().routes(routes!(list_nodes))
 }
 

@@ -20,7 +20,7 @@ use crate::model::{
     PageQuery, SearchHitView, SearchPage, SearchQuery,
 };
 
-pub fn router() -> OpenApiRouter<ApiState> {
+pub(crate) fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(list_objects))
         .routes(routes!(add_object, change_form))

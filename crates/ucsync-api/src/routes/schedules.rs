@@ -19,7 +19,7 @@ use crate::model::{
     ScheduleView,
 };
 
-pub fn router() -> OpenApiRouter<ApiState> {
+pub(crate) fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(list_schedules, add_schedule))
         .routes(routes!(get_schedule, patch_schedule, delete_schedule))

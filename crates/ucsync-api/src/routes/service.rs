@@ -20,19 +20,19 @@ use crate::error::ApiError;
 use crate::model::{ErrorBody, ErrorCode, EventView, HealthView};
 
 /// Under `/api/v1`, with a token.
-pub fn router() -> OpenApiRouter<ApiState> {
+pub(crate) fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(events))
         .routes(routes!(openapi_json))
 }
 
 /// Outside `/api/v1`, with a token.
-pub fn outside() -> OpenApiRouter<ApiState> {
+pub(crate) fn outside() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new().routes(routes!(metrics))
 }
 
 /// Without a token.
-pub fn public() -> OpenApiRouter<ApiState> {
+pub(crate) fn public() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new().routes(routes!(healthz))
 }
 
@@ -145,6 +145,6 @@ async fn metrics(State(s): State<ApiState>) -> Result<Response, ApiError> {
 }
 
 /// The web console: a page that reads the API with a token it is given.
-pub async fn console() -> Html<&'static str> {
+pub(crate) async fn console() -> Html<&'static str> {
     Html(include_str!("../console.html"))
 }

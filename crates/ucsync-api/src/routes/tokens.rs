@@ -16,7 +16,7 @@ use crate::model::{
     ErrorBody, ErrorCode, NewTokenBody, PageQuery, TokenCreated, TokenPage, TokenView,
 };
 
-pub fn router() -> OpenApiRouter<ApiState> {
+pub(crate) fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(list_tokens, add_token))
         .routes(routes!(delete_token))

@@ -43,7 +43,7 @@ impl Key {
 }
 
 /// One object's values, in the order of its form's fields.
-pub type Values = Vec<Box<str>>;
+pub(super) type Values = Vec<Box<str>>;
 
 /// The objects of one form.
 #[derive(Debug, Clone)]
@@ -231,7 +231,7 @@ struct SavedForm {
 }
 
 /// The key of the i-th generated object.
-pub fn key_at(kind: KeyKind, start: u64, i: u64) -> String {
+pub(super) fn key_at(kind: KeyKind, start: u64, i: u64) -> String {
     match kind {
         KeyKind::Extension | KeyKind::Number => (start + i).to_string(),
         KeyKind::Location => {
@@ -447,7 +447,11 @@ impl Generator {
 }
 
 /// Whether `text` is a valid value for `field`; `Err` says why not.
-pub fn check_value(field: &Field, text: &str, exists: impl Fn(&str) -> bool) -> Result<(), String> {
+pub(super) fn check_value(
+    field: &Field,
+    text: &str,
+    exists: impl Fn(&str) -> bool,
+) -> Result<(), String> {
     if text.is_empty() {
         return match &field.kind {
             FieldKind::Text { .. } | FieldKind::Digits { .. } | FieldKind::Ref { .. } => Ok(()),
@@ -529,7 +533,7 @@ pub fn check_value(field: &Field, text: &str, exists: impl Fn(&str) -> bool) -> 
 }
 
 /// Whether `key` is a valid key for the form.
-pub fn check_key(kind: KeyKind, key: &str) -> bool {
+pub(super) fn check_key(kind: KeyKind, key: &str) -> bool {
     let b = key.as_bytes();
     match kind {
         KeyKind::Extension => (1..=13).contains(&b.len()) && b.iter().all(u8::is_ascii_digit),
@@ -548,7 +552,7 @@ pub fn check_key(kind: KeyKind, key: &str) -> bool {
 }
 
 /// The fields that hold references, per form: (form, field) -> target form.
-pub fn reverse_refs(model: &Model) -> HashMap<usize, Vec<(usize, usize)>> {
+pub(super) fn reverse_refs(model: &Model) -> HashMap<usize, Vec<(usize, usize)>> {
     let mut out: HashMap<usize, Vec<(usize, usize)>> = HashMap::new();
     for (fi, form) in model.forms.iter().enumerate() {
         for (field, target) in &form.refs {

@@ -49,7 +49,7 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    pub fn new(
+    pub(super) fn new(
         cm: Arc<Cm>,
         logins: HashMap<String, String>,
         max_sessions: usize,

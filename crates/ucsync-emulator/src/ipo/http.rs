@@ -42,7 +42,11 @@ pub(crate) struct Office {
 }
 
 impl Office {
-    pub fn new(identity: Identity, data: Data, state_file: Option<std::path::PathBuf>) -> Office {
+    pub(super) fn new(
+        identity: Identity,
+        data: Data,
+        state_file: Option<std::path::PathBuf>,
+    ) -> Office {
         let mut o = Office {
             identity,
             data,
@@ -70,7 +74,7 @@ impl Office {
     }
 
     /// Changes the software version (an upgrade), which changes the configuration version.
-    pub fn set_software_version(&mut self, v: &str) {
+    pub(super) fn set_software_version(&mut self, v: &str) {
         self.identity.software_version = v.to_string();
         self.refresh();
     }
@@ -477,7 +481,11 @@ pub(crate) struct TlsListener {
 }
 
 impl TlsListener {
-    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor, cancel: CancellationToken) -> TlsListener {
+    pub(super) fn new(
+        tcp: TcpListener,
+        acceptor: TlsAcceptor,
+        cancel: CancellationToken,
+    ) -> TlsListener {
         let addr = tcp.local_addr().expect("a bound listener has an address");
         let (tx, incoming) = mpsc::channel(64);
         tokio::spawn(async move {

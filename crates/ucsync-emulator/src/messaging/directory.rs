@@ -460,7 +460,7 @@ impl Directory {
 }
 
 /// A DN for comparing: no spaces around separators, lower case.
-pub fn normalize_dn(dn: &str) -> String {
+pub(super) fn normalize_dn(dn: &str) -> String {
     if dn.trim().is_empty() {
         return String::new();
     }
@@ -490,7 +490,7 @@ fn unescape(v: &str) -> String {
 }
 
 /// The product a state file holds.
-pub fn check_state(path: &Path, product: Product) -> Result<()> {
+pub(super) fn check_state(path: &Path, product: Product) -> Result<()> {
     if path.exists() {
         let d = Directory::load(path, 0)?;
         if d.product != product {

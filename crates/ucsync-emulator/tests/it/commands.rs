@@ -8,7 +8,7 @@ use ucsync_emulator::cm::{CmEmulator, CmSettings, SessionCtx};
 use ucsync_ossi::wellknown::{history, station, time};
 use ucsync_ossi::{ErrorKind, FieldId, Request, Response, ResponseDecoder, ServerEvent, Value};
 
-pub use ucsync_testkit::emulators::cm as start;
+pub(crate) use ucsync_testkit::emulators::cm as start;
 
 fn ctx(login: &str) -> SessionCtx {
     SessionCtx::new(login.len() as u64, login, "SSH01")

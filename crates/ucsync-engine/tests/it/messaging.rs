@@ -16,7 +16,7 @@ use ucsync_testkit::rig::Added;
 use crate::sync::stored;
 use crate::{Rig, cm_settings, emulator};
 
-pub fn kind_of(p: Product) -> ElementKind {
+pub(crate) fn kind_of(p: Product) -> ElementKind {
     match p {
         Product::Aura => ElementKind::Messaging,
         Product::Cmm => ElementKind::CmMessaging,
@@ -38,7 +38,7 @@ async fn directory(
 }
 
 /// A directory administrator's connection.
-pub async fn admin(url: &str, suffix: &str) -> ldap3::Ldap {
+pub(crate) async fn admin(url: &str, suffix: &str) -> ldap3::Ldap {
     let (conn, mut ldap) = LdapConnAsync::new(url).await.unwrap();
     ldap3::drive!(conn);
     ldap.simple_bind(&admin_dn(suffix), PW)
@@ -50,7 +50,7 @@ pub async fn admin(url: &str, suffix: &str) -> ldap3::Ldap {
 }
 
 /// Adds a messaging element without syncing it.
-pub async fn add_element(
+pub(crate) async fn add_element(
     rig: &Rig,
     name: &str,
     kind: ElementKind,

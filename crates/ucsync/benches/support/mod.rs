@@ -4,26 +4,26 @@
 // Each bench binary uses a part of this module.
 #![allow(dead_code)]
 
-pub mod service;
+pub(crate) mod service;
 
 use std::time::{Duration, Instant};
 
 use ucsync_testkit::process::Emulated;
 
 /// `ucsync emulate cm` on a free port, killed when dropped.
-pub struct Emulator {
+pub(crate) struct Emulator {
     process: Emulated,
     pub port: u16,
     pub started_in: Duration,
 }
 
 impl Emulator {
-    pub fn start(args: &[&str]) -> Emulator {
+    pub(crate) fn start(args: &[&str]) -> Emulator {
         Emulator::start_kind("cm", args)
     }
 
     /// `ucsync emulate KIND`.
-    pub fn start_kind(kind: &str, args: &[&str]) -> Emulator {
+    pub(crate) fn start_kind(kind: &str, args: &[&str]) -> Emulator {
         let t = Instant::now();
         let process = Emulated::start(env!("CARGO_BIN_EXE_ucsync"), kind, args, 1);
         Emulator {
@@ -33,20 +33,20 @@ impl Emulator {
         }
     }
 
-    pub fn peak_rss_mb(&self) -> f64 {
+    pub(crate) fn peak_rss_mb(&self) -> f64 {
         peak_rss_mb(&format!("/proc/{}/status", self.process.pid()))
     }
 }
 
 /// Whether a bench binary runs a part: the parts named on its command line
 /// (`cargo bench -p ucsync --bench sync -- init`), or all when none is.
-pub fn wanted() -> impl Fn(&str) -> bool {
+pub(crate) fn wanted() -> impl Fn(&str) -> bool {
     let parts = named();
     move |p: &str| parts.is_empty() || parts.iter().any(|a| a == p)
 }
 
 /// The parts named on a bench binary's command line.
-pub fn named() -> Vec<String> {
+pub(crate) fn named() -> Vec<String> {
     std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
@@ -54,12 +54,12 @@ pub fn named() -> Vec<String> {
 }
 
 /// Peak RSS (VmHWM) of a process, from its `/proc/…/status`.
-pub fn peak_rss_mb(status: &str) -> f64 {
+pub(crate) fn peak_rss_mb(status: &str) -> f64 {
     status_mb(status, "VmHWM:")
 }
 
 /// This process's RSS now.
-pub fn rss_mb() -> f64 {
+pub(crate) fn rss_mb() -> f64 {
     status_mb("/proc/self/status", "VmRSS:")
 }
 
@@ -72,7 +72,7 @@ fn status_mb(status: &str, field: &str) -> f64 {
 }
 
 /// The CPU time (user and system) this process has used, in seconds.
-pub fn cpu_seconds() -> f64 {
+pub(crate) fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // utime and stime: fields 14 and 15, the 12th and 13th after the ")".
     let ticks: u64 = stat
@@ -89,6 +89,6 @@ pub fn cpu_seconds() -> f64 {
 }
 
 /// Resets this process's peak RSS, so a figure covers only what follows.
-pub fn reset_peak() {
+pub(crate) fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }

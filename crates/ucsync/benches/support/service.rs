@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 /// `ucsync serve` on a data directory and a free port; stopped (SIGTERM)
 /// when dropped.
-pub struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
     pub base: String,
     pub token: String,
@@ -21,13 +21,13 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(data_dir: &Path) -> Server {
+    pub(crate) fn start(data_dir: &Path) -> Server {
         Server::start_with(data_dir, None)
     }
 
     /// Over HTTPS with this certificate and key (PEM) when given; the
     /// certificate is also what the bench's own client trusts.
-    pub fn start_with(data_dir: &Path, tls: Option<(&Path, &Path)>) -> Server {
+    pub(crate) fn start_with(data_dir: &Path, tls: Option<(&Path, &Path)>) -> Server {
         let t = Instant::now();
         // `SERVICE_BENCH_BIN` measures another build of the service (an
         // older one, say) with the same load. Not `UCSYNC_…`: the service
@@ -107,27 +107,27 @@ impl Server {
         }
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }
 
-    pub fn peak_rss_mb(&self) -> f64 {
+    pub(crate) fn peak_rss_mb(&self) -> f64 {
         super::peak_rss_mb(&format!("/proc/{}/status", self.pid()))
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    pub fn last_log(&self) -> String {
+    pub(crate) fn last_log(&self) -> String {
         Vec::from(self.log.lock().expect("log").clone()).join("\n")
     }
 
-    pub async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         self.call(reqwest::Method::GET, path, None).await
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
@@ -147,7 +147,7 @@ impl Server {
     }
 
     /// Adds a CM through the API; returns the init job that adding queued.
-    pub async fn add_cm(&self, name: &str, port: u16) -> Value {
+    pub(crate) async fn add_cm(&self, name: &str, port: u16) -> Value {
         let r = self
             .post(
                 "/api/v1/elements",
@@ -159,7 +159,7 @@ impl Server {
     }
 
     /// Waits until no job is queued, running or stopping.
-    pub async fn wait_idle(&self, timeout: Duration) {
+    pub(crate) async fn wait_idle(&self, timeout: Duration) {
         let t = Instant::now();
         loop {
             let mut open = false;
@@ -183,7 +183,7 @@ impl Server {
 
     /// Asks the service to stop as an administrator would (SIGTERM) and
     /// waits for it.
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.terminate();
     }
 
@@ -214,7 +214,7 @@ impl Drop for Server {
 
 /// What one `wrk` run measured.
 #[derive(Debug, Clone)]
-pub struct Load {
+pub(crate) struct Load {
     pub requests: u64,
     pub rps: f64,
     pub p50_ms: f64,
@@ -226,7 +226,7 @@ pub struct Load {
 }
 
 impl Load {
-    pub fn all_ok(&self) -> bool {
+    pub(crate) fn all_ok(&self) -> bool {
         self.failed == 0
     }
 }
@@ -249,7 +249,7 @@ fn wrk_ms(text: &str) -> f64 {
 /// Runs `wrk` (Debian's package `wrk`) against `url` with `clients`
 /// connections on two threads for `seconds`, and reads its latency
 /// distribution.
-pub fn wrk(url: &str, token: &str, clients: u32, seconds: u32) -> Load {
+pub(crate) fn wrk(url: &str, token: &str, clients: u32, seconds: u32) -> Load {
     let out = Command::new("wrk")
         .args([
             "--latency",

@@ -20,7 +20,7 @@ use super::{
 use crate::{Exit, FAILED, bad_input};
 
 #[derive(Debug, Subcommand)]
-pub enum ElementCmd {
+pub(crate) enum ElementCmd {
     /// Add an element; a CM or IP Office gets its initializing sync at once.
     Add(AddArgs),
     /// All elements with their sync status.
@@ -57,7 +57,7 @@ pub enum ElementCmd {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct AddArgs {
+pub(crate) struct AddArgs {
     /// 1 to 64 letters, digits, `.`, `_` or `-`.
     pub name: String,
     /// cm, ip-office, messaging, cm-messaging or modular-messaging.
@@ -114,7 +114,7 @@ pub struct AddArgs {
 #[derive(Debug, Clone, Args)]
 #[command(group(ArgGroup::new("password_source").args(["password_stdin", "password"])))]
 #[command(group(ArgGroup::new("host_key_source").args(["host_key", "accept_host_key", "no_host_key"])))]
-pub struct EditArgs {
+pub(crate) struct EditArgs {
     /// The element's name.
     pub name: String,
     /// Its new address or host name.
@@ -198,7 +198,7 @@ fn default_port(kind: ElementKind, tls: bool) -> u16 {
 
 impl AddArgs {
     /// The request body, with the password already found.
-    pub fn body(&self, password: String) -> Result<NewElementBody, Exit> {
+    pub(crate) fn body(&self, password: String) -> Result<NewElementBody, Exit> {
         let port = self
             .port
             .unwrap_or_else(|| default_port(self.kind, !self.no_tls));
@@ -241,12 +241,12 @@ fn set_or_clear<T: Clone>(value: &Option<T>, clear: bool) -> Option<Option<T>> {
 }
 
 impl EditArgs {
-    pub fn wants_password(&self) -> bool {
+    pub(crate) fn wants_password(&self) -> bool {
         self.password || self.password_stdin
     }
 
     /// The patch, with the new password when one was asked for.
-    pub fn patch(&self, password: Option<String>) -> Result<ElementPatch, Exit> {
+    pub(crate) fn patch(&self, password: Option<String>) -> Result<ElementPatch, Exit> {
         let patch = ElementPatch {
             host: self.host.clone(),
             alternate_host: set_or_clear(&self.alternate_host, self.no_alternate_host),
@@ -304,7 +304,7 @@ fn password(from_stdin: bool, login: &str, element: &str) -> Result<String, Exit
     Ok(p)
 }
 
-pub async fn run(client: &ApiClient, cmd: ElementCmd) -> Result<(), Exit> {
+pub(super) async fn run(client: &ApiClient, cmd: ElementCmd) -> Result<(), Exit> {
     match cmd {
         ElementCmd::Add(args) => add(client, args).await,
         ElementCmd::List { page, output } => {
@@ -385,7 +385,7 @@ async fn add(client: &ApiClient, args: AddArgs) -> Result<(), Exit> {
     add_with_password(client, args, password).await
 }
 
-pub async fn add_with_password(
+pub(super) async fn add_with_password(
     client: &ApiClient,
     args: AddArgs,
     password: String,
@@ -431,7 +431,7 @@ fn last_job(e: &ElementView) -> String {
     }
 }
 
-pub fn list_table(page: &ElementPage) -> render::Listing {
+pub(super) fn list_table(page: &ElementPage) -> render::Listing {
     let mut t = render::table(&[
         "NAME",
         "KIND",
@@ -466,7 +466,7 @@ pub fn list_table(page: &ElementPage) -> render::Listing {
     )
 }
 
-pub fn show_table(e: &ElementView) -> String {
+pub(super) fn show_table(e: &ElementView) -> String {
     let s = &e.settings;
     let mut rows = vec![
         ("name", e.name.clone()),
@@ -522,7 +522,7 @@ pub fn show_table(e: &ElementView) -> String {
     render::fields(&rows)
 }
 
-pub fn check_text(c: &CheckView) -> String {
+pub(super) fn check_text(c: &CheckView) -> String {
     let key = match (&c.fingerprint, c.pinned) {
         (None, _) => "no host key".to_string(),
         (Some(f), Some(true)) => format!("{f} (pinned)"),

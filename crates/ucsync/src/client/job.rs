@@ -14,7 +14,7 @@ use super::{
 use crate::Exit;
 
 #[derive(Debug, Subcommand)]
-pub enum JobCmd {
+pub(crate) enum JobCmd {
     /// Jobs, newest first.
     List {
         /// Only this element's jobs.
@@ -66,7 +66,7 @@ fn parse_state(s: &str) -> Result<JobState, String> {
 }
 
 /// The query of `job list`.
-pub fn list_query(
+pub(super) fn list_query(
     element: Option<&str>,
     state: Option<JobState>,
     page: &PageArgs,
@@ -82,7 +82,7 @@ pub fn list_query(
     q
 }
 
-pub async fn run(client: &ApiClient, cmd: JobCmd) -> Result<(), Exit> {
+pub(super) async fn run(client: &ApiClient, cmd: JobCmd) -> Result<(), Exit> {
     match cmd {
         JobCmd::List {
             element,
@@ -159,7 +159,7 @@ fn progress_cell(job: &JobView) -> String {
     }
 }
 
-pub fn list_table(page: &JobPage) -> render::Listing {
+pub(super) fn list_table(page: &JobPage) -> render::Listing {
     let mut t = render::table(&[
         "ID", "ELEMENT", "TYPE", "TRIGGER", "BY", "STATE", "PROGRESS", "CREATED", "FINISHED",
     ]);
@@ -187,7 +187,7 @@ pub fn list_table(page: &JobPage) -> render::Listing {
     )
 }
 
-pub fn changes_table(page: &ChangePage) -> comfy_table::Table {
+pub(super) fn changes_table(page: &ChangePage) -> comfy_table::Table {
     let mut t = render::table(&["AT", "OP", "TYPE", "KEY", "BY", "APPLIED"]);
     for c in &page.items {
         t.add_row([
@@ -202,7 +202,7 @@ pub fn changes_table(page: &ChangePage) -> comfy_table::Table {
     t
 }
 
-pub fn show_text(job: &JobView, changes: Option<&ChangePage>) -> String {
+pub(super) fn show_text(job: &JobView, changes: Option<&ChangePage>) -> String {
     let c = &job.counts;
     let mut rows = vec![
         ("job", job.id.to_string()),

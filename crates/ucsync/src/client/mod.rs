@@ -27,17 +27,17 @@ use ucsync_connect::tls::Trust;
 
 use crate::{BAD_INPUT, Exit, FAILED, bad_input};
 
-pub use element::ElementCmd;
-pub use job::JobCmd;
-pub use node::NodeCmd;
-pub use schedule::ScheduleCmd;
-pub use search::SearchArgs;
-pub use sync::SyncCmd;
-pub use token::{TokenCmd, reset_admin};
+pub(crate) use element::ElementCmd;
+pub(crate) use job::JobCmd;
+pub(crate) use node::NodeCmd;
+pub(crate) use schedule::ScheduleCmd;
+pub(crate) use search::SearchArgs;
+pub(crate) use sync::SyncCmd;
+pub(crate) use token::{TokenCmd, reset_admin};
 
 /// A client subcommand, by its noun.
 #[derive(Debug)]
-pub enum Noun {
+pub(crate) enum Noun {
     Element(ElementCmd),
     Sync(SyncCmd),
     Job(JobCmd),
@@ -47,7 +47,7 @@ pub enum Noun {
     Node(NodeCmd),
 }
 
-pub async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
+pub(crate) async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
     let client = ApiClient::from_conn(conn)?;
     render::fit_to_terminal();
     match noun {
@@ -64,7 +64,7 @@ pub async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
 /// Where the service is and where its admin token may be found; on every
 /// client subcommand, before or after the verb.
 #[derive(Debug, Clone, Args)]
-pub struct Conn {
+pub(crate) struct Conn {
     /// The service's URL [env: UCSYNC_SERVER] [default: http://127.0.0.1:8080].
     // Not clap's `env`/`default_value`: with those, clap shows the flag as
     // if required in the usage line of every error.
@@ -88,7 +88,7 @@ pub struct Conn {
 
 /// How a listing or a single item is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum Output {
+pub(crate) enum Output {
     /// A table for people.
     #[default]
     Table,
@@ -98,7 +98,7 @@ pub enum Output {
 
 /// How a listing is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum ListOutput {
+pub(crate) enum ListOutput {
     /// A table for people, each row cut to the terminal's width.
     #[default]
     Table,
@@ -110,7 +110,7 @@ pub enum ListOutput {
 
 /// `--output` of a listing.
 #[derive(Debug, Clone, Copy, Args)]
-pub struct ListOutputArg {
+pub(crate) struct ListOutputArg {
     /// table for people (long cells cut with …), json (the API's answer) or
     /// csv (the table's columns), both in full.
     #[arg(long, value_enum, default_value = "table")]
@@ -118,7 +118,7 @@ pub struct ListOutputArg {
 }
 
 /// Prints a page the API answered as the listing asked for.
-pub fn print_listing<T: DeserializeOwned>(
+pub(crate) fn print_listing<T: DeserializeOwned>(
     client: &ApiClient,
     v: serde_json::Value,
     output: ListOutput,
@@ -133,7 +133,7 @@ pub fn print_listing<T: DeserializeOwned>(
 
 /// `--output` of a show or an action.
 #[derive(Debug, Clone, Copy, Args)]
-pub struct OutputArg {
+pub(crate) struct OutputArg {
     /// table for people, or json: the API's answer, every field in full.
     #[arg(long, value_enum, default_value = "table")]
     pub output: Output,
@@ -141,7 +141,7 @@ pub struct OutputArg {
 
 /// `--offset` and `--limit` of a listing: one page of the API's list.
 #[derive(Debug, Clone, Copy, Args)]
-pub struct PageArgs {
+pub(crate) struct PageArgs {
     /// Items per page, 1 to 1000 [default: the service's, 50].
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
@@ -151,11 +151,11 @@ pub struct PageArgs {
 }
 
 /// The service when `--server` is not given.
-pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+pub(crate) const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 
 impl Conn {
     /// `--server`, else `UCSYNC_SERVER`, else the default.
-    pub fn server(&self) -> String {
+    pub(crate) fn server(&self) -> String {
         self.server
             .clone()
             .or_else(|| {
@@ -171,7 +171,7 @@ impl Conn {
 /// else a pinned fingerprint, else — on the service's machine — the data
 /// directory's self-signed certificate, else the system's trust store.
 /// Never "accept anything".
-pub fn server_trust(
+pub(crate) fn server_trust(
     ca_file: Option<PathBuf>,
     fingerprint: Option<String>,
     data_dir: &Path,
@@ -213,7 +213,7 @@ impl PageArgs {
 /// take (a value that does not parse, a body it cannot read) is 2, as a
 /// usage error is; anything else, a refusal (no such item, a refused or
 /// read-only token, a conflict) included, means the operation failed: 1.
-pub fn exit_code(status: u16) -> u8 {
+pub(crate) fn exit_code(status: u16) -> u8 {
     match status {
         400 | 413 | 415 => BAD_INPUT,
         _ => FAILED,
@@ -222,14 +222,17 @@ pub fn exit_code(status: u16) -> u8 {
 
 /// Where the token came from, so a refused one can be traced.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenSource {
+pub(crate) enum TokenSource {
     Env,
     File(PathBuf),
 }
 
 /// `UCSYNC_TOKEN`, else `<data dir>/admin.token`, which `serve` writes at
 /// its first start — so the CLI works on the service's machine with no setup.
-pub fn find_token(env: Option<String>, data_dir: &Path) -> Result<(String, TokenSource), Exit> {
+pub(crate) fn find_token(
+    env: Option<String>,
+    data_dir: &Path,
+) -> Result<(String, TokenSource), Exit> {
     if let Some(t) = env.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) {
         return Ok((t, TokenSource::Env));
     }
@@ -255,7 +258,7 @@ pub fn find_token(env: Option<String>, data_dir: &Path) -> Result<(String, Token
 
 /// A client of one service's REST API, authenticated with one token.
 #[derive(Debug, Clone)]
-pub struct ApiClient {
+pub(crate) struct ApiClient {
     http: reqwest::Client,
     server: String,
     api: Url,
@@ -281,12 +284,12 @@ fn server_url(server: &str) -> Result<Url, Exit> {
 
 impl ApiClient {
     /// A client that checks an https:// service against the system's trust store.
-    pub fn new(server: &str, token: String, source: TokenSource) -> Result<ApiClient, Exit> {
+    pub(crate) fn new(server: &str, token: String, source: TokenSource) -> Result<ApiClient, Exit> {
         ApiClient::with_trust(server, token, source, &Trust::System)
     }
 
     /// A client that checks an https:// service's certificate as `trust` says.
-    pub fn with_trust(
+    pub(crate) fn with_trust(
         server: &str,
         token: String,
         source: TokenSource,
@@ -322,7 +325,7 @@ impl ApiClient {
     }
 
     /// From the common flags and the environment.
-    pub fn from_conn(conn: &Conn) -> Result<ApiClient, Exit> {
+    pub(crate) fn from_conn(conn: &Conn) -> Result<ApiClient, Exit> {
         let server = conn.server();
         // The server is checked first: a bad URL is the more direct mistake.
         server_url(&server)?;
@@ -350,7 +353,7 @@ impl ApiClient {
 
     /// One call; the answer's JSON (`null` for an empty body), or the
     /// API's error as an [`Exit`] with the matching status.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         segments: &[&str],
@@ -385,7 +388,7 @@ impl ApiClient {
         })
     }
 
-    pub async fn get_value(
+    pub(crate) async fn get_value(
         &self,
         segments: &[&str],
         query: &[(&str, String)],
@@ -393,7 +396,7 @@ impl ApiClient {
         self.call(Method::GET, segments, query, None::<&()>).await
     }
 
-    pub async fn get<T: DeserializeOwned>(
+    pub(crate) async fn get<T: DeserializeOwned>(
         &self,
         segments: &[&str],
         query: &[(&str, String)],
@@ -403,7 +406,7 @@ impl ApiClient {
     }
 
     /// JSON the API answered, as one of its types.
-    pub fn typed<T: DeserializeOwned>(&self, v: serde_json::Value) -> Result<T, Exit> {
+    pub(crate) fn typed<T: DeserializeOwned>(&self, v: serde_json::Value) -> Result<T, Exit> {
         serde_json::from_value(v).map_err(|e| Exit {
             code: FAILED,
             error: anyhow!(
@@ -473,7 +476,7 @@ impl ApiClient {
 /// An error the API answered: its sentence, and the field of the request
 /// it is about, so a subcommand can name its flag instead.
 #[derive(Debug)]
-pub struct ApiFailure {
+pub(crate) struct ApiFailure {
     pub message: String,
     pub field: Option<String>,
 }
@@ -489,7 +492,7 @@ impl std::error::Error for ApiFailure {}
 /// The sentence to show for an error answer: the API's message, or, from
 /// something that is not the API (a proxy, another program), its status and
 /// the start of its body.
-pub fn api_message(status: StatusCode, body: &[u8]) -> String {
+pub(crate) fn api_message(status: StatusCode, body: &[u8]) -> String {
     if let Ok(b) = serde_json::from_slice::<ErrorBody>(body) {
         return b.error.message;
     }
@@ -517,7 +520,7 @@ fn written(r: std::io::Result<()>) -> Result<(), Exit> {
 }
 
 /// Prints a JSON answer as the API gave it.
-pub fn print_json(v: &serde_json::Value) -> Result<(), Exit> {
+pub(crate) fn print_json(v: &serde_json::Value) -> Result<(), Exit> {
     let mut out = std::io::stdout().lock();
     written(
         serde_json::to_writer_pretty(&mut out, v)
@@ -527,13 +530,13 @@ pub fn print_json(v: &serde_json::Value) -> Result<(), Exit> {
 }
 
 /// Prints text for people, with a line end.
-pub fn print(text: &str) -> Result<(), Exit> {
+pub(crate) fn print(text: &str) -> Result<(), Exit> {
     written(writeln!(std::io::stdout().lock(), "{text}"))
 }
 
 /// Asks a yes/no question on the terminal; no is the default. Without a
 /// terminal nobody can answer, so the caller is told to pass `--yes`.
-pub fn confirm(question: &str, what: &str) -> Result<bool, Exit> {
+pub(crate) fn confirm(question: &str, what: &str) -> Result<bool, Exit> {
     if !std::io::stdin().is_terminal() {
         return Err(bad_input(anyhow!(
             "{what} needs confirmation and there is no terminal to ask on: pass --yes"
@@ -550,7 +553,7 @@ pub fn confirm(question: &str, what: &str) -> Result<bool, Exit> {
 }
 
 /// Every element, page by page.
-pub async fn all_elements(client: &ApiClient) -> Result<Vec<ElementView>, Exit> {
+pub(crate) async fn all_elements(client: &ApiClient) -> Result<Vec<ElementView>, Exit> {
     let limit = ucsync_api::model::MAX_LIMIT;
     let mut all = Vec::new();
     loop {

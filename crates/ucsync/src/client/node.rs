@@ -9,7 +9,7 @@ use super::{ApiClient, ListOutputArg, PageArgs, print_listing};
 use crate::Exit;
 
 #[derive(Debug, Subcommand)]
-pub enum NodeCmd {
+pub(crate) enum NodeCmd {
     /// The nodes: version, start, last heartbeat, jobs running, addresses;
     /// a node whose heartbeat stopped is shown lost.
     List {
@@ -20,7 +20,7 @@ pub enum NodeCmd {
     },
 }
 
-pub async fn run(client: &ApiClient, cmd: NodeCmd) -> Result<(), Exit> {
+pub(super) async fn run(client: &ApiClient, cmd: NodeCmd) -> Result<(), Exit> {
     match cmd {
         NodeCmd::List { page, output } => {
             let v = client.get_value(&["nodes"], &page.query()).await?;
@@ -29,7 +29,7 @@ pub async fn run(client: &ApiClient, cmd: NodeCmd) -> Result<(), Exit> {
     }
 }
 
-pub fn list_table(page: &NodePage) -> render::Listing {
+pub(super) fn list_table(page: &NodePage) -> render::Listing {
     let mut t = render::table(&[
         "NAME",
         "STATE",

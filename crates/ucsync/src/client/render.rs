@@ -14,7 +14,7 @@ static WIDTH: OnceLock<Option<u16>> = OnceLock::new();
 /// Fits the tables printed from now on to `COLUMNS`, else to the terminal
 /// standard output is; printed to a file or a pipe they keep their full
 /// width.
-pub fn fit_to_terminal() {
+pub(super) fn fit_to_terminal() {
     let columns = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.trim().parse::<u16>().ok())
@@ -42,7 +42,7 @@ fn styled() -> Table {
 
 /// A table with a header, in the style of the other subcommands; a cell
 /// too long for the terminal wraps.
-pub fn table(header: &[&str]) -> Table {
+pub(super) fn table(header: &[&str]) -> Table {
     let mut t = styled();
     t.set_header(header.iter().copied());
     t
@@ -50,12 +50,12 @@ pub fn table(header: &[&str]) -> Table {
 
 /// A two-column table of names and values, for one item; a long value (an
 /// error) wraps.
-pub fn fields(rows: &[(&str, String)]) -> String {
+pub(super) fn fields(rows: &[(&str, String)]) -> String {
     fields_in(rows, width())
 }
 
 /// [`fields`] fitted to a width, or not.
-pub fn fields_in(rows: &[(&str, String)], width: Option<u16>) -> String {
+pub(super) fn fields_in(rows: &[(&str, String)], width: Option<u16>) -> String {
     let mut t = styled();
     if let Some(w) = width {
         t.set_width(w);
@@ -69,18 +69,18 @@ pub fn fields_in(rows: &[(&str, String)], width: Option<u16>) -> String {
 /// A page of a listing: a row per item, cut to one line each on a narrow
 /// terminal (`…` marks a cut; `--output json` or `csv` has the full text),
 /// and the line under it.
-pub struct Listing {
+pub(crate) struct Listing {
     table: Table,
     footer: String,
 }
 
-pub fn listing(table: Table, footer: String) -> Listing {
+pub(super) fn listing(table: Table, footer: String) -> Listing {
     Listing { table, footer }
 }
 
 impl Listing {
     /// The same rows as CSV, with the header, every cell in full.
-    pub fn csv(&self) -> String {
+    pub(crate) fn csv(&self) -> String {
         let mut w = csv::Writer::from_writer(Vec::new());
         let row =
             |r: &comfy_table::Row| -> Vec<String> { r.cell_iter().map(|c| c.content()).collect() };
@@ -95,7 +95,7 @@ impl Listing {
     }
 
     /// The table and its footer, each row cut to one line to fit a width.
-    pub fn fitted(&self, width: Option<u16>) -> String {
+    pub(crate) fn fitted(&self, width: Option<u16>) -> String {
         let mut table = self.table.clone();
         if let Some(w) = width {
             table.set_width(w);
@@ -115,7 +115,7 @@ impl fmt::Display for Listing {
 
 /// An RFC 3339 time without its fractional seconds, in UTC; anything that
 /// does not parse is shown as it came.
-pub fn time(t: &str) -> String {
+pub(super) fn time(t: &str) -> String {
     match chrono::DateTime::parse_from_rfc3339(t) {
         Ok(d) => d
             .with_timezone(&chrono::Utc)
@@ -125,11 +125,11 @@ pub fn time(t: &str) -> String {
     }
 }
 
-pub fn opt_time(t: Option<&str>) -> String {
+pub(super) fn opt_time(t: Option<&str>) -> String {
     t.map(time).unwrap_or_else(|| "-".into())
 }
 
-pub fn opt(v: Option<&str>) -> String {
+pub(super) fn opt(v: Option<&str>) -> String {
     match v {
         Some(s) if !s.is_empty() => s.to_string(),
         _ => "-".into(),
@@ -138,7 +138,7 @@ pub fn opt(v: Option<&str>) -> String {
 
 /// The line under a page: how many, and how to get the next page when
 /// there may be one.
-pub fn page_footer(
+pub(super) fn page_footer(
     noun: &str,
     shown: usize,
     offset: u64,
@@ -163,7 +163,7 @@ pub fn page_footer(
 }
 
 /// A number with thousands separators, for counts people compare.
-pub fn count(n: u64) -> String {
+pub(super) fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

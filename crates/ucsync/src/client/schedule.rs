@@ -20,7 +20,7 @@ use super::{
 use crate::{Exit, FAILED, bad_input};
 
 #[derive(Debug, Subcommand)]
-pub enum ScheduleCmd {
+pub(crate) enum ScheduleCmd {
     /// All schedules, with when each fires next.
     List {
         #[command(flatten)]
@@ -52,7 +52,7 @@ pub enum ScheduleCmd {
 #[derive(Debug, Clone, Args)]
 #[command(group(ArgGroup::new("target").required(true).args(["elements", "all"])))]
 #[command(group(ArgGroup::new("repeat").args(["every", "cron"])))]
-pub struct AddArgs {
+pub(crate) struct AddArgs {
     /// Its name [default: a description of what it does].
     #[arg(long)]
     pub name: Option<String>,
@@ -94,7 +94,7 @@ pub struct AddArgs {
 #[command(group(ArgGroup::new("end_group").args(["end", "no_end"])))]
 #[command(group(ArgGroup::new("zone").args(["time_zone", "no_time_zone"])))]
 #[command(group(ArgGroup::new("switch").args(["enabled", "disabled"])))]
-pub struct EditArgs {
+pub(crate) struct EditArgs {
     /// The schedule's number.
     pub id: i64,
     /// A new name.
@@ -151,7 +151,7 @@ fn parse_sync_type(s: &str) -> Result<SyncType, String> {
 /// A time as given: an instant (with an offset), or a wall-clock time read
 /// in the schedule's zone once that is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeArg {
+pub(crate) enum TimeArg {
     At(DateTime<Utc>),
     Local(NaiveDateTime),
 }
@@ -184,7 +184,7 @@ impl TimeArg {
     }
 
     /// The instant, reading a local time in `zone`; `flag` names it in errors.
-    pub fn resolve(self, zone: Option<Tz>, flag: &str) -> Result<DateTime<Utc>, Exit> {
+    pub(crate) fn resolve(self, zone: Option<Tz>, flag: &str) -> Result<DateTime<Utc>, Exit> {
         let local = match self {
             TimeArg::At(t) => return Ok(t),
             TimeArg::Local(l) => l,
@@ -208,7 +208,7 @@ impl TimeArg {
 }
 
 /// `"2 hours"`, `"1 day"`, `"30m"`, `"1w"`: a count and a unit.
-pub fn parse_every(s: &str) -> Result<EveryBody, String> {
+pub(super) fn parse_every(s: &str) -> Result<EveryBody, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
@@ -238,7 +238,7 @@ fn target(elements: &[String], all: bool) -> Option<TargetBody> {
 }
 
 impl AddArgs {
-    pub fn body(&self) -> Result<NewScheduleBody, Exit> {
+    pub(crate) fn body(&self) -> Result<NewScheduleBody, Exit> {
         let zone = self.time_zone;
         Ok(NewScheduleBody {
             name: self.name.clone(),
@@ -260,13 +260,13 @@ impl AddArgs {
 impl EditArgs {
     /// Whether a time was given without an offset, to be read in the
     /// schedule's zone.
-    pub fn has_local_time(&self) -> bool {
+    pub(crate) fn has_local_time(&self) -> bool {
         self.first_run.is_some_and(|t| t.is_local()) || self.end.is_some_and(|t| t.is_local())
     }
 
     /// The change; a local time is read in --time-zone, else in `zone`
     /// (the schedule's).
-    pub fn patch(&self, zone: Option<Tz>) -> Result<SchedulePatch, Exit> {
+    pub(crate) fn patch(&self, zone: Option<Tz>) -> Result<SchedulePatch, Exit> {
         let zone = self.time_zone.or(zone);
         let patch = SchedulePatch {
             name: self.name.clone(),
@@ -310,7 +310,7 @@ impl EditArgs {
     }
 }
 
-pub async fn run(client: &ApiClient, cmd: ScheduleCmd) -> Result<(), Exit> {
+pub(super) async fn run(client: &ApiClient, cmd: ScheduleCmd) -> Result<(), Exit> {
     match cmd {
         ScheduleCmd::List { page, output } => {
             let v = client.get_value(&["schedules"], &page.query()).await?;
@@ -407,7 +407,7 @@ const FLAGS: &[(&str, &str)] = &[
 ];
 
 /// An API error about a schedule's field, told in the CLI's flags.
-pub fn in_flags(e: Exit) -> Exit {
+pub(super) fn in_flags(e: Exit) -> Exit {
     let Some(failure) = e.error.downcast_ref::<ApiFailure>() else {
         return e;
     };
@@ -439,7 +439,7 @@ pub fn in_flags(e: Exit) -> Exit {
 }
 
 /// A time in the schedule's zone, with the zone's abbreviation (CET, UTC).
-pub fn zoned(t: &DateTime<Utc>, zone: &str) -> String {
+pub(super) fn zoned(t: &DateTime<Utc>, zone: &str) -> String {
     match zone.parse::<Tz>() {
         Ok(z) => t
             .with_timezone(&z)
@@ -457,7 +457,7 @@ fn opt_zoned(t: Option<&str>, zone: &str) -> String {
     }
 }
 
-pub fn repeat_text(r: &RepeatBody) -> String {
+pub(super) fn repeat_text(r: &RepeatBody) -> String {
     match r {
         RepeatBody::None => "once".into(),
         RepeatBody::Every(e) => {
@@ -488,7 +488,7 @@ fn target_text(t: &TargetBody) -> String {
     }
 }
 
-pub fn list_table(page: &SchedulePage) -> render::Listing {
+pub(super) fn list_table(page: &SchedulePage) -> render::Listing {
     let mut t = render::table(&[
         "ID",
         "NAME",
@@ -525,7 +525,7 @@ pub fn list_table(page: &SchedulePage) -> render::Listing {
     )
 }
 
-pub fn show_table(s: &ScheduleView) -> String {
+pub(super) fn show_table(s: &ScheduleView) -> String {
     render::fields(&[
         ("id", s.id.to_string()),
         ("name", s.name.clone()),

@@ -9,7 +9,7 @@ use super::{ApiClient, Conn, ListOutputArg, PageArgs, print_listing};
 use crate::Exit;
 
 #[derive(Debug, Args)]
-pub struct SearchArgs {
+pub(crate) struct SearchArgs {
     /// The start of a key or a name (case-insensitive).
     pub text: String,
     #[command(flatten)]
@@ -20,18 +20,18 @@ pub struct SearchArgs {
     pub conn: Conn,
 }
 
-pub fn query(args: &SearchArgs) -> Vec<(&'static str, String)> {
+pub(super) fn query(args: &SearchArgs) -> Vec<(&'static str, String)> {
     let mut q = vec![("q", args.text.clone())];
     q.extend(args.page.query());
     q
 }
 
-pub async fn run(client: &ApiClient, args: SearchArgs) -> Result<(), Exit> {
+pub(super) async fn run(client: &ApiClient, args: SearchArgs) -> Result<(), Exit> {
     let v = client.get_value(&["search"], &query(&args)).await?;
     print_listing(client, v, args.output.output, table)
 }
 
-pub fn table(page: &SearchPage) -> render::Listing {
+pub(super) fn table(page: &SearchPage) -> render::Listing {
     let mut t = render::table(&["ELEMENT", "TYPE", "KEY", "NAME"]);
     for h in &page.items {
         t.add_row([

@@ -18,7 +18,7 @@ use super::{ApiClient, Output, OutputArg, all_elements, confirm, print, print_js
 use crate::{Exit, FAILED, bad_input};
 
 #[derive(Debug, Subcommand)]
-pub enum SyncCmd {
+pub(crate) enum SyncCmd {
     /// Read everything from the elements and store it (refused by the
     /// discrepancy check when it would delete too much).
     Init(SyncArgs),
@@ -31,7 +31,7 @@ pub enum SyncCmd {
 
 #[derive(Debug, Clone, Args)]
 #[command(group(ArgGroup::new("target").required(true).args(["elements", "all"])))]
-pub struct SyncArgs {
+pub(crate) struct SyncArgs {
     /// The elements to sync.
     #[arg(value_name = "ELEMENT")]
     pub elements: Vec<String>,
@@ -46,7 +46,7 @@ pub struct SyncArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ForceArgs {
+pub(crate) struct ForceArgs {
     #[command(flatten)]
     pub sync: SyncArgs,
     /// Do not ask for confirmation.
@@ -55,7 +55,7 @@ pub struct ForceArgs {
 }
 
 impl SyncArgs {
-    pub fn body(&self, sync_type: SyncType) -> SyncBody {
+    pub(crate) fn body(&self, sync_type: SyncType) -> SyncBody {
         SyncBody {
             sync_type,
             elements: (!self.all).then(|| self.elements.clone()),
@@ -64,7 +64,7 @@ impl SyncArgs {
     }
 }
 
-pub async fn run(client: &ApiClient, cmd: SyncCmd) -> Result<(), Exit> {
+pub(super) async fn run(client: &ApiClient, cmd: SyncCmd) -> Result<(), Exit> {
     let (sync_type, args) = match cmd {
         SyncCmd::Init(a) => (SyncType::Init, a),
         SyncCmd::Incremental(a) => (SyncType::Incremental, a),
@@ -126,7 +126,7 @@ async fn ask_force(client: &ApiClient, args: &SyncArgs) -> Result<(), Exit> {
 }
 
 /// What a forced init puts at stake: every object stored for each element.
-pub fn force_preview(elements: &[ElementView]) -> String {
+pub(super) fn force_preview(elements: &[ElementView]) -> String {
     let mut t = render::table(&["ELEMENT", "KIND", "STORED OBJECTS", "LAST SUCCESS"]);
     let mut total = 0;
     for e in elements {
@@ -145,7 +145,7 @@ pub fn force_preview(elements: &[ElementView]) -> String {
     )
 }
 
-pub fn jobs_table(resp: &SyncResponse) -> String {
+pub(super) fn jobs_table(resp: &SyncResponse) -> String {
     let mut t = render::table(&["JOB", "ELEMENT", "REQUESTED", "TYPE", "STATE", "REQUEST"]);
     for r in &resp.jobs {
         let j = &r.job;
@@ -162,7 +162,7 @@ pub fn jobs_table(resp: &SyncResponse) -> String {
 }
 
 /// Objects done and expected, summed over the object types.
-pub fn progress(job: &JobView) -> (u64, u64) {
+pub(super) fn progress(job: &JobView) -> (u64, u64) {
     job.progress
         .values()
         .fold((0, 0), |(d, e), p| (d + p.done, e + p.expected))
@@ -176,7 +176,7 @@ fn label(job: &JobView) -> String {
 /// Which object type a job reads, of how many: the types it has finished
 /// plus one (its totals are known before it reads, so `n` does not grow),
 /// and the type it is in the middle of, if one is.
-pub fn type_of(job: &JobView) -> Option<(usize, usize, Option<&str>)> {
+pub(super) fn type_of(job: &JobView) -> Option<(usize, usize, Option<&str>)> {
     let n = job.progress.len();
     if n == 0 {
         return None;
@@ -195,7 +195,7 @@ pub fn type_of(job: &JobView) -> Option<(usize, usize, Option<&str>)> {
 }
 
 /// `job 12 cm1 init: running, type 3 of 14 (station), 1200/5040 objects`
-pub fn status_line(job: &JobView) -> String {
+pub(super) fn status_line(job: &JobView) -> String {
     let (done, expected) = progress(job);
     if expected == 0 && done == 0 {
         return format!("{}: {}", label(job), job.state);
@@ -225,7 +225,7 @@ fn eta(left: u64, per_sec: f64) -> String {
 }
 
 /// The last line of a job: its counts, or why it did not succeed.
-pub fn summary_line(job: &JobView) -> String {
+pub(super) fn summary_line(job: &JobView) -> String {
     let c = &job.counts;
     let counts = format!(
         "added {}, changed {}, deleted {}, unchanged {}, skipped {}",
@@ -240,7 +240,7 @@ pub fn summary_line(job: &JobView) -> String {
 }
 
 /// The exit of a wait: 0 when every job succeeded, 1 otherwise.
-pub fn outcome(jobs: &[JobView]) -> Result<(), Exit> {
+pub(super) fn outcome(jobs: &[JobView]) -> Result<(), Exit> {
     let bad: Vec<&JobView> = jobs
         .iter()
         .filter(|j| j.state != JobState::Succeeded)
@@ -269,7 +269,7 @@ pub fn outcome(jobs: &[JobView]) -> Result<(), Exit> {
 /// line now and then rather than one per poll; a progress line adds the
 /// rate since the job was first seen running and what is left at it.
 #[derive(Debug)]
-pub struct Lines {
+pub(super) struct Lines {
     every: Duration,
     last: HashMap<i64, (JobState, u64, u64, Instant)>,
     /// Objects done when each job was first seen running, and when.
@@ -277,7 +277,7 @@ pub struct Lines {
 }
 
 impl Lines {
-    pub fn new(every: Duration) -> Lines {
+    pub(super) fn new(every: Duration) -> Lines {
         Lines {
             every,
             last: HashMap::new(),
@@ -305,7 +305,7 @@ impl Lines {
         line
     }
 
-    pub fn update(&mut self, job: &JobView, now: Instant) -> Option<String> {
+    pub(super) fn update(&mut self, job: &JobView, now: Instant) -> Option<String> {
         let (done, expected) = progress(job);
         let new_state = || {
             Some(if job.state.is_finished() {
@@ -434,7 +434,7 @@ const POLL: Duration = Duration::from_millis(300);
 const POLL_FAILURES: u32 = 20;
 
 /// Follows jobs until each has ended; exit 1 if any did not succeed.
-pub async fn wait(client: &ApiClient, jobs: Vec<JobView>) -> Result<(), Exit> {
+pub(super) async fn wait(client: &ApiClient, jobs: Vec<JobView>) -> Result<(), Exit> {
     wait_with(client, jobs, Output::Table).await
 }
 

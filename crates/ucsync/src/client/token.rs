@@ -13,7 +13,7 @@ use super::{
 use crate::Exit;
 
 #[derive(Debug, Subcommand)]
-pub enum TokenCmd {
+pub(crate) enum TokenCmd {
     /// Create a token and print its secret (shown this once).
     Create {
         /// admin (everything) or read-only (GET only).
@@ -56,7 +56,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 /// `ucsync token reset-admin`: on the server, without the API.
-pub async fn reset_admin(
+pub(crate) async fn reset_admin(
     data_dir: Option<std::path::PathBuf>,
     config: Option<std::path::PathBuf>,
     database_url: Option<String>,
@@ -79,7 +79,7 @@ pub async fn reset_admin(
     ))
 }
 
-pub async fn run(client: &ApiClient, cmd: TokenCmd) -> Result<(), Exit> {
+pub(super) async fn run(client: &ApiClient, cmd: TokenCmd) -> Result<(), Exit> {
     match cmd {
         TokenCmd::Create { role, name, output } => {
             let body = NewTokenBody { name, role };
@@ -118,7 +118,7 @@ pub async fn run(client: &ApiClient, cmd: TokenCmd) -> Result<(), Exit> {
     }
 }
 
-pub fn list_table(page: &TokenPage) -> render::Listing {
+pub(super) fn list_table(page: &TokenPage) -> render::Listing {
     let mut t = render::table(&["ID", "NAME", "ROLE", "CREATED", "LAST USED"]);
     for k in &page.items {
         t.add_row([

@@ -24,12 +24,12 @@ const POLL: Duration = Duration::from_millis(100);
 /// so only a job that hangs ends the demo.
 const JOB_TIMEOUT: Duration = Duration::from_secs(300);
 
-pub struct Api {
+pub(super) struct Api {
     client: ApiClient,
 }
 
 /// A page of one of the API's lists.
-pub trait Page: DeserializeOwned {
+pub(super) trait Page: DeserializeOwned {
     type Item;
     fn into_items(self) -> Vec<Self::Item>;
 }
@@ -52,13 +52,13 @@ impl Api {
     /// A client of the service at `url` with the admin token it wrote in
     /// its data directory, found as the CLI finds it — but never
     /// `UCSYNC_TOKEN`, which belongs to some other service.
-    pub fn new(url: &str, data_dir: &Path) -> Result<Api> {
+    pub(super) fn new(url: &str, data_dir: &Path) -> Result<Api> {
         let (token, source) = find_token(None, data_dir).map_err(|e| e.error)?;
         let client = ApiClient::new(url, token, source).map_err(|e| e.error)?;
         Ok(Api { client })
     }
 
-    pub async fn get<T: DeserializeOwned>(
+    pub(super) async fn get<T: DeserializeOwned>(
         &self,
         path: &[&str],
         query: &[(&str, String)],
@@ -66,7 +66,7 @@ impl Api {
         self.client.get(path, query).await.map_err(|e| e.error)
     }
 
-    pub async fn send<T: DeserializeOwned>(
+    pub(super) async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &[&str],
@@ -82,7 +82,7 @@ impl Api {
     }
 
     /// Every item of a list, page by page.
-    pub async fn all<P: Page>(
+    pub(super) async fn all<P: Page>(
         &self,
         path: &[&str],
         query: &[(&str, String)],
@@ -102,7 +102,7 @@ impl Api {
     }
 
     /// `POST /sync` for one element, followed to the job's end.
-    pub async fn sync(&self, element: &str, sync_type: SyncType) -> Result<JobView> {
+    pub(super) async fn sync(&self, element: &str, sync_type: SyncType) -> Result<JobView> {
         let body = SyncBody {
             sync_type,
             elements: Some(vec![element.to_string()]),
@@ -119,7 +119,7 @@ impl Api {
     }
 
     /// The stations stored for an element.
-    pub async fn stations(&self, element: &str) -> Result<Vec<ObjectView>> {
+    pub(super) async fn stations(&self, element: &str) -> Result<Vec<ObjectView>> {
         self.all::<ObjectPage>(
             &["elements", element, "objects"],
             &[("type", "station".to_string())],
@@ -129,7 +129,7 @@ impl Api {
 
     /// Waits for jobs, with a progress bar each on a terminal and a line
     /// each when they end.
-    pub async fn follow(&self, mut jobs: Vec<JobView>) -> Result<Vec<JobView>> {
+    pub(super) async fn follow(&self, mut jobs: Vec<JobView>) -> Result<Vec<JobView>> {
         let multi = MultiProgress::new();
         let style = ProgressStyle::with_template("  {prefix:8} [{bar:30}] {pos:>6}/{len:6} {msg}")
             .expect("a valid template")

@@ -14,12 +14,12 @@ use ucsync_ossi::{FieldId, Request, Value};
 use ucsync_sat::{SatClient, SatConfig};
 
 /// ucsync's own login on every CM: the element's login.
-pub const OWN: (&str, &str) = ("ucsync", "ucsync-demo-1");
+pub(super) const OWN: (&str, &str) = ("ucsync", "ucsync-demo-1");
 /// A login that is not ucsync's: its changes are what incrementals pull.
-pub const OUTSIDE: (&str, &str) = ("craft", "craft-demo-1");
+pub(super) const OUTSIDE: (&str, &str) = ("craft", "craft-demo-1");
 
-pub const OLD_VERSION: &str = "R018x.00.0.822.0";
-pub const NEW_VERSION: &str = "R020x.01.0.974.0";
+pub(super) const OLD_VERSION: &str = "R018x.00.0.822.0";
+pub(super) const NEW_VERSION: &str = "R020x.01.0.974.0";
 
 /// One demo CM: its name, its stations, and whether it keeps its
 /// translations on disk (only the one that is upgraded needs to).
@@ -50,13 +50,13 @@ const SPECS: [Spec; 3] = [
 /// The running emulated CMs; their host keys and saved translations live
 /// in `dir`, so that a restarted CM keeps its identity (the key ucsync
 /// pinned) and, when upgraded, its data.
-pub struct Cms {
+pub(super) struct Cms {
     dir: PathBuf,
     running: BTreeMap<&'static str, CmEmulator>,
 }
 
 impl Cms {
-    pub async fn start(dir: &Path) -> Result<Cms> {
+    pub(super) async fn start(dir: &Path) -> Result<Cms> {
         std::fs::create_dir_all(dir)?;
         let mut cms = Cms {
             dir: dir.to_path_buf(),
@@ -90,24 +90,24 @@ impl Cms {
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &CmEmulator)> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&'static str, &CmEmulator)> {
         self.running.iter().map(|(n, e)| (*n, e))
     }
 
-    pub fn get(&self, name: &str) -> Result<&CmEmulator> {
+    pub(super) fn get(&self, name: &str) -> Result<&CmEmulator> {
         self.running
             .get(name)
             .with_context(|| format!("{name} is not running"))
     }
 
     /// The objects the CM holds now, of every type.
-    pub fn objects(&self, name: &str) -> Result<usize> {
+    pub(super) fn objects(&self, name: &str) -> Result<usize> {
         Ok(self.get(name)?.cm().counts().values().sum())
     }
 
     /// Saves the CM's translations and starts it again on the same port
     /// with a newer software version.
-    pub async fn upgrade(&mut self, name: &'static str) -> Result<()> {
+    pub(super) async fn upgrade(&mut self, name: &'static str) -> Result<()> {
         sat(self.get(name)?, OUTSIDE)
             .await?
             .command("save translation")
@@ -118,7 +118,7 @@ impl Cms {
     }
 
     /// Starts the CM again on the same port with no translations at all.
-    pub async fn wipe(&mut self, name: &'static str) -> Result<()> {
+    pub(super) async fn wipe(&mut self, name: &'static str) -> Result<()> {
         let spec = spec(name)?;
         let settings = CmSettings {
             profile: "empty".into(),
@@ -144,7 +144,7 @@ impl Cms {
         Ok(())
     }
 
-    pub async fn shutdown(self) {
+    pub(super) async fn shutdown(self) {
         for (name, emu) in self.running {
             if let Err(e) = emu.shutdown().await {
                 tracing::warn!(cm = name, error = %e, "the emulated CM did not stop cleanly");
@@ -161,7 +161,7 @@ fn spec(name: &str) -> Result<&'static Spec> {
 }
 
 /// A SAT session on the CM under `login`, outside ucsync.
-pub async fn sat(emu: &CmEmulator, login: (&str, &str)) -> Result<SatClient> {
+pub(super) async fn sat(emu: &CmEmulator, login: (&str, &str)) -> Result<SatClient> {
     let mut c = SatConfig::new(
         "127.0.0.1",
         emu.addr().port(),
@@ -173,7 +173,7 @@ pub async fn sat(emu: &CmEmulator, login: (&str, &str)) -> Result<SatClient> {
 }
 
 /// `change station EXT` with a new name.
-pub fn rename(ext: &str, name: &str) -> Result<Request> {
+pub(super) fn rename(ext: &str, name: &str) -> Result<Request> {
     Ok(Request::write(
         &format!("change station {ext}"),
         &[(station::NAME, Value::Set(name.into()))],
@@ -181,7 +181,7 @@ pub fn rename(ext: &str, name: &str) -> Result<Request> {
 }
 
 /// One field of one station, as the CM shows it over SAT.
-pub async fn station_field(sat: &SatClient, ext: &str, field: FieldId) -> Result<String> {
+pub(super) async fn station_field(sat: &SatClient, ext: &str, field: FieldId) -> Result<String> {
     let resp = sat
         .run(&Request::select(
             &format!("display station {ext}"),

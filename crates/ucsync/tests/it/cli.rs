@@ -3,13 +3,13 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_ucsync");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_ucsync");
 
-pub use ucsync_testkit::process::Emulated;
+pub(crate) use ucsync_testkit::process::Emulated;
 
 /// `ucsync emulate cm` on a free port, with `dadmin` as its login and the
 /// four lines of its banner; killed when dropped.
-pub fn emulator(args: &[&str]) -> Emulated {
+pub(crate) fn emulator(args: &[&str]) -> Emulated {
     Emulated::start(
         BIN,
         "cm",

@@ -13,7 +13,7 @@ use crate::cli::{BIN, emulator};
 use crate::service::Serve;
 
 /// The CLI against the service, finding the admin token in the data directory.
-pub fn cli(serve: &Serve, data: &Path, args: &[&str]) -> Output {
+pub(crate) fn cli(serve: &Serve, data: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .args(["--server", &serve.url, "--data-dir"])
@@ -28,7 +28,7 @@ pub fn cli(serve: &Serve, data: &Path, args: &[&str]) -> Output {
 
 /// `ucsync element add NAME --kind cm` for the emulator on `port` with its
 /// `dadmin` login, waiting for the init adding it starts.
-pub fn add_cm(serve: &Serve, data: &Path, name: &str, port: u16) -> Output {
+pub(crate) fn add_cm(serve: &Serve, data: &Path, name: &str, port: u16) -> Output {
     let port = port.to_string();
     cli(
         serve,
@@ -50,7 +50,7 @@ pub fn add_cm(serve: &Serve, data: &Path, name: &str, port: u16) -> Output {
     )
 }
 
-pub fn ok(out: Output) -> String {
+pub(crate) fn ok(out: Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -61,7 +61,7 @@ pub fn ok(out: Output) -> String {
     stdout
 }
 
-pub fn json_of(out: Output) -> Value {
+pub(crate) fn json_of(out: Output) -> Value {
     serde_json::from_str(&ok(out)).expect("--output json prints JSON")
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::cli::{BIN, emulator};
 
 /// `ucsync serve` on a free port; killed when dropped.
-pub struct Serve {
+pub(crate) struct Serve {
     child: Child,
     pub url: String,
     /// Where notify-sync syslog listens (UDP and TCP).
@@ -20,17 +20,21 @@ pub struct Serve {
 }
 
 impl Serve {
-    pub fn start(data_dir: &Path) -> Serve {
+    pub(crate) fn start(data_dir: &Path) -> Serve {
         Serve::start_with(data_dir, &[])
     }
 
     /// With more environment: another database, a shared key, a short lease.
-    pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
+    pub(crate) fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
         Serve::start_command(Command::new(BIN), data_dir, env)
     }
 
     /// With at most `files` open file descriptors, as a small system has.
-    pub fn start_with_files_limit(data_dir: &Path, env: &[(&str, &str)], files: u32) -> Serve {
+    pub(crate) fn start_with_files_limit(
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        files: u32,
+    ) -> Serve {
         let mut sh = Command::new("sh");
         sh.args(["-c", "ulimit -n \"$0\" && exec \"$@\""])
             .arg(files.to_string())
@@ -94,19 +98,19 @@ impl Serve {
     }
 
     /// Asks the service to stop, as an administrator's Ctrl-C or systemd would.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(sent.success());
         self.child.wait().unwrap()
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Sends a signal by name (`HUP`, say) to the service.
-    pub fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
             .args([&format!("-{name}"), &pid])
@@ -115,12 +119,12 @@ impl Serve {
         assert!(sent.success());
     }
 
-    pub fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         self.child.kill().unwrap(); // SIGKILL
         self.child.wait().unwrap();
     }
 
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -137,13 +141,13 @@ impl Serve {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         let (status, body) = self.call(reqwest::Method::GET, path, None).await;
         assert_eq!(status, 200, "GET {path}: {body}");
         body
     }
 
-    pub async fn wait_job(&self, id: i64, until: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_job(&self, id: i64, until: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let job = self.get(&format!("/jobs/{id}")).await;

@@ -4,7 +4,7 @@ use ucsync_store::*;
 
 use super::*;
 
-pub async fn elements_added_listed_and_removed_with_their_data(s: &dyn Store) {
+pub(crate) async fn elements_added_listed_and_removed_with_their_data(s: &dyn Store) {
     let e = s.add_element(new_cm("cm1")).await.unwrap();
     assert_eq!(
         e.own_logins(),
@@ -37,7 +37,7 @@ pub async fn elements_added_listed_and_removed_with_their_data(s: &dyn Store) {
     assert_eq!(s.elements().await.unwrap().len(), 1);
 }
 
-pub async fn update_element_changes_settings_and_reencrypts_the_password(s: &dyn Store) {
+pub(crate) async fn update_element_changes_settings_and_reencrypts_the_password(s: &dyn Store) {
     let e = s.add_element(new_cm("cm1")).await.unwrap();
     let unchanged = s
         .update_element("cm1", ElementUpdate::default())

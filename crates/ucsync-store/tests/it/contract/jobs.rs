@@ -6,7 +6,7 @@ use ucsync_store::*;
 
 use super::*;
 
-pub async fn jobs_state_progress_and_log(s: &dyn Store) {
+pub(crate) async fn jobs_state_progress_and_log(s: &dyn Store) {
     s.add_element(new_cm("cm1")).await.unwrap();
     let nj = NewJob {
         trigger: Trigger::Schedule,
@@ -87,7 +87,7 @@ pub(crate) async fn state(s: &dyn Store, id: JobId) -> JobState {
     s.job(id).await.unwrap().unwrap().state
 }
 
-pub async fn requests_join_jobs_of_the_same_or_greater_strength(s: &dyn Store) {
+pub(crate) async fn requests_join_jobs_of_the_same_or_greater_strength(s: &dyn Store) {
     s.add_element(new_cm("cm1")).await.unwrap();
     s.add_element(new_cm("cm2")).await.unwrap();
     let incr = request(s, "cm1", SyncType::Incremental).await;
@@ -159,7 +159,7 @@ pub async fn requests_join_jobs_of_the_same_or_greater_strength(s: &dyn Store) {
     assert_eq!(s.jobs(Some("cm1"), None, 0, 100).await.unwrap().len(), 3);
 }
 
-pub async fn requests_for_missing_elements_are_refused(s: &dyn Store) {
+pub(crate) async fn requests_for_missing_elements_are_refused(s: &dyn Store) {
     assert!(matches!(
         s.request_job(&new_job("nope", SyncType::Init)).await,
         Err(StoreError::NoElement(n)) if n == "nope"
@@ -167,7 +167,7 @@ pub async fn requests_for_missing_elements_are_refused(s: &dyn Store) {
     assert!(s.jobs(None, None, 0, 100).await.unwrap().is_empty());
 }
 
-pub async fn concurrent_requests_make_one_job(s: &dyn Store) {
+pub(crate) async fn concurrent_requests_make_one_job(s: &dyn Store) {
     s.add_element(new_cm("cm1")).await.unwrap();
     let nj = new_job("cm1", SyncType::Init);
     let all = futures::future::join_all((0..16).map(|_| s.request_job(&nj))).await;
@@ -177,7 +177,7 @@ pub async fn concurrent_requests_make_one_job(s: &dyn Store) {
     assert_eq!(s.jobs(None, None, 0, 100).await.unwrap().len(), 1);
 }
 
-pub async fn claims_take_the_oldest_job_one_per_element(s: &dyn Store) {
+pub(crate) async fn claims_take_the_oldest_job_one_per_element(s: &dyn Store) {
     assert!(claim(s, "n1").await.is_none(), "nothing queued");
     s.add_element(new_cm("cm1")).await.unwrap();
     s.add_element(new_cm("cm2")).await.unwrap();
@@ -214,7 +214,7 @@ pub async fn claims_take_the_oldest_job_one_per_element(s: &dyn Store) {
     assert_eq!(claim(s, "n1").await.unwrap().id, a3.id);
 }
 
-pub async fn concurrent_claims_take_one_job_per_element(s: &dyn Store) {
+pub(crate) async fn concurrent_claims_take_one_job_per_element(s: &dyn Store) {
     for e in ["cm1", "cm2", "cm3"] {
         s.add_element(new_cm(e)).await.unwrap();
         for t in [SyncType::Incremental, SyncType::Init, SyncType::ForceInit] {
@@ -246,7 +246,7 @@ pub async fn concurrent_claims_take_one_job_per_element(s: &dyn Store) {
     );
 }
 
-pub async fn leases_are_renewed_and_report_stop_requests(s: &dyn Store) {
+pub(crate) async fn leases_are_renewed_and_report_stop_requests(s: &dyn Store) {
     s.add_element(new_cm("cm1")).await.unwrap();
     s.add_element(new_cm("cm2")).await.unwrap();
     s.add_element(new_cm("cm3")).await.unwrap();

@@ -21,21 +21,21 @@ mod objects;
 mod schedules;
 mod search;
 
-pub use elements::*;
-pub use jobs::*;
-pub use nodes::*;
-pub use objects::*;
-pub use schedules::*;
-pub use search::*;
+pub(crate) use elements::*;
+pub(crate) use jobs::*;
+pub(crate) use nodes::*;
+pub(crate) use objects::*;
+pub(crate) use schedules::*;
+pub(crate) use search::*;
 
 /// A fresh store and whatever must live as long as it does.
-pub struct TestStore {
+pub(crate) struct TestStore {
     pub store: Arc<dyn Store>,
     _guard: Box<dyn std::any::Any + Send + Sync>,
 }
 
 impl TestStore {
-    pub fn new(store: Arc<dyn Store>, guard: impl std::any::Any + Send + Sync) -> TestStore {
+    pub(crate) fn new(store: Arc<dyn Store>, guard: impl std::any::Any + Send + Sync) -> TestStore {
         TestStore {
             store,
             _guard: Box::new(guard),
@@ -95,7 +95,7 @@ macro_rules! contract_tests {
 }
 pub(crate) use contract_tests;
 
-pub fn new_cm(name: &str) -> NewElement {
+pub(crate) fn new_cm(name: &str) -> NewElement {
     NewElement {
         name: ElementName::parse(name).unwrap(),
         kind: ElementKind::Cm,
@@ -111,7 +111,7 @@ pub fn new_cm(name: &str) -> NewElement {
     }
 }
 
-pub fn staged_as(object_type: &str, key: &str, name: &str) -> Staged {
+pub(crate) fn staged_as(object_type: &str, key: &str, name: &str) -> Staged {
     let o = Object {
         id: ObjectId::new(object_type, key),
         fields: Fields::new(vec![("8003ff00".into(), name.into())]),
@@ -125,11 +125,11 @@ pub fn staged_as(object_type: &str, key: &str, name: &str) -> Staged {
     }
 }
 
-pub fn staged(key: &str, name: &str) -> Staged {
+pub(crate) fn staged(key: &str, name: &str) -> Staged {
     staged_as("station", key, name)
 }
 
-pub fn new_job(element: &str, requested: SyncType) -> NewJob {
+pub(crate) fn new_job(element: &str, requested: SyncType) -> NewJob {
     NewJob {
         element: ElementName::parse(element).unwrap(),
         requested,
@@ -139,7 +139,7 @@ pub fn new_job(element: &str, requested: SyncType) -> NewJob {
 }
 
 /// A fixed instant, so that lease times are far from the wall clock.
-pub fn at(minutes: i64) -> DateTime<Utc> {
+pub(crate) fn at(minutes: i64) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
         .unwrap()
         .with_timezone(&Utc)
@@ -147,7 +147,7 @@ pub fn at(minutes: i64) -> DateTime<Utc> {
 }
 
 /// Stores objects on an element through an init.
-pub async fn fill(s: &dyn Store, element: &Element, objects: Vec<Staged>) {
+pub(crate) async fn fill(s: &dyn Store, element: &Element, objects: Vec<Staged>) {
     let j = s
         .create_job(
             &new_job(element.name.as_str(), SyncType::Init),

@@ -7,7 +7,7 @@ use ucsync_store::*;
 
 use super::*;
 
-pub async fn a_live_node_name_is_not_joined_twice(s: &dyn Store) {
+pub(crate) async fn a_live_node_name_is_not_joined_twice(s: &dyn Store) {
     let t0 = Utc::now();
     let lease = Duration::seconds(30);
     assert_eq!(
@@ -38,7 +38,7 @@ pub async fn a_live_node_name_is_not_joined_twice(s: &dyn Store) {
     );
 }
 
-pub async fn nodes_are_listed_with_what_they_run(s: &dyn Store) {
+pub(crate) async fn nodes_are_listed_with_what_they_run(s: &dyn Store) {
     assert!(s.nodes().await.unwrap().is_empty());
     let t0 = Utc::now();
     s.join_node("n1", "pid 1", t0, at(10)).await.unwrap();
@@ -126,7 +126,7 @@ async fn claimed_inits(s: &dyn Store, elements: &[&str]) -> Vec<Job> {
     out
 }
 
-pub async fn the_init_pool_bounds_inits_of_every_node(s: &dyn Store) {
+pub(crate) async fn the_init_pool_bounds_inits_of_every_node(s: &dyn Store) {
     let j = claimed_inits(s, &["cm1", "cm2", "cm3", "cm4"]).await;
     let place = |id| s.take_init_place(id, 2);
     assert!(place(j[0].id).await.unwrap());
@@ -176,7 +176,7 @@ pub async fn the_init_pool_bounds_inits_of_every_node(s: &dyn Store) {
     assert_eq!(state(s, incr.id).await, JobState::Running);
 }
 
-pub async fn concurrent_inits_take_at_most_the_pool(s: &dyn Store) {
+pub(crate) async fn concurrent_inits_take_at_most_the_pool(s: &dyn Store) {
     let names: Vec<String> = (0..12).map(|i| format!("cm{i}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let jobs = claimed_inits(s, &names).await;
@@ -195,7 +195,7 @@ pub async fn concurrent_inits_take_at_most_the_pool(s: &dyn Store) {
     assert_eq!(running.len(), 8);
 }
 
-pub async fn interrupted_jobs_fail_by_node_and_by_lease(s: &dyn Store) {
+pub(crate) async fn interrupted_jobs_fail_by_node_and_by_lease(s: &dyn Store) {
     for e in ["cm1", "cm2", "cm3"] {
         s.add_element(new_cm(e)).await.unwrap();
     }
@@ -255,7 +255,7 @@ pub async fn interrupted_jobs_fail_by_node_and_by_lease(s: &dyn Store) {
     assert_eq!(claim(s, "n1").await.unwrap().id, queued.id);
 }
 
-pub async fn stop_job_in_each_state(s: &dyn Store) {
+pub(crate) async fn stop_job_in_each_state(s: &dyn Store) {
     s.add_element(new_cm("cm1")).await.unwrap();
     let running = request(s, "cm1", SyncType::Incremental).await.job;
     claim(s, "n1").await.unwrap();
@@ -296,7 +296,7 @@ pub async fn stop_job_in_each_state(s: &dyn Store) {
     assert!(s.stop_job(JobId(ok.id.0 + 1000)).await.unwrap().is_none());
 }
 
-pub async fn last_finished_jobs_are_the_newest_that_ran_per_element(s: &dyn Store) {
+pub(crate) async fn last_finished_jobs_are_the_newest_that_ran_per_element(s: &dyn Store) {
     for name in ["cm1", "cm2", "cm3"] {
         s.add_element(new_cm(name)).await.unwrap();
     }

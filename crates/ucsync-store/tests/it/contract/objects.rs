@@ -7,7 +7,7 @@ use ucsync_store::*;
 
 use super::*;
 
-pub async fn init_commits_in_one_step_and_refused_inits_keep_their_proposal(s: &dyn Store) {
+pub(crate) async fn init_commits_in_one_step_and_refused_inits_keep_their_proposal(s: &dyn Store) {
     let e = s.add_element(new_cm("cm1")).await.unwrap();
     let nj = new_job("cm1", SyncType::Init);
     let j1 = s.create_job(&nj, SyncType::Init, None).await.unwrap();
@@ -67,7 +67,7 @@ pub async fn init_commits_in_one_step_and_refused_inits_keep_their_proposal(s: &
     assert_eq!(st.version_at_init.as_deref(), Some("R1"));
 }
 
-pub async fn stored_index_is_whole_and_found_by_digest(s: &dyn Store) {
+pub(crate) async fn stored_index_is_whole_and_found_by_digest(s: &dyn Store) {
     let e = s.add_element(new_cm("cm1")).await.unwrap();
     let objects: Vec<Staged> = (0..3000u32)
         .map(|i| {
@@ -100,7 +100,7 @@ pub async fn stored_index_is_whole_and_found_by_digest(s: &dyn Store) {
     );
 }
 
-pub async fn changes_are_read_a_page_at_a_time(s: &dyn Store) {
+pub(crate) async fn changes_are_read_a_page_at_a_time(s: &dyn Store) {
     let e = s.add_element(new_cm("cm1")).await.unwrap();
     let nj = new_job("cm1", SyncType::Incremental);
     let j = s
@@ -151,7 +151,7 @@ pub async fn changes_are_read_a_page_at_a_time(s: &dyn Store) {
     ));
 }
 
-pub async fn changes_are_logged_with_login_and_idempotent(s: &dyn Store) {
+pub(crate) async fn changes_are_logged_with_login_and_idempotent(s: &dyn Store) {
     let e = s.add_element(new_cm("cm1")).await.unwrap();
     let st = staged("1001", "A");
     let change = |name: &str| {
@@ -239,7 +239,7 @@ pub async fn changes_are_logged_with_login_and_idempotent(s: &dyn Store) {
     assert_ne!(objs[0].hash, st.hash);
 }
 
-pub async fn notify_applies_changes_without_a_job_and_records_its_rows(s: &dyn Store) {
+pub(crate) async fn notify_applies_changes_without_a_job_and_records_its_rows(s: &dyn Store) {
     let e = s.add_element(new_cm("cm1")).await.unwrap();
     let other = s.add_element(new_cm("cm2")).await.unwrap();
     fill(s, &e, vec![staged("1001", "A"), staged("1002", "B")]).await;

@@ -36,7 +36,7 @@ fn new_schedule(name: &str, default_for: Option<&str>) -> NewSchedule {
     }
 }
 
-pub async fn removing_an_element_stops_its_queued_jobs_and_drops_its_default_schedule(
+pub(crate) async fn removing_an_element_stops_its_queued_jobs_and_drops_its_default_schedule(
     s: &dyn Store,
 ) {
     s.add_element(new_cm("cm1")).await.unwrap();
@@ -73,7 +73,7 @@ pub async fn removing_an_element_stops_its_queued_jobs_and_drops_its_default_sch
         .unwrap();
 }
 
-pub async fn tokens_are_found_by_hash_and_deleted(s: &dyn Store) {
+pub(crate) async fn tokens_are_found_by_hash_and_deleted(s: &dyn Store) {
     assert!(s.tokens().await.unwrap().is_empty());
     let t1 = s.create_token("ops", Role::Admin, &[1; 32]).await.unwrap();
     let t2 = s
@@ -123,7 +123,7 @@ pub async fn tokens_are_found_by_hash_and_deleted(s: &dyn Store) {
     assert_eq!(s.tokens().await.unwrap(), [t3]);
 }
 
-pub async fn schedules_crud_defaults_and_fired_compare_and_set(s: &dyn Store) {
+pub(crate) async fn schedules_crud_defaults_and_fired_compare_and_set(s: &dyn Store) {
     s.add_element(new_cm("cm1")).await.unwrap();
     let due1 = time("2030-01-01T02:00:00.000Z");
     let due2 = time("2030-01-02T02:00:00.000Z");

@@ -21,7 +21,7 @@ fn hit(e: &str, t: &str, k: &str) -> (String, String, String) {
     (e.into(), t.into(), k.into())
 }
 
-pub async fn search_finds_key_and_name_prefixes_across_elements(s: &dyn Store) {
+pub(crate) async fn search_finds_key_and_name_prefixes_across_elements(s: &dyn Store) {
     // Added in this order so that the order of names is not that of ids.
     let b = s.add_element(new_cm("cmb")).await.unwrap();
     let a = s.add_element(new_cm("cma")).await.unwrap();
@@ -109,7 +109,7 @@ pub async fn search_finds_key_and_name_prefixes_across_elements(s: &dyn Store) {
     assert_eq!(found[0].object.hash, staged("1002", "Smith, John").hash);
 }
 
-pub async fn counts_objects_and_jobs(s: &dyn Store) {
+pub(crate) async fn counts_objects_and_jobs(s: &dyn Store) {
     assert_eq!(s.counts().await.unwrap(), StoreCounts::default());
     let a = s.add_element(new_cm("cma")).await.unwrap();
     let b = s.add_element(new_cm("cmb")).await.unwrap();
@@ -155,7 +155,7 @@ pub async fn counts_objects_and_jobs(s: &dyn Store) {
     );
 }
 
-pub async fn object_counts_by_type_of_one_element(s: &dyn Store) {
+pub(crate) async fn object_counts_by_type_of_one_element(s: &dyn Store) {
     let a = s.add_element(new_cm("cma")).await.unwrap();
     let b = s.add_element(new_cm("cmb")).await.unwrap();
     assert!(s.object_counts_by_type(a.id).await.unwrap().is_empty());
