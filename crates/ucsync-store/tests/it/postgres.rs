@@ -15,7 +15,9 @@ use tokio_postgres::NoTls;
 use ucsync_core::{JobState, SecretKey, SyncType};
 use ucsync_store::*;
 
-use crate::contract::{TestStore, at, contract_tests, fill, new_cm, new_job, staged};
+use crate::contract::{
+    TestStore, at, contract_tests, fill, new_cm, new_job, running_on_a_lease, staged,
+};
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -663,17 +665,8 @@ async fn a_renewal_held_up_by_a_slow_database_keeps_the_job_alive() {
     };
     let guard = SchemaGuard::new(&url).await;
     let s = store_on(&url, &guard.schema).await;
-    s.add_element(new_cm("cm1")).await.unwrap();
-    let job = s
-        .request_job(&new_job("cm1", SyncType::Incremental))
-        .await
-        .unwrap()
-        .job;
     let lease = chrono::Duration::seconds(1);
-    s.claim_job("n1", chrono::Utc::now() + lease)
-        .await
-        .unwrap()
-        .unwrap();
+    let job = running_on_a_lease(&s, lease).await;
 
     let mut other = admin(&url).await;
     let tx = other.transaction().await.unwrap();

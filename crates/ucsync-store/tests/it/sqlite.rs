@@ -5,7 +5,9 @@ use std::sync::Arc;
 use ucsync_core::{ContentHash, JobState, ObjectId, SecretKey, SyncType, key_digest};
 use ucsync_store::*;
 
-use crate::contract::{TestStore, at, contract_tests, fill, new_cm, new_job, staged, staged_as};
+use crate::contract::{
+    TestStore, at, contract_tests, fill, new_cm, new_job, running_on_a_lease, staged, staged_as,
+};
 
 async fn store(dir: &tempfile::TempDir) -> SqliteStore {
     SqliteStore::open(
@@ -334,17 +336,8 @@ async fn upgrade_from_schema_2_fills_digests_and_fails_orphaned_jobs() {
 async fn a_renewal_held_up_by_a_slow_writer_keeps_the_job_alive() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir).await;
-    s.add_element(new_cm("cm1")).await.unwrap();
-    let job = s
-        .request_job(&new_job("cm1", SyncType::Incremental))
-        .await
-        .unwrap()
-        .job;
     let lease = chrono::Duration::seconds(1);
-    s.claim_job("n1", chrono::Utc::now() + lease)
-        .await
-        .unwrap()
-        .unwrap();
+    let job = running_on_a_lease(&s, lease).await;
 
     let path = dir.path().join("ucsync.db");
     let (locked, is_locked) = std::sync::mpsc::channel();

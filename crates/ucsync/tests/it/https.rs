@@ -170,20 +170,11 @@ fn insecure_http_with_a_certificate_is_refused_and_on_loopback_serves_http() {
     let (cert, key) = (pki.path().join("api.pem"), pki.path().join("api.key"));
     certificate(None, &cert, &key);
     let data = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "serve",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--syslog-listen",
-            "127.0.0.1:0",
-        ])
+    let out = Serve::command(Command::new(BIN), data.path())
         .args(["--insecure-http", "--http-tls-cert"])
         .arg(&cert)
         .arg("--http-tls-key")
         .arg(&key)
-        .arg("--data-dir")
-        .arg(data.path())
         .stdin(Stdio::null())
         .output()
         .unwrap();

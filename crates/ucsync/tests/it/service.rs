@@ -42,8 +42,10 @@ impl Serve {
         Serve::start_command(sh, data_dir, env)
     }
 
-    fn start_command(mut command: Command, data_dir: &Path, env: &[(&str, &str)]) -> Serve {
-        let mut child = command
+    /// `command` given the arguments of `serve` on loopback port 0 with its
+    /// data in `data_dir`.
+    pub(crate) fn command(mut command: Command, data_dir: &Path) -> Command {
+        command
             .args([
                 "serve",
                 "--http-listen",
@@ -52,7 +54,12 @@ impl Serve {
                 "127.0.0.1:0",
                 "--data-dir",
             ])
-            .arg(data_dir)
+            .arg(data_dir);
+        command
+    }
+
+    fn start_command(command: Command, data_dir: &Path, env: &[(&str, &str)]) -> Serve {
+        let mut child = Serve::command(command, data_dir)
             .env_remove("UCSYNC_DATABASE_URL")
             .env("UCSYNC_LOG", "warn")
             .envs(env.iter().copied())
@@ -410,16 +417,7 @@ async fn a_second_service_on_one_data_directory_refuses_to_start() {
 /// Runs `ucsync serve`, which must refuse to start: its stderr. One still
 /// running after a minute is the failure.
 async fn refused(data_dir: &Path, env: &[(&str, &str)]) -> String {
-    let mut serve = Command::new(BIN)
-        .args([
-            "serve",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--syslog-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir)
+    let mut serve = Serve::command(Command::new(BIN), data_dir)
         .env_remove("UCSYNC_DATABASE_URL")
         .envs(env.iter().copied())
         .stdout(Stdio::null())

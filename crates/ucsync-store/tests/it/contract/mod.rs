@@ -138,6 +138,22 @@ pub(crate) fn new_job(element: &str, requested: SyncType) -> NewJob {
     }
 }
 
+/// `cm1` with an incremental that node `n1` runs on a lease of `lease` from
+/// now: what the slow-database lease tests of each backend start from.
+pub(crate) async fn running_on_a_lease(s: &dyn Store, lease: Duration) -> Job {
+    s.add_element(new_cm("cm1")).await.unwrap();
+    let job = s
+        .request_job(&new_job("cm1", SyncType::Incremental))
+        .await
+        .unwrap()
+        .job;
+    s.claim_job("n1", Utc::now() + lease)
+        .await
+        .unwrap()
+        .unwrap();
+    job
+}
+
 /// A fixed instant, so that lease times are far from the wall clock.
 pub(crate) fn at(minutes: i64) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
