@@ -68,6 +68,8 @@ mod message;
 mod params;
 mod rfc3164;
 mod rfc5424;
+#[cfg(test)]
+mod testing;
 
 pub use error::ErrorKind;
 pub use event::{

@@ -223,6 +223,7 @@ mod tests {
     use chrono::DateTime;
 
     use crate::message::{Part, Timestamp};
+    use crate::testing::{check, check_err, empty};
     use crate::{DecodeError, Facility, Protocol, Severity, SyslogMessage};
 
     const NOV_26: Timestamp = Timestamp::Bsd {
@@ -236,33 +237,9 @@ mod tests {
     /// `<13>Nov 26 10:02:03` and nothing else.
     fn bare() -> SyslogMessage {
         SyslogMessage {
-            protocol: Protocol::Rfc3164,
-            facility: Facility::USER,
-            severity: Severity::NOTICE,
             timestamp: Some(NOV_26),
-            hostname: None,
-            app_name: None,
-            proc_id: None,
-            msg_id: None,
-            structured_data: vec![],
-            msg: String::new(),
+            ..empty(Protocol::Rfc3164)
         }
-    }
-
-    fn check(input: &str, expect: SyslogMessage) {
-        assert_eq!(
-            SyslogMessage::decode(input.as_bytes()),
-            Ok(expect),
-            "{input:?}"
-        );
-    }
-
-    fn check_err(input: &str, expect: DecodeError) {
-        assert_eq!(
-            SyslogMessage::decode(input.as_bytes()),
-            Err(expect),
-            "{input:?}"
-        );
     }
 
     /// Host, tag, pid and text of `<13>Nov 26 10:02:03 {rest}`.

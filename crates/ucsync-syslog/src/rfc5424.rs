@@ -158,42 +158,12 @@ mod tests {
     use chrono::DateTime;
 
     use crate::message::{Part, SdElement, Timestamp};
+    use crate::testing::{check, check_err, empty, malformed};
     use crate::{DecodeError, Facility, Protocol, Severity, SyslogMessage};
 
     /// The message all fields nil: tests change what they are about.
     fn nil() -> SyslogMessage {
-        SyslogMessage {
-            protocol: Protocol::Rfc5424,
-            facility: Facility::USER,
-            severity: Severity::NOTICE,
-            timestamp: None,
-            hostname: None,
-            app_name: None,
-            proc_id: None,
-            msg_id: None,
-            structured_data: vec![],
-            msg: String::new(),
-        }
-    }
-
-    fn check(input: &str, expect: SyslogMessage) {
-        assert_eq!(
-            SyslogMessage::decode(input.as_bytes()),
-            Ok(expect),
-            "{input:?}"
-        );
-    }
-
-    fn check_err(input: &str, expect: DecodeError) {
-        assert_eq!(
-            SyslogMessage::decode(input.as_bytes()),
-            Err(expect),
-            "{input:?}"
-        );
-    }
-
-    fn malformed(part: Part, reason: &'static str) -> DecodeError {
-        DecodeError::Malformed { part, reason }
+        empty(Protocol::Rfc5424)
     }
 
     fn el(id: &str, params: &[(&str, &str)]) -> SdElement {
