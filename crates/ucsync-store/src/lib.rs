@@ -65,9 +65,45 @@ pub struct ObjectQuery {
     pub limit: u64,
 }
 
-/// The database of ucsync.
-#[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+/// Declares [`Store`] from one list of its methods' signatures and
+/// implements it for both backends by their inherent methods of the same
+/// names (each backend keeps them by topic in its own modules), so each
+/// signature is written here once.
+macro_rules! store {
+    (
+        backends: $sqlite:ty, $postgres:ty;
+        provided { $($provided:tt)* }
+        $( $(#[$meta:meta])* async fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty; )*
+    ) => {
+        /// The database of ucsync.
+        #[async_trait]
+        pub trait Store: Send + Sync + std::fmt::Debug {
+            $($provided)*
+            $( $(#[$meta])* async fn $name(&self $(, $arg: $ty)*) -> $ret; )*
+        }
+        store!(@impl $sqlite; $( $name($($arg: $ty),*) -> $ret; )*);
+        store!(@impl $postgres; $( $name($($arg: $ty),*) -> $ret; )*);
+    };
+    (@impl $backend:ty; $( $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {
+        #[async_trait]
+        impl Store for $backend {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    <$backend>::$name(self $(, $arg)*).await
+                }
+            )*
+        }
+    };
+}
+
+store! {
+    backends: SqliteStore, PgStore;
+    provided {
+        /// The changes a job applied, or would have applied.
+        async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>> {
+            Ok(self.changes_page(job, 0, u64::MAX).await?.0)
+        }
+    }
     // Elements.
     async fn add_element(&self, e: NewElement) -> Result<Element>;
     async fn element(&self, name: &str) -> Result<Option<Element>>;
@@ -146,10 +182,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn prune_notified_rows(&self, element: ElementId, before: DateTime<Utc>) -> Result<()>;
     /// Records when the element's last notify event was received.
     async fn record_notify_event(&self, element: ElementId, at: DateTime<Utc>) -> Result<()>;
-    /// The changes a job applied, or would have applied.
-    async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>> {
-        Ok(self.changes_page(job, 0, u64::MAX).await?.0)
-    }
     /// A page of [`Store::changes`] (`limit` from `offset`), read as a page
     /// from the database, and how many there are in all.
     async fn changes_page(
@@ -281,284 +313,3 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         next_due: Option<DateTime<Utc>>,
     ) -> Result<bool>;
 }
-
-/// Implements [`Store`] for a backend `$t` by its inherent methods of the
-/// same names and signatures, which each backend keeps by topic in its
-/// own modules (one list here, not one per backend).
-macro_rules! store_by_inherent_methods {
-    ($t:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::Store for $t {
-            async fn add_element(&self, e: NewElement) -> Result<Element> {
-                <$t>::add_element(self, e).await
-            }
-            async fn element(&self, name: &str) -> Result<Option<Element>> {
-                <$t>::element(self, name).await
-            }
-            async fn elements(&self) -> Result<Vec<Element>> {
-                <$t>::elements(self).await
-            }
-            async fn element_password(&self, name: &str) -> Result<String> {
-                <$t>::element_password(self, name).await
-            }
-            async fn remove_element(&self, name: &str) -> Result<bool> {
-                <$t>::remove_element(self, name).await
-            }
-            async fn update_element(&self, name: &str, update: ElementUpdate) -> Result<Element> {
-                <$t>::update_element(self, name, update).await
-            }
-            async fn object_hashes(&self, element: ElementId) -> Result<HashIndex> {
-                <$t>::object_hashes(self, element).await
-            }
-            async fn object_ids(
-                &self,
-                element: ElementId,
-                digests: Vec<u128>,
-            ) -> Result<Vec<ObjectId>> {
-                <$t>::object_ids(self, element, digests).await
-            }
-            async fn objects(
-                &self,
-                element: ElementId,
-                q: &ObjectQuery,
-            ) -> Result<Vec<StoredObject>> {
-                <$t>::objects(self, element, q).await
-            }
-            async fn object_count(&self, element: ElementId) -> Result<u64> {
-                <$t>::object_count(self, element).await
-            }
-            async fn object_counts_by_type(
-                &self,
-                element: ElementId,
-            ) -> Result<BTreeMap<String, u64>> {
-                <$t>::object_counts_by_type(self, element).await
-            }
-            async fn search(&self, text: &str, offset: u64, limit: u64) -> Result<Vec<SearchHit>> {
-                <$t>::search(self, text, offset, limit).await
-            }
-            async fn counts(&self) -> Result<StoreCounts> {
-                <$t>::counts(self).await
-            }
-            async fn stage(&self, job: JobId, batch: Vec<Staged>) -> Result<()> {
-                <$t>::stage(self, job, batch).await
-            }
-            async fn commit_init(
-                &self,
-                job: JobId,
-                element: ElementId,
-                deletes: &[ObjectId],
-                outcome: &InitOutcome,
-            ) -> Result<()> {
-                <$t>::commit_init(self, job, element, deletes, outcome).await
-            }
-            async fn keep_proposal(&self, job: JobId, deletes: &[ObjectId]) -> Result<()> {
-                <$t>::keep_proposal(self, job, deletes).await
-            }
-            async fn discard_staged(&self, job: JobId) -> Result<()> {
-                <$t>::discard_staged(self, job).await
-            }
-            async fn record_init_failure(&self, element: ElementId, error: &str) -> Result<()> {
-                <$t>::record_init_failure(self, element, error).await
-            }
-            async fn forget_sync_point(&self, element: ElementId) -> Result<()> {
-                <$t>::forget_sync_point(self, element).await
-            }
-            async fn apply_changes(
-                &self,
-                job: Option<JobId>,
-                element: ElementId,
-                changes: Vec<Change>,
-                sync_point: Option<&str>,
-            ) -> Result<JobCounts> {
-                <$t>::apply_changes(self, job, element, changes, sync_point).await
-            }
-            async fn apply_notify(
-                &self,
-                element: ElementId,
-                changes: Vec<Change>,
-                row_keys: &[String],
-            ) -> Result<JobCounts> {
-                <$t>::apply_notify(self, element, changes, row_keys).await
-            }
-            async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>> {
-                <$t>::notified_rows(self, element).await
-            }
-            async fn prune_notified_rows(
-                &self,
-                element: ElementId,
-                before: DateTime<Utc>,
-            ) -> Result<()> {
-                <$t>::prune_notified_rows(self, element, before).await
-            }
-            async fn record_notify_event(
-                &self,
-                element: ElementId,
-                at: DateTime<Utc>,
-            ) -> Result<()> {
-                <$t>::record_notify_event(self, element, at).await
-            }
-            async fn changes_page(
-                &self,
-                job: JobId,
-                offset: u64,
-                limit: u64,
-            ) -> Result<(Vec<ChangeRecord>, u64)> {
-                <$t>::changes_page(self, job, offset, limit).await
-            }
-            async fn join_node(
-                &self,
-                node: &str,
-                holder: &str,
-                now: DateTime<Utc>,
-                until: DateTime<Utc>,
-            ) -> Result<Option<String>> {
-                <$t>::join_node(self, node, holder, now, until).await
-            }
-            async fn leave_node(&self, node: &str) -> Result<()> {
-                <$t>::leave_node(self, node).await
-            }
-            async fn describe_node(
-                &self,
-                node: &str,
-                info: &NodeInfo,
-                until: DateTime<Utc>,
-            ) -> Result<()> {
-                <$t>::describe_node(self, node, info, until).await
-            }
-            async fn nodes(&self) -> Result<Vec<NodeRecord>> {
-                <$t>::nodes(self).await
-            }
-            async fn request_job(&self, job: &NewJob) -> Result<Requested> {
-                <$t>::request_job(self, job).await
-            }
-            async fn claim_job(
-                &self,
-                node: &str,
-                lease_until: DateTime<Utc>,
-            ) -> Result<Option<Job>> {
-                <$t>::claim_job(self, node, lease_until).await
-            }
-            async fn take_init_place(&self, id: JobId, pool: u32) -> Result<bool> {
-                <$t>::take_init_place(self, id, pool).await
-            }
-            async fn renew_leases(
-                &self,
-                node: &str,
-                lease_until: DateTime<Utc>,
-            ) -> Result<Vec<JobId>> {
-                <$t>::renew_leases(self, node, lease_until).await
-            }
-            async fn fail_interrupted(
-                &self,
-                node: Option<&str>,
-                now: DateTime<Utc>,
-            ) -> Result<Vec<JobId>> {
-                <$t>::fail_interrupted(self, node, now).await
-            }
-            async fn stop_job(&self, id: JobId) -> Result<Option<Job>> {
-                <$t>::stop_job(self, id).await
-            }
-            async fn create_job(
-                &self,
-                job: &NewJob,
-                sync_type: SyncType,
-                reason: Option<&str>,
-            ) -> Result<Job> {
-                <$t>::create_job(self, job, sync_type, reason).await
-            }
-            async fn job(&self, id: JobId) -> Result<Option<Job>> {
-                <$t>::job(self, id).await
-            }
-            async fn jobs(
-                &self,
-                element: Option<&str>,
-                state: Option<JobState>,
-                offset: u64,
-                limit: u64,
-            ) -> Result<Vec<Job>> {
-                <$t>::jobs(self, element, state, offset, limit).await
-            }
-            async fn last_finished_jobs(&self, element: Option<&str>) -> Result<Vec<Job>> {
-                <$t>::last_finished_jobs(self, element).await
-            }
-            async fn set_job_state(
-                &self,
-                id: JobId,
-                state: JobState,
-                error: Option<&str>,
-            ) -> Result<()> {
-                <$t>::set_job_state(self, id, state, error).await
-            }
-            async fn set_job_type(
-                &self,
-                id: JobId,
-                sync_type: SyncType,
-                reason: Option<&str>,
-            ) -> Result<()> {
-                <$t>::set_job_type(self, id, sync_type, reason).await
-            }
-            async fn set_job_progress(
-                &self,
-                id: JobId,
-                progress: &Progress,
-                counts: &JobCounts,
-            ) -> Result<()> {
-                <$t>::set_job_progress(self, id, progress, counts).await
-            }
-            async fn job_log(&self, id: JobId, line: &str) -> Result<()> {
-                <$t>::job_log(self, id, line).await
-            }
-            async fn job_log_lines(&self, id: JobId) -> Result<Vec<String>> {
-                <$t>::job_log_lines(self, id).await
-            }
-            async fn create_token(
-                &self,
-                name: &str,
-                role: Role,
-                secret_hash: &[u8; 32],
-            ) -> Result<Token> {
-                <$t>::create_token(self, name, role, secret_hash).await
-            }
-            async fn tokens(&self) -> Result<Vec<Token>> {
-                <$t>::tokens(self).await
-            }
-            async fn token_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<Token>> {
-                <$t>::token_by_hash(self, secret_hash).await
-            }
-            async fn delete_token(&self, id: i64) -> Result<TokenRemoval> {
-                <$t>::delete_token(self, id).await
-            }
-            async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord> {
-                <$t>::add_schedule(self, s).await
-            }
-            async fn schedules(&self) -> Result<Vec<ScheduleRecord>> {
-                <$t>::schedules(self).await
-            }
-            async fn schedule(&self, id: ScheduleId) -> Result<Option<ScheduleRecord>> {
-                <$t>::schedule(self, id).await
-            }
-            async fn update_schedule(
-                &self,
-                id: ScheduleId,
-                name: &str,
-                spec: &ucsync_schedule::ScheduleSpec,
-                next_due: Option<DateTime<Utc>>,
-            ) -> Result<ScheduleRecord> {
-                <$t>::update_schedule(self, id, name, spec, next_due).await
-            }
-            async fn delete_schedule(&self, id: ScheduleId) -> Result<bool> {
-                <$t>::delete_schedule(self, id).await
-            }
-            async fn schedule_fired(
-                &self,
-                id: ScheduleId,
-                expected_due: Option<DateTime<Utc>>,
-                last_fired: Option<DateTime<Utc>>,
-                next_due: Option<DateTime<Utc>>,
-            ) -> Result<bool> {
-                <$t>::schedule_fired(self, id, expected_due, last_fired, next_due).await
-            }
-        }
-    };
-}
-pub(crate) use store_by_inherent_methods;

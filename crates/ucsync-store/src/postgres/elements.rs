@@ -22,7 +22,7 @@ pub(super) async fn load_element(c: &impl GenericClient, name: &str) -> Result<O
 }
 
 impl PgStore {
-    pub(super) async fn add_element(&self, e: NewElement) -> Result<Element> {
+    pub(crate) async fn add_element(&self, e: NewElement) -> Result<Element> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;
         let inserted = tx
@@ -56,18 +56,18 @@ impl PgStore {
         Ok(out)
     }
 
-    pub(super) async fn element(&self, name: &str) -> Result<Option<Element>> {
+    pub(crate) async fn element(&self, name: &str) -> Result<Option<Element>> {
         load_element(&self.client().await?, name).await
     }
 
-    pub(super) async fn elements(&self) -> Result<Vec<Element>> {
+    pub(crate) async fn elements(&self) -> Result<Vec<Element>> {
         let c = self.client().await?;
         let sql = format!("{} ORDER BY e.name", rows::elements_sql());
         let found = c.query(&sql, &[]).await.map_err(db)?;
         found.iter().map(rows::element).collect()
     }
 
-    pub(super) async fn element_password(&self, name: &str) -> Result<String> {
+    pub(crate) async fn element_password(&self, name: &str) -> Result<String> {
         let c = self.client().await?;
         let st = c
             .prepare_cached("SELECT password_enc FROM elements WHERE name = $1")
@@ -78,7 +78,7 @@ impl PgStore {
         Ok(self.secret.decrypt(get(&row, 0)?)?)
     }
 
-    pub(super) async fn remove_element(&self, name: &str) -> Result<bool> {
+    pub(crate) async fn remove_element(&self, name: &str) -> Result<bool> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;
         let row = tx
@@ -118,7 +118,7 @@ impl PgStore {
         Ok(true)
     }
 
-    pub(super) async fn update_element(
+    pub(crate) async fn update_element(
         &self,
         name: &str,
         update: ElementUpdate,

@@ -124,7 +124,7 @@ impl PgStore {
         Ok(Some(row))
     }
 
-    pub(super) async fn request_job(&self, job: &NewJob) -> Result<Requested> {
+    pub(crate) async fn request_job(&self, job: &NewJob) -> Result<Requested> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;
         // Requests on one element take turns on its row, so two can never
@@ -190,7 +190,7 @@ impl PgStore {
         Ok(out)
     }
 
-    pub(super) async fn claim_job(
+    pub(crate) async fn claim_job(
         &self,
         node: &str,
         lease_until: DateTime<Utc>,
@@ -215,7 +215,7 @@ impl PgStore {
         Ok(None)
     }
 
-    pub(super) async fn take_init_place(&self, id: JobId, pool: u32) -> Result<bool> {
+    pub(crate) async fn take_init_place(&self, id: JobId, pool: u32) -> Result<bool> {
         let mut c = self.client().await?;
         // Serializable: of two nodes counting the same free place at once,
         // one commits and the other fails and counts again.
@@ -228,7 +228,7 @@ impl PgStore {
         Ok(false)
     }
 
-    pub(super) async fn renew_leases(
+    pub(crate) async fn renew_leases(
         &self,
         node: &str,
         lease_until: DateTime<Utc>,
@@ -265,7 +265,7 @@ impl PgStore {
         Ok(out)
     }
 
-    pub(super) async fn fail_interrupted(
+    pub(crate) async fn fail_interrupted(
         &self,
         node: Option<&str>,
         now: DateTime<Utc>,
@@ -305,7 +305,7 @@ impl PgStore {
         Ok(gone.into_iter().map(|(id, _)| id).collect())
     }
 
-    pub(super) async fn stop_job(&self, id: JobId) -> Result<Option<Job>> {
+    pub(crate) async fn stop_job(&self, id: JobId) -> Result<Option<Job>> {
         let c = self.client().await?;
         let st = c
             .prepare_cached(&format!(
@@ -322,7 +322,7 @@ impl PgStore {
         }
     }
 
-    pub(super) async fn create_job(
+    pub(crate) async fn create_job(
         &self,
         job: &NewJob,
         sync_type: SyncType,
@@ -354,11 +354,11 @@ impl PgStore {
         rows::job(&r)
     }
 
-    pub(super) async fn job(&self, id: JobId) -> Result<Option<Job>> {
+    pub(crate) async fn job(&self, id: JobId) -> Result<Option<Job>> {
         load_job(&self.client().await?, id).await
     }
 
-    pub(super) async fn jobs(
+    pub(crate) async fn jobs(
         &self,
         element: Option<&str>,
         state: Option<JobState>,
@@ -390,7 +390,7 @@ impl PgStore {
         found.iter().map(rows::job).collect()
     }
 
-    pub(super) async fn last_finished_jobs(&self, element: Option<&str>) -> Result<Vec<Job>> {
+    pub(crate) async fn last_finished_jobs(&self, element: Option<&str>) -> Result<Vec<Job>> {
         let c = self.client().await?;
         let st = c
             .prepare_cached(&format!(
@@ -405,7 +405,7 @@ impl PgStore {
         found.iter().map(rows::job).collect()
     }
 
-    pub(super) async fn set_job_state(
+    pub(crate) async fn set_job_state(
         &self,
         id: JobId,
         state: JobState,
@@ -431,7 +431,7 @@ impl PgStore {
         }
     }
 
-    pub(super) async fn set_job_type(
+    pub(crate) async fn set_job_type(
         &self,
         id: JobId,
         sync_type: SyncType,
@@ -447,7 +447,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn set_job_progress(
+    pub(crate) async fn set_job_progress(
         &self,
         id: JobId,
         progress: &Progress,
@@ -464,7 +464,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn job_log(&self, id: JobId, line: &str) -> Result<()> {
+    pub(crate) async fn job_log(&self, id: JobId, line: &str) -> Result<()> {
         let c = self.client().await?;
         let st = c
             .prepare_cached("INSERT INTO job_log (job_id, at, line) VALUES ($1, now(), $2)")
@@ -474,7 +474,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn job_log_lines(&self, id: JobId) -> Result<Vec<String>> {
+    pub(crate) async fn job_log_lines(&self, id: JobId) -> Result<Vec<String>> {
         let c = self.client().await?;
         let st = c
             .prepare_cached("SELECT line FROM job_log WHERE job_id = $1 ORDER BY id")

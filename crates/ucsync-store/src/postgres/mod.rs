@@ -16,19 +16,17 @@ mod schedules;
 mod search;
 mod tokens;
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde::de::DeserializeOwned;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, Json, Type};
 use tokio_postgres::{NoTls, Row};
-use ucsync_core::{HashIndex, JobState, ObjectId, Role, SecretKey, SyncType};
+use ucsync_core::SecretKey;
 
 use crate::model::*;
 use crate::rows::Columns;
-use crate::{ObjectQuery, Result, StoreError};
+use crate::{Result, StoreError};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/001_initial.sql"),
@@ -61,8 +59,6 @@ impl std::fmt::Debug for PgStore {
             .finish_non_exhaustive()
     }
 }
-
-crate::store_by_inherent_methods!(PgStore);
 
 fn db(e: tokio_postgres::Error) -> StoreError {
     StoreError::Database(match e.as_db_error() {

@@ -9,7 +9,7 @@ use crate::model::*;
 use crate::rows::{self, NODES_SQL};
 
 impl PgStore {
-    pub(super) async fn describe_node(
+    pub(crate) async fn describe_node(
         &self,
         node: &str,
         info: &NodeInfo,
@@ -36,13 +36,13 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn nodes(&self) -> Result<Vec<NodeRecord>> {
+    pub(crate) async fn nodes(&self) -> Result<Vec<NodeRecord>> {
         let c = self.client().await?;
         let found = c.query(NODES_SQL, &[]).await.map_err(db)?;
         found.iter().map(rows::node).collect()
     }
 
-    pub(super) async fn join_node(
+    pub(crate) async fn join_node(
         &self,
         node: &str,
         holder: &str,
@@ -72,7 +72,7 @@ impl PgStore {
         }))
     }
 
-    pub(super) async fn leave_node(&self, node: &str) -> Result<()> {
+    pub(crate) async fn leave_node(&self, node: &str) -> Result<()> {
         let c = self.client().await?;
         c.execute("DELETE FROM nodes WHERE name = $1", &[&node])
             .await

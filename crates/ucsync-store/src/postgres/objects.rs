@@ -188,7 +188,7 @@ impl PgStore {
         Ok(counts)
     }
 
-    pub(super) async fn object_hashes(&self, element: ElementId) -> Result<HashIndex> {
+    pub(crate) async fn object_hashes(&self, element: ElementId) -> Result<HashIndex> {
         // Digest ranges on several connections at once, each from the
         // index alone.
         load_index(LOAD_PARTS, |lo, hi| async move {
@@ -217,7 +217,7 @@ impl PgStore {
         .await
     }
 
-    pub(super) async fn object_ids(
+    pub(crate) async fn object_ids(
         &self,
         element: ElementId,
         digests: Vec<u128>,
@@ -245,7 +245,7 @@ impl PgStore {
         Ok(out)
     }
 
-    pub(super) async fn objects(
+    pub(crate) async fn objects(
         &self,
         element: ElementId,
         q: &ObjectQuery,
@@ -274,7 +274,7 @@ impl PgStore {
         found.iter().map(|r| rows::object(r, 0)).collect()
     }
 
-    pub(super) async fn object_count(&self, element: ElementId) -> Result<u64> {
+    pub(crate) async fn object_count(&self, element: ElementId) -> Result<u64> {
         let c = self.client().await?;
         let st = c
             .prepare_cached("SELECT count(*) FROM objects WHERE element_id = $1")
@@ -284,7 +284,7 @@ impl PgStore {
         Ok(rows::count_from(n))
     }
 
-    pub(super) async fn stage(&self, job: JobId, batch: Vec<Staged>) -> Result<()> {
+    pub(crate) async fn stage(&self, job: JobId, batch: Vec<Staged>) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -328,7 +328,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn commit_init(
+    pub(crate) async fn commit_init(
         &self,
         job: JobId,
         element: ElementId,
@@ -409,7 +409,7 @@ impl PgStore {
         tx.commit().await.map_err(db)
     }
 
-    pub(super) async fn keep_proposal(&self, job: JobId, deletes: &[ObjectId]) -> Result<()> {
+    pub(crate) async fn keep_proposal(&self, job: JobId, deletes: &[ObjectId]) -> Result<()> {
         if deletes.is_empty() {
             return Ok(());
         }
@@ -430,7 +430,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn discard_staged(&self, job: JobId) -> Result<()> {
+    pub(crate) async fn discard_staged(&self, job: JobId) -> Result<()> {
         let c = self.client().await?;
         c.execute("DELETE FROM staged WHERE job_id = $1", &[&job])
             .await
@@ -438,7 +438,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn record_init_failure(&self, element: ElementId, error: &str) -> Result<()> {
+    pub(crate) async fn record_init_failure(&self, element: ElementId, error: &str) -> Result<()> {
         let c = self.client().await?;
         c.execute(
             "UPDATE sync_state SET last_init_at = now(), last_init_ok = false, last_init_error = $2, last_sync_at = now() \
@@ -450,7 +450,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn forget_sync_point(&self, element: ElementId) -> Result<()> {
+    pub(crate) async fn forget_sync_point(&self, element: ElementId) -> Result<()> {
         let c = self.client().await?;
         c.execute(
             "UPDATE sync_state SET sync_point = NULL WHERE element_id = $1",
@@ -461,7 +461,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn apply_changes(
+    pub(crate) async fn apply_changes(
         &self,
         job: Option<JobId>,
         element: ElementId,
@@ -471,7 +471,7 @@ impl PgStore {
         self.apply(job, element, changes, sync_point, &[]).await
     }
 
-    pub(super) async fn apply_notify(
+    pub(crate) async fn apply_notify(
         &self,
         element: ElementId,
         changes: Vec<Change>,
@@ -480,7 +480,7 @@ impl PgStore {
         self.apply(None, element, changes, None, row_keys).await
     }
 
-    pub(super) async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>> {
+    pub(crate) async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>> {
         let c = self.client().await?;
         let found = c
             .query(
@@ -492,7 +492,7 @@ impl PgStore {
         found.iter().map(|r| get::<String>(r, 0)).collect()
     }
 
-    pub(super) async fn prune_notified_rows(
+    pub(crate) async fn prune_notified_rows(
         &self,
         element: ElementId,
         before: DateTime<Utc>,
@@ -507,7 +507,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn record_notify_event(
+    pub(crate) async fn record_notify_event(
         &self,
         element: ElementId,
         at: DateTime<Utc>,
@@ -523,7 +523,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn changes_page(
+    pub(crate) async fn changes_page(
         &self,
         job: JobId,
         offset: u64,

@@ -13,7 +13,7 @@ use crate::rows::{self, SCHEDULE_COLUMNS};
 use crate::{Result, StoreError};
 
 impl PgStore {
-    pub(super) async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord> {
+    pub(crate) async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord> {
         let c = self.client().await?;
         let default_for = s.default_for.as_ref().map(ElementName::as_str);
         let spec = rows::spec_json(&s.spec);
@@ -39,7 +39,7 @@ impl PgStore {
         }
     }
 
-    pub(super) async fn schedules(&self) -> Result<Vec<ScheduleRecord>> {
+    pub(crate) async fn schedules(&self) -> Result<Vec<ScheduleRecord>> {
         let c = self.client().await?;
         let found = c
             .query(
@@ -55,7 +55,7 @@ impl PgStore {
         Ok(out)
     }
 
-    pub(super) async fn schedule(&self, id: ScheduleId) -> Result<Option<ScheduleRecord>> {
+    pub(crate) async fn schedule(&self, id: ScheduleId) -> Result<Option<ScheduleRecord>> {
         let c = self.client().await?;
         c.query_opt(
             &format!("SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = $1"),
@@ -67,7 +67,7 @@ impl PgStore {
         .transpose()
     }
 
-    pub(super) async fn update_schedule(
+    pub(crate) async fn update_schedule(
         &self,
         id: ScheduleId,
         name: &str,
@@ -91,7 +91,7 @@ impl PgStore {
         rows::schedule(&r)
     }
 
-    pub(super) async fn delete_schedule(&self, id: ScheduleId) -> Result<bool> {
+    pub(crate) async fn delete_schedule(&self, id: ScheduleId) -> Result<bool> {
         let c = self.client().await?;
         let n = c
             .execute("DELETE FROM schedules WHERE id = $1", &[&id])
@@ -100,7 +100,7 @@ impl PgStore {
         Ok(n > 0)
     }
 
-    pub(super) async fn schedule_fired(
+    pub(crate) async fn schedule_fired(
         &self,
         id: ScheduleId,
         expected_due: Option<DateTime<Utc>>,

@@ -19,7 +19,7 @@ fn limit(n: u64) -> Option<i64> {
 }
 
 impl PgStore {
-    pub(super) async fn object_counts_by_type(
+    pub(crate) async fn object_counts_by_type(
         &self,
         element: ElementId,
     ) -> Result<BTreeMap<String, u64>> {
@@ -38,7 +38,7 @@ impl PgStore {
             .collect()
     }
 
-    pub(super) async fn search(
+    pub(crate) async fn search(
         &self,
         text: &str,
         offset_: u64,
@@ -69,7 +69,7 @@ impl PgStore {
         Ok(hits)
     }
 
-    pub(super) async fn counts(&self) -> Result<StoreCounts> {
+    pub(crate) async fn counts(&self) -> Result<StoreCounts> {
         let c = self.client().await?;
         let objects = c
             .query(

@@ -12,7 +12,7 @@ use crate::rules::TOKEN_USE_EVERY;
 use crate::{Result, StoreError};
 
 impl PgStore {
-    pub(super) async fn create_token(
+    pub(crate) async fn create_token(
         &self,
         name: &str,
         role: Role,
@@ -37,7 +37,7 @@ impl PgStore {
         }
     }
 
-    pub(super) async fn tokens(&self) -> Result<Vec<Token>> {
+    pub(crate) async fn tokens(&self) -> Result<Vec<Token>> {
         let c = self.client().await?;
         c.query(
             &format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY id"),
@@ -50,7 +50,7 @@ impl PgStore {
         .collect()
     }
 
-    pub(super) async fn token_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<Token>> {
+    pub(crate) async fn token_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<Token>> {
         // Every API request looks its token up: a read, and a write only when
         // the recorded use is a minute old, so that requests do not queue on
         // the token's row lock and write a row version each.
@@ -91,7 +91,7 @@ impl PgStore {
         }
     }
 
-    pub(super) async fn delete_token(&self, id: i64) -> Result<TokenRemoval> {
+    pub(crate) async fn delete_token(&self, id: i64) -> Result<TokenRemoval> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;
         // Two removals at once must not take the last two admin tokens: the

@@ -14,7 +14,7 @@ pub(super) fn load_element(c: &Connection, name: &str) -> Result<Option<Element>
 }
 
 impl SqliteStore {
-    pub(super) async fn add_element(&self, e: NewElement) -> Result<Element> {
+    pub(crate) async fn add_element(&self, e: NewElement) -> Result<Element> {
         let name = e.name.to_string();
         self.write(move |c, secret| {
             let tx = c.transaction().map_err(db)?;
@@ -47,12 +47,12 @@ impl SqliteStore {
             .ok_or(StoreError::NoElement(name))
     }
 
-    pub(super) async fn element(&self, name: &str) -> Result<Option<Element>> {
+    pub(crate) async fn element(&self, name: &str) -> Result<Option<Element>> {
         let name = name.to_string();
         self.read(move |c, _| load_element(c, &name)).await
     }
 
-    pub(super) async fn elements(&self) -> Result<Vec<Element>> {
+    pub(crate) async fn elements(&self) -> Result<Vec<Element>> {
         self.read(|c, _| {
             let sql = format!("{} ORDER BY e.name", rows::elements_sql());
             all(&mut c.prepare(&sql).map_err(db)?, [], rows::element)
@@ -60,7 +60,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn element_password(&self, name: &str) -> Result<String> {
+    pub(crate) async fn element_password(&self, name: &str) -> Result<String> {
         let name = name.to_string();
         self.read(move |c, secret| {
             let enc: Option<String> = c
@@ -77,7 +77,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn remove_element(&self, name: &str) -> Result<bool> {
+    pub(crate) async fn remove_element(&self, name: &str) -> Result<bool> {
         let name = name.to_string();
         self.write(move |c, _| {
             let tx = c.transaction().map_err(db)?;
@@ -109,7 +109,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn update_element(
+    pub(crate) async fn update_element(
         &self,
         name: &str,
         update: ElementUpdate,

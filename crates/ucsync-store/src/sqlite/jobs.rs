@@ -69,7 +69,7 @@ const INIT_PLACES_SQL: &str = "SELECT count(*) FROM jobs WHERE state IN ('runnin
 const LOG_SQL: &str = "INSERT INTO job_log (job_id, seq, at, line) VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM job_log WHERE job_id = ?1), ?2, ?3)";
 
 impl SqliteStore {
-    pub(super) async fn create_job(
+    pub(crate) async fn create_job(
         &self,
         job: &NewJob,
         sync_type: SyncType,
@@ -91,11 +91,11 @@ impl SqliteStore {
         self.job(id).await?.ok_or(StoreError::NoJob(id))
     }
 
-    pub(super) async fn job(&self, id: JobId) -> Result<Option<Job>> {
+    pub(crate) async fn job(&self, id: JobId) -> Result<Option<Job>> {
         self.read(move |c, _| load_job(c, id)).await
     }
 
-    pub(super) async fn jobs(
+    pub(crate) async fn jobs(
         &self,
         element: Option<&str>,
         state: Option<JobState>,
@@ -117,7 +117,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn last_finished_jobs(&self, element: Option<&str>) -> Result<Vec<Job>> {
+    pub(crate) async fn last_finished_jobs(&self, element: Option<&str>) -> Result<Vec<Job>> {
         let element = element.map(str::to_string);
         self.read(move |c, _| {
             let mut st = c.prepare_cached(&last_finished_sql()).map_err(db)?;
@@ -126,7 +126,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn set_job_state(
+    pub(crate) async fn set_job_state(
         &self,
         id: JobId,
         state: JobState,
@@ -148,7 +148,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn set_job_type(
+    pub(crate) async fn set_job_type(
         &self,
         id: JobId,
         sync_type: SyncType,
@@ -166,7 +166,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn set_job_progress(
+    pub(crate) async fn set_job_progress(
         &self,
         id: JobId,
         progress: &Progress,
@@ -185,7 +185,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn job_log(&self, id: JobId, line: &str) -> Result<()> {
+    pub(crate) async fn job_log(&self, id: JobId, line: &str) -> Result<()> {
         let line = line.to_string();
         self.write(move |c, _| {
             c.execute(LOG_SQL, params![id, now(), line])
@@ -195,7 +195,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn job_log_lines(&self, id: JobId) -> Result<Vec<String>> {
+    pub(crate) async fn job_log_lines(&self, id: JobId) -> Result<Vec<String>> {
         self.read(move |c, _| {
             let mut st = c
                 .prepare("SELECT line FROM job_log WHERE job_id = ?1 ORDER BY seq")
@@ -208,7 +208,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn request_job(&self, job: &NewJob) -> Result<Requested> {
+    pub(crate) async fn request_job(&self, job: &NewJob) -> Result<Requested> {
         let job = job.clone();
         self.write(move |c, _| {
             let tx = c.transaction().map_err(db)?;
@@ -246,7 +246,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn claim_job(
+    pub(crate) async fn claim_job(
         &self,
         node: &str,
         lease_until: DateTime<Utc>,
@@ -278,7 +278,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn take_init_place(&self, id: JobId, pool: u32) -> Result<bool> {
+    pub(crate) async fn take_init_place(&self, id: JobId, pool: u32) -> Result<bool> {
         self.write(move |c, _| {
             let tx = c.transaction().map_err(db)?;
             let taken: u32 = tx
@@ -307,7 +307,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn renew_leases(
+    pub(crate) async fn renew_leases(
         &self,
         node: &str,
         lease_until: DateTime<Utc>,
@@ -342,7 +342,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn fail_interrupted(
+    pub(crate) async fn fail_interrupted(
         &self,
         node: Option<&str>,
         now: DateTime<Utc>,
@@ -376,7 +376,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn stop_job(&self, id: JobId) -> Result<Option<Job>> {
+    pub(crate) async fn stop_job(&self, id: JobId) -> Result<Option<Job>> {
         self.write(move |c, _| {
             let tx = c.transaction().map_err(db)?;
             let Some(j) = load_job(&tx, id)? else { return Ok(None) };

@@ -11,7 +11,6 @@ mod schedules;
 mod search;
 mod tokens;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -20,12 +19,12 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, Params, Row, Statement, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
-use ucsync_core::{HashIndex, JobState, ObjectId, Role, SecretKey, SyncType, key_digest};
+use ucsync_core::{SecretKey, key_digest};
 
 use crate::model::*;
 use crate::rows::{self, Columns};
 use crate::rules::digest_blob;
-use crate::{ObjectQuery, Result, StoreError};
+use crate::{Result, StoreError};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/001_initial.sql"),
@@ -149,8 +148,6 @@ impl std::fmt::Debug for SqliteStore {
             .finish_non_exhaustive()
     }
 }
-
-crate::store_by_inherent_methods!(SqliteStore);
 
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let c = Connection::open(path)?;

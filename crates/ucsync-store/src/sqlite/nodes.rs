@@ -10,7 +10,7 @@ use crate::model::*;
 use crate::rows::{self, NODES_SQL};
 
 impl SqliteStore {
-    pub(super) async fn join_node(
+    pub(crate) async fn join_node(
         &self,
         node: &str,
         holder: &str,
@@ -42,7 +42,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn describe_node(
+    pub(crate) async fn describe_node(
         &self,
         node: &str,
         info: &NodeInfo,
@@ -64,7 +64,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn nodes(&self) -> Result<Vec<NodeRecord>> {
+    pub(crate) async fn nodes(&self) -> Result<Vec<NodeRecord>> {
         self.read(|c, _| {
             let mut st = c.prepare_cached(NODES_SQL).map_err(db)?;
             all(&mut st, [], rows::node)
@@ -72,7 +72,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn leave_node(&self, node: &str) -> Result<()> {
+    pub(crate) async fn leave_node(&self, node: &str) -> Result<()> {
         let node = node.to_string();
         self.write(move |c, _| {
             c.execute("DELETE FROM nodes WHERE name = ?1", params![node])

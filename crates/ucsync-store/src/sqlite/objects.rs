@@ -13,7 +13,7 @@ use crate::rules::{id_digest, load_index};
 use crate::{ObjectQuery, Result, StoreError};
 
 impl SqliteStore {
-    pub(super) async fn object_hashes(&self, element: ElementId) -> Result<HashIndex> {
+    pub(crate) async fn object_hashes(&self, element: ElementId) -> Result<HashIndex> {
         // Digest ranges on several reader connections at once.
         load_index(READERS, |lo, hi| {
             self.read(move |c, _| {
@@ -35,7 +35,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn object_ids(
+    pub(crate) async fn object_ids(
         &self,
         element: ElementId,
         digests: Vec<u128>,
@@ -60,7 +60,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn objects(
+    pub(crate) async fn objects(
         &self,
         element: ElementId,
         q: &ObjectQuery,
@@ -86,7 +86,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn object_count(&self, element: ElementId) -> Result<u64> {
+    pub(crate) async fn object_count(&self, element: ElementId) -> Result<u64> {
         self.read(move |c, _| {
             let n: i64 = value(
                 c,
@@ -98,7 +98,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn stage(&self, job: JobId, batch: Vec<Staged>) -> Result<()> {
+    pub(crate) async fn stage(&self, job: JobId, batch: Vec<Staged>) -> Result<()> {
         self.write(move |c, _| {
             let tx = c.transaction().map_err(db)?;
             {
@@ -114,7 +114,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn commit_init(
+    pub(crate) async fn commit_init(
         &self,
         job: JobId,
         element: ElementId,
@@ -157,7 +157,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn keep_proposal(&self, job: JobId, deletes: &[ObjectId]) -> Result<()> {
+    pub(crate) async fn keep_proposal(&self, job: JobId, deletes: &[ObjectId]) -> Result<()> {
         let deletes = deletes.to_vec();
         self.write(move |c, _| {
             let tx = c.transaction().map_err(db)?;
@@ -172,7 +172,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn discard_staged(&self, job: JobId) -> Result<()> {
+    pub(crate) async fn discard_staged(&self, job: JobId) -> Result<()> {
         self.write(move |c, _| {
             c.execute("DELETE FROM staged WHERE job_id = ?1", [job])
                 .map(|_| ())
@@ -181,7 +181,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn record_init_failure(&self, element: ElementId, error: &str) -> Result<()> {
+    pub(crate) async fn record_init_failure(&self, element: ElementId, error: &str) -> Result<()> {
         let error = error.to_string();
         self.write(move |c, _| {
             c.execute(
@@ -194,7 +194,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn forget_sync_point(&self, element: ElementId) -> Result<()> {
+    pub(crate) async fn forget_sync_point(&self, element: ElementId) -> Result<()> {
         self.write(move |c, _| {
             c.execute(
                 "UPDATE sync_state SET sync_point = NULL WHERE element_id = ?1",
@@ -261,7 +261,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn apply_changes(
+    pub(crate) async fn apply_changes(
         &self,
         job: Option<JobId>,
         element: ElementId,
@@ -272,7 +272,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn apply_notify(
+    pub(crate) async fn apply_notify(
         &self,
         element: ElementId,
         changes: Vec<Change>,
@@ -282,7 +282,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>> {
+    pub(crate) async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>> {
         self.read(move |c, _| {
             let mut st = c
                 .prepare_cached(
@@ -297,7 +297,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn prune_notified_rows(
+    pub(crate) async fn prune_notified_rows(
         &self,
         element: ElementId,
         before: DateTime<Utc>,
@@ -314,7 +314,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn record_notify_event(
+    pub(crate) async fn record_notify_event(
         &self,
         element: ElementId,
         at: DateTime<Utc>,
@@ -328,7 +328,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn changes_page(
+    pub(crate) async fn changes_page(
         &self,
         job: JobId,
         offset: u64,

@@ -16,7 +16,7 @@ fn load_schedule(c: &Connection, id: ScheduleId) -> Result<Option<ScheduleRecord
 }
 
 impl SqliteStore {
-    pub(super) async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord> {
+    pub(crate) async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord> {
         let s = s.clone();
         self.write(move |c, _| {
             let tx = c.transaction().map_err(db)?;
@@ -43,7 +43,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn schedules(&self) -> Result<Vec<ScheduleRecord>> {
+    pub(crate) async fn schedules(&self) -> Result<Vec<ScheduleRecord>> {
         self.read(|c, _| {
             let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY id");
             let found = all(&mut c.prepare(&sql).map_err(db)?, [], rows::listed_schedule)?;
@@ -52,11 +52,11 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn schedule(&self, id: ScheduleId) -> Result<Option<ScheduleRecord>> {
+    pub(crate) async fn schedule(&self, id: ScheduleId) -> Result<Option<ScheduleRecord>> {
         self.read(move |c, _| load_schedule(c, id)).await
     }
 
-    pub(super) async fn update_schedule(
+    pub(crate) async fn update_schedule(
         &self,
         id: ScheduleId,
         name: &str,
@@ -84,7 +84,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn delete_schedule(&self, id: ScheduleId) -> Result<bool> {
+    pub(crate) async fn delete_schedule(&self, id: ScheduleId) -> Result<bool> {
         self.write(move |c, _| {
             c.execute("DELETE FROM schedules WHERE id = ?1", [id])
                 .map(|n| n > 0)
@@ -93,7 +93,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn schedule_fired(
+    pub(crate) async fn schedule_fired(
         &self,
         id: ScheduleId,
         expected_due: Option<DateTime<Utc>>,

@@ -13,7 +13,7 @@ use crate::rules::like_prefix;
 use crate::{Result, StoreError};
 
 impl SqliteStore {
-    pub(super) async fn object_counts_by_type(
+    pub(crate) async fn object_counts_by_type(
         &self,
         element: ElementId,
     ) -> Result<BTreeMap<String, u64>> {
@@ -31,7 +31,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn search(
+    pub(crate) async fn search(
         &self,
         text: &str,
         offset: u64,
@@ -42,7 +42,7 @@ impl SqliteStore {
             .await
     }
 
-    pub(super) async fn counts(&self) -> Result<StoreCounts> {
+    pub(crate) async fn counts(&self) -> Result<StoreCounts> {
         self.read(|c, _| {
             // Per element and type, each a range of the primary key: no
             // sorting of every object by its group, as GROUP BY would.

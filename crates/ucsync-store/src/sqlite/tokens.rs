@@ -17,7 +17,7 @@ fn token_by_hash(c: &Connection, hash: &[u8; 32]) -> Result<Option<Token>> {
 }
 
 impl SqliteStore {
-    pub(super) async fn create_token(
+    pub(crate) async fn create_token(
         &self,
         name: &str,
         role: Role,
@@ -37,7 +37,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn tokens(&self) -> Result<Vec<Token>> {
+    pub(crate) async fn tokens(&self) -> Result<Vec<Token>> {
         self.read(|c, _| {
             let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY id");
             all(&mut c.prepare(&sql).map_err(db)?, [], rows::token)
@@ -45,7 +45,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn token_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<Token>> {
+    pub(crate) async fn token_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<Token>> {
         let hash = *secret_hash;
         let found = self.read(move |c, _| token_by_hash(c, &hash)).await?;
         let at = Utc::now();
@@ -69,7 +69,7 @@ impl SqliteStore {
         }
     }
 
-    pub(super) async fn delete_token(&self, id: i64) -> Result<TokenRemoval> {
+    pub(crate) async fn delete_token(&self, id: i64) -> Result<TokenRemoval> {
         self.write(move |c, _| {
             let tx = c.transaction().map_err(db)?;
             let role: Option<String> = tx
