@@ -5,14 +5,38 @@
 use std::time::Duration;
 
 use ucsync_core::{ElementName, JobState, SyncType, Trigger};
-use ucsync_emulator::cm::CmSettings;
+use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_engine::{Event, RunnerSettings};
-use ucsync_store::ElementUpdate;
+use ucsync_store::{ElementUpdate, Job};
 
 use crate::{Rig, claimed, cm_settings, emulator, until};
 
 fn name(s: &str) -> ElementName {
     ElementName::parse(s).unwrap()
+}
+
+/// A CM that answers each command after 5 ms, and a rig with it added as
+/// `cm1`, not synced.
+async fn slow_cm() -> (CmEmulator, Rig, ElementName) {
+    let emu = emulator(CmSettings {
+        latency: Duration::from_millis(5),
+        ..cm_settings()
+    })
+    .await;
+    let rig = Rig::new(8).await;
+    let cm1 = rig.add_element_only("cm1", emu.addr().port()).await;
+    (emu, rig, cm1)
+}
+
+/// Asks for a `t` sync of `cm1` and waits until this node runs it.
+async fn running(rig: &Rig, t: SyncType) -> Job {
+    let job = rig
+        .runner
+        .request(&name("cm1"), t, Trigger::OnDemand, "t")
+        .await
+        .unwrap()
+        .job;
+    claimed(&rig.runner, job.id).await
 }
 
 #[tokio::test]
@@ -47,13 +71,7 @@ async fn queued_jobs_survive_a_restart_and_run_after_it() {
 
 #[tokio::test]
 async fn stopping_a_queued_job_and_a_running_one() {
-    let emu = emulator(CmSettings {
-        latency: Duration::from_millis(5),
-        ..cm_settings()
-    })
-    .await;
-    let rig = Rig::new(8).await;
-    let cm1 = rig.add_element_only("cm1", emu.addr().port()).await;
+    let (_emu, rig, cm1) = slow_cm().await;
     let mut events = rig.runner.subscribe();
     let running = rig
         .runner
@@ -110,20 +128,8 @@ async fn stopping_a_queued_job_and_a_running_one() {
 
 #[tokio::test]
 async fn shutdown_stops_running_jobs_cleanly() {
-    let emu = emulator(CmSettings {
-        latency: Duration::from_millis(5),
-        ..cm_settings()
-    })
-    .await;
-    let rig = Rig::new(8).await;
-    let cm1 = rig.add_element_only("cm1", emu.addr().port()).await;
-    let job = rig
-        .runner
-        .request(&cm1, SyncType::Init, Trigger::OnDemand, "t")
-        .await
-        .unwrap()
-        .job;
-    claimed(&rig.runner, job.id).await;
+    let (_emu, rig, _) = slow_cm().await;
+    let job = running(&rig, SyncType::Init).await;
     rig.runner.shutdown().await;
     let j = rig.store.job(job.id).await.unwrap().unwrap();
     assert_eq!(j.state, JobState::Stopped, "{:?}", j.error);
@@ -225,20 +231,8 @@ async fn the_host_key_is_pinned_and_a_new_one_fails_jobs_until_accepted() {
 
 #[tokio::test]
 async fn administering_waits_for_no_job() {
-    let emu = emulator(CmSettings {
-        latency: Duration::from_millis(5),
-        ..cm_settings()
-    })
-    .await;
-    let rig = Rig::new(8).await;
-    let cm1 = rig.add_element_only("cm1", emu.addr().port()).await;
-    let job = rig
-        .runner
-        .request(&cm1, SyncType::Init, Trigger::OnDemand, "t")
-        .await
-        .unwrap()
-        .job;
-    claimed(&rig.runner, job.id).await;
+    let (_emu, rig, cm1) = slow_cm().await;
+    let job = running(&rig, SyncType::Init).await;
     let op = ucsync_connect::WriteOp::Remove {
         id: ucsync_core::ObjectId::new("station", "1001"),
     };
@@ -300,13 +294,7 @@ async fn stopping_an_incremental_that_waits_on_a_cm_that_stopped_answering() {
         stall_after_records: Some(2),
         ..Default::default()
     });
-    let job = rig
-        .runner
-        .request(&name("cm1"), SyncType::Incremental, Trigger::OnDemand, "t")
-        .await
-        .unwrap()
-        .job;
-    claimed(&rig.runner, job.id).await;
+    let job = running(&rig, SyncType::Incremental).await;
     rig.runner.stop(job.id).await.unwrap();
     let j = rig.runner.wait(job.id).await.unwrap();
     assert_eq!(
@@ -333,13 +321,7 @@ async fn a_stop_asked_on_another_node_reaches_the_running_one() {
         stall_after_records: Some(2),
         ..Default::default()
     });
-    let job = rig
-        .runner
-        .request(&name("cm1"), SyncType::Incremental, Trigger::OnDemand, "t")
-        .await
-        .unwrap()
-        .job;
-    claimed(&rig.runner, job.id).await;
+    let job = running(&rig, SyncType::Incremental).await;
     // Another node, sharing the database, started after the job was claimed here.
     let other = Rig::runner(
         &rig.store,
