@@ -1,6 +1,7 @@
 //! The handlers, one module per resource; each module's `router()` gives
 //! its routes with their OpenAPI operations.
 
+pub mod catalog;
 pub mod elements;
 pub mod jobs;
 pub mod nodes;

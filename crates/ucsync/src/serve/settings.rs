@@ -118,6 +118,13 @@ pub struct Settings {
         value_parser = parse_networks
     )]
     pub element_networks: ucsync_core::ElementNetworks,
+    /// A site's CM field catalogue: a TOML file in the form of the built-in
+    /// one whose [[type]] entries correct or add the key, name and secret
+    /// field ids of CM object types (`ucsync catalog show` prints the
+    /// catalogue in effect). Checked at start: a mistake stops the service,
+    /// naming the file, the line and the field [default: the built-in one].
+    #[arg(long, value_name = "FILE")]
+    pub cm_catalog: Option<PathBuf>,
     /// A secret `GET /metrics` takes besides any API token, and nothing
     /// else does: for a Prometheus server (TOML or UCSYNC_METRICS_TOKEN,
     /// never a flag, which `ps` would show).
@@ -329,7 +336,19 @@ impl Settings {
         if !(1..=3600).contains(&self.http_header_timeout_seconds) {
             bail!("http_header_timeout_seconds must be between 1 and 3600");
         }
+        self.catalogs()?;
         Ok(())
+    }
+
+    /// The catalogues in effect: the built-in ones, with the site's CM
+    /// catalogue (`cm_catalog`) applied when there is one.
+    pub fn catalogs(&self) -> anyhow::Result<ucsync_connect::Catalogs> {
+        Ok(match &self.cm_catalog {
+            Some(path) => ucsync_connect::Catalogs::with_cm(
+                ucsync_connect::cm::catalog::Catalog::load_site(path)?,
+            ),
+            None => ucsync_connect::Catalogs::builtin(),
+        })
     }
 
     /// The HTTP connection limits.
