@@ -77,7 +77,7 @@ fn type_row(ty: &CmTypeView) -> [String; 5] {
         ty.secret.join(", ")
     };
     [
-        ty.words.clone(),
+        ty.object_type.clone(),
         marked(opt(ty.key.as_deref()), &ty.site, "key"),
         marked(opt(ty.key_kind.map(|k| k.as_str())), &ty.site, "key_kind"),
         marked(opt(ty.name.as_deref()), &ty.site, "name"),
