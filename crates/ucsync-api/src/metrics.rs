@@ -8,11 +8,11 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::broadcast::error::RecvError;
 use ucsync_core::{JobState, SyncType};
 use ucsync_engine::Event;
-use ucsync_store::Job;
+use ucsync_store::{Job, JobId};
 
 use crate::ApiState;
 use crate::error::ApiError;
@@ -39,8 +39,8 @@ struct Histogram {
 struct Timed {
     /// By (type that ran, final state).
     durations: BTreeMap<(&'static str, &'static str), Histogram>,
-    seen: HashSet<i64>,
-    order: VecDeque<i64>,
+    seen: HashSet<JobId>,
+    order: VecDeque<JobId>,
 }
 
 #[derive(Debug, Default)]
@@ -49,19 +49,12 @@ pub struct Metrics {
     started: AtomicBool,
 }
 
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.to_utc())
-}
-
 impl Metrics {
     fn observe(&self, job: &Job) {
         if !job.state.is_finished() {
             return;
         }
-        let (Some(start), Some(end)) = (
-            job.started_at.as_deref().and_then(parse_time),
-            job.finished_at.as_deref().and_then(parse_time),
-        ) else {
+        let (Some(start), Some(end)) = (job.started_at, job.finished_at) else {
             return;
         };
         let seconds = (end - start).num_milliseconds().max(0) as f64 / 1000.0;
@@ -212,7 +205,7 @@ pub async fn render(state: &ApiState) -> Result<String, ApiError> {
         "Seconds since each element's last successful sync (absent: none yet).",
     );
     for e in &elements {
-        if let Some(at) = e.sync.last_success_at.as_deref().and_then(parse_time) {
+        if let Some(at) = e.sync.last_success_at {
             let age = (now - at).num_milliseconds().max(0) as f64 / 1000.0;
             let _ = writeln!(
                 out,
@@ -232,7 +225,7 @@ pub async fn render(state: &ApiState) -> Result<String, ApiError> {
         "When each CM's last notify event was received, in Unix seconds (absent: none yet).",
     );
     for e in &elements {
-        if let Some(at) = e.sync.last_notify_at.as_deref().and_then(parse_time) {
+        if let Some(at) = e.sync.last_notify_at {
             let _ = writeln!(
                 out,
                 "ucsync_notify_last_event_timestamp_seconds{{element=\"{}\"}} {:.3}",
@@ -247,11 +240,16 @@ pub async fn render(state: &ApiState) -> Result<String, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
     use ucsync_core::Trigger;
+
+    fn time(t: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(t).unwrap().to_utc()
+    }
 
     fn job(id: i64, state: JobState, start: &str, end: &str) -> Job {
         Job {
-            id,
+            id: JobId(id),
             element: "cm1".into(),
             requested: SyncType::Init,
             sync_type: SyncType::Init,
@@ -262,9 +260,9 @@ mod tests {
             progress: Default::default(),
             counts: Default::default(),
             error: None,
-            created_at: start.into(),
-            started_at: Some(start.into()),
-            finished_at: Some(end.into()),
+            created_at: time(start),
+            started_at: Some(time(start)),
+            finished_at: Some(time(end)),
             node: Some("n1".into()),
         }
     }

@@ -10,14 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::index::{HashIndex, key_digest};
 use crate::object::{ContentHash, Object, ObjectId};
 
-/// What to do with one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PlanOp {
-    Add,
-    Change,
-    Delete,
-}
+pub use crate::types::PlanOp;
 
 /// Counts of one object type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -108,6 +108,12 @@ string_enum! {
 }
 
 string_enum! {
+    /// What to do with one object, or what a change did to it: its name in
+    /// the change log, in the database and in JSON.
+    PlanOp { Add = "add", Change = "change", Delete = "delete" }
+}
+
+string_enum! {
     /// Where an element's synchronization stands, in one word (see
     /// [`crate::status::element_status`]).
     ElementState { NeverSynced = "never-synced", Syncing = "syncing", InSync = "in-sync", NeedsInit = "needs-init", Failing = "failing" }

@@ -27,12 +27,11 @@ pub async fn add(
 ) -> Result<Option<ScheduleRecord>, StoreError> {
     let schedule = ucsync_schedule::default_schedule(element, now, zone);
     let next_due = first_due(&schedule, now);
-    let spec = serde_json::to_value(schedule.to_spec()).expect("a schedule serializes");
     match store
         .add_schedule(&NewSchedule {
             name: format!("{element} default schedule"),
             default_for: Some(element.clone()),
-            spec,
+            spec: schedule.to_spec(),
             next_due,
         })
         .await

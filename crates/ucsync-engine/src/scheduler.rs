@@ -7,16 +7,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use ucsync_core::{ElementName, Trigger};
 use ucsync_schedule::{Clock, Target, tick};
-use ucsync_store::{ScheduleId, ScheduleRecord, StoreError};
+use ucsync_store::{JobId, ScheduleId, ScheduleRecord, StoreError};
 
 use crate::queue::Queue;
-pub use crate::records::{first_due, parse_record, timestamp};
+pub use crate::records::{first_due, parse_record};
 
 /// Who scheduled jobs are requested by.
 pub const SCHEDULER: &str = "scheduler";
@@ -45,7 +45,7 @@ impl std::fmt::Debug for Scheduler {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Step {
     /// The schedules that fired, with the jobs they requested.
-    pub fired: Vec<(ScheduleId, Vec<i64>)>,
+    pub fired: Vec<(ScheduleId, Vec<JobId>)>,
     /// When a schedule is due next.
     pub next_wake: Option<DateTime<Utc>>,
 }
@@ -88,16 +88,15 @@ impl Scheduler {
             next_wake: t.next_wake(),
         };
         for (r, state) in &t.states {
-            let due = r.next_due.as_deref();
-            let last = state.last_fired.map(timestamp);
-            let next = state.next_due.map(timestamp);
             let fires = t.runs.iter().find(|run| run.id.id == r.id);
-            if fires.is_none() && next.as_deref() == due {
+            // Fire times are stored to the millisecond.
+            let next = state.next_due.map(|t| t.trunc_subsecs(3));
+            if fires.is_none() && next == r.next_due {
                 continue;
             }
             // Only the node whose compare-and-set wins starts the runs.
             if !store
-                .schedule_fired(r.id, due, last.as_deref(), next.as_deref())
+                .schedule_fired(r.id, r.next_due, state.last_fired, state.next_due)
                 .await?
             {
                 continue;
@@ -115,7 +114,7 @@ impl Scheduler {
         r: &ScheduleRecord,
         target: &Target,
         sync_type: ucsync_core::SyncType,
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<Vec<JobId>, StoreError> {
         let names: Vec<ElementName> = match target {
             Target::All => self
                 .queue

@@ -290,9 +290,9 @@ impl SyncEngine {
 
     async fn log(&self, job: &Job, line: impl AsRef<str>) {
         let line = line.as_ref();
-        tracing::info!(job = job.id, element = %job.element, "{line}");
+        tracing::info!(job = job.id.0, element = %job.element, "{line}");
         if let Err(e) = self.store.job_log(job.id, line).await {
-            tracing::warn!(job = job.id, error = %e, "cannot write the job log");
+            tracing::warn!(job = job.id.0, error = %e, "cannot write the job log");
         }
     }
 
@@ -348,7 +348,7 @@ impl SyncEngine {
             .set_job_state(job.id, state, error.as_deref())
             .await
         {
-            tracing::error!(job = job.id, error = %e, "cannot record the job's end");
+            tracing::error!(job = job.id.0, error = %e, "cannot record the job's end");
         }
         // Its place in the init pool, if it had one, is free now.
         self.pool_freed.notify_waiters();

@@ -18,10 +18,11 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ucsync_core::{HashIndex, JobState, ObjectId, Role, SyncType};
+use ucsync_schedule::ScheduleSpec;
 
 pub use model::*;
 pub use postgres::PgStore;
-
+pub use rows::time_text;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -265,8 +266,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         id: ScheduleId,
         name: &str,
-        spec: &serde_json::Value,
-        next_due: Option<&str>,
+        spec: &ScheduleSpec,
+        next_due: Option<DateTime<Utc>>,
     ) -> Result<ScheduleRecord>;
     async fn delete_schedule(&self, id: ScheduleId) -> Result<bool>;
     /// Records that a schedule fired, only if its next due time is still
@@ -275,9 +276,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn schedule_fired(
         &self,
         id: ScheduleId,
-        expected_due: Option<&str>,
-        last_fired: Option<&str>,
-        next_due: Option<&str>,
+        expected_due: Option<DateTime<Utc>>,
+        last_fired: Option<DateTime<Utc>>,
+        next_due: Option<DateTime<Utc>>,
     ) -> Result<bool>;
 }
 
@@ -540,8 +541,8 @@ macro_rules! store_by_inherent_methods {
                 &self,
                 id: ScheduleId,
                 name: &str,
-                spec: &serde_json::Value,
-                next_due: Option<&str>,
+                spec: &ucsync_schedule::ScheduleSpec,
+                next_due: Option<DateTime<Utc>>,
             ) -> Result<ScheduleRecord> {
                 <$t>::update_schedule(self, id, name, spec, next_due).await
             }
@@ -551,9 +552,9 @@ macro_rules! store_by_inherent_methods {
             async fn schedule_fired(
                 &self,
                 id: ScheduleId,
-                expected_due: Option<&str>,
-                last_fired: Option<&str>,
-                next_due: Option<&str>,
+                expected_due: Option<DateTime<Utc>>,
+                last_fired: Option<DateTime<Utc>>,
+                next_due: Option<DateTime<Utc>>,
             ) -> Result<bool> {
                 <$t>::schedule_fired(self, id, expected_due, last_fired, next_due).await
             }

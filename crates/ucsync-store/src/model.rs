@@ -2,13 +2,58 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ucsync_core::{
     ContentHash, ElementKind, ElementName, Fields, JobState, ObjectId, PlanOp, SyncType, Trigger,
 };
+use ucsync_schedule::ScheduleSpec;
 
-pub type JobId = i64;
+/// A job's number: the order in which jobs were asked for. Shown, parsed
+/// and serialized as the number; stored as it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(pub i64);
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for JobId {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<JobId, Self::Err> {
+        s.parse().map(JobId)
+    }
+}
+
 pub type ElementId = i64;
+
+/// Times serialize as the store shows them (see [`crate::time_text`]).
+mod time_serde {
+    use chrono::{DateTime, Utc};
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::time_text(*t))
+    }
+
+    pub mod opt {
+        use chrono::{DateTime, Utc};
+        use serde::Serializer;
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+    }
+}
 
 /// Kind-specific settings of an element.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,18 +92,21 @@ pub struct NewElement {
 /// Per-element sync state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncState {
-    pub last_init_at: Option<String>,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub last_init_at: Option<DateTime<Utc>>,
     pub last_init_ok: Option<bool>,
     pub last_init_error: Option<String>,
     pub version_at_init: Option<String>,
     pub format_at_init: Option<u32>,
     /// The connector's own record of where the element's changes were read up to.
     pub sync_point: Option<String>,
-    pub last_sync_at: Option<String>,
-    pub last_success_at: Option<String>,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub last_sync_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub last_success_at: Option<DateTime<Utc>>,
     /// When the element's last notify event (CM notify sync) was received.
-    #[serde(default)]
-    pub last_notify_at: Option<String>,
+    #[serde(default, serialize_with = "time_serde::opt::serialize")]
+    pub last_notify_at: Option<DateTime<Utc>>,
 }
 
 /// An element as stored (never with its password).
@@ -72,7 +120,8 @@ pub struct Element {
     pub port: u16,
     pub login: String,
     pub settings: ElementSettings,
-    pub created_at: String,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub created_at: DateTime<Utc>,
     pub sync: SyncState,
 }
 
@@ -94,7 +143,8 @@ pub struct StoredObject {
     pub fields: Fields,
     #[serde(skip)]
     pub hash: ContentHash,
-    pub updated_at: String,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub updated_at: DateTime<Utc>,
 }
 
 /// An object read by an init, waiting for the final transaction.
@@ -124,10 +174,12 @@ pub struct Change {
 pub struct ChangeRecord {
     pub object_type: String,
     pub key: String,
-    pub op: String,
+    /// Serialized as `add`, `change` or `delete`.
+    pub op: PlanOp,
     pub by_login: Option<String>,
     pub at_element: Option<String>,
-    pub at: String,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub at: DateTime<Utc>,
     /// Whether it was applied (`false`: an init refused it; it is kept for review).
     pub applied: bool,
 }
@@ -169,7 +221,7 @@ impl JobCounts {
         &mut self,
         before: Option<&[u8]>,
         after: Option<&ContentHash>,
-    ) -> Option<&'static str> {
+    ) -> Option<PlanOp> {
         match (before, after) {
             (Some(b), Some(a)) if b == &a.0[..] => {
                 self.unchanged += 1;
@@ -181,15 +233,15 @@ impl JobCounts {
             }
             (Some(_), Some(_)) => {
                 self.changed += 1;
-                Some("change")
+                Some(PlanOp::Change)
             }
             (None, Some(_)) => {
                 self.added += 1;
-                Some("add")
+                Some(PlanOp::Add)
             }
             (Some(_), None) => {
                 self.deleted += 1;
-                Some("delete")
+                Some(PlanOp::Delete)
             }
         }
     }
@@ -210,9 +262,12 @@ pub struct Job {
     pub progress: Progress,
     pub counts: JobCounts,
     pub error: Option<String>,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub finished_at: Option<DateTime<Utc>>,
     /// The node that runs or ran it (`None` while queued).
     pub node: Option<String>,
 }
@@ -232,11 +287,14 @@ pub struct NodeInfo {
 pub struct NodeRecord {
     pub name: String,
     pub version: Option<String>,
-    pub started_at: Option<String>,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub started_at: Option<DateTime<Utc>>,
     /// When its heartbeat last beat (renewed with its job leases).
-    pub heartbeat_at: Option<String>,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub heartbeat_at: Option<DateTime<Utc>>,
     /// Until when its heartbeat holds: past it, the node is lost.
-    pub alive_until: String,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub alive_until: DateTime<Utc>,
     pub http: Option<String>,
     pub syslog: Option<String>,
     /// Its jobs waiting, running or stopping.
@@ -288,8 +346,10 @@ pub struct Token {
     pub id: i64,
     pub name: String,
     pub role: ucsync_core::Role,
-    pub created_at: String,
-    pub last_used_at: Option<String>,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// What removing a token did.
@@ -304,8 +364,9 @@ pub enum TokenRemoval {
 
 pub type ScheduleId = i64;
 
-/// A schedule as stored. The store keeps the specification as JSON (the
-/// `ucsync-schedule` crate owns its meaning) and the scheduler's state.
+/// A schedule as stored: its specification (stored as JSON; the
+/// `ucsync-schedule` crate owns its meaning, [`ucsync_schedule::Schedule`]
+/// checks it) and the scheduler's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScheduleRecord {
     pub id: ScheduleId,
@@ -313,11 +374,13 @@ pub struct ScheduleRecord {
     /// Set for an element's default schedule: removed with the element, and
     /// at most one per element.
     pub default_for: Option<String>,
-    /// The specification as `ucsync_schedule::ScheduleSpec` JSON.
-    pub spec: serde_json::Value,
-    pub last_fired: Option<String>,
-    pub next_due: Option<String>,
-    pub created_at: String,
+    pub spec: ScheduleSpec,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub last_fired: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub next_due: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub created_at: DateTime<Utc>,
 }
 
 /// A schedule to add.
@@ -325,8 +388,8 @@ pub struct ScheduleRecord {
 pub struct NewSchedule {
     pub name: String,
     pub default_for: Option<ElementName>,
-    pub spec: serde_json::Value,
-    pub next_due: Option<String>,
+    pub spec: ScheduleSpec,
+    pub next_due: Option<DateTime<Utc>>,
 }
 
 /// Counts for `/metrics`.

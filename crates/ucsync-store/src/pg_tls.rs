@@ -12,15 +12,9 @@
 //! tokio-postgres knows only `disable`, `prefer` and `require`: the URL it is
 //! given has the verifying modes as `require` and no `sslrootcert`.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use ucsync_tls::{Check, Roots, Seen};
 
 use crate::StoreError;
 
@@ -102,122 +96,25 @@ pub fn parse(url: &str) -> Result<PgUrl, StoreError> {
     })
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
-}
-
-fn ca_roots(path: &Path) -> Result<RootCertStore, StoreError> {
-    let bad = |e: &dyn std::fmt::Display| {
-        StoreError::Database(format!("sslrootcert {}: {e}", path.display()))
-    };
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
-        roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
-    }
-    if roots.is_empty() {
-        return Err(bad(&"holds no certificate"));
-    }
-    Ok(roots)
-}
-
 /// The rustls connector for `mode`; `None` for plain TCP.
 pub fn connector(
     mode: &SslMode,
 ) -> Result<Option<tokio_postgres_rustls::MakeRustlsConnect>, StoreError> {
-    let provider = provider();
-    let chain = |path: &Path| -> Result<Arc<dyn ServerCertVerifier>, StoreError> {
-        WebPkiServerVerifier::builder_with_provider(Arc::new(ca_roots(path)?), provider.clone())
-            .build()
-            .map(|v| v as Arc<dyn ServerCertVerifier>)
-            .map_err(|e| StoreError::Database(format!("sslrootcert {}: {e}", path.display())))
-    };
-    let verifier: Arc<dyn ServerCertVerifier> = match mode {
+    let (roots, names) = match mode {
         SslMode::Plain => return Ok(None),
-        SslMode::Require => Arc::new(AnyName {
-            chain: None,
-            provider: provider.clone(),
-        }),
-        SslMode::VerifyCa(path) => Arc::new(AnyName {
-            chain: Some(chain(path)?),
-            provider: provider.clone(),
-        }),
-        SslMode::VerifyFull(Some(path)) => chain(path)?,
-        SslMode::VerifyFull(None) => Arc::new(
-            rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
-                StoreError::Database(format!("cannot load the system's trust store: {e}"))
-            })?,
-        ),
+        SslMode::Require => (Roots::None, false),
+        SslMode::VerifyCa(path) => (Roots::CaFile(path.clone()), false),
+        SslMode::VerifyFull(Some(path)) => (Roots::CaFile(path.clone()), true),
+        SslMode::VerifyFull(None) => (Roots::System, true),
     };
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| StoreError::Database(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+    let check = Check {
+        roots,
+        pin: None,
+        names,
+    };
+    let config = ucsync_tls::client_config(&check, Seen::default())
+        .map_err(|e| StoreError::Database(format!("TLS to PostgreSQL: {e}")))?;
     Ok(Some(tokio_postgres_rustls::MakeRustlsConnect::new(config)))
-}
-
-/// `require` (no chain) and `verify-ca` (a chain, whatever name the
-/// certificate gives): the handshake's signatures are checked either way.
-#[derive(Debug)]
-struct AnyName {
-    chain: Option<Arc<dyn ServerCertVerifier>>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for AnyName {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some(chain) = &self.chain else {
-            return Ok(ServerCertVerified::assertion());
-        };
-        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! How the store's rows read and write, for both backends: the column lists
 //! each query selects, the decoding of a selected row into what the rest of
 //! ucsync sees (through [`Columns`], the one thing a backend provides), and
-//! the stored forms of values (times, fields, hashes, counts).
+//! the stored forms of values (times, a schedule's specification, fields,
+//! hashes, counts).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
-use ucsync_core::{ContentHash, ElementName, Fields, ObjectId, PlanOp};
+use ucsync_core::{ContentHash, ElementName, Fields, ObjectId};
+use ucsync_schedule::ScheduleSpec;
 
 use crate::model::*;
 use crate::{Result, StoreError};
@@ -25,19 +27,11 @@ pub(crate) trait Columns {
     fn json<T: DeserializeOwned>(&self, i: usize, what: &str) -> Result<T>;
 }
 
-/// A time column as shown (see [`time_text`]).
-fn time(r: &impl Columns, i: usize) -> Result<String> {
-    r.time(i).map(time_text)
-}
-
-fn time_opt(r: &impl Columns, i: usize) -> Result<Option<String>> {
-    Ok(r.time_opt(i)?.map(time_text))
-}
-
-/// A time as stored in text and shown: RFC 3339, UTC, milliseconds, `Z`.
-/// Every stored text time has this one format and length, so that comparing
-/// them as text compares them as times.
-pub(crate) fn time_text(t: DateTime<Utc>) -> String {
+/// A time as stored in text and shown (by the API, and when the store's
+/// records serialize): RFC 3339, UTC, milliseconds, `Z`. Every stored text
+/// time has this one format and length, so that comparing them as text
+/// compares them as times.
+pub fn time_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -48,17 +42,25 @@ pub(crate) fn parse_time(s: &str) -> Result<DateTime<Utc>> {
         .map_err(|e| StoreError::Database(format!("stored time {s:?}: {e}")))
 }
 
+/// A schedule's fire time as stored: a text column on both backends (see
+/// [`time_text`]), compared as text by `schedule_fired`.
+pub(crate) fn fire_time_text(t: Option<DateTime<Utc>>) -> Option<String> {
+    t.map(time_text)
+}
+
+/// A schedule's fire time read back (see [`fire_time_text`]).
+fn fire_time(r: &impl Columns, i: usize) -> Result<Option<DateTime<Utc>>> {
+    r.text_opt(i)?.map(|t| parse_time(&t)).transpose()
+}
+
 pub(crate) fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T> {
     s.parse().map_err(StoreError::Database)
 }
 
-/// A change's operation as stored.
-pub(crate) fn op_name(op: PlanOp) -> &'static str {
-    match op {
-        PlanOp::Add => "add",
-        PlanOp::Change => "change",
-        PlanOp::Delete => "delete",
-    }
+/// A schedule's specification as stored: its JSON (the same value on both
+/// backends, text on SQLite and `jsonb` on PostgreSQL).
+pub(crate) fn spec_json(spec: &ScheduleSpec) -> serde_json::Value {
+    serde_json::to_value(spec).expect("a schedule specification serializes")
 }
 
 pub(crate) fn fields_json(f: &Fields) -> String {
@@ -128,17 +130,17 @@ pub(crate) fn element(r: &impl Columns) -> Result<Element> {
         port: in_range(r.int(5)?, "port")?,
         login: r.text(6)?,
         settings: r.json(7, "element settings")?,
-        created_at: time(r, 8)?,
+        created_at: r.time(8)?,
         sync: SyncState {
-            last_init_at: time_opt(r, 9)?,
+            last_init_at: r.time_opt(9)?,
             last_init_ok: r.flag_opt(10)?,
             last_init_error: r.text_opt(11)?,
             version_at_init: r.text_opt(12)?,
             format_at_init: r.int_opt(13)?.map(|f| in_range(f, "format")).transpose()?,
             sync_point: r.text_opt(14)?,
-            last_sync_at: time_opt(r, 15)?,
-            last_success_at: time_opt(r, 16)?,
-            last_notify_at: time_opt(r, 17)?,
+            last_sync_at: r.time_opt(15)?,
+            last_success_at: r.time_opt(16)?,
+            last_notify_at: r.time_opt(17)?,
         },
     })
 }
@@ -147,7 +149,7 @@ pub const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, re
 
 pub(crate) fn job(r: &impl Columns) -> Result<Job> {
     Ok(Job {
-        id: r.int(0)?,
+        id: JobId(r.int(0)?),
         element: r.text(1)?,
         requested: parse(&r.text(2)?)?,
         sync_type: parse(&r.text(3)?)?,
@@ -158,9 +160,9 @@ pub(crate) fn job(r: &impl Columns) -> Result<Job> {
         progress: r.json(8, "progress")?,
         counts: r.json(9, "counts")?,
         error: r.text_opt(10)?,
-        created_at: time(r, 11)?,
-        started_at: time_opt(r, 12)?,
-        finished_at: time_opt(r, 13)?,
+        created_at: r.time(11)?,
+        started_at: r.time_opt(12)?,
+        finished_at: r.time_opt(13)?,
         node: r.text_opt(14)?,
     })
 }
@@ -172,25 +174,40 @@ pub(crate) fn token(r: &impl Columns) -> Result<Token> {
         id: r.int(0)?,
         name: r.text(1)?,
         role: parse(&r.text(2)?)?,
-        created_at: time(r, 3)?,
-        last_used_at: time_opt(r, 4)?,
+        created_at: r.time(3)?,
+        last_used_at: r.time_opt(4)?,
     })
 }
 
 pub const SCHEDULE_COLUMNS: &str = "id, name, default_for, spec, last_fired, next_due, created_at";
 
-/// A schedule's fire times are text columns on both backends, read as
-/// they are (the scheduler writes them as [`time_text`] does).
+/// A schedule's fire times are text columns on both backends (see
+/// [`fire_time_text`]).
 pub(crate) fn schedule(r: &impl Columns) -> Result<ScheduleRecord> {
     Ok(ScheduleRecord {
         id: r.int(0)?,
         name: r.text(1)?,
         default_for: r.text_opt(2)?,
         spec: r.json(3, "schedule specification")?,
-        last_fired: r.text_opt(4)?,
-        next_due: r.text_opt(5)?,
-        created_at: time(r, 6)?,
+        last_fired: fire_time(r, 4)?,
+        next_due: fire_time(r, 5)?,
+        created_at: r.time(6)?,
     })
+}
+
+/// A schedule of a list ([`schedule`]): one this ucsync cannot read (its
+/// specification written by a newer one, say) is left out with a warning,
+/// so that it hides none of the others from the scheduler and the API.
+pub(crate) fn listed_schedule(r: &impl Columns) -> Result<Option<ScheduleRecord>> {
+    match schedule(r) {
+        Ok(s) => Ok(Some(s)),
+        Err(StoreError::Database(error)) => {
+            let id = r.int(0).ok();
+            tracing::warn!(schedule = id, %error, "stored schedule unreadable: skipped");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The nodes with their open jobs.
@@ -202,9 +219,9 @@ pub(crate) fn node(r: &impl Columns) -> Result<NodeRecord> {
     Ok(NodeRecord {
         name: r.text(0)?,
         version: r.text_opt(1)?,
-        started_at: time_opt(r, 2)?,
-        heartbeat_at: time_opt(r, 3)?,
-        alive_until: time(r, 4)?,
+        started_at: r.time_opt(2)?,
+        heartbeat_at: r.time_opt(3)?,
+        alive_until: r.time(4)?,
         http: r.text_opt(5)?,
         syslog: r.text_opt(6)?,
         jobs: count_from(r.int(7)?),
@@ -218,23 +235,23 @@ pub(crate) fn change(r: &impl Columns) -> Result<ChangeRecord> {
     Ok(ChangeRecord {
         object_type: r.text(0)?,
         key: r.text(1)?,
-        op: r.text(2)?,
+        op: parse(&r.text(2)?)?,
         by_login: r.text_opt(3)?,
         at_element: r.text_opt(4)?,
-        at: time(r, 5)?,
+        at: r.time(5)?,
         applied: true,
     })
 }
 
 /// A proposed change (type, key, op) of a refused init, dated `at`.
-pub(crate) fn proposed(r: &impl Columns, at: &str) -> Result<ChangeRecord> {
+pub(crate) fn proposed(r: &impl Columns, at: DateTime<Utc>) -> Result<ChangeRecord> {
     Ok(ChangeRecord {
         object_type: r.text(0)?,
         key: r.text(1)?,
-        op: r.text(2)?,
+        op: parse(&r.text(2)?)?,
         by_login: None,
         at_element: None,
-        at: at.to_string(),
+        at,
         applied: false,
     })
 }
@@ -247,7 +264,7 @@ pub(crate) fn object(r: &impl Columns, from: usize) -> Result<StoredObject> {
         id: ObjectId::new(r.text(from)?, r.text(from + 1)?),
         fields: fields_from(&r.text(from + 2)?)?,
         hash: hash_from(&r.bytes(from + 3)?)?,
-        updated_at: time(r, from + 4)?,
+        updated_at: r.time(from + 4)?,
     })
 }
 

@@ -2,9 +2,11 @@
 //! written once: the API app on a loopback port over a store and a runner
 //! ([`App`], [`Rig`]), the emulators on `127.0.0.1` port 0 with the test
 //! logins ([`emulators`]), the one connector factory with the waits tests
-//! shorten ([`factory`]), the binary's processes ([`process`]), and the one
-//! rule for a test that needs an outside tool ([`tool`]), and the waits for
-//! what a test cannot be told directly ([`wait`]).
+//! shorten ([`factory`]), the binary's processes ([`process`]), certificates
+//! of the test's own ([`pki`]), the waits for what a test is not told
+//! directly ([`wait`]), the codecs' seeded property runs and corpus replays
+//! ([`fuzz`]), and the one rule for a test that needs an outside tool
+//! ([`tool`]).
 //!
 //! A dev-dependency only (`publish = false`). A crate the kit depends on may
 //! use it in its integration tests (`tests/it`), which link the same library
@@ -13,6 +15,8 @@
 
 pub mod app;
 pub mod emulators;
+pub mod fuzz;
+pub mod pki;
 pub mod process;
 pub mod rig;
 pub mod tool;

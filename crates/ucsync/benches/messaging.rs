@@ -47,10 +47,10 @@ async fn run(runner: &Runner, name: &ElementName, t: SyncType) -> Job {
 }
 
 fn seconds(job: &Job) -> f64 {
-    let at = |s: &Option<String>| {
-        chrono::DateTime::parse_from_rfc3339(s.as_deref().expect("time")).expect("rfc3339")
+    let (Some(start), Some(end)) = (job.started_at, job.finished_at) else {
+        panic!("job {} has no start or end time", job.id)
     };
-    (at(&job.finished_at) - at(&job.started_at)).as_seconds_f64()
+    (end - start).as_seconds_f64()
 }
 
 #[tokio::main]

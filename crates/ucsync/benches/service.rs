@@ -385,13 +385,7 @@ async fn tls() {
     let (_temp, dir) = filled().await;
     let pki = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (pki.path().join("api.pem"), pki.path().join("api.key"));
-    let pair = rcgen::KeyPair::generate().expect("key");
-    let made = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .expect("names")
-        .self_signed(&pair)
-        .expect("certificate");
-    std::fs::write(&cert, made.pem()).expect("certificate file");
-    std::fs::write(&key, pair.serialize_pem()).expect("key file");
+    ucsync_testkit::pki::Leaf::self_signed(&["127.0.0.1"]).write(&cert, &key);
     let path = "/api/v1/search?q=3451";
     let (mut plain, mut https) = (Vec::new(), Vec::new());
     let (mut plain_rps, mut https_rps) = (Vec::new(), Vec::new());
@@ -488,13 +482,13 @@ type Run = (DateTime<Utc>, DateTime<Utc>);
 /// that no element ever had two jobs running at once; returns the jobs.
 async fn verify_ran_once(store: &SqliteStore, ids: &HashSet<i64>) -> Vec<Job> {
     let all = store.jobs(None, None, 0, 0).await.expect("jobs");
-    let jobs: Vec<Job> = all.into_iter().filter(|j| ids.contains(&j.id)).collect();
+    let jobs: Vec<Job> = all.into_iter().filter(|j| ids.contains(&j.id.0)).collect();
     assert_eq!(jobs.len(), ids.len(), "every job is in the database");
     let mut by_element: BTreeMap<&str, Vec<Run>> = BTreeMap::new();
     for j in &jobs {
         assert_eq!(j.state, JobState::Succeeded, "job {}: {:?}", j.id, j.error);
-        let started = time(j.started_at.as_deref().expect("started"));
-        let finished = time(j.finished_at.as_deref().expect("finished"));
+        let started = j.started_at.expect("started");
+        let finished = j.finished_at.expect("finished");
         // A job run twice would have ended twice: one final line per run.
         let ends = store
             .job_log_lines(j.id)
@@ -533,8 +527,8 @@ fn peak_running(jobs: &[Job]) -> usize {
         .iter()
         .flat_map(|j| {
             [
-                (time(j.started_at.as_deref().unwrap_or_default()), 1),
-                (time(j.finished_at.as_deref().unwrap_or_default()), -1),
+                (j.started_at.expect("started"), 1),
+                (j.finished_at.expect("finished"), -1),
             ]
         })
         .collect();
@@ -552,14 +546,12 @@ fn peak_running(jobs: &[Job]) -> usize {
 fn span(jobs: &[Job]) -> (DateTime<Utc>, DateTime<Utc>) {
     let first = jobs
         .iter()
-        .filter_map(|j| j.started_at.as_deref())
-        .map(time)
+        .filter_map(|j| j.started_at)
         .min()
         .expect("a start");
     let last = jobs
         .iter()
-        .filter_map(|j| j.finished_at.as_deref())
-        .map(time)
+        .filter_map(|j| j.finished_at)
         .max()
         .expect("an end");
     (first, last)
@@ -628,7 +620,7 @@ async fn dispatch() {
                 )
                 .await
                 .expect("job");
-            queued.insert(j.id);
+            queued.insert(j.id.0);
         }
     }
     println!(

@@ -562,25 +562,25 @@ impl ElementView {
             state: status.state,
             state_reason: status.reason,
             sync: SyncStatusView {
-                last_init_at: e.sync.last_init_at.clone(),
+                last_init_at: e.sync.last_init_at.map(store::time_text),
                 last_init_ok: e.sync.last_init_ok,
                 last_init_error: e.sync.last_init_error.clone(),
                 version: e.sync.version_at_init.clone(),
                 format: e.sync.format_at_init,
-                last_sync_at: e.sync.last_sync_at.clone(),
-                last_success_at: e.sync.last_success_at.clone(),
-                last_notify_at: e.sync.last_notify_at.clone(),
+                last_sync_at: e.sync.last_sync_at.map(store::time_text),
+                last_success_at: e.sync.last_success_at.map(store::time_text),
+                last_notify_at: e.sync.last_notify_at.map(store::time_text),
                 last_job: last.map(|j| LastJobView {
-                    id: j.id,
+                    id: j.id.0,
                     sync_type: j.sync_type,
                     state: j.state,
-                    finished_at: j.finished_at.clone(),
+                    finished_at: j.finished_at.map(store::time_text),
                     error: j.error.clone(),
                 }),
             },
             objects: objects_by_type.values().sum(),
             objects_by_type,
-            created_at: e.created_at.clone(),
+            created_at: store::time_text(e.created_at),
         }
     }
 }

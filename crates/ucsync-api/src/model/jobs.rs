@@ -96,7 +96,7 @@ impl JobView {
 impl From<store::Job> for JobView {
     fn from(j: store::Job) -> JobView {
         JobView {
-            id: j.id,
+            id: j.id.0,
             element: j.element,
             requested: j.requested,
             sync_type: j.sync_type,
@@ -120,9 +120,9 @@ impl From<store::Job> for JobView {
                 would_delete: j.counts.would_delete,
             },
             error: j.error,
-            created_at: j.created_at,
-            started_at: j.started_at,
-            finished_at: j.finished_at,
+            created_at: store::time_text(j.created_at),
+            started_at: j.started_at.map(store::time_text),
+            finished_at: j.finished_at.map(store::time_text),
             node: j.node,
             log: None,
         }
@@ -277,10 +277,10 @@ impl From<store::ChangeRecord> for ChangeView {
         ChangeView {
             object_type: c.object_type,
             key: c.key,
-            op: c.op,
+            op: c.op.as_str().to_string(),
             by_login: c.by_login,
             at_element: c.at_element,
-            at: c.at,
+            at: store::time_text(c.at),
             applied: c.applied,
         }
     }

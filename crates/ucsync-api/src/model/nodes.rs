@@ -1,5 +1,6 @@
 //! The body of `GET /nodes`: the service's nodes.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ucsync_store as store;
 use utoipa::ToSchema;
@@ -35,14 +36,13 @@ pub struct NodeView {
 
 impl NodeView {
     /// The node as it is at `now`.
-    pub fn at(n: store::NodeRecord, now: &str) -> NodeView {
+    pub fn at(n: store::NodeRecord, now: DateTime<Utc>) -> NodeView {
         NodeView {
-            // Times are RFC 3339 UTC of one length: text order is time order.
-            lost: n.alive_until.as_str() < now,
+            lost: n.alive_until < now,
             name: n.name,
             version: n.version,
-            started_at: n.started_at,
-            last_heartbeat: n.heartbeat_at,
+            started_at: n.started_at.map(store::time_text),
+            last_heartbeat: n.heartbeat_at.map(store::time_text),
             jobs_running: n.jobs,
             http: n.http,
             syslog: n.syslog,

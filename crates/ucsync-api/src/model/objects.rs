@@ -53,7 +53,7 @@ impl From<store::StoredObject> for ObjectView {
             key: o.id.key,
             fields,
             secret_fields,
-            updated_at: o.updated_at,
+            updated_at: store::time_text(o.updated_at),
         }
     }
 }
@@ -212,7 +212,7 @@ impl From<store::SearchHit> for SearchHitView {
             object_type: h.object.id.object_type,
             key: h.object.id.key,
             name: h.name,
-            updated_at: h.object.updated_at,
+            updated_at: store::time_text(h.object.updated_at),
         }
     }
 }

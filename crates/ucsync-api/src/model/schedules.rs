@@ -1,9 +1,16 @@
 //! The bodies of `/schedules`: a schedule to add or change, parsed into
 //! `ucsync-schedule`'s specification, and a schedule as shown.
+//!
+//! The API declares its own target and repeat types rather than reusing
+//! `ucsync-schedule`'s: they are stricter (`every` must be an object of
+//! exactly `n` and `unit`, an element name is checked with the field at
+//! fault named) and they name the OpenAPI document's schemas. They convert
+//! to and from `ucsync-schedule`'s types here, by `From` and `TryFrom`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ucsync_core::{ElementName, SyncType};
+use ucsync_schedule::{Repeat, Target, Unit};
 use ucsync_store as store;
 use utoipa::ToSchema;
 
@@ -135,57 +142,85 @@ pub struct ScheduleView {
     pub created_at: String,
 }
 
-fn target_spec(t: &TargetBody) -> Result<ucsync_schedule::Target, FieldError> {
-    Ok(match t {
-        TargetBody::All => ucsync_schedule::Target::All,
-        TargetBody::Elements(names) => ucsync_schedule::Target::Elements(
-            names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    ElementName::parse(n).map_err(|e| {
-                        FieldError::new(
-                            format!("target.elements[{i}]"),
-                            format!("target.elements[{i}]: {e}"),
-                        )
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-        ),
-    })
-}
+/// A target's element names are checked here, naming the one at fault.
+impl TryFrom<&TargetBody> for Target {
+    type Error = FieldError;
 
-fn repeat_spec(r: &RepeatBody) -> ucsync_schedule::Repeat {
-    use ucsync_schedule::{Repeat, Unit};
-    match r {
-        RepeatBody::None => Repeat::None,
-        RepeatBody::Every(e) => Repeat::Every {
-            n: e.n,
-            unit: match e.unit {
-                UnitBody::Minutes => Unit::Minutes,
-                UnitBody::Hours => Unit::Hours,
-                UnitBody::Days => Unit::Days,
-                UnitBody::Weeks => Unit::Weeks,
-            },
-        },
-        RepeatBody::Cron(c) => Repeat::Cron(c.clone()),
+    fn try_from(t: &TargetBody) -> Result<Target, FieldError> {
+        Ok(match t {
+            TargetBody::All => Target::All,
+            TargetBody::Elements(names) => Target::Elements(
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        ElementName::parse(n).map_err(|e| {
+                            FieldError::new(
+                                format!("target.elements[{i}]"),
+                                format!("target.elements[{i}]: {e}"),
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
     }
 }
 
-fn repeat_body(r: &ucsync_schedule::Repeat) -> RepeatBody {
-    use ucsync_schedule::{Repeat, Unit};
-    match r {
-        Repeat::None => RepeatBody::None,
-        Repeat::Every { n, unit } => RepeatBody::Every(EveryBody {
-            n: *n,
-            unit: match unit {
-                Unit::Minutes => UnitBody::Minutes,
-                Unit::Hours => UnitBody::Hours,
-                Unit::Days => UnitBody::Days,
-                Unit::Weeks => UnitBody::Weeks,
+impl From<&Target> for TargetBody {
+    fn from(t: &Target) -> TargetBody {
+        match t {
+            Target::All => TargetBody::All,
+            Target::Elements(n) => TargetBody::Elements(n.iter().map(|n| n.to_string()).collect()),
+        }
+    }
+}
+
+impl From<UnitBody> for Unit {
+    fn from(u: UnitBody) -> Unit {
+        match u {
+            UnitBody::Minutes => Unit::Minutes,
+            UnitBody::Hours => Unit::Hours,
+            UnitBody::Days => Unit::Days,
+            UnitBody::Weeks => Unit::Weeks,
+        }
+    }
+}
+
+impl From<Unit> for UnitBody {
+    fn from(u: Unit) -> UnitBody {
+        match u {
+            Unit::Minutes => UnitBody::Minutes,
+            Unit::Hours => UnitBody::Hours,
+            Unit::Days => UnitBody::Days,
+            Unit::Weeks => UnitBody::Weeks,
+        }
+    }
+}
+
+impl From<&RepeatBody> for Repeat {
+    fn from(r: &RepeatBody) -> Repeat {
+        match r {
+            RepeatBody::None => Repeat::None,
+            RepeatBody::Every(e) => Repeat::Every {
+                n: e.n,
+                unit: e.unit.into(),
             },
-        }),
-        Repeat::Cron(c) => RepeatBody::Cron(c.clone()),
+            RepeatBody::Cron(c) => Repeat::Cron(c.clone()),
+        }
+    }
+}
+
+impl From<&Repeat> for RepeatBody {
+    fn from(r: &Repeat) -> RepeatBody {
+        match r {
+            Repeat::None => RepeatBody::None,
+            Repeat::Every { n, unit } => RepeatBody::Every(EveryBody {
+                n: *n,
+                unit: (*unit).into(),
+            }),
+            Repeat::Cron(c) => RepeatBody::Cron(c.clone()),
+        }
     }
 }
 
@@ -205,8 +240,8 @@ fn schedule_name(
             Ok(n)
         }
         None => Ok(match &spec.target {
-            ucsync_schedule::Target::All => format!("{} of all elements", spec.sync_type),
-            ucsync_schedule::Target::Elements(names) => format!(
+            Target::All => format!("{} of all elements", spec.sync_type),
+            Target::Elements(names) => format!(
                 "{} of {}",
                 spec.sync_type,
                 names
@@ -224,10 +259,10 @@ impl NewScheduleBody {
     /// checks whether it can fire.
     pub fn parse(&self) -> Result<(String, ucsync_schedule::ScheduleSpec), FieldError> {
         let spec = ucsync_schedule::ScheduleSpec {
-            target: target_spec(&self.target)?,
+            target: Target::try_from(&self.target)?,
             sync_type: self.sync_type,
             first_run: self.first_run,
-            repeat: repeat_spec(&self.repeat),
+            repeat: Repeat::from(&self.repeat),
             end: self.end,
             time_zone: self.time_zone.clone(),
             enabled: self.enabled.unwrap_or(true),
@@ -245,7 +280,7 @@ impl SchedulePatch {
     ) -> Result<(String, ucsync_schedule::ScheduleSpec), FieldError> {
         let mut spec = spec.clone();
         if let Some(t) = &self.target {
-            spec.target = target_spec(t)?;
+            spec.target = Target::try_from(t)?;
         }
         if let Some(t) = self.sync_type {
             spec.sync_type = t;
@@ -254,7 +289,7 @@ impl SchedulePatch {
             spec.first_run = t;
         }
         if let Some(r) = &self.repeat {
-            spec.repeat = repeat_spec(r);
+            spec.repeat = Repeat::from(r);
         }
         if let Some(e) = self.end {
             spec.end = e;
@@ -281,21 +316,16 @@ impl ScheduleView {
             id: r.id,
             name: r.name.clone(),
             default_for: r.default_for.clone(),
-            target: match &spec.target {
-                ucsync_schedule::Target::All => TargetBody::All,
-                ucsync_schedule::Target::Elements(n) => {
-                    TargetBody::Elements(n.iter().map(|n| n.to_string()).collect())
-                }
-            },
+            target: TargetBody::from(&spec.target),
             sync_type: spec.sync_type,
             first_run: spec.first_run,
-            repeat: repeat_body(&spec.repeat),
+            repeat: RepeatBody::from(&spec.repeat),
             end: spec.end,
             time_zone: schedule.time_zone().name().to_string(),
             enabled: spec.enabled,
-            last_fired: r.last_fired.clone(),
-            next_due: r.next_due.clone(),
-            created_at: r.created_at.clone(),
+            last_fired: r.last_fired.map(store::time_text),
+            next_due: r.next_due.map(store::time_text),
+            created_at: store::time_text(r.created_at),
         }
     }
 }

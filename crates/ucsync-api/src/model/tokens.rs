@@ -59,8 +59,8 @@ impl From<store::Token> for TokenView {
             id: t.id,
             name: t.name,
             role: t.role,
-            created_at: t.created_at,
-            last_used_at: t.last_used_at,
+            created_at: store::time_text(t.created_at),
+            last_used_at: t.last_used_at.map(store::time_text),
         }
     }
 }

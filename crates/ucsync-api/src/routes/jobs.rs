@@ -147,7 +147,7 @@ async fn stop_job(
     }
     match s.runner.stop(id).await? {
         Some(job) => {
-            tracing::info!(job = id, by = %caller.name, state = %job.state, "job stop asked");
+            tracing::info!(job = id.0, by = %caller.name, state = %job.state, "job stop asked");
             Ok(Json(job.into()))
         }
         None => Err(ucsync_store::StoreError::NoJob(id).into()),

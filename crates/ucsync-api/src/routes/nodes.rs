@@ -24,13 +24,13 @@ async fn list_nodes(
 ) -> Result<Json<NodePage>, ApiError> {
     let page = page.parse().map_err(ApiError::query)?;
     let all = s.store().nodes().await?;
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let now = chrono::Utc::now();
     let total = all.len() as u64;
     Ok(Json(NodePage {
         items: page
             .slice(&all)
             .into_iter()
-            .map(|n| NodeView::at(n, &now))
+            .map(|n| NodeView::at(n, now))
             .collect(),
         offset: page.offset,
         limit: page.limit,

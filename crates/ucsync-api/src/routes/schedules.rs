@@ -4,10 +4,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
-use ucsync_engine::scheduler::{parse_record, timestamp};
+use chrono::{DateTime, Utc};
+use ucsync_engine::scheduler::parse_record;
 use ucsync_schedule::{Schedule, ScheduleSpec, Target};
-use ucsync_store::{NewSchedule, ScheduleId, ScheduleRecord, StoreError};
+use ucsync_store::{NewSchedule, ScheduleId, ScheduleRecord, StoreError, time_text};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::ApiState;
@@ -31,8 +31,8 @@ pub fn router() -> OpenApiRouter<ApiState> {
 async fn check(
     s: &ApiState,
     spec: ScheduleSpec,
-    last_fired: Option<chrono::DateTime<Utc>>,
-) -> Result<(Schedule, Option<String>), ApiError> {
+    last_fired: Option<DateTime<Utc>>,
+) -> Result<(Schedule, Option<DateTime<Utc>>), ApiError> {
     let schedule = Schedule::new(spec, s.settings.default_time_zone)
         .map_err(|e| FieldError::new(e.field(), e.to_string()))?;
     if let Target::Elements(names) = schedule.target() {
@@ -46,14 +46,14 @@ async fn check(
     }
     let status = schedule.status(last_fired, Utc::now());
     if schedule.is_enabled() && status.due.is_none() && status.next.is_none() {
-        let end = schedule.end().map(timestamp).unwrap_or_default();
+        let end = schedule.end().map(time_text).unwrap_or_default();
         return Err(FieldError::new(
             "end",
             format!("end ({end}) has passed, so the schedule would never run; set a later end or remove it"),
         )
         .into());
     }
-    Ok((schedule, status.due.or(status.next).map(timestamp)))
+    Ok((schedule, status.due.or(status.next)))
 }
 
 fn view(s: &ApiState, r: &ScheduleRecord) -> Result<ScheduleView, String> {
@@ -112,7 +112,7 @@ async fn add_schedule(
         .add_schedule(&NewSchedule {
             name,
             default_for: None,
-            spec: serde_json::to_value(schedule.to_spec()).map_err(ApiError::internal)?,
+            spec: schedule.to_spec(),
             next_due,
         })
         .await?;
@@ -154,10 +154,9 @@ async fn patch_schedule(
         parse_record(&r, s.settings.default_time_zone).map_err(ApiError::internal)?;
     let (name, spec) = patch.apply(&r.name, &current.to_spec())?;
     let (schedule, next_due) = check(&s, spec, state.last_fired).await?;
-    let spec = serde_json::to_value(schedule.to_spec()).map_err(ApiError::internal)?;
     let r = s
         .store()
-        .update_schedule(id, &name, &spec, next_due.as_deref())
+        .update_schedule(id, &name, &schedule.to_spec(), next_due)
         .await?;
     tracing::info!(schedule = id, by = %caller.name, "schedule changed");
     Ok(Json(ScheduleView::new(&r, &schedule)))

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::{App, emulator, redact};
+use crate::{App, changed, emulator, redact};
 
 fn valid() -> Value {
     json!({"name": "cm1", "kind": "cm", "host": "127.0.0.31", "port": 5022,
@@ -12,15 +12,7 @@ fn valid() -> Value {
 }
 
 fn with(changes: Value) -> Value {
-    let mut v = valid();
-    for (k, x) in changes.as_object().unwrap() {
-        if x.is_null() {
-            v.as_object_mut().unwrap().remove(k);
-        } else {
-            v[k] = x.clone();
-        }
-    }
-    v
+    changed(valid(), changes)
 }
 
 /// Each bad body, the field its error names, and a word of its message.

@@ -7,22 +7,21 @@ use std::path::{Path, PathBuf};
 use reqwest::Method;
 use serde_json::json;
 use tokio::net::TcpListener;
-use ucsync_connect::tls::fingerprint_of;
 use ucsync_emulator::ipo::{IpoEmulator, IpoSettings};
+use ucsync_testkit::pki::Leaf;
 
 use crate::{Answer, App, OWN, emulator};
 
 /// A self-signed certificate for 127.0.0.1 and its key, as PEM files, and
 /// its fingerprint.
 fn certificate(dir: &Path, name: &str) -> ((PathBuf, PathBuf), String) {
-    let c = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let c = Leaf::self_signed(&["127.0.0.1"]);
     let (cert, key) = (
         dir.join(format!("{name}.pem")),
         dir.join(format!("{name}.key")),
     );
-    std::fs::write(&cert, c.cert.pem()).unwrap();
-    std::fs::write(&key, c.signing_key.serialize_pem()).unwrap();
-    ((cert, key), fingerprint_of(c.cert.der()))
+    c.write(&cert, &key);
+    ((cert, key), c.fingerprint())
 }
 
 async fn check(app: &App, name: &str) -> Answer {

@@ -29,6 +29,18 @@ pub async fn emulator_with(change: impl FnOnce(&mut CmSettings)) -> CmEmulator {
     emulators::cm(settings).await
 }
 
+/// `base` with the fields of `changes` set, or removed where null.
+pub fn changed(mut base: Value, changes: Value) -> Value {
+    for (k, x) in changes.as_object().expect("changes are an object") {
+        if x.is_null() {
+            base.as_object_mut().expect("an object").remove(k);
+        } else {
+            base[k] = x.clone();
+        }
+    }
+    base
+}
+
 /// Replaces what changes from run to run (times, ports, ids) for snapshots.
 pub fn redact(v: &Value) -> Value {
     match v {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{App, redact};
+use crate::{App, changed, redact};
 
 fn valid() -> Value {
     json!({"target": {"elements": ["mm1"]}, "sync_type": "incremental",
@@ -12,15 +12,7 @@ fn valid() -> Value {
 }
 
 fn with(changes: Value) -> Value {
-    let mut v = valid();
-    for (k, x) in changes.as_object().unwrap() {
-        if x.is_null() {
-            v.as_object_mut().unwrap().remove(k);
-        } else {
-            v[k] = x.clone();
-        }
-    }
-    v
+    changed(valid(), changes)
 }
 
 #[tokio::test]

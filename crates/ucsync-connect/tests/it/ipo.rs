@@ -1,12 +1,10 @@
 //! The IP Office connector against the IP Office emulator: reading at a
 //! version, the one-request check, writes, errors, and TLS.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use ucsync_connect::ipo::{IpoConfig, IpoConnector, Known, Trust};
-use ucsync_connect::tls::fingerprint_of;
 use ucsync_connect::{ChangeItem, ConnectError, Connector, ReadEvent, WriteOp};
 use ucsync_core::{Fields, Object, ObjectId, Password};
 use ucsync_emulator::ipo::{Faults, IpoEmulator, IpoSettings, Sizes};
@@ -28,6 +26,7 @@ fn settings() -> IpoSettings {
 }
 
 use ucsync_testkit::emulators::ipo as start;
+use ucsync_testkit::pki::{LOOPBACK_NAMES, Pki};
 
 fn config(emu: &IpoEmulator, login: (&str, &str)) -> IpoConfig {
     IpoConfig::new(
@@ -304,38 +303,8 @@ async fn errors_name_their_cause() {
 }
 
 /// A CA, and a certificate for 127.0.0.1 that it signed, as PEM files.
-struct Pki {
-    _dir: tempfile::TempDir,
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    fingerprint: String,
-}
-
 fn pki() -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let dir = tempfile::tempdir().unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let p = |n: &str| dir.path().join(n);
-    std::fs::write(p("ca.pem"), ca_cert.pem()).unwrap();
-    std::fs::write(p("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(p("key.pem"), key.serialize_pem()).unwrap();
-    Pki {
-        ca: p("ca.pem"),
-        cert: p("cert.pem"),
-        key: p("key.pem"),
-        fingerprint: fingerprint_of(cert.der()),
-        _dir: dir,
-    }
+    Pki::new(LOOPBACK_NAMES)
 }
 
 #[tokio::test]

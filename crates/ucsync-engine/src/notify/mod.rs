@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use ucsync_connect::{ElementEvent, EventMeaning};
 use ucsync_core::{ElementKind, ElementName, ObjectId, SyncType, Trigger};
-use ucsync_store::{Change, Element};
+use ucsync_store::{Change, Element, JobId};
 
 use crate::connections::Connections;
 use crate::events::Event;
@@ -418,7 +418,7 @@ async fn work(
 }
 
 /// When the element's last init was queued by notify sync, and its job.
-type LastInit = Option<(Instant, i64)>;
+type LastInit = Option<(Instant, JobId)>;
 
 async fn apply(
     h: &Handles,
@@ -573,7 +573,7 @@ async fn queue_init(
             min_interval.as_secs()
         );
         let _ = h.queue.store().job_log(job, &warning).await;
-        tracing::warn!(element = %element.name, job, %reason, "notify sync refused another init this soon");
+        tracing::warn!(element = %element.name, job = job.0, %reason, "notify sync refused another init this soon");
         return;
     }
     match h
@@ -590,7 +590,7 @@ async fn queue_init(
             let _ = store
                 .job_log(r.job.id, &format!("queued by notify sync: {reason}"))
                 .await;
-            tracing::info!(element = %element.name, job = r.job.id, %reason, "notify sync queued an init");
+            tracing::info!(element = %element.name, job = r.job.id.0, %reason, "notify sync queued an init");
         }
         Ok(_) => {}
         Err(e) => {

@@ -33,7 +33,7 @@ impl Runner {
         match self.store().fail_interrupted(node, self.now()).await {
             Ok(ids) => {
                 for id in ids {
-                    tracing::warn!(job = id, "{why}");
+                    tracing::warn!(job = id.0, "{why}");
                     self.inner.queue.publish_job(id).await;
                 }
             }

@@ -10,6 +10,7 @@ use ucsync_core::{ElementKind, ElementName, JobState, SyncType, Trigger};
 use ucsync_emulator::messaging::{Faults, MessagingEmulator, MessagingSettings, Product};
 use ucsync_store::{ElementSettings, NewElement, ObjectQuery};
 use ucsync_testkit::emulators::{LDAP_PASSWORD as PW, admin_dn, own_dn};
+use ucsync_testkit::pki::{LOOPBACK_NAMES, Leaf};
 use ucsync_testkit::rig::Added;
 
 use crate::sync::stored;
@@ -253,7 +254,7 @@ async fn incremental_applies_what_a_directory_administrator_added_changed_and_de
     let changes = rig.store.changes(inc.id).await.unwrap();
     let by: Vec<_> = changes
         .iter()
-        .filter(|c| c.op == "add")
+        .filter(|c| c.op.as_str() == "add")
         .map(|c| c.by_login.clone())
         .collect();
     assert_eq!(by, vec![Some(admin_dn(suffix)); 2]);
@@ -594,12 +595,10 @@ async fn a_directory_that_does_not_answer_is_unreachable_and_the_alternate_host_
 #[tokio::test]
 async fn ldaps_trusts_a_ca_file_or_a_pinned_fingerprint_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let cert = Leaf::self_signed(LOOPBACK_NAMES);
     let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
-    std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
-    let fingerprint = ucsync_connect::tls::fingerprint_of(cert.cert.der());
+    cert.write(&cert_pem, &key_pem);
+    let fingerprint = cert.fingerprint();
     let emu = directory(Product::Aura, 30, |s| {
         s.tls = Some((cert_pem.clone(), key_pem.clone()))
     })

@@ -99,14 +99,6 @@ fn ldif(product: Product) -> String {
     out
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(bin: &Path, product: Product) -> Slapd {
     let dir = tempfile::tempdir().unwrap();
     let l = product.layout();
@@ -167,7 +159,7 @@ fn start(bin: &Path, product: Product) -> Slapd {
     );
     // A port that was free a moment ago; slapd is given a few tries.
     for _ in 0..5 {
-        let port = free_port();
+        let port = ucsync_testkit::pki::free_port();
         let url = format!("ldap://127.0.0.1:{port}");
         let mut child = Command::new(bin)
             .args([

@@ -278,7 +278,7 @@ async fn a_plain_init_refuses_to_lose_thirty_percent_and_force_init_applies_it()
     assert_eq!(
         would
             .iter()
-            .filter(|c| c.op == "delete" && !c.applied)
+            .filter(|c| c.op.as_str() == "delete" && !c.applied)
             .count(),
         90
     );

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 use ucsync_ossi::vocabulary::{Resolved, Vocabulary};
 use ucsync_ossi::{
     FIELDS_PER_LINE, FieldId, LineBuffer, OssiError, Record, Request, RequestAssembler,
@@ -18,27 +17,14 @@ use ucsync_ossi::{
 /// do not all draw the same cases.
 const SEED: [u8; 32] = *b"ucsync-ossi proptest fixed seed!";
 
-fn runner(test: u8) -> TestRunner {
-    let config = ProptestConfig {
-        cases: 256,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    let mut seed = SEED;
-    seed[31] ^= test;
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed))
-}
-
-/// Runs the property; a failure panics with the minimal failing input.
+/// Runs the property on 256 cases; a failure panics with the minimal
+/// failing input.
 fn check<S: Strategy>(
     test: u8,
     strategy: S,
     property: impl Fn(S::Value) -> Result<(), TestCaseError>,
 ) {
-    if let Err(e) = runner(test).run(&strategy, property) {
-        panic!("{e}");
-    }
+    ucsync_testkit::fuzz::check(SEED, test, 256, strategy, property);
 }
 
 // ------------------------------------------------------------- strategies

@@ -289,7 +289,7 @@ impl PgStore {
         }
         gone.sort_unstable();
         if !gone.is_empty() {
-            let ids: Vec<i64> = gone.iter().map(|(id, _)| *id).collect();
+            let ids: Vec<JobId> = gone.iter().map(|(id, _)| *id).collect();
             let lines: Vec<&str> = gone.iter().map(|(_, l)| l.as_str()).collect();
             tx.execute(
                 "INSERT INTO job_log (job_id, at, line) SELECT id, now(), line FROM unnest($1::bigint[], $2::text[]) AS u(id, line)",

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use tokio_postgres::types::ToSql;
-use ucsync_core::{ContentHash, HashIndex, HashIndexBuilder, ObjectId};
+use ucsync_core::{ContentHash, HashIndex, HashIndexBuilder, ObjectId, PlanOp};
 
 use super::{PgStore, db, get, lock_sync_state};
 use crate::model::*;
@@ -70,7 +70,7 @@ impl PgStore {
         // SQLite backend applies them; then each object's last state at once.
         let mut counts = JobCounts::default();
         let mut last: HashMap<(&str, &str), usize> = HashMap::new();
-        let mut log: Vec<(usize, &'static str)> = Vec::new();
+        let mut log: Vec<(usize, PlanOp)> = Vec::new();
         for (i, ch) in changes.iter().enumerate() {
             let id = (ch.id.object_type.as_str(), ch.id.key.as_str());
             let before = stored[&id];
@@ -142,7 +142,7 @@ impl PgStore {
                 .iter()
                 .map(|(i, _)| changes[*i].id.key.as_str())
                 .collect();
-            let ops: Vec<&str> = log.iter().map(|(_, op)| *op).collect();
+            let ops: Vec<&str> = log.iter().map(|(_, op)| op.as_str()).collect();
             let logins: Vec<Option<&str>> = log
                 .iter()
                 .map(|(i, _)| changes[*i].by_login.as_deref())
@@ -303,7 +303,7 @@ impl PgStore {
         let types: Vec<&str> = found.iter().map(|s| s.id.object_type.as_str()).collect();
         let keys: Vec<&str> = found.iter().map(|s| s.id.key.as_str()).collect();
         let digests: Vec<Vec<u8>> = found.iter().map(|s| id_digest(&s.id).to_vec()).collect();
-        let ops: Vec<&str> = found.iter().map(|s| rows::op_name(s.op)).collect();
+        let ops: Vec<&str> = found.iter().map(|s| s.op.as_str()).collect();
         let fields: Vec<String> = found.iter().map(|s| rows::fields_json(&s.fields)).collect();
         let hashes: Vec<&[u8]> = found.iter().map(|s| &s.hash.0[..]).collect();
         let names: Vec<Option<&str>> = found.iter().map(|s| s.name.as_deref()).collect();
@@ -556,8 +556,7 @@ impl PgStore {
             .await
             .map_err(db)?
             .ok_or(StoreError::NoJob(job))?
-            .time(0)
-            .map(rows::time_text)?;
+            .time(0)?;
         let proposed: i64 = c
             .query_one("SELECT count(*) FROM staged WHERE job_id = $1", &[&job])
             .await
@@ -573,7 +572,7 @@ impl PgStore {
             .map_err(db)?;
         let page = found
             .iter()
-            .map(|r| rows::proposed(r, &at))
+            .map(|r| rows::proposed(r, at))
             .collect::<Result<_>>()?;
         Ok((page, rows::count_from(proposed)))
     }

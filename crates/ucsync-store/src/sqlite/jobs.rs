@@ -85,7 +85,7 @@ impl SqliteStore {
                     params![job.element.as_str(), job.requested.as_str(), sync_type.as_str(), reason, job.trigger.as_str(), job.requested_by, now()],
                 )
                 .map_err(db)?;
-                Ok(c.last_insert_rowid())
+                Ok(JobId(c.last_insert_rowid()))
             })
             .await?;
         self.job(id).await?.ok_or(StoreError::NoJob(id))
@@ -238,7 +238,7 @@ impl SqliteStore {
                 params![element, job.element.as_str(), job.requested.as_str(), job.trigger.as_str(), job.requested_by, now()],
             )
             .map_err(db)?;
-            let id = tx.last_insert_rowid();
+            let id = JobId(tx.last_insert_rowid());
             let j = load_job(&tx, id)?.ok_or(StoreError::NoJob(id))?;
             tx.commit().map_err(db)?;
             Ok(Requested { job: j, joined: false })
@@ -258,7 +258,7 @@ impl SqliteStore {
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db)?;
             let lease_until = lease_until + (Utc::now() - asked);
-            let id: Option<i64> = tx
+            let id: Option<JobId> = tx
                 .prepare_cached(CLAIM_SQL)
                 .map_err(db)?
                 .query_row([], |r| r.get(0))
@@ -357,7 +357,7 @@ impl SqliteStore {
                 ))
                 .map_err(db)?;
             let gone = all(&mut st, params![at, node], |r| {
-                Ok((r.int(0)?, r.text_opt(1)?, r.time_opt(2)?))
+                Ok((JobId(r.int(0)?), r.text_opt(1)?, r.time_opt(2)?))
             })?;
             drop(st);
             for (id, owner, lease) in &gone {

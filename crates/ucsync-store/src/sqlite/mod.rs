@@ -48,6 +48,19 @@ fn now() -> String {
     rows::time_text(Utc::now())
 }
 
+/// A job's number is an integer parameter and column.
+impl rusqlite::ToSql for JobId {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.0.into())
+    }
+}
+
+impl rusqlite::types::FromSql for JobId {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<JobId> {
+        i64::column_result(v).map(JobId)
+    }
+}
+
 impl Columns for Row<'_> {
     fn text(&self, i: usize) -> Result<String> {
         self.get(i).map_err(db)

@@ -106,7 +106,7 @@ impl SqliteStore {
                     .prepare_cached("INSERT OR REPLACE INTO staged (job_id, object_type, object_key, op, fields, hash, name, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
                     .map_err(db)?;
                 for s in &batch {
-                    st.execute(params![job, s.id.object_type, s.id.key, rows::op_name(s.op), rows::fields_json(&s.fields), &s.hash.0[..], s.name, &id_digest(&s.id)[..]]).map_err(db)?;
+                    st.execute(params![job, s.id.object_type, s.id.key, s.op.as_str(), rows::fields_json(&s.fields), &s.hash.0[..], s.name, &id_digest(&s.id)[..]]).map_err(db)?;
                 }
             }
             tx.commit().map_err(db)
@@ -241,7 +241,7 @@ impl SqliteStore {
                         None => del.execute(params![element, ch.id.object_type, ch.id.key]),
                     }
                     .map_err(db)?;
-                    log.execute(params![element, job, ch.id.object_type, ch.id.key, op, ch.by_login, ch.at_element, at]).map_err(db)?;
+                    log.execute(params![element, job, ch.id.object_type, ch.id.key, op.as_str(), ch.by_login, ch.at_element, at]).map_err(db)?;
                 }
             }
             if !row_keys.is_empty() {
@@ -343,10 +343,10 @@ impl SqliteStore {
                 return Ok((page, rows::count_from(applied)));
             }
             let at: Option<String> = c.query_row("SELECT coalesce(finished_at, created_at) FROM jobs WHERE id = ?1", [job], |r| r.get(0)).optional().map_err(db)?;
-            let at = at.ok_or(StoreError::NoJob(job))?;
+            let at = rows::parse_time(&at.ok_or(StoreError::NoJob(job))?)?;
             let proposed: i64 = value(c, "SELECT count(*) FROM staged WHERE job_id = ?1", [job])?;
             let mut st = c.prepare_cached("SELECT object_type, object_key, op FROM staged WHERE job_id = ?1 ORDER BY object_type, length(object_key), object_key LIMIT ?2 OFFSET ?3").map_err(db)?;
-            let page = all(&mut st, params![job, limit, offset], |r| rows::proposed(r, &at))?;
+            let page = all(&mut st, params![job, limit, offset], |r| rows::proposed(r, at))?;
             Ok((page, rows::count_from(proposed)))
         })
         .await

@@ -1,7 +1,9 @@
 //! Schedules on SQLite: their specification as JSON text, their fire times
 //! as text, and the compare-and-set by which exactly one node fires one.
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
+use ucsync_schedule::ScheduleSpec;
 
 use super::{SqliteStore, all, db, first, now, value};
 use crate::model::*;
@@ -30,7 +32,7 @@ impl SqliteStore {
             }
             tx.execute(
                 "INSERT INTO schedules (name, default_for, spec, next_due, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![s.name, s.default_for.as_ref().map(|e| e.as_str()), rows::json_text(&s.spec), s.next_due, now()],
+                params![s.name, s.default_for.as_ref().map(|e| e.as_str()), rows::json_text(&rows::spec_json(&s.spec)), rows::fire_time_text(s.next_due), now()],
             )
             .map_err(db)?;
             let id = tx.last_insert_rowid();
@@ -44,7 +46,8 @@ impl SqliteStore {
     pub(super) async fn schedules(&self) -> Result<Vec<ScheduleRecord>> {
         self.read(|c, _| {
             let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY id");
-            all(&mut c.prepare(&sql).map_err(db)?, [], rows::schedule)
+            let found = all(&mut c.prepare(&sql).map_err(db)?, [], rows::listed_schedule)?;
+            Ok(found.into_iter().flatten().collect())
         })
         .await
     }
@@ -57,12 +60,12 @@ impl SqliteStore {
         &self,
         id: ScheduleId,
         name: &str,
-        spec: &serde_json::Value,
-        next_due: Option<&str>,
+        spec: &ScheduleSpec,
+        next_due: Option<DateTime<Utc>>,
     ) -> Result<ScheduleRecord> {
         let name = name.to_string();
-        let spec = rows::json_text(spec);
-        let next_due = next_due.map(str::to_string);
+        let spec = rows::json_text(&rows::spec_json(spec));
+        let next_due = rows::fire_time_text(next_due);
         self.write(move |c, _| {
             let tx = c.transaction().map_err(db)?;
             let n = tx
@@ -93,12 +96,12 @@ impl SqliteStore {
     pub(super) async fn schedule_fired(
         &self,
         id: ScheduleId,
-        expected_due: Option<&str>,
-        last_fired: Option<&str>,
-        next_due: Option<&str>,
+        expected_due: Option<DateTime<Utc>>,
+        last_fired: Option<DateTime<Utc>>,
+        next_due: Option<DateTime<Utc>>,
     ) -> Result<bool> {
         let [expected, last_fired, next_due] =
-            [expected_due, last_fired, next_due].map(|t| t.map(str::to_string));
+            [expected_due, last_fired, next_due].map(rows::fire_time_text);
         self.write(move |c, _| {
             c.execute(
                 "UPDATE schedules SET last_fired = ?3, next_due = ?4 WHERE id = ?1 AND next_due IS ?2",
@@ -108,5 +111,50 @@ impl SqliteStore {
             .map_err(db)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ucsync_core::{SecretKey, SyncType};
+    use ucsync_schedule::{Repeat, Target};
+
+    /// A schedule whose stored specification this version cannot read (one
+    /// a newer version wrote, say) hides none of the others.
+    #[tokio::test]
+    async fn an_unreadable_schedule_is_left_out_of_the_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db"), SecretKey::generate())
+            .await
+            .unwrap();
+        let new = |name: &str| NewSchedule {
+            name: name.into(),
+            default_for: None,
+            spec: ScheduleSpec {
+                target: Target::All,
+                sync_type: SyncType::Incremental,
+                first_run: Utc::now(),
+                repeat: Repeat::None,
+                end: None,
+                time_zone: None,
+                enabled: true,
+            },
+            next_due: None,
+        };
+        let bad = s.add_schedule(&new("bad")).await.unwrap();
+        let good = s.add_schedule(&new("good")).await.unwrap();
+        let id = bad.id;
+        s.write(move |c, _| {
+            c.execute(
+                "UPDATE schedules SET spec = '{\"target\": \"all\", \"from_the_future\": 1}' WHERE id = ?1",
+                [id],
+            )
+            .map_err(db)
+        })
+        .await
+        .unwrap();
+        assert_eq!(s.schedules().await.unwrap(), [good]);
+        assert!(matches!(s.schedule(id).await, Err(StoreError::Database(_))));
     }
 }

@@ -51,11 +51,7 @@ impl SqliteStore {
         let at = Utc::now();
         let stale = at - TOKEN_USE_EVERY;
         match found {
-            Some(t)
-                if t.last_used_at
-                    .as_deref()
-                    .is_none_or(|u| u < rows::time_text(stale).as_str()) =>
-            {
+            Some(t) if t.last_used_at.is_none_or(|u| u < stale) => {
                 self.write(move |c, _| {
                     c.prepare_cached(
                         "UPDATE tokens SET last_used_at = ?2 WHERE secret_hash = ?1 AND (last_used_at IS NULL OR last_used_at < ?3)",
@@ -121,7 +117,7 @@ mod tests {
             .unwrap();
         s.create_token("ops", Role::Admin, &[1; 32]).await.unwrap();
         let first = s.token_by_hash(&[1; 32]).await.unwrap().unwrap();
-        let used = first.last_used_at.clone().unwrap();
+        let used = rows::time_text(first.last_used_at.unwrap());
         assert_eq!(s.token_by_hash(&[1; 32]).await.unwrap().unwrap(), first);
         let old = Utc::now() - chrono::TimeDelta::seconds(61);
         let set = rows::time_text(old);
@@ -133,7 +129,7 @@ mod tests {
         .await
         .unwrap();
         let later = s.token_by_hash(&[1; 32]).await.unwrap().unwrap();
-        let recorded = later.last_used_at.unwrap();
+        let recorded = rows::time_text(later.last_used_at.unwrap());
         assert!(recorded > set_text && recorded >= used, "{recorded}");
     }
 }

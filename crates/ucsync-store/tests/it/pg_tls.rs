@@ -11,6 +11,7 @@ use std::process::Command;
 
 use ucsync_core::SecretKey;
 use ucsync_store::{PgStore, Store};
+use ucsync_testkit::pki::Ca;
 
 /// A PostgreSQL server started for one test, stopped when dropped.
 struct Server {
@@ -58,37 +59,16 @@ fn run(program: &Path, args: &[&str]) {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A CA, and a server certificate for `localhost` it signed.
+/// A CA, another CA, and a server certificate for `localhost` the first
+/// signed: `(ca, other ca, certificate, key)`.
 fn pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca = |name: &str| {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let cert = params.self_signed(&key).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, cert.pem()).unwrap();
-        (path, Issuer::new(params, key))
-    };
-    let (ca_file, issuer) = ca("ca.pem");
-    let (other_ca, _) = ca("other-ca.pem");
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let (cert_file, key_file) = (dir.join("server.crt"), dir.join("server.key"));
-    std::fs::write(&cert_file, cert.pem()).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
-    (ca_file, other_ca, cert_file, key_file)
+    let (ca, other) = (Ca::new(), Ca::new());
+    let [ca_file, other_ca, cert, key] =
+        ["ca.pem", "other-ca.pem", "server.crt", "server.key"].map(|n| dir.join(n));
+    ca.write(&ca_file);
+    other.write(&other_ca);
+    ca.sign(&["localhost"]).write(&cert, &key);
+    (ca_file, other_ca, cert, key)
 }
 
 impl Server {
@@ -120,7 +100,7 @@ impl Server {
                 "--no-sync",
             ],
         );
-        let port = free_port();
+        let port = ucsync_testkit::pki::free_port();
         let conf = format!(
             "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{dir}'\n\
              ssl = on\nssl_cert_file = '{cert}'\nssl_key_file = '{key}'\nfsync = off\n",

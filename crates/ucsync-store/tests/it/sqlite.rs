@@ -178,7 +178,7 @@ async fn two_stores_on_one_file_claim_each_job_once() {
     }
     let done = Arc::new(AtomicUsize::new(2));
     let busy = Arc::new(Mutex::new(HashSet::<String>::new()));
-    let claimed = Arc::new(Mutex::new(HashMap::<i64, String>::from([
+    let claimed = Arc::new(Mutex::new(HashMap::<JobId, String>::from([
         (first.id, "node0".to_string()),
         (second.id, "node1".to_string()),
     ])));
@@ -268,7 +268,7 @@ async fn upgrade_from_schema_2_fills_digests_and_fails_orphaned_jobs() {
         tx.commit().unwrap();
     }
     let s = store(&dir).await;
-    for id in [1, 2] {
+    for id in [JobId(1), JobId(2)] {
         let j = s.job(id).await.unwrap().unwrap();
         assert_eq!(
             (j.state, j.error.as_deref()),
@@ -280,10 +280,12 @@ async fn upgrade_from_schema_2_fills_digests_and_fails_orphaned_jobs() {
     let queued = s.claim_job("n1", at(1)).await.unwrap().unwrap();
     assert_eq!(
         (queued.id, queued.state),
-        (3, JobState::Waiting),
+        (JobId(3), JobState::Waiting),
         "an init, claimed, waits for its place in the pool"
     );
-    s.set_job_state(3, JobState::Succeeded, None).await.unwrap();
+    s.set_job_state(JobId(3), JobState::Succeeded, None)
+        .await
+        .unwrap();
     let idx = s.object_hashes(1).await.unwrap();
     assert_eq!(idx.len(), 3000);
     assert_eq!(idx.type_counts()["vdn"], 300);

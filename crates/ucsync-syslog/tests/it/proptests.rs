@@ -7,25 +7,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone};
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 use ucsync_syslog::{
     Action, DEFAULT_MAX_LEN, Facility, FrameError, Framer, Framing, NotifyEvent, Protocol,
     SdElement, Severity, SyslogMessage, Timestamp, datagram, encode_frame, fuzzing,
 };
 
 const SEED: [u8; 32] = *b"ucsync-syslog proptest fixed sd!";
-
-fn runner(test: u8, cases: u32) -> TestRunner {
-    let config = ProptestConfig {
-        cases,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    let mut seed = SEED;
-    seed[31] ^= test;
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed))
-}
 
 /// Runs the property; a failure panics with the minimal failing input.
 fn check<S: Strategy>(
@@ -34,9 +21,7 @@ fn check<S: Strategy>(
     strategy: S,
     property: impl Fn(S::Value) -> Result<(), TestCaseError>,
 ) {
-    if let Err(e) = runner(test, cases).run(&strategy, property) {
-        panic!("{e}");
-    }
+    ucsync_testkit::fuzz::check(SEED, test, cases, strategy, property);
 }
 
 // ------------------------------------------------------------- strategies

@@ -8,37 +8,31 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use ucsync_connect::tls::{Trust, client_config, fingerprint_of};
+use ucsync_testkit::pki::{Ca, LOOPBACK_NAMES, Leaf};
 
 use crate::cli::BIN;
 use crate::service::Serve;
 
 /// A CA of the test's own, written to `<dir>/<name>.pem`.
-fn ca(dir: &Path, name: &str) -> Issuer<'static, KeyPair> {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let cert = params.self_signed(&key).unwrap();
-    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
-    Issuer::new(params, key)
+fn ca(dir: &Path, name: &str) -> Ca {
+    let ca = Ca::new();
+    ca.write(&dir.join(format!("{name}.pem")));
+    ca
 }
 
 /// A certificate for 127.0.0.1 signed by `issuer` (self-signed without
 /// one), written to `cert` and `key`; returns its fingerprint.
-fn certificate(issuer: Option<&Issuer<'static, KeyPair>>, cert: &Path, key: &Path) -> String {
-    let pair = KeyPair::generate().unwrap();
-    let params = CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let made = match issuer {
-        Some(i) => params.signed_by(&pair, i).unwrap(),
-        None => params.self_signed(&pair).unwrap(),
+fn certificate(issuer: Option<&Ca>, cert: &Path, key: &Path) -> String {
+    let leaf = match issuer {
+        Some(ca) => ca.sign(LOOPBACK_NAMES),
+        None => Leaf::self_signed(LOOPBACK_NAMES),
     };
-    std::fs::write(key, pair.serialize_pem()).unwrap();
-    std::fs::write(cert, made.pem()).unwrap();
-    fingerprint_of(made.der())
+    leaf.write(cert, key);
+    leaf.fingerprint()
 }
 
 fn tls_env<'a>(cert: &'a Path, key: &'a Path) -> [(&'static str, &'a str); 2] {

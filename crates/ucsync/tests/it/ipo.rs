@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{BIN, Emulated};
 use crate::service::Serve;
+use ucsync_testkit::pki::Pki;
 
 fn cli(serve: &Serve, data: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -32,29 +33,10 @@ fn ok(out: Output) -> String {
     stdout
 }
 
-/// A CA and a certificate for 127.0.0.1 signed by it, as PEM files in `dir`.
-fn pki(dir: &Path) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-}
-
 #[tokio::test]
 async fn an_administrator_adds_an_ip_office_over_tls_and_keeps_it_in_sync() {
-    let certs = tempfile::tempdir().unwrap();
-    pki(certs.path());
-    let file = |n: &str| certs.path().join(n).to_str().unwrap().to_string();
+    let certs = Pki::new(&["127.0.0.1"]);
+    let file = |n: &str| certs.dir.path().join(n).to_str().unwrap().to_string();
     // Its banner: where it listens, then the certificate's fingerprint.
     let ipo = Emulated::start(
         BIN,

@@ -16,8 +16,9 @@ use ucsync_emulator::cm::{CmEmulator, CmSettings};
 use ucsync_ossi::wellknown::station;
 use ucsync_ossi::{Request, Value};
 use ucsync_sat::SatClient;
-use ucsync_store::{Element, ElementSettings, ObjectQuery};
+use ucsync_store::{Element, ElementSettings, JobId, ObjectQuery};
 use ucsync_testkit::emulators;
+use ucsync_testkit::pki::{LOOPBACK_NAMES, Pki};
 use ucsync_testkit::rig::{self, Added};
 
 pub(crate) use ucsync_testkit::emulators::{OUTSIDE as CRAFT, OWN};
@@ -309,7 +310,7 @@ async fn an_event_during_a_job_waits_for_it() {
     s.stop().await;
 }
 
-async fn wait_for_state(s: &Service, id: i64, want: &str) {
+async fn wait_for_state(s: &Service, id: JobId, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let job = s.runner.store().job(id).await.unwrap().unwrap();
@@ -369,8 +370,7 @@ async fn two_cms_on_one_address_over_tcp_are_told_apart_by_name() {
 /// required when a client CA is configured.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_emulator_sends_over_tls() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = Pki::new(dir.path());
+    let pki = Pki::new(LOOPBACK_NAMES);
     let (s, _data) = service(|st| {
         st.syslog_tls_cert = Some(pki.cert.clone());
         st.syslog_tls_key = Some(pki.key.clone());
@@ -406,37 +406,6 @@ async fn the_emulator_sends_over_tls() {
     );
     assert_eq!(s.runner.notify_stats().received(), 0);
     s.stop().await;
-}
-
-struct Pki {
-    ca: std::path::PathBuf,
-    cert: std::path::PathBuf,
-    key: std::path::PathBuf,
-}
-
-impl Pki {
-    fn new(dir: &Path) -> Pki {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()])
-            .unwrap()
-            .signed_by(&key, &issuer)
-            .unwrap();
-        let pki = Pki {
-            ca: dir.join("ca.pem"),
-            cert: dir.join("cert.pem"),
-            key: dir.join("key.pem"),
-        };
-        std::fs::write(&pki.ca, ca_cert.pem()).unwrap();
-        std::fs::write(&pki.cert, cert.pem()).unwrap();
-        std::fs::write(&pki.key, key.serialize_pem()).unwrap();
-        pki
-    }
 }
 
 /// The HOSTNAME util-linux `logger` puts in its messages on this machine.

@@ -69,7 +69,8 @@ pub async fn jobs_state_progress_and_log(s: &dyn Store) {
             .is_empty()
     );
     assert!(matches!(
-        s.set_job_state(j.id + 1000, JobState::Failed, None).await,
+        s.set_job_state(JobId(j.id.0 + 1000), JobState::Failed, None)
+            .await,
         Err(StoreError::NoJob(_))
     ));
 }
@@ -82,7 +83,7 @@ pub(crate) async fn claim(s: &dyn Store, node: &str) -> Option<Job> {
     s.claim_job(node, at(10)).await.unwrap()
 }
 
-pub(crate) async fn state(s: &dyn Store, id: i64) -> JobState {
+pub(crate) async fn state(s: &dyn Store, id: JobId) -> JobState {
     s.job(id).await.unwrap().unwrap().state
 }
 

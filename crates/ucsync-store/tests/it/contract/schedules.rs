@@ -1,12 +1,30 @@
 //! The contract: schedules and API tokens.
 
 use ucsync_core::{ElementName, JobState, Role, SyncType};
+use ucsync_schedule::{Repeat, ScheduleSpec, Target, Unit};
 use ucsync_store::*;
 
 use super::*;
 
-fn schedule_spec(every: &str) -> serde_json::Value {
-    serde_json::json!({ "repeat": { "every": every }, "sync": "incremental" })
+fn schedule_spec(every: &str) -> ScheduleSpec {
+    let (n, unit) = every.split_at(every.len() - 1);
+    ScheduleSpec {
+        target: Target::All,
+        sync_type: SyncType::Incremental,
+        first_run: at(0),
+        repeat: Repeat::Every {
+            n: n.parse().unwrap(),
+            unit: if unit == "d" { Unit::Days } else { Unit::Hours },
+        },
+        end: None,
+        time_zone: None,
+        enabled: true,
+    }
+}
+
+/// A time written as the store shows times.
+fn time(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).unwrap().to_utc()
 }
 
 fn new_schedule(name: &str, default_for: Option<&str>) -> NewSchedule {
@@ -14,7 +32,7 @@ fn new_schedule(name: &str, default_for: Option<&str>) -> NewSchedule {
         name: name.into(),
         default_for: default_for.map(|e| ElementName::parse(e).unwrap()),
         spec: schedule_spec("1d"),
-        next_due: Some("2030-01-01T02:00:00.000Z".into()),
+        next_due: Some(time("2030-01-01T02:00:00.000Z")),
     }
 }
 
@@ -63,12 +81,12 @@ pub async fn tokens_are_found_by_hash_and_deleted(s: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(
-        (t1.name.as_str(), t1.role, t1.last_used_at.as_deref()),
+        (t1.name.as_str(), t1.role, t1.last_used_at),
         ("ops", Role::Admin, None)
     );
     assert_eq!((t2.name.as_str(), t2.role), ("grafana", Role::ReadOnly));
     assert_ne!(t1.id, t2.id);
-    assert!(!t1.created_at.is_empty());
+    assert!(t1.created_at.timestamp() > 0);
     assert_eq!(s.tokens().await.unwrap(), [t1.clone(), t2.clone()]);
     assert!(
         s.create_token("again", Role::Admin, &[1; 32])
@@ -107,8 +125,8 @@ pub async fn tokens_are_found_by_hash_and_deleted(s: &dyn Store) {
 
 pub async fn schedules_crud_defaults_and_fired_compare_and_set(s: &dyn Store) {
     s.add_element(new_cm("cm1")).await.unwrap();
-    let due1 = "2030-01-01T02:00:00.000Z";
-    let due2 = "2030-01-02T02:00:00.000Z";
+    let due1 = time("2030-01-01T02:00:00.000Z");
+    let due2 = time("2030-01-02T02:00:00.000Z");
     let plain = s
         .add_schedule(&new_schedule("nightly", None))
         .await
@@ -117,13 +135,13 @@ pub async fn schedules_crud_defaults_and_fired_compare_and_set(s: &dyn Store) {
         (
             plain.name.as_str(),
             plain.default_for.as_deref(),
-            plain.next_due.as_deref(),
-            plain.last_fired.as_deref()
+            plain.next_due,
+            plain.last_fired
         ),
         ("nightly", None, Some(due1), None)
     );
     assert_eq!(plain.spec, schedule_spec("1d"));
-    assert!(!plain.created_at.is_empty());
+    assert!(plain.created_at.timestamp() > 0);
     let default = s
         .add_schedule(&new_schedule("cm1 default", Some("cm1")))
         .await
@@ -152,10 +170,7 @@ pub async fn schedules_crud_defaults_and_fired_compare_and_set(s: &dyn Store) {
             .unwrap()
     );
     let got = s.schedule(id).await.unwrap().unwrap();
-    assert_eq!(
-        (got.last_fired.as_deref(), got.next_due.as_deref()),
-        (Some(due1), Some(due2))
-    );
+    assert_eq!((got.last_fired, got.next_due), (Some(due1), Some(due2)));
     // Comparing with "no next due time" works too.
     assert!(!s.schedule_fired(id, None, Some(due2), None).await.unwrap());
     assert!(
@@ -184,8 +199,8 @@ pub async fn schedules_crud_defaults_and_fired_compare_and_set(s: &dyn Store) {
             updated.id,
             updated.name.as_str(),
             &updated.spec,
-            updated.next_due.as_deref(),
-            updated.last_fired.as_deref(),
+            updated.next_due,
+            updated.last_fired,
             &updated.created_at
         ),
         (
