@@ -136,6 +136,7 @@ impl ApiState {
         (name = "objects", description = "The synchronized data, and administering it through ucsync"),
         (name = "tokens", description = "API tokens"),
         (name = "nodes", description = "The services sharing the database: which node does what"),
+        (name = "catalog", description = "What ucsync reads from each element kind: the catalogues in effect"),
         (name = "service", description = "Events, health, metrics and this document"),
     )
 )]
@@ -232,6 +233,7 @@ fn secured() -> OpenApiRouter<ApiState> {
                 .merge(routes::objects::router())
                 .merge(routes::tokens::router())
                 .merge(routes::nodes::router())
+                .merge(routes::catalog::router())
                 .merge(routes::service::router()),
         )
         .merge(routes::service::outside())

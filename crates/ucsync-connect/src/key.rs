@@ -2,15 +2,14 @@
 //! checked in one place before a key goes into anything sent to an element
 //! (SAT command words, a URL path, a DN).
 //!
+//! The catalogues in effect ([`crate::Catalogs`]) say which grammar each
+//! object type's key has.
+//!
 //! A key is always one token: a CM reads `change station 1003 zzz` as
 //! station 1003, so a key with white space in it would change one object and
 //! store another.
 
-use std::sync::OnceLock;
-
 use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
-
-use ucsync_core::ElementKind;
 
 use crate::ConnectError;
 
@@ -138,44 +137,15 @@ impl KeyGrammar {
     }
 }
 
-/// Checks the key of an object of an element of `kind`, by its object type's
-/// grammar in the built-in catalogues; a type the kind does not know is
-/// `UnknownType`. The engine calls it before connecting, the connectors
-/// before building a command.
-pub fn check(kind: ElementKind, object_type: &str, key: &str) -> Result<(), ConnectError> {
-    grammar(kind, object_type)?.check(object_type, key)
-}
-
-/// The grammar of an object type's key on an element of `kind`.
-pub fn grammar(kind: ElementKind, object_type: &str) -> Result<KeyGrammar, ConnectError> {
-    static CM: OnceLock<crate::cm::catalog::Catalog> = OnceLock::new();
-    static MESSAGING: OnceLock<crate::messaging::catalog::Catalog> = OnceLock::new();
-    let unknown = || ConnectError::UnknownType(object_type.to_string());
-    match kind {
-        ElementKind::Cm => CM
-            .get_or_init(crate::cm::catalog::Catalog::builtin)
-            .by_type(object_type)
-            .map(|t| t.key_grammar())
-            .ok_or_else(unknown),
-        ElementKind::IpOffice => crate::ipo::catalog::by_type(object_type)
-            .map(|t| t.key_grammar)
-            .ok_or_else(unknown),
-        ElementKind::Messaging | ElementKind::CmMessaging | ElementKind::ModularMessaging => {
-            if object_type != crate::messaging::SUBSCRIBER {
-                return Err(unknown());
-            }
-            MESSAGING
-                .get_or_init(crate::messaging::catalog::Catalog::builtin)
-                .by_kind(kind)
-                .map(|p| p.key_grammar())
-                .ok_or_else(unknown)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Catalogs;
+    use ucsync_core::ElementKind;
+
+    fn check(kind: ElementKind, object_type: &str, key: &str) -> Result<(), ConnectError> {
+        Catalogs::builtin().check(kind, object_type, key)
+    }
 
     #[track_caller]
     fn check_key(kind: ElementKind, object_type: &str, key: &str, ok: bool) {

@@ -2,6 +2,7 @@
 //! engine knows only the [`Connector`] interface; CM (over SAT/OSSI) is the
 //! first kind, IP Office (HTTP/JSON) the second, Messaging plugs in the same way.
 
+mod catalogs;
 pub mod cm;
 mod error;
 pub mod ipo;
@@ -10,6 +11,7 @@ pub mod messaging;
 pub mod net;
 pub mod tls;
 
+pub use catalogs::Catalogs;
 pub use error::{Cause, ConnectError};
 
 use async_trait::async_trait;

@@ -10,22 +10,54 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
-use ucsync_connect::{ConnectError, Connector};
+use ucsync_connect::{Catalogs, ConnectError, Connector};
 use ucsync_store::{Element, ElementUpdate, Store};
 
 use crate::error::RunnerError;
 use crate::events::{Event, Events};
 
-/// Opens a connector to an element, given its password.
-pub type ConnectorFactory = Arc<
-    dyn Fn(
-            Element,
-            String,
-        )
-            -> Pin<Box<dyn Future<Output = Result<Arc<dyn Connector>, ConnectError>> + Send>>
-        + Send
-        + Sync,
->;
+/// What opening a connector gives: the connector, or why not.
+pub type Opening = Pin<Box<dyn Future<Output = Result<Arc<dyn Connector>, ConnectError>> + Send>>;
+
+/// Opens a connector to an element, given its password, with the catalogues
+/// in effect — the ones its connectors read, which the runner and the API
+/// check keys by. Clones share both.
+#[derive(Clone)]
+pub struct ConnectorFactory {
+    open: Arc<dyn Fn(Element, String) -> Opening + Send + Sync>,
+    catalogs: Catalogs,
+}
+
+impl std::fmt::Debug for ConnectorFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorFactory")
+            .field("catalogs", &self.catalogs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectorFactory {
+    /// `open` opens connectors that read `catalogs`.
+    pub fn new(
+        catalogs: Catalogs,
+        open: impl Fn(Element, String) -> Opening + Send + Sync + 'static,
+    ) -> ConnectorFactory {
+        ConnectorFactory {
+            open: Arc::new(open),
+            catalogs,
+        }
+    }
+
+    /// Opens a connector to the element with its password.
+    pub fn open(&self, element: Element, password: String) -> Opening {
+        (self.open)(element, password)
+    }
+
+    /// The catalogues in effect.
+    pub fn catalogs(&self) -> &Catalogs {
+        &self.catalogs
+    }
+}
 
 /// The element connections of this node; clones share them.
 #[derive(Clone)]
@@ -68,6 +100,11 @@ impl Connections {
                 events,
             }),
         }
+    }
+
+    /// The catalogues the connectors read.
+    pub fn catalogs(&self) -> &Catalogs {
+        self.inner.factory.catalogs()
     }
 
     /// Whether connections are kept between jobs.
@@ -138,14 +175,19 @@ impl Connections {
         element: &Element,
         password: String,
     ) -> Result<(Arc<dyn Connector>, String), ConnectError> {
-        match (self.inner.factory)(element.clone(), password.clone()).await {
+        match self
+            .inner
+            .factory
+            .open(element.clone(), password.clone())
+            .await
+        {
             Ok(c) => Ok((c, element.host.clone())),
             Err(e) if e.is_unreachable() && element.alternate_host.is_some() => {
                 let alternate = element.alternate_host.clone().unwrap_or_default();
                 tracing::warn!(element = %element.name, error = %e, %alternate, "host does not answer; trying the alternate host");
                 let mut other = element.clone();
                 other.host = alternate.clone();
-                let c = (self.inner.factory)(other, password).await?;
+                let c = self.inner.factory.open(other, password).await?;
                 Ok((c, alternate))
             }
             Err(e) => Err(e),

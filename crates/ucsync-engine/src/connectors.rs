@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ucsync_connect::cm::CmConnector;
-use ucsync_connect::cm::catalog::Catalog;
 use ucsync_connect::ipo::{IpoConfig, IpoConnector, Known, Trust};
-use ucsync_connect::messaging::{self, LdapConfig, MessagingConnector};
-use ucsync_connect::{ConnectError, Connector};
+use ucsync_connect::messaging::{LdapConfig, MessagingConnector};
+use ucsync_connect::{Catalogs, ConnectError, Connector};
 use ucsync_core::{ElementKind, ElementNetworks, Password};
 use ucsync_sat::SatConfig;
 use ucsync_store::Element;
@@ -32,6 +31,9 @@ pub struct ConnectorOptions {
     pub timeout: Option<Duration>,
     /// Entries per page of a directory search.
     pub page_size: Option<i32>,
+    /// The catalogues the connectors read: the built-in ones, or the CM's
+    /// with a site's file applied (the `cm_catalog` setting).
+    pub catalogs: Catalogs,
 }
 
 impl ConnectorOptions {
@@ -43,20 +45,20 @@ impl ConnectorOptions {
             backoff: None,
             timeout: None,
             page_size: None,
+            catalogs: Catalogs::builtin(),
         }
     }
 }
 
-/// Connectors for every element kind. An element's host is resolved and
+/// Connectors for every element kind, reading `options.catalogs`. An element's host is resolved and
 /// checked against the networks each time a connector is opened; the
 /// connector connects to those addresses only.
 pub fn factory(options: ConnectorOptions) -> ConnectorFactory {
-    let catalog = Arc::new(Catalog::builtin());
-    let mailboxes = Arc::new(messaging::catalog::Catalog::builtin());
+    let catalogs = options.catalogs.clone();
     let options = Arc::new(options);
-    Arc::new(move |e: Element, password: String| {
-        let catalog = catalog.clone();
-        let mailboxes = mailboxes.clone();
+    ConnectorFactory::new(catalogs, move |e: Element, password: String| {
+        let catalog = options.catalogs.cm.clone();
+        let mailboxes = options.catalogs.messaging.clone();
         let options = options.clone();
         Box::pin(async move {
             // The runner asks for the alternate host by putting it in `host`.

@@ -81,6 +81,13 @@ enum Command {
         #[command(subcommand)]
         cmd: client::NodeCmd,
     },
+    /// What ucsync reads from each element kind: the CM field catalogue in effect.
+    Catalog {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        cmd: client::CatalogCmd,
+    },
 }
 
 /// Exit status 1: the operation failed.
@@ -202,6 +209,10 @@ fn main() -> ExitCode {
             Command::Node { conn, cmd } => {
                 init_logging("warn");
                 client::run(&conn, client::Noun::Node(cmd)).await
+            }
+            Command::Catalog { conn, cmd } => {
+                init_logging("warn");
+                client::run(&conn, client::Noun::Catalog(cmd)).await
             }
         }
     });

@@ -11,6 +11,7 @@
 //! One module per resource, as in `routes/`; [`ErrorCode`] is the one table
 //! of error codes (`error.rs`).
 
+mod catalog;
 mod elements;
 mod error;
 mod jobs;
@@ -21,6 +22,7 @@ mod schedules;
 mod service;
 mod tokens;
 
+pub use self::catalog::*;
 pub use self::elements::*;
 pub use self::error::*;
 pub use self::jobs::*;

@@ -84,7 +84,7 @@ async fn administer(
     let id = match &op {
         WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id } => id.clone(),
     };
-    check_key(e.kind, &id, key_from)?;
+    check_key(s.runner.catalogs(), e.kind, &id, key_from)?;
     s.runner.administer(&element_name, op).await?;
     tracing::info!(element = %name, object = %id, by = %caller.name, "object administered");
     // Read back from the store: its form has secrets encrypted, so they are
@@ -116,8 +116,13 @@ enum KeyFrom {
 
 /// The key against its object type's grammar (the one check the engine
 /// makes too), answered as a bad field of the request.
-fn check_key(kind: ElementKind, id: &ObjectId, from: KeyFrom) -> Result<(), ApiError> {
-    match ucsync_connect::key::check(kind, &id.object_type, &id.key) {
+fn check_key(
+    catalogs: &ucsync_connect::Catalogs,
+    kind: ElementKind,
+    id: &ObjectId,
+    from: KeyFrom,
+) -> Result<(), ApiError> {
+    match catalogs.check(kind, &id.object_type, &id.key) {
         Ok(()) => Ok(()),
         Err(ConnectError::InvalidKey(m)) => Err(match from {
             KeyFrom::Body => ApiError::new(ErrorCode::InvalidField, m).with_field("key"),

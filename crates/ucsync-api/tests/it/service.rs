@@ -267,3 +267,41 @@ async fn event_streams_are_capped() {
     }
     drop(second);
 }
+
+#[tokio::test]
+async fn the_catalogue_in_effect_is_read_with_any_token() {
+    let app = App::start().await;
+    let reader = app.reader.clone();
+    let a = app
+        .call_as(Some(&reader), Method::GET, "/api/v1/catalog", None)
+        .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    let cm = &a.body["cm"];
+    assert_eq!(cm["site_file"], Value::Null, "the built-in catalogue alone");
+    let types = cm["types"].as_array().unwrap();
+    let station = types
+        .iter()
+        .find(|t| t["object_type"] == "station")
+        .expect("station");
+    assert_eq!(
+        station,
+        &json!({"object_type": "station", "words": "station", "key": "8005ff00",
+                "key_kind": "extension", "name": "8003ff00", "secret": ["0016ff00"],
+                "site": []})
+    );
+    let features = types
+        .iter()
+        .find(|t| t["object_type"] == "system-parameters-features")
+        .expect("a system-wide form");
+    assert_eq!(
+        (&features["key"], &features["key_kind"]),
+        (&Value::Null, &Value::Null)
+    );
+    assert_eq!(cm["version"]["field"], "a901ff00");
+    assert!(
+        cm["init_forms"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("dialplan"))
+    );
+}

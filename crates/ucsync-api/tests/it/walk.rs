@@ -238,6 +238,7 @@ fn sample(method: &Method, path: &str, ids: &Ids) -> (String, Option<Value>, u16
         ),
         ("GET", "/api/v1/tokens") => (vec![], None, 200),
         ("GET", "/api/v1/nodes") => (vec![], None, 200),
+        ("GET", "/api/v1/catalog") => (vec![], None, 200),
         ("POST", "/api/v1/tokens") => (
             vec![],
             Some(json!({"name": "walker", "role": "read-only"})),

@@ -54,7 +54,7 @@ impl Runner {
         // Before connecting: a key that could carry extra words into the
         // element's command is refused with nothing sent.
         let (WriteOp::Add { id, .. } | WriteOp::Change { id, .. } | WriteOp::Remove { id }) = &op;
-        ucsync_connect::key::check(e.kind, &id.object_type, &id.key)?;
+        self.catalogs().check(e.kind, &id.object_type, &id.key)?;
         if self.inner.queue.busy(element.as_str()).await? {
             return Err(RunnerError::Busy(element.to_string()));
         }

@@ -165,6 +165,12 @@ impl Runner {
         &self.inner.engine
     }
 
+    /// The catalogues in effect: the connectors read them, and keys are
+    /// checked by them before anything connects.
+    pub fn catalogs(&self) -> &ucsync_connect::Catalogs {
+        self.inner.connections.catalogs()
+    }
+
     /// The job queue, for those who only add to it (the scheduler).
     pub fn queue(&self) -> &Queue {
         &self.inner.queue

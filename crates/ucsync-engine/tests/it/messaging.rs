@@ -580,7 +580,8 @@ async fn a_directory_that_does_not_answer_is_unreachable_and_the_alternate_host_
         .await
         .unwrap();
     let e = rig.store.element("mm1").await.unwrap().unwrap();
-    let err = (ucsync_testkit::factory())(e.clone(), PW.into())
+    let err = ucsync_testkit::factory()
+        .open(e.clone(), PW.into())
         .await
         .err()
         .expect("nothing answers at 127.0.0.2");

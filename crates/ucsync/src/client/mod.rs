@@ -1,7 +1,8 @@
 //! The client subcommands: `element`, `sync`, `job`, `schedule`, `search`,
-//! `token` and `node` talk to a running `ucsync serve` over its REST API, with the
+//! `token`, `node` and `catalog` talk to a running `ucsync serve` over its REST API, with the
 //! API's own bodies from `ucsync_api::model`.
 
+mod catalog;
 mod element;
 mod job;
 mod node;
@@ -27,6 +28,7 @@ use ucsync_connect::tls::Trust;
 
 use crate::{BAD_INPUT, Exit, FAILED, bad_input};
 
+pub(crate) use catalog::CatalogCmd;
 pub(crate) use element::ElementCmd;
 pub(crate) use job::JobCmd;
 pub(crate) use node::NodeCmd;
@@ -45,6 +47,7 @@ pub(crate) enum Noun {
     Search(SearchArgs),
     Token(TokenCmd),
     Node(NodeCmd),
+    Catalog(CatalogCmd),
 }
 
 pub(crate) async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
@@ -58,6 +61,7 @@ pub(crate) async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
         Noun::Search(args) => search::run(&client, args).await,
         Noun::Token(cmd) => token::run(&client, cmd).await,
         Noun::Node(cmd) => node::run(&client, cmd).await,
+        Noun::Catalog(cmd) => catalog::run(&client, cmd).await,
     }
 }
 

@@ -255,11 +255,16 @@ impl Service {
                 node: node.clone(),
             },
         };
+        let catalogs = settings.catalogs()?;
+        if let Some(file) = &catalogs.cm.site_file {
+            tracing::info!(%file, "the CM catalogue is the built-in one with the site's file applied");
+        }
         let engine_tasks = TaskTracker::new();
         let runner = Runner::start(
             engine,
             connectors::factory(ConnectorOptions {
                 sessions: settings.sessions,
+                catalogs,
                 ..ConnectorOptions::new(settings.element_networks.clone())
             }),
             RunnerSettings {

@@ -118,6 +118,14 @@ pub struct Settings {
         value_parser = parse_networks
     )]
     pub element_networks: ucsync_core::ElementNetworks,
+    /// A site's CM field catalogue: a TOML file in the form of the built-in
+    /// one whose [[type]] entries correct or add the key, name and secret
+    /// field ids of CM object types (and key_kind; version and init_forms
+    /// replace the built-in ones when given; `ucsync catalog show` prints
+    /// the catalogue in effect). Checked at start: a mistake stops the service,
+    /// naming the file, the line and the field [default: the built-in one].
+    #[arg(long, value_name = "FILE")]
+    pub cm_catalog: Option<PathBuf>,
     /// A secret `GET /metrics` takes besides any API token, and nothing
     /// else does: for a Prometheus server (TOML or UCSYNC_METRICS_TOKEN,
     /// never a flag, which `ps` would show).
@@ -329,7 +337,19 @@ impl Settings {
         if !(1..=3600).contains(&self.http_header_timeout_seconds) {
             bail!("http_header_timeout_seconds must be between 1 and 3600");
         }
+        self.catalogs()?;
         Ok(())
+    }
+
+    /// The catalogues in effect: the built-in ones, with the site's CM
+    /// catalogue (`cm_catalog`) applied when there is one.
+    pub fn catalogs(&self) -> anyhow::Result<ucsync_connect::Catalogs> {
+        Ok(match &self.cm_catalog {
+            Some(path) => ucsync_connect::Catalogs::with_cm(
+                ucsync_connect::cm::catalog::Catalog::load_site(path)?,
+            ),
+            None => ucsync_connect::Catalogs::builtin(),
+        })
     }
 
     /// The HTTP connection limits.
@@ -531,6 +551,41 @@ mod tests {
         let err = Settings::load(&ServeArgs::default(), env(&[("UCSYNC_INIT_POOL", "many")]))
             .unwrap_err();
         assert!(format!("{err:#}").contains("init_pool"), "{err:#}");
+    }
+
+    #[test]
+    fn the_cm_catalog_is_checked_when_the_settings_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("cm-catalog.toml");
+        std::fs::write(
+            &site,
+            "[[type]]\nobject = \"station\"\nname = \"8003ff0\"\n",
+        )
+        .unwrap();
+        let path = site.to_str().unwrap();
+        let err =
+            Settings::load(&ServeArgs::default(), env(&[("UCSYNC_CM_CATALOG", path)])).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            format!("{path}:3: station name field `8003ff0`: not 8 hex digits")
+        );
+        std::fs::write(
+            &site,
+            "[[type]]\nobject = \"station\"\nname = \"8a03ff00\"\n",
+        )
+        .unwrap();
+        let name = |s: &Settings| {
+            let catalogs = s.catalogs().unwrap();
+            let station = catalogs.cm.by_type("station").unwrap().clone();
+            station.name.map(|f| f.to_string())
+        };
+        let s = Settings::load(&parse(&["--cm-catalog", path]), env(&[])).unwrap();
+        assert_eq!(name(&s).as_deref(), Some("8a03ff00"));
+        let file = dir.path().join("ucsync.toml");
+        std::fs::write(&file, format!("cm_catalog = {path:?}\n")).unwrap();
+        let s = Settings::load(&ServeArgs::new(Some(file)), env(&[])).unwrap();
+        assert_eq!(s.cm_catalog.as_deref(), Some(site.as_path()));
+        assert_eq!(name(&Settings::default()).as_deref(), Some("8003ff00"));
     }
 
     #[test]
