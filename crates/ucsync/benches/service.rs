@@ -720,11 +720,12 @@ async fn dispatch() {
 /// answering 50 clients.
 async fn schedule() {
     const N: usize = 10;
-    let emus = emulators(1);
+    // One emulated CM per element: the service takes one element per address.
+    let emus = emulators(N);
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path());
-    for i in 0..N {
-        server.add_cm(&format!("s-{i}"), emus[0].port).await;
+    for (i, emu) in emus.iter().enumerate() {
+        server.add_cm(&format!("s-{i}"), emu.port).await;
     }
     server.wait_idle(Duration::from_secs(120)).await;
     let idle = fire_round(&server, "idle", N).await;
