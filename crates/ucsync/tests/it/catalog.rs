@@ -139,16 +139,7 @@ fn a_catalogue_with_a_mistake_stops_serve_naming_the_file_and_line() {
         "[[type]]\nobject = \"station\"\nname = \"8003ff0\"\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "serve",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--syslog-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
+    let out = Serve::command(Command::new(BIN), &dir.path().join("data"))
         .arg("--cm-catalog")
         .arg(&site)
         .env_remove("UCSYNC_DATABASE_URL")
