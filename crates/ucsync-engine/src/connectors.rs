@@ -127,16 +127,21 @@ pub fn ipo_config(e: &Element, password: String) -> Result<IpoConfig, ConnectErr
         e.login.clone(),
         Password::new(password),
     );
-    cfg.tls = Trust::from_settings(
-        e.settings.tls,
-        e.settings.ca_file.as_deref(),
-        e.settings.host_key.as_deref(),
-    )?;
+    cfg.tls = trust(e)?;
     cfg.known = Known::from_sync(
         e.sync.sync_point.as_deref(),
         e.sync.version_at_init.as_deref(),
     );
     Ok(cfg)
+}
+
+/// How an element's TLS certificate is checked, as its settings say.
+fn trust(e: &Element) -> Result<Option<Trust>, ConnectError> {
+    Trust::from_settings(
+        e.settings.tls,
+        e.settings.ca_file.as_deref(),
+        e.settings.host_key.as_deref(),
+    )
 }
 
 /// How to reach a messaging element's directory: its login is the bind DN.
@@ -147,11 +152,7 @@ pub fn ldap_config(e: &Element, password: String) -> Result<LdapConfig, ConnectE
         e.login.clone(),
         Password::new(password),
     );
-    cfg.tls = Trust::from_settings(
-        e.settings.tls,
-        e.settings.ca_file.as_deref(),
-        e.settings.host_key.as_deref(),
-    )?;
+    cfg.tls = trust(e)?;
     cfg.link_cm = e.settings.cm.clone();
     Ok(cfg)
 }
