@@ -9,6 +9,7 @@
 pub mod decide;
 pub mod diff;
 pub mod index;
+pub mod json;
 pub mod network;
 pub mod object;
 pub mod secret;

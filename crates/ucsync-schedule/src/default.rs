@@ -6,7 +6,7 @@ use chrono::{DateTime, LocalResult, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use ucsync_core::{ElementName, SyncType};
 
-use crate::{Repeat, Schedule, ScheduleSpec, Target, Unit};
+use crate::{Every, Repeat, Schedule, ScheduleSpec, Target, Unit};
 
 const MINUTES_PER_DAY: u64 = 24 * 60;
 
@@ -50,10 +50,10 @@ pub fn default_schedule(element: &ElementName, created: DateTime<Utc>, zone: Tz)
         target: Target::Elements(vec![element.clone()]),
         sync_type: SyncType::Incremental,
         first_run,
-        repeat: Repeat::Every {
+        repeat: Repeat::Every(Every {
             n: 1,
             unit: Unit::Days,
-        },
+        }),
         end: None,
         time_zone: Some(zone.name().to_string()),
         enabled: true,

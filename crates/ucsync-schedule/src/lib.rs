@@ -54,4 +54,4 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use default::{default_schedule, default_time_of_day};
 pub use error::ScheduleError;
 pub use planner::{DueRun, ScheduleState, Tick, tick};
-pub use schedule::{Repeat, Schedule, ScheduleSpec, Status, Target, Unit, parse_time_zone};
+pub use schedule::{Every, Repeat, Schedule, ScheduleSpec, Status, Target, Unit, parse_time_zone};

@@ -61,6 +61,7 @@ fn enabled_by_default() -> bool {
 /// `{"cron": "0 3 * * *"}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = RepeatBody))]
 pub enum Repeat {
     /// Runs once, at the first run.
     #[default]
@@ -68,7 +69,7 @@ pub enum Repeat {
     /// Every `n` units from the first run. Minutes and hours are exact
     /// intervals; days and weeks keep the first run's local time of day
     /// through daylight-saving changes.
-    Every { n: u32, unit: Unit },
+    Every(#[serde(deserialize_with = "ucsync_core::json::object")] Every),
     /// A standard five-field cron expression (minute hour day-of-month month
     /// day-of-week; a day matches when either day field does, as in Vixie
     /// cron; croner's `L`, `W`, `#` and `@daily`-style names are accepted),
@@ -77,9 +78,21 @@ pub enum Repeat {
     Cron(String),
 }
 
+/// Every `n` units from the first run; written as a JSON object of exactly
+/// `n` and `unit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = EveryBody))]
+pub struct Every {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub n: u32,
+    pub unit: Unit,
+}
+
 /// The unit of [`Repeat::Every`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = UnitBody))]
 pub enum Unit {
     Minutes,
     Hours,
@@ -168,10 +181,10 @@ impl Schedule {
         // expression: its first match at or after the first run.
         let (rule, first) = match &spec.repeat {
             Repeat::None => (Rule::Once, spec.first_run),
-            Repeat::Every { n: 0, unit } => {
+            Repeat::Every(Every { n: 0, unit }) => {
                 return Err(ScheduleError::ZeroInterval { unit: *unit });
             }
-            Repeat::Every { n, unit } => {
+            Repeat::Every(Every { n, unit }) => {
                 let rule = match unit {
                     Unit::Minutes => Rule::Interval {
                         seconds: i64::from(*n) * 60,

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use ucsync::serve::{Listeners, Service, Settings};
 use ucsync_api::model::{
     ChangePage, ElementCreated, ElementPage, ElementView, JobView, NewElementBody, ObjectPatch,
-    ObjectView, RepeatBody, SchedulePage, ScheduleView, SearchPage, UnitBody,
+    ObjectView, Repeat, SchedulePage, ScheduleView, SearchPage, Unit,
 };
 use ucsync_core::{ElementKind, JobState, SyncType, Trigger};
 use ucsync_ossi::wellknown::station;
@@ -540,21 +540,21 @@ impl Tour {
 }
 
 /// A schedule's repeat, in words.
-fn repeat(r: &RepeatBody) -> String {
+fn repeat(r: &Repeat) -> String {
     match r {
-        RepeatBody::None => "once".into(),
-        RepeatBody::Every(e) => {
+        Repeat::None => "once".into(),
+        Repeat::Every(e) => {
             let unit = match e.unit {
-                UnitBody::Minutes => "minute",
-                UnitBody::Hours => "hour",
-                UnitBody::Days => "day",
-                UnitBody::Weeks => "week",
+                Unit::Minutes => "minute",
+                Unit::Hours => "hour",
+                Unit::Days => "day",
+                Unit::Weeks => "week",
             };
             match e.n {
                 1 => format!("every {unit}"),
                 n => format!("every {n} {unit}s"),
             }
         }
-        RepeatBody::Cron(c) => format!("at \"{c}\" (cron)"),
+        Repeat::Cron(c) => format!("at \"{c}\" (cron)"),
     }
 }

@@ -108,26 +108,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// Reads a struct from a JSON object only. Serde's derive also fills a
-/// struct from an array, by position — `[null, null]` as an element patch
-/// would clear `alternate_host` — so request bodies go through this.
-pub(crate) fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
-    struct Entries<T>(std::marker::PhantomData<T>);
-
-    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Entries<T> {
-        type Value = T;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a JSON object")
-        }
-
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-            T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-        }
-    }
-
-    d.deserialize_map(Entries(std::marker::PhantomData))
-}
+pub(crate) use ucsync_core::json::object;
 
 /// Text that is not only white space.
 fn non_empty(field: &str, value: &str) -> Result<String, FieldError> {

@@ -1,21 +1,23 @@
 //! The bodies of `/schedules`: a schedule to add or change, parsed into
 //! `ucsync-schedule`'s specification, and a schedule as shown.
 //!
-//! The API declares its own target and repeat types rather than reusing
-//! `ucsync-schedule`'s: they are stricter (`every` must be an object of
-//! exactly `n` and `unit`, an element name is checked with the field at
-//! fault named) and they name the OpenAPI document's schemas. They convert
-//! to and from `ucsync-schedule`'s types here, by `From` and `TryFrom`.
+//! How a schedule repeats is `ucsync-schedule`'s [`Repeat`] itself (its
+//! `openapi` feature makes it the document's `RepeatBody`). The target is
+//! the API's own [`TargetBody`]: element names as written, checked here so
+//! that the one at fault is named (`target.elements[1]`), and turned into
+//! `ucsync-schedule`'s [`Target`] by `TryFrom`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ucsync_core::{ElementName, SyncType};
-use ucsync_schedule::{Repeat, Target, Unit};
+use ucsync_schedule::Target;
+/// The schedule's repeat as `ucsync-schedule` defines it: the API's JSON.
+pub use ucsync_schedule::{Every, Repeat, Unit};
 use ucsync_store as store;
 use utoipa::ToSchema;
 
 use super::paging::page;
-use super::{FieldError, SyncTypeSchema, non_empty, object, present};
+use super::{FieldError, SyncTypeSchema, non_empty, present};
 
 page!(SchedulePage, ScheduleView, "A page of schedules.");
 
@@ -25,35 +27,6 @@ page!(SchedulePage, ScheduleView, "A page of schedules.");
 pub enum TargetBody {
     All,
     Elements(Vec<String>),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum UnitBody {
-    Minutes,
-    Hours,
-    Days,
-    Weeks,
-}
-
-/// Every `n` units from the first run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EveryBody {
-    #[schema(minimum = 1)]
-    pub n: u32,
-    pub unit: UnitBody,
-}
-
-/// How a schedule repeats: `"none"`, `{"every": {"n": 1, "unit": "days"}}`
-/// or `{"cron": "0 3 * * *"}` (five fields, local wall-clock time).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum RepeatBody {
-    #[default]
-    None,
-    Every(#[serde(deserialize_with = "object")] EveryBody),
-    Cron(String),
 }
 
 /// A schedule to add.
@@ -73,7 +46,7 @@ pub struct NewScheduleBody {
     /// RFC 3339, any offset.
     pub first_run: DateTime<Utc>,
     #[serde(default)]
-    pub repeat: RepeatBody,
+    pub repeat: Repeat,
     /// No run after this instant.
     #[serde(default)]
     pub end: Option<DateTime<Utc>>,
@@ -103,7 +76,7 @@ pub struct SchedulePatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_run: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repeat: Option<RepeatBody>,
+    pub repeat: Option<Repeat>,
     #[serde(
         default,
         deserialize_with = "present",
@@ -133,7 +106,7 @@ pub struct ScheduleView {
     #[schema(value_type = SyncTypeSchema)]
     pub sync_type: SyncType,
     pub first_run: DateTime<Utc>,
-    pub repeat: RepeatBody,
+    pub repeat: Repeat,
     pub end: Option<DateTime<Utc>>,
     pub time_zone: String,
     pub enabled: bool,
@@ -176,54 +149,6 @@ impl From<&Target> for TargetBody {
     }
 }
 
-impl From<UnitBody> for Unit {
-    fn from(u: UnitBody) -> Unit {
-        match u {
-            UnitBody::Minutes => Unit::Minutes,
-            UnitBody::Hours => Unit::Hours,
-            UnitBody::Days => Unit::Days,
-            UnitBody::Weeks => Unit::Weeks,
-        }
-    }
-}
-
-impl From<Unit> for UnitBody {
-    fn from(u: Unit) -> UnitBody {
-        match u {
-            Unit::Minutes => UnitBody::Minutes,
-            Unit::Hours => UnitBody::Hours,
-            Unit::Days => UnitBody::Days,
-            Unit::Weeks => UnitBody::Weeks,
-        }
-    }
-}
-
-impl From<&RepeatBody> for Repeat {
-    fn from(r: &RepeatBody) -> Repeat {
-        match r {
-            RepeatBody::None => Repeat::None,
-            RepeatBody::Every(e) => Repeat::Every {
-                n: e.n,
-                unit: e.unit.into(),
-            },
-            RepeatBody::Cron(c) => Repeat::Cron(c.clone()),
-        }
-    }
-}
-
-impl From<&Repeat> for RepeatBody {
-    fn from(r: &Repeat) -> RepeatBody {
-        match r {
-            Repeat::None => RepeatBody::None,
-            Repeat::Every { n, unit } => RepeatBody::Every(EveryBody {
-                n: *n,
-                unit: (*unit).into(),
-            }),
-            Repeat::Cron(c) => RepeatBody::Cron(c.clone()),
-        }
-    }
-}
-
 fn schedule_name(
     name: Option<&str>,
     spec: &ucsync_schedule::ScheduleSpec,
@@ -262,7 +187,7 @@ impl NewScheduleBody {
             target: Target::try_from(&self.target)?,
             sync_type: self.sync_type,
             first_run: self.first_run,
-            repeat: Repeat::from(&self.repeat),
+            repeat: self.repeat.clone(),
             end: self.end,
             time_zone: self.time_zone.clone(),
             enabled: self.enabled.unwrap_or(true),
@@ -289,7 +214,7 @@ impl SchedulePatch {
             spec.first_run = t;
         }
         if let Some(r) = &self.repeat {
-            spec.repeat = Repeat::from(r);
+            spec.repeat = r.clone();
         }
         if let Some(e) = self.end {
             spec.end = e;
@@ -319,7 +244,7 @@ impl ScheduleView {
             target: TargetBody::from(&spec.target),
             sync_type: spec.sync_type,
             first_run: spec.first_run,
-            repeat: RepeatBody::from(&spec.repeat),
+            repeat: spec.repeat.clone(),
             end: spec.end,
             time_zone: schedule.time_zone().name().to_string(),
             enabled: spec.enabled,

@@ -6,7 +6,7 @@ use chrono::{NaiveTime, TimeDelta, Timelike};
 use chrono_tz::Europe;
 use ucsync_core::{ElementName, SyncType};
 use ucsync_schedule::{
-    ManualClock, Repeat, Target, Tz, Unit, default_schedule, default_time_of_day,
+    Every, ManualClock, Repeat, Target, Tz, Unit, default_schedule, default_time_of_day,
 };
 
 use crate::{at, show, simulate, utc};
@@ -24,10 +24,10 @@ fn the_default_is_a_daily_incremental_of_that_element() {
     assert_eq!(s.sync_type(), SyncType::Incremental);
     assert_eq!(
         s.repeat(),
-        &Repeat::Every {
+        &Repeat::Every(Every {
             n: 1,
-            unit: Unit::Days
-        }
+            unit: Unit::Days,
+        })
     );
     assert_eq!(s.end(), None);
     assert!(s.is_enabled());

@@ -7,7 +7,7 @@ use chrono_tz::{America, Australia, Europe, Pacific};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use ucsync_core::SyncType;
-use ucsync_schedule::{ManualClock, Repeat, Schedule, ScheduleSpec, Target, Tz, Unit};
+use ucsync_schedule::{Every, ManualClock, Repeat, Schedule, ScheduleSpec, Target, Tz, Unit};
 
 use crate::{at, show, simulate};
 
@@ -25,10 +25,10 @@ fn daily(zone: Tz, first_run: &str, repeat: Repeat) -> Schedule {
 }
 
 fn every_day() -> Repeat {
-    Repeat::Every {
+    Repeat::Every(Every {
         n: 1,
         unit: Unit::Days,
-    }
+    })
 }
 
 /// Ticks every minute over the three and a half days after the first run
@@ -178,10 +178,10 @@ fn weekly_in_berlin(first: &str) -> Vec<String> {
     daily(
         Europe::Berlin,
         first,
-        Repeat::Every {
+        Repeat::Every(Every {
             n: 1,
             unit: Unit::Weeks,
-        },
+        }),
     )
     .fires_after(None)
     .take(3)

@@ -7,8 +7,7 @@ use chrono_tz::Tz;
 use clap::{ArgGroup, Args, Subcommand};
 use reqwest::Method;
 use ucsync_api::model::{
-    EveryBody, NewScheduleBody, RepeatBody, SchedulePage, SchedulePatch, ScheduleView, TargetBody,
-    UnitBody,
+    Every, NewScheduleBody, Repeat, SchedulePage, SchedulePatch, ScheduleView, TargetBody, Unit,
 };
 use ucsync_core::SyncType;
 
@@ -71,7 +70,7 @@ pub(crate) struct AddArgs {
     pub first_run: TimeArg,
     /// Repeat every "N minutes|hours|days|weeks" from the first run.
     #[arg(long, value_parser = parse_every, value_name = "N UNIT")]
-    pub every: Option<EveryBody>,
+    pub every: Option<Every>,
     /// Repeat by a cron expression: five fields, local wall-clock time.
     #[arg(long, value_name = "EXPR")]
     pub cron: Option<String>,
@@ -115,7 +114,7 @@ pub(crate) struct EditArgs {
     pub first_run: Option<TimeArg>,
     /// Repeat every "N minutes|hours|days|weeks" from the first run.
     #[arg(long, value_parser = parse_every, value_name = "N UNIT")]
-    pub every: Option<EveryBody>,
+    pub every: Option<Every>,
     /// Repeat by a cron expression: five fields, local wall-clock time.
     #[arg(long, value_name = "EXPR")]
     pub cron: Option<String>,
@@ -208,7 +207,7 @@ impl TimeArg {
 }
 
 /// `"2 hours"`, `"1 day"`, `"30m"`, `"1w"`: a count and a unit.
-pub(super) fn parse_every(s: &str) -> Result<EveryBody, String> {
+pub(super) fn parse_every(s: &str) -> Result<Every, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
@@ -218,13 +217,13 @@ pub(super) fn parse_every(s: &str) -> Result<EveryBody, String> {
         return Err(format!("{s:?}: the count must be at least 1"));
     }
     let unit = match unit.trim().to_ascii_lowercase().as_str() {
-        "m" | "min" | "mins" | "minute" | "minutes" => UnitBody::Minutes,
-        "h" | "hour" | "hours" => UnitBody::Hours,
-        "d" | "day" | "days" => UnitBody::Days,
-        "w" | "week" | "weeks" => UnitBody::Weeks,
+        "m" | "min" | "mins" | "minute" | "minutes" => Unit::Minutes,
+        "h" | "hour" | "hours" => Unit::Hours,
+        "d" | "day" | "days" => Unit::Days,
+        "w" | "week" | "weeks" => Unit::Weeks,
         _ => return Err(bad()),
     };
-    Ok(EveryBody { n, unit })
+    Ok(Every { n, unit })
 }
 
 fn target(elements: &[String], all: bool) -> Option<TargetBody> {
@@ -246,9 +245,9 @@ impl AddArgs {
             sync_type: self.sync_type,
             first_run: self.first_run.resolve(zone, "--first-run")?,
             repeat: match (&self.every, &self.cron) {
-                (Some(e), _) => RepeatBody::Every(e.clone()),
-                (None, Some(c)) => RepeatBody::Cron(c.clone()),
-                (None, None) => RepeatBody::None,
+                (Some(e), _) => Repeat::Every(*e),
+                (None, Some(c)) => Repeat::Cron(c.clone()),
+                (None, None) => Repeat::None,
             },
             end: self.end.map(|e| e.resolve(zone, "--end")).transpose()?,
             time_zone: zone.map(|z| z.name().to_string()),
@@ -277,9 +276,9 @@ impl EditArgs {
                 .map(|t| t.resolve(zone, "--first-run"))
                 .transpose()?,
             repeat: match (&self.every, &self.cron, self.once) {
-                (Some(e), _, _) => Some(RepeatBody::Every(e.clone())),
-                (None, Some(c), _) => Some(RepeatBody::Cron(c.clone())),
-                (None, None, true) => Some(RepeatBody::None),
+                (Some(e), _, _) => Some(Repeat::Every(*e)),
+                (None, Some(c), _) => Some(Repeat::Cron(c.clone())),
+                (None, None, true) => Some(Repeat::None),
                 (None, None, false) => None,
             },
             end: match (self.end, self.no_end) {
@@ -457,19 +456,19 @@ fn opt_zoned(t: Option<&str>, zone: &str) -> String {
     }
 }
 
-pub(super) fn repeat_text(r: &RepeatBody) -> String {
+pub(super) fn repeat_text(r: &Repeat) -> String {
     match r {
-        RepeatBody::None => "once".into(),
-        RepeatBody::Every(e) => {
+        Repeat::None => "once".into(),
+        Repeat::Every(e) => {
             let unit = match (e.unit, e.n == 1) {
-                (UnitBody::Minutes, true) => "minute",
-                (UnitBody::Minutes, false) => "minutes",
-                (UnitBody::Hours, true) => "hour",
-                (UnitBody::Hours, false) => "hours",
-                (UnitBody::Days, true) => "day",
-                (UnitBody::Days, false) => "days",
-                (UnitBody::Weeks, true) => "week",
-                (UnitBody::Weeks, false) => "weeks",
+                (Unit::Minutes, true) => "minute",
+                (Unit::Minutes, false) => "minutes",
+                (Unit::Hours, true) => "hour",
+                (Unit::Hours, false) => "hours",
+                (Unit::Days, true) => "day",
+                (Unit::Days, false) => "days",
+                (Unit::Weeks, true) => "week",
+                (Unit::Weeks, false) => "weeks",
             };
             if e.n == 1 {
                 format!("every {unit}")
@@ -477,7 +476,7 @@ pub(super) fn repeat_text(r: &RepeatBody) -> String {
                 format!("every {} {unit}", e.n)
             }
         }
-        RepeatBody::Cron(c) => format!("cron {c}"),
+        Repeat::Cron(c) => format!("cron {c}"),
     }
 }
 

@@ -517,7 +517,7 @@ fn schedule_errors_name_the_flags() {
 
 #[test]
 fn every_takes_counts_and_units() {
-    use ucsync_api::model::UnitBody::*;
+    use ucsync_api::model::Unit::*;
     for (text, n, unit) in [
         ("1 day", 1, Days),
         ("2 days", 2, Days),

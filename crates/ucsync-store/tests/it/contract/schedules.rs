@@ -1,7 +1,7 @@
 //! The contract: schedules and API tokens.
 
 use ucsync_core::{ElementName, JobState, Role, SyncType};
-use ucsync_schedule::{Repeat, ScheduleSpec, Target, Unit};
+use ucsync_schedule::{Every, Repeat, ScheduleSpec, Target, Unit};
 use ucsync_store::*;
 
 use super::*;
@@ -12,10 +12,10 @@ fn schedule_spec(every: &str) -> ScheduleSpec {
         target: Target::All,
         sync_type: SyncType::Incremental,
         first_run: at(0),
-        repeat: Repeat::Every {
+        repeat: Repeat::Every(Every {
             n: n.parse().unwrap(),
             unit: if unit == "d" { Unit::Days } else { Unit::Hours },
-        },
+        }),
         end: None,
         time_zone: None,
         enabled: true,
