@@ -215,6 +215,24 @@ pub(crate) async fn render(state: &ApiState) -> Result<String, ApiError> {
         }
     }
 
+    // Job retention: the daily runs this node made (one node of those
+    // sharing the database makes each day's) and the jobs they removed.
+    let (runs, removed) = state.runner.retention_stats().totals();
+    header(
+        &mut out,
+        "ucsync_retention_runs_total",
+        "counter",
+        "Daily job-retention runs this node made (of the nodes sharing a database, one runs each day's).",
+    );
+    let _ = writeln!(out, "ucsync_retention_runs_total {runs}");
+    header(
+        &mut out,
+        "ucsync_retention_removed_jobs_total",
+        "counter",
+        "Finished jobs older than job_retention_days that this node removed.",
+    );
+    let _ = writeln!(out, "ucsync_retention_removed_jobs_total {removed}");
+
     // CM notify sync: this node's listener and applier, and per CM the
     // last event received (by any node).
     state.runner.notify_stats().render(&mut out);

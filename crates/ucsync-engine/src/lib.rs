@@ -4,7 +4,8 @@
 //! init stages what it reads and applies it in one short final transaction,
 //! an incremental applies its changes and moves the sync point in one. The
 //! runner takes jobs from the database's queue; the scheduler and notify
-//! sync add to it through a [`Queue`] handle. Modules depend on each other
+//! sync add to it through a [`Queue`] handle; retention removes old jobs
+//! once a day. Modules depend on each other
 //! in one direction only (see ARCHITECTURE.md).
 
 pub mod connections;
@@ -16,6 +17,7 @@ pub mod hashing;
 pub mod notify;
 pub mod queue;
 pub mod records;
+pub mod retention;
 mod runner;
 pub mod scheduler;
 mod sync;
@@ -24,6 +26,7 @@ pub use connections::{Connections, ConnectorFactory};
 pub use error::RunnerError;
 pub use events::{Event, Events};
 pub use queue::Queue;
+pub use retention::{Retention, RetentionSettings, RetentionStats};
 pub use runner::{CheckReport, Runner, RunnerSettings};
 pub use scheduler::Scheduler;
 pub use sync::{SYNC_FORMAT, SyncEngine, SyncSettings};

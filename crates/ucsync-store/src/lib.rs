@@ -312,4 +312,27 @@ store! {
         last_fired: Option<DateTime<Utc>>,
         next_due: Option<DateTime<Utc>>,
     ) -> Result<bool>;
+
+    // Retention, and tasks that one node runs for the whole database.
+    /// Claims the turn of the task `name` (the daily retention run…) at
+    /// `now`: if it never ran, or its next run was due by `now`, records
+    /// `next_due` as its next run and answers true — this caller runs it;
+    /// otherwise changes nothing and answers false. Of several nodes calling
+    /// at once, exactly one wins a turn.
+    async fn claim_task(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        next_due: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Removes the finished jobs (succeeded, failed, stopped) that finished
+    /// before `before`, with their log lines, their change records and the
+    /// proposals of refused inits, and the change records of notify sync
+    /// (no job) made before `before` — in transactions of at most `batch`
+    /// jobs or `batch` change records, so that none holds the database for
+    /// long. Each element's newest finished job that ran (what its status
+    /// reads, see [`Store::last_finished_jobs`]) is kept whatever its age;
+    /// a job not finished is never removed. On SQLite the freed pages go
+    /// back to the file system afterwards.
+    async fn remove_finished_jobs(&self, before: DateTime<Utc>, batch: u32) -> Result<Removed>;
 }

@@ -400,3 +400,16 @@ pub struct StoreCounts {
     /// (job type that ran, state, jobs).
     pub jobs: Vec<(SyncType, JobState, u64)>,
 }
+
+/// What one removal of old jobs took away (see
+/// [`crate::Store::remove_finished_jobs`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    /// Finished jobs.
+    pub jobs: u64,
+    /// Their log lines.
+    pub log_lines: u64,
+    /// Change records: those of the removed jobs (applied, or proposed by a
+    /// refused init), and those of notify sync (no job) as old.
+    pub changes: u64,
+}

@@ -1,7 +1,8 @@
 //! The store's rules that are not SQL, for both backends: which job a
 //! request joins, how an object's identity is stored and split for a
 //! parallel load, how search's prefix is matched, how often a token's use
-//! is recorded, and what an interrupted job's log says.
+//! is recorded, what an interrupted job's log says, and which jobs
+//! retention keeps and in which order its transactions run.
 
 use std::future::Future;
 
@@ -111,5 +112,66 @@ pub(crate) fn interrupted_line(
         format!(
             "failed: interrupted (node {owner} stopped renewing its lease, which ended at {lease})"
         )
+    }
+}
+
+/// The jobs retention keeps whatever their age, as SQL both backends run:
+/// each element's newest finished job that ran — what its status reads
+/// (see `last_finished_jobs`), so removing old jobs never changes how an
+/// element stands.
+pub(crate) const KEPT_JOBS_SQL: &str = "SELECT id FROM (SELECT id, row_number() OVER \
+     (PARTITION BY element ORDER BY finished_at DESC, id DESC) AS newest FROM jobs \
+     WHERE state IN ('succeeded', 'failed', 'stopped') AND started_at IS NOT NULL) kept \
+     WHERE newest = 1";
+
+/// The transactions of a retention run, each backend's SQL; the order
+/// they run in is [`retention_run`].
+pub(crate) trait RetentionSteps {
+    /// Up to `batch` finished jobs that finished before `before` and are not
+    /// kept ([`KEPT_JOBS_SQL`]), oldest first.
+    async fn old_jobs(&self, before: DateTime<Utc>, batch: u32) -> Result<Vec<i64>>;
+    /// Removes up to `batch` change records and staged rows of `jobs`;
+    /// answers how many.
+    async fn remove_records(&self, jobs: &[i64], batch: u32) -> Result<u64>;
+    /// Removes `jobs` and their log lines: (jobs, log lines).
+    async fn remove_jobs(&self, jobs: &[i64]) -> Result<(u64, u64)>;
+    /// Removes up to `batch` change records of no job (notify sync's) made
+    /// before `before`; answers how many.
+    async fn remove_jobless_changes(&self, before: DateTime<Utc>, batch: u32) -> Result<u64>;
+}
+
+/// A retention run (see `Store::remove_finished_jobs`), one short
+/// transaction at a time: a batch of old jobs, their records `batch` at a
+/// time, then the jobs with their log lines — so a run cut short leaves no
+/// record without its job — and at last the change records of no job.
+pub(crate) async fn retention_run(
+    steps: &impl RetentionSteps,
+    before: DateTime<Utc>,
+    batch: u32,
+) -> Result<crate::model::Removed> {
+    let batch = batch.max(1);
+    let mut removed = crate::model::Removed::default();
+    loop {
+        let jobs = steps.old_jobs(before, batch).await?;
+        if jobs.is_empty() {
+            break;
+        }
+        loop {
+            let n = steps.remove_records(&jobs, batch).await?;
+            removed.changes += n;
+            if n < u64::from(batch) {
+                break;
+            }
+        }
+        let (j, lines) = steps.remove_jobs(&jobs).await?;
+        removed.jobs += j;
+        removed.log_lines += lines;
+    }
+    loop {
+        let n = steps.remove_jobless_changes(before, batch).await?;
+        removed.changes += n;
+        if n < u64::from(batch) {
+            return Ok(removed);
+        }
     }
 }

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use ucsync_core::{ElementKind, ElementName, SecretKey, SyncType, Trigger};
+use ucsync_core::{ElementKind, ElementName, JobState, SecretKey, SyncType, Trigger};
 use ucsync_emulator::cm::CmEmulator;
 use ucsync_emulator::ipo::IpoEmulator;
 use ucsync_engine::{ConnectorFactory, Runner, RunnerSettings, SyncEngine, SyncSettings};
 use ucsync_schedule::{Clock, SystemClock};
-use ucsync_store::{ElementSettings, Job, NewElement, SqliteStore, Store};
+use ucsync_store::{ElementSettings, Job, NewElement, NewJob, SqliteStore, Store};
 
 use crate::emulators::OWN;
 
@@ -157,6 +157,40 @@ pub async fn add(store: &dyn Store, e: Added<'_>) -> ElementName {
         .await
         .expect("the element added");
     name
+}
+
+/// A job of `element` that ran, logged one line and ended in `state` (a
+/// finished state), made in the store directly: what retention's tests
+/// remove or keep. No runner may be taking jobs from the store meanwhile.
+pub async fn finished_job(store: &dyn Store, element: &str, state: JobState) -> Job {
+    let name = ElementName::parse(element).expect("an element name");
+    let new = NewJob {
+        element: name,
+        requested: SyncType::Incremental,
+        trigger: Trigger::Schedule,
+        requested_by: "test".into(),
+    };
+    let j = store
+        .create_job(&new, SyncType::Incremental, None)
+        .await
+        .expect("the job made");
+    store
+        .set_job_state(j.id, JobState::Running, None)
+        .await
+        .expect("the job running");
+    store
+        .job_log(j.id, "read 3 types")
+        .await
+        .expect("the line logged");
+    store
+        .set_job_state(j.id, state, Some("as the test says"))
+        .await
+        .expect("the job ended");
+    store
+        .job(j.id)
+        .await
+        .expect("the job read")
+        .expect("the job exists")
 }
 
 /// Adds an element to the runner's store and queues its automatic init.

@@ -1,7 +1,7 @@
 //! The service figures of BENCHMARKS.md: `ucsync serve` run as its own
 //! process from the built binary, on SQLite on disk, driven over HTTP.
 //! Run with `cargo bench -p ucsync --bench service` (`-- search`, `-- jobs`,
-//! `-- dispatch` or `-- schedule` for one part; `-- tls`, HTTP against
+//! `-- dispatch`, `-- schedule` or `-- retention` for one part; `-- tls`, HTTP against
 //! HTTPS, runs only when named). The latency parts need
 //! `wrk` (Debian's package).
 
@@ -20,6 +20,7 @@ use ucsync_core::{
     ContentHash, ElementKind, ElementName, Fields, JobState, Object, ObjectId, PlanOp, SecretKey,
     SyncType, Trigger,
 };
+use ucsync_engine::{Retention, RetentionSettings};
 use ucsync_ossi::wellknown::station;
 use ucsync_store::{
     ElementSettings, InitOutcome, Job, JobCounts, NewElement, NewJob, Progress, SqliteStore,
@@ -823,4 +824,55 @@ async fn main() {
     if want("schedule") {
         schedule().await;
     }
+    if want("retention") {
+        retention().await;
+    }
+}
+
+/// Job retention on a year of daily jobs: 100 CMs of 10,000 objects, their
+/// inits and 365 incrementals each, and the retention task's run with the
+/// default 90 days that removes three quarters of them, the inits' change
+/// logs (a million records) with them — what the first start of a version
+/// with retention does to an installation a year old; a day's run after it
+/// removes a hundred jobs.
+async fn retention() {
+    const DAYS: usize = 365;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = SecretKey::generate();
+    fill(dir.path(), &secret, DAYS).await;
+    let db = dir.path().join("ucsync.db");
+    let mb = |p: &Path| std::fs::metadata(p).map_or(0.0, |m| m.len() as f64 / 1e6);
+    let before = mb(&db);
+    let store: Arc<dyn Store> = open(dir.path(), &secret).await;
+    // The jobs finished in the order they were made, a year of days in a
+    // few seconds: the cut-off is when the job three quarters of the way
+    // through finished, as if its day were 90 days ago.
+    let jobs = store.jobs(None, None, 0, 0).await.expect("jobs");
+    let cut = jobs[jobs.len() / 4].finished_at.expect("finished");
+    let clock = Arc::new(ucsync_schedule::ManualClock::new(
+        cut + chrono::Duration::days(90),
+    ));
+    let task = Retention::new(
+        store.clone(),
+        clock,
+        RetentionSettings::default(),
+        Arc::default(),
+    );
+    let t = Instant::now();
+    let removed = task
+        .step()
+        .await
+        .expect("retention")
+        .expect("the day's run");
+    let took = t.elapsed().as_secs_f64();
+    let left = store.jobs(None, None, 0, 0).await.expect("jobs").len();
+    drop((task, store));
+    println!(
+        "retention: {} of {} jobs removed ({} change records) in {took:.1} s (target < 10 s: {}), {left} left; the database {before:.0} MB before, {:.0} MB after",
+        removed.jobs,
+        jobs.len(),
+        removed.changes,
+        if took < 10.0 { "met" } else { "MISSED" },
+        mb(&db)
+    );
 }

@@ -89,6 +89,8 @@ async fn metrics_count_jobs_objects_and_sync_age() {
         "ucsync_objects{element=\"cm1\",type=\"station\"} ",
         "ucsync_elements 1",
         "ucsync_last_successful_sync_age_seconds{element=\"cm1\"} ",
+        "# TYPE ucsync_retention_removed_jobs_total counter",
+        "ucsync_retention_runs_total 0",
     ] {
         assert!(text.contains(line), "{line:?} missing from:\n{text}");
     }

@@ -26,6 +26,7 @@ use crate::connections::{Connections, ConnectorFactory};
 use crate::events::{Event, Events};
 use crate::notify::{self, NotifyStats};
 use crate::queue::Queue;
+use crate::retention::RetentionStats;
 use crate::sync::SyncEngine;
 pub use admin::CheckReport;
 
@@ -76,6 +77,7 @@ struct Inner {
     /// A job of this node ended.
     finished: Notify,
     notify: Arc<NotifyStats>,
+    retention: Arc<RetentionStats>,
     shutdown: CancellationToken,
     /// The dispatcher, the lease keeper, the stop watcher and every job.
     tasks: TaskTracker,
@@ -133,6 +135,7 @@ impl Runner {
                 running: SyncMutex::new(HashMap::new()),
                 finished: Notify::new(),
                 notify: Arc::default(),
+                retention: Arc::default(),
                 shutdown,
                 tasks: TaskTracker::new(),
                 stopped: OnceCell::new(),
@@ -255,6 +258,12 @@ impl Runner {
     /// The counters of notify sync on this node.
     pub fn notify_stats(&self) -> &Arc<NotifyStats> {
         &self.inner.notify
+    }
+
+    /// What job retention removed on this node (the service gives them to
+    /// its [`crate::Retention`]).
+    pub fn retention_stats(&self) -> &Arc<RetentionStats> {
+        &self.inner.retention
     }
 
     /// Closes the connection kept for an element (removed, or its settings changed).

@@ -3,6 +3,7 @@
 
 mod ipo;
 mod messaging;
+mod retention;
 mod runner;
 mod scheduler;
 mod slapd;

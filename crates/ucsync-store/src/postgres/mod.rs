@@ -12,6 +12,7 @@ mod elements;
 mod jobs;
 mod nodes;
 mod objects;
+mod retention;
 mod schedules;
 mod search;
 mod tokens;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/002_notify.sql"),
     include_str!("../../migrations/postgres/003_nodes.sql"),
     include_str!("../../migrations/postgres/004_init_pool.sql"),
+    include_str!("../../migrations/postgres/005_retention.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus

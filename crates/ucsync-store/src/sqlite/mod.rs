@@ -7,6 +7,7 @@ mod elements;
 mod jobs;
 mod nodes;
 mod objects;
+mod retention;
 mod schedules;
 mod search;
 mod tokens;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/006_search_listing.sql"),
     include_str!("../../migrations/sqlite/007_nodes.sql"),
     include_str!("../../migrations/sqlite/008_init_pool.sql"),
+    include_str!("../../migrations/sqlite/009_retention.sql"),
 ];
 const READERS: usize = 4;
 
@@ -176,6 +178,7 @@ impl SqliteStore {
             // overtaken by another connection to the same file between the
             // read and the write: take the write lock when they begin.
             c.set_transaction_behavior(TransactionBehavior::Immediate);
+            retention::incremental_auto_vacuum(&c)?;
             migrate(&mut c)?;
             Ok(c)
         })

@@ -392,3 +392,58 @@ async fn an_older_ucsync_refuses_a_newer_schema() {
     drop(c);
     assert_eq!(store(&dir).await.elements().await.unwrap().len(), 1);
 }
+
+/// The file gives the space of removed jobs back: a database made before
+/// retention is switched once to give free pages back on request
+/// (`auto_vacuum = INCREMENTAL`, a new one is made so), and a retention
+/// run leaves no free page behind.
+#[tokio::test]
+async fn removed_jobs_give_their_space_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ucsync.db");
+    let pragma = |c: &rusqlite::Connection, name: &str| -> i64 {
+        c.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(include_str!("../../migrations/sqlite/001_initial.sql"))
+            .unwrap();
+        c.execute_batch("PRAGMA user_version = 1").unwrap();
+        assert_eq!(pragma(&c, "auto_vacuum"), 0, "no auto-vacuum before");
+    }
+    let s = store(&dir).await;
+    s.add_element(new_cm("cm1")).await.unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(pragma(&c, "auto_vacuum"), 2, "incremental");
+    // A few megabytes of old jobs and their logs, written at once.
+    let tx = c.unchecked_transaction().unwrap();
+    let line = "x".repeat(1000);
+    for id in 1..=300i64 {
+        tx.execute(
+            "INSERT INTO jobs (id, element, requested, type, trigger, requested_by, state, created_at, started_at, finished_at) \
+             VALUES (?1, 'cm1', 'incremental', 'incremental', 'schedule', 'scheduler', 'succeeded', \
+             '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:01.000Z')",
+            [id],
+        )
+        .unwrap();
+        for seq in 1..=10 {
+            tx.execute(
+                "INSERT INTO job_log (job_id, seq, at, line) VALUES (?1, ?2, '2026-01-01T00:00:00.000Z', ?3)",
+                rusqlite::params![id, seq, line],
+            )
+            .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    let full = pragma(&c, "page_count");
+    let removed = s.remove_finished_jobs(at(0), 50).await.unwrap();
+    assert_eq!(
+        (removed.jobs, removed.log_lines),
+        (299, 2990),
+        "the newest is kept"
+    );
+    assert_eq!(pragma(&c, "freelist_count"), 0);
+    let after = pragma(&c, "page_count");
+    assert!(after * 4 < full, "{full} pages before, {after} after");
+}

@@ -1,6 +1,7 @@
 //! `ucsync serve`: the System Manager service — the store, the job runner,
-//! the scheduler and the REST API, started from layered settings and
-//! stopped cleanly (running jobs end at a safe point, marked stopped).
+//! the scheduler, job retention and the REST API, started from layered
+//! settings and stopped cleanly (running jobs end at a safe point, marked
+//! stopped).
 
 pub mod datadir;
 pub mod https;
@@ -20,7 +21,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use ucsync_core::{Role, SecretKey, Thresholds};
 use ucsync_engine::connectors::{self, ConnectorOptions};
-use ucsync_engine::{Runner, RunnerSettings, Scheduler, SyncEngine, SyncSettings};
+use ucsync_engine::{
+    Retention, RetentionSettings, Runner, RunnerSettings, Scheduler, SyncEngine, SyncSettings,
+};
 use ucsync_store::{PgStore, SqliteStore, Store};
 
 pub use settings::{ServeArgs, Settings};
@@ -113,7 +116,7 @@ pub struct Service {
     pub https: Option<Https>,
     pub runner: Runner,
     shutdown: CancellationToken,
-    /// The runner, the scheduler and notify sync.
+    /// The runner, the scheduler, job retention and notify sync.
     engine_tasks: TaskTracker,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Held while the service runs: one service per data directory.
@@ -316,6 +319,16 @@ impl Service {
             runner.queue().clone(),
             runner.engine().clock().clone(),
             zone,
+        )
+        .start(shutdown.child_token(), &engine_tasks);
+        Retention::new(
+            store.clone(),
+            runner.engine().clock().clone(),
+            RetentionSettings {
+                days: settings.job_retention_days,
+                ..RetentionSettings::default()
+            },
+            runner.retention_stats().clone(),
         )
         .start(shutdown.child_token(), &engine_tasks);
         let mut tasks = syslog.tasks;

@@ -107,6 +107,11 @@ pub struct Settings {
     /// fails its jobs as interrupted this long after its last renewal.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub job_lease_seconds: u64,
+    /// Finished jobs (succeeded, failed, stopped) are removed with their log
+    /// and change records this many days after they finished, once a day by
+    /// one node; each element's newest finished job stays. 0 keeps them all.
+    #[arg(long, value_name = "DAYS", default_value_t = 90)]
+    pub job_retention_days: u32,
     /// Connect to elements (and take notify-sync messages) only in these
     /// networks: CIDR blocks separated by commas, e.g.
     /// 10.20.0.0/16,2001:db8::/32 [default: no limit].
@@ -301,6 +306,9 @@ impl Settings {
         }
         if !(3..=3600).contains(&self.job_lease_seconds) {
             bail!("job_lease_seconds must be between 3 and 3600");
+        }
+        if self.job_retention_days > 36_500 {
+            bail!("job_retention_days must be at most 36500 (0 keeps every job)");
         }
         if !(0.0..=100.0).contains(&self.delete_threshold_percent) {
             bail!("delete_threshold_percent must be between 0 and 100");
@@ -540,6 +548,8 @@ mod tests {
             ("database_url = \"mysql://x\"", "database_url"),
             ("element_networks = [\"127.0.0.0/33\"]", "127.0.0.0/33"),
             ("http_tls_cert = \"api.pem\"", "http_tls_key"),
+            ("job_retention_days = 100000", "job_retention_days"),
+            ("job_retention_days = -1", "job_retention_days"),
         ] {
             std::fs::write(&file, text).unwrap();
             let flags = ServeArgs::new(Some(file.clone()));

@@ -18,6 +18,7 @@ mod elements;
 mod jobs;
 mod nodes;
 mod objects;
+mod retention;
 mod schedules;
 mod search;
 
@@ -25,6 +26,7 @@ pub(crate) use elements::*;
 pub(crate) use jobs::*;
 pub(crate) use nodes::*;
 pub(crate) use objects::*;
+pub(crate) use retention::*;
 pub(crate) use schedules::*;
 pub(crate) use search::*;
 
@@ -81,6 +83,8 @@ macro_rules! contract_tests {
             counts_objects_and_jobs,
             object_counts_by_type_of_one_element,
             notify_applies_changes_without_a_job_and_records_its_rows,
+            old_finished_jobs_are_removed_with_their_records,
+            a_task_turn_is_claimed_once,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {
