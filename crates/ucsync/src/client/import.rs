@@ -104,6 +104,17 @@ fn cell_value(field: &str, cell: &str) -> Option<Value> {
     })
 }
 
+/// The line, from 1, of the record that starts at `byte` — past the blank
+/// lines before it, which the CSV reader's own count leaves out.
+fn line_at(text: &str, byte: u64) -> u64 {
+    let bytes = text.as_bytes();
+    let mut end = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
+    while end < bytes.len() && matches!(bytes[end], b'\n' | b'\r') {
+        end += 1;
+    }
+    bytes[..end].iter().filter(|b| **b == b'\n').count() as u64 + 1
+}
+
 /// The rows of a CSV file. A header naming no known column, or a line
 /// that is not CSV, is bad input, said with its line.
 pub(crate) fn read_csv(text: &str) -> Result<Vec<FileRow>, Exit> {
@@ -134,12 +145,12 @@ pub(crate) fn read_csv(text: &str) -> Result<Vec<FileRow>, Exit> {
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
+            let line = e.position().map_or(0, |p| line_at(text, p.byte()));
             bad_input(anyhow!(
                 "line {line}: not a CSV row of the header's columns ({e})"
             ))
         })?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| line_at(text, p.byte()));
         if record.iter().all(str::is_empty) {
             continue;
         }
