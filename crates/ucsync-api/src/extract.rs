@@ -76,6 +76,21 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     Ok(value)
 }
 
+/// A JSON object already read — one row of a list — as `T`, its faults
+/// named as a body's are (the field relative to the row).
+pub(crate) fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidBody,
+            "the row is not a JSON object",
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        json_error(path, e.into_inner())
+    })
+}
+
 fn json_error(path: String, e: serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     match e.classify() {

@@ -228,6 +228,7 @@ fn secured() -> OpenApiRouter<ApiState> {
         .nest(
             "/api/v1",
             routes::elements::router()
+                .merge(routes::import::router())
                 .merge(routes::jobs::router())
                 .merge(routes::schedules::router())
                 .merge(routes::objects::router())

@@ -103,9 +103,19 @@ store! {
         async fn changes(&self, job: JobId) -> Result<Vec<ChangeRecord>> {
             Ok(self.changes_page(job, 0, u64::MAX).await?.0)
         }
+        /// Adds one element ([`Store::add_elements`] of one).
+        async fn add_element(&self, e: NewElement) -> Result<Element> {
+            let name = e.name.to_string();
+            self.add_elements(vec![e])
+                .await?
+                .pop()
+                .ok_or(StoreError::NoElement(name))
+        }
     }
     // Elements.
-    async fn add_element(&self, e: NewElement) -> Result<Element>;
+    /// Adds every element or none, in one transaction: a name that exists,
+    /// or that comes twice, refuses them all (`StoreError::Exists`).
+    async fn add_elements(&self, elements: Vec<NewElement>) -> Result<Vec<Element>>;
     async fn element(&self, name: &str) -> Result<Option<Element>>;
     async fn elements(&self) -> Result<Vec<Element>>;
     /// The element's password, decrypted, for the one place that logs in.

@@ -77,6 +77,7 @@ error_codes! {
     InvalidBody = "invalid-body", 400, "the body is JSON of the wrong shape (not an object, say).";
     InvalidQuery = "invalid-query", 400, "a query parameter is bad; `field` names it.";
     InvalidPath = "invalid-path", 400, "a path parameter is bad (a job id that is not a number, say).";
+    InvalidRows = "invalid-rows", 400, "rows of an import are bad: the answer's `rows` names each, with its code and field; nothing was added.";
     HostNotAllowed = "host-not-allowed", 400, "the element's host (`field` names which) is, or resolves to, an address outside the element networks; nothing was sent to it.";
     UnknownObjectType = "unknown-object-type", 404, "the element does not know the object type the path names.";
     MissingToken = "missing-token", 401, "no bearer token was sent.";

@@ -14,6 +14,7 @@
 mod catalog;
 mod elements;
 mod error;
+mod import;
 mod jobs;
 mod nodes;
 mod objects;
@@ -25,6 +26,7 @@ mod tokens;
 pub use self::catalog::*;
 pub use self::elements::*;
 pub use self::error::*;
+pub use self::import::*;
 pub use self::jobs::*;
 pub use self::nodes::*;
 pub use self::objects::*;

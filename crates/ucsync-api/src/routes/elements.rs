@@ -45,11 +45,17 @@ async fn view(store: &dyn Store, e: &ucsync_store::Element) -> Result<ElementVie
 /// A `cm` setting must name an existing CM element.
 async fn check_cm(store: &dyn Store, cm: Option<&str>) -> Result<(), ApiError> {
     let Some(cm) = cm else { return Ok(()) };
-    match store.element(cm).await? {
-        Some(e) if e.kind == ElementKind::Cm => Ok(()),
-        Some(e) => Err(FieldError::new(
+    cm_is_a_cm(cm, store.element(cm).await?.map(|e| e.kind))
+}
+
+/// A `cm` setting names a CM: `found` is the kind of the element of that
+/// name, if there is one.
+pub(super) fn cm_is_a_cm(cm: &str, found: Option<ElementKind>) -> Result<(), ApiError> {
+    match found {
+        Some(ElementKind::Cm) => Ok(()),
+        Some(kind) => Err(FieldError::new(
             "cm",
-            format!("cm names '{cm}', which is a {} element, not a cm", e.kind),
+            format!("cm names '{cm}', which is a {kind} element, not a cm"),
         )
         .into()),
         None => Err(FieldError::new(
@@ -77,20 +83,24 @@ async fn check_address(
     });
     match other {
         None => Ok(()),
-        Some(o) => Err(ApiError::new(
-            ErrorCode::SameAddress,
-            format!(
-                "{kind} element '{}' is already at {host}:{port}: one element per address; change the host or port, or use '{}'",
-                o.name, o.name
-            ),
-        )
-        .with_field("host")),
+        Some(o) => Err(same_address(kind, host, port, o.name.as_str())),
     }
+}
+
+/// The refusal of a second element of `kind` at `host:port`, where `other` is.
+pub(super) fn same_address(kind: ElementKind, host: &str, port: u16, other: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::SameAddress,
+        format!(
+            "{kind} element '{other}' is already at {host}:{port}: one element per address; change the host or port, or use '{other}'"
+        ),
+    )
+    .with_field("host")
 }
 
 /// A host given as an address must be inside the element networks; a name
 /// is checked each time ucsync connects (`ucsync_connect::net`).
-fn check_networks(
+pub(super) fn check_networks(
     s: &ApiState,
     host: Option<&str>,
     alternate_host: Option<&str>,
@@ -148,20 +158,7 @@ async fn add_element(
     let name = new.name.clone();
     let kind = new.kind;
     let e = store.add_element(new).await?;
-    tracing::info!(element = %name, %kind, by = %caller.name, "element added");
-    s.runner.publish(Event::Element {
-        name: name.to_string(),
-        change: "added".into(),
-    });
-    let job = if matches!(kind, ElementKind::Cm | ElementKind::IpOffice) {
-        let r = s
-            .runner
-            .request(&name, SyncType::Init, Trigger::ElementAdded, &caller.name)
-            .await?;
-        Some(JobView::from(r.job))
-    } else {
-        None
-    };
+    let job = added(&s, &caller, &name, kind).await?;
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/elements/{name}")) {
         headers.insert(header::LOCATION, v);
@@ -174,6 +171,30 @@ async fn add_element(
             job,
         }),
     ))
+}
+
+/// What follows an element added: the log line, the event, and for a
+/// `cm` or `ip-office` element its initializing sync, queued (it runs with
+/// a place in the init pool).
+pub(super) async fn added(
+    s: &ApiState,
+    caller: &Caller,
+    name: &ucsync_core::ElementName,
+    kind: ElementKind,
+) -> Result<Option<JobView>, ApiError> {
+    tracing::info!(element = %name, %kind, by = %caller.name, "element added");
+    s.runner.publish(Event::Element {
+        name: name.to_string(),
+        change: "added".into(),
+    });
+    if !matches!(kind, ElementKind::Cm | ElementKind::IpOffice) {
+        return Ok(None);
+    }
+    let r = s
+        .runner
+        .request(name, SyncType::Init, Trigger::ElementAdded, &caller.name)
+        .await?;
+    Ok(Some(JobView::from(r.job)))
 }
 
 /// One element with its sync status.

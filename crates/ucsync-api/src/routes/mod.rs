@@ -3,6 +3,7 @@
 
 pub(crate) mod catalog;
 pub(crate) mod elements;
+pub(crate) mod import;
 pub(crate) mod jobs;
 pub(crate) mod nodes;
 pub(crate) mod objects;

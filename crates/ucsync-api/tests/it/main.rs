@@ -5,6 +5,7 @@
 mod auth;
 mod elements;
 mod identity;
+mod import;
 mod jobs;
 mod keys;
 mod objects;

@@ -207,6 +207,15 @@ fn sample(method: &Method, path: &str, ids: &Ids) -> (String, Option<Value>, u16
             204,
         ),
         ("GET", "/api/v1/events") => (vec![], None, 200),
+        ("POST", "/api/v1/import") => (
+            vec![],
+            Some(json!({"elements": [
+                {"name": "mm3", "kind": "messaging", "host": "127.0.0.21", "port": 636,
+                 "login": "admin", "password": "pw", "cm": "cm1"},
+                {"name": "cm3", "kind": "cm", "host": "127.0.0.21", "port": 5022,
+                 "login": "ucsync", "password": "pw"}]})),
+            201,
+        ),
         ("GET", "/api/v1/jobs") => (vec![], None, 200),
         ("GET", "/api/v1/jobs/{id}") => (vec![("id", ids.job.to_string())], None, 200),
         ("GET", "/api/v1/jobs/{id}/changes") => (vec![("id", ids.job.to_string())], None, 200),
@@ -363,6 +372,18 @@ async fn documented_errors_validate_too() {
             None,
         ),
         (Method::GET, "/api/v1/search", "/api/v1/search", None),
+        (
+            Method::POST,
+            "/api/v1/import",
+            "/api/v1/import",
+            Some(json!({"elements": [{"name": "x"}], "dry_run": true})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/import",
+            "/api/v1/import",
+            Some(json!({"elements": []})),
+        ),
     ];
     for (method, path, url, body) in cases {
         let a = app.call(method.clone(), url, body.as_ref()).await;

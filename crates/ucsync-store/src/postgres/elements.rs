@@ -1,4 +1,4 @@
-//! Elements on PostgreSQL: added with their sync state in one statement,
+//! Elements on PostgreSQL: added with their sync state in one statement each,
 //! changed in place, removed after their commits and change batches.
 
 use deadpool_postgres::GenericClient;
@@ -22,36 +22,51 @@ pub(super) async fn load_element(c: &impl GenericClient, name: &str) -> Result<O
 }
 
 impl PgStore {
-    pub(crate) async fn add_element(&self, e: NewElement) -> Result<Element> {
+    /// Every element or none: one transaction, refused at the first name
+    /// that exists (in the database or earlier in the list).
+    pub(crate) async fn add_elements(&self, elements: Vec<NewElement>) -> Result<Vec<Element>> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;
-        let inserted = tx
-            .execute(
+        let insert = tx
+            .prepare_cached(
                 "WITH e AS ( \
                    INSERT INTO elements (name, kind, host, alternate_host, port, login, password_enc, settings, created_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) RETURNING id) \
                  INSERT INTO sync_state (element_id) SELECT id FROM e",
-                &[
-                    &e.name.as_str(),
-                    &e.kind.as_str(),
-                    &e.host,
-                    &e.alternate_host,
-                    &i32::from(e.port),
-                    &e.login,
-                    &self.secret.encrypt(&e.password),
-                    &Json(&e.settings),
-                ],
             )
-            .await;
-        match inserted {
-            Err(err) if is_unique_violation(&err, "elements_name_key") => {
-                return Err(StoreError::Exists(e.name.to_string()));
-            }
-            r => r.map_err(db)?,
-        };
-        let out = load_element(&tx, e.name.as_str())
-            .await?
-            .ok_or_else(|| StoreError::NoElement(e.name.to_string()))?;
+            .await
+            .map_err(db)?;
+        for e in &elements {
+            let inserted = tx
+                .execute(
+                    &insert,
+                    &[
+                        &e.name.as_str(),
+                        &e.kind.as_str(),
+                        &e.host,
+                        &e.alternate_host,
+                        &i32::from(e.port),
+                        &e.login,
+                        &self.secret.encrypt(&e.password),
+                        &Json(&e.settings),
+                    ],
+                )
+                .await;
+            match inserted {
+                Err(err) if is_unique_violation(&err, "elements_name_key") => {
+                    return Err(StoreError::Exists(e.name.to_string()));
+                }
+                r => r.map_err(db)?,
+            };
+        }
+        let mut out = Vec::with_capacity(elements.len());
+        for e in &elements {
+            out.push(
+                load_element(&tx, e.name.as_str())
+                    .await?
+                    .ok_or_else(|| StoreError::NoElement(e.name.to_string()))?,
+            );
+        }
         tx.commit().await.map_err(db)?;
         Ok(out)
     }

@@ -14,37 +14,57 @@ pub(super) fn load_element(c: &Connection, name: &str) -> Result<Option<Element>
 }
 
 impl SqliteStore {
-    pub(crate) async fn add_element(&self, e: NewElement) -> Result<Element> {
-        let name = e.name.to_string();
+    /// Every element or none: one transaction, refused at the first name
+    /// that exists (in the database or earlier in the list).
+    pub(crate) async fn add_elements(&self, elements: Vec<NewElement>) -> Result<Vec<Element>> {
         self.write(move |c, secret| {
             let tx = c.transaction().map_err(db)?;
-            let exists: bool = value(&tx, "SELECT EXISTS(SELECT 1 FROM elements WHERE name = ?1)", [e.name.as_str()])?;
-            if exists {
-                return Err(StoreError::Exists(e.name.to_string()));
+            let mut added = Vec::with_capacity(elements.len());
+            {
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO elements (name, kind, host, alternate_host, port, login, password_enc, settings, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )
+                    .map_err(db)?;
+                let mut state = tx
+                    .prepare_cached("INSERT INTO sync_state (element_id) VALUES (last_insert_rowid())")
+                    .map_err(db)?;
+                let created = now();
+                for e in &elements {
+                    let found: bool = value(
+                        &tx,
+                        "SELECT EXISTS(SELECT 1 FROM elements WHERE name = ?1)",
+                        [e.name.as_str()],
+                    )?;
+                    if found {
+                        return Err(StoreError::Exists(e.name.to_string()));
+                    }
+                    insert
+                        .execute(params![
+                            e.name.as_str(),
+                            e.kind.as_str(),
+                            e.host,
+                            e.alternate_host,
+                            e.port as i64,
+                            e.login,
+                            secret.encrypt(&e.password),
+                            rows::json_text(&e.settings),
+                            created
+                        ])
+                        .map_err(db)?;
+                    state.execute([]).map_err(db)?;
+                }
             }
-            tx.execute(
-                "INSERT INTO elements (name, kind, host, alternate_host, port, login, password_enc, settings, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    e.name.as_str(),
-                    e.kind.as_str(),
-                    e.host,
-                    e.alternate_host,
-                    e.port as i64,
-                    e.login,
-                    secret.encrypt(&e.password),
-                    rows::json_text(&e.settings),
-                    now()
-                ],
-            )
-            .map_err(db)?;
-            tx.execute("INSERT INTO sync_state (element_id) VALUES (last_insert_rowid())", []).map_err(db)?;
+            for e in &elements {
+                added.push(
+                    load_element(&tx, e.name.as_str())?
+                        .ok_or_else(|| StoreError::NoElement(e.name.to_string()))?,
+                );
+            }
             tx.commit().map_err(db)?;
-            Ok(())
+            Ok(added)
         })
-        .await?;
-        self.element(&name)
-            .await?
-            .ok_or(StoreError::NoElement(name))
+        .await
     }
 
     pub(crate) async fn element(&self, name: &str) -> Result<Option<Element>> {

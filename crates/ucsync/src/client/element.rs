@@ -1,6 +1,7 @@
-//! `ucsync element add|list|show|edit|remove|check`: the elements the
-//! service keeps in sync. Passwords go to the API only; they are never
-//! printed or logged.
+//! `ucsync element add|list|show|edit|remove|check|import|export`: the
+//! elements the service keeps in sync (`import` and `export` are in
+//! `import.rs`). Passwords go to the API only; they are never printed or
+//! logged.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -12,6 +13,7 @@ use ucsync_api::model::{
 };
 use ucsync_core::ElementKind;
 
+use super::import::{ExportArgs, ImportArgs};
 use super::render::{self, count, opt, opt_time};
 use super::{
     ApiClient, ListOutputArg, Output, OutputArg, PageArgs, confirm, print, print_json,
@@ -54,6 +56,35 @@ pub(crate) enum ElementCmd {
         #[command(flatten)]
         output: OutputArg,
     },
+    /// Add many elements from a CSV or JSON-lines file: all of them, or none.
+    ///
+    /// CSV: a header line naming the columns, then an element per line.
+    /// JSON lines: an object per line, the columns as its fields. The
+    /// columns are the settings of `element add`: name, kind, host, port,
+    /// login, password, alternate_host, notify_sync, own_logins (separated
+    /// by spaces), host_key, tls, ca_file, cm; name, kind, host and login are
+    /// needed, an empty cell leaves a setting out, and a row without a port
+    /// takes its kind's. The service checks every row as `element add` is
+    /// checked, and against the elements there and the rows before it; with
+    /// one bad row nothing is added, and each bad row is shown with its line
+    /// and field (exit status 2). Each CM and IP Office added gets its
+    /// initializing sync queued.
+    ///
+    /// Rows without a password take UCSYNC_ELEMENT_PASSWORD, else the
+    /// password is asked on the terminal once per login — after every row
+    /// has been checked. At most 10,000 rows, within the service's request
+    /// size limit (1 MiB).
+    ///
+    /// Example (elements.csv):
+    ///
+    ///   name,kind,host,login,tls,cm
+    ///   cm-east,cm,10.20.0.5,ucsync,,
+    ///   mm-east,cm-messaging,10.20.0.9,cn=ucsync,true,cm-east
+    #[command(verbatim_doc_comment)]
+    Import(ImportArgs),
+    /// Write every element as CSV or JSON lines, without passwords: the
+    /// form `element import` reads.
+    Export(ExportArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -186,7 +217,7 @@ fn parse_kind(s: &str) -> Result<ElementKind, String> {
 /// The port when none is given: SAT over SSH for a CM, the configuration
 /// service's port for an IP Office (50804, or 50805 with TLS), LDAP's for a
 /// messaging system (389, or 636 for LDAPS).
-fn default_port(kind: ElementKind, tls: bool) -> u16 {
+pub(super) fn default_port(kind: ElementKind, tls: bool) -> u16 {
     match (kind, tls) {
         (ElementKind::Cm, _) => 5022,
         (ElementKind::IpOffice, false) => 50804,
@@ -307,6 +338,8 @@ fn password(from_stdin: bool, login: &str, element: &str) -> Result<String, Exit
 pub(super) async fn run(client: &ApiClient, cmd: ElementCmd) -> Result<(), Exit> {
     match cmd {
         ElementCmd::Add(args) => add(client, args).await,
+        ElementCmd::Import(args) => super::import::import(client, args).await,
+        ElementCmd::Export(args) => super::import::export(client, args).await,
         ElementCmd::List { page, output } => {
             let v = client.get_value(&["elements"], &page.query()).await?;
             print_listing(client, v, output.output, list_table)

@@ -4,6 +4,7 @@
 
 mod catalog;
 mod element;
+mod import;
 mod job;
 mod node;
 mod render;
@@ -364,6 +365,21 @@ impl ApiClient {
         query: &[(&str, String)],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<serde_json::Value, Exit> {
+        self.call_keeping(method, segments, query, body, None)
+            .await
+            .map(|(_, v)| v)
+    }
+
+    /// One call whose error answer of status `keep` is read as an answer,
+    /// not turned into an error: an import's report of its bad rows.
+    pub(crate) async fn call_keeping(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<&(impl Serialize + ?Sized)>,
+        keep: Option<StatusCode>,
+    ) -> Result<(StatusCode, serde_json::Value), Exit> {
         let mut req = self
             .http
             .request(method, self.url(segments))
@@ -378,18 +394,24 @@ impl ApiClient {
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
         if !status.is_success() {
-            return Err(self.api_error(status, &bytes));
+            let kept = keep == Some(status)
+                && serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .is_ok_and(|v| v.get("rows").is_some());
+            if !kept {
+                return Err(self.api_error(status, &bytes));
+            }
         }
         if bytes.is_empty() {
-            return Ok(serde_json::Value::Null);
+            return Ok((status, serde_json::Value::Null));
         }
-        serde_json::from_slice(&bytes).map_err(|e| Exit {
+        let v = serde_json::from_slice(&bytes).map_err(|e| Exit {
             code: FAILED,
             error: anyhow!(
                 "the service at {} answered with JSON this client does not understand ({e})",
                 self.server
             ),
-        })
+        })?;
+        Ok((status, v))
     }
 
     pub(crate) async fn get_value(

@@ -6,6 +6,7 @@ mod cluster;
 mod e2e;
 mod http_limits;
 mod https;
+mod import;
 mod ipo;
 mod loopback;
 mod metrics;

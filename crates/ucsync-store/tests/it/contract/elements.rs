@@ -37,6 +37,31 @@ pub(crate) async fn elements_added_listed_and_removed_with_their_data(s: &dyn St
     assert_eq!(s.elements().await.unwrap().len(), 1);
 }
 
+async fn names(s: &dyn Store) -> Vec<String> {
+    let all = s.elements().await.unwrap();
+    all.into_iter().map(|e| e.name.to_string()).collect()
+}
+
+pub(crate) async fn elements_added_together_or_not_at_all(s: &dyn Store) {
+    s.add_element(new_cm("cm1")).await.unwrap();
+    // A name that exists, then one given twice: nothing is added.
+    for batch in [["cm2", "cm1", "cm3"], ["cm2", "cm3", "cm2"]] {
+        let got = s
+            .add_elements(batch.iter().map(|n| new_cm(n)).collect())
+            .await;
+        assert!(matches!(got, Err(StoreError::Exists(_))), "{got:?}");
+        assert_eq!(names(s).await, ["cm1"]);
+    }
+    let added = s
+        .add_elements(vec![new_cm("cm3"), new_cm("cm2")])
+        .await
+        .unwrap();
+    let added: Vec<&str> = added.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(added, ["cm3", "cm2"]);
+    assert_eq!(names(s).await, ["cm1", "cm2", "cm3"]);
+    assert_eq!(s.element_password("cm3").await.unwrap(), "S3cret-pass");
+}
+
 pub(crate) async fn update_element_changes_settings_and_reencrypts_the_password(s: &dyn Store) {
     let e = s.add_element(new_cm("cm1")).await.unwrap();
     let unchanged = s

@@ -57,6 +57,7 @@ macro_rules! contract_tests {
     ($fresh:path) => {
         $crate::contract::contract_tests!(@each $fresh;
             elements_added_listed_and_removed_with_their_data,
+            elements_added_together_or_not_at_all,
             update_element_changes_settings_and_reencrypts_the_password,
             init_commits_in_one_step_and_refused_inits_keep_their_proposal,
             stored_index_is_whole_and_found_by_digest,
