@@ -89,12 +89,16 @@ pub(crate) fn spawn_recorder(state: &ApiState) {
         return;
     }
     let metrics = state.metrics.clone();
+    let node = state.runner.node().to_string();
     // Holds the receiver only, so the task ends with the runner.
     let mut rx = state.runner.subscribe();
     tokio::spawn(async move {
         loop {
             match rx.recv().await {
-                Ok(Event::Job { job }) => metrics.observe(&job),
+                // The jobs of this node: the others time theirs.
+                Ok(Event::Job { job }) if job.node.as_deref() == Some(node.as_str()) => {
+                    metrics.observe(&job)
+                }
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return,
             }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use ucsync_schedule::{Clock, SystemClock};
 
 use crate::error::RunnerError;
+use crate::events::{Event, Events};
 use crate::hashing::{HashedEvent, spawn_hasher};
 use ucsync_connect::{ChangeItem, ConnectError, Connector, ReadEvent, WriteOp};
 use ucsync_core::{
@@ -75,6 +76,8 @@ pub struct SyncEngine {
     inits_peak: Arc<AtomicUsize>,
     /// The engine's "now": the runner's, the notify applier's and this one's.
     clock: Arc<dyn Clock>,
+    /// Where a running job's progress is told, if anywhere.
+    events: Option<Events>,
 }
 
 /// The stored form of an object: secret fields encrypted.
@@ -130,7 +133,30 @@ impl SyncEngine {
             inits_now: Arc::new(AtomicUsize::new(0)),
             inits_peak: Arc::new(AtomicUsize::new(0)),
             clock: Arc::new(SystemClock),
+            events: None,
         }
+    }
+
+    /// Tells a running job's progress on `events` as it is stored.
+    pub fn with_events(mut self, events: Events) -> SyncEngine {
+        self.events = Some(events);
+        self
+    }
+
+    /// Stores the job's progress and counts so far, and tells them.
+    async fn report(&self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        self.store
+            .set_job_progress(ctx.job.id, &ctx.progress, &ctx.counts)
+            .await?;
+        if let Some(events) = &self.events {
+            events.publish(Event::Progress {
+                job: ctx.job.id,
+                element: ctx.job.element.clone(),
+                progress: Box::new(ctx.progress.clone()),
+                counts: ctx.counts,
+            });
+        }
+        Ok(())
     }
 
     /// Takes "now" from `clock` instead of the system's (a test's clock).
@@ -482,9 +508,7 @@ impl SyncEngine {
                 }
                 if objects && last_report.elapsed() > Duration::from_millis(250) {
                     last_report = Instant::now();
-                    self.store
-                        .set_job_progress(ctx.job.id, &ctx.progress, &ctx.counts)
-                        .await?;
+                    self.report(ctx).await?;
                 }
             }
             if !batch.is_empty() {

@@ -45,6 +45,30 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The longest message [`Store::announce`] takes (PostgreSQL's limit for a
+/// NOTIFY payload is 8,000 bytes).
+pub const MAX_ANNOUNCEMENT: usize = 7_900;
+
+/// Announcements as they come (see [`Store::listen`]); holds what keeps them
+/// coming (a connection), so dropping it stops listening.
+pub struct Announcements {
+    rx: tokio::sync::mpsc::Receiver<String>,
+    _keep: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for Announcements {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Announcements").finish_non_exhaustive()
+    }
+}
+
+impl Announcements {
+    /// The next announcement; `None` once listening ended.
+    pub async fn recv(&mut self) -> Option<String> {
+        self.rx.recv().await
+    }
+}
+
 /// The refusal of a database whose schema a newer ucsync has migrated: this
 /// one would misread its rows. During a rolling upgrade the newer node
 /// migrates (under the migration lock); the older ones must be upgraded,
@@ -175,15 +199,24 @@ store! {
         changes: Vec<Change>,
         sync_point: Option<&str>,
     ) -> Result<JobCounts>;
+    /// How many times the element's objects were written: each commit of a
+    /// sync or batch of notify sync counts one. Read before reading the
+    /// element, it tells a later write whether another came in between.
+    async fn object_revision(&self, element: ElementId) -> Result<u64>;
     /// Notify sync: applies the changes an element's events called for, as
     /// change-log entries of no job, and records the history rows they stand
-    /// for (`row_keys`, each an applied event), in one transaction.
+    /// for (`row_keys`, each an applied event), in one transaction — if the
+    /// element's objects are still at `revision` (read with
+    /// [`Store::object_revision`] before the objects were read); `None`,
+    /// with nothing applied, if another write came in between: what was
+    /// read may be older than what is stored, so it is read again.
     async fn apply_notify(
         &self,
         element: ElementId,
         changes: Vec<Change>,
         row_keys: &[String],
-    ) -> Result<JobCounts>;
+        revision: u64,
+    ) -> Result<Option<JobCounts>>;
     /// The history rows notify sync applied and no sync has covered yet,
     /// oldest first (a key may appear more than once).
     async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>>;
@@ -200,6 +233,17 @@ store! {
         offset: u64,
         limit: u64,
     ) -> Result<(Vec<ChangeRecord>, u64)>;
+
+    // The cluster's events: what one node tells every other sharing the
+    // database (PostgreSQL's NOTIFY; a SQLite store has one node only).
+    /// Tells every node listening (see [`Store::listen`]) `message`, once
+    /// the caller's writes before it have committed; at most
+    /// [`MAX_ANNOUNCEMENT`] bytes.
+    async fn announce(&self, message: &str) -> Result<()>;
+    /// What every node announces from now on, in the order the database
+    /// took the announcements, the caller's own included; `None` for a store
+    /// no other node can share. The stream ends when its connection is lost.
+    async fn listen(&self) -> Result<Option<Announcements>>;
 
     // Nodes: services sharing the database, by name.
     /// Records `node` as alive until `until` (its heartbeat, renewed with

@@ -4,7 +4,7 @@
 //! logins ([`emulators`]), the one connector factory with the waits tests
 //! shorten ([`factory`]), the binary's processes ([`process`]), certificates
 //! of the test's own ([`pki`]), the waits for what a test is not told
-//! directly ([`wait`]), the codecs' seeded property runs and corpus replays
+//! directly ([`wait`]), the event stream read ([`sse`]), the codecs' seeded property runs and corpus replays
 //! ([`fuzz`]), and the one rule for a test that needs an outside tool
 //! ([`tool`]).
 //!
@@ -19,6 +19,7 @@ pub mod fuzz;
 pub mod pki;
 pub mod process;
 pub mod rig;
+pub mod sse;
 pub mod tool;
 pub mod wait;
 

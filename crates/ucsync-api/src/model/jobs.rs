@@ -104,27 +104,36 @@ impl From<store::Job> for JobView {
             trigger: j.trigger,
             requested_by: j.requested_by,
             state: j.state,
-            progress: j
-                .progress
-                .into_iter()
-                .map(|(t, (done, expected))| (t, ProgressView { done, expected }))
-                .collect(),
-            counts: CountsView {
-                added: j.counts.added,
-                changed: j.counts.changed,
-                deleted: j.counts.deleted,
-                unchanged: j.counts.unchanged,
-                skipped: j.counts.skipped,
-                would_add: j.counts.would_add,
-                would_change: j.counts.would_change,
-                would_delete: j.counts.would_delete,
-            },
+            progress: progress_view(j.progress),
+            counts: j.counts.into(),
             error: j.error,
             created_at: store::time_text(j.created_at),
             started_at: j.started_at.map(store::time_text),
             finished_at: j.finished_at.map(store::time_text),
             node: j.node,
             log: None,
+        }
+    }
+}
+
+/// A job's progress per object type, as the views show it.
+pub fn progress_view(p: store::Progress) -> BTreeMap<String, ProgressView> {
+    p.into_iter()
+        .map(|(t, (done, expected))| (t, ProgressView { done, expected }))
+        .collect()
+}
+
+impl From<store::JobCounts> for CountsView {
+    fn from(c: store::JobCounts) -> CountsView {
+        CountsView {
+            added: c.added,
+            changed: c.changed,
+            deleted: c.deleted,
+            unchanged: c.unchanged,
+            skipped: c.skipped,
+            would_add: c.would_add,
+            would_change: c.would_change,
+            would_delete: c.would_delete,
         }
     }
 }

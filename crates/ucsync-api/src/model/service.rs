@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::JobView;
+use std::collections::BTreeMap;
+
+use super::{CountsView, JobView, ProgressView};
 
 /// One server-sent event's data; the SSE event name is its `kind`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -12,6 +14,14 @@ pub enum EventView {
     /// A job was queued, started, or ended.
     // Boxed: a job is ten times the size of the other events.
     Job { job: Box<JobView> },
+    /// A running job, on whichever node, read more: its progress per
+    /// object type and its counts so far (told a few times a second).
+    Progress {
+        job: i64,
+        element: String,
+        progress: BTreeMap<String, ProgressView>,
+        counts: CountsView,
+    },
     /// An element was `added`, `changed` or `removed`.
     Element { name: String, change: String },
     /// The client fell behind and missed `missed` events: read the lists again.

@@ -41,11 +41,23 @@ fn event_view(ev: Event) -> EventView {
         Event::Job { job } => EventView::Job {
             job: Box::new((*job).into()),
         },
+        Event::Progress {
+            job,
+            element,
+            progress,
+            counts,
+        } => EventView::Progress {
+            job: job.0,
+            element,
+            progress: crate::model::progress_view(*progress),
+            counts: counts.into(),
+        },
         Event::Element { name, change } => EventView::Element { name, change },
     }
 }
 
-/// Server-sent events: `job` when a job is queued, starts or ends;
+/// Server-sent events, of every node sharing the database: `job` when a
+/// job is queued, starts or ends; `progress` while an init reads;
 /// `element` when an element is added, changed or removed; `lagged` when
 /// this client fell behind and missed some. A comment every 15 s keeps
 /// the connection open; the stream ends when the service shuts down. At
@@ -77,6 +89,7 @@ async fn events(
         };
         let name = match &view {
             EventView::Job { .. } => "job",
+            EventView::Progress { .. } => "progress",
             EventView::Element { .. } => "element",
             EventView::Lagged { .. } => "lagged",
         };

@@ -6,6 +6,8 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use ucsync_testkit::sse::read_events;
+
 use crate::{App, emulator};
 
 #[tokio::test]
@@ -101,40 +103,6 @@ async fn metrics_count_jobs_objects_and_sync_age() {
     }
     let a = app.call_as(None, Method::GET, "/metrics", None).await;
     assert_eq!(a.status, 401);
-}
-
-/// Reads server-sent events until `until` says stop; returns their data.
-async fn read_events(
-    resp: &mut reqwest::Response,
-    mut until: impl FnMut(&[(String, Value)]) -> bool,
-) -> Vec<(String, Value)> {
-    let mut buf = String::new();
-    let mut events = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !until(&events) {
-        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
-            .await
-            .expect("events in time")
-            .unwrap()
-            .expect("the stream stays open");
-        buf.push_str(std::str::from_utf8(&chunk).unwrap());
-        while let Some(end) = buf.find("\n\n") {
-            let block: String = buf.drain(..end + 2).collect();
-            let mut name = String::new();
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(n) = line.strip_prefix("event:") {
-                    name = n.trim().to_string();
-                } else if let Some(d) = line.strip_prefix("data:") {
-                    data.push_str(d.trim());
-                }
-            }
-            if !name.is_empty() {
-                events.push((name, serde_json::from_str(&data).unwrap()));
-            }
-        }
-    }
-    events
 }
 
 #[tokio::test]

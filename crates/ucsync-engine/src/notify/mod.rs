@@ -233,7 +233,7 @@ async fn dispatch(
         tasks,
     } = d;
     let stats = h.stats.clone();
-    // An element added or changed, or a job (an init) that ended, on this
+    // An element added or changed, or a job (an init) that ended, on any
     // node: the elements are read again at the next event.
     let mut changes = h.queue.events().subscribe();
     let mut senders = Senders::default();
@@ -251,8 +251,10 @@ async fn dispatch(
                 if matches!(change, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
                     return;
                 }
-                let notify = matches!(&change, Ok(Event::Element { change, .. }) if change == "notify");
-                if !notify {
+                // Its own records, and a job's progress, change no element.
+                let same = matches!(&change, Ok(Event::Element { change, .. }) if change == "notify")
+                    || matches!(&change, Ok(Event::Progress { .. }));
+                if !same {
                     senders.read_at = None;
                 }
                 continue;
@@ -417,6 +419,11 @@ async fn work(
     }
 }
 
+/// How many times a batch is read again because something else wrote the
+/// element's objects while it was read, before it is left to the next
+/// incremental.
+const WRITTEN_MEANWHILE: u32 = 8;
+
 /// When the element's last init was queued by notify sync, and its job.
 type LastInit = Option<(Instant, JobId)>;
 
@@ -445,8 +452,22 @@ async fn apply(
         }
     };
     let mut attempt = 0;
+    let mut written_meanwhile = 0;
     loop {
         attempt += 1;
+        // Read before the element is: if anything writes its objects
+        // before this batch does (a job, another node's notify sync), what
+        // is read here may be older than what is stored, and is read again.
+        let revision = match h.queue.store().object_revision(element.id).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(element = %name, error = %e, "notify sync cannot read the element's state");
+                for _ in &events {
+                    stats.count_ignored("read-failed");
+                }
+                return;
+            }
+        };
         let conn = match h.connections.connection(&element).await {
             Ok((c, _)) => c,
             Err(e) => {
@@ -526,10 +547,23 @@ async fn apply(
         match h
             .queue
             .store()
-            .apply_notify(element.id, changes, &batch.row_keys)
+            .apply_notify(element.id, changes, &batch.row_keys, revision)
             .await
         {
-            Ok(counts) => {
+            Ok(None) if written_meanwhile < WRITTEN_MEANWHILE => {
+                written_meanwhile += 1;
+                attempt = 0;
+                tracing::debug!(element = %name, "the element's objects were written meanwhile: reading again");
+                continue;
+            }
+            Ok(None) => {
+                // Not recorded as applied: the next incremental reads them.
+                tracing::warn!(element = %name, events = batch.received.len(), "the element's objects kept being written: these events are left to the next incremental");
+                for _ in &batch.received {
+                    stats.count_ignored("read-failed");
+                }
+            }
+            Ok(Some(counts)) => {
                 for r in &batch.received {
                     stats.count_applied(*r);
                 }

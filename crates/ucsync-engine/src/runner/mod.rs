@@ -83,6 +83,8 @@ struct Inner {
     tasks: TaskTracker,
     /// Set once the tasks have ended and the kept connections are closed.
     stopped: OnceCell<()>,
+    /// Cancelled once stopped: the other nodes have been told all.
+    told: CancellationToken,
 }
 
 /// Runs sync jobs.
@@ -127,9 +129,19 @@ impl Runner {
     ) -> Runner {
         let store = engine.store().clone();
         let events = Events::default();
+        let told = CancellationToken::new();
+        let inner_tasks = TaskTracker::new();
+        events.join_cluster(
+            store.clone(),
+            &settings.node,
+            (shutdown.clone(), &inner_tasks),
+            (told.clone(), tasks),
+        );
         let runner = Runner {
             inner: Arc::new(Inner {
-                engine: engine.with_init_pool(settings.init_pool, settings.poll),
+                engine: engine
+                    .with_init_pool(settings.init_pool, settings.poll)
+                    .with_events(events.clone()),
                 queue: Queue::new(store.clone(), events.clone()),
                 connections: Connections::new(factory, settings.keep_connections, store, events),
                 running: SyncMutex::new(HashMap::new()),
@@ -137,8 +149,9 @@ impl Runner {
                 notify: Arc::default(),
                 retention: Arc::default(),
                 shutdown,
-                tasks: TaskTracker::new(),
+                tasks: inner_tasks,
                 stopped: OnceCell::new(),
+                told,
                 settings,
             }),
         };
@@ -162,6 +175,11 @@ impl Runner {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         self.inner.queue.store()
+    }
+
+    /// This node's name in the job queue.
+    pub fn node(&self) -> &str {
+        &self.inner.settings.node
     }
 
     pub fn engine(&self) -> &SyncEngine {
@@ -288,6 +306,7 @@ impl Runner {
                 self.inner.tasks.close();
                 self.inner.tasks.wait().await;
                 self.inner.connections.close_all().await;
+                self.inner.told.cancel();
             })
             .await;
     }

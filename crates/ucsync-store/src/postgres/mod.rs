@@ -8,6 +8,7 @@
 //! nodes share. This module connects and migrates; the [`Store`] methods are
 //! kept by topic in the modules below, as SQL and its parameters.
 
+mod bus;
 mod elements;
 mod jobs;
 mod nodes;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/003_nodes.sql"),
     include_str!("../../migrations/postgres/004_init_pool.sql"),
     include_str!("../../migrations/postgres/005_retention.sql"),
+    include_str!("../../migrations/postgres/006_revision.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus
@@ -51,6 +53,7 @@ pub struct PgStore {
     pool: Pool,
     schema: Option<String>,
     secret: SecretKey,
+    bus: bus::Bus,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -213,6 +216,11 @@ impl PgStore {
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
+        let bus = bus::Bus {
+            config: config.clone(),
+            tls: tls.clone(),
+            channel: String::new(),
+        };
         let manager = match tls {
             Some(tls) => Manager::from_config(config, tls, manager_config),
             None => Manager::from_config(config, NoTls, manager_config),
@@ -221,17 +229,32 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Database(format!("connection pool: {e}")))?;
-        let store = PgStore {
+        let mut store = PgStore {
             pool,
             schema: schema.map(str::to_string),
             secret,
+            bus,
         };
         store.migrate().await?;
+        store.bus.channel = store.channel().await?;
         Ok(store)
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client> {
         self.pool.get().await.map_err(pool_err)
+    }
+
+    /// The installation's channel for [`PgStore::announce`]: one per schema.
+    async fn channel(&self) -> Result<String> {
+        let c = self.client().await?;
+        let row = c
+            .query_one(
+                "SELECT 'ucsync_events_' || left(md5(coalesce($1::text, current_schema(), '')), 16)",
+                &[&self.schema],
+            )
+            .await
+            .map_err(db)?;
+        get(&row, 0)
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -298,17 +321,20 @@ impl PgStore {
 }
 
 /// Takes the element's turn at writing its objects: commits, change
-/// batches and its removal hold its sync_state row.
+/// batches and its removal hold its sync_state row, and count one more
+/// revision of its objects (the answer).
 async fn lock_sync_state(
     tx: &deadpool_postgres::Transaction<'_>,
     element: ElementId,
-) -> Result<()> {
+) -> Result<u64> {
     let st = tx
-        .prepare_cached("SELECT 1 FROM sync_state WHERE element_id = $1 FOR UPDATE")
+        .prepare_cached(
+            "UPDATE sync_state SET revision = revision + 1 WHERE element_id = $1 RETURNING revision",
+        )
         .await
         .map_err(db)?;
     match tx.query_opt(&st, &[&element]).await.map_err(db)? {
-        Some(_) => Ok(()),
+        Some(r) => Ok(u64::try_from(get::<i64>(&r, 0)?).unwrap_or(0)),
         None => Err(StoreError::Database(format!(
             "no element with id {element}"
         ))),

@@ -23,20 +23,24 @@ const LOAD_PARTS: usize = 4;
 const DIGEST_CHUNK: usize = 10_000;
 
 impl PgStore {
-    /// Applies changes (and records notify-applied found), moving the sync
-    /// point when one is given, in one transaction.
+    /// Applies changes (and records notify-applied rows), moving the sync
+    /// point when one is given, in one transaction; when `revision` is
+    /// given, only if the element's objects are still at it (else `None`).
     async fn apply(
         &self,
         job: Option<JobId>,
         element: ElementId,
         changes: Vec<Change>,
         sync_point: Option<&str>,
-        row_keys: &[String],
-    ) -> Result<JobCounts> {
+        (row_keys, revision): (&[String], Option<u64>),
+    ) -> Result<Option<JobCounts>> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;
         // What is read as stored below stays so until this commits.
-        lock_sync_state(&tx, element).await?;
+        let now = lock_sync_state(&tx, element).await?;
+        if revision.is_some_and(|r| now != r + 1) {
+            return Ok(None);
+        }
 
         // What is stored of the objects concerned, in one query.
         let mut stored: HashMap<(&str, &str), Option<[u8; 16]>> = HashMap::new();
@@ -185,7 +189,7 @@ impl PgStore {
             .map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
-        Ok(counts)
+        Ok(Some(counts))
     }
 
     pub(crate) async fn object_hashes(&self, element: ElementId) -> Result<HashIndex> {
@@ -468,7 +472,10 @@ impl PgStore {
         changes: Vec<Change>,
         sync_point: Option<&str>,
     ) -> Result<JobCounts> {
-        self.apply(job, element, changes, sync_point, &[]).await
+        let applied = self
+            .apply(job, element, changes, sync_point, (&[], None))
+            .await?;
+        Ok(applied.unwrap_or_default())
     }
 
     pub(crate) async fn apply_notify(
@@ -476,8 +483,27 @@ impl PgStore {
         element: ElementId,
         changes: Vec<Change>,
         row_keys: &[String],
-    ) -> Result<JobCounts> {
-        self.apply(None, element, changes, None, row_keys).await
+        revision: u64,
+    ) -> Result<Option<JobCounts>> {
+        self.apply(None, element, changes, None, (row_keys, Some(revision)))
+            .await
+    }
+
+    pub(crate) async fn object_revision(&self, element: ElementId) -> Result<u64> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT revision FROM sync_state WHERE element_id = $1",
+                &[&element],
+            )
+            .await
+            .map_err(db)?;
+        match row {
+            Some(r) => Ok(u64::try_from(get::<i64>(&r, 0)?).unwrap_or(0)),
+            None => Err(StoreError::Database(format!(
+                "no element with id {element}"
+            ))),
+        }
     }
 
     pub(crate) async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>> {

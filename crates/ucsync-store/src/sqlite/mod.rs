@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/007_nodes.sql"),
     include_str!("../../migrations/sqlite/008_init_pool.sql"),
     include_str!("../../migrations/sqlite/009_retention.sql"),
+    include_str!("../../migrations/sqlite/010_revision.sql"),
 ];
 const READERS: usize = 4;
 

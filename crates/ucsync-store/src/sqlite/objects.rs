@@ -126,6 +126,7 @@ impl SqliteStore {
         self.write(move |c, _| {
             let at = now();
             let tx = c.transaction().map_err(db)?;
+            next_revision(&tx, element)?;
             tx.execute(
                 "INSERT OR REPLACE INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at, digest) \
                  SELECT ?1, object_type, object_key, fields, hash, name, ?3, digest FROM staged WHERE job_id = ?2 AND op != 'delete'",
@@ -207,19 +208,24 @@ impl SqliteStore {
     }
 
     /// Applies changes (and records notify-applied rows), moving the sync
-    /// point when one is given, in one transaction.
+    /// point when one is given, in one transaction; when `revision` is
+    /// given, only if the element's objects are still at it (else `None`).
     async fn apply(
         &self,
         job: Option<JobId>,
         element: ElementId,
         changes: Vec<Change>,
         sync_point: Option<&str>,
-        row_keys: Vec<String>,
-    ) -> Result<JobCounts> {
+        (row_keys, revision): (Vec<String>, Option<u64>),
+    ) -> Result<Option<JobCounts>> {
         let sync_point = sync_point.map(str::to_string);
         self.write(move |c, _| {
             let at = now();
             let tx = c.transaction().map_err(db)?;
+            let now = next_revision(&tx, element)?;
+            if revision.is_some_and(|r| now != r + 1) {
+                return Ok(None);
+            }
             let mut counts = JobCounts::default();
             {
                 let mut up = tx
@@ -256,7 +262,7 @@ impl SqliteStore {
                 tx.execute("UPDATE sync_state SET sync_point = ?2, last_sync_at = ?3, last_success_at = ?3 WHERE element_id = ?1", params![element, p, at]).map_err(db)?;
             }
             tx.commit().map_err(db)?;
-            Ok(counts)
+            Ok(Some(counts))
         })
         .await
     }
@@ -268,8 +274,10 @@ impl SqliteStore {
         changes: Vec<Change>,
         sync_point: Option<&str>,
     ) -> Result<JobCounts> {
-        self.apply(job, element, changes, sync_point, Vec::new())
-            .await
+        let applied = self
+            .apply(job, element, changes, sync_point, (Vec::new(), None))
+            .await?;
+        Ok(applied.unwrap_or_default())
     }
 
     pub(crate) async fn apply_notify(
@@ -277,9 +285,25 @@ impl SqliteStore {
         element: ElementId,
         changes: Vec<Change>,
         row_keys: &[String],
-    ) -> Result<JobCounts> {
-        self.apply(None, element, changes, None, row_keys.to_vec())
+        revision: u64,
+    ) -> Result<Option<JobCounts>> {
+        let keys = row_keys.to_vec();
+        self.apply(None, element, changes, None, (keys, Some(revision)))
             .await
+    }
+
+    pub(crate) async fn object_revision(&self, element: ElementId) -> Result<u64> {
+        self.read(move |c, _| {
+            let r: i64 = c
+                .query_row(
+                    "SELECT revision FROM sync_state WHERE element_id = ?1",
+                    [element],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            Ok(u64::try_from(r).unwrap_or(0))
+        })
+        .await
     }
 
     pub(crate) async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>> {
@@ -351,4 +375,17 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+/// Counts one more revision of the element's objects (see
+/// `Store::object_revision`) and answers it.
+fn next_revision(tx: &rusqlite::Transaction<'_>, element: ElementId) -> Result<u64> {
+    let r: i64 = tx
+        .query_row(
+            "UPDATE sync_state SET revision = revision + 1 WHERE element_id = ?1 RETURNING revision",
+            [element],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    Ok(u64::try_from(r).unwrap_or(0))
 }

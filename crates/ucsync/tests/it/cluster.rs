@@ -1,11 +1,13 @@
 //! Several nodes as one System Manager: the init pool bounds the inits
-//! reading at once across every node sharing the database, and each node
-//! is listed with what it is and does.
+//! reading at once across every node sharing the database, each node is
+//! listed with what it is and does, and a client of any node sees every
+//! node's jobs.
 
 use serde_json::Value;
+use ucsync_testkit::sse::read_events;
 
 use crate::cli::{Emulated, emulator};
-use crate::service::{Serve, add_cm, finished, fresh_postgres};
+use crate::service::{SLOW_MS, Serve, add_cm, done, finished, fresh_postgres};
 
 /// Adds twelve small CMs at once, spread over the nodes, and watches every
 /// node's running jobs until all twelve inits have ended: never more than
@@ -165,6 +167,87 @@ async fn nodes_are_listed_and_a_dead_one_is_lost() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     drop(a);
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .unwrap();
+}
+
+/// A client of one node sees the jobs of another as they happen: node b
+/// runs an init (it was alone when the CM was added), a client of node a
+/// sees its progress and, once it asks a to stop it, its end.
+#[tokio::test]
+async fn a_client_of_one_node_sees_the_progress_of_a_job_on_another() {
+    let Some((url, admin, db)) = fresh_postgres().await else {
+        return;
+    };
+    let key = "6e".repeat(32);
+    let env = [
+        ("UCSYNC_DATABASE_URL", url.as_str()),
+        ("UCSYNC_SECRET_KEY", key.as_str()),
+    ];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let b = Serve::start_with(dir_b.path(), &[&env[..], &[("UCSYNC_NODE", "b")]].concat());
+    let slow = emulator(&["--latency-ms", SLOW_MS]);
+    let (status, created) = b
+        .call(
+            reqwest::Method::POST,
+            "/elements",
+            Some(add_cm("cm1", slow.port)),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["job"]["id"].as_i64().unwrap();
+    b.wait_job(id, |j| j["state"] == "running" && done(j) > 0)
+        .await;
+    let mut a = Serve::start_with(dir_a.path(), &[&env[..], &[("UCSYNC_NODE", "a")]].concat());
+    a.token = b.token.clone();
+    let mut stream = reqwest::Client::new()
+        .get(format!("{}/api/v1/events", a.url))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let of_job = |(name, data): &(String, Value), kind: &str| {
+        name == kind
+            && match kind {
+                "progress" => data["job"] == id,
+                _ => data["job"]["id"] == id,
+            }
+    };
+    let told = read_events(&mut stream, |evs| {
+        evs.iter().filter(|e| of_job(e, "progress")).count() >= 2
+    })
+    .await;
+    let done_told: Vec<u64> = told
+        .iter()
+        .filter(|e| of_job(e, "progress"))
+        .map(|(_, d)| {
+            d["progress"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|p| p["done"].as_u64().unwrap())
+                .sum()
+        })
+        .collect();
+    assert!(
+        done_told.windows(2).all(|w| w[0] <= w[1]),
+        "progress goes on: {done_told:?}"
+    );
+    let (status, stopping) = a
+        .call(reqwest::Method::POST, &format!("/jobs/{id}/stop"), None)
+        .await;
+    assert_eq!(status, 200, "{stopping}");
+    let told = read_events(&mut stream, |evs| {
+        evs.iter()
+            .any(|e| of_job(e, "job") && e.1["job"]["state"] == "stopped")
+    })
+    .await;
+    let end = &told.iter().rev().find(|e| of_job(e, "job")).unwrap().1["job"];
+    assert_eq!(end["node"], "b", "run by b, told by a: {end}");
+    drop((a, b));
     admin
         .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
         .await

@@ -12,6 +12,7 @@ mod loopback;
 mod metrics;
 mod networks;
 mod notify;
+mod notify_cluster;
 mod notify_limits;
 mod operator;
 mod progress;

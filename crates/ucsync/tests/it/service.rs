@@ -181,7 +181,7 @@ pub(crate) fn finished(job: &Value) -> bool {
     )
 }
 
-fn done(job: &Value) -> u64 {
+pub(crate) fn done(job: &Value) -> u64 {
     job["progress"]
         .as_object()
         .map(|p| p.values().map(|v| v["done"].as_u64().unwrap_or(0)).sum())
@@ -197,7 +197,7 @@ pub(crate) fn add_cm(name: &str, port: u16) -> Value {
 /// go (the emulator paces each SAT session's commands), so that a test
 /// stopping or killing the service then finds it running whatever else
 /// the machine is doing.
-const SLOW_MS: &str = "10";
+pub(crate) const SLOW_MS: &str = "10";
 
 #[tokio::test]
 async fn killed_mid_job_the_service_fails_it_as_interrupted_and_runs_the_queue() {

@@ -84,6 +84,7 @@ macro_rules! contract_tests {
             counts_objects_and_jobs,
             object_counts_by_type_of_one_element,
             notify_applies_changes_without_a_job_and_records_its_rows,
+            notify_read_before_another_write_is_refused,
             old_finished_jobs_are_removed_with_their_records,
             a_task_turn_is_claimed_once,
         );

@@ -259,8 +259,14 @@ pub(crate) async fn notify_applies_changes_without_a_job_and_records_its_rows(s:
         },
     ];
     let keys = vec!["k1".to_string(), "k2".to_string(), "k1".to_string()];
-    let counts = s.apply_notify(e.id, changes, &keys).await.unwrap();
+    let revision = s.object_revision(e.id).await.unwrap();
+    let counts = s
+        .apply_notify(e.id, changes, &keys, revision)
+        .await
+        .unwrap()
+        .expect("nothing written in between");
     assert_eq!((counts.changed, counts.deleted), (1, 1));
+    assert_eq!(s.object_revision(e.id).await.unwrap(), revision + 1);
     assert_eq!(
         s.notified_rows(e.id).await.unwrap(),
         keys,
@@ -299,9 +305,58 @@ pub(crate) async fn notify_applies_changes_without_a_job_and_records_its_rows(s:
     assert!(s.notified_rows(e.id).await.unwrap().is_empty());
 
     // Removing the element removes its rows.
-    s.apply_notify(e.id, vec![], &["k3".to_string()])
+    let revision = s.object_revision(e.id).await.unwrap();
+    s.apply_notify(e.id, vec![], &["k3".to_string()], revision)
         .await
-        .unwrap();
+        .unwrap()
+        .expect("applied");
     assert!(s.remove_element("cm1").await.unwrap());
     assert!(s.notified_rows(e.id).await.unwrap().is_empty());
+}
+
+/// A batch of notify sync read before another write of the element's
+/// objects (a sync's commit, another node's batch) is refused, with
+/// nothing applied: what it read may be older than what is stored.
+pub(crate) async fn notify_read_before_another_write_is_refused(s: &dyn Store) {
+    let e = s.add_element(new_cm("cm1")).await.unwrap();
+    let before = s.object_revision(e.id).await.unwrap();
+    fill(s, &e, vec![staged("1001", "A")]).await;
+    let after_init = s.object_revision(e.id).await.unwrap();
+    assert!(after_init > before, "an init's commit counts");
+    let change = |name: &str| {
+        let x = staged("1001", name);
+        vec![Change {
+            id: x.id,
+            upsert: Some((x.fields, x.hash, x.name)),
+            by_login: Some("craft".into()),
+            at_element: None,
+        }]
+    };
+    // Two readers at one revision: the first to write wins.
+    let first = s
+        .apply_notify(e.id, change("new"), &["k1".into()], after_init)
+        .await
+        .unwrap();
+    assert_eq!(first.map(|c| c.changed), Some(1));
+    let second = s
+        .apply_notify(e.id, change("old"), &["k2".into()], after_init)
+        .await
+        .unwrap();
+    assert_eq!(second, None, "read before the first wrote");
+    assert_eq!(
+        s.notified_rows(e.id).await.unwrap(),
+        ["k1"],
+        "k2 not recorded"
+    );
+    let objs = s.objects(e.id, &ObjectQuery::default()).await.unwrap();
+    assert_eq!(objs[0].fields.get("8003ff00"), Some("new"));
+    // A job's apply counts too.
+    let at = s.object_revision(e.id).await.unwrap();
+    s.apply_changes(None, e.id, change("job"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.apply_notify(e.id, change("late"), &[], at).await.unwrap(),
+        None
+    );
 }

@@ -52,6 +52,7 @@ pub(crate) async fn old_finished_jobs_are_removed_with_their_records(s: &dyn Sto
     s.stop_job(never_ran.id).await.unwrap();
     // Notify sync's change record, of no job.
     let x = staged("3001", "C");
+    let revision = s.object_revision(e.id).await.unwrap();
     s.apply_notify(
         e.id,
         vec![Change {
@@ -61,9 +62,11 @@ pub(crate) async fn old_finished_jobs_are_removed_with_their_records(s: &dyn Sto
             at_element: None,
         }],
         &[],
+        revision,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .expect("applied");
     let newest = ran(s, "cm1", JobState::Succeeded).await;
     // cm2: its newest finished job (failed: its status says so), a job
     // running and one queued.
