@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
@@ -160,6 +160,14 @@ pub struct Status {
 impl Schedule {
     /// Checks `spec`; `default_zone` applies when it names no zone.
     pub fn new(spec: ScheduleSpec, default_zone: Tz) -> Result<Schedule, ScheduleError> {
+        // Fire times are kept to the millisecond, as they are stored: a
+        // first run of finer precision would lie after the fire stored for
+        // it, and fire again.
+        let spec = ScheduleSpec {
+            first_run: spec.first_run.trunc_subsecs(3),
+            end: spec.end.map(|end| end.trunc_subsecs(3)),
+            ..spec
+        };
         let zone = match &spec.time_zone {
             Some(name) => parse_time_zone(name)?,
             None => default_zone,

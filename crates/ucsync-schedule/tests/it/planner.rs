@@ -1,6 +1,6 @@
 //! The service's step: what is due at each tick, once per schedule.
 
-use chrono::TimeDelta;
+use chrono::{SubsecRound, TimeDelta};
 use ucsync_core::SyncType;
 use ucsync_schedule::{Clock, ManualClock, ScheduleState, Target, tick};
 
@@ -121,4 +121,29 @@ fn waking_at_next_wake_fires_every_slot_once() {
     assert_eq!(count(1), 9, "00:00 to 02:00 every 15 minutes: {runs:?}");
     assert_eq!(runs.first(), Some(&(0, "00:00".to_string())));
     assert_eq!(runs.last(), Some(&(1, "02:00".to_string())));
+}
+
+/// A one-shot whose first run is given to the nanosecond fires once, though
+/// the fire is stored to the millisecond (as the service stores it) and
+/// the next tick reads it back so.
+#[test]
+fn a_first_run_finer_than_a_millisecond_fires_once() {
+    let once = schedule(
+        r#"{"target": "all", "sync_type": "incremental",
+            "first_run": "2026-03-01T03:00:00.708123456Z"}"#,
+    );
+    let mut state = ScheduleState::default();
+    let mut runs = 0;
+    let start = utc("2026-03-01 03:00") + TimeDelta::microseconds(708_500);
+    for i in 0..10 {
+        let now = start + TimeDelta::milliseconds(500 * i);
+        let result = tick([((), &once, state)], now);
+        runs += result.runs.len();
+        let stored = result.states[0].1;
+        state = ScheduleState {
+            last_fired: stored.last_fired.map(|t| t.trunc_subsecs(3)),
+            next_due: stored.next_due.map(|t| t.trunc_subsecs(3)),
+        };
+    }
+    assert_eq!(runs, 1);
 }

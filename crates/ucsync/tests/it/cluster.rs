@@ -11,8 +11,9 @@ use crate::service::{SLOW_MS, Serve, add_cm, done, finished, fresh_postgres};
 
 /// Adds twelve small CMs at once, spread over the nodes, and watches every
 /// node's running jobs until all twelve inits have ended: never more than
-/// `pool` are running, whichever node is asked, and all succeed.
-async fn twelve_inits_at_once(nodes: &[&Serve], pool: usize) {
+/// `pool` are running, whichever node is asked, and all succeed. Returns
+/// the CMs, which run until dropped.
+pub(crate) async fn twelve_inits_at_once(nodes: &[&Serve], pool: usize) -> Vec<Emulated> {
     let emus: Vec<Emulated> = (0..12)
         .map(|i| {
             let seed = (i + 1).to_string();
@@ -65,6 +66,7 @@ async fn twelve_inits_at_once(nodes: &[&Serve], pool: usize) {
     }
     // Whether any init had to wait depends on timing: only said.
     eprintln!("an init was seen waiting: {waiting_seen}");
+    emus
 }
 
 #[tokio::test]

@@ -19,4 +19,5 @@ mod progress;
 mod recovery;
 mod service;
 mod stop;
+mod three_nodes;
 mod wrong_port;

@@ -18,7 +18,7 @@ use crate::service::fresh_postgres;
 
 /// A UDP load balancer on loopback: each datagram goes to the next of
 /// `nodes`, in turn; counts what it forwarded to each.
-async fn balancer(nodes: Vec<SocketAddr>) -> (SocketAddr, Arc<Vec<AtomicUsize>>) {
+pub(crate) async fn balancer(nodes: Vec<SocketAddr>) -> (SocketAddr, Arc<Vec<AtomicUsize>>) {
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
     let sent: Arc<Vec<AtomicUsize>> = Arc::new(nodes.iter().map(|_| AtomicUsize::new(0)).collect());

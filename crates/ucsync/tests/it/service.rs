@@ -148,6 +148,17 @@ impl Serve {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET /metrics` with the admin token: its status and text.
+    pub(crate) async fn metrics(&self) -> (u16, String) {
+        let resp = reqwest::Client::new()
+            .get(format!("{}/metrics", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Value {
         let (status, body) = self.call(reqwest::Method::GET, path, None).await;
         assert_eq!(status, 200, "GET {path}: {body}");
