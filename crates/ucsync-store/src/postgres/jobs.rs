@@ -1,7 +1,10 @@
 //! Jobs on PostgreSQL: the queue shared by every node (requests take turns
 //! on their element's row, claims skip rows another node is claiming, the
 //! init pool counts under serializable isolation) and each job's state,
-//! progress and log.
+//! progress and log. A job's start is the time of the write that started
+//! it (`clock_timestamp()`), not its transaction's start, which may come
+//! before a wait for a lock: a job claimed once another on its element has
+//! ended never shows as started before that end.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -63,7 +66,7 @@ impl PgStore {
         let free = taken < i64::from(pool);
         let changed = if free {
             tx.execute(
-                "UPDATE jobs SET state = 'running', started_at = coalesce(started_at, now()) \
+                "UPDATE jobs SET state = 'running', started_at = coalesce(started_at, clock_timestamp()) \
                  WHERE id = $1 AND state IN ('waiting', 'running')",
                 &[&id],
             )
@@ -111,7 +114,7 @@ impl PgStore {
             .prepare_cached(&format!(
                 "UPDATE jobs SET state = CASE type WHEN 'incremental' THEN 'running' ELSE 'waiting' END, node = $2, \
                    lease_until = $3::timestamptz + (clock_timestamp() - transaction_timestamp()), \
-                   started_at = CASE type WHEN 'incremental' THEN now() END \
+                   started_at = CASE type WHEN 'incremental' THEN clock_timestamp() END \
                  WHERE id = $1 RETURNING {JOB_COLUMNS}"
             ))
             .await
@@ -415,7 +418,7 @@ impl PgStore {
         let st = c
             .prepare_cached(
                 "UPDATE jobs SET state = $2, error = coalesce($3, error), \
-                   started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN now() ELSE started_at END, \
+                   started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN clock_timestamp() ELSE started_at END, \
                    finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'stopped') THEN now() ELSE finished_at END \
                  WHERE id = $1",
             )

@@ -4,6 +4,7 @@
 // Each bench binary uses a part of this module.
 #![allow(dead_code)]
 
+pub(crate) mod data;
 pub(crate) mod service;
 
 use std::time::{Duration, Instant};
@@ -91,4 +92,21 @@ pub(crate) fn cpu_seconds() -> f64 {
 /// Resets this process's peak RSS, so a figure covers only what follows.
 pub(crate) fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Emulated CMs with nothing configured: each job's work is the protocol and
+/// the database, not the data.
+pub(crate) fn empty_cms(n: usize) -> Vec<Emulator> {
+    (0..n)
+        .map(|_| {
+            Emulator::start(&[
+                "--profile",
+                "empty",
+                "--max-sessions",
+                "64",
+                "--login",
+                "ucsync:ucsync01",
+            ])
+        })
+        .collect()
 }
