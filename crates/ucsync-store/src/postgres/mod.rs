@@ -8,6 +8,7 @@
 //! nodes share. This module connects and migrates; the [`Store`] methods are
 //! kept by topic in the modules below, as SQL and its parameters.
 
+mod alarms;
 mod elements;
 mod jobs;
 mod nodes;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/003_nodes.sql"),
     include_str!("../../migrations/postgres/004_init_pool.sql"),
     include_str!("../../migrations/postgres/005_retention.sql"),
+    include_str!("../../migrations/postgres/006_alarms.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus
