@@ -1,4 +1,4 @@
-//! The engine's event stream: what changed (a job, an element), for the
+//! The engine's event stream: what changed (a job, an element, an alarm), for the
 //! API's stream and for notify sync, which reads the elements again when
 //! one changed.
 
@@ -15,6 +15,11 @@ pub enum Event {
     Job { job: Box<Job> },
     /// An element was added, changed or removed.
     Element { name: String, change: String },
+    /// An alarm was raised (a new one) or cleared.
+    Alarm {
+        change: crate::alarms::AlarmChange,
+        alarm: Box<ucsync_store::Alarm>,
+    },
 }
 
 /// Where events are published; every subscriber gets each one published

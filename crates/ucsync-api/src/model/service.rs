@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::JobView;
+use super::{AlarmView, JobView};
 
 /// One server-sent event's data; the SSE event name is its `kind`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -14,6 +14,11 @@ pub enum EventView {
     Job { job: Box<JobView> },
     /// An element was `added`, `changed` or `removed`.
     Element { name: String, change: String },
+    /// An alarm was `raised` (a new one) or `cleared`.
+    Alarm {
+        change: String,
+        alarm: Box<AlarmView>,
+    },
     /// The client fell behind and missed `missed` events: read the lists again.
     Lagged { missed: u64 },
 }

@@ -42,11 +42,16 @@ fn event_view(ev: Event) -> EventView {
             job: Box::new((*job).into()),
         },
         Event::Element { name, change } => EventView::Element { name, change },
+        Event::Alarm { change, alarm } => EventView::Alarm {
+            change: change.as_str().into(),
+            alarm: Box::new((*alarm).into()),
+        },
     }
 }
 
 /// Server-sent events: `job` when a job is queued, starts or ends;
-/// `element` when an element is added, changed or removed; `lagged` when
+/// `element` when an element is added, changed or removed; `alarm` when an
+/// alarm is raised or cleared; `lagged` when
 /// this client fell behind and missed some. A comment every 15 s keeps
 /// the connection open; the stream ends when the service shuts down. At
 /// most `max_event_streams` are open at once.
@@ -78,6 +83,7 @@ async fn events(
         let name = match &view {
             EventView::Job { .. } => "job",
             EventView::Element { .. } => "element",
+            EventView::Alarm { .. } => "alarm",
             EventView::Lagged { .. } => "lagged",
         };
         let data = serde_json::to_string(&view).unwrap_or_else(|_| "{}".into());
@@ -126,9 +132,10 @@ async fn healthz(State(s): State<ApiState>) -> Result<Json<HealthView>, ApiError
 }
 
 /// Prometheus metrics (text format 0.0.4): jobs by type and state, sync
-/// durations, objects per element and type, and the age of each element's
-/// last successful sync. Any API token may read it, and so may the
-/// service's `metrics_token`, which is good for nothing else.
+/// durations, objects per element and type, open alarms per severity, and
+/// the age of each element's last successful sync. Any API token may read
+/// it, and so may the service's `metrics_token`, which is good for nothing
+/// else.
 #[utoipa::path(get, path = "/metrics", tag = "service",
     responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)))]
 async fn metrics(State(s): State<ApiState>) -> Result<Response, ApiError> {

@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 use ucsync_core::{ElementName, SyncType, Trigger};
 use ucsync_store::{Job, JobId, Requested, Store, StoreError};
 
+use crate::alarms::Alarms;
 use crate::connections::{Connections, ConnectorFactory};
 use crate::events::{Event, Events};
 use crate::notify::{self, NotifyStats};
@@ -69,6 +70,7 @@ impl Default for RunnerSettings {
 
 struct Inner {
     engine: SyncEngine,
+    alarms: Alarms,
     queue: Queue,
     connections: Connections,
     settings: RunnerSettings,
@@ -127,8 +129,10 @@ impl Runner {
     ) -> Runner {
         let store = engine.store().clone();
         let events = Events::default();
+        let alarms = Alarms::new(store.clone(), events.clone(), engine.clock().clone());
         let runner = Runner {
             inner: Arc::new(Inner {
+                alarms,
                 engine: engine.with_init_pool(settings.init_pool, settings.poll),
                 queue: Queue::new(store.clone(), events.clone()),
                 connections: Connections::new(factory, settings.keep_connections, store, events),
@@ -177,6 +181,11 @@ impl Runner {
     /// The job queue, for those who only add to it (the scheduler).
     pub fn queue(&self) -> &Queue {
         &self.inner.queue
+    }
+
+    /// Raises and clears this node's alarms.
+    pub fn alarms(&self) -> &Alarms {
+        &self.inner.alarms
     }
 
     /// This node's element connections.
