@@ -1,6 +1,7 @@
 //! Alarms from the runner's jobs, and their delivery: a webhook that fails
 //! at first is tried again with backoff until it takes the alarm, every
-//! attempt in its delivery log; a pinned host key that changed raises
+//! attempt in its delivery log; a syslog collector gets each as RFC 5424
+//! over UDP and TCP; a pinned host key that changed raises
 //! `identity-changed` until the key is accepted.
 
 use std::sync::Arc;
@@ -12,8 +13,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use ucsync_core::{AlarmCondition, Password, SyncType};
 use ucsync_engine::alarms::deliver::{self, DeliverySettings, Webhook};
+use ucsync_engine::alarms::syslog::{self, SyslogTarget, Transport};
 use ucsync_schedule::SystemClock;
 use ucsync_store::{AlarmQuery, ElementUpdate};
+use ucsync_syslog::{Framer, SyslogMessage};
 
 use crate::{Rig, cm_settings, emulator, until};
 
@@ -172,4 +175,161 @@ async fn a_changed_host_key_raises_an_alarm_until_it_is_accepted() {
         .unwrap();
     rig.sync("cm1", SyncType::Incremental).await;
     assert!(rig.store.alarms(&open).await.unwrap().0.is_empty());
+}
+
+/// Starts sending the rig's alarm events to a collector on loopback.
+fn syslog_to(rig: &Rig, port: u16, transport: Transport) -> (CancellationToken, TaskTracker) {
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    syslog::spawn(
+        rig.runner.subscribe(),
+        SyslogTarget {
+            host: "127.0.0.1".into(),
+            port,
+            transport,
+            tls: None,
+            facility: 16,
+            hostname: "node1".into(),
+        },
+        Arc::new(SystemClock),
+        shutdown.clone(),
+        &tasks,
+    )
+    .unwrap();
+    (shutdown, tasks)
+}
+
+fn alarm_of(msg: &SyslogMessage) -> (String, String) {
+    let sd = msg
+        .sd_element(syslog::ALARM_SD_ID)
+        .expect("the alarm's element");
+    (
+        sd.param("event").unwrap().to_string(),
+        sd.param("condition").unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn alarms_reach_a_syslog_collector_over_udp_and_tcp() {
+    let rig = Rig::new(8).await;
+    let alarms = rig.runner.alarms();
+
+    // UDP: one message per datagram.
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (stop, tasks) = syslog_to(&rig, udp.local_addr().unwrap().port(), Transport::Udp);
+    alarms
+        .raise("cm1", AlarmCondition::Unreachable, "no answer")
+        .await;
+    let mut buf = [0u8; 2048];
+    let n = tokio::time::timeout(Duration::from_secs(10), udp.recv(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let msg = SyslogMessage::decode(&buf[..n]).unwrap();
+    assert_eq!(alarm_of(&msg), ("raised".into(), "unreachable".into()));
+    assert_eq!((msg.pri(), msg.msg.as_str()), (16 * 8 + 2, "no answer"));
+    assert_eq!(msg.hostname.as_deref(), Some("node1"));
+    stop.cancel();
+    tasks.close();
+    tasks.wait().await;
+
+    // TCP: octet-counted frames on one connection.
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, tasks) = syslog_to(&rig, tcp.local_addr().unwrap().port(), Transport::Tcp);
+    alarms.clear("cm1", &[AlarmCondition::Unreachable]).await;
+    alarms
+        .raise("cm1", AlarmCondition::SyncFailed, "it failed")
+        .await;
+    let (mut conn, _) = tcp.accept().await.unwrap();
+    let mut framer = Framer::default();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the connection closed");
+        framer.push(&buf[..n]);
+        while let Some(frame) = framer.next_frame() {
+            got.push(alarm_of(&SyslogMessage::decode(frame.unwrap()).unwrap()));
+        }
+    }
+    assert_eq!(
+        got,
+        [
+            ("cleared".to_string(), "unreachable".to_string()),
+            ("raised".to_string(), "sync-failed".to_string())
+        ]
+    );
+    stop.cancel();
+    tasks.close();
+    tasks.wait().await;
+}
+
+#[tokio::test]
+async fn alarms_reach_a_syslog_collector_over_tls_checked_by_its_ca() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let pki = ucsync_testkit::pki::Pki::new(&["127.0.0.1"]);
+    let certs = CertificateDer::pem_file_iter(&pki.cert)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(&pki.key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(ucsync_tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+
+    let rig = Rig::new(8).await;
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    syslog::spawn(
+        rig.runner.subscribe(),
+        SyslogTarget {
+            host: "127.0.0.1".into(),
+            port,
+            transport: Transport::Tls,
+            tls: Some(ucsync_tls::Check {
+                roots: ucsync_tls::Roots::CaFile(pki.ca.clone()),
+                pin: None,
+                names: true,
+            }),
+            facility: 16,
+            hostname: "node1".into(),
+        },
+        Arc::new(SystemClock),
+        shutdown.clone(),
+        &tasks,
+    )
+    .unwrap();
+    rig.runner
+        .alarms()
+        .raise("cm1", AlarmCondition::LoginRefused, "login refused")
+        .await;
+    let (conn, _) = tcp.accept().await.unwrap();
+    let mut conn = acceptor.accept(conn).await.unwrap();
+    let mut framer = Framer::default();
+    let mut buf = [0u8; 2048];
+    let got = loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the connection closed");
+        framer.push(&buf[..n]);
+        if let Some(frame) = framer.next_frame() {
+            break alarm_of(&SyslogMessage::decode(frame.unwrap()).unwrap());
+        }
+    };
+    assert_eq!(got, ("raised".into(), "login-refused".into()));
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
 }
