@@ -62,6 +62,16 @@ impl From<store::Alarm> for AlarmView {
     }
 }
 
+/// Which alarms by their state: `open` (the default), `cleared`, or `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlarmState {
+    #[default]
+    Open,
+    Cleared,
+    All,
+}
+
 /// Filters of the alarm list.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -75,26 +85,20 @@ pub struct AlarmFilter {
     #[param(value_type = Option<AlarmConditionSchema>)]
     pub condition: Option<AlarmCondition>,
     /// `open` (the default), `cleared`, or `all`.
-    pub state: Option<String>,
+    pub state: Option<AlarmState>,
     /// Only acknowledged (`true`) or unacknowledged (`false`) alarms.
     pub acked: Option<bool>,
 }
 
 impl AlarmFilter {
     /// The store's query of this filter, for the page given.
-    pub fn query(&self, offset: u64, limit: u64) -> Result<store::AlarmQuery, super::FieldError> {
-        let open = match self.state.as_deref() {
-            None | Some("open") => Some(true),
-            Some("cleared") => Some(false),
-            Some("all") => None,
-            Some(other) => {
-                return Err(super::FieldError::new(
-                    "state",
-                    format!("state must be open, cleared or all, not {other:?}"),
-                ));
-            }
+    pub fn query(&self, offset: u64, limit: u64) -> store::AlarmQuery {
+        let open = match self.state.unwrap_or_default() {
+            AlarmState::Open => Some(true),
+            AlarmState::Cleared => Some(false),
+            AlarmState::All => None,
         };
-        Ok(store::AlarmQuery {
+        store::AlarmQuery {
             element: self.element.clone(),
             severity: self.severity,
             condition: self.condition,
@@ -102,7 +106,7 @@ impl AlarmFilter {
             acked: self.acked,
             offset,
             limit,
-        })
+        }
     }
 }
 

@@ -38,9 +38,7 @@ async fn list_alarms(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<AlarmPage>, ApiError> {
     let page = page.parse().map_err(ApiError::query)?;
-    let q = filter
-        .query(page.offset, page.limit)
-        .map_err(ApiError::query)?;
+    let q = filter.query(page.offset, page.limit);
     let (items, total) = s.store().alarms(&q).await?;
     Ok(Json(AlarmPage {
         items: items.into_iter().map(AlarmView::from).collect(),

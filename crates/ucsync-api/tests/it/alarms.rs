@@ -2,7 +2,7 @@
 //! a failed sync and cleared by the next that succeeds; `/webhooks`.
 
 use serde_json::json;
-use ucsync_core::AlarmCondition;
+use ucsync_core::{AlarmCondition, Severity};
 
 use crate::{App, OWN, emulator};
 
@@ -117,4 +117,19 @@ async fn a_refused_login_raises_an_alarm_and_the_next_good_sync_clears_it() {
     let all = app.get("/api/v1/alarms?state=all").await;
     assert_eq!(all.body["items"][0]["state"], "cleared");
     assert!(all.body["items"][0]["cleared_at"].is_string());
+
+    // An element removed takes its open alarms with it: they are cleared.
+    app.store
+        .raise_alarm(
+            "cm1",
+            AlarmCondition::SyncFailed,
+            Severity::Major,
+            "x",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.get("/api/v1/alarms").await.body["total"], 1);
+    assert_eq!(app.delete("/api/v1/elements/cm1").await.status, 204);
+    assert_eq!(app.get("/api/v1/alarms").await.body["total"], 0);
 }
