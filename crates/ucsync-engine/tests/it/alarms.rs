@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use ucsync_core::{AlarmCondition, Password, SyncType};
 use ucsync_engine::alarms::deliver::{self, DeliverySettings, Webhook};
+use ucsync_engine::alarms::silence;
 use ucsync_engine::alarms::syslog::{self, SyslogTarget, Transport};
 use ucsync_schedule::SystemClock;
 use ucsync_store::{AlarmQuery, ElementUpdate};
@@ -332,4 +333,45 @@ async fn alarms_reach_a_syslog_collector_over_tls_checked_by_its_ca() {
     shutdown.cancel();
     tasks.close();
     tasks.wait().await;
+}
+
+#[tokio::test]
+async fn a_silent_notify_sync_raises_an_alarm_until_an_event_comes() {
+    let rig = Rig::new(8).await;
+    let name = rig.add_element_only("cm1", 1).await;
+    let e = rig.store.element(name.as_str()).await.unwrap().unwrap();
+    let mut settings = e.settings.clone();
+    settings.notify_sync = true;
+    rig.store
+        .update_element(
+            "cm1",
+            ElementUpdate {
+                settings: Some(settings),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let alarms = rig.runner.alarms();
+    let hour = chrono::Duration::minutes(60);
+    let now = chrono::Utc::now();
+    let open = AlarmQuery {
+        open: Some(true),
+        ..Default::default()
+    };
+    // Silent for less than the time: nothing.
+    silence::check(rig.store.as_ref(), alarms, hour, now - hour / 2, now).await;
+    assert!(rig.store.alarms(&open).await.unwrap().0.is_empty());
+    // For longer: an alarm, counted again at the next look.
+    for _ in 0..2 {
+        silence::check(rig.store.as_ref(), alarms, hour, now - hour * 2, now).await;
+    }
+    let (found, _) = rig.store.alarms(&open).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].condition, AlarmCondition::NotifySilent);
+    assert_eq!(found[0].count, 2);
+    // An event came: cleared.
+    rig.store.record_notify_event(e.id, now).await.unwrap();
+    silence::check(rig.store.as_ref(), alarms, hour, now - hour * 2, now).await;
+    assert!(rig.store.alarms(&open).await.unwrap().0.is_empty());
 }
