@@ -240,7 +240,11 @@ impl Worker {
                     Some(r.status().as_u16()),
                     Some(format!("answered {}", r.status())),
                 ),
-                Err(e) => (e.status().map(|s| s.as_u16()), Some(describe(&e))),
+                // Without the URL, which may hold a token of the receiver's.
+                Err(e) => (
+                    e.status().map(|s| s.as_u16()),
+                    Some(describe(&e.without_url())),
+                ),
             };
             let delivered = error.is_none();
             let record = NewDelivery {
