@@ -62,6 +62,9 @@ pub struct ApiSettings {
     pub https: bool,
     /// Event streams (`GET /api/v1/events`) open at once.
     pub max_event_streams: usize,
+    /// The names of the webhooks alarms are delivered to (their delivery
+    /// logs are read by name).
+    pub webhooks: Vec<String>,
 }
 
 impl Default for ApiSettings {
@@ -74,6 +77,7 @@ impl Default for ApiSettings {
             metrics_token: None,
             https: false,
             max_event_streams: 100,
+            webhooks: Vec::new(),
         }
     }
 }
@@ -136,6 +140,7 @@ impl ApiState {
         (name = "objects", description = "The synchronized data, and administering it through ucsync"),
         (name = "tokens", description = "API tokens"),
         (name = "nodes", description = "The services sharing the database: which node does what"),
+        (name = "alarms", description = "Alarms on elements, and their delivery to webhooks"),
         (name = "catalog", description = "What ucsync reads from each element kind: the catalogues in effect"),
         (name = "service", description = "Events, health, metrics and this document"),
     )
@@ -235,6 +240,7 @@ fn secured() -> OpenApiRouter<ApiState> {
                 .merge(routes::tokens::router())
                 .merge(routes::nodes::router())
                 .merge(routes::catalog::router())
+                .merge(routes::alarms::router())
                 .merge(routes::service::router()),
         )
         .merge(routes::service::outside())

@@ -10,13 +10,14 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use ucsync_schedule::{Clock, SystemClock};
 
+use crate::alarms::{JobEnd, condition_of};
 use crate::error::RunnerError;
 use crate::events::{Event, Events};
 use crate::hashing::{HashedEvent, spawn_hasher};
 use ucsync_connect::{ChangeItem, ConnectError, Connector, ReadEvent, WriteOp};
 use ucsync_core::{
-    ContentHash, Decision, DeleteGuard, Differ, Fields, HashIndex, JobState, Object, ObjectId,
-    SecretKey, SyncFacts, SyncType, Thresholds, decide, escalate, key_digest,
+    AlarmCondition, ContentHash, Decision, DeleteGuard, Differ, Fields, HashIndex, JobState,
+    Object, ObjectId, SecretKey, SyncFacts, SyncType, Thresholds, decide, escalate, key_digest,
 };
 use ucsync_store::{
     Change, Element, InitOutcome, Job, JobCounts, Progress, Staged, Store, StoreError,
@@ -101,6 +102,8 @@ struct Ctx<'a> {
     cancel: &'a CancellationToken,
     counts: JobCounts,
     progress: Progress,
+    /// The element's history wrapped since the last sync (why, in words).
+    wrapped: Option<String>,
 }
 
 /// Waits for `work`, or ends with [`Failure::Stopped`] as soon as the job is
@@ -322,14 +325,14 @@ impl SyncEngine {
         }
     }
 
-    /// Runs a job to its end and records the outcome; returns the final state.
+    /// Runs a job to its end and records the outcome; returns how it ended.
     pub async fn run(
         &self,
         job: &Job,
         element: &Element,
         conn: &dyn Connector,
         cancel: &CancellationToken,
-    ) -> JobState {
+    ) -> JobEnd {
         let mut ctx = Ctx {
             job,
             element,
@@ -337,6 +340,7 @@ impl SyncEngine {
             cancel,
             counts: JobCounts::default(),
             progress: Progress::new(),
+            wrapped: None,
         };
         // The job was set running (or waiting) when it was claimed; setting
         // it again here could overwrite a stop asked for in between.
@@ -345,6 +349,12 @@ impl SyncEngine {
             .store
             .set_job_progress(job.id, &ctx.progress, &ctx.counts)
             .await;
+        let failure = match &result {
+            Err(Failure::Connect(e)) => Some((condition_of(e), e.to_string())),
+            Err(e @ Failure::Store(_)) => Some((AlarmCondition::SyncFailed, e.to_string())),
+            Err(e @ Failure::Refused(_)) => Some((AlarmCondition::SyncRefused, e.to_string())),
+            Ok(()) | Err(Failure::Stopped) => None,
+        };
         let (state, error) = match result {
             Ok(()) => (JobState::Succeeded, None),
             Err(Failure::Stopped) => (
@@ -378,7 +388,11 @@ impl SyncEngine {
         }
         // Its place in the init pool, if it had one, is free now.
         self.pool_freed.notify_waiters();
-        state
+        JobEnd {
+            state,
+            failure,
+            wrapped: ctx.wrapped,
+        }
     }
 
     async fn decide_and_run(&self, ctx: &mut Ctx<'_>) -> Result<(), Failure> {
@@ -630,6 +644,12 @@ impl SyncEngine {
             .await;
         }
         ctx.counts.skipped = (set.data_rows_skipped + set.notified_rows_skipped) as u64;
+        if set.summary.log_wrapped {
+            ctx.wrapped = Some(
+                "the command history wrapped since the last sync: an initializing sync ran instead of an incremental"
+                    .into(),
+            );
+        }
         if let Some(reason) = escalate(&set.summary) {
             self.become_init(ctx, &reason).await?;
             return self.init(ctx, version, false).await;

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ucsync_core::{HashIndex, JobState, ObjectId, Role, SyncType};
+use ucsync_core::{AlarmCondition, HashIndex, JobState, ObjectId, Role, Severity, SyncType};
 use ucsync_schedule::ScheduleSpec;
 
 pub use model::*;
@@ -389,4 +389,45 @@ store! {
     /// a job not finished is never removed. On SQLite the freed pages go
     /// back to the file system afterwards.
     async fn remove_finished_jobs(&self, before: DateTime<Utc>, batch: u32) -> Result<Removed>;
+
+    // Alarms: one open alarm per element and condition.
+    /// Raises the alarm of `condition` on `element`, seen at `at` because of
+    /// `cause`: a new alarm if none of them is open, else the open one
+    /// counted again (its cause and severity the latest). Idempotent in the
+    /// sense that matters: one condition, one alarm.
+    async fn raise_alarm(
+        &self,
+        element: &str,
+        condition: AlarmCondition,
+        severity: Severity,
+        cause: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Raised>;
+    /// Clears the open alarms of `element` whose condition is among
+    /// `conditions`, at `at`; answers those this call cleared (none when
+    /// none was open, so each clear is told once).
+    async fn clear_alarms(
+        &self,
+        element: &str,
+        conditions: &[AlarmCondition],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Alarm>>;
+    /// A page of alarms, the last seen first, and how many match in all.
+    async fn alarms(&self, q: &AlarmQuery) -> Result<(Vec<Alarm>, u64)>;
+    async fn alarm(&self, id: i64) -> Result<Option<Alarm>>;
+    /// Acknowledges an alarm (once: a second acknowledgement changes
+    /// nothing); `None` if there is no such alarm.
+    async fn ack_alarm(&self, id: i64, by: &str, at: DateTime<Utc>) -> Result<Option<Alarm>>;
+    /// The open alarms per severity.
+    async fn open_alarm_counts(&self) -> Result<BTreeMap<String, u64>>;
+    /// Records one attempt to deliver an alarm to a webhook.
+    async fn record_delivery(&self, d: &NewDelivery) -> Result<()>;
+    /// A page of a webhook's delivery attempts, newest first, and how many
+    /// there are in all.
+    async fn deliveries(
+        &self,
+        webhook: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<Delivery>, u64)>;
 }

@@ -413,3 +413,85 @@ pub struct Removed {
     /// refused init), and those of notify sync (no job) as old.
     pub changes: u64,
 }
+
+/// An alarm on an element: raised while its condition lasts (`count` times,
+/// from `first_seen` to `last_seen`), cleared by itself when it ends, and
+/// acknowledged by an operator meanwhile or after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alarm {
+    pub id: i64,
+    pub element: String,
+    pub condition: ucsync_core::AlarmCondition,
+    pub severity: ucsync_core::Severity,
+    /// The latest cause, in words (the error the condition was seen with).
+    pub cause: String,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub first_seen: DateTime<Utc>,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub last_seen: DateTime<Utc>,
+    pub count: u64,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub cleared_at: Option<DateTime<Utc>>,
+    pub acked_by: Option<String>,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub acked_at: Option<DateTime<Utc>>,
+}
+
+impl Alarm {
+    pub fn is_open(&self) -> bool {
+        self.cleared_at.is_none()
+    }
+}
+
+/// What raising an alarm did: the alarm as it is now, and whether it was
+/// raised by this call (it was not open) or only counted again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Raised {
+    pub alarm: Alarm,
+    pub new: bool,
+}
+
+/// Which alarms to list, newest seen first.
+#[derive(Debug, Clone, Default)]
+pub struct AlarmQuery {
+    pub element: Option<String>,
+    pub severity: Option<ucsync_core::Severity>,
+    pub condition: Option<ucsync_core::AlarmCondition>,
+    /// Open (true) or cleared (false) alarms only.
+    pub open: Option<bool>,
+    /// Acknowledged (true) or not (false) only.
+    pub acked: Option<bool>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// One attempt to deliver an alarm's raise or clear to a webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub id: i64,
+    pub webhook: String,
+    pub alarm_id: i64,
+    /// `raised` or `cleared`.
+    pub event: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub at: DateTime<Utc>,
+    /// The HTTP status answered, if one was.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub delivered: bool,
+}
+
+/// A delivery attempt to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub webhook: String,
+    pub alarm_id: i64,
+    pub event: String,
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub delivered: bool,
+}

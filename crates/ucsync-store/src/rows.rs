@@ -280,3 +280,76 @@ pub(crate) fn hit(r: &impl Columns) -> Result<SearchHit> {
         name: r.text_opt(6)?,
     })
 }
+
+pub(crate) const ALARM_COLUMNS: &str = "id, element, condition, severity, cause, first_seen, last_seen, count, cleared_at, acked_by, acked_at";
+
+pub(crate) fn alarm(r: &impl Columns) -> Result<Alarm> {
+    Ok(Alarm {
+        id: r.int(0)?,
+        element: r.text(1)?,
+        condition: parse(&r.text(2)?)?,
+        severity: parse(&r.text(3)?)?,
+        cause: r.text(4)?,
+        first_seen: r.time(5)?,
+        last_seen: r.time(6)?,
+        count: count_from(r.int(7)?),
+        cleared_at: r.time_opt(8)?,
+        acked_by: r.text_opt(9)?,
+        acked_at: r.time_opt(10)?,
+    })
+}
+
+pub(crate) const DELIVERY_COLUMNS: &str =
+    "id, webhook, alarm_id, event, attempt, at, status, error, delivered";
+
+pub(crate) fn delivery(r: &impl Columns) -> Result<Delivery> {
+    Ok(Delivery {
+        id: r.int(0)?,
+        webhook: r.text(1)?,
+        alarm_id: r.int(2)?,
+        event: r.text(3)?,
+        attempt: in_range(r.int(4)?, "attempt")?,
+        at: r.time(5)?,
+        status: r.int_opt(6)?.map(|s| in_range(s, "status")).transpose()?,
+        error: r.text_opt(7)?,
+        delivered: r.flag_opt(8)?.unwrap_or(false),
+    })
+}
+
+/// The filters of an alarm listing, as SQL conditions on numbered
+/// parameters from `first` on (`?N` on SQLite, `$N` on PostgreSQL, by
+/// `mark`), and the parameters' values as text (a severity, condition or
+/// element name); `open` and `acked` need none.
+pub(crate) fn alarm_filter(q: &AlarmQuery, mark: char, first: usize) -> (String, Vec<String>) {
+    let mut conds = Vec::new();
+    let mut values = Vec::new();
+    let mut param = |column: &str, v: String, conds: &mut Vec<String>| {
+        values.push(v);
+        conds.push(format!("{column} = {mark}{}", first + values.len() - 1));
+    };
+    if let Some(e) = &q.element {
+        param("element", e.clone(), &mut conds);
+    }
+    if let Some(s) = q.severity {
+        param("severity", s.as_str().to_string(), &mut conds);
+    }
+    if let Some(c) = q.condition {
+        param("condition", c.as_str().to_string(), &mut conds);
+    }
+    match q.open {
+        Some(true) => conds.push("cleared_at IS NULL".into()),
+        Some(false) => conds.push("cleared_at IS NOT NULL".into()),
+        None => {}
+    }
+    match q.acked {
+        Some(true) => conds.push("acked_at IS NOT NULL".into()),
+        Some(false) => conds.push("acked_at IS NULL".into()),
+        None => {}
+    }
+    let sql = if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    };
+    (sql, values)
+}

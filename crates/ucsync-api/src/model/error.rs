@@ -88,6 +88,8 @@ error_codes! {
     NoJob = "no-job", 404, "no such job.";
     NoSchedule = "no-schedule", 404, "no such schedule.";
     NoToken = "no-token", 404, "no such token.";
+    NoAlarm = "no-alarm", 404, "no such alarm.";
+    NoWebhook = "no-webhook", 404, "no webhook of that name is configured.";
     MethodNotAllowed = "method-not-allowed", 405, "the route exists, the method does not.";
     ElementExists = "element-exists", 409, "an element of that name exists.";
     ElementBusy = "element-busy", 409, "a job is queued or running on the element.";

@@ -2,6 +2,7 @@
 //! and a real runner (the test kit's [`App`]); the CM or IP Office emulator
 //! where a test needs an element that answers.
 
+mod alarms;
 mod auth;
 mod elements;
 mod identity;

@@ -25,11 +25,26 @@ pub struct CheckReport {
 impl Runner {
     /// Connects to the element (its alternate host when the host does not
     /// answer), logs in, and reports what it found.
+    /// An answer clears the element's alarms of reaching it; a failure to
+    /// reach it raises one.
     pub async fn check(&self, element: &Element) -> Result<CheckReport, RunnerError> {
-        let (conn, host) = self.inner.connections.open(element).await?;
+        let name = element.name.as_str();
+        let (conn, host) = match self.inner.connections.open(element).await {
+            Ok(c) => c,
+            Err(e) => {
+                if let RunnerError::Connect(ce) = &e {
+                    self.inner.alarms.checked(name, Err(ce)).await;
+                }
+                return Err(e);
+            }
+        };
         let version = conn.version().await;
         let fingerprint = conn.fingerprint();
         conn.close().await;
+        self.inner
+            .alarms
+            .checked(name, version.as_ref().map(|_| ()))
+            .await;
         Ok(CheckReport {
             version: version?,
             fingerprint,

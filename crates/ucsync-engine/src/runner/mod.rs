@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 use ucsync_core::{ElementName, SyncType, Trigger};
 use ucsync_store::{Job, JobId, Requested, Store, StoreError};
 
+use crate::alarms::Alarms;
 use crate::connections::{Connections, ConnectorFactory};
 use crate::events::{Event, Events};
 use crate::notify::{self, NotifyStats};
@@ -69,6 +70,7 @@ impl Default for RunnerSettings {
 
 struct Inner {
     engine: SyncEngine,
+    alarms: Alarms,
     queue: Queue,
     connections: Connections,
     settings: RunnerSettings,
@@ -137,8 +139,10 @@ impl Runner {
             (shutdown.clone(), &inner_tasks),
             (told.clone(), tasks),
         );
+        let alarms = Alarms::new(store.clone(), events.clone(), engine.clock().clone());
         let runner = Runner {
             inner: Arc::new(Inner {
+                alarms,
                 engine: engine
                     .with_init_pool(settings.init_pool, settings.poll)
                     .with_events(events.clone()),
@@ -195,6 +199,11 @@ impl Runner {
     /// The job queue, for those who only add to it (the scheduler).
     pub fn queue(&self) -> &Queue {
         &self.inner.queue
+    }
+
+    /// Raises and clears this node's alarms.
+    pub fn alarms(&self) -> &Alarms {
+        &self.inner.alarms
     }
 
     /// This node's element connections.

@@ -565,6 +565,21 @@ async fn a_wrapped_history_makes_the_incremental_an_init() {
         db["station"]["1001"].contains(&(station::NAME.to_string(), "Wrap, Around".to_string())),
         "the lost row's change is in by the init"
     );
+    // An alarm says so; while the small history keeps wrapping (the init's
+    // own commands fill it), the one alarm counts each time.
+    let open = ucsync_store::AlarmQuery {
+        open: Some(true),
+        ..Default::default()
+    };
+    let (alarms, _) = rig.store.alarms(&open).await.unwrap();
+    let conditions: Vec<_> = alarms.iter().map(|a| a.condition).collect();
+    assert_eq!(conditions, [ucsync_core::AlarmCondition::HistoryWrapped]);
+    rig.sync("cm1", SyncType::Incremental).await;
+    let (again, _) = rig.store.alarms(&open).await.unwrap();
+    assert_eq!(
+        (again.len(), again[0].id, again[0].count),
+        (1, alarms[0].id, 2)
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 //! nodes share. This module connects and migrates; the [`Store`] methods are
 //! kept by topic in the modules below, as SQL and its parameters.
 
+mod alarms;
 mod bus;
 mod elements;
 mod jobs;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/004_init_pool.sql"),
     include_str!("../../migrations/postgres/005_retention.sql"),
     include_str!("../../migrations/postgres/006_revision.sql"),
+    include_str!("../../migrations/postgres/007_alarms.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus

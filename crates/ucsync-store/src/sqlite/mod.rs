@@ -3,6 +3,7 @@
 //! the file and runs calls on its connections; the [`Store`] methods are
 //! kept by topic in the modules below, as SQL and its parameters.
 
+mod alarms;
 mod elements;
 mod jobs;
 mod nodes;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/008_init_pool.sql"),
     include_str!("../../migrations/sqlite/009_retention.sql"),
     include_str!("../../migrations/sqlite/010_revision.sql"),
+    include_str!("../../migrations/sqlite/011_alarms.sql"),
 ];
 const READERS: usize = 4;
 

@@ -1,5 +1,6 @@
 //! End-to-end tests of the ucsync binary, run as a user would run it.
 
+mod alarms;
 mod catalog;
 mod cli;
 mod cluster;

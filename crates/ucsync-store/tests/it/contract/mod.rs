@@ -14,6 +14,7 @@ use ucsync_core::{
 };
 use ucsync_store::*;
 
+mod alarms;
 mod elements;
 mod jobs;
 mod nodes;
@@ -22,6 +23,7 @@ mod retention;
 mod schedules;
 mod search;
 
+pub(crate) use alarms::*;
 pub(crate) use elements::*;
 pub(crate) use jobs::*;
 pub(crate) use nodes::*;
@@ -87,6 +89,8 @@ macro_rules! contract_tests {
             notify_read_before_another_write_is_refused,
             old_finished_jobs_are_removed_with_their_records,
             a_task_turn_is_claimed_once,
+            alarms_are_raised_once_per_condition_cleared_and_acked,
+            webhook_deliveries_are_logged_per_webhook,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {
