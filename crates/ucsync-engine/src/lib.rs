@@ -15,6 +15,7 @@ mod error;
 pub mod events;
 pub mod hashing;
 pub mod notify;
+mod plan;
 pub mod queue;
 pub mod records;
 pub mod retention;

@@ -154,9 +154,25 @@ store! {
         deletes: &[ObjectId],
         outcome: &InitOutcome,
     ) -> Result<()>;
-    /// Keeps what the job staged, plus `deletes`, as the changes it would have
-    /// applied, without applying them.
-    async fn keep_proposal(&self, job: JobId, deletes: &[ObjectId]) -> Result<()>;
+    /// Keeps what the job staged, plus `deletes`, as its plan — the changes
+    /// it would have applied (a dry run, or an init the discrepancy check
+    /// refused) — without applying them; `base` says what it was made
+    /// against and what applying it records.
+    async fn keep_plan(
+        &self,
+        job: JobId,
+        element: ElementId,
+        deletes: &[ObjectId],
+        base: &PlanBase,
+    ) -> Result<()>;
+    /// The job's kept plan, not yet applied, counted per object type.
+    async fn plan(&self, job: JobId) -> Result<Option<PlanRecord>>;
+    /// Applies the job's kept plan exactly, in one transaction, if the
+    /// element's objects have not changed since the plan read them (its
+    /// revision, checked inside the transaction): the objects, the change
+    /// log (as the job's), the sync state (an init's plan records an init),
+    /// and the job's `applied_at`, `applied_by` and counts.
+    async fn apply_plan(&self, job: JobId, by: &str) -> Result<PlanApplied>;
     /// Drops what the job staged.
     async fn discard_staged(&self, job: JobId) -> Result<()>;
     async fn record_init_failure(&self, element: ElementId, error: &str) -> Result<()>;

@@ -86,8 +86,11 @@ pub(crate) fn like_prefix(text: &str) -> String {
 /// the same or greater strength. Requests try the element's waiting or
 /// running job first (joining it gives the answer soonest), then its
 /// queued jobs, oldest first.
-pub(crate) fn joins(existing: &Job, requested: SyncType) -> bool {
-    existing.state != JobState::Stopping && existing.requested.strength() >= requested.strength()
+/// A preview joins only a preview, and a sync only a sync.
+pub(crate) fn joins(existing: &Job, requested: SyncType, dry_run: bool) -> bool {
+    existing.state != JobState::Stopping
+        && existing.dry_run == dry_run
+        && existing.requested.strength() >= requested.strength()
 }
 
 /// How often a token's use is recorded. Every API request looks its token

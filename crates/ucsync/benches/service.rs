@@ -254,6 +254,7 @@ async fn fill(dir: &Path, secret: &SecretKey, history: usize) {
                     requested: SyncType::Init,
                     trigger: Trigger::ElementAdded,
                     requested_by: "admin".into(),
+                    dry_run: false,
                 },
                 SyncType::Init,
                 None,
@@ -275,6 +276,8 @@ async fn fill(dir: &Path, secret: &SecretKey, history: usize) {
                         op: PlanOp::Add,
                         fields: o.fields,
                         name,
+                        by_login: None,
+                        at_element: None,
                     }
                 })
                 .collect();
@@ -311,6 +314,7 @@ async fn fill(dir: &Path, secret: &SecretKey, history: usize) {
                         requested: SyncType::Incremental,
                         trigger: Trigger::Schedule,
                         requested_by: "scheduler".into(),
+                        dry_run: false,
                     },
                     SyncType::Incremental,
                     None,
@@ -615,6 +619,7 @@ async fn dispatch() {
                             Trigger::OnDemand
                         },
                         requested_by: "bench".into(),
+                        dry_run: false,
                     },
                     ty,
                     None,

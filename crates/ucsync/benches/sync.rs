@@ -94,6 +94,7 @@ async fn diff() {
                 requested: SyncType::Init,
                 trigger: Trigger::OnDemand,
                 requested_by: "bench".into(),
+                dry_run: false,
             },
             SyncType::Init,
             None,
@@ -109,6 +110,8 @@ async fn diff() {
                 op: PlanOp::Add,
                 fields: o.fields,
                 name: None,
+                by_login: None,
+                at_element: None,
             }
         });
         store.stage(job.id, batch.collect()).await.expect("stage");

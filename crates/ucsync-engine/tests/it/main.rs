@@ -3,6 +3,7 @@
 
 mod ipo;
 mod messaging;
+mod plans;
 mod retention;
 mod runner;
 mod scheduler;

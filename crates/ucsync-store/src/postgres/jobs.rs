@@ -154,7 +154,10 @@ impl PgStore {
             .iter()
             .map(rows::job)
             .collect::<Result<Vec<_>>>()?;
-        let out = match open.into_iter().find(|j| joins(j, job.requested)) {
+        let out = match open
+            .into_iter()
+            .find(|j| joins(j, job.requested, job.dry_run))
+        {
             Some(j) => Requested {
                 job: j,
                 joined: true,
@@ -162,8 +165,8 @@ impl PgStore {
             None => {
                 let st = tx
                     .prepare_cached(&format!(
-                        "INSERT INTO jobs (element_id, element, requested, type, trigger, requested_by, state, created_at) \
-                         VALUES ($1, $2, $3, $3, $4, $5, 'queued', now()) RETURNING {JOB_COLUMNS}"
+                        "INSERT INTO jobs (element_id, element, requested, type, trigger, requested_by, state, created_at, dry_run) \
+                         VALUES ($1, $2, $3, $3, $4, $5, 'queued', now(), $6) RETURNING {JOB_COLUMNS}"
                     ))
                     .await
                     .map_err(db)?;
@@ -176,6 +179,7 @@ impl PgStore {
                             &job.requested.as_str(),
                             &job.trigger.as_str(),
                             &job.requested_by,
+                            &job.dry_run,
                         ],
                     )
                     .await
@@ -300,6 +304,9 @@ impl PgStore {
             tx.execute("DELETE FROM staged WHERE job_id = ANY($1)", &[&ids])
                 .await
                 .map_err(db)?;
+            tx.execute("DELETE FROM plans WHERE job_id = ANY($1)", &[&ids])
+                .await
+                .map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
         Ok(gone.into_iter().map(|(id, _)| id).collect())
@@ -331,8 +338,8 @@ impl PgStore {
         let c = self.client().await?;
         let st = c
             .prepare_cached(&format!(
-                "INSERT INTO jobs (element_id, element, requested, type, reason, trigger, requested_by, state, created_at) \
-                 VALUES ((SELECT id FROM elements WHERE name = $1), $1, $2, $3, $4, $5, $6, 'queued', now()) \
+                "INSERT INTO jobs (element_id, element, requested, type, reason, trigger, requested_by, state, created_at, dry_run) \
+                 VALUES ((SELECT id FROM elements WHERE name = $1), $1, $2, $3, $4, $5, $6, 'queued', now(), $7) \
                  RETURNING {JOB_COLUMNS}"
             ))
             .await
@@ -347,6 +354,7 @@ impl PgStore {
                     &reason,
                     &job.trigger.as_str(),
                     &job.requested_by,
+                    &job.dry_run,
                 ],
             )
             .await

@@ -12,6 +12,7 @@ mod elements;
 mod jobs;
 mod nodes;
 mod objects;
+mod plans;
 mod retention;
 mod schedules;
 mod search;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/003_nodes.sql"),
     include_str!("../../migrations/postgres/004_init_pool.sql"),
     include_str!("../../migrations/postgres/005_retention.sql"),
+    include_str!("../../migrations/postgres/006_plans.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus

@@ -103,10 +103,10 @@ impl SqliteStore {
             let tx = c.transaction().map_err(db)?;
             {
                 let mut st = tx
-                    .prepare_cached("INSERT OR REPLACE INTO staged (job_id, object_type, object_key, op, fields, hash, name, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                    .prepare_cached("INSERT OR REPLACE INTO staged (job_id, object_type, object_key, op, fields, hash, name, digest, by_login, at_element) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
                     .map_err(db)?;
                 for s in &batch {
-                    st.execute(params![job, s.id.object_type, s.id.key, s.op.as_str(), rows::fields_json(&s.fields), &s.hash.0[..], s.name, &id_digest(&s.id)[..]]).map_err(db)?;
+                    st.execute(params![job, s.id.object_type, s.id.key, s.op.as_str(), rows::fields_json(&s.fields), &s.hash.0[..], s.name, &id_digest(&s.id)[..], s.by_login, s.at_element]).map_err(db)?;
                 }
             }
             tx.commit().map_err(db)
@@ -148,7 +148,7 @@ impl SqliteStore {
             tx.execute("DELETE FROM staged WHERE job_id = ?1", [job]).map_err(db)?;
             tx.execute(
                 "UPDATE sync_state SET last_init_at = ?2, last_init_ok = 1, last_init_error = NULL, version_at_init = ?3, format_at_init = ?4, \
-                 sync_point = ?5, last_sync_at = ?2, last_success_at = ?2 WHERE element_id = ?1",
+                 sync_point = ?5, last_sync_at = ?2, last_success_at = ?2, revision = revision + 1 WHERE element_id = ?1",
                 params![element, at, outcome.version, outcome.format, outcome.sync_point],
             )
             .map_err(db)?;
@@ -157,26 +157,14 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn keep_proposal(&self, job: JobId, deletes: &[ObjectId]) -> Result<()> {
-        let deletes = deletes.to_vec();
-        self.write(move |c, _| {
-            let tx = c.transaction().map_err(db)?;
-            {
-                let mut st = tx.prepare_cached("INSERT OR REPLACE INTO staged (job_id, object_type, object_key, op, digest) VALUES (?1, ?2, ?3, 'delete', ?4)").map_err(db)?;
-                for id in &deletes {
-                    st.execute(params![job, id.object_type, id.key, &id_digest(id)[..]]).map_err(db)?;
-                }
-            }
-            tx.commit().map_err(db)
-        })
-        .await
-    }
-
     pub(crate) async fn discard_staged(&self, job: JobId) -> Result<()> {
         self.write(move |c, _| {
-            c.execute("DELETE FROM staged WHERE job_id = ?1", [job])
-                .map(|_| ())
-                .map_err(db)
+            let tx = c.transaction().map_err(db)?;
+            tx.execute("DELETE FROM plans WHERE job_id = ?1", [job])
+                .map_err(db)?;
+            tx.execute("DELETE FROM staged WHERE job_id = ?1", [job])
+                .map_err(db)?;
+            tx.commit().map_err(db)
         })
         .await
     }
@@ -197,7 +185,7 @@ impl SqliteStore {
     pub(crate) async fn forget_sync_point(&self, element: ElementId) -> Result<()> {
         self.write(move |c, _| {
             c.execute(
-                "UPDATE sync_state SET sync_point = NULL WHERE element_id = ?1",
+                "UPDATE sync_state SET sync_point = NULL, revision = revision + 1 WHERE element_id = ?1",
                 params![element],
             )
             .map(|_| ())
@@ -255,6 +243,8 @@ impl SqliteStore {
             if let Some(p) = &sync_point {
                 tx.execute("UPDATE sync_state SET sync_point = ?2, last_sync_at = ?3, last_success_at = ?3 WHERE element_id = ?1", params![element, p, at]).map_err(db)?;
             }
+            // Whatever it wrote, a plan made before it is stale now.
+            tx.execute("UPDATE sync_state SET revision = revision + 1 WHERE element_id = ?1", [element]).map_err(db)?;
             tx.commit().map_err(db)?;
             Ok(counts)
         })
@@ -345,8 +335,10 @@ impl SqliteStore {
             let at: Option<String> = c.query_row("SELECT coalesce(finished_at, created_at) FROM jobs WHERE id = ?1", [job], |r| r.get(0)).optional().map_err(db)?;
             let at = rows::parse_time(&at.ok_or(StoreError::NoJob(job))?)?;
             let proposed: i64 = value(c, "SELECT count(*) FROM staged WHERE job_id = ?1", [job])?;
-            let mut st = c.prepare_cached("SELECT object_type, object_key, op FROM staged WHERE job_id = ?1 ORDER BY object_type, length(object_key), object_key LIMIT ?2 OFFSET ?3").map_err(db)?;
-            let page = all(&mut st, params![job, limit, offset], |r| rows::proposed(r, at))?;
+            let mut st = c.prepare_cached(&format!("SELECT {} FROM staged s LEFT JOIN jobs j ON j.id = s.job_id \
+                 LEFT JOIN objects o ON o.element_id = j.element_id AND o.object_type = s.object_type AND o.object_key = s.object_key \
+                 WHERE s.job_id = ?1 ORDER BY s.object_type, length(s.object_key), s.object_key LIMIT ?2 OFFSET ?3", rows::PLANNED_COLUMNS)).map_err(db)?;
+            let page = all(&mut st, params![job, limit, offset], |r| rows::planned(r, at))?;
             Ok((page, rows::count_from(proposed)))
         })
         .await

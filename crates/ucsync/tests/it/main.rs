@@ -14,6 +14,7 @@ mod networks;
 mod notify;
 mod notify_limits;
 mod operator;
+mod preview;
 mod progress;
 mod recovery;
 mod service;

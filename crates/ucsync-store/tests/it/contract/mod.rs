@@ -18,6 +18,7 @@ mod elements;
 mod jobs;
 mod nodes;
 mod objects;
+mod plans;
 mod retention;
 mod schedules;
 mod search;
@@ -26,6 +27,7 @@ pub(crate) use elements::*;
 pub(crate) use jobs::*;
 pub(crate) use nodes::*;
 pub(crate) use objects::*;
+pub(crate) use plans::*;
 pub(crate) use retention::*;
 pub(crate) use schedules::*;
 pub(crate) use search::*;
@@ -86,6 +88,10 @@ macro_rules! contract_tests {
             notify_applies_changes_without_a_job_and_records_its_rows,
             old_finished_jobs_are_removed_with_their_records,
             a_task_turn_is_claimed_once,
+            a_plan_is_applied_once_exactly_as_kept,
+            a_plan_is_stale_once_the_element_changed_in_the_database,
+            an_incremental_plan_applies_its_logins_and_point,
+            previews_join_only_previews,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {
@@ -127,11 +133,24 @@ pub(crate) fn staged_as(object_type: &str, key: &str, name: &str) -> Staged {
         op: PlanOp::Add,
         fields: o.fields,
         name: Some(name.into()),
+        by_login: None,
+        at_element: None,
     }
 }
 
 pub(crate) fn staged(key: &str, name: &str) -> Staged {
     staged_as("station", key, name)
+}
+
+/// What a plan of `kind` made at `revision` records when applied.
+pub(crate) fn plan_base(kind: SyncType, revision: i64) -> PlanBase {
+    PlanBase {
+        kind,
+        revision,
+        version: "R2".into(),
+        format: 2,
+        sync_point: "point-2".into(),
+    }
 }
 
 pub(crate) fn new_job(element: &str, requested: SyncType) -> NewJob {
@@ -140,6 +159,7 @@ pub(crate) fn new_job(element: &str, requested: SyncType) -> NewJob {
         requested,
         trigger: Trigger::OnDemand,
         requested_by: "test".into(),
+        dry_run: false,
     }
 }
 

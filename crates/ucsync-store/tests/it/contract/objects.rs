@@ -40,9 +40,14 @@ pub(crate) async fn init_commits_in_one_step_and_refused_inits_keep_their_propos
     assert_eq!(s.changes(j1.id).await.unwrap().len(), 2);
 
     let j2 = s.create_job(&nj, SyncType::Init, None).await.unwrap();
-    s.keep_proposal(j2.id, &[ObjectId::new("station", "1001")])
-        .await
-        .unwrap();
+    s.keep_plan(
+        j2.id,
+        e.id,
+        &[ObjectId::new("station", "1001")],
+        &plan_base(SyncType::Init, 1),
+    )
+    .await
+    .unwrap();
     s.record_init_failure(e.id, "too many deletions")
         .await
         .unwrap();
