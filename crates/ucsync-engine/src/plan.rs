@@ -9,12 +9,13 @@
 //! the applying transaction. The element's: its software version must be
 //! the plan's, and asked what changed since the plan's sync point — as an
 //! incremental asks, but counting every login's changes, ucsync's own too —
-//! it must answer nothing (a CM's history has no data command after it, an
-//! IP Office's configuration version is the plan's, a messaging
-//! directory has no entry modified after it and lists exactly the keys the
-//! plan leaves). A plan whose element cannot tell is stale.
+//! it must answer nothing but objects that, read again, are as the plan
+//! leaves them (a CM's history rows after the point, a messaging
+//! directory's entries modified after it, which must also list exactly the
+//! keys the plan leaves; an IP Office's configuration version must be the
+//! plan's). A plan whose element cannot tell is stale.
 
-use ucsync_connect::{ChangeSet, Connector};
+use ucsync_connect::{ChangeItem, ChangeSet, Connector};
 use ucsync_core::{ContentHash, SyncType, escalate};
 use ucsync_store::{
     Change, Element, Job, JobCounts, PlanApplied, PlanBase, PlanRecord, Staged, StoreError,
@@ -23,15 +24,16 @@ use ucsync_store::{
 use crate::error::RunnerError;
 use crate::sync::{Ctx, Failure, SyncEngine};
 
-/// Why an element has changed since a plan's sync point, if it has.
+/// Why an element has changed since a plan's sync point, if what it tells
+/// says so without reading objects again.
 fn moved(set: &ChangeSet) -> Option<String> {
     if let Some(why) = escalate(&set.summary) {
         return Some(why);
     }
-    if set.summary.rows_to_apply > 0 || !set.items.is_empty() {
+    if set.summary.rows_to_apply > 0 && set.items.is_empty() {
         return Some(format!(
             "{} changes were made on the element since the plan read it",
-            set.summary.rows_to_apply.max(set.items.len())
+            set.summary.rows_to_apply
         ));
     }
     None
@@ -135,6 +137,34 @@ impl SyncEngine {
         let set = conn.changes_since(&plan.base.sync_point, &[]).await?;
         if let Some(why) = moved(&set) {
             return Err(RunnerError::Stale(why));
+        }
+        // Each object named as changed since is read again: it must be as
+        // the plan leaves it (a directory names again what changed in the
+        // very second its point was taken).
+        let stored = if set.items.is_empty() {
+            Default::default()
+        } else {
+            self.store.object_hashes(element.id).await?
+        };
+        for item in &set.items {
+            let id = match item {
+                ChangeItem::Object { id, .. } => id,
+                ChangeItem::Type { object_type, why } => {
+                    return Err(RunnerError::Stale(format!(
+                        "every {object_type} must be read again: {why}"
+                    )));
+                }
+            };
+            let now = conn.read_one(id).await?.map(|o| self.prepare(conn, &o).1);
+            let want = match self.store.planned_hash(job.id, id).await? {
+                Some(h) => h,
+                None => stored.get(id),
+            };
+            if now != want {
+                return Err(RunnerError::Stale(format!(
+                    "{id} changed on the element since the plan read it"
+                )));
+            }
         }
         if !set.listings.is_empty() {
             let stored = self.store.object_counts_by_type(element.id).await?;

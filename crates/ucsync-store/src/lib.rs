@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ucsync_core::{HashIndex, JobState, ObjectId, Role, SyncType};
+use ucsync_core::{ContentHash, HashIndex, JobState, ObjectId, Role, SyncType};
 use ucsync_schedule::ScheduleSpec;
 
 pub use model::*;
@@ -167,6 +167,10 @@ store! {
     ) -> Result<()>;
     /// The job's kept plan, not yet applied, counted per object type.
     async fn plan(&self, job: JobId) -> Result<Option<PlanRecord>>;
+    /// What the job's plan does to one object: `None`, nothing;
+    /// `Some(None)`, deletes it; `Some(Some(hash))`, stores it with that
+    /// content hash.
+    async fn planned_hash(&self, job: JobId, id: &ObjectId) -> Result<Option<Option<ContentHash>>>;
     /// Applies the job's kept plan exactly, in one transaction, if the
     /// element's objects have not changed since the plan read them (its
     /// revision, checked inside the transaction): the objects, the change

@@ -276,6 +276,19 @@ pub(crate) fn planned(r: &impl Columns, at: DateTime<Utc>) -> Result<ChangeRecor
     })
 }
 
+/// What a plan does to one object, from its staged row's operation and
+/// hash (see `Store::planned_hash`).
+pub(crate) fn planned_hash(
+    found: Option<(String, Option<Vec<u8>>)>,
+) -> Result<Option<Option<ContentHash>>> {
+    match found {
+        None => Ok(None),
+        Some((op, _)) if op == "delete" => Ok(Some(None)),
+        Some((_, Some(h))) => Ok(Some(Some(hash_from(&h)?))),
+        Some((_, None)) => Err(StoreError::Database("a staged row without its hash".into())),
+    }
+}
+
 /// The fields that differ between what is stored (`before`; `None`: the
 /// object is new) and what a plan would store. A secret value (stored
 /// encrypted, each time under a new nonce) is neither shown nor compared:

@@ -13,7 +13,7 @@ use crate::sync::{on_cm, outside, stored};
 use crate::{Rig, cm_settings, emulator};
 
 /// A dry run on demand, finished.
-async fn preview(rig: &Rig, name: &str, t: SyncType) -> Job {
+pub(crate) async fn preview(rig: &Rig, name: &str, t: SyncType) -> Job {
     let r = rig
         .runner
         .request_job(NewJob {

@@ -6,11 +6,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use ucsync_core::{ObjectId, SyncType};
+use ucsync_core::{ContentHash, ObjectId, SyncType};
 
 use super::{PgStore, db, get};
 use crate::model::*;
-use crate::rows::{self, Columns};
+use crate::rows::{self, Columns, planned_hash};
 use crate::rules::id_digest;
 use crate::{Result, StoreError};
 
@@ -124,6 +124,26 @@ impl PgStore {
     pub(crate) async fn plan(&self, job: JobId) -> Result<Option<PlanRecord>> {
         let c = self.client().await?;
         load_plan(&c, job).await
+    }
+
+    pub(crate) async fn planned_hash(
+        &self,
+        job: JobId,
+        id: &ObjectId,
+    ) -> Result<Option<Option<ContentHash>>> {
+        let c = self.client().await?;
+        let found = c
+            .query_opt(
+                "SELECT op, hash FROM staged WHERE job_id = $1 AND object_type = $2 AND object_key = $3",
+                &[&job, &id.object_type, &id.key],
+            )
+            .await
+            .map_err(db)?;
+        let found = match found {
+            Some(r) => Some((get::<String>(&r, 0)?, get::<Option<Vec<u8>>>(&r, 1)?)),
+            None => None,
+        };
+        planned_hash(found)
     }
 
     pub(crate) async fn apply_plan(&self, job: JobId, by: &str) -> Result<PlanApplied> {

@@ -4,11 +4,11 @@
 //! changed since the plan read them.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use ucsync_core::{ObjectId, SyncType};
+use ucsync_core::{ContentHash, ObjectId, SyncType};
 
 use super::{SqliteStore, all, db, now};
 use crate::model::*;
-use crate::rows::{self, Columns};
+use crate::rows::{self, Columns, planned_hash};
 use crate::rules::id_digest;
 use crate::{Result, StoreError};
 
@@ -104,6 +104,26 @@ impl SqliteStore {
 
     pub(crate) async fn plan(&self, job: JobId) -> Result<Option<PlanRecord>> {
         self.read(move |c, _| load_plan(c, job)).await
+    }
+
+    pub(crate) async fn planned_hash(
+        &self,
+        job: JobId,
+        id: &ObjectId,
+    ) -> Result<Option<Option<ContentHash>>> {
+        let id = id.clone();
+        self.read(move |c, _| {
+            let found: Option<(String, Option<Vec<u8>>)> = c
+                .query_row(
+                    "SELECT op, hash FROM staged WHERE job_id = ?1 AND object_type = ?2 AND object_key = ?3",
+                    params![job, id.object_type, id.key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            planned_hash(found)
+        })
+        .await
     }
 
     pub(crate) async fn apply_plan(&self, job: JobId, by: &str) -> Result<PlanApplied> {
