@@ -291,7 +291,8 @@ store! {
         limit: u64,
     ) -> Result<Vec<Job>>;
     /// The newest job that ran and finished (succeeded, failed or stopped;
-    /// not one stopped before it started), whatever its type, of each
+    /// not one stopped before it started, nor a preview whose plan was not
+    /// applied), whatever its type, of each
     /// element — or of the one given: what an element's status reads.
     async fn last_finished_jobs(&self, element: Option<&str>) -> Result<Vec<Job>>;
     async fn set_job_state(&self, id: JobId, state: JobState, error: Option<&str>) -> Result<()>;

@@ -46,6 +46,7 @@ fn last_finished_sql() -> String {
         "SELECT {JOB_COLUMNS} FROM (SELECT *, row_number() OVER \
          (PARTITION BY element ORDER BY finished_at DESC, id DESC) AS newest FROM jobs \
          WHERE state IN ('succeeded', 'failed', 'stopped') AND started_at IS NOT NULL \
+         AND (dry_run = false OR applied_at IS NOT NULL) \
          AND (?1 IS NULL OR element = ?1)) WHERE newest = 1 ORDER BY element"
     )
 }

@@ -30,6 +30,9 @@ async fn dry_run(s: &dyn Store, t: SyncType) -> Job {
     let mut nj = new_job("cm1", t);
     nj.dry_run = true;
     let j = s.create_job(&nj, t, None).await.unwrap();
+    s.set_job_state(j.id, JobState::Running, None)
+        .await
+        .unwrap();
     s.set_job_state(j.id, JobState::Succeeded, None)
         .await
         .unwrap();
@@ -96,6 +99,14 @@ pub(crate) async fn a_plan_is_applied_once_exactly_as_kept(s: &dyn Store) {
     assert!(planned[1].fields.is_empty());
     assert_eq!(planned[2].fields, [field(None, "C")]);
 
+    assert!(
+        s.last_finished_jobs(Some("cm1"))
+            .await
+            .unwrap()
+            .iter()
+            .all(|l| l.id != j.id),
+        "a preview is not what the element's status reads"
+    );
     match s.apply_plan(j.id, "admin").await.unwrap() {
         PlanApplied::Applied(c) => {
             assert_eq!((c.added, c.changed, c.deleted), (1, 1, 1));
@@ -135,6 +146,11 @@ pub(crate) async fn a_plan_is_applied_once_exactly_as_kept(s: &dyn Store) {
     assert_eq!(applied.len(), 3);
     assert!(applied.iter().all(|c| c.applied));
     assert!(s.plan(j.id).await.unwrap().is_none());
+    assert_eq!(
+        s.last_finished_jobs(Some("cm1")).await.unwrap()[0].id,
+        j.id,
+        "applied, it is"
+    );
     // Twice: refused, saying when and by whom.
     match s.apply_plan(j.id, "other").await.unwrap() {
         PlanApplied::AlreadyApplied(_, by) => assert_eq!(by, "admin"),
