@@ -201,11 +201,18 @@ pub(super) fn list_table(page: &JobPage) -> render::Listing {
         "ID", "ELEMENT", "TYPE", "TRIGGER", "BY", "STATE", "PROGRESS", "CREATED", "FINISHED",
     ]);
     for j in &page.items {
-        let kind = if j.requested == j.sync_type {
+        let mut kind = if j.requested == j.sync_type {
             j.sync_type.to_string()
         } else {
             format!("{} (asked {})", j.sync_type, j.requested)
         };
+        if j.dry_run {
+            kind.push_str(if j.applied_at.is_some() {
+                ", dry run, applied"
+            } else {
+                ", dry run"
+            });
+        }
         t.add_row([
             j.id.to_string(),
             j.element.clone(),

@@ -95,6 +95,8 @@ async fn a_force_init_preview_shows_what_it_deletes_and_its_plan_applies_once() 
         )
     );
 
+    let listed = ok(lab.cli(&["job", "list"]));
+    assert!(listed.contains("force-init, dry run "), "{listed}");
     let applied = ok(lab.cli(&["job", "apply", &id]));
     assert!(applied.contains("plan applied by admin"), "{applied}");
     assert_eq!(lab.stations(), before - 3);
