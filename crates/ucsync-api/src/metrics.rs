@@ -298,6 +298,9 @@ mod tests {
             started_at: Some(time(start)),
             finished_at: Some(time(end)),
             node: Some("n1".into()),
+            dry_run: false,
+            applied_at: None,
+            applied_by: None,
         }
     }
 

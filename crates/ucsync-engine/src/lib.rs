@@ -16,6 +16,7 @@ mod error;
 pub mod events;
 pub mod hashing;
 pub mod notify;
+mod plan;
 pub mod queue;
 pub mod records;
 pub mod retention;

@@ -10,6 +10,7 @@ mod import;
 mod jobs;
 mod keys;
 mod objects;
+mod plans;
 mod schedules;
 mod service;
 mod walk;

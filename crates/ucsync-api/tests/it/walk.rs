@@ -221,6 +221,9 @@ fn sample(method: &Method, path: &str, ids: &Ids) -> (String, Option<Value>, u16
         ("GET", "/api/v1/jobs/{id}/changes") => (vec![("id", ids.job.to_string())], None, 200),
         // The init has finished: nothing to stop.
         ("POST", "/api/v1/jobs/{id}/stop") => (vec![("id", ids.job.to_string())], None, 409),
+        // The init keeps no plan: both answer `no-plan`.
+        ("GET", "/api/v1/jobs/{id}/plan") => (vec![("id", ids.job.to_string())], None, 409),
+        ("POST", "/api/v1/jobs/{id}/apply") => (vec![("id", ids.job.to_string())], None, 409),
         ("GET", "/api/v1/openapi.json") => (vec![], None, 200),
         ("GET", "/api/v1/schedules") => (vec![], None, 200),
         ("POST", "/api/v1/schedules") => (

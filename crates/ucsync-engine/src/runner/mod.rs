@@ -248,6 +248,11 @@ impl Runner {
             .await
     }
 
+    /// Asks for any job (see [`Queue::request_job`]): a dry run too.
+    pub async fn request_job(&self, job: ucsync_store::NewJob) -> Result<Requested, StoreError> {
+        self.inner.queue.request_job(job).await
+    }
+
     /// Stops a running job at its next safe point, or a queued one at once.
     pub async fn stop(&self, id: JobId) -> Result<Option<Job>, StoreError> {
         let job = self.store().stop_job(id).await?;

@@ -4,6 +4,7 @@
 mod alarms;
 mod ipo;
 mod messaging;
+mod plans;
 mod retention;
 mod runner;
 mod scheduler;

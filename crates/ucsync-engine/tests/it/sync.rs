@@ -42,7 +42,7 @@ pub(crate) async fn stored(
 }
 
 /// What the emulator holds, in the same shape.
-fn on_cm(emu: &CmEmulator) -> BTreeMap<String, BTreeMap<String, Vec<(String, String)>>> {
+pub(crate) fn on_cm(emu: &CmEmulator) -> BTreeMap<String, BTreeMap<String, Vec<(String, String)>>> {
     let cm = emu.cm();
     let mut out: BTreeMap<String, BTreeMap<String, Vec<(String, String)>>> = BTreeMap::new();
     for form in &cm.model().forms {
@@ -69,7 +69,7 @@ fn on_cm(emu: &CmEmulator) -> BTreeMap<String, BTreeMap<String, Vec<(String, Str
     out
 }
 
-async fn outside(emu: &CmEmulator) -> SatClient {
+pub(crate) async fn outside(emu: &CmEmulator) -> SatClient {
     let mut c = SatConfig::new(
         "127.0.0.1",
         emu.addr().port(),

@@ -14,6 +14,7 @@ mod elements;
 mod jobs;
 mod nodes;
 mod objects;
+mod plans;
 mod retention;
 mod schedules;
 mod search;
@@ -37,7 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/003_nodes.sql"),
     include_str!("../../migrations/postgres/004_init_pool.sql"),
     include_str!("../../migrations/postgres/005_retention.sql"),
-    include_str!("../../migrations/postgres/006_revision.sql"),
+    include_str!("../../migrations/postgres/006_plans.sql"),
     include_str!("../../migrations/postgres/007_alarms.sql"),
 ];
 
@@ -328,7 +329,7 @@ impl PgStore {
 async fn lock_sync_state(
     tx: &deadpool_postgres::Transaction<'_>,
     element: ElementId,
-) -> Result<u64> {
+) -> Result<i64> {
     let st = tx
         .prepare_cached(
             "UPDATE sync_state SET revision = revision + 1 WHERE element_id = $1 RETURNING revision",
@@ -336,7 +337,7 @@ async fn lock_sync_state(
         .await
         .map_err(db)?;
     match tx.query_opt(&st, &[&element]).await.map_err(db)? {
-        Some(r) => Ok(u64::try_from(get::<i64>(&r, 0)?).unwrap_or(0)),
+        Some(r) => get(&r, 0),
         None => Err(StoreError::Database(format!(
             "no element with id {element}"
         ))),

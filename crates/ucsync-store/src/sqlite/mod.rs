@@ -8,6 +8,7 @@ mod elements;
 mod jobs;
 mod nodes;
 mod objects;
+mod plans;
 mod retention;
 mod schedules;
 mod search;
@@ -38,7 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/007_nodes.sql"),
     include_str!("../../migrations/sqlite/008_init_pool.sql"),
     include_str!("../../migrations/sqlite/009_retention.sql"),
-    include_str!("../../migrations/sqlite/010_revision.sql"),
+    include_str!("../../migrations/sqlite/010_plans.sql"),
     include_str!("../../migrations/sqlite/011_alarms.sql"),
 ];
 const READERS: usize = 4;

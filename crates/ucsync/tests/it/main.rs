@@ -16,6 +16,7 @@ mod notify;
 mod notify_cluster;
 mod notify_limits;
 mod operator;
+mod preview;
 mod progress;
 mod recovery;
 mod service;
