@@ -17,6 +17,7 @@ mod retention;
 mod schedules;
 mod search;
 mod tokens;
+mod users;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/004_init_pool.sql"),
     include_str!("../../migrations/postgres/005_retention.sql"),
     include_str!("../../migrations/postgres/006_revision.sql"),
+    include_str!("../../migrations/postgres/007_users.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus

@@ -11,6 +11,7 @@ mod retention;
 mod schedules;
 mod search;
 mod tokens;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/008_init_pool.sql"),
     include_str!("../../migrations/sqlite/009_retention.sql"),
     include_str!("../../migrations/sqlite/010_revision.sql"),
+    include_str!("../../migrations/sqlite/011_users.sql"),
 ];
 const READERS: usize = 4;
 

@@ -21,6 +21,7 @@ mod objects;
 mod retention;
 mod schedules;
 mod search;
+mod users;
 
 pub(crate) use elements::*;
 pub(crate) use jobs::*;
@@ -29,6 +30,7 @@ pub(crate) use objects::*;
 pub(crate) use retention::*;
 pub(crate) use schedules::*;
 pub(crate) use search::*;
+pub(crate) use users::*;
 
 /// A fresh store and whatever must live as long as it does.
 pub(crate) struct TestStore {
@@ -87,6 +89,7 @@ macro_rules! contract_tests {
             notify_read_before_another_write_is_refused,
             old_finished_jobs_are_removed_with_their_records,
             a_task_turn_is_claimed_once,
+            users_are_kept_and_the_last_admin_stays,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {
