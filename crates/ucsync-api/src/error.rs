@@ -144,6 +144,9 @@ impl From<RunnerError> for ApiError {
             RunnerError::Connect(e) => e.into(),
             RunnerError::Busy(_) => ApiError::new(ErrorCode::ElementBusy, e.to_string()),
             RunnerError::NoElement(_) => ApiError::new(ErrorCode::NoElement, e.to_string()),
+            RunnerError::Stale(_) => ApiError::new(ErrorCode::PlanStale, e.to_string()),
+            RunnerError::NoPlan(_) => ApiError::new(ErrorCode::NoPlan, e.to_string()),
+            RunnerError::PlanApplied { .. } => ApiError::new(ErrorCode::PlanApplied, e.to_string()),
             RunnerError::AnswerLost { .. } => ApiError::new(ErrorCode::ElementError, e.to_string()),
         }
     }

@@ -63,6 +63,9 @@ pub struct ApiSettings {
     pub https: bool,
     /// Event streams (`GET /api/v1/events`) open at once.
     pub max_event_streams: usize,
+    /// The names of the webhooks alarms are delivered to (their delivery
+    /// logs are read by name).
+    pub webhooks: Vec<String>,
 }
 
 impl Default for ApiSettings {
@@ -75,6 +78,7 @@ impl Default for ApiSettings {
             metrics_token: None,
             https: false,
             max_event_streams: 100,
+            webhooks: Vec::new(),
         }
     }
 }
@@ -137,6 +141,7 @@ impl ApiState {
         (name = "objects", description = "The synchronized data, and administering it through ucsync"),
         (name = "tokens", description = "API tokens"),
         (name = "nodes", description = "The services sharing the database: which node does what"),
+        (name = "alarms", description = "Alarms on elements, and their delivery to webhooks"),
         (name = "catalog", description = "What ucsync reads from each element kind: the catalogues in effect"),
         (name = "service", description = "Events, health, metrics and this document"),
     )
@@ -236,6 +241,7 @@ fn secured() -> OpenApiRouter<ApiState> {
                 .merge(routes::tokens::router())
                 .merge(routes::nodes::router())
                 .merge(routes::catalog::router())
+                .merge(routes::alarms::router())
                 .merge(routes::service::router()),
         )
         .merge(routes::service::outside())

@@ -199,6 +199,18 @@ pub(crate) async fn render(state: &ApiState) -> Result<String, ApiError> {
         );
     }
 
+    header(
+        &mut out,
+        "ucsync_alarms_open",
+        "gauge",
+        "Open alarms per severity.",
+    );
+    let alarms = store.open_alarm_counts().await?;
+    for s in ucsync_core::Severity::ALL {
+        let n = alarms.get(s.as_str()).copied().unwrap_or(0);
+        let _ = writeln!(out, "ucsync_alarms_open{{severity=\"{s}\"}} {n}");
+    }
+
     header(&mut out, "ucsync_elements", "gauge", "Elements managed.");
     let _ = writeln!(out, "ucsync_elements {}", elements.len());
 
@@ -286,6 +298,9 @@ mod tests {
             started_at: Some(time(start)),
             finished_at: Some(time(end)),
             node: Some("n1".into()),
+            dry_run: false,
+            applied_at: None,
+            applied_by: None,
         }
     }
 

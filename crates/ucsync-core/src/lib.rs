@@ -25,4 +25,7 @@ pub use network::{BadNetwork, ElementNetworks, HostNotAllowed};
 pub use object::{ContentHash, Fields, FieldsIter, Object, ObjectId};
 pub use secret::{Password, SecretError, SecretKey};
 pub use status::{ElementStatus, LastJob, StatusFacts, element_status};
-pub use types::{ElementKind, ElementName, ElementState, JobState, Role, SyncType, Trigger};
+pub use types::{
+    AlarmCondition, ElementKind, ElementName, ElementState, JobState, Role, Severity, SyncType,
+    Trigger,
+};

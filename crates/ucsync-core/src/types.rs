@@ -108,6 +108,59 @@ string_enum! {
 }
 
 string_enum! {
+    /// How grave an alarm is, gravest first (the order of syslog's
+    /// severities it maps to).
+    Severity { Critical = "critical", Major = "major", Minor = "minor", Warning = "warning" }
+}
+
+string_enum! {
+    /// What an alarm on an element is about: one open alarm per element and
+    /// condition, raised while the condition lasts and cleared when it ends.
+    AlarmCondition {
+        SyncFailed = "sync-failed",
+        SyncRefused = "sync-refused",
+        Unreachable = "unreachable",
+        LoginRefused = "login-refused",
+        IdentityChanged = "identity-changed",
+        HistoryWrapped = "history-wrapped",
+        NotifySilent = "notify-silent",
+        ScheduleMissed = "schedule-missed"
+    }
+}
+
+impl AlarmCondition {
+    /// The severity an alarm of this condition is raised with.
+    pub fn severity(self) -> Severity {
+        match self {
+            AlarmCondition::Unreachable
+            | AlarmCondition::LoginRefused
+            | AlarmCondition::IdentityChanged => Severity::Critical,
+            AlarmCondition::SyncFailed | AlarmCondition::SyncRefused => Severity::Major,
+            AlarmCondition::HistoryWrapped | AlarmCondition::ScheduleMissed => Severity::Minor,
+            AlarmCondition::NotifySilent => Severity::Warning,
+        }
+    }
+
+    /// The conditions a sync job that ran to success ends: the element
+    /// answered, logged in, was the one pinned, and was synchronized.
+    pub const ENDED_BY_SUCCESS: &'static [AlarmCondition] = &[
+        AlarmCondition::SyncFailed,
+        AlarmCondition::SyncRefused,
+        AlarmCondition::Unreachable,
+        AlarmCondition::LoginRefused,
+        AlarmCondition::IdentityChanged,
+        AlarmCondition::ScheduleMissed,
+    ];
+
+    /// The conditions of reaching an element: an answer ends them all.
+    pub const CONNECTION: &'static [AlarmCondition] = &[
+        AlarmCondition::Unreachable,
+        AlarmCondition::LoginRefused,
+        AlarmCondition::IdentityChanged,
+    ];
+}
+
+string_enum! {
     /// What to do with one object, or what a change did to it: its name in
     /// the change log, in the database and in JSON.
     PlanOp { Add = "add", Change = "change", Delete = "delete" }

@@ -1,12 +1,13 @@
 //! The engine's event stream: what changed (a job, its progress, an
-//! element), for the API's stream and for notify sync, which reads the
-//! elements again when one changed.
+//! element, an alarm), for the API's stream, for alarm delivery, and for
+//! notify sync, which reads the elements again when one changed.
 //!
 //! On a database several nodes share, each node tells the others what it
 //! published ([`Events::join_cluster`]): a short announcement through the
 //! store naming the job or element, which every other node reads back from
 //! the store and publishes on its own stream. A client connected to any
-//! node so sees every node's jobs.
+//! node so sees every node's jobs. Alarms are not told: each node delivers
+//! the alarms it raised, once.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -33,6 +34,11 @@ pub enum Event {
     },
     /// An element was added, changed or removed.
     Element { name: String, change: String },
+    /// An alarm was raised (a new one) or cleared.
+    Alarm {
+        change: crate::alarms::AlarmChange,
+        alarm: Box<ucsync_store::Alarm>,
+    },
 }
 
 /// Announcements waiting to be sent to the other nodes; past it, events
@@ -96,18 +102,19 @@ impl Events {
     pub fn publish(&self, ev: Event) {
         if let Some(teller) = self.tell.get() {
             let what = match &ev {
-                Event::Job { job } => What::Job { id: job.id },
-                Event::Progress { job, .. } => What::Progress { id: *job },
-                Event::Element { name, change } => What::Element {
+                Event::Job { job } => Some(What::Job { id: job.id }),
+                Event::Progress { job, .. } => Some(What::Progress { id: *job }),
+                Event::Element { name, change } => Some(What::Element {
                     name: name.clone(),
                     change: change.clone(),
-                },
+                }),
+                Event::Alarm { .. } => None,
             };
-            let told = Announcement {
+            let told = what.map(|what| Announcement {
                 from: teller.from.clone(),
                 what,
-            };
-            if let Ok(text) = serde_json::to_string(&told)
+            });
+            if let Some(Ok(text)) = told.map(|t| serde_json::to_string(&t))
                 && teller.tx.try_send(text).is_err()
             {
                 tracing::warn!(

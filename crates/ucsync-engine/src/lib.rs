@@ -8,6 +8,7 @@
 //! once a day. Modules depend on each other
 //! in one direction only (see ARCHITECTURE.md).
 
+pub mod alarms;
 pub mod connections;
 pub mod connectors;
 pub mod defaults;
@@ -15,6 +16,7 @@ mod error;
 pub mod events;
 pub mod hashing;
 pub mod notify;
+mod plan;
 pub mod queue;
 pub mod records;
 pub mod retention;
@@ -22,6 +24,7 @@ mod runner;
 pub mod scheduler;
 mod sync;
 
+pub use alarms::{AlarmChange, Alarms};
 pub use connections::{Connections, ConnectorFactory};
 pub use error::RunnerError;
 pub use events::{Event, Events};

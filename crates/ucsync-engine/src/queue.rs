@@ -65,16 +65,21 @@ impl Queue {
         trigger: Trigger,
         requested_by: &str,
     ) -> Result<Requested, StoreError> {
+        self.request_job(NewJob {
+            element: element.clone(),
+            requested,
+            trigger,
+            requested_by: requested_by.to_string(),
+            dry_run: false,
+        })
+        .await
+    }
+
+    /// As [`Queue::request`], of any job — a dry run too, which joins only
+    /// another dry run (and a sync only a sync).
+    pub async fn request_job(&self, job: NewJob) -> Result<Requested, StoreError> {
         let _order = self.order().await;
-        let r = self
-            .store()
-            .request_job(&NewJob {
-                element: element.clone(),
-                requested,
-                trigger,
-                requested_by: requested_by.to_string(),
-            })
-            .await?;
+        let r = self.store().request_job(&job).await?;
         if !r.joined {
             self.events().publish(Event::Job {
                 job: Box::new(r.job.clone()),

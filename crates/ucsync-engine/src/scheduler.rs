@@ -11,10 +11,11 @@ use chrono::{DateTime, SubsecRound, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use ucsync_core::{ElementName, Trigger};
+use ucsync_core::{AlarmCondition, ElementName, Trigger};
 use ucsync_schedule::{Clock, Target, tick};
 use ucsync_store::{JobId, ScheduleId, ScheduleRecord, StoreError};
 
+use crate::alarms::Alarms;
 use crate::queue::Queue;
 pub use crate::records::{first_due, parse_record};
 
@@ -51,6 +52,15 @@ pub struct Step {
 }
 
 impl Scheduler {
+    /// Alarms of schedules that could not fire, on the element they name.
+    fn alarms(&self) -> Alarms {
+        Alarms::new(
+            self.queue.store().clone(),
+            self.queue.events().clone(),
+            self.clock.clone(),
+        )
+    }
+
     pub fn new(queue: Queue, clock: Arc<dyn Clock>, default_zone: Tz) -> Scheduler {
         Scheduler {
             queue,
@@ -133,11 +143,29 @@ impl Scheduler {
                 .request(&name, sync_type, Trigger::Schedule, SCHEDULER)
                 .await
             {
-                Ok(req) => jobs.push(req.job.id),
-                Err(StoreError::NoElement(_)) => {
-                    tracing::warn!(schedule = r.id, element = %name, "scheduled element does not exist")
+                Ok(req) => {
+                    jobs.push(req.job.id);
+                    self.alarms()
+                        .clear(name.as_str(), &[AlarmCondition::ScheduleMissed])
+                        .await;
                 }
-                Err(e) => return Err(e),
+                Err(StoreError::NoElement(_)) => {
+                    tracing::warn!(schedule = r.id, element = %name, "scheduled element does not exist");
+                    let cause = format!(
+                        "schedule {} ('{}') could not fire: it names '{name}', which is not in the inventory",
+                        r.id, r.name
+                    );
+                    self.alarms()
+                        .raise(name.as_str(), AlarmCondition::ScheduleMissed, &cause)
+                        .await;
+                }
+                Err(e) => {
+                    let cause = format!("schedule {} ('{}') could not fire: {e}", r.id, r.name);
+                    self.alarms()
+                        .raise(name.as_str(), AlarmCondition::ScheduleMissed, &cause)
+                        .await;
+                    return Err(e);
+                }
             }
         }
         tracing::info!(schedule = r.id, name = %r.name, jobs = jobs.len(), "schedule fired");

@@ -10,16 +10,17 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use ucsync_schedule::{Clock, SystemClock};
 
+use crate::alarms::{JobEnd, condition_of};
 use crate::error::RunnerError;
 use crate::events::{Event, Events};
 use crate::hashing::{HashedEvent, spawn_hasher};
 use ucsync_connect::{ChangeItem, ConnectError, Connector, ReadEvent, WriteOp};
 use ucsync_core::{
-    ContentHash, Decision, DeleteGuard, Differ, Fields, HashIndex, JobState, Object, ObjectId,
-    SecretKey, SyncFacts, SyncType, Thresholds, decide, escalate, key_digest,
+    AlarmCondition, ContentHash, Decision, DeleteGuard, Differ, Fields, HashIndex, JobState,
+    Object, ObjectId, SecretKey, SyncFacts, SyncType, Thresholds, decide, escalate, key_digest,
 };
 use ucsync_store::{
-    Change, Element, InitOutcome, Job, JobCounts, Progress, Staged, Store, StoreError,
+    Change, Element, InitOutcome, Job, JobCounts, PlanBase, Progress, Staged, Store, StoreError,
 };
 
 /// The version of what ucsync stores for an element: an incremental after it
@@ -47,7 +48,7 @@ impl Default for SyncSettings {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum Failure {
+pub(crate) enum Failure {
     #[error("{0}")]
     Connect(#[from] ConnectError),
     #[error("{0}")]
@@ -61,10 +62,10 @@ enum Failure {
 /// Runs sync jobs against the store.
 #[derive(Debug, Clone)]
 pub struct SyncEngine {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     secret: SecretKey,
     hash_key: [u8; 32],
-    settings: SyncSettings,
+    pub(crate) settings: SyncSettings,
     /// Every init, whatever started it, runs with a place in the init pool
     /// of this many places, shared by every node of the database.
     pool: u32,
@@ -94,13 +95,15 @@ fn seal(secret: &SecretKey, fields: &Fields, secrets: &[String]) -> Fields {
     out
 }
 
-struct Ctx<'a> {
-    job: &'a Job,
-    element: &'a Element,
-    conn: &'a dyn Connector,
-    cancel: &'a CancellationToken,
-    counts: JobCounts,
-    progress: Progress,
+pub(crate) struct Ctx<'a> {
+    pub(crate) job: &'a Job,
+    pub(crate) element: &'a Element,
+    pub(crate) conn: &'a dyn Connector,
+    pub(crate) cancel: &'a CancellationToken,
+    pub(crate) counts: JobCounts,
+    pub(crate) progress: Progress,
+    /// The element's history wrapped since the last sync (why, in words).
+    pub(crate) wrapped: Option<String>,
 }
 
 /// Waits for `work`, or ends with [`Failure::Stopped`] as soon as the job is
@@ -108,7 +111,7 @@ struct Ctx<'a> {
 /// reading from the element, waiting for a place — as dropping it half-way
 /// must be harmless: a SAT session reads the rest of an answer nobody waits
 /// for, an HTTP or LDAP request is abandoned.
-async fn until_stopped<T, E: Into<Failure>>(
+pub(crate) async fn until_stopped<T, E: Into<Failure>>(
     cancel: &CancellationToken,
     work: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, Failure> {
@@ -314,7 +317,7 @@ impl SyncEngine {
         Ok(())
     }
 
-    async fn log(&self, job: &Job, line: impl AsRef<str>) {
+    pub(crate) async fn log(&self, job: &Job, line: impl AsRef<str>) {
         let line = line.as_ref();
         tracing::info!(job = job.id.0, element = %job.element, "{line}");
         if let Err(e) = self.store.job_log(job.id, line).await {
@@ -322,14 +325,14 @@ impl SyncEngine {
         }
     }
 
-    /// Runs a job to its end and records the outcome; returns the final state.
+    /// Runs a job to its end and records the outcome; returns how it ended.
     pub async fn run(
         &self,
         job: &Job,
         element: &Element,
         conn: &dyn Connector,
         cancel: &CancellationToken,
-    ) -> JobState {
+    ) -> JobEnd {
         let mut ctx = Ctx {
             job,
             element,
@@ -337,6 +340,7 @@ impl SyncEngine {
             cancel,
             counts: JobCounts::default(),
             progress: Progress::new(),
+            wrapped: None,
         };
         // The job was set running (or waiting) when it was claimed; setting
         // it again here could overwrite a stop asked for in between.
@@ -345,6 +349,12 @@ impl SyncEngine {
             .store
             .set_job_progress(job.id, &ctx.progress, &ctx.counts)
             .await;
+        let failure = match &result {
+            Err(Failure::Connect(e)) => Some((condition_of(e), e.to_string())),
+            Err(e @ Failure::Store(_)) => Some((AlarmCondition::SyncFailed, e.to_string())),
+            Err(e @ Failure::Refused(_)) => Some((AlarmCondition::SyncRefused, e.to_string())),
+            Ok(()) | Err(Failure::Stopped) => None,
+        };
         let (state, error) = match result {
             Ok(()) => (JobState::Succeeded, None),
             Err(Failure::Stopped) => (
@@ -358,6 +368,16 @@ impl SyncEngine {
         };
         if let Some(e) = &error {
             self.log(job, format!("{state}: {e}")).await;
+        } else if job.dry_run {
+            let c = ctx.counts;
+            self.log(
+                job,
+                format!(
+                    "planned (a dry run: nothing applied): would add {}, change {}, delete {}; {} unchanged, {} skipped; apply the plan with POST /api/v1/jobs/{}/apply (ucsync job apply {})",
+                    c.would_add, c.would_change, c.would_delete, c.unchanged, c.skipped, job.id, job.id
+                ),
+            )
+            .await;
         } else {
             let c = ctx.counts;
             self.log(
@@ -378,7 +398,11 @@ impl SyncEngine {
         }
         // Its place in the init pool, if it had one, is free now.
         self.pool_freed.notify_waiters();
-        state
+        JobEnd {
+            state,
+            failure,
+            wrapped: ctx.wrapped,
+        }
     }
 
     async fn decide_and_run(&self, ctx: &mut Ctx<'_>) -> Result<(), Failure> {
@@ -429,7 +453,8 @@ impl SyncEngine {
             if !matches!(e, Failure::Refused(_)) {
                 let _ = self.store.discard_staged(ctx.job.id).await;
             }
-            if !matches!(e, Failure::Stopped) {
+            // A preview changes nothing of the element's sync state.
+            if !matches!(e, Failure::Stopped) && !ctx.job.dry_run {
                 let _ = self
                     .store
                     .record_init_failure(ctx.element.id, &e.to_string())
@@ -496,6 +521,8 @@ impl SyncEngine {
                                     id: obj.id,
                                     op,
                                     hash: h.hash,
+                                    by_login: None,
+                                    at_element: None,
                                 });
                                 if batch.len() >= self.settings.batch {
                                     self.store
@@ -531,6 +558,7 @@ impl SyncEngine {
             plan.set_deletes(ids);
         }
         let total = plan.total();
+        let dry_run = ctx.job.dry_run;
         let refused = if force {
             None
         } else {
@@ -543,14 +571,14 @@ impl SyncEngine {
         // A refused init applies nothing: its counts say so, and what it
         // would have applied is counted apart, never as done.
         ctx.counts = match refused {
-            None => JobCounts {
+            None if !dry_run => JobCounts {
                 added: total.added,
                 changed: total.changed,
                 deleted: total.deleted,
                 unchanged: total.unchanged,
                 ..JobCounts::default()
             },
-            Some(_) => JobCounts {
+            _ => JobCounts {
                 unchanged: total.unchanged,
                 would_add: total.added,
                 would_change: total.changed,
@@ -560,7 +588,7 @@ impl SyncEngine {
         };
         for (t, c) in &plan.counts {
             if c.added + c.changed + c.deleted > 0 {
-                let line = if refused.is_some() {
+                let line = if refused.is_some() || dry_run {
                     format!(
                         "{t}: would add {}, change {}, delete {}; {} unchanged",
                         c.added, c.changed, c.deleted, c.unchanged
@@ -574,9 +602,30 @@ impl SyncEngine {
                 self.log(ctx.job, line).await;
             }
         }
-        if let Some(d) = refused {
-            self.store.keep_proposal(ctx.job.id, &plan.deletes).await?;
-            return Err(Failure::Refused(d.to_string()));
+        if refused.is_some() || dry_run {
+            // The plan is kept, to be looked at and applied as it is.
+            let base = PlanBase {
+                kind: SyncType::Init,
+                revision: ctx.element.sync.revision,
+                version: version.to_string(),
+                format: self.settings.format,
+                sync_point: point,
+            };
+            self.store
+                .keep_plan(ctx.job.id, ctx.element.id, &plan.deletes, &base)
+                .await?;
+            match refused {
+                Some(d) if dry_run => {
+                    self.log(
+                        ctx.job,
+                        format!("an init would be refused by the discrepancy check: {d}"),
+                    )
+                    .await;
+                }
+                Some(d) => return Err(Failure::Refused(d.to_string())),
+                None => {}
+            }
+            return Ok(());
         }
         if force && total.deleted > 0 {
             self.log(
@@ -630,6 +679,12 @@ impl SyncEngine {
             .await;
         }
         ctx.counts.skipped = (set.data_rows_skipped + set.notified_rows_skipped) as u64;
+        if set.summary.log_wrapped {
+            ctx.wrapped = Some(
+                "the command history wrapped since the last sync: an initializing sync ran instead of an incremental"
+                    .into(),
+            );
+        }
         if let Some(reason) = escalate(&set.summary) {
             self.become_init(ctx, &reason).await?;
             return self.init(ctx, version, false).await;
@@ -709,6 +764,11 @@ impl SyncEngine {
         }
         if ctx.cancel.is_cancelled() {
             return Err(Failure::Stopped);
+        }
+        if ctx.job.dry_run {
+            return self
+                .plan_changes(ctx, version, changes, &set.new_point)
+                .await;
         }
         let applied = self
             .store

@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ucsync_core::{HashIndex, JobState, ObjectId, Role, SyncType};
+use ucsync_core::{
+    AlarmCondition, ContentHash, HashIndex, JobState, ObjectId, Role, Severity, SyncType,
+};
 use ucsync_schedule::ScheduleSpec;
 
 pub use model::*;
@@ -180,9 +182,29 @@ store! {
         deletes: &[ObjectId],
         outcome: &InitOutcome,
     ) -> Result<()>;
-    /// Keeps what the job staged, plus `deletes`, as the changes it would have
-    /// applied, without applying them.
-    async fn keep_proposal(&self, job: JobId, deletes: &[ObjectId]) -> Result<()>;
+    /// Keeps what the job staged, plus `deletes`, as its plan — the changes
+    /// it would have applied (a dry run, or an init the discrepancy check
+    /// refused) — without applying them; `base` says what it was made
+    /// against and what applying it records.
+    async fn keep_plan(
+        &self,
+        job: JobId,
+        element: ElementId,
+        deletes: &[ObjectId],
+        base: &PlanBase,
+    ) -> Result<()>;
+    /// The job's kept plan, not yet applied, counted per object type.
+    async fn plan(&self, job: JobId) -> Result<Option<PlanRecord>>;
+    /// What the job's plan does to one object: `None`, nothing;
+    /// `Some(None)`, deletes it; `Some(Some(hash))`, stores it with that
+    /// content hash.
+    async fn planned_hash(&self, job: JobId, id: &ObjectId) -> Result<Option<Option<ContentHash>>>;
+    /// Applies the job's kept plan exactly, in one transaction, if the
+    /// element's objects have not changed since the plan read them (its
+    /// revision, checked inside the transaction): the objects, the change
+    /// log (as the job's), the sync state (an init's plan records an init),
+    /// and the job's `applied_at`, `applied_by` and counts.
+    async fn apply_plan(&self, job: JobId, by: &str) -> Result<PlanApplied>;
     /// Drops what the job staged.
     async fn discard_staged(&self, job: JobId) -> Result<()>;
     async fn record_init_failure(&self, element: ElementId, error: &str) -> Result<()>;
@@ -201,15 +223,11 @@ store! {
         changes: Vec<Change>,
         sync_point: Option<&str>,
     ) -> Result<JobCounts>;
-    /// How many times the element's objects were written: each commit of a
-    /// sync or batch of notify sync counts one. Read before reading the
-    /// element, it tells a later write whether another came in between.
-    async fn object_revision(&self, element: ElementId) -> Result<u64>;
     /// Notify sync: applies the changes an element's events called for, as
     /// change-log entries of no job, and records the history rows they stand
     /// for (`row_keys`, each an applied event), in one transaction — if the
-    /// element's objects are still at `revision` (read with
-    /// [`Store::object_revision`] before the objects were read); `None`,
+    /// element's objects are still at `revision` (its `sync.revision`, read
+    /// before the objects were read: every write of them moves it on); `None`,
     /// with nothing applied, if another write came in between: what was
     /// read may be older than what is stored, so it is read again.
     async fn apply_notify(
@@ -217,7 +235,7 @@ store! {
         element: ElementId,
         changes: Vec<Change>,
         row_keys: &[String],
-        revision: u64,
+        revision: i64,
     ) -> Result<Option<JobCounts>>;
     /// The history rows notify sync applied and no sync has covered yet,
     /// oldest first (a key may appear more than once).
@@ -317,7 +335,8 @@ store! {
         limit: u64,
     ) -> Result<Vec<Job>>;
     /// The newest job that ran and finished (succeeded, failed or stopped;
-    /// not one stopped before it started), whatever its type, of each
+    /// not one stopped before it started, nor a preview whose plan was not
+    /// applied), whatever its type, of each
     /// element — or of the one given: what an element's status reads.
     async fn last_finished_jobs(&self, element: Option<&str>) -> Result<Vec<Job>>;
     async fn set_job_state(&self, id: JobId, state: JobState, error: Option<&str>) -> Result<()>;
@@ -411,4 +430,45 @@ store! {
     /// a job not finished is never removed. On SQLite the freed pages go
     /// back to the file system afterwards.
     async fn remove_finished_jobs(&self, before: DateTime<Utc>, batch: u32) -> Result<Removed>;
+
+    // Alarms: one open alarm per element and condition.
+    /// Raises the alarm of `condition` on `element`, seen at `at` because of
+    /// `cause`: a new alarm if none of them is open, else the open one
+    /// counted again (its cause and severity the latest). Idempotent in the
+    /// sense that matters: one condition, one alarm.
+    async fn raise_alarm(
+        &self,
+        element: &str,
+        condition: AlarmCondition,
+        severity: Severity,
+        cause: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Raised>;
+    /// Clears the open alarms of `element` whose condition is among
+    /// `conditions`, at `at`; answers those this call cleared (none when
+    /// none was open, so each clear is told once).
+    async fn clear_alarms(
+        &self,
+        element: &str,
+        conditions: &[AlarmCondition],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Alarm>>;
+    /// A page of alarms, the last seen first, and how many match in all.
+    async fn alarms(&self, q: &AlarmQuery) -> Result<(Vec<Alarm>, u64)>;
+    async fn alarm(&self, id: i64) -> Result<Option<Alarm>>;
+    /// Acknowledges an alarm (once: a second acknowledgement changes
+    /// nothing); `None` if there is no such alarm.
+    async fn ack_alarm(&self, id: i64, by: &str, at: DateTime<Utc>) -> Result<Option<Alarm>>;
+    /// The open alarms per severity.
+    async fn open_alarm_counts(&self) -> Result<BTreeMap<String, u64>>;
+    /// Records one attempt to deliver an alarm to a webhook.
+    async fn record_delivery(&self, d: &NewDelivery) -> Result<()>;
+    /// A page of a webhook's delivery attempts, newest first, and how many
+    /// there are in all.
+    async fn deliveries(
+        &self,
+        webhook: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<Delivery>, u64)>;
 }

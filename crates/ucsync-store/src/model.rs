@@ -107,6 +107,10 @@ pub struct SyncState {
     /// When the element's last notify event (CM notify sync) was received.
     #[serde(default, serialize_with = "time_serde::opt::serialize")]
     pub last_notify_at: Option<DateTime<Utc>>,
+    /// Moves on with every write to the element's objects: a plan made at
+    /// one revision is applied only at the same one.
+    #[serde(default, skip_serializing)]
+    pub revision: i64,
 }
 
 /// An element as stored (never with its password).
@@ -157,6 +161,10 @@ pub struct Staged {
     pub hash: ContentHash,
     /// The name shown by search, if the object has one.
     pub name: Option<String>,
+    /// What the element's history said of the change (an incremental's
+    /// plan); an init's rows have neither.
+    pub by_login: Option<String>,
+    pub at_element: Option<String>,
 }
 
 /// One change applied outside an init: by an incremental or notify sync.
@@ -180,8 +188,75 @@ pub struct ChangeRecord {
     pub at_element: Option<String>,
     #[serde(serialize_with = "time_serde::serialize")]
     pub at: DateTime<Utc>,
-    /// Whether it was applied (`false`: an init refused it; it is kept for review).
+    /// Whether it was applied (`false`: a plan — a dry run's, or a refused
+    /// init's — kept for review and for applying).
     pub applied: bool,
+    /// A planned change's fields, field by field: of an add every field,
+    /// of a change those that differ (`before` as stored now). Secret
+    /// values are never shown. Empty for applied changes and deletions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
+}
+
+/// One field of a planned change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// What a plan records when it is applied, and what it was made against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanBase {
+    /// `init` (what applying records as an init: versions, sync point) or
+    /// `incremental` (the sync point only).
+    pub kind: SyncType,
+    /// The element's [`SyncState::revision`] before the plan read anything.
+    pub revision: i64,
+    /// The element's software version when the plan was made.
+    pub version: String,
+    pub format: u32,
+    /// The element's sync point after the plan: an init's taken before it
+    /// read, an incremental's where its reading of the history ended.
+    pub sync_point: String,
+}
+
+/// A kept plan, with its changes counted per object type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRecord {
+    pub job: JobId,
+    pub element: ElementId,
+    pub base: PlanBase,
+    /// Per object type: adds, changes, deletions.
+    pub types: BTreeMap<String, PlanTypeCounts>,
+}
+
+/// A plan's changes of one object type, with the first keys it deletes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PlanTypeCounts {
+    pub add: u64,
+    pub change: u64,
+    pub delete: u64,
+    /// The first keys deleted, in key order (at most [`PLAN_FIRST_KEYS`]).
+    pub first_deleted: Vec<String>,
+}
+
+/// How many deleted keys per type a plan's summary names.
+pub const PLAN_FIRST_KEYS: usize = 10;
+
+/// What applying a plan did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanApplied {
+    /// Applied: the counts of what it did.
+    Applied(JobCounts),
+    /// The job keeps no plan (not a dry run nor a refused init, or its
+    /// element was removed).
+    NoPlan,
+    /// Applied already, at that time by that caller.
+    AlreadyApplied(DateTime<Utc>, String),
+    /// The element's objects changed in the database since the plan.
+    Stale,
 }
 
 /// How a finished init is recorded.
@@ -270,6 +345,12 @@ pub struct Job {
     pub finished_at: Option<DateTime<Utc>>,
     /// The node that runs or ran it (`None` while queued).
     pub node: Option<String>,
+    /// A preview: the job read and diffed, kept its plan, applied nothing.
+    pub dry_run: bool,
+    /// When its plan (a dry run's, or a refused init's proposal) was applied, and by whom.
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub applied_at: Option<DateTime<Utc>>,
+    pub applied_by: Option<String>,
 }
 
 /// What a node says of itself when it starts.
@@ -308,6 +389,8 @@ pub struct NewJob {
     pub requested: SyncType,
     pub trigger: Trigger,
     pub requested_by: String,
+    /// A preview (see [`Job::dry_run`]): joins only another preview.
+    pub dry_run: bool,
 }
 
 /// A change to an element's settings; `None` leaves a setting as it is.
@@ -435,4 +518,86 @@ pub struct Removed {
     /// Change records: those of the removed jobs (applied, or proposed by a
     /// refused init), and those of notify sync (no job) as old.
     pub changes: u64,
+}
+
+/// An alarm on an element: raised while its condition lasts (`count` times,
+/// from `first_seen` to `last_seen`), cleared by itself when it ends, and
+/// acknowledged by an operator meanwhile or after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alarm {
+    pub id: i64,
+    pub element: String,
+    pub condition: ucsync_core::AlarmCondition,
+    pub severity: ucsync_core::Severity,
+    /// The latest cause, in words (the error the condition was seen with).
+    pub cause: String,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub first_seen: DateTime<Utc>,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub last_seen: DateTime<Utc>,
+    pub count: u64,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub cleared_at: Option<DateTime<Utc>>,
+    pub acked_by: Option<String>,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub acked_at: Option<DateTime<Utc>>,
+}
+
+impl Alarm {
+    pub fn is_open(&self) -> bool {
+        self.cleared_at.is_none()
+    }
+}
+
+/// What raising an alarm did: the alarm as it is now, and whether it was
+/// raised by this call (it was not open) or only counted again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Raised {
+    pub alarm: Alarm,
+    pub new: bool,
+}
+
+/// Which alarms to list, newest seen first.
+#[derive(Debug, Clone, Default)]
+pub struct AlarmQuery {
+    pub element: Option<String>,
+    pub severity: Option<ucsync_core::Severity>,
+    pub condition: Option<ucsync_core::AlarmCondition>,
+    /// Open (true) or cleared (false) alarms only.
+    pub open: Option<bool>,
+    /// Acknowledged (true) or not (false) only.
+    pub acked: Option<bool>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// One attempt to deliver an alarm's raise or clear to a webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub id: i64,
+    pub webhook: String,
+    pub alarm_id: i64,
+    /// `raised` or `cleared`.
+    pub event: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub at: DateTime<Utc>,
+    /// The HTTP status answered, if one was.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub delivered: bool,
+}
+
+/// A delivery attempt to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub webhook: String,
+    pub alarm_id: i64,
+    pub event: String,
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub delivered: bool,
 }

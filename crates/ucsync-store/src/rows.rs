@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
-use ucsync_core::{ContentHash, ElementName, Fields, ObjectId};
+use ucsync_core::{ContentHash, ElementName, Fields, ObjectId, PlanOp, SecretKey};
 use ucsync_schedule::ScheduleSpec;
 
 use crate::model::*;
@@ -111,7 +111,7 @@ fn in_range<T: TryFrom<i64>>(n: i64, what: &str) -> Result<T> {
 }
 
 pub(crate) const ELEMENT_COLUMNS: &str = "e.id, e.name, e.kind, e.host, e.alternate_host, e.port, e.login, e.settings, e.created_at, \
-     s.last_init_at, s.last_init_ok, s.last_init_error, s.version_at_init, s.format_at_init, s.sync_point, s.last_sync_at, s.last_success_at, s.last_notify_at";
+     s.last_init_at, s.last_init_ok, s.last_init_error, s.version_at_init, s.format_at_init, s.sync_point, s.last_sync_at, s.last_success_at, s.last_notify_at, s.revision";
 
 /// Elements with their sync state; a query adds its filter and order.
 pub(crate) fn elements_sql() -> String {
@@ -141,11 +141,12 @@ pub(crate) fn element(r: &impl Columns) -> Result<Element> {
             last_sync_at: r.time_opt(15)?,
             last_success_at: r.time_opt(16)?,
             last_notify_at: r.time_opt(17)?,
+            revision: r.int_opt(18)?.unwrap_or(0),
         },
     })
 }
 
-pub(crate) const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, requested_by, state, progress, counts, error, created_at, started_at, finished_at, node";
+pub(crate) const JOB_COLUMNS: &str = "id, element, requested, type, reason, trigger, requested_by, state, progress, counts, error, created_at, started_at, finished_at, node, dry_run, applied_at, applied_by";
 
 pub(crate) fn job(r: &impl Columns) -> Result<Job> {
     Ok(Job {
@@ -164,6 +165,9 @@ pub(crate) fn job(r: &impl Columns) -> Result<Job> {
         started_at: r.time_opt(12)?,
         finished_at: r.time_opt(13)?,
         node: r.text_opt(14)?,
+        dry_run: r.flag_opt(15)?.unwrap_or(false),
+        applied_at: r.time_opt(16)?,
+        applied_by: r.text_opt(17)?,
     })
 }
 
@@ -252,20 +256,88 @@ pub(crate) fn change(r: &impl Columns) -> Result<ChangeRecord> {
         at_element: r.text_opt(4)?,
         at: r.time(5)?,
         applied: true,
+        fields: Vec::new(),
     })
 }
 
-/// A proposed change (type, key, op) of a refused init, dated `at`.
-pub(crate) fn proposed(r: &impl Columns, at: DateTime<Utc>) -> Result<ChangeRecord> {
+/// The columns of a planned change: the staged row (`s`) and what is
+/// stored of its object now (`o`, joined on the plan's element).
+pub(crate) const PLANNED_COLUMNS: &str =
+    "s.object_type, s.object_key, s.op, s.by_login, s.at_element, s.fields, o.fields";
+
+/// A planned change ([`PLANNED_COLUMNS`]) of a dry run or a refused init,
+/// dated `at`, with its fields compared to what is stored.
+pub(crate) fn planned(r: &impl Columns, at: DateTime<Utc>) -> Result<ChangeRecord> {
+    let op: PlanOp = parse(&r.text(2)?)?;
+    let after = r.text_opt(5)?.map(|f| fields_from(&f)).transpose()?;
+    let before = r.text_opt(6)?.map(|f| fields_from(&f)).transpose()?;
+    let fields = match (op, after) {
+        (PlanOp::Delete, _) | (_, None) => Vec::new(),
+        (_, Some(after)) => field_changes(before.as_ref(), &after),
+    };
     Ok(ChangeRecord {
         object_type: r.text(0)?,
         key: r.text(1)?,
-        op: parse(&r.text(2)?)?,
-        by_login: None,
-        at_element: None,
+        op,
+        by_login: r.text_opt(3)?,
+        at_element: r.text_opt(4)?,
         at,
         applied: false,
+        fields,
     })
+}
+
+/// What a plan does to one object, from its staged row's operation and
+/// hash (see `Store::planned_hash`).
+pub(crate) fn planned_hash(
+    found: Option<(String, Option<Vec<u8>>)>,
+) -> Result<Option<Option<ContentHash>>> {
+    match found {
+        None => Ok(None),
+        Some((op, _)) if op == "delete" => Ok(Some(None)),
+        Some((_, Some(h))) => Ok(Some(Some(hash_from(&h)?))),
+        Some((_, None)) => Err(StoreError::Database("a staged row without its hash".into())),
+    }
+}
+
+/// The fields that differ between what is stored (`before`; `None`: the
+/// object is new) and what a plan would store. A secret value (stored
+/// encrypted, each time under a new nonce) is neither shown nor compared:
+/// it is named only when it appears or goes.
+pub(crate) fn field_changes(before: Option<&Fields>, after: &Fields) -> Vec<FieldChange> {
+    let shown = |v: Option<&str>| {
+        v.map(|v| {
+            if SecretKey::is_encrypted(v) {
+                "(secret)".to_string()
+            } else {
+                v.to_string()
+            }
+        })
+    };
+    let mut out = Vec::new();
+    let mut names: Vec<&str> = after.iter().map(|(f, _)| f).collect();
+    if let Some(b) = before {
+        names.extend(b.iter().map(|(f, _)| f).filter(|f| after.get(f).is_none()));
+    }
+    for name in names {
+        let old = before.and_then(|b| b.get(name)).filter(|v| !v.is_empty());
+        let new = after.get(name).filter(|v| !v.is_empty());
+        let secret =
+            old.is_some_and(SecretKey::is_encrypted) || new.is_some_and(SecretKey::is_encrypted);
+        let differs = if secret {
+            old.is_some() != new.is_some()
+        } else {
+            old != new
+        };
+        if differs {
+            out.push(FieldChange {
+                field: name.to_string(),
+                before: shown(old),
+                after: shown(new),
+            });
+        }
+    }
+    out
 }
 
 pub(crate) const OBJECT_COLUMNS: &str = "object_type, object_key, fields, hash, updated_at";
@@ -290,4 +362,77 @@ pub(crate) fn hit(r: &impl Columns) -> Result<SearchHit> {
         object: object(r, 1)?,
         name: r.text_opt(6)?,
     })
+}
+
+pub(crate) const ALARM_COLUMNS: &str = "id, element, condition, severity, cause, first_seen, last_seen, count, cleared_at, acked_by, acked_at";
+
+pub(crate) fn alarm(r: &impl Columns) -> Result<Alarm> {
+    Ok(Alarm {
+        id: r.int(0)?,
+        element: r.text(1)?,
+        condition: parse(&r.text(2)?)?,
+        severity: parse(&r.text(3)?)?,
+        cause: r.text(4)?,
+        first_seen: r.time(5)?,
+        last_seen: r.time(6)?,
+        count: count_from(r.int(7)?),
+        cleared_at: r.time_opt(8)?,
+        acked_by: r.text_opt(9)?,
+        acked_at: r.time_opt(10)?,
+    })
+}
+
+pub(crate) const DELIVERY_COLUMNS: &str =
+    "id, webhook, alarm_id, event, attempt, at, status, error, delivered";
+
+pub(crate) fn delivery(r: &impl Columns) -> Result<Delivery> {
+    Ok(Delivery {
+        id: r.int(0)?,
+        webhook: r.text(1)?,
+        alarm_id: r.int(2)?,
+        event: r.text(3)?,
+        attempt: in_range(r.int(4)?, "attempt")?,
+        at: r.time(5)?,
+        status: r.int_opt(6)?.map(|s| in_range(s, "status")).transpose()?,
+        error: r.text_opt(7)?,
+        delivered: r.flag_opt(8)?.unwrap_or(false),
+    })
+}
+
+/// The filters of an alarm listing, as SQL conditions on numbered
+/// parameters from `first` on (`?N` on SQLite, `$N` on PostgreSQL, by
+/// `mark`), and the parameters' values as text (a severity, condition or
+/// element name); `open` and `acked` need none.
+pub(crate) fn alarm_filter(q: &AlarmQuery, mark: char, first: usize) -> (String, Vec<String>) {
+    let mut conds = Vec::new();
+    let mut values = Vec::new();
+    let mut param = |column: &str, v: String, conds: &mut Vec<String>| {
+        values.push(v);
+        conds.push(format!("{column} = {mark}{}", first + values.len() - 1));
+    };
+    if let Some(e) = &q.element {
+        param("element", e.clone(), &mut conds);
+    }
+    if let Some(s) = q.severity {
+        param("severity", s.as_str().to_string(), &mut conds);
+    }
+    if let Some(c) = q.condition {
+        param("condition", c.as_str().to_string(), &mut conds);
+    }
+    match q.open {
+        Some(true) => conds.push("cleared_at IS NULL".into()),
+        Some(false) => conds.push("cleared_at IS NOT NULL".into()),
+        None => {}
+    }
+    match q.acked {
+        Some(true) => conds.push("acked_at IS NOT NULL".into()),
+        Some(false) => conds.push("acked_at IS NULL".into()),
+        None => {}
+    }
+    let sql = if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    };
+    (sql, values)
 }

@@ -86,8 +86,11 @@ pub(crate) fn like_prefix(text: &str) -> String {
 /// the same or greater strength. Requests try the element's waiting or
 /// running job first (joining it gives the answer soonest), then its
 /// queued jobs, oldest first.
-pub(crate) fn joins(existing: &Job, requested: SyncType) -> bool {
-    existing.state != JobState::Stopping && existing.requested.strength() >= requested.strength()
+/// A preview joins only a preview, and a sync only a sync.
+pub(crate) fn joins(existing: &Job, requested: SyncType, dry_run: bool) -> bool {
+    existing.state != JobState::Stopping
+        && existing.dry_run == dry_run
+        && existing.requested.strength() >= requested.strength()
 }
 
 /// How often a token's use is recorded. Every API request looks its token
@@ -118,10 +121,12 @@ pub(crate) fn interrupted_line(
 /// The jobs retention keeps whatever their age, as SQL both backends run:
 /// each element's newest finished job that ran — what its status reads
 /// (see `last_finished_jobs`), so removing old jobs never changes how an
-/// element stands.
+/// element stands. A preview whose plan was not applied synchronized
+/// nothing: it is not one of them.
 pub(crate) const KEPT_JOBS_SQL: &str = "SELECT id FROM (SELECT id, row_number() OVER \
      (PARTITION BY element ORDER BY finished_at DESC, id DESC) AS newest FROM jobs \
-     WHERE state IN ('succeeded', 'failed', 'stopped') AND started_at IS NOT NULL) kept \
+     WHERE state IN ('succeeded', 'failed', 'stopped') AND started_at IS NOT NULL \
+     AND (dry_run = false OR applied_at IS NOT NULL)) kept \
      WHERE newest = 1";
 
 /// The transactions of a retention run, each backend's SQL; the order

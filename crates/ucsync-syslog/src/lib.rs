@@ -80,6 +80,7 @@ pub use framing::{DEFAULT_MAX_LEN, FrameError, Framer, Framing, datagram, encode
 pub use message::{
     DecodeError, Facility, Part, Protocol, SdElement, Severity, SyslogMessage, Timestamp,
 };
+pub use params::escape_into as escape_param_value;
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -83,7 +83,7 @@ pub(crate) fn value(c: &mut Cursor) -> Result<String, ParamError> {
 }
 
 /// Appends `value` escaped for a PARAM-VALUE (without the quotes).
-pub(crate) fn escape_into(value: &str, out: &mut String) {
+pub fn escape_into(value: &str, out: &mut String) {
     for ch in value.chars() {
         if matches!(ch, '"' | '\\' | ']') {
             out.push('\\');

@@ -169,6 +169,7 @@ pub async fn finished_job(store: &dyn Store, element: &str, state: JobState) -> 
         requested: SyncType::Incremental,
         trigger: Trigger::Schedule,
         requested_by: "test".into(),
+        dry_run: false,
     };
     let j = store
         .create_job(&new, SyncType::Incremental, None)

@@ -1,5 +1,6 @@
 //! The sync figures of BENCHMARKS.md. Run with `cargo bench -p ucsync --bench sync`
-//! (`-- diff`, `-- init`, `-- latency`, `-- incremental` or `-- bulk` for one part).
+//! (`-- diff`, `-- init`, `-- latency`, `-- incremental`, `-- bulk` or
+//! `-- preview` for one part).
 
 use std::time::Instant;
 
@@ -94,6 +95,7 @@ async fn diff() {
                 requested: SyncType::Init,
                 trigger: Trigger::OnDemand,
                 requested_by: "bench".into(),
+                dry_run: false,
             },
             SyncType::Init,
             None,
@@ -109,6 +111,8 @@ async fn diff() {
                 op: PlanOp::Add,
                 fields: o.fields,
                 name: None,
+                by_login: None,
+                at_element: None,
             }
         });
         store.stage(job.id, batch.collect()).await.expect("stage");
@@ -258,6 +262,63 @@ async fn init_large(latency: bool) {
     }
 }
 
+/// A dry run of the `large` profile's init against the init itself, each
+/// into a fresh database (the init first, so the emulator is as warm for
+/// the dry run), then applying the dry run's plan.
+async fn preview() {
+    let emu = emulate(&["--profile", "large"]);
+    let real = rig(2, 8).await;
+    let t = Instant::now();
+    let job = real.queue(Added::cm("large", emu.port)).await;
+    let job = real.runner.wait(job.id).await.expect("wait");
+    let init = t.elapsed();
+    assert_eq!(
+        job.state,
+        ucsync_core::JobState::Succeeded,
+        "{:?}",
+        job.error
+    );
+    let dry = rig(2, 8).await;
+    let name = dry.add(Added::cm("large", emu.port)).await;
+    let t = Instant::now();
+    let r = dry
+        .runner
+        .request_job(NewJob {
+            element: name,
+            requested: SyncType::Init,
+            trigger: Trigger::OnDemand,
+            requested_by: "bench".into(),
+            dry_run: true,
+        })
+        .await
+        .expect("queued");
+    let planned = dry.runner.wait(r.job.id).await.expect("wait");
+    let preview = t.elapsed();
+    assert_eq!(
+        planned.state,
+        ucsync_core::JobState::Succeeded,
+        "{:?}",
+        planned.error
+    );
+    assert_eq!(planned.counts.would_add, job.counts.added);
+    let t = Instant::now();
+    let applied = dry
+        .runner
+        .apply_plan(planned.id, "bench")
+        .await
+        .expect("applied");
+    let apply = t.elapsed();
+    assert_eq!(applied.counts.added, job.counts.added);
+    println!(
+        "large profile ({} objects), 2 sessions: init {:.2} s; dry run of the init {:.2} s ({:+.1} %); applying its plan {:.2} s",
+        job.counts.added,
+        init.as_secs_f64(),
+        preview.as_secs_f64(),
+        (preview.as_secs_f64() / init.as_secs_f64() - 1.0) * 100.0,
+        apply.as_secs_f64()
+    );
+}
+
 async fn incremental() {
     let emu = emulators::cm(CmSettings {
         counts: [("station".to_string(), 1000)].into(),
@@ -354,5 +415,8 @@ async fn main() {
     }
     if want("latency") {
         init_large(true).await;
+    }
+    if want("preview") {
+        preview().await;
     }
 }

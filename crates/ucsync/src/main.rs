@@ -88,6 +88,13 @@ enum Command {
         #[command(subcommand)]
         cmd: client::CatalogCmd,
     },
+    /// Alarms on elements: list, show, acknowledge; webhook delivery logs.
+    Alarm {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        cmd: client::AlarmCmd,
+    },
 }
 
 /// Exit status 1: the operation failed.
@@ -213,6 +220,10 @@ fn main() -> ExitCode {
             Command::Catalog { conn, cmd } => {
                 init_logging("warn");
                 client::run(&conn, client::Noun::Catalog(cmd)).await
+            }
+            Command::Alarm { conn, cmd } => {
+                init_logging("warn");
+                client::run(&conn, client::Noun::Alarm(cmd)).await
             }
         }
     });

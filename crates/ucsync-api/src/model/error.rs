@@ -88,6 +88,8 @@ error_codes! {
     NoJob = "no-job", 404, "no such job.";
     NoSchedule = "no-schedule", 404, "no such schedule.";
     NoToken = "no-token", 404, "no such token.";
+    NoAlarm = "no-alarm", 404, "no such alarm.";
+    NoWebhook = "no-webhook", 404, "no webhook of that name is configured.";
     MethodNotAllowed = "method-not-allowed", 405, "the route exists, the method does not.";
     ElementExists = "element-exists", 409, "an element of that name exists.";
     UserExists = "user-exists", 409, "a user of that name exists.";
@@ -98,6 +100,9 @@ error_codes! {
     LastAdminToken = "last-admin-token", 409, "the token is the last admin token.";
     SameAddress = "same-address", 409, "another element of the same kind is at that host and port (the message names it).";
     JobFinished = "job-finished", 409, "the job has already finished (the message names how), so there is nothing to stop.";
+    PlanStale = "plan-stale", 409, "the plan is stale: the element or ucsync's database changed since the dry run (the message says which); run the preview again.";
+    PlanApplied = "plan-applied", 409, "the job's plan was already applied (the message says when and by whom).";
+    NoPlan = "no-plan", 409, "the job keeps no plan to apply: only a dry run that succeeded, or an init the discrepancy check refused, keeps one.";
     PayloadTooLarge = "payload-too-large", 413, "the body is too large.";
     UnsupportedMediaType = "unsupported-media-type", 415, "the body is not sent as `application/json`.";
     ElementRefused = "element-refused", 422, "the element refused the change; nothing was stored.";

@@ -76,6 +76,19 @@ pub struct JobView {
     /// is queued.
     #[serde(default)]
     pub node: Option<String>,
+    /// A preview (`"dry_run": true` asked): the job read and diffed as the
+    /// sync would, kept its plan (`GET /jobs/{id}/plan`, its changes at
+    /// `/jobs/{id}/changes`, counted in `would_…`) and applied nothing. It
+    /// ends `succeeded`; `POST /jobs/{id}/apply` applies the plan.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// When the job's plan (a dry run's, or a refused init's proposal) was
+    /// applied; `null` while it has not been.
+    #[serde(default)]
+    pub applied_at: Option<String>,
+    /// Who applied it (the token's name).
+    #[serde(default)]
+    pub applied_by: Option<String>,
     /// What the job logged, oldest first: only in the view of one job
     /// (`GET /jobs/{id}`), never in lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,6 +124,9 @@ impl From<store::Job> for JobView {
             started_at: j.started_at.map(store::time_text),
             finished_at: j.finished_at.map(store::time_text),
             node: j.node,
+            dry_run: j.dry_run,
+            applied_at: j.applied_at.map(store::time_text),
+            applied_by: j.applied_by,
             log: None,
         }
     }
@@ -159,6 +175,9 @@ pub struct SyncBody {
     pub elements: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all: Option<bool>,
+    /// A preview: read and diff, keep the plan, apply nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// By hand, because "`elements` or `all: true`, not both" is an `anyOf`,
@@ -180,6 +199,12 @@ impl PartialSchema for SyncBody {
             .property(
                 "all",
                 nullable(Type::Boolean).description(Some("`true`: every element.")),
+            )
+            .property(
+                "dry_run",
+                typed(Type::Boolean).description(Some(
+                    "`true`: a preview. Each job reads and diffs as the sync would, keeps its plan (adds, changes field by field, deletions per type: `GET /jobs/{id}/plan` and `/jobs/{id}/changes`) and applies nothing; `POST /jobs/{id}/apply` applies exactly that plan if nothing changed since. A preview joins only a preview, and a sync only a sync.",
+                )),
             )
             .additional_properties(Some(AdditionalProperties::FreeForm(false)));
         let named = ObjectBuilder::new()
@@ -277,8 +302,73 @@ pub struct ChangeView {
     pub by_login: Option<String>,
     pub at_element: Option<String>,
     pub at: String,
-    /// `false`: an init refused by the discrepancy check would have applied it.
+    /// `false`: planned, not applied — by a dry run, or an init refused by
+    /// the discrepancy check.
     pub applied: bool,
+    /// A planned add's or change's fields, field by field: every field of an
+    /// add, the fields that differ of a change (`before` as stored now).
+    /// Secret values show as `(secret)`. Absent for applied changes and
+    /// deletions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChangeView>,
+}
+
+/// One field of a planned change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FieldChangeView {
+    pub field: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// A plan's changes of one object type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PlanTypeView {
+    pub add: u64,
+    pub change: u64,
+    pub delete: u64,
+    /// The first keys it deletes, in key order (at most 10).
+    pub first_deleted: Vec<String>,
+}
+
+/// The plan a dry run (or an init the discrepancy check refused) kept, not
+/// yet applied: what applying it would do, per object type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PlanView {
+    pub job: i64,
+    pub element: String,
+    /// `init` (applying records an init: versions, sync point) or
+    /// `incremental` (it moves the sync point).
+    #[serde(rename = "type")]
+    #[schema(value_type = SyncTypeSchema)]
+    pub sync_type: SyncType,
+    /// Per object type, those with a change.
+    pub types: BTreeMap<String, PlanTypeView>,
+}
+
+impl PlanView {
+    pub fn new(element: String, p: store::PlanRecord) -> PlanView {
+        PlanView {
+            job: p.job.0,
+            element,
+            sync_type: p.base.kind,
+            types: p
+                .types
+                .into_iter()
+                .map(|(t, c)| {
+                    (
+                        t,
+                        PlanTypeView {
+                            add: c.add,
+                            change: c.change,
+                            delete: c.delete,
+                            first_deleted: c.first_deleted,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 impl From<store::ChangeRecord> for ChangeView {
@@ -291,6 +381,15 @@ impl From<store::ChangeRecord> for ChangeView {
             at_element: c.at_element,
             at: store::time_text(c.at),
             applied: c.applied,
+            fields: c
+                .fields
+                .into_iter()
+                .map(|f| FieldChangeView {
+                    field: f.field,
+                    before: f.before,
+                    after: f.after,
+                })
+                .collect(),
         }
     }
 }

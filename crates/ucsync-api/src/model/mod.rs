@@ -11,6 +11,7 @@
 //! One module per resource, as in `routes/`; [`ErrorCode`] is the one table
 //! of error codes (`error.rs`).
 
+mod alarms;
 mod catalog;
 mod elements;
 mod error;
@@ -23,6 +24,7 @@ mod schedules;
 mod service;
 mod tokens;
 
+pub use self::alarms::*;
 pub use self::catalog::*;
 pub use self::elements::*;
 pub use self::error::*;
@@ -38,7 +40,9 @@ pub use self::tokens::*;
 use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer};
-use ucsync_core::{ElementKind, ElementState, JobState, Role, SyncType, Trigger};
+use ucsync_core::{
+    AlarmCondition, ElementKind, ElementState, JobState, Role, Severity, SyncType, Trigger,
+};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::{PartialSchema, ToSchema};
@@ -99,6 +103,19 @@ enum_schema!(
     "JobState",
     JobState,
     "Where a job is in its life: `queued`, then (an init) `waiting` on its node for a place in the init pool, `running`, `stopping` when asked to stop, and one of `stopped`, `succeeded`, `failed`."
+);
+
+enum_schema!(
+    SeveritySchema,
+    "Severity",
+    Severity,
+    "How grave an alarm is: `critical` (the element cannot be reached, refuses the login, or is not the one pinned), `major` (a sync failed or was refused), `minor` (the history wrapped, a schedule could not fire), `warning` (notify sync fell silent)."
+);
+enum_schema!(
+    AlarmConditionSchema,
+    "AlarmCondition",
+    AlarmCondition,
+    "What an alarm is about; an element has at most one open alarm per condition."
 );
 
 /// `Some(value)` for a field that is present, even as `null`: with

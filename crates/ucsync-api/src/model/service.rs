@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use std::collections::BTreeMap;
 
-use super::{CountsView, JobView, ProgressView};
+use super::{AlarmView, CountsView, JobView, ProgressView};
 
 /// One server-sent event's data; the SSE event name is its `kind`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -24,6 +24,11 @@ pub enum EventView {
     },
     /// An element was `added`, `changed` or `removed`.
     Element { name: String, change: String },
+    /// An alarm was `raised` (a new one) or `cleared`.
+    Alarm {
+        change: String,
+        alarm: Box<AlarmView>,
+    },
     /// The client fell behind and missed `missed` events: read the lists again.
     Lagged { missed: u64 },
 }

@@ -257,9 +257,9 @@ async fn patch_element(
     Ok(Json(view(store, &e).await?))
 }
 
-/// Removes an element and everything synchronized from it. Refused while a
-/// job is queued or running on it, and while another element names it as
-/// its CM.
+/// Removes an element and everything synchronized from it; its open
+/// alarms are cleared. Refused while a job is queued or running on it, and
+/// while another element names it as its CM.
 #[utoipa::path(delete, path = "/elements/{name}", tag = "elements",
     params(("name" = String, Path, description = "The element's name")),
     responses(
@@ -310,6 +310,11 @@ async fn delete_element(
         return Err(ApiError::no_element(&name));
     }
     s.runner.forget(&name).await;
+    // Its conditions ended with it.
+    s.runner
+        .alarms()
+        .clear(&name, ucsync_core::AlarmCondition::ALL)
+        .await;
     tracing::info!(element = %name, by = %caller.name, "element removed");
     s.runner.publish(Event::Element {
         name,

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use ucsync_core::{ElementName, Trigger};
-use ucsync_store::JobId;
+use ucsync_store::{JobId, NewJob};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::ApiState;
@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::model::{
-    ChangePage, ChangeView, ErrorBody, ErrorCode, JobFilter, JobPage, JobView, PageQuery,
+    ChangePage, ChangeView, ErrorBody, ErrorCode, JobFilter, JobPage, JobView, PageQuery, PlanView,
     RequestedJob, SyncBody, SyncResponse, SyncTargets,
 };
 
@@ -24,12 +24,16 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(get_job))
         .routes(routes!(stop_job))
         .routes(routes!(job_changes))
+        .routes(routes!(job_plan))
+        .routes(routes!(apply_plan))
 }
 
 /// Asks for a sync of some elements or all. A request joins a queued or
 /// running job of the same or greater strength on an element (`joined`);
 /// a stronger one is queued after it. Nothing is queued when an element is
-/// unknown.
+/// unknown. With `"dry_run": true` each job is a preview: it reads and
+/// diffs as the sync would, keeps its plan and applies nothing (see
+/// `POST /jobs/{id}/apply`); a preview joins only a preview.
 #[utoipa::path(post, path = "/sync", tag = "jobs", request_body = SyncBody,
     responses(
         (status = 202, description = "The jobs that will do it", body = SyncResponse),
@@ -59,14 +63,20 @@ async fn sync(
     for name in &names {
         let r = s
             .runner
-            .request(name, body.sync_type, Trigger::OnDemand, &caller.name)
+            .request_job(NewJob {
+                element: name.clone(),
+                requested: body.sync_type,
+                trigger: Trigger::OnDemand,
+                requested_by: caller.name.clone(),
+                dry_run: body.dry_run,
+            })
             .await?;
         jobs.push(RequestedJob {
             joined: r.joined,
             job: r.job.into(),
         });
     }
-    tracing::info!(sync_type = %body.sync_type, elements = names.len(), by = %caller.name, "sync requested");
+    tracing::info!(sync_type = %body.sync_type, dry_run = body.dry_run, elements = names.len(), by = %caller.name, "sync requested");
     Ok((StatusCode::ACCEPTED, Json(SyncResponse { jobs })))
 }
 
@@ -154,8 +164,10 @@ async fn stop_job(
     }
 }
 
-/// The object changes a job applied — or, for an init refused by the
-/// discrepancy check, those it would have applied (`applied: false`).
+/// The object changes a job applied — or, for a dry run or an init refused
+/// by the discrepancy check, those it would apply (`applied: false`, with
+/// the fields of each add and change, field by field), until its plan is
+/// applied.
 #[utoipa::path(get, path = "/jobs/{id}/changes", tag = "jobs",
     params(("id" = i64, Path, description = "The job's id"), PageQuery),
     responses(
@@ -177,4 +189,59 @@ async fn job_changes(
         limit: page.limit,
         total: Some(total),
     }))
+}
+
+/// The plan a dry run (or an init refused by the discrepancy check) keeps,
+/// not yet applied: per object type, how many objects it adds, changes and
+/// deletes, and the first keys it deletes.
+#[utoipa::path(get, path = "/jobs/{id}/plan", tag = "jobs",
+    params(("id" = i64, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "The plan, per object type", body = PlanView),
+        (status = 404, description = "No such job (`no-job`)", body = ErrorBody),
+        (status = 409, description = "The job keeps no plan (`no-plan`), or it was applied (`plan-applied`)", body = ErrorBody),
+    ))]
+async fn job_plan(
+    State(s): State<ApiState>,
+    ApiPath(id): ApiPath<JobId>,
+) -> Result<Json<PlanView>, ApiError> {
+    let j = job(&s, id).await?;
+    match s.store().plan(id).await? {
+        Some(p) => Ok(Json(PlanView::new(j.element, p))),
+        None => Err(match (j.applied_at, j.applied_by) {
+            (Some(at), by) => ucsync_engine::RunnerError::PlanApplied {
+                job: id,
+                at: ucsync_store::time_text(at),
+                by: by.unwrap_or_default(),
+            },
+            _ => ucsync_engine::RunnerError::NoPlan(id),
+        }
+        .into()),
+    }
+}
+
+/// Applies exactly the plan a dry run (or an init refused by the
+/// discrepancy check) kept, in one transaction — if nothing changed since
+/// on the element (its version, and what it tells changed since the plan's
+/// sync point, by any login) nor in ucsync's database (another sync,
+/// notify sync or a change made through ucsync on that element). Else
+/// nothing is applied: 409 `plan-stale`, "the plan is stale: run the
+/// preview again". An init's plan is recorded as the element's init.
+#[utoipa::path(post, path = "/jobs/{id}/apply", tag = "jobs",
+    params(("id" = i64, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "Applied: the job, with `applied_at`, `applied_by` and the counts of what was applied", body = JobView),
+        (status = 404, description = "No such job (`no-job`), or its element was removed (`no-element`)", body = ErrorBody),
+        (status = 409, description = "The plan is stale (`plan-stale`), was already applied (`plan-applied`), the job keeps none (`no-plan`), or a job runs on the element (`element-busy`)", body = ErrorBody),
+        (status = 502, description = "The element could not be asked whether it changed (`element-error`, `element-login-failed`, `host-key-mismatch`)", body = ErrorBody),
+    ))]
+async fn apply_plan(
+    State(s): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<JobId>,
+) -> Result<Json<JobView>, ApiError> {
+    job(&s, id).await?;
+    let j = s.runner.apply_plan(id, &caller.name).await?;
+    tracing::info!(job = id.0, by = %caller.name, "plan applied");
+    Ok(Json(j.into()))
 }

@@ -1,6 +1,7 @@
 //! The handlers, one module per resource; each module's `router()` gives
 //! its routes with their OpenAPI operations.
 
+pub(crate) mod alarms;
 pub(crate) mod catalog;
 pub(crate) mod elements;
 pub(crate) mod import;

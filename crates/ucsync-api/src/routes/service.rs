@@ -53,12 +53,17 @@ fn event_view(ev: Event) -> EventView {
             counts: counts.into(),
         },
         Event::Element { name, change } => EventView::Element { name, change },
+        Event::Alarm { change, alarm } => EventView::Alarm {
+            change: change.as_str().into(),
+            alarm: Box::new((*alarm).into()),
+        },
     }
 }
 
-/// Server-sent events, of every node sharing the database: `job` when a
-/// job is queued, starts or ends; `progress` while an init reads;
-/// `element` when an element is added, changed or removed; `lagged` when
+/// Server-sent events: `job` when a job is queued, starts or ends, and
+/// `progress` while an init reads, of every node sharing the database;
+/// `element` when an element is added, changed or removed; `alarm` when an
+/// alarm this node raised is raised or cleared; `lagged` when
 /// this client fell behind and missed some. A comment every 15 s keeps
 /// the connection open; the stream ends when the service shuts down. At
 /// most `max_event_streams` are open at once.
@@ -91,6 +96,7 @@ async fn events(
             EventView::Job { .. } => "job",
             EventView::Progress { .. } => "progress",
             EventView::Element { .. } => "element",
+            EventView::Alarm { .. } => "alarm",
             EventView::Lagged { .. } => "lagged",
         };
         let data = serde_json::to_string(&view).unwrap_or_else(|_| "{}".into());
@@ -139,9 +145,10 @@ async fn healthz(State(s): State<ApiState>) -> Result<Json<HealthView>, ApiError
 }
 
 /// Prometheus metrics (text format 0.0.4): jobs by type and state, sync
-/// durations, objects per element and type, and the age of each element's
-/// last successful sync. Any API token may read it, and so may the
-/// service's `metrics_token`, which is good for nothing else.
+/// durations, objects per element and type, open alarms per severity, and
+/// the age of each element's last successful sync. Any API token may read
+/// it, and so may the service's `metrics_token`, which is good for nothing
+/// else.
 #[utoipa::path(get, path = "/metrics", tag = "service",
     responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)))]
 async fn metrics(State(s): State<ApiState>) -> Result<Response, ApiError> {

@@ -2,6 +2,7 @@
 //! and a real runner (the test kit's [`App`]); the CM or IP Office emulator
 //! where a test needs an element that answers.
 
+mod alarms;
 mod auth;
 mod elements;
 mod identity;
@@ -9,6 +10,7 @@ mod import;
 mod jobs;
 mod keys;
 mod objects;
+mod plans;
 mod schedules;
 mod service;
 mod walk;

@@ -221,6 +221,9 @@ fn sample(method: &Method, path: &str, ids: &Ids) -> (String, Option<Value>, u16
         ("GET", "/api/v1/jobs/{id}/changes") => (vec![("id", ids.job.to_string())], None, 200),
         // The init has finished: nothing to stop.
         ("POST", "/api/v1/jobs/{id}/stop") => (vec![("id", ids.job.to_string())], None, 409),
+        // The init keeps no plan: both answer `no-plan`.
+        ("GET", "/api/v1/jobs/{id}/plan") => (vec![("id", ids.job.to_string())], None, 409),
+        ("POST", "/api/v1/jobs/{id}/apply") => (vec![("id", ids.job.to_string())], None, 409),
         ("GET", "/api/v1/openapi.json") => (vec![], None, 200),
         ("GET", "/api/v1/schedules") => (vec![], None, 200),
         ("POST", "/api/v1/schedules") => (
@@ -256,6 +259,10 @@ fn sample(method: &Method, path: &str, ids: &Ids) -> (String, Option<Value>, u16
         ("DELETE", "/api/v1/tokens/{id}") => (vec![("id", ids.token.to_string())], None, 204),
         ("GET", "/healthz") => (vec![], None, 200),
         ("GET", "/metrics") => (vec![], None, 200),
+        ("GET", "/api/v1/alarms") => (vec![], None, 200),
+        ("GET", "/api/v1/alarms/{id}") => (vec![("id", ids.alarm.to_string())], None, 200),
+        ("POST", "/api/v1/alarms/{id}/ack") => (vec![("id", ids.alarm.to_string())], None, 200),
+        ("GET", "/api/v1/webhooks/{name}/deliveries") => (vec![name("ops")], None, 200),
         _ => panic!("{m} {path} has no sample in the walk: add one"),
     };
     let mut url = fill(path, &params);
@@ -266,6 +273,7 @@ fn sample(method: &Method, path: &str, ids: &Ids) -> (String, Option<Value>, u16
 }
 
 struct Ids {
+    alarm: i64,
     job: i64,
     schedule: i64,
     token: i64,
@@ -274,8 +282,20 @@ struct Ids {
 #[tokio::test]
 async fn every_operation_answers_as_documented() {
     let emu = emulator().await;
-    let app = App::start().await;
+    let app = App::start_with(|s| s.webhooks = vec!["ops".into()]).await;
     let init = app.add_cm("cm1", &emu).await;
+    let alarm = app
+        .store
+        .raise_alarm(
+            "cm1",
+            ucsync_core::AlarmCondition::SyncFailed,
+            ucsync_core::Severity::Major,
+            "walked",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+        .alarm;
     assert_eq!(init["state"], "succeeded", "{init}");
     app.add_messaging("mm1").await;
     app.add_messaging("gone").await;
@@ -293,6 +313,7 @@ async fn every_operation_answers_as_documented() {
         )
         .await;
     let ids = Ids {
+        alarm: alarm.id,
         job: init["id"].as_i64().unwrap(),
         schedule: schedule.body["id"].as_i64().unwrap(),
         token: token.body["token"]["id"].as_i64().unwrap(),

@@ -458,8 +458,10 @@ async fn apply(
         // Read before the element is: if anything writes its objects
         // before this batch does (a job, another node's notify sync), what
         // is read here may be older than what is stored, and is read again.
-        let revision = match h.queue.store().object_revision(element.id).await {
-            Ok(r) => r,
+        let revision = match h.queue.store().element(name.as_str()).await {
+            Ok(Some(e)) => e.sync.revision,
+            // Removed meanwhile: nothing to apply.
+            Ok(None) => return,
             Err(e) => {
                 tracing::warn!(element = %name, error = %e, "notify sync cannot read the element's state");
                 for _ in &events {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use ucsync_connect::{Connector, WriteOp};
 use ucsync_core::{ElementName, Object};
-use ucsync_store::Element;
+use ucsync_store::{Element, Job, JobId, StoreError};
 
 use super::Runner;
 use crate::error::RunnerError;
@@ -25,11 +25,26 @@ pub struct CheckReport {
 impl Runner {
     /// Connects to the element (its alternate host when the host does not
     /// answer), logs in, and reports what it found.
+    /// An answer clears the element's alarms of reaching it; a failure to
+    /// reach it raises one.
     pub async fn check(&self, element: &Element) -> Result<CheckReport, RunnerError> {
-        let (conn, host) = self.inner.connections.open(element).await?;
+        let name = element.name.as_str();
+        let (conn, host) = match self.inner.connections.open(element).await {
+            Ok(c) => c,
+            Err(e) => {
+                if let RunnerError::Connect(ce) = &e {
+                    self.inner.alarms.checked(name, Err(ce)).await;
+                }
+                return Err(e);
+            }
+        };
         let version = conn.version().await;
         let fingerprint = conn.fingerprint();
         conn.close().await;
+        self.inner
+            .alarms
+            .checked(name, version.as_ref().map(|_| ()))
+            .await;
         Ok(CheckReport {
             version: version?,
             fingerprint,
@@ -68,5 +83,36 @@ impl Runner {
             conn.close().await;
         }
         result
+    }
+
+    /// Applies the plan a dry run (or a refused init) kept, if neither the
+    /// element nor the database changed since: on a connection of its own,
+    /// refused while a job runs on the element. Returns the job as it is
+    /// now, with who applied it and when.
+    pub async fn apply_plan(&self, id: JobId, by: &str) -> Result<Job, RunnerError> {
+        let store = self.store();
+        let job = store.job(id).await?.ok_or(StoreError::NoJob(id))?;
+        if !job.state.is_finished() {
+            return Err(RunnerError::NoPlan(id));
+        }
+        let e = store
+            .element(&job.element)
+            .await?
+            .ok_or_else(|| RunnerError::NoElement(job.element.clone()))?;
+        if self.inner.queue.busy(&job.element).await? {
+            return Err(RunnerError::Busy(job.element.clone()));
+        }
+        // A connection of its own: a kept one may remember what the element
+        // said before the plan.
+        let (conn, _) = self.inner.connections.open(&e).await?;
+        let result = self
+            .inner
+            .engine
+            .apply_plan(&job, &e, conn.as_ref(), by)
+            .await;
+        conn.close().await;
+        result?;
+        self.inner.queue.publish_job(id).await;
+        Ok(store.job(id).await?.ok_or(StoreError::NoJob(id))?)
     }
 }

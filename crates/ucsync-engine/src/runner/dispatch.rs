@@ -7,10 +7,11 @@
 //! (in the state `waiting`) inside the sync engine.
 
 use tokio_util::sync::CancellationToken;
-use ucsync_core::{ElementKind, JobState};
+use ucsync_core::{AlarmCondition, ElementKind, JobState};
 use ucsync_store::{Element, Job};
 
 use super::Runner;
+use crate::alarms::{JobEnd, condition_of};
 use crate::events::Event;
 
 impl Runner {
@@ -87,7 +88,13 @@ impl Runner {
             Err(e) => return fail(e.to_string()).await,
         };
         if let Err(e) = self.prerequisite(&element).await {
-            return fail(e).await;
+            fail(e.clone()).await;
+            let end = JobEnd {
+                state: JobState::Failed,
+                failure: Some((AlarmCondition::SyncFailed, e)),
+                wrapped: None,
+            };
+            return self.inner.alarms.job_ended(&job.element, &end).await;
         }
         let password = match store.element_password(&job.element).await {
             Ok(p) => p,
@@ -104,16 +111,18 @@ impl Runner {
         };
         match conn {
             Ok(conn) => {
-                let state = self
+                let end = self
                     .inner
                     .engine
                     .run(job, &element, conn.as_ref(), cancel)
                     .await;
                 connections
-                    .job_ended(&job.element, conn, state == JobState::Succeeded)
+                    .job_ended(&job.element, conn, end.state == JobState::Succeeded)
                     .await;
+                self.inner.alarms.job_ended(&job.element, &end).await;
             }
             Err(e) => {
+                let condition = condition_of(&e);
                 // The API's code for it, so that a job reads as a request would.
                 let e = if e.is_not_allowed() {
                     format!("host-not-allowed: {e}")
@@ -123,7 +132,13 @@ impl Runner {
                 if job.requested.is_init() || element.sync.last_init_ok != Some(true) {
                     let _ = store.record_init_failure(element.id, &e).await;
                 }
-                fail(e).await;
+                fail(e.clone()).await;
+                let end = JobEnd {
+                    state: JobState::Failed,
+                    failure: Some((condition, e)),
+                    wrapped: None,
+                };
+                self.inner.alarms.job_ended(&job.element, &end).await;
             }
         }
         crate::defaults::after_job(

@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 use ucsync_core::{ElementName, SyncType, Trigger};
 use ucsync_store::{Job, JobId, Requested, Store, StoreError};
 
+use crate::alarms::Alarms;
 use crate::connections::{Connections, ConnectorFactory};
 use crate::events::{Event, Events};
 use crate::notify::{self, NotifyStats};
@@ -69,6 +70,7 @@ impl Default for RunnerSettings {
 
 struct Inner {
     engine: SyncEngine,
+    alarms: Alarms,
     queue: Queue,
     connections: Connections,
     settings: RunnerSettings,
@@ -137,8 +139,10 @@ impl Runner {
             (shutdown.clone(), &inner_tasks),
             (told.clone(), tasks),
         );
+        let alarms = Alarms::new(store.clone(), events.clone(), engine.clock().clone());
         let runner = Runner {
             inner: Arc::new(Inner {
+                alarms,
                 engine: engine
                     .with_init_pool(settings.init_pool, settings.poll)
                     .with_events(events.clone()),
@@ -197,6 +201,11 @@ impl Runner {
         &self.inner.queue
     }
 
+    /// Raises and clears this node's alarms.
+    pub fn alarms(&self) -> &Alarms {
+        &self.inner.alarms
+    }
+
     /// This node's element connections.
     pub fn connections(&self) -> &Connections {
         &self.inner.connections
@@ -237,6 +246,11 @@ impl Runner {
             .queue
             .request(element, requested, trigger, requested_by)
             .await
+    }
+
+    /// Asks for any job (see [`Queue::request_job`]): a dry run too.
+    pub async fn request_job(&self, job: ucsync_store::NewJob) -> Result<Requested, StoreError> {
+        self.inner.queue.request_job(job).await
     }
 
     /// Stops a running job at its next safe point, or a queued one at once.

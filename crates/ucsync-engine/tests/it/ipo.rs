@@ -591,3 +591,50 @@ async fn ip_office_objects_are_administered_through_ucsync() {
     let c = job.counts;
     assert_eq!((c.added, c.changed, c.deleted), (0, 0, 0), "{c:?}");
 }
+
+#[tokio::test]
+async fn an_ip_office_preview_applies_unless_its_configuration_changed_since() {
+    let emu = start(settings(40)).await;
+    let rig = Rig::new(2).await;
+    rig.add_ipo("ipo1", &emu, OWN.1).await;
+    let user = emu.data().users.keys().next().unwrap().clone();
+    let rename = |name: &'static str| {
+        let emu = &emu;
+        let user = user.clone();
+        async move {
+            let body = Some(json!({ "full_name": name }));
+            admin(emu, Method::PATCH, &format!("users/{user}"), body).await
+        }
+    };
+    assert_eq!(rename("Preview One").await, 200);
+    let before = stored(rig.store.as_ref(), &rig.secret, "ipo1").await;
+    let job = crate::plans::preview(&rig, "ipo1", SyncType::Incremental).await;
+    assert_eq!(
+        (job.state, job.counts.would_change, job.counts.changed),
+        (JobState::Succeeded, 1, 0),
+        "{:?}",
+        job.error
+    );
+    assert_eq!(
+        stored(rig.store.as_ref(), &rig.secret, "ipo1").await,
+        before
+    );
+    // The configuration version moves on: the plan is stale.
+    assert_eq!(rename("Preview Two").await, 200);
+    let stale = rig.runner.apply_plan(job.id, "admin").await.unwrap_err();
+    assert!(
+        matches!(stale, ucsync_engine::RunnerError::Stale(_)),
+        "{stale}"
+    );
+    assert_eq!(
+        stored(rig.store.as_ref(), &rig.secret, "ipo1").await,
+        before
+    );
+    // A new preview applies, and the database holds what the IP Office does.
+    let job = crate::plans::preview(&rig, "ipo1", SyncType::Incremental).await;
+    rig.runner.apply_plan(job.id, "admin").await.unwrap();
+    assert_eq!(
+        stored(rig.store.as_ref(), &rig.secret, "ipo1").await,
+        on_ipo(&emu.data())
+    );
+}

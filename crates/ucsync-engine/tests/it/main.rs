@@ -1,8 +1,10 @@
 //! The sync engine against the CM emulator over SSH and the IP Office
 //! emulator over HTTP, on SQLite: each test on the test kit's [`Rig`].
 
+mod alarms;
 mod ipo;
 mod messaging;
+mod plans;
 mod retention;
 mod runner;
 mod scheduler;

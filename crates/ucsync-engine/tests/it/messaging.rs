@@ -785,3 +785,71 @@ async fn administering_a_subscriber_through_ucsync_changes_the_directory_and_the
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_directory_preview_applies_unless_an_entry_changed_since() {
+    let emu = directory(Product::Aura, 50, |_| {}).await;
+    let (suffix, base) = (emu.layout().suffix, emu.layout().base);
+    let rig = Rig::new(4).await;
+    add_element(
+        &rig,
+        "msg1",
+        ElementKind::Messaging,
+        emu.addr().port(),
+        own_dn(suffix),
+        ElementSettings::default(),
+    )
+    .await;
+    let init = rig.sync("msg1", SyncType::Init).await;
+    assert_eq!(init.state, JobState::Succeeded, "{:?}", init.error);
+    let mut ldap = admin(&format!("ldap://{}", emu.addr()), suffix).await;
+    let modify = |k: &str, cos: &'static str| {
+        (
+            format!("mailboxNumber={k},{base}"),
+            vec![Mod::Replace("classOfService", HashSet::from([cos]))],
+        )
+    };
+    let (dn, mods) = modify("2000010", "7");
+    ldap.modify(&dn, mods).await.unwrap().success().unwrap();
+    ldap.delete(&format!("mailboxNumber=2000020,{base}"))
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    // Changed in the very second of the preview's point, and read again
+    // when it is applied: as the plan leaves them, so the plan applies.
+    let job = crate::plans::preview(&rig, "msg1", SyncType::Incremental).await;
+    assert_eq!(
+        (job.state, job.counts.would_change, job.counts.would_delete),
+        (JobState::Succeeded, 1, 1),
+        "{:?}",
+        job.error
+    );
+    rig.runner.apply_plan(job.id, "admin").await.unwrap();
+    assert_eq!(subscribers(&rig, "msg1").await, on_directory(&emu, None));
+
+    // A preview, then an entry changed and one deleted: stale.
+    let (dn, mods) = modify("2000011", "8");
+    ldap.modify(&dn, mods).await.unwrap().success().unwrap();
+    let job = crate::plans::preview(&rig, "msg1", SyncType::Incremental).await;
+    let before = subscribers(&rig, "msg1").await;
+    let (dn, mods) = modify("2000011", "9");
+    ldap.modify(&dn, mods).await.unwrap().success().unwrap();
+    let stale = rig.runner.apply_plan(job.id, "admin").await.unwrap_err();
+    assert!(
+        matches!(stale, ucsync_engine::RunnerError::Stale(_)),
+        "{stale}"
+    );
+    let job = crate::plans::preview(&rig, "msg1", SyncType::Incremental).await;
+    ldap.delete(&format!("mailboxNumber=2000030,{base}"))
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let stale = rig.runner.apply_plan(job.id, "admin").await.unwrap_err();
+    assert!(
+        matches!(stale, ucsync_engine::RunnerError::Stale(_)),
+        "{stale}"
+    );
+    assert_eq!(subscribers(&rig, "msg1").await, before, "nothing applied");
+}

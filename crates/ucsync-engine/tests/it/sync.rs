@@ -42,7 +42,7 @@ pub(crate) async fn stored(
 }
 
 /// What the emulator holds, in the same shape.
-fn on_cm(emu: &CmEmulator) -> BTreeMap<String, BTreeMap<String, Vec<(String, String)>>> {
+pub(crate) fn on_cm(emu: &CmEmulator) -> BTreeMap<String, BTreeMap<String, Vec<(String, String)>>> {
     let cm = emu.cm();
     let mut out: BTreeMap<String, BTreeMap<String, Vec<(String, String)>>> = BTreeMap::new();
     for form in &cm.model().forms {
@@ -69,7 +69,7 @@ fn on_cm(emu: &CmEmulator) -> BTreeMap<String, BTreeMap<String, Vec<(String, Str
     out
 }
 
-async fn outside(emu: &CmEmulator) -> SatClient {
+pub(crate) async fn outside(emu: &CmEmulator) -> SatClient {
     let mut c = SatConfig::new(
         "127.0.0.1",
         emu.addr().port(),
@@ -564,6 +564,21 @@ async fn a_wrapped_history_makes_the_incremental_an_init() {
     assert!(
         db["station"]["1001"].contains(&(station::NAME.to_string(), "Wrap, Around".to_string())),
         "the lost row's change is in by the init"
+    );
+    // An alarm says so; while the small history keeps wrapping (the init's
+    // own commands fill it), the one alarm counts each time.
+    let open = ucsync_store::AlarmQuery {
+        open: Some(true),
+        ..Default::default()
+    };
+    let (alarms, _) = rig.store.alarms(&open).await.unwrap();
+    let conditions: Vec<_> = alarms.iter().map(|a| a.condition).collect();
+    assert_eq!(conditions, [ucsync_core::AlarmCondition::HistoryWrapped]);
+    rig.sync("cm1", SyncType::Incremental).await;
+    let (again, _) = rig.store.alarms(&open).await.unwrap();
+    assert_eq!(
+        (again.len(), again[0].id, again[0].count),
+        (1, alarms[0].id, 2)
     );
 }
 

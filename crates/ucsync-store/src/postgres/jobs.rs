@@ -157,7 +157,10 @@ impl PgStore {
             .iter()
             .map(rows::job)
             .collect::<Result<Vec<_>>>()?;
-        let out = match open.into_iter().find(|j| joins(j, job.requested)) {
+        let out = match open
+            .into_iter()
+            .find(|j| joins(j, job.requested, job.dry_run))
+        {
             Some(j) => Requested {
                 job: j,
                 joined: true,
@@ -165,8 +168,8 @@ impl PgStore {
             None => {
                 let st = tx
                     .prepare_cached(&format!(
-                        "INSERT INTO jobs (element_id, element, requested, type, trigger, requested_by, state, created_at) \
-                         VALUES ($1, $2, $3, $3, $4, $5, 'queued', now()) RETURNING {JOB_COLUMNS}"
+                        "INSERT INTO jobs (element_id, element, requested, type, trigger, requested_by, state, created_at, dry_run) \
+                         VALUES ($1, $2, $3, $3, $4, $5, 'queued', now(), $6) RETURNING {JOB_COLUMNS}"
                     ))
                     .await
                     .map_err(db)?;
@@ -179,6 +182,7 @@ impl PgStore {
                             &job.requested.as_str(),
                             &job.trigger.as_str(),
                             &job.requested_by,
+                            &job.dry_run,
                         ],
                     )
                     .await
@@ -303,6 +307,9 @@ impl PgStore {
             tx.execute("DELETE FROM staged WHERE job_id = ANY($1)", &[&ids])
                 .await
                 .map_err(db)?;
+            tx.execute("DELETE FROM plans WHERE job_id = ANY($1)", &[&ids])
+                .await
+                .map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
         Ok(gone.into_iter().map(|(id, _)| id).collect())
@@ -334,8 +341,8 @@ impl PgStore {
         let c = self.client().await?;
         let st = c
             .prepare_cached(&format!(
-                "INSERT INTO jobs (element_id, element, requested, type, reason, trigger, requested_by, state, created_at) \
-                 VALUES ((SELECT id FROM elements WHERE name = $1), $1, $2, $3, $4, $5, $6, 'queued', now()) \
+                "INSERT INTO jobs (element_id, element, requested, type, reason, trigger, requested_by, state, created_at, dry_run) \
+                 VALUES ((SELECT id FROM elements WHERE name = $1), $1, $2, $3, $4, $5, $6, 'queued', now(), $7) \
                  RETURNING {JOB_COLUMNS}"
             ))
             .await
@@ -350,6 +357,7 @@ impl PgStore {
                     &reason,
                     &job.trigger.as_str(),
                     &job.requested_by,
+                    &job.dry_run,
                 ],
             )
             .await
@@ -400,6 +408,7 @@ impl PgStore {
                 "SELECT {JOB_COLUMNS} FROM (SELECT *, row_number() OVER \
                  (PARTITION BY element ORDER BY finished_at DESC, id DESC) AS newest FROM jobs \
                  WHERE state IN ('succeeded', 'failed', 'stopped') AND started_at IS NOT NULL \
+                 AND (dry_run = false OR applied_at IS NOT NULL) \
                  AND ($1::text IS NULL OR element = $1)) j WHERE newest = 1 ORDER BY element"
             ))
             .await

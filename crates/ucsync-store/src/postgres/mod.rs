@@ -8,11 +8,13 @@
 //! nodes share. This module connects and migrates; the [`Store`] methods are
 //! kept by topic in the modules below, as SQL and its parameters.
 
+mod alarms;
 mod bus;
 mod elements;
 mod jobs;
 mod nodes;
 mod objects;
+mod plans;
 mod retention;
 mod schedules;
 mod search;
@@ -37,8 +39,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/003_nodes.sql"),
     include_str!("../../migrations/postgres/004_init_pool.sql"),
     include_str!("../../migrations/postgres/005_retention.sql"),
-    include_str!("../../migrations/postgres/006_revision.sql"),
-    include_str!("../../migrations/postgres/007_users.sql"),
+    include_str!("../../migrations/postgres/006_plans.sql"),
+    include_str!("../../migrations/postgres/007_alarms.sql"),
+    include_str!("../../migrations/postgres/008_users.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus
@@ -328,7 +331,7 @@ impl PgStore {
 async fn lock_sync_state(
     tx: &deadpool_postgres::Transaction<'_>,
     element: ElementId,
-) -> Result<u64> {
+) -> Result<i64> {
     let st = tx
         .prepare_cached(
             "UPDATE sync_state SET revision = revision + 1 WHERE element_id = $1 RETURNING revision",
@@ -336,7 +339,7 @@ async fn lock_sync_state(
         .await
         .map_err(db)?;
     match tx.query_opt(&st, &[&element]).await.map_err(db)? {
-        Some(r) => Ok(u64::try_from(get::<i64>(&r, 0)?).unwrap_or(0)),
+        Some(r) => get(&r, 0),
         None => Err(StoreError::Database(format!(
             "no element with id {element}"
         ))),

@@ -3,7 +3,7 @@
 //! staging and its one final transaction; changes outside an init, applied
 //! as whole batches; notify's applied found; and the change log.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -32,7 +32,7 @@ impl PgStore {
         element: ElementId,
         changes: Vec<Change>,
         sync_point: Option<&str>,
-        (row_keys, revision): (&[String], Option<u64>),
+        (row_keys, revision): (&[String], Option<i64>),
     ) -> Result<Option<JobCounts>> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;
@@ -188,6 +188,8 @@ impl PgStore {
             .await
             .map_err(db)?;
         }
+        // Its revision moved on with the lock taken above: whatever it
+        // wrote, a plan or a notify batch read before it is stale now.
         tx.commit().await.map_err(db)?;
         Ok(Some(counts))
     }
@@ -311,20 +313,23 @@ impl PgStore {
         let fields: Vec<String> = found.iter().map(|s| rows::fields_json(&s.fields)).collect();
         let hashes: Vec<&[u8]> = found.iter().map(|s| &s.hash.0[..]).collect();
         let names: Vec<Option<&str>> = found.iter().map(|s| s.name.as_deref()).collect();
+        let logins: Vec<Option<&str>> = found.iter().map(|s| s.by_login.as_deref()).collect();
+        let ats: Vec<Option<&str>> = found.iter().map(|s| s.at_element.as_deref()).collect();
         let c = self.client().await?;
         let st = c
             .prepare_cached(
-                "INSERT INTO staged (job_id, object_type, object_key, digest, op, fields, hash, name) \
-                 SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::bytea[], $8::text[]) \
+                "INSERT INTO staged (job_id, object_type, object_key, digest, op, fields, hash, name, by_login, at_element) \
+                 SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::bytea[], $8::text[], $9::text[], $10::text[]) \
                  ON CONFLICT (job_id, object_type, object_key) DO UPDATE SET digest = excluded.digest, op = excluded.op, \
-                   fields = excluded.fields, hash = excluded.hash, name = excluded.name",
+                   fields = excluded.fields, hash = excluded.hash, name = excluded.name, by_login = excluded.by_login, \
+                   at_element = excluded.at_element",
             )
             .await
             .map_err(db)?;
         c.execute(
             &st,
             &[
-                &job, &types, &keys, &digests, &ops, &fields, &hashes, &names,
+                &job, &types, &keys, &digests, &ops, &fields, &hashes, &names, &logins, &ats,
             ],
         )
         .await
@@ -413,32 +418,13 @@ impl PgStore {
         tx.commit().await.map_err(db)
     }
 
-    pub(crate) async fn keep_proposal(&self, job: JobId, deletes: &[ObjectId]) -> Result<()> {
-        if deletes.is_empty() {
-            return Ok(());
-        }
-        let unique: HashSet<&ObjectId> = deletes.iter().collect();
-        let types: Vec<&str> = unique.iter().map(|d| d.object_type.as_str()).collect();
-        let keys: Vec<&str> = unique.iter().map(|d| d.key.as_str()).collect();
-        let digests: Vec<Vec<u8>> = unique.iter().map(|d| id_digest(d).to_vec()).collect();
-        let c = self.client().await?;
-        c.execute(
-            "INSERT INTO staged (job_id, object_type, object_key, digest, op) \
-             SELECT $1, t, k, d, 'delete' FROM unnest($2::text[], $3::text[], $4::bytea[]) AS u(t, k, d) \
-             ON CONFLICT (job_id, object_type, object_key) DO UPDATE SET digest = excluded.digest, op = 'delete', \
-               fields = NULL, hash = NULL, name = NULL",
-            &[&job, &types, &keys, &digests],
-        )
-        .await
-        .map_err(db)?;
-        Ok(())
-    }
-
     pub(crate) async fn discard_staged(&self, job: JobId) -> Result<()> {
         let c = self.client().await?;
-        c.execute("DELETE FROM staged WHERE job_id = $1", &[&job])
-            .await
-            .map_err(db)?;
+        c.batch_execute(&format!(
+            "DELETE FROM plans WHERE job_id = {job}; DELETE FROM staged WHERE job_id = {job}"
+        ))
+        .await
+        .map_err(db)?;
         Ok(())
     }
 
@@ -457,7 +443,7 @@ impl PgStore {
     pub(crate) async fn forget_sync_point(&self, element: ElementId) -> Result<()> {
         let c = self.client().await?;
         c.execute(
-            "UPDATE sync_state SET sync_point = NULL WHERE element_id = $1",
+            "UPDATE sync_state SET sync_point = NULL, revision = revision + 1 WHERE element_id = $1",
             &[&element],
         )
         .await
@@ -483,27 +469,10 @@ impl PgStore {
         element: ElementId,
         changes: Vec<Change>,
         row_keys: &[String],
-        revision: u64,
+        revision: i64,
     ) -> Result<Option<JobCounts>> {
         self.apply(None, element, changes, None, (row_keys, Some(revision)))
             .await
-    }
-
-    pub(crate) async fn object_revision(&self, element: ElementId) -> Result<u64> {
-        let c = self.client().await?;
-        let row = c
-            .query_opt(
-                "SELECT revision FROM sync_state WHERE element_id = $1",
-                &[&element],
-            )
-            .await
-            .map_err(db)?;
-        match row {
-            Some(r) => Ok(u64::try_from(get::<i64>(&r, 0)?).unwrap_or(0)),
-            None => Err(StoreError::Database(format!(
-                "no element with id {element}"
-            ))),
-        }
     }
 
     pub(crate) async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>> {
@@ -590,15 +559,19 @@ impl PgStore {
             .get(0);
         let found = c
             .query(
-                "SELECT object_type, object_key, op FROM staged WHERE job_id = $1 \
-                 ORDER BY object_type, length(object_key), object_key LIMIT $2 OFFSET $3",
+                &format!(
+                    "SELECT {} FROM staged s LEFT JOIN jobs j ON j.id = s.job_id \
+                     LEFT JOIN objects o ON o.element_id = j.element_id AND o.object_type = s.object_type AND o.object_key = s.object_key \
+                     WHERE s.job_id = $1 ORDER BY s.object_type, length(s.object_key), s.object_key LIMIT $2 OFFSET $3",
+                    rows::PLANNED_COLUMNS
+                ),
                 &[&job, &limit, &offset],
             )
             .await
             .map_err(db)?;
         let page = found
             .iter()
-            .map(|r| rows::proposed(r, at))
+            .map(|r| rows::planned(r, at))
             .collect::<Result<_>>()?;
         Ok((page, rows::count_from(proposed)))
     }

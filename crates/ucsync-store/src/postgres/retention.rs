@@ -30,6 +30,10 @@ impl RetentionSteps for PgStore {
     async fn remove_records(&self, jobs: &[i64], batch: u32) -> Result<u64> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;
+        // A plan goes before any of its rows: never applied half.
+        tx.execute("DELETE FROM plans WHERE job_id = ANY($1)", &[&jobs])
+            .await
+            .map_err(db)?;
         let mut n = tx
             .execute(
                 "DELETE FROM changes WHERE id IN \

@@ -46,6 +46,7 @@ fn last_finished_sql() -> String {
         "SELECT {JOB_COLUMNS} FROM (SELECT *, row_number() OVER \
          (PARTITION BY element ORDER BY finished_at DESC, id DESC) AS newest FROM jobs \
          WHERE state IN ('succeeded', 'failed', 'stopped') AND started_at IS NOT NULL \
+         AND (dry_run = false OR applied_at IS NOT NULL) \
          AND (?1 IS NULL OR element = ?1)) WHERE newest = 1 ORDER BY element"
     )
 }
@@ -80,9 +81,9 @@ impl SqliteStore {
         let id = self
             .write(move |c, _| {
                 c.execute(
-                    "INSERT INTO jobs (element_id, element, requested, type, reason, trigger, requested_by, state, created_at) \
-                     VALUES ((SELECT id FROM elements WHERE name = ?1), ?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7)",
-                    params![job.element.as_str(), job.requested.as_str(), sync_type.as_str(), reason, job.trigger.as_str(), job.requested_by, now()],
+                    "INSERT INTO jobs (element_id, element, requested, type, reason, trigger, requested_by, state, created_at, dry_run) \
+                     VALUES ((SELECT id FROM elements WHERE name = ?1), ?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8)",
+                    params![job.element.as_str(), job.requested.as_str(), sync_type.as_str(), reason, job.trigger.as_str(), job.requested_by, now(), job.dry_run],
                 )
                 .map_err(db)?;
                 Ok(JobId(c.last_insert_rowid()))
@@ -224,7 +225,7 @@ impl SqliteStore {
             for sql in [active_job_sql(), queued_jobs_sql()] {
                 let mut st = tx.prepare_cached(&sql).map_err(db)?;
                 let open = all(&mut st, [job.element.as_str()], rows::job)?;
-                joinable = open.into_iter().find(|j| joins(j, job.requested));
+                joinable = open.into_iter().find(|j| joins(j, job.requested, job.dry_run));
                 if joinable.is_some() {
                     break;
                 }
@@ -233,9 +234,9 @@ impl SqliteStore {
                 return Ok(Requested { job: j, joined: true });
             }
             tx.execute(
-                "INSERT INTO jobs (element_id, element, requested, type, reason, trigger, requested_by, state, created_at) \
-                 VALUES (?1, ?2, ?3, ?3, NULL, ?4, ?5, 'queued', ?6)",
-                params![element, job.element.as_str(), job.requested.as_str(), job.trigger.as_str(), job.requested_by, now()],
+                "INSERT INTO jobs (element_id, element, requested, type, reason, trigger, requested_by, state, created_at, dry_run) \
+                 VALUES (?1, ?2, ?3, ?3, NULL, ?4, ?5, 'queued', ?6, ?7)",
+                params![element, job.element.as_str(), job.requested.as_str(), job.trigger.as_str(), job.requested_by, now(), job.dry_run],
             )
             .map_err(db)?;
             let id = JobId(tx.last_insert_rowid());
@@ -364,6 +365,7 @@ impl SqliteStore {
                 let line = interrupted_line(node.as_deref(), owner.as_deref(), *lease);
                 tx.execute(LOG_SQL, params![id, at, line]).map_err(db)?;
                 tx.execute("DELETE FROM staged WHERE job_id = ?1", [id]).map_err(db)?;
+                tx.execute("DELETE FROM plans WHERE job_id = ?1", [id]).map_err(db)?;
                 tx.execute(
                     "UPDATE jobs SET state = 'failed', error = 'interrupted', finished_at = ?2 WHERE id = ?1",
                     params![id, at],

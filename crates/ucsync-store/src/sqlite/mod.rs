@@ -3,10 +3,12 @@
 //! the file and runs calls on its connections; the [`Store`] methods are
 //! kept by topic in the modules below, as SQL and its parameters.
 
+mod alarms;
 mod elements;
 mod jobs;
 mod nodes;
 mod objects;
+mod plans;
 mod retention;
 mod schedules;
 mod search;
@@ -38,8 +40,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/007_nodes.sql"),
     include_str!("../../migrations/sqlite/008_init_pool.sql"),
     include_str!("../../migrations/sqlite/009_retention.sql"),
-    include_str!("../../migrations/sqlite/010_revision.sql"),
-    include_str!("../../migrations/sqlite/011_users.sql"),
+    include_str!("../../migrations/sqlite/010_plans.sql"),
+    include_str!("../../migrations/sqlite/011_alarms.sql"),
+    include_str!("../../migrations/sqlite/012_users.sql"),
 ];
 const READERS: usize = 4;
 

@@ -103,10 +103,10 @@ impl SqliteStore {
             let tx = c.transaction().map_err(db)?;
             {
                 let mut st = tx
-                    .prepare_cached("INSERT OR REPLACE INTO staged (job_id, object_type, object_key, op, fields, hash, name, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                    .prepare_cached("INSERT OR REPLACE INTO staged (job_id, object_type, object_key, op, fields, hash, name, digest, by_login, at_element) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
                     .map_err(db)?;
                 for s in &batch {
-                    st.execute(params![job, s.id.object_type, s.id.key, s.op.as_str(), rows::fields_json(&s.fields), &s.hash.0[..], s.name, &id_digest(&s.id)[..]]).map_err(db)?;
+                    st.execute(params![job, s.id.object_type, s.id.key, s.op.as_str(), rows::fields_json(&s.fields), &s.hash.0[..], s.name, &id_digest(&s.id)[..], s.by_login, s.at_element]).map_err(db)?;
                 }
             }
             tx.commit().map_err(db)
@@ -158,26 +158,14 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn keep_proposal(&self, job: JobId, deletes: &[ObjectId]) -> Result<()> {
-        let deletes = deletes.to_vec();
-        self.write(move |c, _| {
-            let tx = c.transaction().map_err(db)?;
-            {
-                let mut st = tx.prepare_cached("INSERT OR REPLACE INTO staged (job_id, object_type, object_key, op, digest) VALUES (?1, ?2, ?3, 'delete', ?4)").map_err(db)?;
-                for id in &deletes {
-                    st.execute(params![job, id.object_type, id.key, &id_digest(id)[..]]).map_err(db)?;
-                }
-            }
-            tx.commit().map_err(db)
-        })
-        .await
-    }
-
     pub(crate) async fn discard_staged(&self, job: JobId) -> Result<()> {
         self.write(move |c, _| {
-            c.execute("DELETE FROM staged WHERE job_id = ?1", [job])
-                .map(|_| ())
-                .map_err(db)
+            let tx = c.transaction().map_err(db)?;
+            tx.execute("DELETE FROM plans WHERE job_id = ?1", [job])
+                .map_err(db)?;
+            tx.execute("DELETE FROM staged WHERE job_id = ?1", [job])
+                .map_err(db)?;
+            tx.commit().map_err(db)
         })
         .await
     }
@@ -198,7 +186,7 @@ impl SqliteStore {
     pub(crate) async fn forget_sync_point(&self, element: ElementId) -> Result<()> {
         self.write(move |c, _| {
             c.execute(
-                "UPDATE sync_state SET sync_point = NULL WHERE element_id = ?1",
+                "UPDATE sync_state SET sync_point = NULL, revision = revision + 1 WHERE element_id = ?1",
                 params![element],
             )
             .map(|_| ())
@@ -216,7 +204,7 @@ impl SqliteStore {
         element: ElementId,
         changes: Vec<Change>,
         sync_point: Option<&str>,
-        (row_keys, revision): (Vec<String>, Option<u64>),
+        (row_keys, revision): (Vec<String>, Option<i64>),
     ) -> Result<Option<JobCounts>> {
         let sync_point = sync_point.map(str::to_string);
         self.write(move |c, _| {
@@ -285,25 +273,11 @@ impl SqliteStore {
         element: ElementId,
         changes: Vec<Change>,
         row_keys: &[String],
-        revision: u64,
+        revision: i64,
     ) -> Result<Option<JobCounts>> {
         let keys = row_keys.to_vec();
         self.apply(None, element, changes, None, (keys, Some(revision)))
             .await
-    }
-
-    pub(crate) async fn object_revision(&self, element: ElementId) -> Result<u64> {
-        self.read(move |c, _| {
-            let r: i64 = c
-                .query_row(
-                    "SELECT revision FROM sync_state WHERE element_id = ?1",
-                    [element],
-                    |r| r.get(0),
-                )
-                .map_err(db)?;
-            Ok(u64::try_from(r).unwrap_or(0))
-        })
-        .await
     }
 
     pub(crate) async fn notified_rows(&self, element: ElementId) -> Result<Vec<String>> {
@@ -369,23 +343,23 @@ impl SqliteStore {
             let at: Option<String> = c.query_row("SELECT coalesce(finished_at, created_at) FROM jobs WHERE id = ?1", [job], |r| r.get(0)).optional().map_err(db)?;
             let at = rows::parse_time(&at.ok_or(StoreError::NoJob(job))?)?;
             let proposed: i64 = value(c, "SELECT count(*) FROM staged WHERE job_id = ?1", [job])?;
-            let mut st = c.prepare_cached("SELECT object_type, object_key, op FROM staged WHERE job_id = ?1 ORDER BY object_type, length(object_key), object_key LIMIT ?2 OFFSET ?3").map_err(db)?;
-            let page = all(&mut st, params![job, limit, offset], |r| rows::proposed(r, at))?;
+            let mut st = c.prepare_cached(&format!("SELECT {} FROM staged s LEFT JOIN jobs j ON j.id = s.job_id \
+                 LEFT JOIN objects o ON o.element_id = j.element_id AND o.object_type = s.object_type AND o.object_key = s.object_key \
+                 WHERE s.job_id = ?1 ORDER BY s.object_type, length(s.object_key), s.object_key LIMIT ?2 OFFSET ?3", rows::PLANNED_COLUMNS)).map_err(db)?;
+            let page = all(&mut st, params![job, limit, offset], |r| rows::planned(r, at))?;
             Ok((page, rows::count_from(proposed)))
         })
         .await
     }
 }
 
-/// Counts one more revision of the element's objects (see
-/// `Store::object_revision`) and answers it.
-fn next_revision(tx: &rusqlite::Transaction<'_>, element: ElementId) -> Result<u64> {
-    let r: i64 = tx
-        .query_row(
-            "UPDATE sync_state SET revision = revision + 1 WHERE element_id = ?1 RETURNING revision",
-            [element],
-            |r| r.get(0),
-        )
-        .map_err(db)?;
-    Ok(u64::try_from(r).unwrap_or(0))
+/// Counts one more revision of the element's objects (its
+/// `sync.revision`) and answers it.
+fn next_revision(tx: &rusqlite::Transaction<'_>, element: ElementId) -> Result<i64> {
+    tx.query_row(
+        "UPDATE sync_state SET revision = revision + 1 WHERE element_id = ?1 RETURNING revision",
+        [element],
+        |r| r.get(0),
+    )
+    .map_err(db)
 }

@@ -46,6 +46,9 @@ impl RetentionSteps for SqliteStore {
         let list = id_list(jobs);
         self.write(move |c, _| {
             let tx = c.transaction().map_err(db)?;
+            // A plan goes before any of its rows: never applied half.
+            tx.execute(&format!("DELETE FROM plans WHERE job_id IN ({BATCH})"), params![list])
+                .map_err(db)?;
             let mut n = tx
                 .execute(
                     &format!(

@@ -233,6 +233,7 @@ pub(crate) async fn fill(
                     requested: SyncType::Init,
                     trigger: Trigger::ElementAdded,
                     requested_by: "admin".into(),
+                    dry_run: false,
                 },
                 SyncType::Init,
                 None,
@@ -257,6 +258,8 @@ pub(crate) async fn fill(
                             op: PlanOp::Add,
                             fields: o.fields,
                             name,
+                            by_login: None,
+                            at_element: None,
                         }
                     })
                     .collect();
@@ -295,6 +298,7 @@ pub(crate) async fn fill(
                         requested: SyncType::Incremental,
                         trigger: Trigger::Schedule,
                         requested_by: "scheduler".into(),
+                        dry_run: false,
                     },
                     SyncType::Incremental,
                     None,
@@ -428,6 +432,7 @@ pub(crate) async fn queue_jobs(store: &dyn Store, per_element: usize) -> HashSet
                             Trigger::OnDemand
                         },
                         requested_by: "bench".into(),
+                        dry_run: false,
                     },
                     ty,
                     None,

@@ -1,13 +1,13 @@
-//! `ucsync job list|show|changes|stop`: sync jobs, what they did, and
-//! stopping one.
+//! `ucsync job list|show|changes|plan|apply|stop`: sync jobs, what they
+//! did (or, for a dry run, would do), applying a plan, and stopping one.
 
 use clap::Subcommand;
 use reqwest::Method;
-use ucsync_api::model::{ChangePage, JobPage, JobView};
+use ucsync_api::model::{ChangePage, JobPage, JobView, PlanView};
 use ucsync_core::JobState;
 
 use super::render::{self, count, opt, opt_time};
-use super::sync::{progress, status_line};
+use super::sync::{plan_text, progress, status_line, summary_line};
 use super::{
     ApiClient, ListOutputArg, Output, OutputArg, PageArgs, print, print_json, print_listing,
 };
@@ -42,8 +42,9 @@ pub(crate) enum JobCmd {
         #[command(flatten)]
         output: OutputArg,
     },
-    /// The object changes a job applied (or, for an init the discrepancy
-    /// check refused, would have applied).
+    /// The object changes a job applied (or, for a dry run or an init the
+    /// discrepancy check refused, would apply, with each add's and change's
+    /// fields, field by field).
     Changes {
         /// The job's number.
         id: i64,
@@ -51,6 +52,24 @@ pub(crate) enum JobCmd {
         page: PageArgs,
         #[command(flatten)]
         output: ListOutputArg,
+    },
+    /// The plan a dry run (or an init the discrepancy check refused) kept:
+    /// per object type, what it adds, changes and deletes, and the first
+    /// keys it deletes.
+    Plan {
+        /// The job's number.
+        id: i64,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// Apply exactly the plan a dry run (or an init the discrepancy check
+    /// refused) kept — refused as stale when the element or the database
+    /// changed since: run the preview again then.
+    Apply {
+        /// The job's number.
+        id: i64,
+        #[command(flatten)]
+        output: OutputArg,
     },
     /// Stop a job: a queued one at once, a running one at its next safe point.
     Stop {
@@ -137,6 +156,24 @@ pub(super) async fn run(client: &ApiClient, cmd: JobCmd) -> Result<(), Exit> {
                 )
             })
         }
+        JobCmd::Plan { id, output } => {
+            let id = id.to_string();
+            let v = client.get_value(&["jobs", &id, "plan"], &[]).await?;
+            match output.output {
+                Output::Json => print_json(&v),
+                Output::Table => print(&plan_text(&client.typed::<PlanView>(v)?)),
+            }
+        }
+        JobCmd::Apply { id, output } => {
+            let id = id.to_string();
+            let v = client
+                .call(Method::POST, &["jobs", &id, "apply"], &[], None::<&()>)
+                .await?;
+            match output.output {
+                Output::Json => print_json(&v),
+                Output::Table => print(&summary_line(&client.typed(v)?)),
+            }
+        }
         JobCmd::Stop { id, output } => {
             let id = id.to_string();
             let v = client
@@ -164,11 +201,18 @@ pub(super) fn list_table(page: &JobPage) -> render::Listing {
         "ID", "ELEMENT", "TYPE", "TRIGGER", "BY", "STATE", "PROGRESS", "CREATED", "FINISHED",
     ]);
     for j in &page.items {
-        let kind = if j.requested == j.sync_type {
+        let mut kind = if j.requested == j.sync_type {
             j.sync_type.to_string()
         } else {
             format!("{} (asked {})", j.sync_type, j.requested)
         };
+        if j.dry_run {
+            kind.push_str(if j.applied_at.is_some() {
+                ", dry run, applied"
+            } else {
+                ", dry run"
+            });
+        }
         t.add_row([
             j.id.to_string(),
             j.element.clone(),
@@ -189,15 +233,37 @@ pub(super) fn list_table(page: &JobPage) -> render::Listing {
 
 pub(super) fn changes_table(page: &ChangePage) -> comfy_table::Table {
     let mut t = render::table(&["AT", "OP", "TYPE", "KEY", "BY", "APPLIED"]);
+    let planned = page.items.iter().any(|c| !c.fields.is_empty());
+    if planned {
+        t.set_header(["AT", "OP", "TYPE", "KEY", "BY", "APPLIED", "FIELDS"]);
+    }
     for c in &page.items {
-        t.add_row([
+        let mut row = vec![
             render::time(&c.at),
             c.op.clone(),
             c.object_type.clone(),
             c.key.clone(),
             opt(c.by_login.as_deref()),
             if c.applied { "yes" } else { "no" }.into(),
-        ]);
+        ];
+        if planned {
+            row.push(
+                c.fields
+                    .iter()
+                    .map(|f| match (&f.before, &f.after) {
+                        (None, Some(a)) if c.op == "add" => format!("{}={a}", f.field),
+                        (b, a) => format!(
+                            "{}: {} -> {}",
+                            f.field,
+                            b.as_deref().unwrap_or("(none)"),
+                            a.as_deref().unwrap_or("(none)")
+                        ),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
+        }
+        t.add_row(row);
     }
     t
 }
@@ -220,6 +286,19 @@ pub(super) fn show_text(job: &JobView, changes: Option<&ChangePage>) -> String {
     ]);
     if let Some(e) = &job.error {
         rows.push(("error", e.clone()));
+    }
+    if job.dry_run {
+        rows.push(("dry run", "yes: a preview, its plan kept".into()));
+    }
+    if let Some(at) = &job.applied_at {
+        rows.push((
+            "plan applied",
+            format!(
+                "{} by {}",
+                render::time(at),
+                job.applied_by.as_deref().unwrap_or("?")
+            ),
+        ));
     }
     rows.extend([
         ("progress", progress_cell(job)),

@@ -1,7 +1,8 @@
 //! The client subcommands: `element`, `sync`, `job`, `schedule`, `search`,
-//! `token`, `node` and `catalog` talk to a running `ucsync serve` over its REST API, with the
+//! `token`, `node`, `catalog` and `alarm` talk to a running `ucsync serve` over its REST API, with the
 //! API's own bodies from `ucsync_api::model`.
 
+mod alarm;
 mod catalog;
 mod element;
 mod import;
@@ -29,6 +30,7 @@ use ucsync_connect::tls::Trust;
 
 use crate::{BAD_INPUT, Exit, FAILED, bad_input};
 
+pub(crate) use alarm::AlarmCmd;
 pub(crate) use catalog::CatalogCmd;
 pub(crate) use element::ElementCmd;
 pub(crate) use job::JobCmd;
@@ -49,6 +51,7 @@ pub(crate) enum Noun {
     Token(TokenCmd),
     Node(NodeCmd),
     Catalog(CatalogCmd),
+    Alarm(AlarmCmd),
 }
 
 pub(crate) async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
@@ -63,6 +66,7 @@ pub(crate) async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
         Noun::Token(cmd) => token::run(&client, cmd).await,
         Noun::Node(cmd) => node::run(&client, cmd).await,
         Noun::Catalog(cmd) => catalog::run(&client, cmd).await,
+        Noun::Alarm(cmd) => alarm::run(&client, cmd).await,
     }
 }
 

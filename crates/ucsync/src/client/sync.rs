@@ -10,11 +10,11 @@ use anyhow::anyhow;
 use clap::{ArgGroup, Args, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::Method;
-use ucsync_api::model::{ElementView, JobView, SyncBody, SyncResponse};
+use ucsync_api::model::{JobView, PlanView, SyncBody, SyncResponse};
 use ucsync_core::{JobState, SyncType};
 
 use super::render::{self, count};
-use super::{ApiClient, Output, OutputArg, all_elements, confirm, print, print_json};
+use super::{ApiClient, Output, OutputArg, confirm, print, print_json};
 use crate::{Exit, FAILED, bad_input};
 
 #[derive(Debug, Subcommand)]
@@ -25,7 +25,9 @@ pub(crate) enum SyncCmd {
     /// Read only what changed since the last sync (may become an init).
     Incremental(SyncArgs),
     /// An init without the discrepancy check: stored objects the elements no
-    /// longer have are deleted, however many. Shows them and asks first.
+    /// longer have are deleted, however many. First a preview shows what
+    /// would be deleted (per object type, with the first keys) and asks;
+    /// yes applies exactly that preview.
     ForceInit(ForceArgs),
 }
 
@@ -41,6 +43,11 @@ pub(crate) struct SyncArgs {
     /// Follow the jobs until they end; exit 1 if any did not succeed.
     #[arg(long)]
     pub wait: bool,
+    /// A preview: each job reads and diffs as the sync would, keeps its plan
+    /// and applies nothing; with --wait the plans are shown (per object type,
+    /// with the first keys deleted). `ucsync job apply ID` applies one.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub output: OutputArg,
 }
@@ -60,6 +67,7 @@ impl SyncArgs {
             sync_type,
             elements: (!self.all).then(|| self.elements.clone()),
             all: self.all.then_some(true),
+            dry_run: self.dry_run,
         }
     }
 }
@@ -69,8 +77,8 @@ pub(super) async fn run(client: &ApiClient, cmd: SyncCmd) -> Result<(), Exit> {
         SyncCmd::Init(a) => (SyncType::Init, a),
         SyncCmd::Incremental(a) => (SyncType::Incremental, a),
         SyncCmd::ForceInit(f) => {
-            if !f.yes {
-                ask_force(client, &f.sync).await?;
+            if !f.yes && !f.sync.dry_run {
+                return ask_force(client, &f.sync).await;
             }
             (SyncType::ForceInit, f.sync)
         }
@@ -84,65 +92,132 @@ pub(super) async fn run(client: &ApiClient, cmd: SyncCmd) -> Result<(), Exit> {
         Output::Json => print_json(&v)?,
         Output::Table => print(&jobs_table(&resp))?,
     }
-    if args.wait {
-        let jobs = resp.jobs.into_iter().map(|r| r.job).collect();
-        wait_with(client, jobs, args.output.output).await
-    } else {
-        Ok(())
+    if !args.wait {
+        return Ok(());
     }
+    let jobs = resp.jobs.into_iter().map(|r| r.job).collect();
+    let jobs = follow(client, jobs, args.output.output).await?;
+    if args.dry_run && args.output.output == Output::Table {
+        for p in plans(client, &jobs).await? {
+            print(&plan_text(&p))?;
+        }
+    }
+    outcome(&jobs)
 }
 
-/// Shows what a forced init may delete and asks. Without a terminal there
-/// is no one to ask, so it refuses before asking the service anything.
+/// The plans of the dry runs among `jobs` that succeeded.
+async fn plans(client: &ApiClient, jobs: &[JobView]) -> Result<Vec<PlanView>, Exit> {
+    let mut out = Vec::new();
+    for j in jobs
+        .iter()
+        .filter(|j| j.dry_run && j.state == JobState::Succeeded && j.applied_at.is_none())
+    {
+        out.push(
+            client
+                .get::<PlanView>(&["jobs", &j.id.to_string(), "plan"], &[])
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// A forced init asked for on a terminal: a preview of it first — the
+/// plan of each element, what it would delete per object type with the
+/// first keys — then the question; yes applies exactly the plans shown
+/// (refused, element by element, where something changed since). Without a
+/// terminal there is no one to ask, so it refuses before asking the
+/// service anything.
 async fn ask_force(client: &ApiClient, args: &SyncArgs) -> Result<(), Exit> {
     if !std::io::stdin().is_terminal() {
         return Err(bad_input(anyhow!(
             "force-init needs confirmation and there is no terminal to ask on: pass --yes"
         )));
     }
-    let elements = if args.all {
-        all_elements(client).await?
-    } else {
-        let mut out = Vec::with_capacity(args.elements.len());
-        for name in &args.elements {
-            out.push(client.get::<ElementView>(&["elements", name], &[]).await?);
-        }
-        out
-    };
-    if elements.is_empty() {
+    let mut body = args.body(SyncType::ForceInit);
+    body.dry_run = true;
+    let v = client
+        .call(Method::POST, &["sync"], &[], Some(&body))
+        .await?;
+    let resp: SyncResponse = client.typed(v)?;
+    if resp.jobs.is_empty() {
         return Err(bad_input(anyhow!("there are no elements to sync")));
     }
-    eprintln!("{}", force_preview(&elements));
-    let names: Vec<&str> = elements.iter().map(|e| e.name.as_str()).collect();
-    let question = format!("Force an initializing sync of {}?", names.join(", "));
-    if confirm(&question, "force-init")? {
-        Ok(())
-    } else {
-        Err(Exit {
+    eprintln!("A preview of the forced init: reading the elements, applying nothing…");
+    let jobs = resp.jobs.into_iter().map(|r| r.job).collect();
+    let jobs = follow(client, jobs, Output::Table).await?;
+    outcome(&jobs)?;
+    let plans = plans(client, &jobs).await?;
+    eprintln!(
+        "A forced init replaces the stored data with what the elements hold now, without the discrepancy check:"
+    );
+    for p in &plans {
+        eprintln!("{}", plan_text(p));
+    }
+    let names: Vec<&str> = plans.iter().map(|p| p.element.as_str()).collect();
+    let question = format!("Apply these plans (a forced init of {})?", names.join(", "));
+    if !confirm(&question, "force-init")? {
+        return Err(Exit {
             code: FAILED,
             error: anyhow!("nothing was done: the answer was not yes"),
-        })
+        });
     }
+    for p in &plans {
+        let v = client
+            .call(
+                Method::POST,
+                &["jobs", &p.job.to_string(), "apply"],
+                &[],
+                None::<&()>,
+            )
+            .await?;
+        let job: JobView = client.typed(v.clone())?;
+        match args.output.output {
+            Output::Json => print_json(&v)?,
+            Output::Table => print(&summary_line(&job))?,
+        }
+    }
+    Ok(())
 }
 
-/// What a forced init puts at stake: every object stored for each element.
-pub(super) fn force_preview(elements: &[ElementView]) -> String {
-    let mut t = render::table(&["ELEMENT", "KIND", "STORED OBJECTS", "LAST SUCCESS"]);
-    let mut total = 0;
-    for e in elements {
-        total += e.objects;
+/// A plan, per object type: what it adds, changes and deletes, and the
+/// first keys it deletes.
+pub(super) fn plan_text(p: &PlanView) -> String {
+    let mut t = render::table(&["OBJECT TYPE", "ADD", "CHANGE", "DELETE", "FIRST DELETED"]);
+    let (mut add, mut change, mut delete) = (0, 0, 0);
+    for (ty, c) in &p.types {
+        add += c.add;
+        change += c.change;
+        delete += c.delete;
+        let mut first = c.first_deleted.join(", ");
+        let more = c.delete.saturating_sub(c.first_deleted.len() as u64);
+        if more > 0 {
+            first.push_str(&format!(" and {} more", count(more)));
+        }
         t.add_row([
-            e.name.clone(),
-            e.kind.to_string(),
-            count(e.objects),
-            render::opt_time(e.sync.last_success_at.as_deref()),
+            ty.clone(),
+            count(c.add),
+            count(c.change),
+            count(c.delete),
+            first,
         ]);
     }
-    format!(
-        "A forced init replaces the stored data with what the elements hold now, without the discrepancy check:\n\
-         of these {} stored objects, every one an element no longer has is deleted.\n{t}",
-        count(total)
-    )
+    let head = format!(
+        "job {} {}: a plan ({}) that would add {}, change {}, delete {}",
+        p.job,
+        p.element,
+        p.sync_type,
+        count(add),
+        count(change),
+        count(delete)
+    );
+    if p.types.is_empty() {
+        format!("{head}: nothing to apply")
+    } else {
+        format!(
+            "{head}\n{t}\napply it: ucsync job apply {}; field by field: ucsync job changes {}",
+            p.job, p.job
+        )
+    }
 }
 
 pub(super) fn jobs_table(resp: &SyncResponse) -> String {
@@ -233,6 +308,20 @@ pub(super) fn summary_line(job: &JobView) -> String {
     );
     let why = job.error.as_deref().or(job.reason.as_deref());
     match (job.state, why) {
+        (JobState::Succeeded, _) if job.dry_run && job.applied_at.is_none() => format!(
+            "{}: planned, nothing applied (would add {}, change {}, delete {}; unchanged {}, skipped {})",
+            label(job),
+            c.would_add,
+            c.would_change,
+            c.would_delete,
+            c.unchanged,
+            c.skipped
+        ),
+        (_, _) if job.applied_at.is_some() => format!(
+            "{}: plan applied by {} ({counts})",
+            label(job),
+            job.applied_by.as_deref().unwrap_or("?")
+        ),
         (JobState::Succeeded, _) => format!("{}: succeeded ({counts})", label(job)),
         (state, Some(why)) => format!("{}: {state}: {why}", label(job)),
         (state, None) => format!("{}: {state}", label(job)),
@@ -439,6 +528,16 @@ pub(super) async fn wait(client: &ApiClient, jobs: Vec<JobView>) -> Result<(), E
 }
 
 async fn wait_with(client: &ApiClient, jobs: Vec<JobView>, output: Output) -> Result<(), Exit> {
+    let jobs = follow(client, jobs, output).await?;
+    outcome(&jobs)
+}
+
+/// Follows jobs to their end, showing them; returns them as they ended.
+async fn follow(
+    client: &ApiClient,
+    jobs: Vec<JobView>,
+    output: Output,
+) -> Result<Vec<JobView>, Exit> {
     let mut jobs: Vec<JobView> = jobs.into_iter().fold(Vec::new(), |mut v, j| {
         if !v.iter().any(|x: &JobView| x.id == j.id) {
             v.push(j);
@@ -480,5 +579,5 @@ async fn wait_with(client: &ApiClient, jobs: Vec<JobView>, output: Output) -> Re
             }
         }
     }
-    outcome(&jobs)
+    Ok(jobs)
 }

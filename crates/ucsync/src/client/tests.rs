@@ -807,12 +807,22 @@ fn sync_tables_and_lines() {
     ]}))
     .unwrap();
     insta::assert_snapshot!("sync_jobs", sync::jobs_table(&resp));
-    insta::assert_snapshot!(
-        "force_preview",
-        sync::force_preview(&[
-            element_view("cm1", "cm", 12345),
-            element_view("cm2", "cm", 7)
-        ])
+    let plan: ucsync_api::model::PlanView = serde_json::from_value(json!({
+        "job": 12, "element": "cm1", "type": "init",
+        "types": {
+            "station": {"add": 1, "change": 2, "delete": 12,
+                        "first_deleted": ["1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008", "1009", "1010"]},
+            "vdn": {"add": 0, "change": 0, "delete": 1, "first_deleted": ["7001"]}
+        }
+    }))
+    .unwrap();
+    insta::assert_snapshot!("plan_text", sync::plan_text(&plan));
+    let mut planned = job_view(12, "succeeded");
+    planned.dry_run = true;
+    planned.counts.would_delete = 13;
+    assert_eq!(
+        sync::summary_line(&planned),
+        "job 12 cm1 init: planned, nothing applied (would add 0, change 0, delete 13; unchanged 1194, skipped 0)"
     );
     assert_eq!(
         sync::status_line(&job_view(12, "running")),

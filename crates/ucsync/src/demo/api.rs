@@ -107,6 +107,7 @@ impl Api {
             sync_type,
             elements: Some(vec![element.to_string()]),
             all: None,
+            dry_run: false,
         };
         let resp: SyncResponse = self.send(Method::POST, &["sync"], &body).await?;
         let job = resp

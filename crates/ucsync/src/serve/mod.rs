@@ -3,6 +3,7 @@
 //! settings and stopped cleanly (running jobs end at a safe point, marked
 //! stopped).
 
+pub mod alarms;
 pub mod datadir;
 pub mod https;
 pub mod limits;
@@ -281,6 +282,13 @@ impl Service {
             shutdown.child_token(),
             &engine_tasks,
         );
+        alarms::start(
+            &settings,
+            &runner,
+            &node,
+            shutdown.child_token(),
+            &engine_tasks,
+        )?;
         let admin_token_file = settings.data_path("admin.token");
         first_admin_token(store.as_ref(), &admin_token_file).await?;
 
@@ -361,6 +369,7 @@ impl Service {
                     metrics_token: settings.metrics_token.clone(),
                     https: https.is_some(),
                     max_event_streams: settings.max_event_streams,
+                    webhooks: settings.webhooks.iter().map(|w| w.name.clone()).collect(),
                     ..ucsync_api::ApiSettings::default()
                 },
             )

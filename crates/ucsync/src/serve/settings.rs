@@ -22,6 +22,8 @@ underscores: --init-pool is init_pool in the file and UCSYNC_INIT_POOL in the en
 (--database is database_url).
   metrics_token             a secret good for GET /metrics alone (file or environment only,
                             never a flag, which ps would show)
+  [[webhooks]]              name, url, secret (at least 16 characters) and ca_file of each
+                            webhook alarms are POSTed to (the file only)
 Not settings: UCSYNC_SECRET_KEY (the key of device passwords, instead of secret.key), UCSYNC_LOG.";
 
 /// Every setting of `ucsync serve`, declared once: its flag, its key in the
@@ -149,6 +151,53 @@ pub struct Settings {
     /// Event streams (GET /api/v1/events) open at once.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_event_streams: usize,
+    /// A CM with notify sync switched on that sent no event for this many
+    /// minutes gets a `notify-silent` alarm, cleared by its next event (0: never).
+    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+    pub notify_silence_minutes: u64,
+    /// Send each alarm raised and cleared to this syslog collector, as RFC
+    /// 5424: udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    pub alarm_syslog: Option<String>,
+    /// The CA certificates (PEM) the collector's TLS certificate must reach
+    /// [default: the system's trust store].
+    #[arg(long, value_name = "FILE")]
+    pub alarm_syslog_ca_file: Option<PathBuf>,
+    /// Webhooks each alarm raised and cleared is POSTed to, signed:
+    /// `[[webhooks]]` tables of `name`, `url`, `secret` (and `ca_file`), in
+    /// the settings file only.
+    #[arg(skip)]
+    pub webhooks: Vec<WebhookSetting>,
+    /// How long after a failed webhook delivery it is tried again; doubled
+    /// at each failure, at most 5 minutes, 8 attempts in all.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub webhook_retry_seconds: f64,
+}
+
+/// A webhook alarms are delivered to (`[[webhooks]]` in the settings file).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSetting {
+    /// Its name in the delivery log (`ucsync alarm deliveries NAME`).
+    pub name: String,
+    /// An http:// or https:// URL.
+    pub url: String,
+    /// The key of the body's HMAC-SHA256 (`X-Ucsync-Signature`); never
+    /// logged nor shown.
+    pub secret: String,
+    /// The CA certificates (PEM) an https:// webhook's certificate must
+    /// reach [default: the system's trust store].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for WebhookSetting {
+    // The URL may hold a token, the secret is one: neither is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSetting")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `--element-networks`: the blocks of one comma-separated list (none: no limit).
@@ -345,7 +394,49 @@ impl Settings {
         if !(1..=3600).contains(&self.http_header_timeout_seconds) {
             bail!("http_header_timeout_seconds must be between 1 and 3600");
         }
+        self.check_alarms()?;
         self.catalogs()?;
+        Ok(())
+    }
+
+    fn check_alarms(&self) -> anyhow::Result<()> {
+        let mut names = std::collections::HashSet::new();
+        for w in &self.webhooks {
+            if w.name.is_empty()
+                || !w
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            {
+                bail!(
+                    "webhook name {:?}: use letters, digits, '.', '_' and '-'",
+                    w.name
+                );
+            }
+            if !names.insert(&w.name) {
+                bail!("two webhooks are named '{}'", w.name);
+            }
+            let url = reqwest::Url::parse(&w.url)
+                .map_err(|e| anyhow::anyhow!("webhook '{}': its url is not a URL: {e}", w.name))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                bail!(
+                    "webhook '{}': its url must be http:// or https:// with a host",
+                    w.name
+                );
+            }
+            if w.secret.chars().count() < 16 {
+                bail!(
+                    "webhook '{}': its secret must be at least 16 characters: make one with `openssl rand -hex 32`",
+                    w.name
+                );
+            }
+        }
+        if !(self.webhook_retry_seconds > 0.0 && self.webhook_retry_seconds <= 300.0) {
+            bail!("webhook_retry_seconds must be more than 0 and at most 300");
+        }
+        if let Some(target) = &self.alarm_syslog {
+            super::alarms::syslog_target(target, None, "-")?;
+        }
         Ok(())
     }
 
@@ -413,6 +504,48 @@ mod tests {
         assert_eq!(s, Settings::default());
         assert_eq!(s.http_listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.data_dir, PathBuf::from("ucsync-data"));
+    }
+
+    #[test]
+    fn webhooks_and_the_alarm_collector_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ucsync.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Settings::load(&ServeArgs::new(Some(file.clone())), env(&[]))
+        };
+        let hook = |url: &str, secret: &str| {
+            format!("[[webhooks]]\nname = \"ops\"\nurl = \"{url}\"\nsecret = \"{secret}\"\n")
+        };
+        let s = load(&hook("https://alerts.example.net/u", "0123456789abcdef")).unwrap();
+        assert_eq!(s.webhooks[0].name, "ops");
+        // Never shown, not even in a debug print of the settings.
+        assert!(!format!("{s:?}").contains("0123456789abcdef"));
+        for (text, says) in [
+            (
+                hook("ftp://alerts/u", "0123456789abcdef"),
+                "http:// or https://",
+            ),
+            (hook("not a url", "0123456789abcdef"), "not a URL"),
+            (hook("http://alerts/u", "short"), "at least 16"),
+            (
+                format!("{0}{0}", hook("http://alerts/u", "0123456789abcdef")),
+                "two webhooks",
+            ),
+            (
+                "alarm_syslog = \"syslog.example.net\"\n".into(),
+                "udp://HOST:PORT",
+            ),
+            ("alarm_syslog = \"smtp://h:25\"\n".into(), "udp://HOST:PORT"),
+        ] {
+            let e = load(&text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+        let s = load("alarm_syslog = \"tls://logs.example.net:6514\"\n").unwrap();
+        assert_eq!(
+            s.alarm_syslog.as_deref(),
+            Some("tls://logs.example.net:6514")
+        );
     }
 
     #[test]
@@ -507,7 +640,8 @@ mod tests {
         let cmd = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"));
         let defaults = serde_json::to_value(Settings::default()).unwrap();
         for (key, value) in defaults.as_object().unwrap() {
-            if key == "metrics_token" {
+            // Secrets, and the webhooks that hold them: the file's alone.
+            if key == "metrics_token" || key == "webhooks" {
                 assert!(SETTINGS_HELP.contains(key.as_str()));
                 assert!(cmd.get_arguments().all(|a| a.get_id() != key.as_str()));
                 continue;

@@ -1,5 +1,6 @@
 //! End-to-end tests of the ucsync binary, run as a user would run it.
 
+mod alarms;
 mod catalog;
 mod cli;
 mod cluster;
@@ -15,6 +16,7 @@ mod notify;
 mod notify_cluster;
 mod notify_limits;
 mod operator;
+mod preview;
 mod progress;
 mod recovery;
 mod service;

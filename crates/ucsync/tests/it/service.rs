@@ -26,7 +26,13 @@ impl Serve {
 
     /// With more environment: another database, a shared key, a short lease.
     pub(crate) fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
-        Serve::start_command(Command::new(BIN), data_dir, env)
+        Serve::start_command(Command::new(BIN), data_dir, env, &[])
+    }
+
+    /// With a settings file (what only the file can set: webhooks).
+    pub(crate) fn start_with_config(data_dir: &Path, config: &Path, env: &[(&str, &str)]) -> Serve {
+        let config = config.to_str().expect("a UTF-8 path");
+        Serve::start_command(Command::new(BIN), data_dir, env, &["--config", config])
     }
 
     /// With at most `files` open file descriptors, as a small system has.
@@ -39,7 +45,7 @@ impl Serve {
         sh.args(["-c", "ulimit -n \"$0\" && exec \"$@\""])
             .arg(files.to_string())
             .arg(BIN);
-        Serve::start_command(sh, data_dir, env)
+        Serve::start_command(sh, data_dir, env, &[])
     }
 
     /// `command` given the arguments of `serve` on loopback port 0 with its
@@ -58,8 +64,14 @@ impl Serve {
         command
     }
 
-    fn start_command(command: Command, data_dir: &Path, env: &[(&str, &str)]) -> Serve {
+    fn start_command(
+        command: Command,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Serve {
         let mut child = Serve::command(command, data_dir)
+            .args(args)
             .env_remove("UCSYNC_DATABASE_URL")
             .env("UCSYNC_LOG", "warn")
             .envs(env.iter().copied())

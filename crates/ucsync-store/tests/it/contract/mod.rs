@@ -14,19 +14,23 @@ use ucsync_core::{
 };
 use ucsync_store::*;
 
+mod alarms;
 mod elements;
 mod jobs;
 mod nodes;
 mod objects;
+mod plans;
 mod retention;
 mod schedules;
 mod search;
 mod users;
 
+pub(crate) use alarms::*;
 pub(crate) use elements::*;
 pub(crate) use jobs::*;
 pub(crate) use nodes::*;
 pub(crate) use objects::*;
+pub(crate) use plans::*;
 pub(crate) use retention::*;
 pub(crate) use schedules::*;
 pub(crate) use search::*;
@@ -89,6 +93,12 @@ macro_rules! contract_tests {
             notify_read_before_another_write_is_refused,
             old_finished_jobs_are_removed_with_their_records,
             a_task_turn_is_claimed_once,
+            alarms_are_raised_once_per_condition_cleared_and_acked,
+            webhook_deliveries_are_logged_per_webhook,
+            a_plan_is_applied_once_exactly_as_kept,
+            a_plan_is_stale_once_the_element_changed_in_the_database,
+            an_incremental_plan_applies_its_logins_and_point,
+            previews_join_only_previews,
             users_are_kept_and_the_last_admin_stays,
         );
     };
@@ -131,11 +141,24 @@ pub(crate) fn staged_as(object_type: &str, key: &str, name: &str) -> Staged {
         op: PlanOp::Add,
         fields: o.fields,
         name: Some(name.into()),
+        by_login: None,
+        at_element: None,
     }
 }
 
 pub(crate) fn staged(key: &str, name: &str) -> Staged {
     staged_as("station", key, name)
+}
+
+/// What a plan of `kind` made at `revision` records when applied.
+pub(crate) fn plan_base(kind: SyncType, revision: i64) -> PlanBase {
+    PlanBase {
+        kind,
+        revision,
+        version: "R2".into(),
+        format: 2,
+        sync_point: "point-2".into(),
+    }
 }
 
 pub(crate) fn new_job(element: &str, requested: SyncType) -> NewJob {
@@ -144,6 +167,7 @@ pub(crate) fn new_job(element: &str, requested: SyncType) -> NewJob {
         requested,
         trigger: Trigger::OnDemand,
         requested_by: "test".into(),
+        dry_run: false,
     }
 }
 
@@ -191,4 +215,14 @@ pub(crate) async fn fill(s: &dyn Store, element: &Element, objects: Vec<Staged>)
     s.set_job_state(j.id, JobState::Succeeded, None)
         .await
         .unwrap();
+}
+
+/// The element's revision of its objects as stored now.
+pub(crate) async fn revision(s: &dyn Store, e: &Element) -> i64 {
+    s.element(e.name.as_str())
+        .await
+        .unwrap()
+        .expect("the element")
+        .sync
+        .revision
 }

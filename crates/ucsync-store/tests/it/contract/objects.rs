@@ -40,9 +40,14 @@ pub(crate) async fn init_commits_in_one_step_and_refused_inits_keep_their_propos
     assert_eq!(s.changes(j1.id).await.unwrap().len(), 2);
 
     let j2 = s.create_job(&nj, SyncType::Init, None).await.unwrap();
-    s.keep_proposal(j2.id, &[ObjectId::new("station", "1001")])
-        .await
-        .unwrap();
+    s.keep_plan(
+        j2.id,
+        e.id,
+        &[ObjectId::new("station", "1001")],
+        &plan_base(SyncType::Init, 1),
+    )
+    .await
+    .unwrap();
     s.record_init_failure(e.id, "too many deletions")
         .await
         .unwrap();
@@ -259,14 +264,14 @@ pub(crate) async fn notify_applies_changes_without_a_job_and_records_its_rows(s:
         },
     ];
     let keys = vec!["k1".to_string(), "k2".to_string(), "k1".to_string()];
-    let revision = s.object_revision(e.id).await.unwrap();
+    let before = revision(s, &e).await;
     let counts = s
-        .apply_notify(e.id, changes, &keys, revision)
+        .apply_notify(e.id, changes, &keys, before)
         .await
         .unwrap()
         .expect("nothing written in between");
     assert_eq!((counts.changed, counts.deleted), (1, 1));
-    assert_eq!(s.object_revision(e.id).await.unwrap(), revision + 1);
+    assert_eq!(revision(s, &e).await, before + 1);
     assert_eq!(
         s.notified_rows(e.id).await.unwrap(),
         keys,
@@ -305,8 +310,8 @@ pub(crate) async fn notify_applies_changes_without_a_job_and_records_its_rows(s:
     assert!(s.notified_rows(e.id).await.unwrap().is_empty());
 
     // Removing the element removes its rows.
-    let revision = s.object_revision(e.id).await.unwrap();
-    s.apply_notify(e.id, vec![], &["k3".to_string()], revision)
+    let before = revision(s, &e).await;
+    s.apply_notify(e.id, vec![], &["k3".to_string()], before)
         .await
         .unwrap()
         .expect("applied");
@@ -319,9 +324,9 @@ pub(crate) async fn notify_applies_changes_without_a_job_and_records_its_rows(s:
 /// nothing applied: what it read may be older than what is stored.
 pub(crate) async fn notify_read_before_another_write_is_refused(s: &dyn Store) {
     let e = s.add_element(new_cm("cm1")).await.unwrap();
-    let before = s.object_revision(e.id).await.unwrap();
+    let before = revision(s, &e).await;
     fill(s, &e, vec![staged("1001", "A")]).await;
-    let after_init = s.object_revision(e.id).await.unwrap();
+    let after_init = revision(s, &e).await;
     assert!(after_init > before, "an init's commit counts");
     let change = |name: &str| {
         let x = staged("1001", name);
@@ -351,7 +356,7 @@ pub(crate) async fn notify_read_before_another_write_is_refused(s: &dyn Store) {
     let objs = s.objects(e.id, &ObjectQuery::default()).await.unwrap();
     assert_eq!(objs[0].fields.get("8003ff00"), Some("new"));
     // A job's apply counts too.
-    let at = s.object_revision(e.id).await.unwrap();
+    let at = revision(s, &e).await;
     s.apply_changes(None, e.id, change("job"), None)
         .await
         .unwrap();

@@ -34,9 +34,15 @@ pub(crate) async fn old_finished_jobs_are_removed_with_their_records(s: &dyn Sto
     s.stage(refused.id, vec![staged("2001", "B")])
         .await
         .unwrap();
-    s.keep_proposal(refused.id, &[ObjectId::new("station", "1001")])
-        .await
-        .unwrap();
+    let cm1 = s.element("cm1").await.unwrap().unwrap();
+    s.keep_plan(
+        refused.id,
+        cm1.id,
+        &[ObjectId::new("station", "1001")],
+        &plan_base(SyncType::Init, cm1.sync.revision),
+    )
+    .await
+    .unwrap();
     s.set_job_state(refused.id, JobState::Failed, Some("too many deletions"))
         .await
         .unwrap();
@@ -52,7 +58,7 @@ pub(crate) async fn old_finished_jobs_are_removed_with_their_records(s: &dyn Sto
     s.stop_job(never_ran.id).await.unwrap();
     // Notify sync's change record, of no job.
     let x = staged("3001", "C");
-    let revision = s.object_revision(e.id).await.unwrap();
+    let before = revision(s, &e).await;
     s.apply_notify(
         e.id,
         vec![Change {
@@ -62,7 +68,7 @@ pub(crate) async fn old_finished_jobs_are_removed_with_their_records(s: &dyn Sto
             at_element: None,
         }],
         &[],
-        revision,
+        before,
     )
     .await
     .unwrap()
