@@ -97,6 +97,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match &e {
             StoreError::Exists(_) => ApiError::new(ErrorCode::ElementExists, e.to_string()),
+            StoreError::UserExists(_) => ApiError::new(ErrorCode::UserExists, e.to_string()),
             StoreError::NoElement(_) => ApiError::new(ErrorCode::NoElement, e.to_string()),
             StoreError::NoJob(_) => ApiError::new(ErrorCode::NoJob, e.to_string()),
             StoreError::NoSchedule(_) => ApiError::new(ErrorCode::NoSchedule, e.to_string()),

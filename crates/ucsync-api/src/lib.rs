@@ -19,6 +19,7 @@ pub mod error;
 mod extract;
 mod metrics;
 pub mod model;
+pub mod password;
 mod routes;
 
 use std::sync::{Arc, OnceLock};

@@ -31,6 +31,8 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     #[error("element '{0}' already exists")]
     Exists(String),
+    #[error("user '{0}' already exists")]
+    UserExists(String),
     #[error("no element '{0}'")]
     NoElement(String),
     #[error("no job {0}")]
@@ -360,6 +362,26 @@ store! {
     async fn token_by_hash(&self, secret_hash: &[u8; 32]) -> Result<Option<Token>>;
     /// Removes a token, atomically refusing to remove the last admin token.
     async fn delete_token(&self, id: i64) -> Result<TokenRemoval>;
+
+    // Console users: a password is kept as its argon2id hash (a PHC
+    // string), which the API makes and checks.
+    /// Adds a user; a name taken refuses it (`StoreError::UserExists`).
+    async fn add_user(&self, name: &str, role: Role, password_hash: &str) -> Result<User>;
+    async fn users(&self) -> Result<Vec<User>>;
+    /// The user and the hash of its password, to check a sign-in against.
+    async fn user_sign_in(&self, name: &str) -> Result<Option<(User, String)>>;
+    /// Records a sign-in.
+    async fn record_sign_in(&self, name: &str, at: DateTime<Utc>) -> Result<()>;
+    /// Changes a user's role or password, atomically refusing to take the
+    /// admin role from the last admin.
+    async fn update_user(
+        &self,
+        name: &str,
+        role: Option<Role>,
+        password_hash: Option<&str>,
+    ) -> Result<UserChange>;
+    /// Removes a user, atomically refusing to remove the last admin.
+    async fn remove_user(&self, name: &str) -> Result<UserChange>;
 
     // Schedules.
     async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord>;

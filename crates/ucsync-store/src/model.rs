@@ -445,6 +445,29 @@ pub enum TokenRemoval {
     LastAdmin,
 }
 
+/// A user of the console. The password's hash is read only where a
+/// sign-in is checked ([`crate::Store::user_sign_in`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub name: String,
+    pub role: ucsync_core::Role,
+    #[serde(serialize_with = "time_serde::serialize")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time_serde::opt::serialize")]
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+}
+
+/// What changing or removing a user did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserChange {
+    /// Done; the user as it is now (`None` once removed).
+    Done(Option<User>),
+    NoUser,
+    /// Refused: it is the last admin, without whom nobody could administer
+    /// the console.
+    LastAdmin,
+}
+
 pub type ScheduleId = i64;
 
 /// A schedule as stored: its specification (stored as JSON; the

@@ -183,6 +183,17 @@ pub(crate) fn token(r: &impl Columns) -> Result<Token> {
     })
 }
 
+pub(crate) const USER_COLUMNS: &str = "name, role, created_at, last_sign_in_at";
+
+pub(crate) fn user(r: &impl Columns) -> Result<User> {
+    Ok(User {
+        name: r.text(0)?,
+        role: parse(&r.text(1)?)?,
+        created_at: r.time(2)?,
+        last_sign_in_at: r.time_opt(3)?,
+    })
+}
+
 pub(crate) const SCHEDULE_COLUMNS: &str =
     "id, name, default_for, spec, last_fired, next_due, created_at";
 

@@ -92,6 +92,7 @@ error_codes! {
     NoWebhook = "no-webhook", 404, "no webhook of that name is configured.";
     MethodNotAllowed = "method-not-allowed", 405, "the route exists, the method does not.";
     ElementExists = "element-exists", 409, "an element of that name exists.";
+    UserExists = "user-exists", 409, "a user of that name exists.";
     ElementBusy = "element-busy", 409, "a job is queued or running on the element.";
     ElementInUse = "element-in-use", 409, "another element names this one as its CM.";
     DefaultScheduleExists = "default-schedule-exists", 409, "the element already has a default schedule.";

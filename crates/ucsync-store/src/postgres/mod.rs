@@ -19,6 +19,7 @@ mod retention;
 mod schedules;
 mod search;
 mod tokens;
+mod users;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -40,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/005_retention.sql"),
     include_str!("../../migrations/postgres/006_plans.sql"),
     include_str!("../../migrations/postgres/007_alarms.sql"),
+    include_str!("../../migrations/postgres/008_users.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus

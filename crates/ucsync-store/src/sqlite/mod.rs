@@ -13,6 +13,7 @@ mod retention;
 mod schedules;
 mod search;
 mod tokens;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/009_retention.sql"),
     include_str!("../../migrations/sqlite/010_plans.sql"),
     include_str!("../../migrations/sqlite/011_alarms.sql"),
+    include_str!("../../migrations/sqlite/012_users.sql"),
 ];
 const READERS: usize = 4;
 

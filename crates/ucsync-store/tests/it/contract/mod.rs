@@ -23,6 +23,7 @@ mod plans;
 mod retention;
 mod schedules;
 mod search;
+mod users;
 
 pub(crate) use alarms::*;
 pub(crate) use elements::*;
@@ -33,6 +34,7 @@ pub(crate) use plans::*;
 pub(crate) use retention::*;
 pub(crate) use schedules::*;
 pub(crate) use search::*;
+pub(crate) use users::*;
 
 /// A fresh store and whatever must live as long as it does.
 pub(crate) struct TestStore {
@@ -97,6 +99,7 @@ macro_rules! contract_tests {
             a_plan_is_stale_once_the_element_changed_in_the_database,
             an_incremental_plan_applies_its_logins_and_point,
             previews_join_only_previews,
+            users_are_kept_and_the_last_admin_stays,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {
