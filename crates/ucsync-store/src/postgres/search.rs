@@ -190,8 +190,10 @@ async fn search_sparse(
     found.iter().map(rows::hit).collect::<Result<_>>().map(Some)
 }
 
-/// Search when a prefix matches many objects: per element, in the order of
-/// its primary key, the first matches; found soon when matches are dense.
+/// Search when a prefix matches many objects: per element that has a match
+/// (one probe of the per-element prefix indexes, so an element without one
+/// costs nothing), in the order of its primary key, the first matches;
+/// found soon when matches are dense within it.
 async fn search_dense(
     tx: &deadpool_postgres::Transaction<'_>,
     pattern: &str,
@@ -207,6 +209,10 @@ async fn search_dense(
                    SELECT * FROM objects o WHERE o.element_id = e.id \
                      AND (lower(o.object_key COLLATE \"default\") LIKE lower($1) OR lower(o.name COLLATE \"default\") LIKE lower($1)) \
                    ORDER BY o.object_type, o.object_key LIMIT $2) o \
+                 WHERE EXISTS (SELECT 1 FROM objects x WHERE x.element_id = e.id \
+                         AND lower(x.object_key COLLATE \"default\") LIKE lower($1)) \
+                    OR EXISTS (SELECT 1 FROM objects x WHERE x.element_id = e.id \
+                         AND lower(x.name COLLATE \"default\") LIKE lower($1)) \
                  ORDER BY e.name, o.object_type, o.object_key LIMIT $3 OFFSET $4"
             ),
             &[
