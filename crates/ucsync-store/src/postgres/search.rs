@@ -57,7 +57,10 @@ impl PgStore {
         // comes out, and the planner prefers it for wide prefixes: the very
         // case where reading the prefix index in order and stopping at the
         // bound is cheap.
-        tx.batch_execute("SET LOCAL enable_bitmapscan = off")
+        // And JIT compiling would cost far more than these short queries
+        // (hundreds of milliseconds each time the planner's estimate
+        // crosses its threshold).
+        tx.batch_execute("SET LOCAL enable_bitmapscan = off; SET LOCAL jit = off")
             .await
             .map_err(db)?;
         let pattern = like_prefix(text);
@@ -103,8 +106,10 @@ impl PgStore {
     }
 }
 
-/// Matches per prefix index up to which search sorts every match itself.
-const SEARCH_SPARSE: i64 = 5_000;
+/// Matches per prefix index up to which search sorts every match itself:
+/// past it, the per-element plan of [`search_dense`] is cheaper than
+/// reading more matches scattered over the table.
+const SEARCH_SPARSE: i64 = 1_000;
 
 /// Search when a prefix matches few objects: each prefix index yields its
 /// range, read in index order so that the scan stops at the bound; the

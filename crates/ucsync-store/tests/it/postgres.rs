@@ -483,7 +483,8 @@ async fn the_database_refuses_a_second_running_job_on_an_element() {
 
 /// The indexes the design depends on serve the store's statements: the
 /// stored index loads from the digest index alone, in order; search reads
-/// the prefix indexes as ranges, in order. At a few thousand rows a plain
+/// the prefix indexes as ranges, in order, and each element's own prefix
+/// range for the plan of many matches. At a few thousand rows a plain
 /// scan would cost less, so the planner is told to prefer indexes: what is
 /// shown is that they fit the statements, not what it picks at this size.
 #[tokio::test]
@@ -539,6 +540,22 @@ async fn loads_and_searches_fit_their_indexes() {
                 && search.contains("~>=~")
                 && !search.contains("Sort"),
             "{search}"
+        );
+    }
+    // The dense plan's probe of one element: its own prefix range.
+    for (index, column) in [
+        ("objects_element_key_prefix", "object_key"),
+        ("objects_element_name_prefix", "name"),
+    ] {
+        let probe = plan(format!(
+            "SELECT 1 FROM objects x WHERE x.element_id = {} \
+             AND lower(x.{column} COLLATE \"default\") LIKE lower('doe, jane 12%')",
+            e.id
+        ))
+        .await;
+        assert!(
+            probe.contains(&format!("using {index}")) && probe.contains("~>=~"),
+            "{probe}"
         );
     }
     let hits = a.search("DOE, jane 12", 0, 0).await.unwrap();
