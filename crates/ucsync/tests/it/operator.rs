@@ -13,14 +13,14 @@ use crate::service::Serve;
 
 /// An emulated CM and the service, with the CM added as `cm1` (its login
 /// `dadmin`, ucsync's own) and its init done.
-struct Lab {
-    emu: Emulated,
-    serve: Serve,
-    data: TempDir,
+pub(crate) struct Lab {
+    pub(crate) emu: Emulated,
+    pub(crate) serve: Serve,
+    pub(crate) data: TempDir,
 }
 
 impl Lab {
-    fn start() -> Lab {
+    pub(crate) fn start() -> Lab {
         let emu = emulator(&[]);
         let data = tempfile::tempdir().unwrap();
         let serve = Serve::start(data.path());
@@ -28,7 +28,7 @@ impl Lab {
         Lab { emu, serve, data }
     }
 
-    fn cli(&self, args: &[&str]) -> Output {
+    pub(crate) fn cli(&self, args: &[&str]) -> Output {
         cli(&self.serve, self.data.path(), args)
     }
 }

@@ -2,37 +2,13 @@
 //! element's plan (per object type, with the first keys deleted) and
 //! applies nothing; `job apply` applies exactly that plan, once.
 
-use std::process::Output;
+use crate::e2e::{json_of, ok};
+use crate::operator::Lab;
 
-use tempfile::TempDir;
-
-use crate::cli::{Emulated, emulator};
-use crate::e2e::{add_cm, cli, json_of, ok};
-use crate::service::Serve;
-
-struct Lab {
-    emu: Emulated,
-    serve: Serve,
-    data: TempDir,
-}
-
-impl Lab {
-    fn start() -> Lab {
-        let emu = emulator(&[]);
-        let data = tempfile::tempdir().unwrap();
-        let serve = Serve::start(data.path());
-        ok(add_cm(&serve, data.path(), "cm1", emu.port));
-        Lab { emu, serve, data }
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        cli(&self.serve, self.data.path(), args)
-    }
-
-    fn stations(&self) -> u64 {
-        let e = json_of(self.cli(&["element", "show", "cm1", "--output", "json"]));
-        e["objects"].as_u64().expect("a count of objects")
-    }
+/// How many objects `cm1` has, as `element show` tells.
+fn stations(lab: &Lab) -> u64 {
+    let e = json_of(lab.cli(&["element", "show", "cm1", "--output", "json"]));
+    e["objects"].as_u64().expect("a count of objects")
 }
 
 /// The job a plan's text names in `apply it: ucsync job apply N`.
@@ -48,7 +24,7 @@ fn planned_job(text: &str) -> String {
 #[tokio::test]
 async fn a_force_init_preview_shows_what_it_deletes_and_its_plan_applies_once() {
     let lab = Lab::start();
-    let before = lab.stations();
+    let before = stations(&lab);
     // Stations removed on the CM: a forced init would delete them.
     let sat = ucsync_testkit::emulators::sat(lab.emu.port, ("dadmin", "dadmin01")).await;
     let mut removed = Vec::new();
@@ -72,7 +48,7 @@ async fn a_force_init_preview_shows_what_it_deletes_and_its_plan_applies_once() 
         .find(|l| l.contains(" station "))
         .unwrap_or_else(|| panic!("a station row in {shown}"));
     assert!(row.contains(&removed.join(", ")), "{row}");
-    assert_eq!(lab.stations(), before, "a preview applies nothing");
+    assert_eq!(stations(&lab), before, "a preview applies nothing");
 
     let id = planned_job(&shown);
     let plan = json_of(lab.cli(&["job", "plan", &id, "--output", "json"]));
@@ -99,7 +75,7 @@ async fn a_force_init_preview_shows_what_it_deletes_and_its_plan_applies_once() 
     assert!(listed.contains("force-init, dry run "), "{listed}");
     let applied = ok(lab.cli(&["job", "apply", &id]));
     assert!(applied.contains("plan applied by admin"), "{applied}");
-    assert_eq!(lab.stations(), before - 3);
+    assert_eq!(stations(&lab), before - 3);
     let again = lab.cli(&["job", "apply", &id]);
     assert!(!again.status.success());
     let err = String::from_utf8_lossy(&again.stderr);
