@@ -435,7 +435,7 @@ async fn apply(
     last_init: &mut LastInit,
 ) {
     let stats = h.stats.clone();
-    let element = match h.queue.store().element(name.as_str()).await {
+    let mut element = match h.queue.store().element(name.as_str()).await {
         Ok(Some(e)) if e.settings.notify_sync => e,
         Ok(_) => {
             for _ in &events {
@@ -455,21 +455,11 @@ async fn apply(
     let mut written_meanwhile = 0;
     loop {
         attempt += 1;
-        // Read before the element is: if anything writes its objects
-        // before this batch does (a job, another node's notify sync), what
-        // is read here may be older than what is stored, and is read again.
-        let revision = match h.queue.store().element(name.as_str()).await {
-            Ok(Some(e)) => e.sync.revision,
-            // Removed meanwhile: nothing to apply.
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(element = %name, error = %e, "notify sync cannot read the element's state");
-                for _ in &events {
-                    stats.count_ignored("read-failed");
-                }
-                return;
-            }
-        };
+        // Read before the element is (with the element, then again after a
+        // conflict): if anything writes its objects before this batch does
+        // (a job, another node's notify sync), what is read here may be
+        // older than what is stored, and is read again.
+        let revision = element.sync.revision;
         let conn = match h.connections.connection(&element).await {
             Ok((c, _)) => c,
             Err(e) => {
@@ -556,6 +546,18 @@ async fn apply(
                 written_meanwhile += 1;
                 attempt = 0;
                 tracing::debug!(element = %name, "the element's objects were written meanwhile: reading again");
+                match h.queue.store().element(name.as_str()).await {
+                    Ok(Some(e)) => element = e,
+                    // Removed meanwhile: nothing to apply.
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::warn!(element = %name, error = %e, "notify sync cannot read the element");
+                        for _ in &batch.received {
+                            stats.count_ignored("read-failed");
+                        }
+                        return;
+                    }
+                }
                 continue;
             }
             Ok(None) => {
