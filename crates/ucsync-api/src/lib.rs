@@ -9,12 +9,14 @@
 //! handlers' annotations ([`openapi`]) and served at `/api/v1/openapi.json`.
 //! Outside `/api/v1`: `/healthz` (no token), `/metrics` (Prometheus text;
 //! any API token, or the `metrics_token` that is good for it alone)
-//! and `/`, the web console.
+//! and the web console ([`console`]) at `/`, whose pages sign users in
+//! with sessions rather than tokens.
 //!
 //! The API only asks: jobs are queued and run by the engine's runner, and
 //! schedules fired by its scheduler.
 
 pub mod auth;
+mod console;
 pub mod error;
 mod extract;
 mod metrics;
@@ -66,6 +68,8 @@ pub struct ApiSettings {
     /// The names of the webhooks alarms are delivered to (their delivery
     /// logs are read by name).
     pub webhooks: Vec<String>,
+    /// A console session unused for this long ends.
+    pub session_idle: Duration,
 }
 
 impl Default for ApiSettings {
@@ -79,6 +83,7 @@ impl Default for ApiSettings {
             https: false,
             max_event_streams: 100,
             webhooks: Vec::new(),
+            session_idle: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -94,6 +99,8 @@ pub struct ApiState {
     shutdown: CancellationToken,
     /// A place per open event stream.
     streams: Arc<tokio::sync::Semaphore>,
+    /// The console's failed sign-ins per address, and its password checks.
+    sign_ins: Arc<console::SignIns>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -112,6 +119,7 @@ impl ApiState {
             settings: Arc::new(settings),
             metrics: Arc::new(metrics::Metrics::default()),
             shutdown: CancellationToken::new(),
+            sign_ins: Arc::default(),
         }
     }
 
@@ -269,7 +277,7 @@ pub fn router(state: ApiState) -> Router {
     let (public, _) = routes::service::public().split_for_parts();
     let router = secured
         .merge(public)
-        .route("/", axum::routing::get(routes::service::console))
+        .merge(console::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(
@@ -279,6 +287,7 @@ pub fn router(state: ApiState) -> Router {
             axum::response::IntoResponse::into_response(ApiError::internal("a handler panicked"))
         }))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::map_response(console::security_headers))
         .with_state(state);
     if https {
         router.layer(axum::middleware::map_response(strict_transport_security))

@@ -383,6 +383,27 @@ store! {
     /// Removes a user, atomically refusing to remove the last admin.
     async fn remove_user(&self, name: &str) -> Result<UserChange>;
 
+    // Console sessions: the cookie's secret is kept only as a hash. A new
+    // password or the user's removal ends the user's sessions.
+    /// Starts a session of `user` (who must exist); also forgets the
+    /// sessions idle for longer than `idle`.
+    async fn create_session(
+        &self,
+        secret_hash: &[u8; 32],
+        user: &str,
+        csrf: &str,
+        idle: std::time::Duration,
+    ) -> Result<()>;
+    /// The session whose secret hashes to `secret_hash`, unless it has been
+    /// idle for longer than `idle`; records its use (at most once a minute).
+    async fn session_by_hash(
+        &self,
+        secret_hash: &[u8; 32],
+        idle: std::time::Duration,
+    ) -> Result<Option<Session>>;
+    /// Ends a session (signing out); whether there was one.
+    async fn remove_session(&self, secret_hash: &[u8; 32]) -> Result<bool>;
+
     // Schedules.
     async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord>;
     async fn schedules(&self) -> Result<Vec<ScheduleRecord>>;

@@ -457,6 +457,17 @@ pub struct User {
     pub last_sign_in_at: Option<DateTime<Utc>>,
 }
 
+/// A signed-in console session: its user as the store has it now (a
+/// changed role takes effect at once) and the session's form token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: User,
+    /// The token every form of the session carries (CSRF).
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
 /// What changing or removing a user did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserChange {

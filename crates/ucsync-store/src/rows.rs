@@ -194,6 +194,19 @@ pub(crate) fn user(r: &impl Columns) -> Result<User> {
     })
 }
 
+/// A session's columns with its user's, from `sessions s JOIN users u`.
+pub(crate) const SESSION_COLUMNS: &str =
+    "u.name, u.role, u.created_at, u.last_sign_in_at, s.csrf, s.created_at, s.last_seen_at";
+
+pub(crate) fn session(r: &impl Columns) -> Result<Session> {
+    Ok(Session {
+        user: user(r)?,
+        csrf: r.text(4)?,
+        created_at: r.time(5)?,
+        last_seen_at: r.time(6)?,
+    })
+}
+
 pub(crate) const SCHEDULE_COLUMNS: &str =
     "id, name, default_for, spec, last_fired, next_due, created_at";
 

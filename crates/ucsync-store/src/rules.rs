@@ -98,6 +98,10 @@ pub(crate) fn joins(existing: &Job, requested: SyncType, dry_run: bool) -> bool 
 /// or one row lock (PostgreSQL).
 pub(crate) const TOKEN_USE_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
+/// How often a console session's use is recorded: a session idle for its
+/// timeout ends, give or take this.
+pub(crate) const SESSION_SEEN_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
 /// The log line of a job failed as interrupted: its node `owner` restarted
 /// (it is `node`, the one failing its jobs) or stopped renewing the lease
 /// that ended at `lease`.

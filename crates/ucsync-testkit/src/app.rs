@@ -85,6 +85,7 @@ impl App {
         let app = ucsync_api::router(state);
         let stop = shutdown.clone();
         let server = tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             axum::serve(listener, app)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await

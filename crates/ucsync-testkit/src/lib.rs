@@ -14,6 +14,7 @@
 //! is a second copy whose types differ from the kit's.
 
 pub mod app;
+pub mod console;
 pub mod emulators;
 pub mod fuzz;
 pub mod pki;
@@ -30,6 +31,7 @@ use ucsync_engine::ConnectorFactory;
 pub use ucsync_engine::connectors::ConnectorOptions;
 
 pub use app::{Answer, App};
+pub use console::{Console, Page};
 pub use rig::Rig;
 pub use tool::{require, require_tool};
 

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::model::{
     CheckView, ElementCreated, ElementPage, ElementPatch, ElementView, ErrorBody, ErrorCode,
-    FieldError, JobView, NewElementBody, PageQuery,
+    FieldError, JobView, NewElementBody, PageQuery, Paging,
 };
 
 pub(crate) fn router() -> OpenApiRouter<ApiState> {
@@ -122,18 +122,23 @@ async fn list_elements(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<ElementPage>, ApiError> {
     let page = page.parse().map_err(ApiError::query)?;
+    Ok(Json(element_page(&s, page).await?))
+}
+
+/// A page of elements with their sync status, by name.
+pub(crate) async fn element_page(s: &ApiState, page: Paging) -> Result<ElementPage, ApiError> {
     let store = s.store().as_ref();
     let all = store.elements().await?;
     let mut items = Vec::new();
     for e in page.slice(&all) {
         items.push(view(store, &e).await?);
     }
-    Ok(Json(ElementPage {
+    Ok(ElementPage {
         items,
         offset: page.offset,
         limit: page.limit,
         total: Some(all.len() as u64),
-    }))
+    })
 }
 
 /// Adds an element. A `cm` or `ip-office` element gets its initializing sync

@@ -145,7 +145,12 @@ async fn stop_job(
     caller: Caller,
     ApiPath(id): ApiPath<JobId>,
 ) -> Result<Json<JobView>, ApiError> {
-    let before = job(&s, id).await?;
+    stop(&s, &caller, id).await.map(Json)
+}
+
+/// Stops a job, as `POST /jobs/{id}/stop` says.
+pub(crate) async fn stop(s: &ApiState, caller: &Caller, id: JobId) -> Result<JobView, ApiError> {
+    let before = job(s, id).await?;
     if before.state.is_finished() {
         return Err(ApiError::new(
             ErrorCode::JobFinished,
@@ -158,7 +163,7 @@ async fn stop_job(
     match s.runner.stop(id).await? {
         Some(job) => {
             tracing::info!(job = id.0, by = %caller.name, state = %job.state, "job stop asked");
-            Ok(Json(job.into()))
+            Ok(job.into())
         }
         None => Err(ucsync_store::StoreError::NoJob(id).into()),
     }

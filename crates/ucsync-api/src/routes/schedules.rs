@@ -56,7 +56,7 @@ async fn check(
     Ok((schedule, status.due.or(status.next)))
 }
 
-fn view(s: &ApiState, r: &ScheduleRecord) -> Result<ScheduleView, String> {
+pub(crate) fn view(s: &ApiState, r: &ScheduleRecord) -> Result<ScheduleView, String> {
     let (schedule, _) = parse_record(r, s.settings.default_time_zone)?;
     Ok(ScheduleView::new(r, &schedule))
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::{Json, body::Bytes};
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
@@ -75,6 +75,13 @@ fn event_view(ev: Event) -> EventView {
 async fn events(
     State(s): State<ApiState>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    event_stream(&s)
+}
+
+/// The event stream, for the API's clients and the console's pages alike.
+pub(crate) fn event_stream(
+    s: &ApiState,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>>, ApiError> {
     let Ok(place) = s.streams.clone().try_acquire_owned() else {
         return Err(ApiError::new(
             ErrorCode::TooManyStreams,
@@ -162,9 +169,4 @@ async fn metrics(State(s): State<ApiState>) -> Result<Response, ApiError> {
         text,
     )
         .into_response())
-}
-
-/// The web console: a page that reads the API with a token it is given.
-pub(crate) async fn console() -> Html<&'static str> {
-    Html(include_str!("../console.html"))
 }

@@ -4,6 +4,7 @@
 
 mod alarms;
 mod auth;
+mod console;
 mod elements;
 mod identity;
 mod import;

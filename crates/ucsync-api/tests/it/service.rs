@@ -1,4 +1,4 @@
-//! Health, metrics, the event stream, the console, and the error shape of
+//! Health, metrics, the event stream, and the error shape of
 //! routes and methods that do not exist.
 
 use std::time::Duration;
@@ -40,20 +40,6 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
         "{a:?}"
     );
     insta::assert_json_snapshot!("not_found", app.get("/api/v1/nothing").await.body);
-}
-
-#[tokio::test]
-async fn the_console_is_a_page() {
-    let app = App::start().await;
-    let a = app.call_as(None, Method::GET, "/", None).await;
-    assert_eq!(a.status, 200);
-    assert!(
-        a.headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    assert!(a.text.contains("/api/v1"), "it reads the API");
 }
 
 #[tokio::test]

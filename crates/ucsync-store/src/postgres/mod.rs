@@ -18,6 +18,7 @@ mod plans;
 mod retention;
 mod schedules;
 mod search;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -43,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/007_alarms.sql"),
     include_str!("../../migrations/postgres/008_users.sql"),
     include_str!("../../migrations/postgres/009_search_by_element.sql"),
+    include_str!("../../migrations/postgres/010_sessions.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus

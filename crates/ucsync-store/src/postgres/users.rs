@@ -108,6 +108,12 @@ impl PgStore {
             .await
             .map_err(db)?;
         let user = r.map(|r| rows::user(&r)).transpose()?;
+        if password_hash.is_some() {
+            // A new password signs the user out everywhere.
+            tx.execute("DELETE FROM sessions WHERE user_name = $1", &[&name])
+                .await
+                .map_err(db)?;
+        }
         tx.commit().await.map_err(db)?;
         Ok(match user {
             Some(u) => UserChange::Done(Some(u)),

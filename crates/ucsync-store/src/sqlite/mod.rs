@@ -12,6 +12,7 @@ mod plans;
 mod retention;
 mod schedules;
 mod search;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -43,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/010_plans.sql"),
     include_str!("../../migrations/sqlite/011_alarms.sql"),
     include_str!("../../migrations/sqlite/012_users.sql"),
+    include_str!("../../migrations/sqlite/013_sessions.sql"),
 ];
 const READERS: usize = 4;
 

@@ -93,6 +93,11 @@ impl SqliteStore {
             );
             let role = role.map(|r| r.as_str());
             let user = first(&tx, &sql, params![name, role, hash], |r| rows::user(r))?;
+            if hash.is_some() {
+                // A new password signs the user out everywhere.
+                tx.execute("DELETE FROM sessions WHERE user_name = ?1", [&name])
+                    .map_err(db)?;
+            }
             tx.commit().map_err(db)?;
             Ok(match user {
                 Some(u) => UserChange::Done(Some(u)),

@@ -5,11 +5,12 @@
 //! (and TLS handshake). The one accept loop, plain or TLS, is here.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -18,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 /// How long a request head may take under pressure (past three quarters of
 /// the total cap): slow and silent clients make way for new ones quickly.
@@ -115,7 +117,7 @@ impl Drop for Permit {
 /// Serves one admitted connection (plain or TLS) on its own task, HTTP/1.1
 /// or HTTP/2 as the client speaks, with the request-head deadline, until it
 /// closes or the shutdown ends it.
-pub fn serve_connection<I>(io: I, app: Router, permit: Permit, watcher: Watcher)
+pub fn serve_connection<I>(io: I, app: Router, peer: SocketAddr, permit: Permit, watcher: Watcher)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -127,6 +129,11 @@ where
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     tokio::spawn(async move {
+        // Each request carries its client's address, as axum's `ConnectInfo`.
+        let app = app.map_request(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req
+        });
         let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
         if let Err(e) = watcher.watch(conn).await {
             tracing::debug!(error = %e, "an HTTP connection ended with an error");
@@ -167,13 +174,13 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         match &tls {
-            None => serve_connection(stream, app.clone(), permit, graceful.watcher()),
+            None => serve_connection(stream, app.clone(), peer, permit, graceful.watcher()),
             Some(acceptor) => {
                 let (acceptor, app, watcher) = (acceptor.clone(), app.clone(), graceful.watcher());
                 tokio::spawn(async move {
                     let handshake = acceptor.accept(stream);
                     match tokio::time::timeout(permit.header_timeout(), handshake).await {
-                        Ok(Ok(tls)) => serve_connection(tls, app, permit, watcher),
+                        Ok(Ok(tls)) => serve_connection(tls, app, peer, permit, watcher),
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }

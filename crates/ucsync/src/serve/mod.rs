@@ -369,6 +369,7 @@ impl Service {
                     metrics_token: settings.metrics_token.clone(),
                     https: https.is_some(),
                     max_event_streams: settings.max_event_streams,
+                    session_idle: Duration::from_secs(settings.console_idle_minutes * 60),
                     webhooks: settings.webhooks.iter().map(|w| w.name.clone()).collect(),
                     ..ucsync_api::ApiSettings::default()
                 },

@@ -151,6 +151,10 @@ pub struct Settings {
     /// Event streams (GET /api/v1/events) open at once.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_event_streams: usize,
+    /// A console session unused for this many minutes ends: its user signs
+    /// in again.
+    #[arg(long, value_name = "MINUTES", default_value_t = 30)]
+    pub console_idle_minutes: u64,
     /// A CM with notify sync switched on that sent no event for this many
     /// minutes gets a `notify-silent` alarm, cleared by its next event (0: never).
     #[arg(long, value_name = "MINUTES", default_value_t = 60)]
@@ -352,6 +356,9 @@ impl Settings {
         }
         if self.sessions == 0 {
             bail!("sessions must be at least 1");
+        }
+        if !(1..=10_080).contains(&self.console_idle_minutes) {
+            bail!("console_idle_minutes must be from 1 to 10080 (a week)");
         }
         if !(3..=3600).contains(&self.job_lease_seconds) {
             bail!("job_lease_seconds must be between 3 and 3600");

@@ -100,6 +100,7 @@ macro_rules! contract_tests {
             an_incremental_plan_applies_its_logins_and_point,
             previews_join_only_previews,
             users_are_kept_and_the_last_admin_stays,
+            sessions_are_found_by_hash_until_idle_and_end_with_their_user,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {

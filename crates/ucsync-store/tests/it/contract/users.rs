@@ -1,6 +1,8 @@
 //! Console users: added once by name, listed without their hashes, changed,
 //! and never left without an admin.
 
+use std::time::Duration;
+
 use chrono::Utc;
 use ucsync_core::Role;
 use ucsync_store::{Store, StoreError, UserChange};
@@ -69,4 +71,80 @@ pub(crate) async fn users_are_kept_and_the_last_admin_stays(s: &dyn Store) {
         UserChange::NoUser
     );
     assert_eq!(s.remove_user("ops").await.unwrap(), UserChange::LastAdmin);
+}
+
+pub(crate) async fn sessions_are_found_by_hash_until_idle_and_end_with_their_user(s: &dyn Store) {
+    let hour = Duration::from_secs(3600);
+    s.add_user("admin", Role::Admin, "$argon2id$a")
+        .await
+        .unwrap();
+    s.add_user("ops", Role::ReadOnly, "$argon2id$b")
+        .await
+        .unwrap();
+    let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+    s.create_session(&a, "ops", "csrf-a", hour).await.unwrap();
+    s.create_session(&b, "ops", "csrf-b", hour).await.unwrap();
+    s.create_session(&c, "admin", "csrf-c", hour).await.unwrap();
+    assert!(
+        s.create_session(&[4u8; 32], "nobody", "x", hour)
+            .await
+            .is_err(),
+        "a session needs its user"
+    );
+
+    let found = s.session_by_hash(&a, hour).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            found.user.name.as_str(),
+            found.user.role,
+            found.csrf.as_str()
+        ),
+        ("ops", Role::ReadOnly, "csrf-a")
+    );
+    assert!(s.session_by_hash(&[9u8; 32], hour).await.unwrap().is_none());
+    // A changed role takes effect in the session at once.
+    s.update_user("ops", Some(Role::Admin), None).await.unwrap();
+    let found = s.session_by_hash(&a, hour).await.unwrap().unwrap();
+    assert_eq!(found.user.role, Role::Admin);
+
+    // Idle for longer than the timeout: gone.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert!(
+        s.session_by_hash(&c, Duration::from_millis(10))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(s.session_by_hash(&c, hour).await.unwrap().is_some());
+
+    // Signing out ends one session.
+    assert!(s.remove_session(&b).await.unwrap());
+    assert!(!s.remove_session(&b).await.unwrap());
+    assert!(s.session_by_hash(&b, hour).await.unwrap().is_none());
+
+    // A new password ends the user's sessions; removing the user, too.
+    s.create_session(&b, "ops", "csrf-b", hour).await.unwrap();
+    s.update_user("ops", None, Some("$argon2id$new"))
+        .await
+        .unwrap();
+    assert!(s.session_by_hash(&a, hour).await.unwrap().is_none());
+    assert!(s.session_by_hash(&b, hour).await.unwrap().is_none());
+    assert!(s.session_by_hash(&c, hour).await.unwrap().is_some());
+    s.create_session(&a, "ops", "csrf-a", hour).await.unwrap();
+    s.update_user("ops", Some(Role::ReadOnly), None)
+        .await
+        .unwrap();
+    assert_eq!(s.remove_user("ops").await.unwrap(), UserChange::Done(None));
+    assert!(s.session_by_hash(&a, hour).await.unwrap().is_none());
+
+    // Starting a session forgets the idle ones.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    s.create_session(&a, "admin", "csrf-a2", Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert!(s.session_by_hash(&c, hour).await.unwrap().is_none());
+    assert_eq!(
+        s.session_by_hash(&a, hour).await.unwrap().unwrap().csrf,
+        "csrf-a2"
+    );
 }

@@ -1,0 +1,160 @@
+//! The dashboard: elements per kind and state, the jobs running and
+//! waiting (live), the last failures and the next scheduled runs.
+
+use askama::Template;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use ucsync_core::{ElementKind, ElementState, JobState};
+
+use super::rows::{ElementRow, JobRow};
+use super::{Frame, Operator, PageResult, fail, render, words};
+use crate::model::{JobView, MAX_OFFSET, Paging, ScheduleView, TargetBody};
+use crate::routes::{elements::element_page, schedules};
+use crate::{ApiError, ApiState};
+
+/// Jobs of each list shown at most.
+const SHOWN: u64 = 20;
+
+/// The states in the order of the dashboard's columns.
+const STATES: [ElementState; 5] = [
+    ElementState::NeverSynced,
+    ElementState::Syncing,
+    ElementState::InSync,
+    ElementState::NeedsInit,
+    ElementState::Failing,
+];
+
+struct KindRow {
+    kind: &'static str,
+    counts: [usize; 5],
+    total: usize,
+}
+
+struct ScheduleRow {
+    name: String,
+    what: String,
+    next: String,
+    default: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Dashboard {
+    frame: Frame,
+    states: Vec<&'static str>,
+    kinds: Vec<KindRow>,
+    /// Elements failing or needing an init, with the reason.
+    troubled: Vec<ElementRow>,
+    active: Vec<JobRow>,
+    failures: Vec<JobRow>,
+    schedules: Vec<ScheduleRow>,
+}
+
+/// A time in a schedule's zone, as the schedules page shows it too.
+pub(crate) fn in_zone(utc: &str, zone: &str) -> String {
+    let (Ok(t), Ok(tz)) = (utc.parse::<DateTime<Utc>>(), zone.parse::<Tz>()) else {
+        return words::time(utc);
+    };
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// What a schedule runs, in words.
+pub(crate) fn schedule_what(v: &ScheduleView) -> String {
+    let target = match &v.target {
+        TargetBody::All => "every element".to_string(),
+        TargetBody::Elements(names) => names.join(", "),
+    };
+    format!("{} sync of {target}", words::sync_type(v.sync_type))
+}
+
+async fn jobs_in(s: &ApiState, states: &[JobState]) -> Result<Vec<JobRow>, ApiError> {
+    let mut rows = Vec::new();
+    for &state in states {
+        for j in s.store().jobs(None, Some(state), 0, SHOWN).await? {
+            rows.push(JobRow::from(&JobView::from(j)));
+        }
+    }
+    Ok(rows)
+}
+
+async fn dashboard(s: &ApiState, operator: &Operator) -> Result<Dashboard, ApiError> {
+    let all = Paging {
+        offset: 0,
+        limit: MAX_OFFSET,
+    };
+    let elements = element_page(s, all).await?.items;
+    let kinds = [
+        ElementKind::Cm,
+        ElementKind::IpOffice,
+        ElementKind::Messaging,
+        ElementKind::CmMessaging,
+        ElementKind::ModularMessaging,
+    ]
+    .into_iter()
+    .filter_map(|kind| {
+        let of_kind: Vec<_> = elements.iter().filter(|e| e.kind == kind).collect();
+        (!of_kind.is_empty()).then(|| KindRow {
+            kind: words::kind(kind),
+            counts: STATES.map(|st| of_kind.iter().filter(|e| e.state == st).count()),
+            total: of_kind.len(),
+        })
+    })
+    .collect();
+    let troubled = elements
+        .iter()
+        .filter(|e| matches!(e.state, ElementState::Failing | ElementState::NeedsInit))
+        .map(ElementRow::from)
+        .collect();
+    let active = jobs_in(
+        s,
+        &[
+            JobState::Running,
+            JobState::Stopping,
+            JobState::Waiting,
+            JobState::Queued,
+        ],
+    )
+    .await?;
+    let failures = jobs_in(s, &[JobState::Failed])
+        .await?
+        .into_iter()
+        .take(10)
+        .collect();
+    let mut next: Vec<ScheduleView> = s
+        .store()
+        .schedules()
+        .await?
+        .iter()
+        .filter_map(|r| schedules::view(s, r).ok())
+        .filter(|v| v.enabled && v.next_due.is_some())
+        .collect();
+    next.sort_by(|a, b| a.next_due.cmp(&b.next_due));
+    let schedules = next
+        .iter()
+        .take(10)
+        .map(|v| ScheduleRow {
+            name: v.name.clone(),
+            what: schedule_what(v),
+            next: in_zone(v.next_due.as_deref().unwrap_or_default(), &v.time_zone),
+            default: v.default_for.is_some(),
+        })
+        .collect();
+    Ok(Dashboard {
+        frame: Frame::new(operator, "Dashboard", "Dashboard"),
+        states: STATES.iter().map(|&st| words::element_state(st)).collect(),
+        kinds,
+        troubled,
+        active,
+        failures,
+        schedules,
+    })
+}
+
+/// `GET /`.
+pub(crate) async fn page(State(s): State<ApiState>, operator: Operator) -> PageResult {
+    let page = dashboard(&s, &operator)
+        .await
+        .map_err(|e| fail(&operator)(e.into()))?;
+    Ok(render(&page))
+}

@@ -1,0 +1,78 @@
+//! The rows pages show, made from the API's views (`crate::model`), so a
+//! page shows exactly what the API answers, in the console's words.
+
+use crate::console::words;
+use crate::model::{ElementView, JobView};
+
+/// A job as a table row.
+pub(crate) struct JobRow {
+    pub id: i64,
+    pub element: String,
+    pub sync_type: &'static str,
+    /// The type asked for, when the job runs another (an incremental that
+    /// became an init), with the reason.
+    pub requested: Option<(&'static str, String)>,
+    pub trigger: &'static str,
+    pub requested_by: String,
+    pub state: &'static str,
+    pub state_class: &'static str,
+    /// Objects read of those expected, per type, while it runs.
+    pub progress: Vec<(String, u64, u64)>,
+    /// The share read of all expected, in percent.
+    pub percent: Option<u64>,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub live: bool,
+}
+
+impl From<&JobView> for JobRow {
+    fn from(j: &JobView) -> JobRow {
+        let (done, expected) = j
+            .progress
+            .values()
+            .fold((0, 0), |(d, e), p| (d + p.done, e + p.expected));
+        JobRow {
+            id: j.id,
+            element: j.element.clone(),
+            sync_type: words::sync_type(j.sync_type),
+            requested: (j.requested != j.sync_type).then(|| {
+                (
+                    words::sync_type(j.requested),
+                    j.reason.clone().unwrap_or_default(),
+                )
+            }),
+            trigger: words::trigger(j.trigger),
+            requested_by: j.requested_by.clone(),
+            state: words::job_state(j.state),
+            state_class: words::job_class(j.state),
+            progress: j
+                .progress
+                .iter()
+                .map(|(t, p)| (t.clone(), p.done, p.expected))
+                .collect(),
+            percent: (expected > 0).then(|| (done * 100 / expected).min(100)),
+            error: j.error.clone(),
+            created_at: words::time(&j.created_at),
+            live: !j.state.is_finished(),
+        }
+    }
+}
+
+/// An element as a table row.
+pub(crate) struct ElementRow {
+    pub name: String,
+    pub state: &'static str,
+    pub state_class: &'static str,
+    pub reason: String,
+}
+
+impl From<&ElementView> for ElementRow {
+    fn from(e: &ElementView) -> ElementRow {
+        ElementRow {
+            name: e.name.clone(),
+            state: words::element_state(e.state),
+            state_class: words::element_class(e.state),
+            reason: e.state_reason.clone().unwrap_or_default(),
+        }
+    }
+}
