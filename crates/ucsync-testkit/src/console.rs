@@ -42,6 +42,43 @@ impl Page {
     pub fn has(&self, text: &str) -> bool {
         self.html.contains(text)
     }
+
+    /// The page with what changes from run to run (form tokens, times,
+    /// ports) replaced, for snapshots.
+    pub fn stable(&self) -> String {
+        let mut html = self.html.clone();
+        if let Some(csrf) = self.input("csrf") {
+            html = html.replace(&csrf, "[csrf]");
+        }
+        // `dddd-dd-dd dd:dd`, and its seconds when it has them.
+        let digits =
+            |s: &[u8], at: &[usize]| at.iter().all(|&i| s.get(i).is_some_and(u8::is_ascii_digit));
+        let b = html.as_bytes();
+        let mut out = String::new();
+        let mut i = 0;
+        while i < b.len() {
+            let time = digits(&b[i..], &[0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15])
+                && b[i + 4] == b'-'
+                && b[i + 10] == b' '
+                && b[i + 13] == b':';
+            if time {
+                let with_seconds = b.get(i + 16) == Some(&b':') && digits(&b[i..], &[17, 18]);
+                out.push_str("[time]");
+                i += if with_seconds { 19 } else { 16 };
+            } else if b[i..].starts_with(b"127.0.0.1:") {
+                out.push_str("127.0.0.1:[port]");
+                i += 10;
+                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+            } else {
+                let c = html[i..].chars().next().unwrap();
+                out.push(c);
+                i += c.len_utf8();
+            }
+        }
+        out
+    }
 }
 
 /// A browser's cookie jar and its requests; redirects are not followed, so

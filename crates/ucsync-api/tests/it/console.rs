@@ -9,43 +9,6 @@ use ucsync_testkit::{Console, Page};
 
 use crate::{App, emulator};
 
-/// The page with what changes from run to run (form tokens, times,
-/// ports) replaced, for snapshots.
-fn stable(page: &Page) -> String {
-    let mut html = page.html.clone();
-    if let Some(csrf) = page.input("csrf") {
-        html = html.replace(&csrf, "[csrf]");
-    }
-    // `dddd-dd-dd dd:dd`, and its seconds when it has them.
-    let digits =
-        |s: &[u8], at: &[usize]| at.iter().all(|&i| s.get(i).is_some_and(u8::is_ascii_digit));
-    let b = html.as_bytes();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < b.len() {
-        let time = digits(&b[i..], &[0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15])
-            && b[i + 4] == b'-'
-            && b[i + 10] == b' '
-            && b[i + 13] == b':';
-        if time {
-            let with_seconds = b.get(i + 16) == Some(&b':') && digits(&b[i..], &[17, 18]);
-            out.push_str("[time]");
-            i += if with_seconds { 19 } else { 16 };
-        } else if b[i..].starts_with(b"127.0.0.1:") {
-            out.push_str("127.0.0.1:[port]");
-            i += 10;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-        } else {
-            let c = html[i..].chars().next().unwrap();
-            out.push(c);
-            i += c.len_utf8();
-        }
-    }
-    out
-}
-
 fn header<'a>(page: &'a Page, name: &str) -> &'a str {
     page.headers
         .get(name)
@@ -271,5 +234,5 @@ async fn the_dashboard_shows_elements_jobs_and_schedules_without_actions_for_a_r
     );
     assert!(p.has("Failed"));
     assert!(p.has("Daily incremental") || p.has("Next scheduled runs"));
-    insta::assert_snapshot!("dashboard", stable(&p));
+    insta::assert_snapshot!("dashboard", p.stable());
 }
