@@ -139,7 +139,7 @@ impl ApiState {
 #[openapi(
     info(
         title = "ucsync",
-        description = "The REST API of ucsync, an open System Manager that keeps one database in sync with Communication Manager, IP Office and Messaging elements.\n\nEvery call under `/api/v1` needs `Authorization: Bearer <token>`; a read-only token may only GET. Errors are `{\"error\": {\"code\", \"message\", \"field\"?}}` with a stable code. Lists take `offset` and `limit` (1 to 1000, default 50).",
+        description = "The REST API of ucsync, an open System Manager that keeps one database in sync with Communication Manager, IP Office and Messaging elements.\n\nEvery call under `/api/v1` needs `Authorization: Bearer <token>`; a read-only token may only GET, and not even that under `/users`. Errors are `{\"error\": {\"code\", \"message\", \"field\"?}}` with a stable code. Lists take `offset` and `limit` (1 to 1000, default 50).",
         license(name = "Apache-2.0")
     ),
     tags(
@@ -148,6 +148,7 @@ impl ApiState {
         (name = "schedules", description = "When sync jobs run by themselves"),
         (name = "objects", description = "The synchronized data, and administering it through ucsync"),
         (name = "tokens", description = "API tokens"),
+        (name = "users", description = "The web console's users: admin tokens only, even to list them"),
         (name = "nodes", description = "The services sharing the database: which node does what"),
         (name = "alarms", description = "Alarms on elements, and their delivery to webhooks"),
         (name = "catalog", description = "What ucsync reads from each element kind: the catalogues in effect"),
@@ -247,6 +248,7 @@ fn secured() -> OpenApiRouter<ApiState> {
                 .merge(routes::schedules::router())
                 .merge(routes::objects::router())
                 .merge(routes::tokens::router())
+                .merge(routes::users::router())
                 .merge(routes::nodes::router())
                 .merge(routes::catalog::router())
                 .merge(routes::alarms::router())

@@ -20,6 +20,15 @@ pub fn hash(password: &str) -> String {
     h.to_string()
 }
 
+/// A new random password: 20 characters of the URL-safe base64 alphabet
+/// (120 bits), for the first `admin` user.
+pub fn random() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 15];
+    rand::fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// Whether `password` is the one `phc` was made of; a `phc` that cannot be
 /// read matches nothing.
 pub fn verify(phc: &str, password: &str) -> bool {
@@ -42,5 +51,18 @@ mod tests {
         assert!(!verify(&h, "correct horse batterY"));
         assert_ne!(h, hash("correct horse battery"), "a salt of its own");
         assert!(!verify("not a hash", "correct horse battery"));
+    }
+
+    #[test]
+    fn random_passwords_are_long_enough_and_differ() {
+        let (a, b) = (random(), random());
+        assert_ne!(a, b);
+        assert_eq!(a.chars().count(), 20);
+        assert!(a.chars().count() >= MIN_LENGTH);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{a}"
+        );
     }
 }

@@ -526,6 +526,11 @@ impl Tour {
         println!("  data         {data}");
         println!("  admin token  {}", self.service.admin_token_file.display());
         println!(
+            "  console user {} (its password in {})",
+            ucsync::serve::FIRST_USER,
+            self.service.admin_password_file.display()
+        );
+        println!(
             "  the CLI      ucsync element list --server {} --data-dir {data}",
             self.url.trim_end_matches('/')
         );

@@ -74,6 +74,13 @@ enum Command {
         #[command(subcommand)]
         cmd: client::TokenCmd,
     },
+    /// Users of the web console: add, list, passwd, remove.
+    User {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        cmd: client::UserCmd,
+    },
     /// The services sharing the database: which node does what.
     Node {
         #[command(flatten)]
@@ -212,6 +219,10 @@ fn main() -> ExitCode {
             Command::Token { conn, cmd } => {
                 init_logging("warn");
                 client::run(&conn, client::Noun::Token(cmd)).await
+            }
+            Command::User { conn, cmd } => {
+                init_logging("warn");
+                client::run(&conn, client::Noun::User(cmd)).await
             }
             Command::Node { conn, cmd } => {
                 init_logging("warn");

@@ -82,13 +82,14 @@ error_codes! {
     UnknownObjectType = "unknown-object-type", 404, "the element does not know the object type the path names.";
     MissingToken = "missing-token", 401, "no bearer token was sent.";
     InvalidToken = "invalid-token", 401, "the bearer token is not known.";
-    ReadOnlyToken = "read-only-token", 403, "a read-only token on anything but GET.";
+    ReadOnlyToken = "read-only-token", 403, "a read-only token on anything but GET, or on `/users` at all (users are administered, and listed, with an admin token only).";
     NotFound = "not-found", 404, "no such route.";
     NoElement = "no-element", 404, "no such element.";
     NoJob = "no-job", 404, "no such job.";
     NoSchedule = "no-schedule", 404, "no such schedule.";
     NoToken = "no-token", 404, "no such token.";
     NoAlarm = "no-alarm", 404, "no such alarm.";
+    NoUser = "no-user", 404, "no such user.";
     NoWebhook = "no-webhook", 404, "no webhook of that name is configured.";
     MethodNotAllowed = "method-not-allowed", 405, "the route exists, the method does not.";
     ElementExists = "element-exists", 409, "an element of that name exists.";
@@ -98,6 +99,7 @@ error_codes! {
     DefaultScheduleExists = "default-schedule-exists", 409, "the element already has a default schedule.";
     SystemSchedule = "system-schedule", 409, "an element's default schedule is not deleted: it goes with its element; disable it instead.";
     LastAdminToken = "last-admin-token", 409, "the token is the last admin token.";
+    LastAdminUser = "last-admin-user", 409, "the user is the last admin user: it is neither removed nor given another role.";
     SameAddress = "same-address", 409, "another element of the same kind is at that host and port (the message names it).";
     JobFinished = "job-finished", 409, "the job has already finished (the message names how), so there is nothing to stop.";
     PlanStale = "plan-stale", 409, "the plan is stale: the element or ucsync's database changed since the dry run (the message says which); run the preview again.";

@@ -23,6 +23,7 @@ mod paging;
 mod schedules;
 mod service;
 mod tokens;
+mod users;
 
 pub use self::alarms::*;
 pub use self::catalog::*;
@@ -36,6 +37,7 @@ pub use self::paging::*;
 pub use self::schedules::*;
 pub use self::service::*;
 pub use self::tokens::*;
+pub use self::users::*;
 
 use std::borrow::Cow;
 
@@ -143,7 +145,7 @@ fn non_empty(field: &str, value: &str) -> Result<String, FieldError> {
 // at its fields; a test checks that every pattern of the document is one of
 // these, which are, in order:
 // - an element name, as `ElementName::parse` takes it;
-// - a host or login: no `char::is_whitespace` or `char::is_control`
+// - a host, login or user name: no `char::is_whitespace` or `char::is_control`
 //   character (U+0000-U+0020, U+007F-U+00A0 and the Unicode spaces);
 // - text that `str::trim` leaves something of;
 // - the same without control characters (token names).
@@ -202,6 +204,11 @@ mod tests {
                     matches(PATTERNS[1], &v),
                     host("host", &v).is_ok(),
                     "host {v:?}"
+                );
+                assert_eq!(
+                    matches(PATTERNS[1], &v),
+                    user_name(&v).is_ok(),
+                    "user name {v:?}"
                 );
                 assert_eq!(
                     matches(PATTERNS[2], &v),

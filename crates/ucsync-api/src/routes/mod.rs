@@ -11,6 +11,7 @@ pub(crate) mod objects;
 pub(crate) mod schedules;
 pub(crate) mod service;
 pub(crate) mod tokens;
+pub(crate) mod users;
 
 use ucsync_store::{Element, Store};
 

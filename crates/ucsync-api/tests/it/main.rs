@@ -14,6 +14,7 @@ mod objects;
 mod plans;
 mod schedules;
 mod service;
+mod users;
 mod walk;
 
 use serde_json::{Value, json};

@@ -257,6 +257,18 @@ fn sample(method: &Method, path: &str, ids: &Ids) -> (String, Option<Value>, u16
             201,
         ),
         ("DELETE", "/api/v1/tokens/{id}") => (vec![("id", ids.token.to_string())], None, 204),
+        ("GET", "/api/v1/users") => (vec![], None, 200),
+        ("POST", "/api/v1/users") => (
+            vec![],
+            Some(json!({"name": "walker", "role": "read-only", "password": "walking all the way"})),
+            201,
+        ),
+        ("PATCH", "/api/v1/users/{name}") => (
+            vec![name("walker")],
+            Some(json!({"password": "walking back again"})),
+            200,
+        ),
+        ("DELETE", "/api/v1/users/{name}") => (vec![name("walker")], None, 204),
         ("GET", "/healthz") => (vec![], None, 200),
         ("GET", "/metrics") => (vec![], None, 200),
         ("GET", "/api/v1/alarms") => (vec![], None, 200),
@@ -393,6 +405,24 @@ async fn documented_errors_validate_too() {
             None,
         ),
         (Method::GET, "/api/v1/search", "/api/v1/search", None),
+        (
+            Method::DELETE,
+            "/api/v1/users/{name}",
+            "/api/v1/users/nobody",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/users",
+            "/api/v1/users",
+            Some(json!({"name": "x", "role": "admin", "password": "short"})),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/users/{name}",
+            "/api/v1/users/nobody",
+            Some(json!({"role": "admin"})),
+        ),
         (
             Method::POST,
             "/api/v1/import",

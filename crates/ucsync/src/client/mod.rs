@@ -1,5 +1,5 @@
 //! The client subcommands: `element`, `sync`, `job`, `schedule`, `search`,
-//! `token`, `node`, `catalog` and `alarm` talk to a running `ucsync serve` over its REST API, with the
+//! `token`, `user`, `node`, `catalog` and `alarm` talk to a running `ucsync serve` over its REST API, with the
 //! API's own bodies from `ucsync_api::model`.
 
 mod alarm;
@@ -15,6 +15,7 @@ mod sync;
 #[cfg(test)]
 mod tests;
 mod token;
+mod user;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ pub(crate) use schedule::ScheduleCmd;
 pub(crate) use search::SearchArgs;
 pub(crate) use sync::SyncCmd;
 pub(crate) use token::{TokenCmd, reset_admin};
+pub(crate) use user::UserCmd;
 
 /// A client subcommand, by its noun.
 #[derive(Debug)]
@@ -49,6 +51,7 @@ pub(crate) enum Noun {
     Schedule(ScheduleCmd),
     Search(SearchArgs),
     Token(TokenCmd),
+    User(UserCmd),
     Node(NodeCmd),
     Catalog(CatalogCmd),
     Alarm(AlarmCmd),
@@ -64,6 +67,7 @@ pub(crate) async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
         Noun::Schedule(cmd) => schedule::run(&client, cmd).await,
         Noun::Search(args) => search::run(&client, args).await,
         Noun::Token(cmd) => token::run(&client, cmd).await,
+        Noun::User(cmd) => user::run(&client, cmd).await,
         Noun::Node(cmd) => node::run(&client, cmd).await,
         Noun::Catalog(cmd) => catalog::run(&client, cmd).await,
         Noun::Alarm(cmd) => alarm::run(&client, cmd).await,

@@ -1,7 +1,9 @@
 //! The client without a service: arguments to request bodies, answers to
-//! tables, HTTP statuses to exit codes. `service.rs` runs it against one.
+//! tables, HTTP statuses to exit codes. `service.rs` runs it against one;
+//! `users.rs` is `ucsync user`, and the first start's admin user.
 
 mod service;
+mod users;
 
 use std::time::{Duration, Instant};
 

@@ -113,6 +113,9 @@ pub struct Service {
     pub data_dir: PathBuf,
     /// Where the first admin token was written, when this start made it.
     pub admin_token_file: PathBuf,
+    /// Where the console's first `admin` user's password was written, when
+    /// this start made it.
+    pub admin_password_file: PathBuf,
     /// HTTPS, when the API is served over TLS.
     pub https: Option<Https>,
     pub runner: Runner,
@@ -291,6 +294,8 @@ impl Service {
         )?;
         let admin_token_file = settings.data_path("admin.token");
         first_admin_token(store.as_ref(), &admin_token_file).await?;
+        let admin_password_file = settings.data_path(ADMIN_PASSWORD_FILE);
+        first_admin_user(store.as_ref(), &admin_password_file).await?;
 
         let notifier = ucsync_engine::notify::Notifier::start(
             runner.notify_handles(),
@@ -391,6 +396,7 @@ impl Service {
             syslog_addr,
             data_dir: settings.data_dir.clone(),
             admin_token_file,
+            admin_password_file,
             https,
             runner,
             shutdown,
@@ -483,6 +489,38 @@ async fn first_admin_token(store: &dyn Store, path: &Path) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The console's first user, made at the first start.
+pub const FIRST_USER: &str = "admin";
+/// Where, in the data directory, the first user's password is written.
+pub const ADMIN_PASSWORD_FILE: &str = "admin.password";
+
+/// At the first start (no user at all), the console's user `admin` is made
+/// with a random password, written to `<data dir>/admin.password` — first,
+/// so that a password nobody could read is never stored. The log says
+/// where, never the password.
+async fn first_admin_user(store: &dyn Store, path: &Path) -> anyhow::Result<()> {
+    if !store.users().await?.is_empty() {
+        return Ok(());
+    }
+    let password = ucsync_core::Password::new(ucsync_api::password::random());
+    write_private(path, password.expose())?;
+    let hash = tokio::task::spawn_blocking(move || ucsync_api::password::hash(password.expose()))
+        .await
+        .context("cannot hash the admin user's password")?;
+    match store.add_user(FIRST_USER, Role::Admin, &hash).await {
+        Ok(_) => {
+            tracing::info!(path = %path.display(), user = FIRST_USER, "created the console's admin user: its password is in the file");
+            Ok(())
+        }
+        // Another node of a shared database made it first; its own data
+        // directory has the password.
+        Err(ucsync_store::StoreError::UserExists(_)) => {
+            std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `ucsync serve`: runs until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     run_with(Settings::load(&args, std::env::vars())?).await
@@ -508,6 +546,13 @@ pub async fn run_with(settings: Settings) -> anyhow::Result<()> {
         service.syslog_addr,
         if tls { "TLS" } else { "TCP" }
     );
+    if service.admin_password_file.exists() {
+        eprintln!(
+            "web console on {}: user {FIRST_USER}, password in {}",
+            service.url(),
+            service.admin_password_file.display()
+        );
+    }
     crate::shutdown_signal().await;
     tracing::info!("stopping: running jobs end at their next safe point");
     service.stop().await;
