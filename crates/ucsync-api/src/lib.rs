@@ -70,6 +70,9 @@ pub struct ApiSettings {
     pub webhooks: Vec<String>,
     /// A console session unused for this long ends.
     pub session_idle: Duration,
+    /// The service's settings as the console's administration page shows
+    /// them (name and value; secrets left out by whoever fills this in).
+    pub service_settings: Vec<(String, String)>,
 }
 
 impl Default for ApiSettings {
@@ -84,6 +87,7 @@ impl Default for ApiSettings {
             max_event_streams: 100,
             webhooks: Vec::new(),
             session_idle: Duration::from_secs(30 * 60),
+            service_settings: Vec::new(),
         }
     }
 }

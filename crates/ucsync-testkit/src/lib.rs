@@ -14,6 +14,7 @@
 //! is a second copy whose types differ from the kit's.
 
 pub mod app;
+pub mod browser;
 pub mod console;
 pub mod emulators;
 pub mod fuzz;

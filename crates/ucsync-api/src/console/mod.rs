@@ -10,6 +10,7 @@
 //! Content-Security-Policy that allows no inline script
 //! ([`security_headers`]).
 
+mod admin;
 mod assets;
 mod dashboard;
 mod events;
@@ -38,11 +39,23 @@ pub(crate) fn router() -> Router<ApiState> {
         .route("/console/events", get(events::stream))
         .route("/jobs/{id}/stop", post(jobs::stop))
         .route("/assets/{name}", get(assets::asset))
+        .route("/admin", get(admin::page))
+        .route("/admin/users", post(admin::add_user))
+        .route("/admin/users/{name}", post(admin::change_user))
+        .route(
+            "/admin/users/{name}/remove",
+            get(admin::confirm_remove_user).post(admin::remove_user),
+        )
+        .route("/admin/tokens", post(admin::add_token))
+        .route(
+            "/admin/tokens/{id}/revoke",
+            get(admin::confirm_revoke_token).post(admin::revoke_token),
+        )
 }
 
 /// The sections of the console, in the order of its menu: a label and the
 /// path of its first page.
-const SECTIONS: &[(&str, &str)] = &[("Dashboard", "/")];
+const SECTIONS: &[(&str, &str)] = &[("Dashboard", "/"), ("Administration", "/admin")];
 
 /// A link of the menu.
 pub(crate) struct NavItem {

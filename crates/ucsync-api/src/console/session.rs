@@ -210,15 +210,10 @@ pub(crate) fn url_escape(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The form token field every form carries.
-#[derive(serde::Deserialize)]
-struct CsrfField {
-    csrf: Option<String>,
-}
-
 /// A form an admin sent from a page of this session: the user is an admin,
-/// the form carries the session's token, and its fields parse as `T`
-/// (fields `T` does not name are ignored).
+/// the form carries the session's token, and its other fields parse as
+/// `T` (often a body type of the API, which refuses fields it does not
+/// know).
 #[derive(Debug)]
 pub(crate) struct Action<T> {
     pub operator: Operator,
@@ -237,14 +232,22 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for Action<T> {
         let bytes = axum::body::to_bytes(body, s.settings.max_body)
             .await
             .map_err(|_| fail(Failure::bad_request("the form is too large")))?;
-        let token: CsrfField = serde_urlencoded::from_bytes(&bytes)
+        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
             .map_err(|_| fail(Failure::bad_request("the form cannot be read")))?;
-        operator.check_csrf(token.csrf.as_deref()).map_err(fail)?;
-        let form = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-            fail(Failure::bad_request(format!(
-                "the form cannot be read: {e}"
-            )))
-        })?;
+        let token = fields
+            .iter()
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.as_str());
+        operator.check_csrf(token).map_err(fail)?;
+        let rest: Vec<&(String, String)> = fields.iter().filter(|(k, _)| k != "csrf").collect();
+        let form = serde_urlencoded::to_string(&rest)
+            .map_err(|e| e.to_string())
+            .and_then(|encoded| serde_urlencoded::from_str(&encoded).map_err(|e| e.to_string()))
+            .map_err(|e| {
+                fail(Failure::bad_request(format!(
+                    "the form cannot be read: {e}"
+                )))
+            })?;
         Ok(Action { operator, form })
     }
 }

@@ -47,16 +47,22 @@ async fn add_token(
     caller: Caller,
     JsonBody(body): JsonBody<NewTokenBody>,
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
+    Ok((StatusCode::CREATED, Json(add(&s, &caller, body).await?)))
+}
+
+/// Creates a token, as `POST /tokens` says.
+pub(crate) async fn add(
+    s: &ApiState,
+    caller: &Caller,
+    body: NewTokenBody,
+) -> Result<TokenCreated, ApiError> {
     let (name, role) = body.parse()?;
     let (token, secret) = create_token(s.store().as_ref(), &name, role).await?;
     tracing::info!(token = %token.name, %role, by = %caller.name, "token created");
-    Ok((
-        StatusCode::CREATED,
-        Json(TokenCreated {
-            token: token.into(),
-            secret,
-        }),
-    ))
+    Ok(TokenCreated {
+        token: token.into(),
+        secret,
+    })
 }
 
 /// Deletes a token: requests with it are refused from now on.
@@ -72,6 +78,12 @@ async fn delete_token(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
+    remove(&s, &caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a token, as `DELETE /tokens/{id}` says.
+pub(crate) async fn remove(s: &ApiState, caller: &Caller, id: i64) -> Result<(), ApiError> {
     match s.store().delete_token(id).await? {
         TokenRemoval::Removed => {}
         TokenRemoval::NoToken => {
@@ -87,5 +99,5 @@ async fn delete_token(
         }
     }
     tracing::info!(token = id, by = %caller.name, "token deleted");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

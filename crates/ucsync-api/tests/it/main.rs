@@ -4,7 +4,9 @@
 
 mod alarms;
 mod auth;
+mod browser;
 mod console;
+mod console_admin;
 mod elements;
 mod identity;
 mod import;

@@ -375,6 +375,7 @@ impl Service {
                     https: https.is_some(),
                     max_event_streams: settings.max_event_streams,
                     session_idle: Duration::from_secs(settings.console_idle_minutes * 60),
+                    service_settings: settings.shown(),
                     webhooks: settings.webhooks.iter().map(|w| w.name.clone()).collect(),
                     ..ucsync_api::ApiSettings::default()
                 },

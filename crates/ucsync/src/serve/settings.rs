@@ -458,6 +458,41 @@ impl Settings {
         })
     }
 
+    /// The settings as the console's administration page shows them, by
+    /// name: secrets say only whether they are set, and webhooks show
+    /// their names (their URLs and secrets stay in the file).
+    pub fn shown(&self) -> Vec<(String, String)> {
+        let Ok(serde_json::Value::Object(all)) = serde_json::to_value(self) else {
+            return Vec::new();
+        };
+        all.into_iter()
+            .map(|(name, value)| {
+                let text = match (name.as_str(), value) {
+                    ("metrics_token", v) => if v.is_null() { "not set" } else { "set" }.into(),
+                    // Its password, if it holds one, is a secret.
+                    ("database_url", serde_json::Value::String(u)) => match reqwest::Url::parse(&u)
+                    {
+                        Ok(mut url) if url.password().is_some() => {
+                            let _ = url.set_password(Some("***"));
+                            url.to_string()
+                        }
+                        Ok(_) => u,
+                        Err(_) => "set".into(),
+                    },
+                    ("webhooks", _) => {
+                        let names: Vec<&str> =
+                            self.webhooks.iter().map(|w| w.name.as_str()).collect();
+                        names.join(", ")
+                    }
+                    (_, serde_json::Value::Null) => "not set".into(),
+                    (_, serde_json::Value::String(s)) => s,
+                    (_, v) => v.to_string(),
+                };
+                (name, text)
+            })
+            .collect()
+    }
+
     /// The HTTP connection limits.
     pub fn conn_limits(&self) -> super::limits::ConnLimits {
         super::limits::ConnLimits {
@@ -511,6 +546,28 @@ mod tests {
         assert_eq!(s, Settings::default());
         assert_eq!(s.http_listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.data_dir, PathBuf::from("ucsync-data"));
+    }
+
+    #[test]
+    fn settings_are_shown_without_their_secrets() {
+        let s = Settings {
+            database_url: Some("postgres://ucsync:hunter2-long@127.0.0.1:5432/ucsync".into()),
+            metrics_token: Some(ucsync_api::auth::MetricsToken::new("0123456789abcdef0123")),
+            ..Settings::default()
+        };
+        let shown: std::collections::HashMap<String, String> = s.shown().into_iter().collect();
+        assert_eq!(
+            shown["database_url"],
+            "postgres://ucsync:***@127.0.0.1:5432/ucsync"
+        );
+        assert_eq!(shown["metrics_token"], "set");
+        assert_eq!(shown["init_pool"], s.init_pool.to_string());
+        assert_eq!(shown["console_idle_minutes"], "30");
+        let all = format!("{shown:?}");
+        assert!(
+            !all.contains("hunter2") && !all.contains("0123456789abcdef"),
+            "{all}"
+        );
     }
 
     #[test]
