@@ -1,17 +1,15 @@
 //! Search and counts on PostgreSQL: objects whose key or name starts with a
-//! text, across elements, by whichever plan suits how many match; and the
-//! counts of objects per element and type, and of jobs.
+//! text, across elements, in one statement; and the counts of objects per
+//! element and type, and of jobs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use tokio_postgres::types::Type;
 use ucsync_core::{JobState, SyncType};
 
 use super::{PgStore, db, get};
 use crate::Result;
 use crate::model::*;
 use crate::rows::{self, HIT_COLUMNS};
-use crate::rules::like_prefix;
 
 /// A page size as SQL: no limit for 0 (a `NULL` limit).
 fn limit(n: u64) -> Option<i64> {
@@ -45,31 +43,41 @@ impl PgStore {
         limit_: u64,
     ) -> Result<Vec<SearchHit>> {
         let mut c = self.client().await?;
-        // One snapshot for the steps below.
+        let (lim, off) = (limit(limit_), rows::sql_count(offset_));
+        // What one element yields at most: the whole page may be its.
+        let need = lim.map(|l| l.saturating_add(off));
         let tx = c
             .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()
             .await
             .map_err(db)?;
-        // A bitmap scan reads every match of a prefix before the first
-        // comes out, and the planner prefers it for wide prefixes: the very
-        // case where reading the prefix index in order and stopping at the
-        // bound is cheap.
-        // And JIT compiling would cost far more than these short queries
-        // (hundreds of milliseconds each time the planner's estimate
-        // crosses its threshold).
-        tx.batch_execute("SET LOCAL enable_bitmapscan = off; SET LOCAL jit = off")
+        let everything = text.is_empty();
+        let st = tx
+            .prepare_cached(&if everything {
+                everything_sql()
+            } else {
+                search_sql()
+            })
             .await
             .map_err(db)?;
-        let pattern = like_prefix(text);
-        let hits = match search_sparse(&tx, &pattern, text.is_empty(), offset_, limit_).await? {
-            Some(hits) => hits,
-            None => search_dense(&tx, &pattern, offset_, limit_).await?,
-        };
+        // The statement's plan is made once per connection and kept: the
+        // plan for any text (a generic plan). PostgreSQL would otherwise
+        // plan it again for each text, since its estimate of that plan's
+        // cost, made without the text, is above that of each text's own
+        // plan; planning costs about as much as running it. And JIT
+        // compiling would cost far more than the statement.
+        let settings =
+            tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL jit = off");
+        let exact = keys_in_order(text);
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&text, &need, &lim, &off, &exact];
+        let params: &[&(dyn tokio_postgres::types::ToSql + Sync)] =
+            if everything { &params[1..4] } else { &params };
+        // Sent together: one round trip.
+        let ((), found) = tokio::try_join!(settings, tx.query(&st, params)).map_err(db)?;
         tx.commit().await.map_err(db)?;
-        Ok(hits)
+        found.iter().map(rows::hit).collect()
     }
 
     pub(crate) async fn counts(&self) -> Result<StoreCounts> {
@@ -106,128 +114,104 @@ impl PgStore {
     }
 }
 
-/// Matches per prefix index up to which search sorts every match itself:
-/// past it, the per-element plan of [`search_dense`] is cheaper than
-/// reading more matches scattered over the table.
-const SEARCH_SPARSE: i64 = 1_000;
-
-/// Search when a prefix matches few objects: each prefix index yields its
-/// range, read in index order so that the scan stops at the bound; the
-/// matches are sorted here and only the page's rows are read. `None` when a
-/// range reaches the bound (many matches: see [`search_dense`]).
-///
-/// Statements are unnamed (`query_typed`) and so planned with the pattern's
-/// value: only then can the planner turn the prefix into an index range.
-async fn search_sparse(
-    tx: &deadpool_postgres::Transaction<'_>,
-    pattern: &str,
-    everything: bool,
-    offset_: u64,
-    limit_: u64,
-) -> Result<Option<Vec<SearchHit>>> {
-    if everything {
-        return Ok(None);
-    }
-    let matched = tx
-        .query_typed(
-            "(SELECT 1, element_id, object_type, object_key FROM objects \
-               WHERE lower(object_key COLLATE \"default\") LIKE lower($1) \
-               ORDER BY lower(object_key COLLATE \"default\") USING ~<~ LIMIT $2) \
-             UNION ALL \
-             (SELECT 2, element_id, object_type, object_key FROM objects \
-               WHERE lower(name COLLATE \"default\") LIKE lower($1) \
-               ORDER BY lower(name COLLATE \"default\") USING ~<~ LIMIT $2)",
-            &[(&pattern, Type::TEXT), (&SEARCH_SPARSE, Type::INT8)],
-        )
-        .await
-        .map_err(db)?;
-    let mut per_index = [0i64; 2];
-    let mut found: Vec<(i64, &str, &str)> = Vec::with_capacity(matched.len());
-    for r in &matched {
-        per_index[usize::from(get::<i32>(r, 0)? == 2)] += 1;
-        found.push((get(r, 1)?, get(r, 2)?, get(r, 3)?));
-    }
-    if per_index.iter().any(|&n| n >= SEARCH_SPARSE) {
-        return Ok(None);
-    }
-    if found.is_empty() {
-        return Ok(Some(Vec::new()));
-    }
-    let names: HashMap<i64, String> = tx
-        .query("SELECT id, name FROM elements", &[])
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
-        .collect::<Result<_>>()?;
-    // Element names, types and keys compare as bytes: the columns' "C"
-    // collation, and SQLite's order.
-    let mut page: Vec<(&str, &str, &str, i64)> = found
-        .into_iter()
-        .filter_map(|(e, t, k)| names.get(&e).map(|n| (n.as_str(), t, k, e)))
-        .collect();
-    page.sort_unstable();
-    page.dedup();
-    let start = usize::try_from(offset_)
-        .unwrap_or(usize::MAX)
-        .min(page.len());
-    let end = match limit_ {
-        0 => page.len(),
-        n => start
-            .saturating_add(usize::try_from(n).unwrap_or(usize::MAX))
-            .min(page.len()),
-    };
-    let page = &page[start..end];
-    let elements: Vec<i64> = page.iter().map(|p| p.3).collect();
-    let types: Vec<&str> = page.iter().map(|p| p.1).collect();
-    let keys: Vec<&str> = page.iter().map(|p| p.2).collect();
-    let found = tx
-        .query(
-            &format!(
-                "SELECT {HIT_COLUMNS} FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS d(e, t, k, n) \
-                 JOIN objects o ON o.element_id = d.e AND o.object_type = d.t AND o.object_key = d.k \
-                 JOIN elements e ON e.id = d.e ORDER BY d.n"
-            ),
-            &[&elements, &types, &keys],
-        )
-        .await
-        .map_err(db)?;
-    found.iter().map(rows::hit).collect::<Result<_>>().map(Some)
+/// `column` starts with the text `$1`, whatever the case: a range of the
+/// column's prefix index, as in SQLite's search (`%` and `_` are only
+/// themselves; U+10FFFF, the last code point, bounds the range). A range
+/// with parameters, not `LIKE`, so that the statement is prepared once and
+/// its plan kept: the planner turns `LIKE` into a range only for a value.
+fn prefix(column: &str) -> String {
+    format!(
+        "lower({column} COLLATE \"default\") ~>=~ lower($1) \
+         AND lower({column} COLLATE \"default\") ~<~ (lower($1) || chr(1114111))"
+    )
 }
 
-/// Search when a prefix matches many objects: per element that has a match
-/// (one probe of the per-element prefix indexes, so an element without one
-/// costs nothing), in the order of its primary key, the first matches;
-/// found soon when matches are dense within it.
-async fn search_dense(
-    tx: &deadpool_postgres::Transaction<'_>,
-    pattern: &str,
-    offset_: u64,
-    limit_: u64,
-) -> Result<Vec<SearchHit>> {
-    let (lim, off) = (limit(limit_), rows::sql_count(offset_));
-    let per_element = lim.map(|l| l.saturating_add(off));
-    let found = tx
-        .query_typed(
-            &format!(
-                "SELECT {HIT_COLUMNS} FROM elements e CROSS JOIN LATERAL ( \
-                   SELECT * FROM objects o WHERE o.element_id = e.id \
-                     AND (lower(o.object_key COLLATE \"default\") LIKE lower($1) OR lower(o.name COLLATE \"default\") LIKE lower($1)) \
-                   ORDER BY o.object_type, o.object_key LIMIT $2) o \
-                 WHERE EXISTS (SELECT 1 FROM objects x WHERE x.element_id = e.id \
-                         AND lower(x.object_key COLLATE \"default\") LIKE lower($1)) \
-                    OR EXISTS (SELECT 1 FROM objects x WHERE x.element_id = e.id \
-                         AND lower(x.name COLLATE \"default\") LIKE lower($1)) \
-                 ORDER BY e.name, o.object_type, o.object_key LIMIT $3 OFFSET $4"
-            ),
-            &[
-                (&pattern, Type::TEXT),
-                (&per_element, Type::INT8),
-                (&lim, Type::INT8),
-                (&off, Type::INT8),
-            ],
-        )
-        .await
-        .map_err(db)?;
-    found.iter().map(rows::hit).collect()
+/// Whether any object's `column` starts with the text: the first match in
+/// the order of the column's prefix index across elements, which no index
+/// of one element's objects gives without reading them all.
+fn any(column: &str) -> String {
+    format!(
+        "((SELECT lower({column} COLLATE \"default\") FROM objects WHERE {} \
+           ORDER BY lower({column} COLLATE \"default\") USING ~<~ LIMIT 1) IS NOT NULL)",
+        prefix(column)
+    )
+}
+
+/// Whether an object's key starts with `text` exactly when its key starts
+/// with it whatever the case: a text of ASCII without letters (extensions,
+/// numbers). Its matching keys are then, per element and type, one range of
+/// the primary key, already in the order shown.
+fn keys_in_order(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_alphabetic())
+}
+
+/// The page of objects whose key or name starts with `$1` (`$2` = offset +
+/// limit, what one element yields at most; `$3` limit, `$4` offset; `NULL`
+/// for no limit; `$5` = [`keys_in_order`]), in one statement: one round
+/// trip, one snapshot.
+///
+/// Elements are read in the order of their names. Of each, its first `$2`
+/// matches in the order shown: its keys either as ranges of the primary
+/// key, one per type, or from its key prefix index, and its names from its
+/// name prefix index, read from the indexes alone (migration 011), then
+/// sorted. An element without a match costs one probe of its prefix indexes
+/// (and none where no object at all matches, told once by the prefix indexes
+/// across elements). Each element yields a `NULL` row before its matches:
+/// the sort by element name sees the element change there, and so gives out
+/// a full page before the next element's matches are read, or the elements
+/// after it probed.
+fn search_sql() -> String {
+    let (key, name) = (prefix("object_key"), prefix("name"));
+    let (x_key, x_name) = (prefix("x.object_key"), prefix("x.name"));
+    let (any_key, any_name) = (any("object_key"), any("name"));
+    format!(
+        "SELECT {HIT_COLUMNS} FROM ( \
+           SELECT * FROM ( \
+             SELECT e.id, e.name, m.object_type, m.object_key \
+             FROM elements e CROSS JOIN LATERAL ( \
+               SELECT NULL::text COLLATE \"C\" AS object_type, NULL::text COLLATE \"C\" AS object_key \
+               UNION ALL \
+               (SELECT u.object_type, u.object_key FROM ( \
+                  (WITH RECURSIVE t(ty) AS ( \
+                       SELECT min(object_type) FROM objects WHERE element_id = e.id \
+                     UNION ALL \
+                       SELECT (SELECT min(object_type) FROM objects WHERE element_id = e.id AND object_type > t.ty) \
+                       FROM t WHERE t.ty IS NOT NULL) \
+                   SELECT r.object_type, r.object_key FROM t CROSS JOIN LATERAL ( \
+                     SELECT object_type, object_key FROM objects \
+                     WHERE element_id = e.id AND object_type = t.ty \
+                       AND object_key >= $1 AND object_key < ($1 || chr(1114111)) \
+                     ORDER BY object_key LIMIT $2) r \
+                   WHERE $5 AND t.ty IS NOT NULL) \
+                UNION \
+                  (SELECT object_type, object_key FROM objects \
+                   WHERE NOT $5 AND element_id = e.id AND {key} \
+                   ORDER BY object_type, object_key LIMIT $2) \
+                UNION \
+                  (SELECT object_type, object_key FROM objects \
+                   WHERE element_id = e.id AND {name} \
+                   ORDER BY object_type, object_key LIMIT $2) \
+               ) u \
+               WHERE ({any_key} AND EXISTS (SELECT FROM objects x WHERE x.element_id = e.id AND {x_key})) \
+                  OR ({any_name} AND EXISTS (SELECT FROM objects x WHERE x.element_id = e.id AND {x_name})) \
+               ORDER BY u.object_type, u.object_key LIMIT $2) \
+             ) m \
+             ORDER BY e.name, m.object_type NULLS FIRST, m.object_key OFFSET 0 \
+           ) p WHERE p.object_type IS NOT NULL \
+           ORDER BY p.name, p.object_type NULLS FIRST, p.object_key LIMIT $3 OFFSET $4 \
+         ) e JOIN objects o ON o.element_id = e.id AND o.object_type = e.object_type AND o.object_key = e.object_key \
+         ORDER BY e.name, o.object_type, o.object_key"
+    )
+}
+
+/// Every object, a page of them (`$1` = offset + limit per element, `$2`
+/// limit, `$3` offset): each element's in the order of its primary key.
+fn everything_sql() -> String {
+    format!(
+        "SELECT {HIT_COLUMNS} FROM elements e CROSS JOIN LATERAL ( \
+           SELECT * FROM objects o WHERE o.element_id = e.id \
+           ORDER BY o.object_type, o.object_key LIMIT $1) o \
+         ORDER BY e.name, o.object_type, o.object_key LIMIT $2 OFFSET $3"
+    )
 }

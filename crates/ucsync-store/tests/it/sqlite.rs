@@ -5,9 +5,7 @@ use std::sync::Arc;
 use ucsync_core::{ContentHash, JobState, ObjectId, SecretKey, SyncType, key_digest};
 use ucsync_store::*;
 
-use crate::contract::{
-    TestStore, at, contract_tests, fill, new_cm, new_job, running_on_a_lease, staged, staged_as,
-};
+use crate::contract::{TestStore, at, contract_tests, new_cm, new_job, running_on_a_lease, staged};
 
 async fn store(dir: &tempfile::TempDir) -> SqliteStore {
     SqliteStore::open(
@@ -63,80 +61,6 @@ async fn passwords_are_not_stored_in_clear_and_reopening_migrates_nothing_twice(
         .collect();
     assert_eq!(names, ["cm1"]);
     assert_eq!(s.element_password("cm1").await.unwrap(), "N3w-secret!");
-}
-
-/// Search plans by how many keys and names match (see `search` in
-/// sqlite.rs): enough objects here for each plan, and each agrees with a
-/// plain filter and sort.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn search_agrees_with_a_plain_filter_whichever_plan_it_takes() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(&dir).await;
-    let b = s.add_element(new_cm("cmb")).await.unwrap();
-    let a = s.add_element(new_cm("cma")).await.unwrap();
-    // Stations whose names, not keys, start with "1" are merged into the
-    // keys' run.
-    let mut on_a: Vec<Staged> = (1000..20000)
-        .map(|i| {
-            let name = if i % 500 == 0 {
-                format!("1-{i}")
-            } else {
-                format!("Name {i}")
-            };
-            staged(&i.to_string(), &name)
-        })
-        .collect();
-    on_a.extend((0..11000).map(|i| {
-        let mut o = staged_as("announcement", &format!("An{i:05}"), "");
-        o.name = None;
-        o
-    }));
-    on_a.extend((0..30).map(|i| staged_as("vdn", &format!("an{i}"), &format!("1st floor {i}"))));
-    let on_b: Vec<Staged> = (10000..11000)
-        .map(|i| staged(&i.to_string(), &format!("n{i}")))
-        .collect();
-    let mut all: Vec<(String, String, String, Option<String>)> = Vec::new();
-    for (e, objects) in [("cma", &on_a), ("cmb", &on_b)] {
-        all.extend(objects.iter().map(|o| {
-            (
-                e.to_string(),
-                o.id.object_type.clone(),
-                o.id.key.clone(),
-                o.name.clone(),
-            )
-        }));
-    }
-    all.sort();
-    fill(&s, &a, on_a).await;
-    fill(&s, &b, on_b).await;
-
-    for text in [
-        "", "1", "10", "1st", "12999", "name", "NAME 1", "name 19", "n", "an", "AN0", "x",
-    ] {
-        let lower = text.to_ascii_lowercase();
-        let starts = |v: &str| v.to_ascii_lowercase().starts_with(&lower);
-        let expected: Vec<(String, String, String)> = all
-            .iter()
-            .filter(|(_, _, k, n)| starts(k) || n.as_deref().is_some_and(starts))
-            .map(|(e, t, k, _)| (e.clone(), t.clone(), k.clone()))
-            .collect();
-        for offset in [0, 37, 2000, 5000, 11990, 23000] {
-            let got: Vec<(String, String, String)> = s
-                .search(text, offset, 50)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|h| (h.element, h.object.id.object_type, h.object.id.key))
-                .collect();
-            let want: Vec<_> = expected
-                .iter()
-                .skip(offset as usize)
-                .take(50)
-                .cloned()
-                .collect();
-            assert_eq!(got, want, "{text:?} from {offset}");
-        }
-    }
 }
 
 /// Two processes on one file, each with several workers: every job is

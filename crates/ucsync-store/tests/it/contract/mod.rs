@@ -87,6 +87,7 @@ macro_rules! contract_tests {
             tokens_are_found_by_hash_and_deleted,
             schedules_crud_defaults_and_fired_compare_and_set,
             search_finds_key_and_name_prefixes_across_elements,
+            search_agrees_with_a_plain_filter_whichever_plan_it_takes,
             counts_objects_and_jobs,
             object_counts_by_type_of_one_element,
             notify_applies_changes_without_a_job_and_records_its_rows,
