@@ -14,40 +14,16 @@ mod support;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use support::data::{
-    self, ELEMENTS, TYPES, element_name, new_cm, peak_running, span, verify_ran_once,
-};
+use support::data::{self, ELEMENTS, element_name, new_cm, peak_running, span, verify_ran_once};
 use support::service::{Load, Server, wrk};
 use ucsync_core::SecretKey;
-use ucsync_store::{SqliteStore, Store};
+use ucsync_store::Store;
 
 /// Concurrent clients of the latency figures.
 const CLIENTS: u32 = 50;
 /// Seconds of load per figure, after a warm-up of `WARM_UP` seconds.
 const SECONDS: u32 = 10;
 const WARM_UP: u32 = 2;
-
-/// 100 CMs of 10,000 objects each and `history` finished incrementals per
-/// element after their inits, in the data directory `dir`.
-async fn fill(dir: &Path, secret: &SecretKey, history: usize) {
-    let store = open(dir, secret).await;
-    data::fill(store.as_ref(), secret, &TYPES, history).await;
-    give_key(dir, secret);
-}
-
-async fn open(dir: &Path, secret: &SecretKey) -> Arc<SqliteStore> {
-    Arc::new(
-        SqliteStore::open(&dir.join("ucsync.db"), secret.clone())
-            .await
-            .expect("store"),
-    )
-}
-
-/// The service takes the installation key from its data directory: the
-/// one the bench filled the database with.
-fn give_key(dir: &Path, secret: &SecretKey) {
-    ucsync::serve::write_private(&dir.join("secret.key"), &secret.to_hex()).expect("secret.key");
-}
 
 fn report(what: &str, l: &Load) {
     let mark = if l.p99_ms < 50.0 { "met" } else { "MISSED" };
@@ -77,27 +53,12 @@ fn measure(server: &Server, what: &str, path: &str) -> Load {
     l
 }
 
-/// The data directory of the latency figures: filled (most of a minute),
-/// or kept from before in `SERVICE_BENCH_DATA`.
-async fn filled() -> (tempfile::TempDir, std::path::PathBuf) {
-    let temp = tempfile::tempdir().expect("tempdir");
-    let kept = std::env::var_os("SERVICE_BENCH_DATA").map(std::path::PathBuf::from);
-    let dir = kept.unwrap_or_else(|| temp.path().to_path_buf());
-    if dir.join("secret.key").exists() {
-        println!("the data filled before in {}", dir.display());
-    } else {
-        std::fs::create_dir_all(&dir).expect("data directory");
-        fill(&dir, &SecretKey::generate(), 200).await;
-    }
-    (temp, dir)
-}
-
 /// What TLS costs: search's p99 at 50 keep-alive clients over plain HTTP
 /// and over HTTPS, the two alternating (ABBA) so a busy machine weighs on
 /// both alike; the medians of the rounds are compared.
 async fn tls() {
     const ROUNDS: usize = 7;
-    let (_temp, dir) = filled().await;
+    let (_temp, dir) = data::filled().await;
     let pki = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (pki.path().join("api.pem"), pki.path().join("api.key"));
     ucsync_testkit::pki::Leaf::self_signed(&["127.0.0.1"]).write(&cert, &key);
@@ -139,7 +100,7 @@ async fn tls() {
 
 /// Search and the jobs list on 1,000,000 objects, at 50 clients.
 async fn latency(search: bool, jobs: bool) {
-    let (_temp, dir) = filled().await;
+    let (_temp, dir) = data::filled().await;
     let dir = dir.as_path();
     let server = Server::start(dir);
     println!(
@@ -197,7 +158,7 @@ async fn dispatch() {
     let emus = support::empty_cms(4);
     let dir = tempfile::tempdir().expect("tempdir");
     let secret = SecretKey::generate();
-    let store = open(dir.path(), &secret).await;
+    let store = data::open(dir.path(), &secret).await;
     for e in 0..ELEMENTS {
         store
             .add_element(new_cm(&element_name(e), emus[e % emus.len()].port))
@@ -213,14 +174,14 @@ async fn dispatch() {
         t.elapsed().as_secs_f64()
     );
     drop(store);
-    give_key(dir.path(), &secret);
+    data::give_key(dir.path(), &secret);
 
     let spawned = Utc::now();
     let server = Server::start(dir.path());
     server.wait_idle(Duration::from_secs(900)).await;
     let rss = server.peak_rss_mb();
     server.stop();
-    let store = open(dir.path(), &secret).await;
+    let store = data::open(dir.path(), &secret).await;
     let jobs = verify_ran_once(store.as_ref(), &queued).await;
     let (first, last) = span(&jobs);
     let drained = (last - spawned).as_seconds_f64();
@@ -282,7 +243,7 @@ async fn dispatch() {
         .map(|(id, _)| *id)
         .collect();
     let joined = answered.len() - new.len();
-    let store = open(dir.path(), &secret).await;
+    let store = data::open(dir.path(), &secret).await;
     let all: HashSet<i64> = answered.iter().map(|(id, _)| *id).collect();
     let jobs = verify_ran_once(store.as_ref(), &all).await;
     let mut per_element: HashMap<&str, usize> = HashMap::new();
@@ -421,11 +382,11 @@ async fn retention() {
     const DAYS: usize = 365;
     let dir = tempfile::tempdir().expect("tempdir");
     let secret = SecretKey::generate();
-    fill(dir.path(), &secret, DAYS).await;
+    data::fill_dir(dir.path(), &secret, DAYS).await;
     let db = dir.path().join("ucsync.db");
     let mb = |p: &Path| std::fs::metadata(p).map_or(0.0, |m| m.len() as f64 / 1e6);
     let before = mb(&db);
-    let store: Arc<dyn Store> = open(dir.path(), &secret).await;
+    let store: Arc<dyn Store> = data::open(dir.path(), &secret).await;
     let (removed, jobs, left, took) = data::retention_run(store).await;
     println!(
         "retention: {} of {} jobs removed ({} change records) in {took:.1} s (target < 10 s: {}), {left} left; the database {before:.0} MB before, {:.0} MB after",

@@ -4,6 +4,7 @@
 //! run of many jobs (each ran once, never two at once on an element).
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,8 +16,8 @@ use ucsync_core::{
 use ucsync_engine::{Retention, RetentionSettings};
 use ucsync_ossi::wellknown::station;
 use ucsync_store::{
-    ElementSettings, InitOutcome, Job, JobCounts, NewElement, NewJob, Progress, Removed, Staged,
-    Store,
+    ElementSettings, InitOutcome, Job, JobCounts, NewElement, NewJob, Progress, Removed,
+    SqliteStore, Staged, Store,
 };
 
 pub(crate) const ELEMENTS: usize = 100;
@@ -471,4 +472,41 @@ pub(crate) async fn retention_run(store: Arc<dyn Store>) -> (Removed, usize, usi
     let took = t.elapsed().as_secs_f64();
     let left = store.jobs(None, None, 0, 0).await.expect("jobs").len();
     (removed, jobs.len(), left, took)
+}
+
+/// 100 CMs of 10,000 objects each and `history` finished incrementals per
+/// element after their inits, in the data directory `dir`.
+pub(crate) async fn fill_dir(dir: &Path, secret: &SecretKey, history: usize) {
+    let store = open(dir, secret).await;
+    fill(store.as_ref(), secret, &TYPES, history).await;
+    give_key(dir, secret);
+}
+
+pub(crate) async fn open(dir: &Path, secret: &SecretKey) -> Arc<SqliteStore> {
+    Arc::new(
+        SqliteStore::open(&dir.join("ucsync.db"), secret.clone())
+            .await
+            .expect("store"),
+    )
+}
+
+/// The service takes the installation key from its data directory: the
+/// one the bench filled the database with.
+pub(crate) fn give_key(dir: &Path, secret: &SecretKey) {
+    ucsync::serve::write_private(&dir.join("secret.key"), &secret.to_hex()).expect("secret.key");
+}
+
+/// The data directory of the latency figures: filled (most of a minute),
+/// or kept from before in `SERVICE_BENCH_DATA`.
+pub(crate) async fn filled() -> (tempfile::TempDir, std::path::PathBuf) {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let kept = std::env::var_os("SERVICE_BENCH_DATA").map(std::path::PathBuf::from);
+    let dir = kept.unwrap_or_else(|| temp.path().to_path_buf());
+    if dir.join("secret.key").exists() {
+        println!("the data filled before in {}", dir.display());
+    } else {
+        std::fs::create_dir_all(&dir).expect("data directory");
+        fill_dir(&dir, &SecretKey::generate(), 200).await;
+    }
+    (temp, dir)
 }
