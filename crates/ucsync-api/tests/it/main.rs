@@ -5,6 +5,8 @@
 mod alarms;
 mod auth;
 mod console;
+mod console_data;
+mod console_schedules;
 mod elements;
 mod identity;
 mod import;
