@@ -1,5 +1,5 @@
 //! The client subcommands: `element`, `sync`, `job`, `schedule`, `search`,
-//! `token`, `node`, `catalog` and `alarm` talk to a running `ucsync serve` over its REST API, with the
+//! `object`, `token`, `node`, `catalog` and `alarm` talk to a running `ucsync serve` over its REST API, with the
 //! API's own bodies from `ucsync_api::model`.
 
 mod alarm;
@@ -8,6 +8,7 @@ mod element;
 mod import;
 mod job;
 mod node;
+mod object;
 mod render;
 mod schedule;
 mod search;
@@ -35,6 +36,7 @@ pub(crate) use catalog::CatalogCmd;
 pub(crate) use element::ElementCmd;
 pub(crate) use job::JobCmd;
 pub(crate) use node::NodeCmd;
+pub(crate) use object::ObjectCmd;
 pub(crate) use schedule::ScheduleCmd;
 pub(crate) use search::SearchArgs;
 pub(crate) use sync::SyncCmd;
@@ -48,6 +50,7 @@ pub(crate) enum Noun {
     Job(JobCmd),
     Schedule(ScheduleCmd),
     Search(SearchArgs),
+    Object(ObjectCmd),
     Token(TokenCmd),
     Node(NodeCmd),
     Catalog(CatalogCmd),
@@ -63,6 +66,7 @@ pub(crate) async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
         Noun::Job(cmd) => job::run(&client, cmd).await,
         Noun::Schedule(cmd) => schedule::run(&client, cmd).await,
         Noun::Search(args) => search::run(&client, args).await,
+        Noun::Object(cmd) => object::run(&client, cmd).await,
         Noun::Token(cmd) => token::run(&client, cmd).await,
         Noun::Node(cmd) => node::run(&client, cmd).await,
         Noun::Catalog(cmd) => catalog::run(&client, cmd).await,
