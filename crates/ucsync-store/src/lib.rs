@@ -253,6 +253,18 @@ store! {
         offset: u64,
         limit: u64,
     ) -> Result<(Vec<ChangeRecord>, u64)>;
+    /// One object's history: its applied change-log entries — of jobs, of
+    /// notify sync and of changes made through ucsync — newest first, a
+    /// page (`limit` from `offset`), and how many there are in all. Read on
+    /// the change log's index of objects.
+    async fn object_history(
+        &self,
+        element: ElementId,
+        object_type: &str,
+        key: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<HistoryEntry>, u64)>;
 
     // The cluster's events: what one node tells every other sharing the
     // database (PostgreSQL's NOTIFY; a SQLite store has one node only).

@@ -198,6 +198,16 @@ pub struct ChangeRecord {
     pub fields: Vec<FieldChange>,
 }
 
+/// One entry of an object's history ([`crate::Store::object_history`]):
+/// an applied change and the job that applied it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    /// `None` for a change applied outside a job: by notify sync, or made
+    /// through ucsync on the element.
+    pub job: Option<JobId>,
+    pub change: ChangeRecord,
+}
+
 /// One field of a planned change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldChange {

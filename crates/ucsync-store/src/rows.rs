@@ -273,6 +273,18 @@ pub(crate) fn change(r: &impl Columns) -> Result<ChangeRecord> {
     })
 }
 
+/// The columns of a history entry: [`CHANGE_COLUMNS`] and the job.
+pub(crate) const HISTORY_COLUMNS: &str =
+    "object_type, object_key, op, by_login, at_element, at, job_id";
+
+/// An entry of an object's history ([`HISTORY_COLUMNS`]).
+pub(crate) fn history_entry(r: &impl Columns) -> Result<HistoryEntry> {
+    Ok(HistoryEntry {
+        job: r.int_opt(6)?.map(JobId),
+        change: change(r)?,
+    })
+}
+
 /// The columns of a planned change: the staged row (`s`) and what is
 /// stored of its object now (`o`, joined on the plan's element).
 pub(crate) const PLANNED_COLUMNS: &str =

@@ -255,46 +255,53 @@ impl Browser {
     }
 
     /// Presses Tab through the page: the controls (links, buttons, fields)
-    /// that never received the focus, as their outer HTML.
+    /// that never received the focus, as their outer HTML. A group of radio
+    /// buttons is one stop (arrows move within it): one of them reached is
+    /// the group reached.
     pub async fn unreachable_by_keyboard(&self) -> Vec<String> {
-        let script = r#"
-            const controls = Array.from(document.querySelectorAll(
+        const MISSED: &str = r#"
+            const reached = window.__reached || new Set();
+            const groups = new Set(Array.from(reached)
+              .filter(e => e.type === "radio").map(e => e.name));
+            return Array.from(document.querySelectorAll(
               "a[href], button, input:not([type=hidden]), select, textarea"))
-              .filter(e => !e.disabled && e.getClientRects().length > 0);
-            return controls.length;
+              .filter(e => !e.disabled && e.getClientRects().length > 0 && !reached.has(e)
+                && !(e.type === "radio" && groups.has(e.name)))
+              .map(e => e.outerHTML.slice(0, 120));
         "#;
-        let count = self.client.execute(script, vec![]).await.unwrap();
-        let count = count.as_u64().unwrap_or(0) as usize;
         self.client
-            .execute("document.activeElement && document.activeElement.blur(); window.__reached = new Set(); document.addEventListener('focusin', e => window.__reached.add(e.target)); return true;", vec![])
-            .await
-            .unwrap();
-        let tab = char::from(fantoccini::key::Key::Tab).to_string();
-        for _ in 0..count + 2 {
-            let here = self.client.active_element().await.unwrap();
-            here.send_keys(&tab).await.unwrap();
-        }
-        let missed = self
-            .client
             .execute(
-                r#"
-                return Array.from(document.querySelectorAll(
-                  "a[href], button, input:not([type=hidden]), select, textarea"))
-                  .filter(e => !e.disabled && e.getClientRects().length > 0 && !window.__reached.has(e))
-                  .map(e => e.outerHTML.slice(0, 120));
-                "#,
+                "document.activeElement && document.activeElement.blur(); \
+                 window.__reached = new Set(); \
+                 document.addEventListener('focusin', e => window.__reached.add(e.target)); \
+                 return true;",
                 vec![],
             )
             .await
             .unwrap();
+        let tab = char::from(fantoccini::key::Key::Tab).to_string();
+        // Date and time fields take several stops each: Tab until every
+        // control was reached, or long after it should have been.
+        let mut missed = Vec::new();
+        for n in 0..400 {
+            let here = self.client.active_element().await.unwrap();
+            here.send_keys(&tab).await.unwrap();
+            if n % 5 == 4 {
+                let now = self.client.execute(MISSED, vec![]).await.unwrap();
+                missed = now
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|v| v.as_str().unwrap_or_default().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if missed.is_empty() {
+                    break;
+                }
+            }
+        }
         missed
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|v| v.as_str().unwrap_or_default().to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
     }
 
     /// Ends the session and the browser.

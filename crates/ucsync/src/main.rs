@@ -67,6 +67,13 @@ enum Command {
     },
     /// Find objects by the start of their key or name, across all elements.
     Search(client::SearchArgs),
+    /// An element's synchronized objects: one object's history.
+    Object {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        cmd: client::ObjectCmd,
+    },
     /// API tokens.
     Token {
         #[command(flatten)]
@@ -204,6 +211,10 @@ fn main() -> ExitCode {
                 init_logging("warn");
                 let conn = args.conn.clone();
                 client::run(&conn, client::Noun::Search(args)).await
+            }
+            Command::Object { conn, cmd } => {
+                init_logging("warn");
+                client::run(&conn, client::Noun::Object(cmd)).await
             }
             Command::Token {
                 conn,

@@ -3,13 +3,11 @@
 
 use askama::Template;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use ucsync_core::{ElementKind, ElementState, JobState};
 
-use super::rows::{ElementRow, JobRow};
+use super::rows::{ElementRow, JobRow, schedule_what};
 use super::{Frame, Operator, PageResult, fail, render, words};
-use crate::model::{JobView, MAX_OFFSET, Paging, ScheduleView, TargetBody};
+use crate::model::{JobView, MAX_OFFSET, Paging, ScheduleView};
 use crate::routes::{elements::element_page, schedules};
 use crate::{ApiError, ApiState};
 
@@ -49,23 +47,6 @@ struct Dashboard {
     active: Vec<JobRow>,
     failures: Vec<JobRow>,
     schedules: Vec<ScheduleRow>,
-}
-
-/// A time in a schedule's zone, as the schedules page shows it too.
-pub(crate) fn in_zone(utc: &str, zone: &str) -> String {
-    let (Ok(t), Ok(tz)) = (utc.parse::<DateTime<Utc>>(), zone.parse::<Tz>()) else {
-        return words::time(utc);
-    };
-    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
-}
-
-/// What a schedule runs, in words.
-pub(crate) fn schedule_what(v: &ScheduleView) -> String {
-    let target = match &v.target {
-        TargetBody::All => "every element".to_string(),
-        TargetBody::Elements(names) => names.join(", "),
-    };
-    format!("{} sync of {target}", words::sync_type(v.sync_type))
 }
 
 async fn jobs_in(s: &ApiState, states: &[JobState]) -> Result<Vec<JobRow>, ApiError> {
@@ -136,7 +117,7 @@ async fn dashboard(s: &ApiState, operator: &Operator) -> Result<Dashboard, ApiEr
         .map(|v| ScheduleRow {
             name: v.name.clone(),
             what: schedule_what(v),
-            next: in_zone(v.next_due.as_deref().unwrap_or_default(), &v.time_zone),
+            next: words::in_zone(v.next_due.as_deref().unwrap_or_default(), &v.time_zone),
             default: v.default_for.is_some(),
         })
         .collect();

@@ -13,9 +13,11 @@
 mod admin;
 mod assets;
 mod dashboard;
+mod data;
 mod events;
 mod jobs;
 mod rows;
+mod schedules;
 mod session;
 mod sign_in;
 mod words;
@@ -38,6 +40,20 @@ pub(crate) fn router() -> Router<ApiState> {
         .route("/sign-out", post(sign_in::sign_out))
         .route("/console/events", get(events::stream))
         .route("/jobs/{id}/stop", post(jobs::stop))
+        .route("/schedules", get(schedules::list).post(schedules::add))
+        .route("/schedules/new", get(schedules::new_form))
+        .route("/schedules/{id}", post(schedules::edit))
+        .route("/schedules/{id}/edit", get(schedules::edit_form))
+        .route("/schedules/{id}/enable", post(schedules::enable))
+        .route("/schedules/{id}/disable", post(schedules::disable))
+        .route(
+            "/schedules/{id}/remove",
+            get(schedules::remove_form).post(schedules::remove),
+        )
+        .route("/data", get(data::elements))
+        .route("/data/{element}", get(data::objects))
+        .route("/data/{element}/{type}/{key}", get(data::object))
+        .route("/search", get(data::search))
         .route("/assets/{name}", get(assets::asset))
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::add_user))
@@ -55,7 +71,12 @@ pub(crate) fn router() -> Router<ApiState> {
 
 /// The sections of the console, in the order of its menu: a label and the
 /// path of its first page.
-const SECTIONS: &[(&str, &str)] = &[("Dashboard", "/"), ("Administration", "/admin")];
+const SECTIONS: &[(&str, &str)] = &[
+    ("Dashboard", "/"),
+    ("Schedules", "/schedules"),
+    ("Data", "/data"),
+    ("Administration", "/admin"),
+];
 
 /// A link of the menu.
 pub(crate) struct NavItem {

@@ -2,7 +2,7 @@
 //! page shows exactly what the API answers, in the console's words.
 
 use crate::console::words;
-use crate::model::{ElementView, JobView};
+use crate::model::{ElementView, JobView, Paging, ScheduleView, TargetBody};
 
 /// A job as a table row.
 pub(crate) struct JobRow {
@@ -74,5 +74,49 @@ impl From<&ElementView> for ElementRow {
             state_class: words::element_class(e.state),
             reason: e.state_reason.clone().unwrap_or_default(),
         }
+    }
+}
+
+/// What a schedule runs, in words.
+pub(crate) fn schedule_what(v: &ScheduleView) -> String {
+    let target = match &v.target {
+        TargetBody::All => "every element".to_string(),
+        TargetBody::Elements(names) => names.join(", "),
+    };
+    format!("{} sync of {target}", words::sync_type(v.sync_type))
+}
+
+/// The links between the pages of a list: `base` is the list's path and
+/// query, ending in `?` or `&`, to which the offset is added.
+pub(crate) struct Pager {
+    /// The first item shown, counted from 1 (0 when none is).
+    pub from: u64,
+    pub to: u64,
+    pub total: Option<u64>,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    pub(crate) fn new(base: &str, page: Paging, shown: usize, total: Option<u64>) -> Pager {
+        let shown = shown as u64;
+        let to = page.offset.saturating_add(shown);
+        let more = match total {
+            Some(t) => to < t,
+            None => shown > 0 && shown == page.limit,
+        };
+        let link = |offset: u64| format!("{base}offset={offset}&limit={}", page.limit);
+        Pager {
+            from: if shown == 0 { 0 } else { page.offset + 1 },
+            to,
+            total,
+            prev: (page.offset > 0).then(|| link(page.offset.saturating_sub(page.limit))),
+            next: more.then(|| link(to)),
+        }
+    }
+
+    /// Whether there is more than one page.
+    pub(crate) fn turns(&self) -> bool {
+        self.prev.is_some() || self.next.is_some()
     }
 }

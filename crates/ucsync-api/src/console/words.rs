@@ -3,7 +3,10 @@
 //! names of the element kinds and sync types), and the style class of each
 //! state.
 
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use ucsync_core::{ElementKind, ElementState, JobState, SyncType, Trigger};
+use ucsync_schedule::{Repeat, Unit};
 
 pub(crate) fn kind(k: ElementKind) -> &'static str {
     match k {
@@ -85,6 +88,43 @@ pub(crate) fn time(rfc3339: &str) -> String {
     )
 }
 
+/// What a change did to an object (`add`, `change`, `delete`).
+pub(crate) fn op(op: &str) -> &'static str {
+    match op {
+        "add" => "Added",
+        "change" => "Changed",
+        "delete" => "Deleted",
+        _ => "Changed",
+    }
+}
+
+/// A time in a schedule's zone, as the dashboard and the schedules page
+/// show it.
+pub(crate) fn in_zone(utc: &str, zone: &str) -> String {
+    let (Ok(t), Ok(tz)) = (utc.parse::<DateTime<Utc>>(), zone.parse::<Tz>()) else {
+        return time(utc);
+    };
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// How a schedule repeats, in words.
+pub(crate) fn repeat(r: &Repeat) -> String {
+    match r {
+        Repeat::None => "Once".to_string(),
+        Repeat::Every(e) => {
+            let unit = match (e.unit, e.n == 1) {
+                (Unit::Minutes, true) => "minute",
+                (Unit::Hours, true) => "hour",
+                (Unit::Days, true) => "day",
+                (Unit::Weeks, true) => "week",
+                (u, false) => return format!("Every {} {u}", e.n),
+            };
+            format!("Every {unit}")
+        }
+        Repeat::Cron(c) => format!("When cron {c} matches"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +136,30 @@ mod tests {
             "2026-12-05 09:11:12 UTC"
         );
         assert_eq!(time("not a time"), "not a time");
+    }
+
+    #[test]
+    fn repeats_read_as_words() {
+        use ucsync_schedule::Every;
+        let every = |n, unit| Repeat::Every(Every { n, unit });
+        assert_eq!(repeat(&Repeat::None), "Once");
+        assert_eq!(repeat(&every(1, Unit::Hours)), "Every hour");
+        assert_eq!(repeat(&every(2, Unit::Weeks)), "Every 2 weeks");
+        assert_eq!(
+            repeat(&Repeat::Cron("0 3 * * 1".into())),
+            "When cron 0 3 * * 1 matches"
+        );
+    }
+
+    #[test]
+    fn times_read_in_a_schedules_zone() {
+        assert_eq!(
+            in_zone("2026-12-05T10:00:00.000Z", "Europe/Berlin"),
+            "2026-12-05 11:00 CET"
+        );
+        assert_eq!(
+            in_zone("2026-12-05T10:00:00.000Z", "Nowhere/Else"),
+            "2026-12-05 10:00:00 UTC"
+        );
     }
 }

@@ -16,6 +16,40 @@ use super::{FieldError, non_empty};
 
 page!(ObjectPage, ObjectView, "A page of an element's objects.");
 page!(SearchPage, SearchHitView, "A page of search results.");
+page!(
+    HistoryPage,
+    HistoryEntryView,
+    "A page of an object's history, newest first."
+);
+
+/// One change of an object's history, as applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryEntryView {
+    /// The job that applied it (`/jobs/{job}`); absent for a change applied
+    /// outside a job: by notify sync, or made through ucsync.
+    pub job: Option<i64>,
+    /// `add`, `change` or `delete`.
+    pub op: String,
+    /// The element login that made the change, when the element's history
+    /// says (an init reads objects, not who made them).
+    pub by_login: Option<String>,
+    /// When the element says it was made, as the element writes it.
+    pub at_element: Option<String>,
+    /// When ucsync stored it.
+    pub at: String,
+}
+
+impl From<store::HistoryEntry> for HistoryEntryView {
+    fn from(h: store::HistoryEntry) -> HistoryEntryView {
+        HistoryEntryView {
+            job: h.job.map(|j| j.0),
+            op: h.change.op.as_str().to_string(),
+            by_login: h.change.by_login,
+            at_element: h.change.at_element,
+            at: store::time_text(h.change.at),
+        }
+    }
+}
 
 /// An object of an element. Secret fields are not shown; `secret_fields`
 /// names those it has.

@@ -213,9 +213,14 @@ async fn get_element(
     State(s): State<ApiState>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<ElementView>, ApiError> {
+    Ok(Json(element_view(&s, &name).await?))
+}
+
+/// One element with its sync status, as `GET /elements/{name}` answers it.
+pub(crate) async fn element_view(s: &ApiState, name: &str) -> Result<ElementView, ApiError> {
     let store = s.store().as_ref();
-    let e = element(store, &name).await?;
-    Ok(Json(view(store, &e).await?))
+    let e = element(store, name).await?;
+    view(store, &e).await
 }
 
 /// Changes an element's settings. `"host_key": "<fingerprint>"` accepts a

@@ -16,8 +16,8 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::model::{
-    ErrorBody, ErrorCode, NewObjectBody, ObjectFilter, ObjectPage, ObjectPatch, ObjectView,
-    PageQuery, SearchHitView, SearchPage, SearchQuery,
+    ErrorBody, ErrorCode, HistoryEntryView, HistoryPage, NewObjectBody, ObjectFilter, ObjectPage,
+    ObjectPatch, ObjectView, PageQuery, Paging, SearchHitView, SearchPage, SearchQuery,
 };
 
 pub(crate) fn router() -> OpenApiRouter<ApiState> {
@@ -25,6 +25,7 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(list_objects))
         .routes(routes!(add_object, change_form))
         .routes(routes!(change_object, remove_object))
+        .routes(routes!(object_history))
         .routes(routes!(search))
 }
 
@@ -42,8 +43,19 @@ async fn list_objects(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<ObjectPage>, ApiError> {
     let page = page.parse().map_err(ApiError::query)?;
+    object_page(&s, &name, filter, page).await.map(Json)
+}
+
+/// A page of an element's objects, as `GET /elements/{name}/objects`
+/// answers it (secrets left out): read as a page from the store.
+pub(crate) async fn object_page(
+    s: &ApiState,
+    name: &str,
+    filter: ObjectFilter,
+    page: Paging,
+) -> Result<ObjectPage, ApiError> {
     let store = s.store().as_ref();
-    let e = element(store, &name).await?;
+    let e = element(store, name).await?;
     let unfiltered = filter.object_type.is_none() && filter.key.is_none();
     let objects = store
         .objects(
@@ -61,12 +73,56 @@ async fn list_objects(
     } else {
         None
     };
-    Ok(Json(ObjectPage {
+    Ok(ObjectPage {
         items: objects.into_iter().map(ObjectView::from).collect(),
         offset: page.offset,
         limit: page.limit,
         total,
-    }))
+    })
+}
+
+/// One object's history across jobs, notify events and changes made
+/// through ucsync: newest first, each with the element login that made it.
+#[utoipa::path(get, path = "/elements/{name}/objects/{type}/{key}/history", tag = "objects",
+    params(("name" = String, Path, description = "The element's name"),
+        ("type" = String, Path, description = "The object type", pattern = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"),
+        ("key" = String, Path, description = "The object's key"),
+        PageQuery),
+    responses(
+        (status = 200, description = "A page of the object's changes, newest first; empty for an object never changed here", body = HistoryPage),
+        (status = 404, description = "No such element (`no-element`)", body = ErrorBody),
+    ))]
+async fn object_history(
+    State(s): State<ApiState>,
+    ApiPath((name, t, key)): ApiPath<(String, String, String)>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let page = page.parse().map_err(ApiError::query)?;
+    let t = object_type(&t)?;
+    history_page(&s, &name, &ObjectId::new(t, key), page)
+        .await
+        .map(Json)
+}
+
+/// A page of one object's history, as
+/// `GET /elements/{name}/objects/{type}/{key}/history` answers it.
+pub(crate) async fn history_page(
+    s: &ApiState,
+    name: &str,
+    id: &ObjectId,
+    page: Paging,
+) -> Result<HistoryPage, ApiError> {
+    let store = s.store().as_ref();
+    let e = element(store, name).await?;
+    let (items, total) = store
+        .object_history(e.id, &id.object_type, &id.key, page.offset, page.limit)
+        .await?;
+    Ok(HistoryPage {
+        items: items.into_iter().map(HistoryEntryView::from).collect(),
+        offset: page.offset,
+        limit: page.limit,
+        total: Some(total),
+    })
 }
 
 /// Makes the change on the element and stores it; answers the object as
@@ -275,11 +331,21 @@ async fn search(
 ) -> Result<Json<SearchPage>, ApiError> {
     let q = q.parse().map_err(ApiError::query)?;
     let page = page.parse().map_err(ApiError::query)?;
-    let hits = s.store().search(&q, page.offset, page.limit).await?;
-    Ok(Json(SearchPage {
+    search_page(&s, &q, page).await.map(Json)
+}
+
+/// A page of objects whose key or name starts with `q` (as
+/// [`SearchQuery::parse`] gives it), as `GET /search` answers it.
+pub(crate) async fn search_page(
+    s: &ApiState,
+    q: &str,
+    page: Paging,
+) -> Result<SearchPage, ApiError> {
+    let hits = s.store().search(q, page.offset, page.limit).await?;
+    Ok(SearchPage {
         items: hits.into_iter().map(SearchHitView::from).collect(),
         offset: page.offset,
         limit: page.limit,
         total: None,
-    }))
+    })
 }

@@ -15,8 +15,8 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::model::{
-    ErrorBody, ErrorCode, FieldError, NewScheduleBody, PageQuery, SchedulePage, SchedulePatch,
-    ScheduleView,
+    ErrorBody, ErrorCode, FieldError, NewScheduleBody, PageQuery, Paging, SchedulePage,
+    SchedulePatch, ScheduleView,
 };
 
 pub(crate) fn router() -> OpenApiRouter<ApiState> {
@@ -76,21 +76,26 @@ async fn list_schedules(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<SchedulePage>, ApiError> {
     let page = page.parse().map_err(ApiError::query)?;
+    schedule_page(&s, page).await.map(Json)
+}
+
+/// A page of schedules, as `GET /schedules` answers it.
+pub(crate) async fn schedule_page(s: &ApiState, page: Paging) -> Result<SchedulePage, ApiError> {
     let all = s.store().schedules().await?;
     let mut items = Vec::new();
     for r in page.slice(&all) {
         // One unreadable schedule must not hide the others; the scheduler skips it too.
-        match view(&s, &r) {
+        match view(s, &r) {
             Ok(v) => items.push(v),
             Err(e) => tracing::warn!(schedule = r.id, error = %e, "stored schedule unreadable"),
         }
     }
-    Ok(Json(SchedulePage {
+    Ok(SchedulePage {
         items,
         offset: page.offset,
         limit: page.limit,
         total: Some(all.len() as u64),
-    }))
+    })
 }
 
 /// Adds a schedule. One that could never fire is refused, naming the field
@@ -105,8 +110,18 @@ async fn add_schedule(
     caller: Caller,
     JsonBody(body): JsonBody<NewScheduleBody>,
 ) -> Result<(StatusCode, Json<ScheduleView>), ApiError> {
+    let v = add(&s, &caller, &body).await?;
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// Adds a schedule, as `POST /schedules` does.
+pub(crate) async fn add(
+    s: &ApiState,
+    caller: &Caller,
+    body: &NewScheduleBody,
+) -> Result<ScheduleView, ApiError> {
     let (name, spec) = body.parse()?;
-    let (schedule, next_due) = check(&s, spec, None).await?;
+    let (schedule, next_due) = check(s, spec, None).await?;
     let r = s
         .store()
         .add_schedule(&NewSchedule {
@@ -117,7 +132,7 @@ async fn add_schedule(
         })
         .await?;
     tracing::info!(schedule = r.id, name = %r.name, by = %caller.name, "schedule added");
-    Ok((StatusCode::CREATED, Json(ScheduleView::new(&r, &schedule))))
+    Ok(ScheduleView::new(&r, &schedule))
 }
 
 /// One schedule.
@@ -131,8 +146,13 @@ async fn get_schedule(
     State(s): State<ApiState>,
     ApiPath(id): ApiPath<ScheduleId>,
 ) -> Result<Json<ScheduleView>, ApiError> {
-    let r = record(&s, id).await?;
-    view(&s, &r).map(Json).map_err(ApiError::internal)
+    one(&s, id).await.map(Json)
+}
+
+/// One schedule, as `GET /schedules/{id}` answers it.
+pub(crate) async fn one(s: &ApiState, id: ScheduleId) -> Result<ScheduleView, ApiError> {
+    let r = record(s, id).await?;
+    view(s, &r).map_err(ApiError::internal)
 }
 
 /// Changes a schedule (a default one too: it can be moved or disabled). Its
@@ -149,17 +169,27 @@ async fn patch_schedule(
     ApiPath(id): ApiPath<ScheduleId>,
     JsonBody(patch): JsonBody<SchedulePatch>,
 ) -> Result<Json<ScheduleView>, ApiError> {
-    let r = record(&s, id).await?;
+    change(&s, &caller, id, &patch).await.map(Json)
+}
+
+/// Changes a schedule, as `PATCH /schedules/{id}` does.
+pub(crate) async fn change(
+    s: &ApiState,
+    caller: &Caller,
+    id: ScheduleId,
+    patch: &SchedulePatch,
+) -> Result<ScheduleView, ApiError> {
+    let r = record(s, id).await?;
     let (current, state) =
         parse_record(&r, s.settings.default_time_zone).map_err(ApiError::internal)?;
     let (name, spec) = patch.apply(&r.name, &current.to_spec())?;
-    let (schedule, next_due) = check(&s, spec, state.last_fired).await?;
+    let (schedule, next_due) = check(s, spec, state.last_fired).await?;
     let r = s
         .store()
         .update_schedule(id, &name, &schedule.to_spec(), next_due)
         .await?;
     tracing::info!(schedule = id, by = %caller.name, "schedule changed");
-    Ok(Json(ScheduleView::new(&r, &schedule)))
+    Ok(ScheduleView::new(&r, &schedule))
 }
 
 /// Removes a schedule. An element's default schedule is a system
@@ -176,18 +206,30 @@ async fn delete_schedule(
     caller: Caller,
     ApiPath(id): ApiPath<ScheduleId>,
 ) -> Result<StatusCode, ApiError> {
-    let r = record(&s, id).await?;
+    remove(&s, &caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The refusal to remove `element`'s default schedule `id`.
+pub(crate) fn system_schedule(id: ScheduleId, element: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::SystemSchedule,
+        format!(
+            "schedule {id} is the default schedule of '{element}' and goes with it: disable it instead (PATCH /api/v1/schedules/{id} with {{\"enabled\": false}}, or ucsync schedule edit {id} --disabled)"
+        ),
+    )
+}
+
+/// Removes a schedule, as `DELETE /schedules/{id}` does: an element's
+/// default schedule is refused.
+pub(crate) async fn remove(s: &ApiState, caller: &Caller, id: ScheduleId) -> Result<(), ApiError> {
+    let r = record(s, id).await?;
     if let Some(element) = &r.default_for {
-        return Err(ApiError::new(
-            ErrorCode::SystemSchedule,
-            format!(
-                "schedule {id} is the default schedule of '{element}' and goes with it: disable it instead (PATCH /api/v1/schedules/{id} with {{\"enabled\": false}}, or ucsync schedule edit {id} --disabled)"
-            ),
-        ));
+        return Err(system_schedule(id, element));
     }
     if !s.store().delete_schedule(id).await? {
         return Err(StoreError::NoSchedule(id).into());
     }
     tracing::info!(schedule = id, by = %caller.name, "schedule removed");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

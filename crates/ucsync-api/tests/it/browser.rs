@@ -70,6 +70,28 @@ async fn an_administrator_works_in_the_console() {
     );
     check(&b, "dashboard").await;
 
+    // Every other page, as an admin sees it.
+    let station = app
+        .get("/api/v1/elements/cm1/objects?type=station&limit=1")
+        .await
+        .body["items"][0]["key"]
+        .as_str()
+        .expect("a station")
+        .to_string();
+    for (name, path) in [
+        ("schedules", "/schedules".to_string()),
+        ("schedule-new", "/schedules/new".into()),
+        ("data", "/data".into()),
+        ("stations", "/data/cm1?type=station".into()),
+        ("station", format!("/data/cm1/station/{station}")),
+        ("search", format!("/search?q={station}")),
+        ("administration", "/admin".into()),
+    ] {
+        b.goto(&format!("{}{path}", app.url)).await;
+        assert_eq!(b.path().await, path, "{name}");
+        check(&b, name).await;
+    }
+
     // Signing out leads back to the form.
     b.click("form[action='/sign-out'] button").await;
     b.wait_for_text("Sign in", Duration::from_secs(5)).await;

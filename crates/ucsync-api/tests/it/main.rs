@@ -7,6 +7,8 @@ mod auth;
 mod browser;
 mod console;
 mod console_admin;
+mod console_data;
+mod console_schedules;
 mod elements;
 mod identity;
 mod import;

@@ -197,6 +197,15 @@ fn sample(method: &Method, path: &str, ids: &Ids) -> (String, Option<Value>, u16
             Some(json!({"fields": {station::NAME.to_string(): "Walk, Changed"}})),
             200,
         ),
+        ("GET", "/api/v1/elements/{name}/objects/{type}/{key}/history") => (
+            vec![
+                name("cm1"),
+                ("type", "station".into()),
+                ("key", "1001".into()),
+            ],
+            None,
+            200,
+        ),
         ("DELETE", "/api/v1/elements/{name}/objects/{type}/{key}") => (
             vec![
                 name("cm1"),

@@ -518,6 +518,43 @@ impl PgStore {
         Ok(())
     }
 
+    pub(crate) async fn object_history(
+        &self,
+        element: ElementId,
+        object_type: &str,
+        key: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<HistoryEntry>, u64)> {
+        let (offset, limit) = (rows::sql_count(offset), rows::sql_count(limit));
+        let c = self.client().await?;
+        let total: i64 = c
+            .query_one(
+                "SELECT count(*) FROM changes WHERE element_id = $1 AND object_type = $2 AND object_key = $3",
+                &[&element, &object_type, &key],
+            )
+            .await
+            .map_err(db)?
+            .get(0);
+        let st = c
+            .prepare_cached(&format!(
+                "SELECT {} FROM changes WHERE element_id = $1 AND object_type = $2 AND object_key = $3 \
+                 ORDER BY id DESC LIMIT $4 OFFSET $5",
+                rows::HISTORY_COLUMNS
+            ))
+            .await
+            .map_err(db)?;
+        let found = c
+            .query(&st, &[&element, &object_type, &key, &limit, &offset])
+            .await
+            .map_err(db)?;
+        let page = found
+            .iter()
+            .map(rows::history_entry)
+            .collect::<Result<_>>()?;
+        Ok((page, rows::count_from(total)))
+    }
+
     pub(crate) async fn changes_page(
         &self,
         job: JobId,

@@ -351,6 +351,26 @@ impl SqliteStore {
         })
         .await
     }
+
+    pub(crate) async fn object_history(
+        &self,
+        element: ElementId,
+        object_type: &str,
+        key: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<HistoryEntry>, u64)> {
+        let (offset, limit) = (rows::sql_count(offset), rows::sql_count(limit));
+        let (object_type, key) = (object_type.to_string(), key.to_string());
+        self.read(move |c, _| {
+            let total: i64 = value(c, "SELECT count(*) FROM changes WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3", params![element, object_type, key])?;
+            // The index of objects holds the row id: newest first, no sort.
+            let mut st = c.prepare_cached(&format!("SELECT {} FROM changes INDEXED BY changes_by_object WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3 ORDER BY id DESC LIMIT ?4 OFFSET ?5", rows::HISTORY_COLUMNS)).map_err(db)?;
+            let page = all(&mut st, params![element, object_type, key, limit, offset], rows::history_entry)?;
+            Ok((page, rows::count_from(total)))
+        })
+        .await
+    }
 }
 
 /// Counts one more revision of the element's objects (its

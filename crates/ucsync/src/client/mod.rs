@@ -1,5 +1,5 @@
 //! The client subcommands: `element`, `sync`, `job`, `schedule`, `search`,
-//! `token`, `user`, `node`, `catalog` and `alarm` talk to a running `ucsync serve` over its REST API, with the
+//! `object`, `token`, `user`, `node`, `catalog` and `alarm` talk to a running `ucsync serve` over its REST API, with the
 //! API's own bodies from `ucsync_api::model`.
 
 mod alarm;
@@ -8,6 +8,7 @@ mod element;
 mod import;
 mod job;
 mod node;
+mod object;
 mod render;
 mod schedule;
 mod search;
@@ -36,6 +37,7 @@ pub(crate) use catalog::CatalogCmd;
 pub(crate) use element::ElementCmd;
 pub(crate) use job::JobCmd;
 pub(crate) use node::NodeCmd;
+pub(crate) use object::ObjectCmd;
 pub(crate) use schedule::ScheduleCmd;
 pub(crate) use search::SearchArgs;
 pub(crate) use sync::SyncCmd;
@@ -50,6 +52,7 @@ pub(crate) enum Noun {
     Job(JobCmd),
     Schedule(ScheduleCmd),
     Search(SearchArgs),
+    Object(ObjectCmd),
     Token(TokenCmd),
     User(UserCmd),
     Node(NodeCmd),
@@ -66,6 +69,7 @@ pub(crate) async fn run(conn: &Conn, noun: Noun) -> Result<(), Exit> {
         Noun::Job(cmd) => job::run(&client, cmd).await,
         Noun::Schedule(cmd) => schedule::run(&client, cmd).await,
         Noun::Search(args) => search::run(&client, args).await,
+        Noun::Object(cmd) => object::run(&client, cmd).await,
         Noun::Token(cmd) => token::run(&client, cmd).await,
         Noun::User(cmd) => user::run(&client, cmd).await,
         Noun::Node(cmd) => node::run(&client, cmd).await,

@@ -284,6 +284,44 @@ fn sync_targets_map_to_the_body() {
 }
 
 #[test]
+fn object_history_lists_changes_with_their_login_and_job() {
+    let Command::Object {
+        cmd:
+            super::ObjectCmd::History {
+                element,
+                object_type,
+                key,
+                page,
+                ..
+            },
+        ..
+    } = parse(&[
+        "object", "history", "cm1", "station", "1001", "--limit", "5",
+    ])
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (element.as_str(), object_type.as_str(), key.as_str()),
+        ("cm1", "station", "1001")
+    );
+    assert_eq!(page.query(), vec![("limit", "5".to_string())]);
+    let page: ucsync_api::model::HistoryPage = serde_json::from_value(json!({
+        "items": [
+            {"job": 7, "op": "change", "by_login": "craft", "at_element": "11/25 10:02", "at": "2030-01-01T00:00:00.000Z"},
+            {"job": null, "op": "add", "by_login": null, "at_element": null, "at": "2030-01-01T00:00:00.000Z"}
+        ],
+        "offset": 0, "limit": 5, "total": 2
+    }))
+    .unwrap();
+    let text = super::object::history_table(&page).to_string();
+    let row = |words: &[&str]| text.lines().any(|l| words.iter().all(|w| l.contains(w)));
+    assert!(row(&["AT", "OP", "BY", "AT ELEMENT", "JOB"]), "{text}");
+    assert!(row(&["change", "craft", "11/25 10:02", " 7 "]), "{text}");
+    assert!(row(&["add", " - "]), "{text}");
+}
+
+#[test]
 fn server_and_data_dir_go_before_or_after_the_verb() {
     for args in [
         &["job", "--server", "http://h:1", "list"][..],

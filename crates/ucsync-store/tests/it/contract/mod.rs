@@ -69,6 +69,7 @@ macro_rules! contract_tests {
             stored_index_is_whole_and_found_by_digest,
             changes_are_logged_with_login_and_idempotent,
             changes_are_read_a_page_at_a_time,
+            an_objects_history_spans_jobs_and_notify_newest_first,
             jobs_state_progress_and_log,
             requests_join_jobs_of_the_same_or_greater_strength,
             requests_for_missing_elements_are_refused,

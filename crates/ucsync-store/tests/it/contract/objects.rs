@@ -365,3 +365,81 @@ pub(crate) async fn notify_read_before_another_write_is_refused(s: &dyn Store) {
         None
     );
 }
+
+pub(crate) async fn an_objects_history_spans_jobs_and_notify_newest_first(s: &dyn Store) {
+    let e = s.add_element(new_cm("cm1")).await.unwrap();
+    let other = s.add_element(new_cm("cm2")).await.unwrap();
+    fill(s, &e, vec![staged("1001", "A"), staged("1002", "B")]).await;
+    fill(s, &other, vec![staged("1001", "X")]).await;
+    let change = |name: &str, login: &str| {
+        let x = staged("1001", name);
+        Change {
+            id: x.id,
+            upsert: Some((x.fields, x.hash, x.name)),
+            by_login: Some(login.into()),
+            at_element: Some("11/25 10:02".into()),
+        }
+    };
+    let nj = new_job("cm1", SyncType::Incremental);
+    let j = s
+        .create_job(&nj, SyncType::Incremental, None)
+        .await
+        .unwrap();
+    s.apply_changes(Some(j.id), e.id, vec![change("A2", "craft")], Some("p1"))
+        .await
+        .unwrap();
+    let before = revision(s, &e).await;
+    s.apply_notify(e.id, vec![change("A3", "dadmin")], &["k1".into()], before)
+        .await
+        .unwrap()
+        .expect("nothing written in between");
+
+    let (all, total) = s
+        .object_history(e.id, "station", "1001", 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(total, 3);
+    let seen: Vec<(Option<JobId>, &str, Option<&str>)> = all
+        .iter()
+        .map(|h| (h.job, h.change.op.as_str(), h.change.by_login.as_deref()))
+        .collect();
+    let init = all[2].job.expect("the init's job");
+    assert_eq!(
+        seen,
+        vec![
+            (None, "change", Some("dadmin")),
+            (Some(j.id), "change", Some("craft")),
+            (Some(init), "add", None),
+        ],
+        "newest first, notify's without a job"
+    );
+    assert!(
+        all.iter()
+            .all(|h| h.change.key == "1001" && h.change.applied)
+    );
+    let (page, total) = s
+        .object_history(e.id, "station", "1001", 1, 1)
+        .await
+        .unwrap();
+    assert_eq!((page.len(), total), (1, 3));
+    assert_eq!(page[0].job, Some(j.id));
+    let (page, total) = s
+        .object_history(e.id, "station", "1001", 3, 10)
+        .await
+        .unwrap();
+    assert_eq!((page.len(), total), (0, 3));
+    // Another object, another element, an object never stored: their own.
+    let (page, total) = s
+        .object_history(e.id, "station", "1002", 0, 10)
+        .await
+        .unwrap();
+    assert_eq!((page.len(), total), (1, 1));
+    let (page, _) = s
+        .object_history(other.id, "station", "1001", 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_ne!(page[0].job, Some(init));
+    let (page, total) = s.object_history(e.id, "vdn", "1001", 0, 10).await.unwrap();
+    assert_eq!((page.len(), total), (0, 0));
+}
