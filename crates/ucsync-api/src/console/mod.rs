@@ -12,7 +12,11 @@
 
 mod assets;
 mod dashboard;
+mod element_admin;
+mod element_form;
+mod elements;
 mod events;
+mod import;
 mod jobs;
 mod rows;
 mod session;
@@ -26,6 +30,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::{ApiError, ApiState};
+pub(crate) use import::Imports;
 pub(crate) use session::{Action, Operator};
 pub(crate) use sign_in::SignIns;
 
@@ -37,12 +42,28 @@ pub(crate) fn router() -> Router<ApiState> {
         .route("/sign-out", post(sign_in::sign_out))
         .route("/console/events", get(events::stream))
         .route("/jobs/{id}/stop", post(jobs::stop))
+        .route("/elements", get(elements::list).post(elements::add))
+        .route("/elements/new", get(elements::new))
+        .route("/elements/export.csv", get(elements::export))
+        .route("/elements/import", get(import::form).post(import::preview))
+        .route("/elements/import/confirm", post(import::confirm))
+        .route("/elements/{name}", get(elements::page))
+        .route(
+            "/elements/{name}/edit",
+            get(element_admin::edit_page).post(element_admin::edit),
+        )
+        .route(
+            "/elements/{name}/remove",
+            get(element_admin::remove_page).post(element_admin::remove),
+        )
+        .route("/elements/{name}/check", post(element_admin::check))
+        .route("/elements/{name}/accept", post(element_admin::accept))
         .route("/assets/{name}", get(assets::asset))
 }
 
 /// The sections of the console, in the order of its menu: a label and the
 /// path of its first page.
-const SECTIONS: &[(&str, &str)] = &[("Dashboard", "/")];
+const SECTIONS: &[(&str, &str)] = &[("Dashboard", "/"), ("Elements", "/elements")];
 
 /// A link of the menu.
 pub(crate) struct NavItem {

@@ -5,6 +5,7 @@
 mod alarms;
 mod auth;
 mod console;
+mod console_elements;
 mod elements;
 mod identity;
 mod import;
