@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
@@ -279,13 +280,17 @@ impl Browser {
             )
             .await
             .unwrap();
-        let tab = char::from(fantoccini::key::Key::Tab).to_string();
+        // The keyboard itself, not keys sent to an element (a file field
+        // would take them for a file's name).
+        let tab = char::from(fantoccini::key::Key::Tab);
+        let press = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: tab })
+            .then(KeyAction::Up { value: tab });
         // Date and time fields take several stops each: Tab until every
         // control was reached, or long after it should have been.
         let mut missed = Vec::new();
         for n in 0..400 {
-            let here = self.client.active_element().await.unwrap();
-            here.send_keys(&tab).await.unwrap();
+            self.client.perform_actions(press.clone()).await.unwrap();
             if n % 5 == 4 {
                 let now = self.client.execute(MISSED, vec![]).await.unwrap();
                 missed = now

@@ -14,7 +14,11 @@ mod admin;
 mod assets;
 mod dashboard;
 mod data;
+mod element_admin;
+mod element_form;
+mod elements;
 mod events;
+mod import;
 mod jobs;
 mod rows;
 mod schedules;
@@ -29,6 +33,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::{ApiError, ApiState};
+pub(crate) use import::Imports;
 pub(crate) use session::{Action, Operator};
 pub(crate) use sign_in::SignIns;
 
@@ -54,6 +59,22 @@ pub(crate) fn router() -> Router<ApiState> {
         .route("/data/{element}", get(data::objects))
         .route("/data/{element}/{type}/{key}", get(data::object))
         .route("/search", get(data::search))
+        .route("/elements", get(elements::list).post(elements::add))
+        .route("/elements/new", get(elements::new))
+        .route("/elements/export.csv", get(elements::export))
+        .route("/elements/import", get(import::form).post(import::preview))
+        .route("/elements/import/confirm", post(import::confirm))
+        .route("/elements/{name}", get(elements::page))
+        .route(
+            "/elements/{name}/edit",
+            get(element_admin::edit_page).post(element_admin::edit),
+        )
+        .route(
+            "/elements/{name}/remove",
+            get(element_admin::remove_page).post(element_admin::remove),
+        )
+        .route("/elements/{name}/check", post(element_admin::check))
+        .route("/elements/{name}/accept", post(element_admin::accept))
         .route("/assets/{name}", get(assets::asset))
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::add_user))
@@ -73,6 +94,7 @@ pub(crate) fn router() -> Router<ApiState> {
 /// path of its first page.
 const SECTIONS: &[(&str, &str)] = &[
     ("Dashboard", "/"),
+    ("Elements", "/elements"),
     ("Schedules", "/schedules"),
     ("Data", "/data"),
     ("Administration", "/admin"),

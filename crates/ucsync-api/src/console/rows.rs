@@ -61,18 +61,34 @@ impl From<&JobView> for JobRow {
 /// An element as a table row.
 pub(crate) struct ElementRow {
     pub name: String,
+    pub kind: &'static str,
+    /// `host:port`.
+    pub address: String,
     pub state: &'static str,
     pub state_class: &'static str,
     pub reason: String,
+    pub objects: u64,
+    pub version: String,
+    /// When it was last synchronized, or `never`.
+    pub last_sync: String,
 }
 
 impl From<&ElementView> for ElementRow {
     fn from(e: &ElementView) -> ElementRow {
         ElementRow {
             name: e.name.clone(),
+            kind: words::kind(e.kind),
+            address: words::address(&e.host, e.port),
             state: words::element_state(e.state),
             state_class: words::element_class(e.state),
             reason: e.state_reason.clone().unwrap_or_default(),
+            objects: e.objects,
+            version: e.sync.version.clone().unwrap_or_default(),
+            last_sync: e
+                .sync
+                .last_sync_at
+                .as_deref()
+                .map_or_else(|| "never".to_string(), words::time),
         }
     }
 }

@@ -76,6 +76,20 @@ pub(crate) fn element_class(s: ElementState) -> &'static str {
     }
 }
 
+/// A host and port as one address (an IPv6 address in brackets).
+pub(crate) fn address(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Yes or no.
+pub(crate) fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
 /// A time of the API (RFC 3339) as a page shows it: to the second, in UTC.
 pub(crate) fn time(rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339).map_or_else(

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use ucsync_core::{ElementKind, JobState, SyncType, Trigger};
+use ucsync_core::{ElementKind, ElementState, JobState, SyncType, Trigger};
 use ucsync_engine::Event;
 use ucsync_store::Store;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -127,17 +127,68 @@ async fn list_elements(
 
 /// A page of elements with their sync status, by name.
 pub(crate) async fn element_page(s: &ApiState, page: Paging) -> Result<ElementPage, ApiError> {
-    let store = s.store().as_ref();
-    let all = store.elements().await?;
-    let mut items = Vec::new();
-    for e in page.slice(&all) {
-        items.push(view(store, &e).await?);
+    element_page_where(s, &ElementFilter::default(), page).await
+}
+
+/// Which elements a list shows: all of them when nothing is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ElementFilter {
+    /// Names starting with it, or holding it (any case), or its host.
+    pub text: Option<String>,
+    pub kind: Option<ElementKind>,
+    pub state: Option<ElementState>,
+}
+
+impl ElementFilter {
+    fn takes(&self, e: &ucsync_store::Element) -> bool {
+        let text = self.text.as_deref().map(str::to_ascii_lowercase);
+        self.kind.is_none_or(|k| e.kind == k)
+            && text.is_none_or(|t| {
+                e.name.as_str().to_ascii_lowercase().contains(&t)
+                    || e.host.to_ascii_lowercase().contains(&t)
+            })
     }
+}
+
+/// A page of the elements `filter` takes, by name; `total` counts them all.
+/// A state is known only from an element's view, so filtering by it views
+/// every element the other settings take.
+pub(crate) async fn element_page_where(
+    s: &ApiState,
+    filter: &ElementFilter,
+    page: Paging,
+) -> Result<ElementPage, ApiError> {
+    let store = s.store().as_ref();
+    let all: Vec<_> = store
+        .elements()
+        .await?
+        .into_iter()
+        .filter(|e| filter.takes(e))
+        .collect();
+    let (items, total) = match filter.state {
+        None => {
+            let mut items = Vec::new();
+            for e in page.slice(&all) {
+                items.push(view(store, &e).await?);
+            }
+            (items, all.len())
+        }
+        Some(state) => {
+            let mut views = Vec::new();
+            for e in &all {
+                let v = view(store, e).await?;
+                if v.state == state {
+                    views.push(v);
+                }
+            }
+            (page.slice(&views), views.len())
+        }
+    };
     Ok(ElementPage {
         items,
         offset: page.offset,
         limit: page.limit,
-        total: Some(all.len() as u64),
+        total: Some(total as u64),
     })
 }
 
@@ -155,27 +206,39 @@ async fn add_element(
     caller: Caller,
     JsonBody(body): JsonBody<NewElementBody>,
 ) -> Result<(StatusCode, HeaderMap, Json<ElementCreated>), ApiError> {
+    let created = add(&s, &caller, body).await?;
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/elements/{}", created.element.name)) {
+        headers.insert(header::LOCATION, v);
+    }
+    Ok((StatusCode::CREATED, headers, Json(created)))
+}
+
+/// Adds an element, every field checked; a `cm` or `ip-office` element
+/// gets its initializing sync queued.
+pub(crate) async fn add(
+    s: &ApiState,
+    caller: &Caller,
+    body: NewElementBody,
+) -> Result<ElementCreated, ApiError> {
     let new = body.parse()?;
-    check_networks(&s, Some(&new.host), new.alternate_host.as_deref())?;
+    check_networks(s, Some(&new.host), new.alternate_host.as_deref())?;
     let store = s.store().as_ref();
     check_cm(store, new.settings.cm.as_deref()).await?;
     check_address(store, new.name.as_str(), new.kind, &new.host, new.port).await?;
     let name = new.name.clone();
     let kind = new.kind;
-    let e = store.add_element(new).await?;
-    let job = added(&s, &caller, &name, kind).await?;
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/elements/{name}")) {
-        headers.insert(header::LOCATION, v);
-    }
-    Ok((
-        StatusCode::CREATED,
-        headers,
-        Json(ElementCreated {
-            element: view(store, &e).await?,
-            job,
-        }),
-    ))
+    let e = store.add_element(new).await.map_err(|e| {
+        // The name is what is taken.
+        let exists = matches!(e, ucsync_store::StoreError::Exists(_));
+        let e = ApiError::from(e);
+        if exists { e.with_field("name") } else { e }
+    })?;
+    let job = added(s, caller, &name, kind).await?;
+    Ok(ElementCreated {
+        element: view(store, &e).await?,
+        job,
+    })
 }
 
 /// What follows an element added: the log line, the event, and for a
@@ -242,10 +305,20 @@ async fn patch_element(
     ApiPath(name): ApiPath<String>,
     JsonBody(patch): JsonBody<ElementPatch>,
 ) -> Result<Json<ElementView>, ApiError> {
+    Ok(Json(change(&s, &caller, &name, patch).await?))
+}
+
+/// Changes an element's settings as `PATCH /elements/{name}` does.
+pub(crate) async fn change(
+    s: &ApiState,
+    caller: &Caller,
+    name: &str,
+    patch: ElementPatch,
+) -> Result<ElementView, ApiError> {
     let store = s.store().as_ref();
-    let current = element(store, &name).await?;
+    let current = element(store, name).await?;
     check_networks(
-        &s,
+        s,
         patch.host.as_deref(),
         patch.alternate_host.as_ref().and_then(|a| a.as_deref()),
     )?;
@@ -255,16 +328,16 @@ async fn patch_element(
         check_cm(store, draft.settings.cm.as_deref()).await?;
     }
     if draft.host != current.host || draft.port != current.port {
-        check_address(store, &name, draft.kind, &draft.host, draft.port).await?;
+        check_address(store, name, draft.kind, &draft.host, draft.port).await?;
     }
-    let e = store.update_element(&name, update).await?;
-    s.runner.forget(&name).await;
+    let e = store.update_element(name, update).await?;
+    s.runner.forget(name).await;
     tracing::info!(element = %name, by = %caller.name, "element changed");
     s.runner.publish(Event::Element {
-        name: name.clone(),
+        name: name.to_string(),
         change: "changed".into(),
     });
-    Ok(Json(view(store, &e).await?))
+    view(store, &e).await
 }
 
 /// Removes an element and everything synchronized from it; its open
@@ -282,15 +355,22 @@ async fn delete_element(
     caller: Caller,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
+    remove(&s, &caller, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Why the element cannot be removed now, if it cannot: a job queued or
+/// running on it, or another element naming it as its CM.
+pub(crate) async fn removable(s: &ApiState, e: &ucsync_store::Element) -> Result<(), ApiError> {
     let store = s.store().as_ref();
-    let e = element(store, &name).await?;
+    let name = e.name.as_str();
     for state in [
         JobState::Waiting,
         JobState::Running,
         JobState::Stopping,
         JobState::Queued,
     ] {
-        if let Some(job) = store.jobs(Some(&name), Some(state), 0, 1).await?.first() {
+        if let Some(job) = store.jobs(Some(name), Some(state), 0, 1).await?.first() {
             return Err(ApiError::new(
                 ErrorCode::ElementBusy,
                 format!(
@@ -304,7 +384,7 @@ async fn delete_element(
         .elements()
         .await?
         .into_iter()
-        .filter(|d| d.settings.cm.as_deref() == Some(e.name.as_str()))
+        .filter(|d| d.settings.cm.as_deref() == Some(name))
         .map(|d| format!("'{}' ({})", d.name, d.kind))
         .collect();
     if !dependents.is_empty() {
@@ -316,21 +396,29 @@ async fn delete_element(
             ),
         ));
     }
-    if !store.remove_element(&name).await? {
-        return Err(ApiError::no_element(&name));
+    Ok(())
+}
+
+/// Removes an element as `DELETE /elements/{name}` does.
+pub(crate) async fn remove(s: &ApiState, caller: &Caller, name: &str) -> Result<(), ApiError> {
+    let store = s.store().as_ref();
+    let e = element(store, name).await?;
+    removable(s, &e).await?;
+    if !store.remove_element(name).await? {
+        return Err(ApiError::no_element(name));
     }
-    s.runner.forget(&name).await;
+    s.runner.forget(name).await;
     // Its conditions ended with it.
     s.runner
         .alarms()
-        .clear(&name, ucsync_core::AlarmCondition::ALL)
+        .clear(name, ucsync_core::AlarmCondition::ALL)
         .await;
     tracing::info!(element = %name, by = %caller.name, "element removed");
     s.runner.publish(Event::Element {
-        name,
+        name: name.to_string(),
         change: "removed".into(),
     });
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Connects to the element, logs in, and reports its version and host-key
@@ -348,18 +436,23 @@ async fn check_element(
     State(s): State<ApiState>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<CheckView>, ApiError> {
-    let e = element(s.store().as_ref(), &name).await?;
+    Ok(Json(check(&s, &name).await?))
+}
+
+/// Checks the connection to an element as `POST /elements/{name}/check` does.
+pub(crate) async fn check(s: &ApiState, name: &str) -> Result<CheckView, ApiError> {
+    let e = element(s.store().as_ref(), name).await?;
     let report = s.runner.check(&e).await?;
     let pinned = e
         .settings
         .host_key
         .as_ref()
         .map(|k| report.fingerprint.as_ref() == Some(k));
-    Ok(Json(CheckView {
-        element: name,
+    Ok(CheckView {
+        element: name.to_string(),
         version: report.version,
         fingerprint: report.fingerprint,
         host: report.host,
         pinned,
-    }))
+    })
 }

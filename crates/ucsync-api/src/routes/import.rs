@@ -59,6 +59,18 @@ async fn import_elements(
     caller: Caller,
     JsonBody(body): JsonBody<ImportBody>,
 ) -> Result<Response, ApiError> {
+    let (status, report) = import(&s, &caller, body).await?;
+    Ok((status, Json(report)).into_response())
+}
+
+/// Checks every row, then adds all of them or none, as `POST /import`
+/// does: the report with `400` for bad rows (nothing added), `200` for a
+/// dry run, `201` when every row was added.
+pub(crate) async fn import(
+    s: &ApiState,
+    caller: &Caller,
+    body: ImportBody,
+) -> Result<(StatusCode, ImportReport), ApiError> {
     let total = body.elements.len();
     if total == 0 {
         return Err(
@@ -87,11 +99,8 @@ async fn import_elements(
         .iter()
         .map(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_string))
         .collect();
-    let parsed: Vec<Result<ucsync_store::NewElement, ApiError>> = body
-        .elements
-        .into_iter()
-        .map(|v| parse_row(&s, v))
-        .collect();
+    let parsed: Vec<Result<ucsync_store::NewElement, ApiError>> =
+        body.elements.into_iter().map(|v| parse_row(s, v)).collect();
     // A `cm` may name a CM of the import, before or after the row.
     let mut rows_kinds: HashMap<String, ElementKind> = HashMap::new();
     for new in parsed.iter().flatten() {
@@ -165,17 +174,17 @@ async fn import_elements(
             .body()
             .error,
         );
-        return Ok((StatusCode::BAD_REQUEST, Json(report)).into_response());
+        return Ok((StatusCode::BAD_REQUEST, report));
     }
     if body.dry_run {
-        return Ok((StatusCode::OK, Json(report)).into_response());
+        return Ok((StatusCode::OK, report));
     }
     let elements = store.add_elements(good).await?;
     tracing::info!(elements = elements.len(), by = %caller.name, "elements imported");
     for (row, e) in report.rows.iter_mut().zip(&elements) {
         row.outcome = ImportOutcome::Added;
-        row.job = added(&s, &caller, &e.name, e.kind).await?;
+        row.job = added(s, caller, &e.name, e.kind).await?;
     }
     report.added = elements.len() as u64;
-    Ok((StatusCode::CREATED, Json(report)).into_response())
+    Ok((StatusCode::CREATED, report))
 }

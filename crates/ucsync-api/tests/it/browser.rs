@@ -79,7 +79,12 @@ async fn an_administrator_works_in_the_console() {
         .expect("a station")
         .to_string();
     for (name, path) in [
-        ("schedules", "/schedules".to_string()),
+        ("elements", "/elements".to_string()),
+        ("element", "/elements/cm1".into()),
+        ("element-new", "/elements/new?kind=cm".into()),
+        ("element-edit", "/elements/cm1/edit".into()),
+        ("element-import", "/elements/import".into()),
+        ("schedules", "/schedules".into()),
         ("schedule-new", "/schedules/new".into()),
         ("data", "/data".into()),
         ("stations", "/data/cm1?type=station".into()),

@@ -8,6 +8,7 @@ mod browser;
 mod console;
 mod console_admin;
 mod console_data;
+mod console_elements;
 mod console_schedules;
 mod elements;
 mod identity;

@@ -9,7 +9,7 @@ use anyhow::{Context, anyhow};
 use clap::{ArgGroup, Args, Subcommand};
 use reqwest::Method;
 use ucsync_api::model::{
-    CheckView, ElementCreated, ElementPage, ElementPatch, ElementView, NewElementBody,
+    CheckView, ElementCreated, ElementPage, ElementPatch, ElementView, NewElementBody, default_port,
 };
 use ucsync_core::ElementKind;
 
@@ -212,19 +212,6 @@ pub(crate) struct EditArgs {
 
 fn parse_kind(s: &str) -> Result<ElementKind, String> {
     s.parse()
-}
-
-/// The port when none is given: SAT over SSH for a CM, the configuration
-/// service's port for an IP Office (50804, or 50805 with TLS), LDAP's for a
-/// messaging system (389, or 636 for LDAPS).
-pub(super) fn default_port(kind: ElementKind, tls: bool) -> u16 {
-    match (kind, tls) {
-        (ElementKind::Cm, _) => 5022,
-        (ElementKind::IpOffice, false) => 50804,
-        (ElementKind::IpOffice, true) => 50805,
-        (_, false) => 389,
-        (_, true) => 636,
-    }
 }
 
 impl AddArgs {

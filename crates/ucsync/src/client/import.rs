@@ -14,11 +14,10 @@ use clap::{Args, ValueEnum};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value};
 use ucsync_api::model::{
-    ELEMENT_COLUMNS, ElementView, ImportBody, ImportOutcome, ImportReport, MAX_IMPORT_ROWS,
+    self, FileRow, ImportBody, ImportOutcome, ImportReport, MAX_IMPORT_ROWS, export_row, fill_port,
+    has_password,
 };
-use ucsync_core::ElementKind;
 
-use super::element::default_port;
 use super::render;
 use super::{ApiClient, Output, OutputArg, all_elements, exit_code, print, print_json};
 use crate::{Exit, bad_input};
@@ -56,112 +55,14 @@ pub(crate) struct ExportArgs {
     pub format: Format,
 }
 
-/// A row of the file: where it is, and the element it gives, as JSON.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct FileRow {
-    pub line: u64,
-    pub fields: Map<String, Value>,
-}
-
 /// Stands for a password not given while a dry run checks the rows: a
 /// dry run stores nothing, so it is never stored.
 const UNSET_PASSWORD: &str = "(not asked for: dry run)";
 
-/// A column name as the file may spell it: `alternate host`,
-/// `alternate-host` and `Alternate_Host` are `alternate_host`.
-fn column(name: &str) -> String {
-    name.trim().to_ascii_lowercase().replace([' ', '-'], "_")
-}
-
-fn bool_cell(cell: &str) -> Option<bool> {
-    match cell.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "y" | "on" | "1" => Some(true),
-        "false" | "no" | "n" | "off" | "0" => Some(false),
-        _ => None,
-    }
-}
-
-/// A CSV cell as the field's JSON: numbers and yes/no where the field is
-/// one (else the text as it is, which the service refuses naming the
-/// field), `own_logins` split at spaces; an empty cell leaves the field out.
-fn cell_value(field: &str, cell: &str) -> Option<Value> {
-    if cell.is_empty() {
-        return None;
-    }
-    let text = || Value::String(cell.to_string());
-    Some(match field {
-        "port" => cell
-            .parse::<i64>()
-            .map(Value::from)
-            .unwrap_or_else(|_| text()),
-        "notify_sync" | "tls" => bool_cell(cell).map(Value::Bool).unwrap_or_else(text),
-        "own_logins" => Value::Array(
-            cell.split_whitespace()
-                .map(|l| Value::String(l.to_string()))
-                .collect(),
-        ),
-        _ => text(),
-    })
-}
-
-/// The line, from 1, of the record that starts at `byte` — past the blank
-/// lines before it, which the CSV reader's own count leaves out.
-fn line_at(text: &str, byte: u64) -> u64 {
-    let bytes = text.as_bytes();
-    let mut end = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
-    while end < bytes.len() && matches!(bytes[end], b'\n' | b'\r') {
-        end += 1;
-    }
-    bytes[..end].iter().filter(|b| **b == b'\n').count() as u64 + 1
-}
-
-/// The rows of a CSV file. A header naming no known column, or a line
-/// that is not CSV, is bad input, said with its line.
+/// The rows of a CSV file (`ucsync_api::model::read_csv`); a bad header
+/// or line is bad input.
 pub(crate) fn read_csv(text: &str) -> Result<Vec<FileRow>, Exit> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| bad_input(anyhow!("line 1: the header is not CSV ({e})")))?
-        .iter()
-        .map(column)
-        .collect();
-    for name in &header {
-        if !ELEMENT_COLUMNS.contains(&name.as_str()) {
-            return Err(bad_input(anyhow!(
-                "line 1: unknown column '{name}': the columns are {}",
-                ELEMENT_COLUMNS.join(", ")
-            )));
-        }
-    }
-    for required in ["name", "kind", "host", "login"] {
-        if !header.iter().any(|h| h == required) {
-            return Err(bad_input(anyhow!(
-                "line 1: no '{required}' column: the header must name at least name, kind, host and login"
-            )));
-        }
-    }
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| line_at(text, p.byte()));
-            bad_input(anyhow!(
-                "line {line}: not a CSV row of the header's columns ({e})"
-            ))
-        })?;
-        let line = record.position().map_or(0, |p| line_at(text, p.byte()));
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
-        let fields = header
-            .iter()
-            .zip(record.iter())
-            .filter_map(|(h, cell)| cell_value(h, cell).map(|v| (h.clone(), v)))
-            .collect();
-        rows.push(FileRow { line, fields });
-    }
-    Ok(rows)
+    model::read_csv(text).map_err(|e| bad_input(anyhow!(e)))
 }
 
 /// The rows of a JSON-lines file; blank lines are skipped.
@@ -186,27 +87,6 @@ pub(crate) fn read_jsonl(text: &str) -> Result<Vec<FileRow>, Exit> {
         }
     }
     Ok(rows)
-}
-
-/// A row without a port takes its kind's, as `element add` does.
-fn fill_port(fields: &mut Map<String, Value>) {
-    if fields.contains_key("port") {
-        return;
-    }
-    let kind = fields
-        .get("kind")
-        .and_then(Value::as_str)
-        .and_then(|k| k.parse::<ElementKind>().ok());
-    if let Some(kind) = kind {
-        let tls = fields.get("tls").and_then(Value::as_bool) != Some(false);
-        fields.insert("port".into(), Value::from(default_port(kind, tls)));
-    }
-}
-
-fn has_password(fields: &Map<String, Value>) -> bool {
-    fields
-        .get("password")
-        .is_some_and(|p| p.as_str() != Some(""))
 }
 
 fn login_of(fields: &Map<String, Value>) -> String {
@@ -415,41 +295,6 @@ pub(crate) fn report_table(rows: &[FileRow], report: &ImportReport) -> String {
     render::listing(t, footer).to_string()
 }
 
-/// An element as a row of an export: the columns, no password.
-pub(crate) fn export_row(e: &ElementView) -> Map<String, Value> {
-    let s = &e.settings;
-    let mut row = Map::new();
-    let mut put = |k: &str, v: Value| {
-        if !v.is_null() {
-            row.insert(k.to_string(), v);
-        }
-    };
-    put("name", e.name.clone().into());
-    put("kind", e.kind.as_str().into());
-    put("host", e.host.clone().into());
-    put("port", e.port.into());
-    put("login", e.login.clone().into());
-    put("alternate_host", e.alternate_host.clone().into());
-    if e.kind == ElementKind::Cm {
-        put("notify_sync", s.notify_sync.into());
-        // The login is always its own; the others are what was given.
-        let own: Vec<Value> = s
-            .own_logins
-            .iter()
-            .filter(|l| !l.eq_ignore_ascii_case(&e.login))
-            .map(|l| Value::String(l.clone()))
-            .collect();
-        if !own.is_empty() {
-            put("own_logins", Value::Array(own));
-        }
-    }
-    put("host_key", s.host_key.clone().into());
-    put("tls", s.tls.into());
-    put("ca_file", s.ca_file.clone().into());
-    put("cm", s.cm.clone().into());
-    row
-}
-
 /// The rows as a file of the format.
 pub(crate) fn write_rows(rows: &[Map<String, Value>], format: Format) -> Result<String, Exit> {
     match format {
@@ -457,34 +302,7 @@ pub(crate) fn write_rows(rows: &[Map<String, Value>], format: Format) -> Result<
             .iter()
             .map(|r| format!("{}\n", Value::Object(r.clone())))
             .collect()),
-        Format::Csv => {
-            let columns: Vec<&str> = ELEMENT_COLUMNS
-                .iter()
-                .copied()
-                .filter(|c| *c != "password")
-                .collect();
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(&columns).context("cannot write CSV")?;
-            for r in rows {
-                w.write_record(columns.iter().map(|c| {
-                    match r.get(*c) {
-                        None | Some(Value::Null) => String::new(),
-                        Some(Value::String(s)) => s.clone(),
-                        Some(Value::Array(a)) => a
-                            .iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                        Some(v) => v.to_string(),
-                    }
-                }))
-                .context("cannot write CSV")?;
-            }
-            let bytes = w
-                .into_inner()
-                .map_err(|e| anyhow!("cannot write CSV: {e}"))?;
-            Ok(String::from_utf8(bytes).context("CSV is text")?)
-        }
+        Format::Csv => Ok(model::write_csv(rows).context("cannot write CSV")?),
     }
 }
 
@@ -512,29 +330,6 @@ pub(super) async fn export(client: &ApiClient, args: ExportArgs) -> Result<(), E
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_cells_become_the_fields_of_an_element() {
-        let rows = read_csv(
-            "Name,kind,host,alternate host,port,login,tls,own_logins,notify_sync\n\
-             cm1,cm,127.0.0.1,,5022,ucsync,,init craft,yes\n\
-             \n\
-             mm1,messaging,127.0.0.2,127.0.0.3,x,cn=admin,no,,\n",
-        )
-        .unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].line, 2);
-        assert_eq!(
-            Value::Object(rows[0].fields.clone()),
-            serde_json::json!({"name": "cm1", "kind": "cm", "host": "127.0.0.1", "port": 5022,
-                "login": "ucsync", "own_logins": ["init", "craft"], "notify_sync": true})
-        );
-        assert_eq!(rows[1].line, 4);
-        // A port that is not a number goes as text: the service names the field.
-        assert_eq!(rows[1].fields["port"], "x");
-        assert_eq!(rows[1].fields["tls"], false);
-        assert_eq!(rows[1].fields["alternate_host"], "127.0.0.3");
-    }
 
     #[test]
     fn a_bad_header_or_line_is_bad_input_with_its_line() {
