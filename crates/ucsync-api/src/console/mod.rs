@@ -17,6 +17,7 @@ mod jobs;
 mod rows;
 mod session;
 mod sign_in;
+mod sync;
 mod words;
 
 use askama::Template;
@@ -36,13 +37,25 @@ pub(crate) fn router() -> Router<ApiState> {
         .route("/sign-in", get(sign_in::form).post(sign_in::sign_in))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/console/events", get(events::stream))
+        .route(
+            "/sync/force-init",
+            get(sync::confirmation).post(sync::confirm),
+        )
+        .route("/sync/{group}", get(sync::page).post(sync::act))
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}", get(jobs::show))
         .route("/jobs/{id}/stop", post(jobs::stop))
+        .route("/jobs/{id}/apply", post(jobs::apply))
         .route("/assets/{name}", get(assets::asset))
 }
 
 /// The sections of the console, in the order of its menu: a label and the
 /// path of its first page.
-const SECTIONS: &[(&str, &str)] = &[("Dashboard", "/")];
+const SECTIONS: &[(&str, &str)] = &[
+    ("Dashboard", "/"),
+    ("Synchronization", "/sync/cm"),
+    ("Jobs", "/jobs"),
+];
 
 /// A link of the menu.
 pub(crate) struct NavItem {

@@ -5,6 +5,8 @@
 mod alarms;
 mod auth;
 mod console;
+mod console_jobs;
+mod console_sync;
 mod elements;
 mod identity;
 mod import;
