@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ucsync_core::{
-    AlarmCondition, ContentHash, HashIndex, JobState, ObjectId, Role, Severity, SyncType,
+    AlarmCondition, ContentHash, HashIndex, JobState, ObjectId, Role, Severity, SyncType, Trigger,
 };
 use ucsync_schedule::ScheduleSpec;
 
@@ -93,6 +93,18 @@ pub struct ObjectQuery {
     pub limit: u64,
 }
 
+/// Which jobs to list: each filter given narrows the list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobQuery {
+    /// Only this element's jobs.
+    pub element: Option<String>,
+    /// Only jobs in one of these states (every state when empty).
+    pub states: Vec<JobState>,
+    /// Only jobs of this type (the type that ran, not the one asked for).
+    pub sync_type: Option<SyncType>,
+    pub trigger: Option<Trigger>,
+}
+
 /// Declares [`Store`] from one list of its methods' signatures and
 /// implements it for both backends by their inherent methods of the same
 /// names (each backend keeps them by topic in its own modules), so each
@@ -138,6 +150,22 @@ store! {
                 .await?
                 .pop()
                 .ok_or(StoreError::NoElement(name))
+        }
+        /// A page of jobs, newest first, of one element and in one state if
+        /// asked ([`Store::find_jobs`] with those two filters).
+        async fn jobs(
+            &self,
+            element: Option<&str>,
+            state: Option<JobState>,
+            offset: u64,
+            limit: u64,
+        ) -> Result<Vec<Job>> {
+            let q = JobQuery {
+                element: element.map(str::to_string),
+                states: state.into_iter().collect(),
+                ..JobQuery::default()
+            };
+            self.find_jobs(&q, offset, limit).await
         }
     }
     // Elements.
@@ -339,13 +367,8 @@ store! {
         reason: Option<&str>,
     ) -> Result<Job>;
     async fn job(&self, id: JobId) -> Result<Option<Job>>;
-    async fn jobs(
-        &self,
-        element: Option<&str>,
-        state: Option<JobState>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Vec<Job>>;
+    /// A page of the jobs `q` selects, newest first.
+    async fn find_jobs(&self, q: &JobQuery, offset: u64, limit: u64) -> Result<Vec<Job>>;
     /// The newest job that ran and finished (succeeded, failed or stopped;
     /// not one stopped before it started, nor a preview whose plan was not
     /// applied), whatever its type, of each

@@ -96,6 +96,16 @@ pub(crate) fn sql_count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// States as an SQL list of literals (`'queued', 'waiting'`): they come
+/// from the enum, never from input.
+pub(crate) fn state_list(states: &[ucsync_core::JobState]) -> String {
+    states
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A page size as SQL takes it: 0 is no limit.
 pub(crate) fn sql_limit(n: u64) -> i64 {
     if n == 0 { i64::MAX } else { sql_count(n) }

@@ -24,6 +24,7 @@ mod rows;
 mod schedules;
 mod session;
 mod sign_in;
+mod sync;
 mod words;
 
 use askama::Template;
@@ -44,6 +45,13 @@ pub(crate) fn router() -> Router<ApiState> {
         .route("/sign-in", get(sign_in::form).post(sign_in::sign_in))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/console/events", get(events::stream))
+        .route(
+            "/sync/force-init",
+            get(sync::confirmation).post(sync::confirm),
+        )
+        .route("/sync/{group}", get(sync::page).post(sync::act))
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}", get(jobs::show))
         .route("/jobs/{id}/stop", post(jobs::stop))
         .route("/schedules", get(schedules::list).post(schedules::add))
         .route("/schedules/new", get(schedules::new_form))
@@ -75,6 +83,7 @@ pub(crate) fn router() -> Router<ApiState> {
         )
         .route("/elements/{name}/check", post(element_admin::check))
         .route("/elements/{name}/accept", post(element_admin::accept))
+        .route("/jobs/{id}/apply", post(jobs::apply))
         .route("/assets/{name}", get(assets::asset))
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::add_user))
@@ -95,6 +104,8 @@ pub(crate) fn router() -> Router<ApiState> {
 const SECTIONS: &[(&str, &str)] = &[
     ("Dashboard", "/"),
     ("Elements", "/elements"),
+    ("Synchronization", "/sync/cm"),
+    ("Jobs", "/jobs"),
     ("Schedules", "/schedules"),
     ("Data", "/data"),
     ("Administration", "/admin"),

@@ -154,8 +154,8 @@ impl From<store::JobCounts> for CountsView {
     }
 }
 
-/// Filters of the job list.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+/// Filters of the job list; each one given narrows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct JobFilter {
     /// Only this element's jobs.
@@ -163,6 +163,71 @@ pub struct JobFilter {
     /// Only jobs in this state.
     #[param(value_type = Option<JobStateSchema>)]
     pub state: Option<JobState>,
+    /// Only jobs of this type: the type that ran (or runs), which may
+    /// differ from the one asked for.
+    #[serde(rename = "type")]
+    #[param(value_type = Option<SyncTypeSchema>)]
+    pub sync_type: Option<SyncType>,
+    /// Only jobs started by this trigger.
+    #[param(value_type = Option<TriggerSchema>)]
+    pub trigger: Option<Trigger>,
+    /// Only the jobs of one of the Scheduler's views: `pending` (queued,
+    /// waiting), `running` (running, stopping) or `completed` (stopped,
+    /// succeeded, failed). With `state`, a state outside the view selects
+    /// no job.
+    pub view: Option<JobPhase>,
+}
+
+/// The Scheduler's views of the jobs: where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobPhase {
+    /// Queued, or waiting for a place in the init pool.
+    Pending,
+    /// Running, or stopping at its next safe point.
+    Running,
+    /// Stopped, succeeded or failed.
+    Completed,
+}
+
+impl JobPhase {
+    pub const ALL: [JobPhase; 3] = [JobPhase::Pending, JobPhase::Running, JobPhase::Completed];
+
+    /// The states of the view.
+    pub fn states(self) -> &'static [JobState] {
+        match self {
+            JobPhase::Pending => &[JobState::Queued, JobState::Waiting],
+            JobPhase::Running => &[JobState::Running, JobState::Stopping],
+            JobPhase::Completed => &[JobState::Stopped, JobState::Succeeded, JobState::Failed],
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobPhase::Pending => "pending",
+            JobPhase::Running => "running",
+            JobPhase::Completed => "completed",
+        }
+    }
+}
+
+impl JobFilter {
+    /// The store's query of the filters, or `None` when they select no job
+    /// (a state outside the view).
+    pub fn query(&self) -> Option<store::JobQuery> {
+        let states = match (self.state, self.view) {
+            (Some(st), Some(v)) if !v.states().contains(&st) => return None,
+            (Some(st), _) => vec![st],
+            (None, Some(v)) => v.states().to_vec(),
+            (None, None) => Vec::new(),
+        };
+        Some(store::JobQuery {
+            element: self.element.clone(),
+            states,
+            sync_type: self.sync_type,
+            trigger: self.trigger,
+        })
+    }
 }
 
 /// A sync request: `elements` or `"all": true`, not both.

@@ -13,8 +13,8 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::model::{
-    ChangePage, ChangeView, ErrorBody, ErrorCode, JobFilter, JobPage, JobView, PageQuery, PlanView,
-    RequestedJob, SyncBody, SyncResponse, SyncTargets,
+    ChangePage, ChangeView, ErrorBody, ErrorCode, JobFilter, JobPage, JobView, PageQuery, Paging,
+    PlanView, RequestedJob, SyncBody, SyncResponse, SyncTargets,
 };
 
 pub(crate) fn router() -> OpenApiRouter<ApiState> {
@@ -44,6 +44,16 @@ async fn sync(
     caller: Caller,
     JsonBody(body): JsonBody<SyncBody>,
 ) -> Result<(StatusCode, Json<SyncResponse>), ApiError> {
+    let r = request_sync(&s, &caller, &body).await?;
+    Ok((StatusCode::ACCEPTED, Json(r)))
+}
+
+/// Queues the jobs of a sync request, as `POST /sync` says.
+pub(crate) async fn request_sync(
+    s: &ApiState,
+    caller: &Caller,
+    body: &SyncBody,
+) -> Result<SyncResponse, ApiError> {
     let store = s.store().as_ref();
     let names: Vec<ElementName> = match body.targets()? {
         SyncTargets::All => store
@@ -77,10 +87,11 @@ async fn sync(
         });
     }
     tracing::info!(sync_type = %body.sync_type, dry_run = body.dry_run, elements = names.len(), by = %caller.name, "sync requested");
-    Ok((StatusCode::ACCEPTED, Json(SyncResponse { jobs })))
+    Ok(SyncResponse { jobs })
 }
 
-/// Jobs, newest first, optionally of one element and in one state.
+/// Jobs, newest first, filtered by element, state (or the Scheduler's
+/// view: pending, running, completed), type and trigger.
 #[utoipa::path(get, path = "/jobs", tag = "jobs", params(JobFilter, PageQuery),
     responses((status = 200, description = "A page of jobs", body = JobPage)))]
 async fn list_jobs(
@@ -89,24 +100,28 @@ async fn list_jobs(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<JobPage>, ApiError> {
     let page = page.parse().map_err(ApiError::query)?;
-    let jobs = s
-        .store()
-        .jobs(
-            filter.element.as_deref(),
-            filter.state,
-            page.offset,
-            page.limit,
-        )
-        .await?;
-    Ok(Json(JobPage {
+    job_page(&s, &filter, page).await.map(Json)
+}
+
+/// A page of the jobs `filter` selects, read as a page from the store.
+pub(crate) async fn job_page(
+    s: &ApiState,
+    filter: &JobFilter,
+    page: Paging,
+) -> Result<JobPage, ApiError> {
+    let jobs = match filter.query() {
+        Some(q) => s.store().find_jobs(&q, page.offset, page.limit).await?,
+        None => Vec::new(),
+    };
+    Ok(JobPage {
         items: jobs.into_iter().map(JobView::from).collect(),
         offset: page.offset,
         limit: page.limit,
         total: None,
-    }))
+    })
 }
 
-async fn job(s: &ApiState, id: JobId) -> Result<ucsync_store::Job, ApiError> {
+pub(crate) async fn job(s: &ApiState, id: JobId) -> Result<ucsync_store::Job, ApiError> {
     s.store()
         .job(id)
         .await?
@@ -124,9 +139,14 @@ async fn get_job(
     State(s): State<ApiState>,
     ApiPath(id): ApiPath<JobId>,
 ) -> Result<Json<JobView>, ApiError> {
-    let j = job(&s, id).await?;
+    job_with_log(&s, id).await.map(Json)
+}
+
+/// One job with its log, as `GET /jobs/{id}` says.
+pub(crate) async fn job_with_log(s: &ApiState, id: JobId) -> Result<JobView, ApiError> {
+    let j = job(s, id).await?;
     let log = s.store().job_log_lines(id).await?;
-    Ok(Json(JobView::with_log(j, log)))
+    Ok(JobView::with_log(j, log))
 }
 
 /// Stops a job: a queued one at once, a running one at its next safe point
@@ -185,15 +205,20 @@ async fn job_changes(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<ChangePage>, ApiError> {
     let page = page.parse().map_err(ApiError::query)?;
-    job(&s, id).await?;
+    changes(&s, id, page).await.map(Json)
+}
+
+/// A page of a job's changes, as `GET /jobs/{id}/changes` says.
+pub(crate) async fn changes(s: &ApiState, id: JobId, page: Paging) -> Result<ChangePage, ApiError> {
+    job(s, id).await?;
     // A page read as a page: memory does not grow with the job's size.
     let (items, total) = s.store().changes_page(id, page.offset, page.limit).await?;
-    Ok(Json(ChangePage {
+    Ok(ChangePage {
         items: items.into_iter().map(ChangeView::from).collect(),
         offset: page.offset,
         limit: page.limit,
         total: Some(total),
-    }))
+    })
 }
 
 /// The plan a dry run (or an init refused by the discrepancy check) keeps,
@@ -210,9 +235,14 @@ async fn job_plan(
     State(s): State<ApiState>,
     ApiPath(id): ApiPath<JobId>,
 ) -> Result<Json<PlanView>, ApiError> {
-    let j = job(&s, id).await?;
+    plan(&s, id).await.map(Json)
+}
+
+/// The plan a job keeps, as `GET /jobs/{id}/plan` says.
+pub(crate) async fn plan(s: &ApiState, id: JobId) -> Result<PlanView, ApiError> {
+    let j = job(s, id).await?;
     match s.store().plan(id).await? {
-        Some(p) => Ok(Json(PlanView::new(j.element, p))),
+        Some(p) => Ok(PlanView::new(j.element, p)),
         None => Err(match (j.applied_at, j.applied_by) {
             (Some(at), by) => ucsync_engine::RunnerError::PlanApplied {
                 job: id,
@@ -245,8 +275,13 @@ async fn apply_plan(
     caller: Caller,
     ApiPath(id): ApiPath<JobId>,
 ) -> Result<Json<JobView>, ApiError> {
-    job(&s, id).await?;
+    apply(&s, &caller, id).await.map(Json)
+}
+
+/// Applies the plan a job keeps, as `POST /jobs/{id}/apply` says.
+pub(crate) async fn apply(s: &ApiState, caller: &Caller, id: JobId) -> Result<JobView, ApiError> {
+    job(s, id).await?;
     let j = s.runner.apply_plan(id, &caller.name).await?;
     tracing::info!(job = id.0, by = %caller.name, "plan applied");
-    Ok(Json(j.into()))
+    Ok(j.into())
 }

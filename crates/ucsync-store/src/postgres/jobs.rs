@@ -11,13 +11,13 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Json, ToSql};
-use ucsync_core::{JobState, SyncType};
+use ucsync_core::{JobState, SyncType, Trigger};
 
 use super::{PgStore, db, get, is_unique_violation};
 use crate::model::*;
 use crate::rows::{self, Columns, JOB_COLUMNS};
 use crate::rules::{interrupted_line, joins};
-use crate::{Result, StoreError};
+use crate::{JobQuery, Result, StoreError};
 
 /// How often a claim tries the next candidate after losing a race for one.
 const CLAIM_ATTEMPTS: usize = 8;
@@ -369,24 +369,31 @@ impl PgStore {
         load_job(&self.client().await?, id).await
     }
 
-    pub(crate) async fn jobs(
+    pub(crate) async fn find_jobs(
         &self,
-        element: Option<&str>,
-        state: Option<JobState>,
+        q: &JobQuery,
         offset_: u64,
         limit_: u64,
     ) -> Result<Vec<Job>> {
         let c = self.client().await?;
-        let state = state.map(JobState::as_str);
+        let sync_type = q.sync_type.map(SyncType::as_str);
+        let trigger = q.trigger.map(Trigger::as_str);
         let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE true");
         let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
-        if let Some(e) = &element {
+        if let Some(e) = &q.element {
             params.push(e);
             sql.push_str(&format!(" AND element = ${}", params.len()));
         }
-        if let Some(s) = &state {
-            params.push(s);
-            sql.push_str(&format!(" AND state = ${}", params.len()));
+        if !q.states.is_empty() {
+            sql.push_str(&format!(" AND state IN ({})", rows::state_list(&q.states)));
+        }
+        if let Some(t) = &sync_type {
+            params.push(t);
+            sql.push_str(&format!(" AND type = ${}", params.len()));
+        }
+        if let Some(t) = &trigger {
+            params.push(t);
+            sql.push_str(&format!(" AND trigger = ${}", params.len()));
         }
         let (lim, off) = (rows::sql_limit(limit_), rows::sql_count(offset_));
         params.push(&lim);

@@ -4,14 +4,15 @@
 //! is all the queue needs.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use ucsync_core::{JobState, SyncType};
 
 use super::{SqliteStore, all, db, first, now};
 use crate::model::*;
 use crate::rows::{self, Columns, JOB_COLUMNS};
 use crate::rules::{interrupted_line, joins};
-use crate::{Result, StoreError};
+use crate::{JobQuery, Result, StoreError};
 
 pub(super) fn load_job(c: &Connection, id: JobId) -> Result<Option<Job>> {
     let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1");
@@ -26,18 +27,48 @@ fn active_job_sql() -> String {
     format!("SELECT {JOB_COLUMNS} FROM jobs WHERE element = ?1 AND {ACTIVE}")
 }
 
-/// A page of jobs, newest first, of one element and in one state if asked.
-/// One statement per filter: with `?1 IS NULL OR element = ?1` no index
-/// applied, and a page of one element's jobs read the table backwards
-/// through every other element's jobs.
-fn jobs_sql(element: bool, state: bool) -> String {
-    let filter = match (element, state) {
-        (false, false) => "",
-        (true, false) => "WHERE element = ?1",
-        (false, true) => "WHERE state = ?2",
-        (true, true) => "WHERE element = ?1 AND state = ?2",
+/// A page of the jobs `q` selects, newest first, and its parameters. The
+/// statement names only the filters given: with `?1 IS NULL OR element = ?1`
+/// no index applied, and a page of one element's jobs read the table
+/// backwards through every other element's jobs. States are written as
+/// literals (they come from the enum), so the index on states applies.
+fn find_jobs_sql(q: &JobQuery, offset: u64, limit: u64) -> (String, Vec<Value>) {
+    let mut filters = Vec::new();
+    let mut p = Vec::new();
+    if let Some(e) = &q.element {
+        p.push(Value::Text(e.clone()));
+        filters.push(format!("element = ?{}", p.len()));
+    }
+    if !q.states.is_empty() {
+        // Finished jobs are most of the table: several states with one of
+        // them read it newest first and stop at the page (`+state` keeps
+        // the state index out), rather than sort every finished job. Open
+        // jobs are few: their index, then a small sort.
+        let many_finished = q.states.len() > 1 && q.states.iter().any(|s| s.is_finished());
+        let column = if many_finished { "+state" } else { "state" };
+        filters.push(format!("{column} IN ({})", rows::state_list(&q.states)));
+    }
+    if let Some(t) = q.sync_type {
+        p.push(Value::Text(t.as_str().into()));
+        filters.push(format!("type = ?{}", p.len()));
+    }
+    if let Some(t) = q.trigger {
+        p.push(Value::Text(t.as_str().into()));
+        filters.push(format!("trigger = ?{}", p.len()));
+    }
+    let filter = if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
     };
-    format!("SELECT {JOB_COLUMNS} FROM jobs {filter} ORDER BY id DESC LIMIT ?3 OFFSET ?4")
+    p.push(Value::Integer(rows::sql_limit(limit)));
+    p.push(Value::Integer(rows::sql_count(offset)));
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs {filter} ORDER BY id DESC LIMIT ?{} OFFSET ?{}",
+        p.len() - 1,
+        p.len()
+    );
+    (sql, p)
 }
 
 /// The newest finished job of each element (`?1`: of that one only).
@@ -96,24 +127,16 @@ impl SqliteStore {
         self.read(move |c, _| load_job(c, id)).await
     }
 
-    pub(crate) async fn jobs(
+    pub(crate) async fn find_jobs(
         &self,
-        element: Option<&str>,
-        state: Option<JobState>,
+        q: &JobQuery,
         offset: u64,
         limit: u64,
     ) -> Result<Vec<Job>> {
-        let element = element.map(str::to_string);
-        let sql = jobs_sql(element.is_some(), state.is_some());
+        let (sql, p) = find_jobs_sql(q, offset, limit);
         self.read(move |c, _| {
             let mut st = c.prepare_cached(&sql).map_err(db)?;
-            let p = params![
-                element,
-                state.map(|s| s.as_str()),
-                rows::sql_limit(limit),
-                rows::sql_count(offset)
-            ];
-            all(&mut st, p, rows::job)
+            all(&mut st, params_from_iter(p), rows::job)
         })
         .await
     }
@@ -431,19 +454,50 @@ mod tests {
         assert!(!claim.contains("TEMP B-TREE"), "{claim}");
     }
 
-    /// A page of jobs reads its filter's index newest first, sorting nothing.
+    /// A page of jobs reads its filter's index newest first, sorting nothing;
+    /// a view of several states reads the state index (few open jobs) or the
+    /// table newest first (the finished ones, most of it).
     #[test]
     fn job_pages_use_the_indexes() {
         let mut c = Connection::open_in_memory().unwrap();
         migrate(&mut c).unwrap();
-        for (element, state, index) in [
-            (false, false, "SCAN jobs"),
-            (true, false, "INDEX jobs_by_element (element=?)"),
-            (false, true, "INDEX jobs_by_state (state=?)"),
+        let q = |element: bool, states: &[JobState]| JobQuery {
+            element: element.then(|| "cm1".to_string()),
+            states: states.to_vec(),
+            ..JobQuery::default()
+        };
+        for (query, index, sorts) in [
+            (q(false, &[]), "SCAN jobs", false),
+            (q(true, &[]), "INDEX jobs_by_element (element=?)", false),
+            (
+                q(false, &[JobState::Failed]),
+                "INDEX jobs_by_state (state=?)",
+                false,
+            ),
+            (
+                JobQuery {
+                    sync_type: Some(SyncType::Init),
+                    trigger: Some(ucsync_core::Trigger::OnDemand),
+                    ..q(true, &[])
+                },
+                "INDEX jobs_by_element (element=?)",
+                false,
+            ),
         ] {
-            let p = plan(&c, &jobs_sql(element, state));
-            assert!(p.contains(index), "{p}");
-            assert!(!p.contains("TEMP B-TREE"), "{p}");
+            let p = plan(&c, &find_jobs_sql(&query, 0, 10).0);
+            assert!(p.contains(index), "{query:?}: {p}");
+            assert_eq!(p.contains("TEMP B-TREE"), sorts, "{query:?}: {p}");
         }
+        let open = plan(
+            &c,
+            &find_jobs_sql(&q(false, &[JobState::Queued, JobState::Waiting]), 0, 10).0,
+        );
+        assert!(open.contains("INDEX jobs_by_state (state=?)"), "{open}");
+        let finished = [JobState::Stopped, JobState::Succeeded, JobState::Failed];
+        let done = plan(&c, &find_jobs_sql(&q(false, &finished), 0, 10).0);
+        assert!(
+            done.contains("SCAN jobs") && !done.contains("TEMP B-TREE"),
+            "{done}"
+        );
     }
 }

@@ -75,6 +75,101 @@ pub(crate) async fn jobs_state_progress_and_log(s: &dyn Store) {
     ));
 }
 
+pub(crate) async fn jobs_are_found_by_element_state_type_and_trigger(s: &dyn Store) {
+    s.add_element(new_cm("cm1")).await.unwrap();
+    s.add_element(new_cm("cm2")).await.unwrap();
+    // cm1: a scheduled incremental (failed), an on-demand init (running);
+    // cm2: a notify incremental (succeeded), an on-demand force init (queued).
+    let make = |e: &'static str, t: SyncType, trigger: Trigger| NewJob {
+        trigger,
+        ..new_job(e, t)
+    };
+    let mut ids = Vec::new();
+    for (e, t, trigger, state) in [
+        (
+            "cm1",
+            SyncType::Incremental,
+            Trigger::Schedule,
+            JobState::Failed,
+        ),
+        ("cm1", SyncType::Init, Trigger::OnDemand, JobState::Running),
+        (
+            "cm2",
+            SyncType::Incremental,
+            Trigger::Notify,
+            JobState::Succeeded,
+        ),
+        (
+            "cm2",
+            SyncType::ForceInit,
+            Trigger::OnDemand,
+            JobState::Queued,
+        ),
+    ] {
+        let j = s.create_job(&make(e, t, trigger), t, None).await.unwrap();
+        if state != JobState::Queued {
+            s.set_job_state(j.id, state, None).await.unwrap();
+        }
+        ids.push(j.id);
+    }
+    let found = |q: JobQuery, offset: u64, limit: u64| async move {
+        s.find_jobs(&q, offset, limit)
+            .await
+            .unwrap()
+            .iter()
+            .map(|j| j.id)
+            .collect::<Vec<_>>()
+    };
+    let all = JobQuery::default();
+    assert_eq!(
+        found(all.clone(), 0, 0).await,
+        [ids[3], ids[2], ids[1], ids[0]]
+    );
+    assert_eq!(found(all.clone(), 1, 2).await, [ids[2], ids[1]], "a page");
+    let q = JobQuery {
+        sync_type: Some(SyncType::Incremental),
+        ..JobQuery::default()
+    };
+    assert_eq!(found(q, 0, 0).await, [ids[2], ids[0]]);
+    let q = JobQuery {
+        trigger: Some(Trigger::OnDemand),
+        ..JobQuery::default()
+    };
+    assert_eq!(found(q, 0, 0).await, [ids[3], ids[1]]);
+    let q = JobQuery {
+        states: vec![JobState::Succeeded, JobState::Failed, JobState::Stopped],
+        ..JobQuery::default()
+    };
+    assert_eq!(found(q, 0, 0).await, [ids[2], ids[0]], "finished ones");
+    let q = JobQuery {
+        states: vec![JobState::Queued, JobState::Waiting],
+        ..JobQuery::default()
+    };
+    assert_eq!(found(q, 0, 0).await, [ids[3]]);
+    let q = JobQuery {
+        element: Some("cm1".into()),
+        states: vec![JobState::Running, JobState::Stopping],
+        sync_type: Some(SyncType::Init),
+        trigger: Some(Trigger::OnDemand),
+    };
+    assert_eq!(
+        found(q.clone(), 0, 0).await,
+        [ids[1]],
+        "every filter at once"
+    );
+    let q = JobQuery {
+        trigger: Some(Trigger::Schedule),
+        ..q
+    };
+    assert!(found(q, 0, 0).await.is_empty());
+    // The old two filters read the same.
+    let got: Vec<_> = s
+        .jobs(Some("cm2"), Some(JobState::Queued), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(got.iter().map(|j| j.id).collect::<Vec<_>>(), [ids[3]]);
+}
+
 pub(crate) async fn request(s: &dyn Store, element: &str, t: SyncType) -> Requested {
     s.request_job(&new_job(element, t)).await.unwrap()
 }

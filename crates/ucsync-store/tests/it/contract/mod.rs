@@ -71,6 +71,7 @@ macro_rules! contract_tests {
             changes_are_read_a_page_at_a_time,
             an_objects_history_spans_jobs_and_notify_newest_first,
             jobs_state_progress_and_log,
+            jobs_are_found_by_element_state_type_and_trigger,
             requests_join_jobs_of_the_same_or_greater_strength,
             requests_for_missing_elements_are_refused,
             concurrent_requests_make_one_job,
