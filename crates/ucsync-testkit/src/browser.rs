@@ -133,6 +133,8 @@ impl Browser {
             .await
             .expect("a Chromium session");
         let shots = target_dir().join("console");
+        // This run's screenshots only.
+        let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).unwrap();
         Some(Browser {
             client,
@@ -205,6 +207,23 @@ impl Browser {
                 "'{text}' not on the page within {within:?}: {now}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the browser is at a path starting with `prefix` (a form
+    /// sent, a redirect followed).
+    pub async fn wait_for_path(&self, prefix: &str, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let now = self.path().await;
+            if now.starts_with(prefix) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not at {prefix} within {within:?} but at {now}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
