@@ -381,25 +381,17 @@ mod tests {
         assert_eq!(pw, ["pw-x", "pw-x", "given"]);
     }
 
+    /// CSV is written and read by the API's model (tested there); JSON
+    /// lines are the client's own.
     #[test]
-    fn an_export_reads_back_as_the_same_rows() {
+    fn a_json_lines_export_reads_back_as_the_same_rows() {
         let rows: Vec<Map<String, Value>> = [
             serde_json::json!({"name": "cm1", "kind": "cm", "host": "127.0.0.1", "port": 5022,
                 "login": "ucsync", "notify_sync": true, "own_logins": ["init", "craft"]}),
-            serde_json::json!({"name": "mm1", "kind": "cm-messaging", "host": "127.0.0.2",
-                "port": 636, "login": "cn=admin,o=x", "tls": true, "ca_file": "/etc/ca.pem",
-                "cm": "cm1", "host_key": "SHA256:ab"}),
         ]
         .into_iter()
         .map(|v| v.as_object().unwrap().clone())
         .collect();
-        let csv = write_rows(&rows, Format::Csv).unwrap();
-        let back: Vec<Map<String, Value>> = read_csv(&csv)
-            .unwrap()
-            .into_iter()
-            .map(|r| r.fields)
-            .collect();
-        assert_eq!(back, rows, "{csv}");
         let jsonl = write_rows(&rows, Format::Jsonl).unwrap();
         let back: Vec<Map<String, Value>> = read_jsonl(&jsonl)
             .unwrap()
