@@ -173,10 +173,17 @@ async fn main() {
             .await;
         for (what, path) in served {
             b.goto(&server.url(&path)).await;
+            // The paint entry may come after the load the navigation waited
+            // for: observe it (buffered), for at most 3 s.
             let paint = b
                 .client
-                .execute(
-                    "const p = performance.getEntriesByName('first-contentful-paint')[0]; return p ? p.startTime : null;",
+                .execute_async(
+                    "const done = arguments[arguments.length - 1];
+                     new PerformanceObserver(l => {
+                       const p = l.getEntriesByName('first-contentful-paint')[0];
+                       if (p) done(p.startTime);
+                     }).observe({ type: 'paint', buffered: true });
+                     setTimeout(() => done(null), 3000);",
                     vec![],
                 )
                 .await
