@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::extract::State;
 use ucsync_core::{ElementKind, ElementState, JobState};
+use ucsync_store::JobQuery;
 
 use super::rows::{ElementRow, JobRow, schedule_what};
 use super::{Frame, Operator, PageResult, fail, render, words};
@@ -11,8 +12,10 @@ use crate::model::{JobView, MAX_OFFSET, Paging, ScheduleView};
 use crate::routes::{elements::element_page, schedules};
 use crate::{ApiError, ApiState};
 
-/// Jobs of each list shown at most.
+/// Jobs running and waiting shown at most.
 const SHOWN: u64 = 20;
+/// Failed jobs shown at most.
+const FAILURES: u64 = 10;
 
 /// The states in the order of the dashboard's columns.
 const STATES: [ElementState; 5] = [
@@ -49,14 +52,17 @@ struct Dashboard {
     schedules: Vec<ScheduleRow>,
 }
 
-async fn jobs_in(s: &ApiState, states: &[JobState]) -> Result<Vec<JobRow>, ApiError> {
-    let mut rows = Vec::new();
-    for &state in states {
-        for j in s.store().jobs(None, Some(state), 0, SHOWN).await? {
-            rows.push(JobRow::from(&JobView::from(j)));
-        }
-    }
-    Ok(rows)
+/// The `limit` newest jobs in any of `states`, in one query.
+async fn jobs_in(s: &ApiState, states: &[JobState], limit: u64) -> Result<Vec<JobRow>, ApiError> {
+    let query = JobQuery {
+        states: states.to_vec(),
+        ..JobQuery::default()
+    };
+    let jobs = s.store().find_jobs(&query, 0, limit).await?;
+    Ok(jobs
+        .into_iter()
+        .map(|j| JobRow::from(&JobView::from(j)))
+        .collect())
 }
 
 async fn dashboard(s: &ApiState, operator: &Operator) -> Result<Dashboard, ApiError> {
@@ -95,13 +101,10 @@ async fn dashboard(s: &ApiState, operator: &Operator) -> Result<Dashboard, ApiEr
             JobState::Waiting,
             JobState::Queued,
         ],
+        SHOWN,
     )
     .await?;
-    let failures = jobs_in(s, &[JobState::Failed])
-        .await?
-        .into_iter()
-        .take(10)
-        .collect();
+    let failures = jobs_in(s, &[JobState::Failed], FAILURES).await?;
     let mut next: Vec<ScheduleView> = s
         .store()
         .schedules()
