@@ -44,9 +44,27 @@
     pending = true;
     setTimeout(refresh, Math.max(0, 1000 - (Date.now() - last)));
   }
-  var events = new EventSource("/console/events");
-  ["job", "progress", "element", "alarm", "lagged"].forEach(function (name) {
-    events.addEventListener(name, soon);
+  var events = null;
+  function listen() {
+    events = new EventSource("/console/events");
+    ["job", "progress", "element", "alarm", "lagged"].forEach(function (name) {
+      events.addEventListener(name, soon);
+    });
+  }
+  listen();
+  // A page left, even one the browser keeps to go back to, closes its
+  // stream: over HTTP/1.1 a browser opens at most six connections to a
+  // server, and six kept streams would stall the next page. Back on it,
+  // it listens again and reads what it missed.
+  window.addEventListener("pagehide", function () {
+    if (events) events.close();
+    events = null;
+  });
+  window.addEventListener("pageshow", function (ev) {
+    if (ev.persisted && !events) {
+      listen();
+      soon();
+    }
   });
   document.documentElement.dataset.live = "on";
 })();

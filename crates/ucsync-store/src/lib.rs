@@ -191,8 +191,11 @@ store! {
     async fn objects(&self, element: ElementId, q: &ObjectQuery) -> Result<Vec<StoredObject>>;
     async fn object_count(&self, element: ElementId) -> Result<u64>;
     /// An element's objects per type, for one element's view: the types it
-    /// has, each counted on its own index range.
+    /// has, as the database keeps them counted while objects are written.
     async fn object_counts_by_type(&self, element: ElementId) -> Result<BTreeMap<String, u64>>;
+    /// [`Store::object_counts_by_type`] of every element that holds
+    /// objects, in one read: for lists of elements.
+    async fn object_counts(&self) -> Result<BTreeMap<ElementId, BTreeMap<String, u64>>>;
     /// Objects, across all elements, whose key or name starts with `text`
     /// (case-insensitive), ordered by element, type and key; paged.
     async fn search(&self, text: &str, offset: u64, limit: u64) -> Result<Vec<SearchHit>>;

@@ -116,6 +116,17 @@ pub(crate) fn count_from(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// Counts of (element, type, objects) rows, per element and type.
+pub(crate) fn by_element(
+    rows: impl IntoIterator<Item = (ElementId, String, u64)>,
+) -> std::collections::BTreeMap<ElementId, std::collections::BTreeMap<String, u64>> {
+    let mut out = std::collections::BTreeMap::<_, std::collections::BTreeMap<_, _>>::new();
+    for (element, ty, n) in rows {
+        out.entry(element).or_default().insert(ty, n);
+    }
+    out
+}
+
 fn in_range<T: TryFrom<i64>>(n: i64, what: &str) -> Result<T> {
     T::try_from(n).map_err(|_| StoreError::Database(format!("stored {what} {n} is out of range")))
 }

@@ -11,7 +11,7 @@ use ucsync_core::{HashIndex, HashIndexBuilder, JobState, ObjectId, SyncType, key
 
 use crate::Result;
 use crate::model::Job;
-use crate::rows::time_text;
+use crate::rows::{JOB_COLUMNS, time_text};
 
 /// A digest as stored: big-endian, so that blobs sort as the digests do.
 pub(crate) fn digest_blob(d: u128) -> [u8; 16] {
@@ -122,22 +122,41 @@ pub(crate) fn interrupted_line(
     }
 }
 
-/// The jobs retention keeps whatever their age, as SQL both backends run:
-/// each element's newest finished job that ran — what its status reads
-/// (see `last_finished_jobs`), so removing old jobs never changes how an
-/// element stands. A preview whose plan was not applied synchronized
-/// nothing: it is not one of them.
-pub(crate) const KEPT_JOBS_SQL: &str = "SELECT id FROM (SELECT id, row_number() OVER \
-     (PARTITION BY element ORDER BY finished_at DESC, id DESC) AS newest FROM jobs \
-     WHERE state IN ('succeeded', 'failed', 'stopped') AND started_at IS NOT NULL \
-     AND (dry_run = false OR applied_at IS NOT NULL)) kept \
-     WHERE newest = 1";
+/// An element's newest finished job that ran, as SQL both backends run: the
+/// id of the element named by `n.element`'s newest job that succeeded,
+/// failed or was stopped after it started, one seek in the index
+/// `jobs_finished`. It is what an element's status reads (see
+/// `last_finished_jobs`). A preview whose plan was not applied
+/// synchronized nothing: it is not one of them.
+const NEWEST_RAN_SQL: &str = "SELECT j.id FROM jobs j WHERE j.element = n.element \
+     AND j.state IN ('succeeded', 'failed', 'stopped') AND j.started_at IS NOT NULL \
+     AND (j.dry_run = false OR j.applied_at IS NOT NULL) \
+     ORDER BY j.finished_at DESC, j.id DESC LIMIT 1";
+
+/// The jobs of [`NEWEST_RAN_SQL`] of every element `names` (a query of
+/// one column, `element`) names that has one, by element.
+pub(crate) fn last_finished_sql(names: &str) -> String {
+    format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE id IN (SELECT ({NEWEST_RAN_SQL}) FROM ({names}) n) \
+         ORDER BY element"
+    )
+}
+
+/// The jobs retention keeps whatever their age: each element's
+/// [`NEWEST_RAN_SQL`], so removing old jobs never changes how an element
+/// stands.
+pub(crate) fn kept_jobs_sql() -> String {
+    format!(
+        "SELECT id FROM (SELECT ({NEWEST_RAN_SQL}) AS id FROM (SELECT DISTINCT element FROM jobs) n) kept \
+         WHERE id IS NOT NULL"
+    )
+}
 
 /// The transactions of a retention run, each backend's SQL; the order
 /// they run in is [`retention_run`].
 pub(crate) trait RetentionSteps {
     /// Up to `batch` finished jobs that finished before `before` and are not
-    /// kept ([`KEPT_JOBS_SQL`]), oldest first.
+    /// kept ([`kept_jobs_sql`]), oldest first.
     async fn old_jobs(&self, before: DateTime<Utc>, batch: u32) -> Result<Vec<i64>>;
     /// Removes up to `batch` change records and staged rows of `jobs`;
     /// answers how many.

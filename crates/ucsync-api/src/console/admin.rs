@@ -8,31 +8,16 @@ use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 use ucsync_core::Role;
 
+use super::form::{ConfirmPage, FormErrors};
 use super::{Action, Failure, Frame, Operator, PageResult, fail, render, words};
 use crate::model::{NewTokenBody, NewUserBody, TokenView, UserPatch, UserView};
 use crate::routes::{tokens, users};
 use crate::{ApiError, ApiState};
 
-/// A form's error, beside the field it names.
-#[derive(Debug, Default)]
-struct FormError {
-    field: String,
-    message: String,
-}
-
-impl FormError {
-    fn on(&self, field: &str) -> Option<&str> {
-        (self.field == field).then_some(self.message.as_str())
-    }
-}
-
-impl From<ApiError> for FormError {
-    fn from(e: ApiError) -> FormError {
-        FormError {
-            field: e.field.unwrap_or_default(),
-            message: e.message,
-        }
-    }
+/// An API error beside the input of its field, of the form whose inputs
+/// are `inputs`.
+fn form_errors(e: &ApiError, inputs: &[&str]) -> FormErrors {
+    FormErrors::of_api(e, |f| inputs.contains(&f).then_some(f))
 }
 
 struct UserRow {
@@ -89,10 +74,10 @@ impl From<TokenView> for TokenRow {
 struct Filled {
     user_name: String,
     user_role: String,
-    user_error: FormError,
+    user_errors: FormErrors,
     token_name: String,
     token_role: String,
-    token_error: FormError,
+    token_errors: FormErrors,
 }
 
 #[derive(Template)]
@@ -199,10 +184,7 @@ pub(crate) async fn add_user(
             let filled = Filled {
                 user_name: name,
                 user_role: role_text,
-                user_error: FormError {
-                    field: e.field.clone().unwrap_or_else(|| "name".into()),
-                    message: e.message,
-                },
+                user_errors: form_errors(&e, &["name", "role", "password"]),
                 ..Filled::default()
             };
             show(&s, &operator, StatusCode::BAD_REQUEST, filled).await
@@ -241,16 +223,6 @@ pub(crate) async fn change_user(
     Ok(Redirect::to("/admin#users").into_response())
 }
 
-#[derive(Template)]
-#[template(path = "admin_confirm.html")]
-struct ConfirmPage {
-    frame: Frame,
-    question: String,
-    detail: String,
-    action: String,
-    button: String,
-}
-
 /// `GET /admin/users/{name}/remove`: asks first.
 pub(crate) async fn confirm_remove_user(
     Path(name): Path<String>,
@@ -263,6 +235,8 @@ pub(crate) async fn confirm_remove_user(
         detail: "The user can no longer sign in; its open sessions end now.".into(),
         action: format!("/admin/users/{}/remove", super::session::url_escape(&name)),
         button: format!("Remove user {name}"),
+        deleted: Vec::new(),
+        back: "/admin#users".into(),
     }))
 }
 
@@ -326,7 +300,7 @@ pub(crate) async fn add_token(
             let filled = Filled {
                 token_name: form.name,
                 token_role: form.role,
-                token_error: e.into(),
+                token_errors: form_errors(&e, &["name", "role"]),
                 ..Filled::default()
             };
             show(&s, &operator, StatusCode::BAD_REQUEST, filled).await
@@ -343,6 +317,8 @@ pub(crate) async fn confirm_revoke_token(Path(id): Path<i64>, operator: Operator
         detail: "Requests with it are refused from now on.".into(),
         action: format!("/admin/tokens/{id}/revoke"),
         button: format!("Revoke token {id}"),
+        deleted: Vec::new(),
+        back: "/admin#tokens".into(),
     }))
 }
 

@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 
 use super::element_form::{self, Values};
-use super::elements::{FormPage, unplaced};
+use super::elements::FormPage;
+use super::form::ConfirmPage;
 use super::{Action, Frame, Operator, PageResult, fail, render, words};
 use crate::extract::parse_value;
 use crate::model::{CheckView, ElementPatch, ElementView, ErrorCode};
@@ -24,14 +25,14 @@ fn edit_form(
     values: &Values,
     error: Option<&ApiError>,
 ) -> FormPage {
-    let fields = element_form::fields(e.kind, false, values, error);
+    let (fields, errors) = element_form::inputs(e.kind, false, values, error);
     FormPage {
         frame: Frame::new(operator, "Elements", format!("Change {}", e.name)),
         action: format!("/elements/{}/edit", e.name),
         kind: e.kind.as_str(),
         kind_words: words::kind(e.kind),
-        error: unplaced(error, &fields),
         fields,
+        errors,
         submit: "Save",
         back: format!("/elements/{}", e.name),
     }
@@ -77,17 +78,6 @@ pub(crate) async fn edit(
     }
 }
 
-#[derive(Template)]
-#[template(path = "element_remove.html")]
-struct RemovePage {
-    frame: Frame,
-    name: String,
-    objects: Vec<(String, u64)>,
-    total: u64,
-    /// Why it cannot be removed now (the API's refusal).
-    refused: Option<String>,
-}
-
 /// `GET /elements/{name}/remove`: what removing it deletes, and the
 /// button; or why it cannot be removed now.
 pub(crate) async fn remove_page(
@@ -103,20 +93,22 @@ pub(crate) async fn remove_page(
     let view = elements::element_view(&s, &name)
         .await
         .map_err(|e| fail(e.into()))?;
-    let refused = elements::removable(&s, &stored).await.err();
-    let status = refused.as_ref().map_or(StatusCode::OK, ApiError::status);
-    let page = RemovePage {
+    elements::removable(&s, &stored)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let total = view.objects;
+    Ok(render(&ConfirmPage {
         frame: Frame::new(&operator, "Elements", format!("Remove {name}")),
-        objects: view
-            .objects_by_type
-            .iter()
-            .map(|(t, n)| (t.clone(), *n))
-            .collect(),
-        total: view.objects,
-        refused: refused.map(|e| e.message),
-        name,
-    };
-    Ok((status, render(&page)).into_response())
+        question: format!("Remove {name}?"),
+        detail: format!(
+            "Removing it deletes its settings and the {total} objects synchronized from it, \
+             with its default schedule; its alarms are cleared. The element itself is not changed."
+        ),
+        deleted: view.objects_by_type.into_iter().collect(),
+        action: format!("/elements/{name}/remove"),
+        button: format!("Remove {name} and its {total} objects"),
+        back: format!("/elements/{name}"),
+    }))
 }
 
 /// The form of a button alone: its token.

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 use ucsync_core::ElementKind;
 
+use super::form::FormErrors;
 use crate::ApiError;
 use crate::model::{ElementView, cell_value, default_port, export_row};
 
@@ -22,20 +23,12 @@ pub(crate) struct Field {
     pub checked: bool,
     pub required: bool,
     pub hint: &'static str,
-    pub error: Option<String>,
 }
 
 impl Field {
-    /// The ids of its hint and its error, as `aria-describedby` lists them.
-    pub(crate) fn described_by(&self) -> String {
-        let mut ids = Vec::new();
-        if !self.hint.is_empty() {
-            ids.push(format!("h-{}", self.name));
-        }
-        if self.error.is_some() {
-            ids.push(format!("e-{}", self.name));
-        }
-        ids.join(" ")
+    /// The input's id; its hint's and error's start with it.
+    pub(crate) fn id(&self) -> String {
+        format!("f-{}", self.name)
     }
 }
 
@@ -157,40 +150,38 @@ fn field(name: &'static str, kind: ElementKind, adding: bool) -> Field {
         checked: false,
         required,
         hint,
-        error: None,
     }
 }
 
-/// The form's inputs holding `values`, with `error` beside the field it
-/// names (a list item's, such as `own_logins[1]`, beside the list).
-pub(crate) fn fields(
+/// The form's inputs holding `values`, and `error` beside the input of the
+/// field it names (a list item's, such as `own_logins[1]`, beside the
+/// list), or above the form when the form has no such input.
+pub(crate) fn inputs(
     kind: ElementKind,
     adding: bool,
     values: &Values,
     error: Option<&ApiError>,
-) -> Vec<Field> {
-    names(kind, adding)
-        .into_iter()
-        .map(|name| {
+) -> (Vec<Field>, FormErrors) {
+    let names = names(kind, adding);
+    let errors = error.map_or_else(FormErrors::default, |e| {
+        FormErrors::of_api(e, |f| {
+            let input = f.split(['[', '.']).next().unwrap_or(f);
+            names.contains(&input).then_some(input)
+        })
+    });
+    let fields = names
+        .iter()
+        .map(|&name| {
             let mut f = field(name, kind, adding);
             if f.input == "checkbox" {
                 f.checked = values.contains_key(name);
             } else if f.input != "password" {
                 f.value = values.get(name).cloned().unwrap_or_default();
             }
-            f.error = error
-                .filter(|e| error_field(e) == Some(name))
-                .map(|e| e.message.clone());
             f
         })
-        .collect()
-}
-
-/// The field an error names, as the form's inputs are named.
-pub(crate) fn error_field(e: &ApiError) -> Option<&str> {
-    e.field
-        .as_deref()
-        .map(|f| f.split(['[', '.']).next().unwrap_or(f))
+        .collect();
+    (fields, errors)
 }
 
 /// The values of a new element's form before anything is typed: its

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use ucsync_core::{ElementKind, ElementState};
 
 use super::element_form::{self, Field, Values};
+use super::form::FormErrors;
 use super::rows::{ElementRow, JobRow};
 use super::{Action, Failure, Frame, Operator, PageResult, fail, render, words};
 use crate::extract::parse_value;
@@ -343,8 +344,7 @@ pub(crate) struct FormPage {
     pub kind: &'static str,
     pub kind_words: &'static str,
     pub fields: Vec<Field>,
-    /// An error that names no field of the form.
-    pub error: Option<String>,
+    pub errors: FormErrors,
     pub submit: &'static str,
     pub back: String,
 }
@@ -356,7 +356,7 @@ fn new_form(
     values: &Values,
     error: Option<&ApiError>,
 ) -> FormPage {
-    let fields = element_form::fields(kind, true, values, error);
+    let (fields, errors) = element_form::inputs(kind, true, values, error);
     FormPage {
         frame: Frame::new(
             operator,
@@ -366,18 +366,11 @@ fn new_form(
         action: "/elements".into(),
         kind: kind.as_str(),
         kind_words: words::kind(kind),
-        error: unplaced(error, &fields),
         fields,
+        errors,
         submit: "Add",
         back: "/elements".into(),
     }
-}
-
-/// The message of an error no field of the form shows.
-pub(crate) fn unplaced(error: Option<&ApiError>, fields: &[Field]) -> Option<String> {
-    error
-        .filter(|_| fields.iter().all(|f| f.error.is_none()))
-        .map(|e| e.message.clone())
 }
 
 /// The kind a form is for, or a 400 page naming the kinds.

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::form::FormErrors;
 use super::session::new_secret;
 use super::{Action, Failure, Frame, Operator, PageResult, fail, render};
 use crate::model::{
@@ -76,27 +77,20 @@ impl Imports {
 #[template(path = "element_import.html")]
 struct UploadPage {
     frame: Frame,
-    error: Option<String>,
-    /// The error is the file's.
-    file_error: bool,
+    errors: FormErrors,
 }
 
-fn upload_page(operator: &Operator, error: Option<(String, bool)>) -> UploadPage {
-    let (error, file_error) = match error {
-        Some((e, f)) => (Some(e), f),
-        None => (None, false),
-    };
+fn upload_page(operator: &Operator, errors: FormErrors) -> UploadPage {
     UploadPage {
         frame: Frame::new(operator, "Elements", "Import elements"),
-        error,
-        file_error,
+        errors,
     }
 }
 
 /// `GET /elements/import`.
 pub(crate) async fn form(operator: Operator) -> PageResult {
     operator.require_admin().map_err(fail(&operator))?;
-    Ok(render(&upload_page(&operator, None)))
+    Ok(render(&upload_page(&operator, FormErrors::default())))
 }
 
 /// A row of the preview.
@@ -209,7 +203,7 @@ pub(crate) async fn preview(
     let upload = read_upload(multipart).await.map_err(&fail)?;
     operator.check_csrf(upload.csrf.as_deref()).map_err(&fail)?;
     let again = |error: String, file: bool| -> Response {
-        let page = upload_page(&operator, Some((error, file)));
+        let page = upload_page(&operator, FormErrors::one(file.then_some("file"), error));
         (StatusCode::BAD_REQUEST, render(&page)).into_response()
     };
     let Some(text) = upload.file.filter(|t| !t.trim().is_empty()) else {

@@ -18,6 +18,7 @@ mod element_admin;
 mod element_form;
 mod elements;
 mod events;
+mod form;
 mod import;
 mod jobs;
 mod rows;

@@ -3,8 +3,6 @@
 //! editing one with the API's own body types; enabling, disabling and
 //! removing one (after a confirmation page).
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -15,6 +13,7 @@ use serde::Deserialize;
 use ucsync_core::SyncType;
 use ucsync_schedule::{Every, Repeat, Unit};
 
+use super::form::{ConfirmPage, FormErrors};
 use super::rows::{Pager, schedule_what};
 use super::{Action, Failure, Frame, Operator, PageResult, fail, render, words};
 use crate::model::{NewScheduleBody, PageQuery, SchedulePatch, ScheduleView, TargetBody};
@@ -135,17 +134,14 @@ pub(crate) struct ScheduleForm {
     enabled: Option<String>,
 }
 
-/// A form's field error: the form's field and the message.
-type FormError = (&'static str, String);
-
 /// A time the form wrote, in `zone`.
-fn local_time(field: &'static str, text: &str, zone: Tz) -> Result<DateTime<Utc>, FormError> {
+fn local_time(field: &'static str, text: &str, zone: Tz) -> Result<DateTime<Utc>, FormErrors> {
     let text = text.trim();
     let naive = NaiveDateTime::parse_from_str(text, LOCAL_TIME)
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
         .map_err(|_| {
-            (
-                field,
+            FormErrors::one(
+                Some(field),
                 format!("{field} must be a date and time like 2026-12-31T23:00 (got {text:?})"),
             )
         })?;
@@ -153,8 +149,8 @@ fn local_time(field: &'static str, text: &str, zone: Tz) -> Result<DateTime<Utc>
         .earliest()
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| {
-            (
-                field,
+            FormErrors::one(
+                Some(field),
                 format!("{text} does not exist in {zone} (a daylight-saving gap)"),
             )
         })
@@ -208,7 +204,7 @@ impl ScheduleForm {
     /// The API's body for this form; its times are read in the form's zone
     /// (the service's when none is given; UTC when the zone is unknown, which
     /// the API then refuses by its field).
-    fn body(&self, service_zone: Tz) -> Result<NewScheduleBody, FormError> {
+    fn body(&self, service_zone: Tz) -> Result<NewScheduleBody, FormErrors> {
         let time_zone = Some(self.time_zone.trim())
             .filter(|z| !z.is_empty())
             .map(str::to_string);
@@ -227,8 +223,8 @@ impl ScheduleForm {
             ),
         };
         let sync_type = self.sync_type.parse().map_err(|_| {
-            (
-                "sync_type",
+            FormErrors::one(
+                Some("sync_type"),
                 format!(
                     "sync type must be one of {}",
                     SYNC_TYPES.map(|t| t.as_str()).join(", ")
@@ -240,13 +236,15 @@ impl ScheduleForm {
             "cron" => Repeat::Cron(self.cron.trim().to_string()),
             _ => {
                 let n = self.every_n.trim().parse().map_err(|_| {
-                    (
-                        "every_n",
+                    FormErrors::one(
+                        Some("every_n"),
                         format!("every must be a whole number (got {:?})", self.every_n),
                     )
                 })?;
                 let unit: Unit = serde_json::from_value(serde_json::json!(self.every_unit))
-                    .map_err(|_| ("every_unit", "choose minutes, hours, days or weeks".into()))?;
+                    .map_err(|_| {
+                        FormErrors::one(Some("every_unit"), "choose minutes, hours, days or weeks")
+                    })?;
                 Repeat::Every(Every { n, unit })
             }
         };
@@ -279,10 +277,10 @@ impl ScheduleForm {
     }
 }
 
-/// The form's field of an API error's field (`target.elements[1]` is the
+/// The form's input of an API error's field (`target.elements[1]` is the
 /// elements box).
-fn form_field(api_field: &str) -> &'static str {
-    match api_field {
+fn form_field(api_field: &str) -> Option<&'static str> {
+    Some(match api_field {
         f if f.starts_with("target") => "elements",
         "repeat.every.n" => "every_n",
         "repeat.cron" => "cron",
@@ -292,8 +290,8 @@ fn form_field(api_field: &str) -> &'static str {
         "first_run" => "first_run",
         "end" => "end",
         "time_zone" => "time_zone",
-        _ => "",
-    }
+        _ => return None,
+    })
 }
 
 #[derive(Template)]
@@ -303,9 +301,7 @@ struct SchedulePage {
     action: String,
     submit: &'static str,
     form: ScheduleForm,
-    errors: BTreeMap<&'static str, String>,
-    /// An error that is no field's.
-    general: Option<String>,
+    errors: FormErrors,
     sync_types: Vec<(&'static str, &'static str)>,
     units: [(&'static str, &'static str); 4],
     service_zone: String,
@@ -325,8 +321,7 @@ impl SchedulePage {
             action,
             submit,
             form,
-            errors: BTreeMap::new(),
-            general: None,
+            errors: FormErrors::default(),
             sync_types: SYNC_TYPES
                 .iter()
                 .map(|&t| (t.as_str(), words::sync_type(t)))
@@ -336,24 +331,38 @@ impl SchedulePage {
         }
     }
 
-    /// The form again, with the error beside its field: 400.
-    fn refused(mut self, (field, message): FormError) -> Response {
-        if field.is_empty() {
-            self.general = Some(message);
-        } else {
-            self.errors.insert(field, message);
-        }
+    /// The form again, with its errors: 400.
+    fn refused(mut self, errors: FormErrors) -> Response {
+        self.errors = errors;
         (StatusCode::BAD_REQUEST, render(&self)).into_response()
+    }
+
+    /// The form filled in as sent, and the API's body it makes; or the form
+    /// again with its errors.
+    fn sent(self, s: &ApiState) -> Result<(SchedulePage, NewScheduleBody), Response> {
+        match self.form.body(s.settings.default_time_zone) {
+            Ok(body) => Ok((self, body)),
+            Err(e) => Err(self.refused(e)),
+        }
     }
 }
 
 /// An API error of a form: beside its field when it has one, else the
 /// failure's own page.
 fn refusal(page: SchedulePage, e: ApiError) -> Response {
-    match e.field.as_deref().map(form_field) {
-        Some(field) => page.refused((field, e.message)),
-        None => super::page_error(Some(&page.frame.operator), e.into()),
+    if e.field.is_some() {
+        page.refused(FormErrors::of_api(&e, |f| form_field(f)))
+    } else {
+        super::page_error(Some(&page.frame.operator), e.into())
     }
+}
+
+/// The schedule `id`, for an admin; or the page of why not.
+async fn for_admin(s: &ApiState, operator: &Operator, id: i64) -> Result<ScheduleView, Response> {
+    operator.require_admin().map_err(fail(operator))?;
+    schedules::one(s, id)
+        .await
+        .map_err(|e| fail(operator)(e.into()))
 }
 
 /// `GET /schedules/new`.
@@ -375,19 +384,15 @@ pub(crate) async fn add(
     State(s): State<ApiState>,
     Action { operator, form }: Action<ScheduleForm>,
 ) -> PageResult {
-    let body = form.body(s.settings.default_time_zone);
-    let page = SchedulePage::new(
+    let (page, body) = SchedulePage::new(
         &s,
         &operator,
         "New schedule".into(),
         "/schedules".into(),
         "Add the schedule",
         form,
-    );
-    let body = match body {
-        Ok(body) => body,
-        Err(e) => return Err(page.refused(e)),
-    };
+    )
+    .sent(&s)?;
     match schedules::add(&s, &operator.caller(), &body).await {
         Ok(_) => Ok(Redirect::to("/schedules").into_response()),
         Err(e) => Err(refusal(page, e)),
@@ -400,10 +405,7 @@ pub(crate) async fn edit_form(
     Path(id): Path<i64>,
     operator: Operator,
 ) -> PageResult {
-    operator.require_admin().map_err(fail(&operator))?;
-    let v = schedules::one(&s, id)
-        .await
-        .map_err(|e| fail(&operator)(e.into()))?;
+    let v = for_admin(&s, &operator, id).await?;
     let page = SchedulePage::new(
         &s,
         &operator,
@@ -422,19 +424,15 @@ pub(crate) async fn edit(
     Path(id): Path<i64>,
     Action { operator, form }: Action<ScheduleForm>,
 ) -> PageResult {
-    let body = form.body(s.settings.default_time_zone);
-    let page = SchedulePage::new(
+    let (page, body) = SchedulePage::new(
         &s,
         &operator,
         format!("Schedule {id}"),
         format!("/schedules/{id}"),
         "Save the schedule",
         form,
-    );
-    let body = match body {
-        Ok(body) => body,
-        Err(e) => return Err(page.refused(e)),
-    };
+    )
+    .sent(&s)?;
     let patch = SchedulePatch {
         name: body.name,
         target: Some(body.target),
@@ -484,33 +482,31 @@ pub(crate) async fn disable(
     set_enabled(&s, &operator, id, false).await
 }
 
-#[derive(Template)]
-#[template(path = "schedule_remove.html")]
-struct RemovePage {
-    frame: Frame,
-    row: ScheduleRow,
-}
-
 /// `GET /schedules/{id}/remove`: what would be removed, and the button.
 pub(crate) async fn remove_form(
     State(s): State<ApiState>,
     Path(id): Path<i64>,
     operator: Operator,
 ) -> PageResult {
-    operator.require_admin().map_err(fail(&operator))?;
-    let v = schedules::one(&s, id)
-        .await
-        .map_err(|e| fail(&operator)(e.into()))?;
+    let v = for_admin(&s, &operator, id).await?;
     if let Some(element) = &v.default_for {
         // The API's refusal, before asking.
         let e = schedules::system_schedule(id, element);
         return Err(fail(&operator)(Failure::from(e)));
     }
-    let page = RemovePage {
+    let row = ScheduleRow::from(&v);
+    Ok(render(&ConfirmPage {
         frame: Frame::new(&operator, "Schedules", format!("Remove {}", v.name)),
-        row: ScheduleRow::from(&v),
-    };
-    Ok(render(&page))
+        question: format!(
+            "Remove the schedule {} ({}, {})?",
+            row.name, row.what, row.repeat
+        ),
+        detail: "Its jobs already run stay in the job list.".into(),
+        deleted: Vec::new(),
+        action: format!("/schedules/{id}/remove"),
+        button: "Remove the schedule".into(),
+        back: "/schedules".into(),
+    }))
 }
 
 /// `POST /schedules/{id}/remove`, as `DELETE /api/v1/schedules/{id}`.

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use ucsync_core::{ElementKind, ElementState, JobState, SyncType, Trigger};
 use ucsync_engine::Event;
-use ucsync_store::Store;
+use ucsync_store::{JobQuery, Store};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::element;
@@ -25,21 +25,66 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(check_element))
 }
 
+/// The jobs running on elements now: those of `elements`, or of all.
+async fn running_jobs(
+    store: &dyn Store,
+    element: Option<&str>,
+) -> Result<Vec<ucsync_store::Job>, ApiError> {
+    let q = JobQuery {
+        element: element.map(str::to_string),
+        states: vec![JobState::Running, JobState::Stopping],
+        ..JobQuery::default()
+    };
+    Ok(store.find_jobs(&q, 0, 0).await?)
+}
+
+/// The job of `running` that an element's view shows as running on it: one
+/// running, else one stopping.
+fn running_on<'j>(running: &'j [ucsync_store::Job], name: &str) -> Option<&'j ucsync_store::Job> {
+    [JobState::Running, JobState::Stopping]
+        .into_iter()
+        .find_map(|state| {
+            running
+                .iter()
+                .find(|j| j.element == name && j.state == state)
+        })
+}
+
+/// One element's view, read for it alone.
 async fn view(store: &dyn Store, e: &ucsync_store::Element) -> Result<ElementView, ApiError> {
     let name = e.name.as_str();
-    let mut running = None;
-    for state in [JobState::Running, JobState::Stopping] {
-        if running.is_none() {
-            running = store.jobs(Some(name), Some(state), 0, 1).await?.pop();
-        }
-    }
+    let running = running_jobs(store, Some(name)).await?;
     let last = store.last_finished_jobs(Some(name)).await?.pop();
     Ok(ElementView::new(
         e,
         store.object_counts_by_type(e.id).await?,
-        running.as_ref(),
+        running_on(&running, name),
         last.as_ref(),
     ))
+}
+
+/// The views of `elements`, in three reads whatever their number: every
+/// element's counts, the running jobs, each element's newest finished job.
+pub(crate) async fn views(
+    store: &dyn Store,
+    elements: &[ucsync_store::Element],
+) -> Result<Vec<ElementView>, ApiError> {
+    let mut counts = store.object_counts().await?;
+    let running = running_jobs(store, None).await?;
+    let last: std::collections::HashMap<String, ucsync_store::Job> = store
+        .last_finished_jobs(None)
+        .await?
+        .into_iter()
+        .map(|j| (j.element.clone(), j))
+        .collect();
+    Ok(elements
+        .iter()
+        .map(|e| {
+            let name = e.name.as_str();
+            let objects = counts.remove(&e.id).unwrap_or_default();
+            ElementView::new(e, objects, running_on(&running, name), last.get(name))
+        })
+        .collect())
 }
 
 /// A `cm` setting must name an existing CM element.
@@ -152,7 +197,7 @@ impl ElementFilter {
 
 /// A page of the elements `filter` takes, by name; `total` counts them all.
 /// A state is known only from an element's view, so filtering by it views
-/// every element the other settings take.
+/// every element the other settings take (in the same three reads).
 pub(crate) async fn element_page_where(
     s: &ApiState,
     filter: &ElementFilter,
@@ -166,22 +211,11 @@ pub(crate) async fn element_page_where(
         .filter(|e| filter.takes(e))
         .collect();
     let (items, total) = match filter.state {
-        None => {
-            let mut items = Vec::new();
-            for e in page.slice(&all) {
-                items.push(view(store, &e).await?);
-            }
-            (items, all.len())
-        }
+        None => (views(store, &page.slice(&all)).await?, all.len()),
         Some(state) => {
-            let mut views = Vec::new();
-            for e in &all {
-                let v = view(store, e).await?;
-                if v.state == state {
-                    views.push(v);
-                }
-            }
-            (page.slice(&views), views.len())
+            let mut taken = views(store, &all).await?;
+            taken.retain(|v| v.state == state);
+            (page.slice(&taken), taken.len())
         }
     };
     Ok(ElementPage {

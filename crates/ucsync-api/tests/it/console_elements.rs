@@ -242,11 +242,11 @@ async fn a_refused_form_shows_the_apis_error_beside_its_field() {
     let p = send("cm-messaging", "mm2", "70000").await;
     assert_eq!(p.status, 400, "{}", p.html);
     assert!(
-        p.has("<span class=\"field-error\" id=\"e-port\">port must be from 1 to 65535, not 70000</span>"),
+        p.has("<span class=\"field-error\" id=\"f-port-error\">port must be from 1 to 65535, not 70000</span>"),
         "{}",
         p.html
     );
-    assert!(p.has("aria-describedby=\"e-port\""), "{}", p.html);
+    assert!(p.has("f-port-error\" aria-invalid=\"true\""), "{}", p.html);
     assert_eq!(
         p.input("name").as_deref(),
         Some("mm2"),
@@ -256,13 +256,13 @@ async fn a_refused_form_shows_the_apis_error_beside_its_field() {
 
     let p = send("cm-messaging", "mm2", "636").await;
     assert_eq!(p.status, 400);
-    assert!(p.has("id=\"e-cm\">cm is required"), "{}", p.html);
+    assert!(p.has("id=\"f-cm-error\">cm is required"), "{}", p.html);
     let p = send("messaging", "mm1", "637").await;
     assert_eq!(p.status, 400);
-    assert!(p.has("id=\"e-name\">"), "a taken name: {}", p.html);
+    assert!(p.has("id=\"f-name-error\">"), "a taken name: {}", p.html);
     let p = send("messaging", "mm2", "x").await;
     assert_eq!(p.status, 400);
-    assert!(p.has("id=\"e-port\">"), "{}", p.html);
+    assert!(p.has("id=\"f-port-error\">"), "{}", p.html);
     assert_eq!(names(&app).await, ["mm1"]);
 }
 
@@ -303,7 +303,11 @@ async fn changing_an_element_keeps_the_apis_rules() {
         .submit("/elements/mm1/edit", "/elements/mm1/edit", &moved)
         .await;
     assert_eq!(p.status, 400, "{}", p.html);
-    assert!(p.has("id=\"e-password\">changing host sends"), "{}", p.html);
+    assert!(
+        p.has("id=\"f-password-error\">changing host sends"),
+        "{}",
+        p.html
+    );
     assert_eq!(p.input("host").as_deref(), Some("127.0.0.12"));
     moved[4].1 = "pw2";
     let p = admin
@@ -454,7 +458,7 @@ async fn an_import_is_previewed_then_added_all_or_none() {
         .await;
     assert_eq!(p.status, 400);
     assert!(
-        p.has("id=\"e-file\">x.csv: line 1: unknown column"),
+        p.has("id=\"f-file-error\">x.csv: line 1: unknown column"),
         "{}",
         p.html
     );

@@ -97,7 +97,7 @@ async fn schedules_are_added_listed_disabled_enabled_and_removed() {
         "{}",
         bad.html
     );
-    assert!(bad.has("aria-describedby=\"cron-error\""));
+    assert!(bad.has("aria-describedby=\"cron-hint cron-error\""));
     assert!(
         bad.has("value=\"61 * * * *\""),
         "the form keeps what was typed"

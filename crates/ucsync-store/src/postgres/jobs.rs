@@ -16,7 +16,7 @@ use ucsync_core::{JobState, SyncType, Trigger};
 use super::{PgStore, db, get, is_unique_violation};
 use crate::model::*;
 use crate::rows::{self, Columns, JOB_COLUMNS};
-use crate::rules::{interrupted_line, joins};
+use crate::rules::{interrupted_line, joins, last_finished_sql};
 use crate::{JobQuery, Result, StoreError};
 
 /// How often a claim tries the next candidate after losing a race for one.
@@ -410,17 +410,23 @@ impl PgStore {
 
     pub(crate) async fn last_finished_jobs(&self, element: Option<&str>) -> Result<Vec<Job>> {
         let c = self.client().await?;
-        let st = c
-            .prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM (SELECT *, row_number() OVER \
-                 (PARTITION BY element ORDER BY finished_at DESC, id DESC) AS newest FROM jobs \
-                 WHERE state IN ('succeeded', 'failed', 'stopped') AND started_at IS NOT NULL \
-                 AND (dry_run = false OR applied_at IS NOT NULL) \
-                 AND ($1::text IS NULL OR element = $1)) j WHERE newest = 1 ORDER BY element"
-            ))
-            .await
-            .map_err(db)?;
-        let found = c.query(&st, &[&element]).await.map_err(db)?;
+        let found = match element {
+            Some(e) => {
+                let st = c
+                    .prepare_cached(&last_finished_sql("SELECT $1::text AS element"))
+                    .await
+                    .map_err(db)?;
+                c.query(&st, &[&e]).await
+            }
+            None => {
+                let st = c
+                    .prepare_cached(&last_finished_sql("SELECT DISTINCT element FROM jobs"))
+                    .await
+                    .map_err(db)?;
+                c.query(&st, &[]).await
+            }
+        }
+        .map_err(db)?;
         found.iter().map(rows::job).collect()
     }
 

@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/009_search_by_element.sql"),
     include_str!("../../migrations/postgres/010_sessions.sql"),
     include_str!("../../migrations/postgres/011_search_index_only.sql"),
+    include_str!("../../migrations/postgres/012_element_lists.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus

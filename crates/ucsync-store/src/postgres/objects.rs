@@ -283,7 +283,9 @@ impl PgStore {
     pub(crate) async fn object_count(&self, element: ElementId) -> Result<u64> {
         let c = self.client().await?;
         let st = c
-            .prepare_cached("SELECT count(*) FROM objects WHERE element_id = $1")
+            .prepare_cached(
+                "SELECT coalesce(sum(n), 0)::bigint FROM object_counts WHERE element_id = $1",
+            )
             .await
             .map_err(db)?;
         let n: i64 = get(&c.query_one(&st, &[&element]).await.map_err(db)?, 0)?;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{PgStore, db};
 use crate::Result;
 use crate::model::Removed;
-use crate::rules::{KEPT_JOBS_SQL, RetentionSteps, retention_run};
+use crate::rules::{RetentionSteps, kept_jobs_sql, retention_run};
 
 impl RetentionSteps for PgStore {
     async fn old_jobs(&self, before: DateTime<Utc>, batch: u32) -> Result<Vec<i64>> {
@@ -18,7 +18,8 @@ impl RetentionSteps for PgStore {
             .query(
                 &format!(
                     "SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'stopped') AND finished_at < $1 \
-                     AND id NOT IN ({KEPT_JOBS_SQL}) ORDER BY id LIMIT $2"
+                     AND id NOT IN ({kept}) ORDER BY id LIMIT $2",
+                    kept = kept_jobs_sql()
                 ),
                 &[&before, &i64::from(batch)],
             )

@@ -1,6 +1,7 @@
 //! Search and counts on PostgreSQL: objects whose key or name starts with a
 //! text, across elements, in one statement; and the counts of objects per
-//! element and type, and of jobs.
+//! element and type (kept in `object_counts` by the database's triggers,
+//! migration 012), and of jobs.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,9 @@ use super::{PgStore, db, get};
 use crate::Result;
 use crate::model::*;
 use crate::rows::{self, HIT_COLUMNS};
+
+/// How many objects each element holds per type, as its triggers keep them.
+const COUNTS_SQL: &str = "SELECT element_id, object_type, n FROM object_counts WHERE n > 0";
 
 /// A page size as SQL: no limit for 0 (a `NULL` limit).
 fn limit(n: u64) -> Option<i64> {
@@ -23,17 +27,28 @@ impl PgStore {
     ) -> Result<BTreeMap<String, u64>> {
         let c = self.client().await?;
         let st = c
-            .prepare_cached(
-                "SELECT object_type, count(*) FROM objects WHERE element_id = $1 GROUP BY object_type",
-            )
+            .prepare_cached(&format!("{COUNTS_SQL} AND element_id = $1"))
             .await
             .map_err(db)?;
         c.query(&st, &[&element])
             .await
             .map_err(db)?
             .iter()
-            .map(|r| Ok((get(r, 0)?, rows::count_from(get(r, 1)?))))
+            .map(|r| Ok((get(r, 1)?, rows::count_from(get(r, 2)?))))
             .collect()
+    }
+
+    pub(crate) async fn object_counts(&self) -> Result<BTreeMap<ElementId, BTreeMap<String, u64>>> {
+        let c = self.client().await?;
+        let st = c.prepare_cached(COUNTS_SQL).await.map_err(db)?;
+        let rows = c
+            .query(&st, &[])
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| Ok((get(r, 0)?, get(r, 1)?, rows::count_from(get(r, 2)?))))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(rows::by_element(rows))
     }
 
     pub(crate) async fn search(
@@ -84,9 +99,8 @@ impl PgStore {
         let c = self.client().await?;
         let objects = c
             .query(
-                "SELECT e.name, n.object_type, n.count FROM \
-                   (SELECT element_id, object_type, count(*) AS count FROM objects GROUP BY element_id, object_type) n \
-                 JOIN elements e ON e.id = n.element_id ORDER BY e.name, n.object_type",
+                "SELECT e.name, c.object_type, c.n FROM object_counts c \
+                 JOIN elements e ON e.id = c.element_id WHERE c.n > 0 ORDER BY e.name, c.object_type",
                 &[],
             )
             .await

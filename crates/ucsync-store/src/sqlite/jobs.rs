@@ -11,7 +11,7 @@ use ucsync_core::{JobState, SyncType};
 use super::{SqliteStore, all, db, first, now};
 use crate::model::*;
 use crate::rows::{self, Columns, JOB_COLUMNS};
-use crate::rules::{interrupted_line, joins};
+use crate::rules::{interrupted_line, joins, last_finished_sql};
 use crate::{JobQuery, Result, StoreError};
 
 pub(super) fn load_job(c: &Connection, id: JobId) -> Result<Option<Job>> {
@@ -69,17 +69,6 @@ fn find_jobs_sql(q: &JobQuery, offset: u64, limit: u64) -> (String, Vec<Value>) 
         p.len()
     );
     (sql, p)
-}
-
-/// The newest finished job of each element (`?1`: of that one only).
-fn last_finished_sql() -> String {
-    format!(
-        "SELECT {JOB_COLUMNS} FROM (SELECT *, row_number() OVER \
-         (PARTITION BY element ORDER BY finished_at DESC, id DESC) AS newest FROM jobs \
-         WHERE state IN ('succeeded', 'failed', 'stopped') AND started_at IS NOT NULL \
-         AND (dry_run = false OR applied_at IS NOT NULL) \
-         AND (?1 IS NULL OR element = ?1)) WHERE newest = 1 ORDER BY element"
-    )
 }
 
 fn queued_jobs_sql() -> String {
@@ -143,9 +132,19 @@ impl SqliteStore {
 
     pub(crate) async fn last_finished_jobs(&self, element: Option<&str>) -> Result<Vec<Job>> {
         let element = element.map(str::to_string);
-        self.read(move |c, _| {
-            let mut st = c.prepare_cached(&last_finished_sql()).map_err(db)?;
-            all(&mut st, params![element], rows::job)
+        self.read(move |c, _| match element {
+            Some(e) => {
+                let mut st = c
+                    .prepare_cached(&last_finished_sql("SELECT ?1 AS element"))
+                    .map_err(db)?;
+                all(&mut st, [e], rows::job)
+            }
+            None => {
+                let mut st = c
+                    .prepare_cached(&last_finished_sql("SELECT DISTINCT element FROM jobs"))
+                    .map_err(db)?;
+                all(&mut st, [], rows::job)
+            }
         })
         .await
     }

@@ -45,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/011_alarms.sql"),
     include_str!("../../migrations/sqlite/012_users.sql"),
     include_str!("../../migrations/sqlite/013_sessions.sql"),
+    include_str!("../../migrations/sqlite/014_element_lists.sql"),
 ];
 const READERS: usize = 4;
 

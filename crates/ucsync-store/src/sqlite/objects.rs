@@ -12,6 +12,19 @@ use crate::rows::{self, OBJECT_COLUMNS};
 use crate::rules::{id_digest, load_index};
 use crate::{ObjectQuery, Result, StoreError};
 
+/// Writes an object over the one of its id, if any: an upsert, not
+/// `INSERT OR REPLACE`, whose replacement would fire the insert trigger
+/// that counts objects (migration 014) without the delete one.
+pub(super) const UPSERT: &str = "ON CONFLICT (element_id, object_type, object_key) DO UPDATE SET \
+    fields = excluded.fields, hash = excluded.hash, name = excluded.name, \
+    updated_at = excluded.updated_at, digest = excluded.digest";
+
+/// The insert of a job's staged objects (`?1` the element, `?2` the job, `?3`
+/// the time), to be followed by [`UPSERT`]: its `WHERE` keeps SQLite from
+/// reading the `ON` as a join's.
+pub(super) const STAGED_OBJECTS: &str = "INSERT INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at, digest) \
+    SELECT ?1, object_type, object_key, fields, hash, name, ?3, digest FROM staged WHERE job_id = ?2 AND op != 'delete'";
+
 impl SqliteStore {
     pub(crate) async fn object_hashes(&self, element: ElementId) -> Result<HashIndex> {
         // Digest ranges on several reader connections at once.
@@ -90,7 +103,7 @@ impl SqliteStore {
         self.read(move |c, _| {
             let n: i64 = value(
                 c,
-                "SELECT count(*) FROM objects WHERE element_id = ?1",
+                "SELECT coalesce(sum(n), 0) FROM object_counts WHERE element_id = ?1",
                 [element],
             )?;
             Ok(rows::count_from(n))
@@ -128,8 +141,7 @@ impl SqliteStore {
             let tx = c.transaction().map_err(db)?;
             next_revision(&tx, element)?;
             tx.execute(
-                "INSERT OR REPLACE INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at, digest) \
-                 SELECT ?1, object_type, object_key, fields, hash, name, ?3, digest FROM staged WHERE job_id = ?2 AND op != 'delete'",
+                &format!("{STAGED_OBJECTS} {UPSERT}"),
                 params![element, job, at],
             )
             .map_err(db)?;
@@ -217,7 +229,7 @@ impl SqliteStore {
             let mut counts = JobCounts::default();
             {
                 let mut up = tx
-                    .prepare_cached("INSERT OR REPLACE INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                    .prepare_cached(&format!("INSERT INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) {UPSERT}"))
                     .map_err(db)?;
                 let mut del = tx.prepare_cached("DELETE FROM objects WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3").map_err(db)?;
                 let mut exists = tx.prepare_cached("SELECT hash FROM objects WHERE element_id = ?1 AND object_type = ?2 AND object_key = ?3").map_err(db)?;

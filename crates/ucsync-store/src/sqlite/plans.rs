@@ -6,6 +6,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use ucsync_core::{ContentHash, ObjectId, SyncType};
 
+use super::objects::{STAGED_OBJECTS, UPSERT};
 use super::{SqliteStore, all, db, now};
 use crate::model::*;
 use crate::rows::{self, Columns, planned_hash};
@@ -160,8 +161,7 @@ impl SqliteStore {
             }
             let at = now();
             tx.execute(
-                "INSERT OR REPLACE INTO objects (element_id, object_type, object_key, fields, hash, name, updated_at, digest) \
-                 SELECT ?1, object_type, object_key, fields, hash, name, ?3, digest FROM staged WHERE job_id = ?2 AND op != 'delete'",
+                &format!("{STAGED_OBJECTS} {UPSERT}"),
                 params![element, job, at],
             )
             .map_err(db)?;

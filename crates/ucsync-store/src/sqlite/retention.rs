@@ -11,14 +11,15 @@ use super::{SqliteStore, all, db, value};
 use crate::Result;
 use crate::model::Removed;
 use crate::rows;
-use crate::rules::{KEPT_JOBS_SQL, RetentionSteps, retention_run};
+use crate::rules::{RetentionSteps, kept_jobs_sql, retention_run};
 
 /// Finished jobs older than `?1` that retention may remove, oldest first,
 /// `?2` at a time.
 fn old_jobs_sql() -> String {
     format!(
         "SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'stopped') AND finished_at < ?1 \
-         AND id NOT IN ({KEPT_JOBS_SQL}) ORDER BY id LIMIT ?2"
+         AND id NOT IN ({kept}) ORDER BY id LIMIT ?2",
+        kept = kept_jobs_sql()
     )
 }
 

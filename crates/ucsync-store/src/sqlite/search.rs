@@ -1,12 +1,13 @@
 //! Search and counts on SQLite: objects whose key or name starts with a
 //! text, across elements, by whichever plan suits how many match; and the
-//! counts of objects per element and type, each a range of the primary key.
+//! counts of objects per element and type, kept in `object_counts` by the
+//! database's triggers (migration 014).
 
 use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{SqliteStore, TypeCache, db, value};
+use super::{SqliteStore, TypeCache, db};
 use crate::model::*;
 use crate::rows::{self, HIT_COLUMNS};
 use crate::rules::like_prefix;
@@ -18,15 +19,32 @@ impl SqliteStore {
         element: ElementId,
     ) -> Result<BTreeMap<String, u64>> {
         self.read(move |c, _| {
-            // As in `counts`: a range of the primary key per type, never a
-            // GROUP BY sorting the element's every object.
-            object_types(c, element)?
-                .into_iter()
-                .map(|ty| {
-                    let n: i64 = value(c, COUNT_SQL, params![element, ty])?;
-                    Ok((ty, rows::count_from(n)))
-                })
-                .collect()
+            let mut st = c
+                .prepare_cached(&format!("{COUNTS_SQL} AND element_id = ?1"))
+                .map_err(db)?;
+            Ok(super::all(&mut st, [element], |r| {
+                Ok((
+                    r.get(1).map_err(db)?,
+                    rows::count_from(r.get(2).map_err(db)?),
+                ))
+            })?
+            .into_iter()
+            .collect())
+        })
+        .await
+    }
+
+    pub(crate) async fn object_counts(&self) -> Result<BTreeMap<ElementId, BTreeMap<String, u64>>> {
+        self.read(move |c, _| {
+            let mut st = c.prepare_cached(COUNTS_SQL).map_err(db)?;
+            let rows = super::all(&mut st, [], |r| {
+                Ok((
+                    r.get::<_, ElementId>(0).map_err(db)?,
+                    r.get::<_, String>(1).map_err(db)?,
+                    rows::count_from(r.get(2).map_err(db)?),
+                ))
+            })?;
+            Ok(rows::by_element(rows))
         })
         .await
     }
@@ -44,15 +62,8 @@ impl SqliteStore {
 
     pub(crate) async fn counts(&self) -> Result<StoreCounts> {
         self.read(|c, _| {
-            // Per element and type, each a range of the primary key: no
-            // sorting of every object by its group, as GROUP BY would.
-            let mut objects = Vec::new();
-            for (id, element) in elements_by_name(c)? {
-                for ty in object_types(c, id)? {
-                    let n: i64 = value(c, COUNT_SQL, params![id, ty])?;
-                    objects.push((element.clone(), ty, rows::count_from(n)));
-                }
-            }
+            let mut st = c.prepare_cached(NAMED_COUNTS_SQL).map_err(db)?;
+            let objects = super::all(&mut st, [], |r| Ok((r.get(0).map_err(db)?, r.get(1).map_err(db)?, rows::count_from(r.get(2).map_err(db)?))))?;
             let mut st = c
                 .prepare("SELECT type, state, count(*) FROM jobs GROUP BY type, state ORDER BY type, state")
                 .map_err(db)?;
@@ -65,8 +76,12 @@ impl SqliteStore {
     }
 }
 
-/// The objects of one element and type.
-const COUNT_SQL: &str = "SELECT count(*) FROM objects WHERE element_id = ?1 AND object_type = ?2";
+/// How many objects each element holds per type, as its triggers keep them.
+const COUNTS_SQL: &str = "SELECT element_id, object_type, n FROM object_counts WHERE n > 0";
+
+/// [`COUNTS_SQL`] with the elements' names, by name and type.
+const NAMED_COUNTS_SQL: &str = "SELECT e.name, c.object_type, c.n FROM object_counts c \
+     JOIN elements e ON e.id = c.element_id WHERE c.n > 0 ORDER BY e.name, c.object_type";
 
 /// Below this many objects whose key (or whose name) matches, a search finds
 /// every match by index and sorts them; from it on, matches are common enough
@@ -131,12 +146,9 @@ fn scan_sql() -> String {
         .to_string()
 }
 
-/// The object types of an element, one index seek each.
-const TYPES_SQL: &str = "WITH RECURSIVE t(ty) AS ( \
-     SELECT (SELECT min(object_type) FROM objects WHERE element_id = ?1) \
-     UNION ALL \
-     SELECT (SELECT min(object_type) FROM objects WHERE element_id = ?1 AND object_type > t.ty) FROM t WHERE t.ty IS NOT NULL) \
-     SELECT ty FROM t WHERE ty IS NOT NULL";
+/// The object types of an element that holds any, as counted.
+const TYPES_SQL: &str =
+    "SELECT object_type FROM object_counts WHERE element_id = ?1 AND n > 0 ORDER BY object_type";
 
 fn elements_by_name(c: &Connection) -> Result<Vec<(ElementId, String)>> {
     c.prepare_cached("SELECT id, name FROM elements ORDER BY name")

@@ -92,6 +92,7 @@ macro_rules! contract_tests {
             search_agrees_with_a_plain_filter_whichever_plan_it_takes,
             counts_objects_and_jobs,
             object_counts_by_type_of_one_element,
+            object_counts_follow_every_write_of_objects,
             notify_applies_changes_without_a_job_and_records_its_rows,
             notify_read_before_another_write_is_refused,
             old_finished_jobs_are_removed_with_their_records,

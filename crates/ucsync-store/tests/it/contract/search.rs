@@ -271,3 +271,132 @@ pub(crate) async fn object_counts_by_type_of_one_element(s: &dyn Store) {
     let total: u64 = s.object_counts_by_type(a.id).await.unwrap().values().sum();
     assert_eq!(total, s.object_count(a.id).await.unwrap());
 }
+
+/// The counts every element's list reads are kept by the database as objects
+/// are written: after an init, changes, notify sync, an init that deletes and
+/// an element's removal, they are what counting the stored objects gives.
+pub(crate) async fn object_counts_follow_every_write_of_objects(s: &dyn Store) {
+    use std::collections::BTreeMap;
+    /// Counts of the stored objects, listed and counted here.
+    async fn recount(s: &dyn Store) -> BTreeMap<ElementId, BTreeMap<String, u64>> {
+        let mut out = BTreeMap::<_, BTreeMap<String, u64>>::new();
+        for e in s.elements().await.unwrap() {
+            for o in s.objects(e.id, &ObjectQuery::default()).await.unwrap() {
+                *out.entry(e.id)
+                    .or_default()
+                    .entry(o.id.object_type)
+                    .or_default() += 1;
+            }
+        }
+        out
+    }
+    async fn agree(s: &dyn Store, want: &[(ElementId, &[(&str, u64)])]) {
+        let counts = s.object_counts().await.unwrap();
+        let want: BTreeMap<ElementId, BTreeMap<String, u64>> = want
+            .iter()
+            .map(|(e, types)| (*e, types.iter().map(|(t, n)| (t.to_string(), *n)).collect()))
+            .collect();
+        assert_eq!(counts, want);
+        assert_eq!(counts, recount(s).await);
+        for e in s.elements().await.unwrap() {
+            let one = s.object_counts_by_type(e.id).await.unwrap();
+            assert_eq!(one, counts.get(&e.id).cloned().unwrap_or_default());
+            assert_eq!(
+                s.object_count(e.id).await.unwrap(),
+                one.values().sum::<u64>()
+            );
+        }
+    }
+    let change = |x: Staged| Change {
+        id: x.id,
+        upsert: Some((x.fields, x.hash, x.name)),
+        by_login: Some("craft".into()),
+        at_element: None,
+    };
+    let delete = |ty: &str, key: &str| Change {
+        id: ObjectId::new(ty, key),
+        upsert: None,
+        by_login: None,
+        at_element: None,
+    };
+    let a = s.add_element(new_cm("cma")).await.unwrap();
+    let b = s.add_element(new_cm("cmb")).await.unwrap();
+    agree(s, &[]).await;
+
+    fill(
+        s,
+        &a,
+        vec![
+            staged("1", "A"),
+            staged("2", "B"),
+            staged_as("vdn", "3", "C"),
+        ],
+    )
+    .await;
+    fill(s, &b, vec![staged("1", "A")]).await;
+    agree(
+        s,
+        &[
+            (a.id, &[("station", 2), ("vdn", 1)]),
+            (b.id, &[("station", 1)]),
+        ],
+    )
+    .await;
+
+    // An update counts nothing; an add one; a delete of what is stored
+    // minus one, of what is not nothing.
+    let changes = vec![
+        change(staged("1", "A2")),
+        change(staged("4", "D")),
+        delete("station", "2"),
+        delete("station", "9"),
+    ];
+    s.apply_changes(None, a.id, changes, None).await.unwrap();
+    agree(
+        s,
+        &[
+            (a.id, &[("station", 2), ("vdn", 1)]),
+            (b.id, &[("station", 1)]),
+        ],
+    )
+    .await;
+
+    let before = revision(s, &a).await;
+    s.apply_notify(a.id, vec![change(staged_as("vdn", "5", "E"))], &[], before)
+        .await
+        .unwrap()
+        .expect("nothing written in between");
+    agree(
+        s,
+        &[
+            (a.id, &[("station", 2), ("vdn", 2)]),
+            (b.id, &[("station", 1)]),
+        ],
+    )
+    .await;
+
+    // An init that changes one, adds one and deletes the rest: a type
+    // left with no objects is not listed.
+    let j = s
+        .create_job(&new_job("cma", SyncType::Init), SyncType::Init, None)
+        .await
+        .unwrap();
+    s.stage(j.id, vec![staged("1", "A3"), staged("6", "F")])
+        .await
+        .unwrap();
+    let deletes = [
+        ObjectId::new("station", "4"),
+        ObjectId::new("vdn", "3"),
+        ObjectId::new("vdn", "5"),
+    ];
+    let out = InitOutcome {
+        version: "R1".into(),
+        format: 1,
+        sync_point: None,
+    };
+    s.commit_init(j.id, a.id, &deletes, &out).await.unwrap();
+    agree(s, &[(a.id, &[("station", 2)]), (b.id, &[("station", 1)])]).await;
+
+    assert!(s.remove_element("cmb").await.unwrap());
+    agree(s, &[(a.id, &[("station", 2)])]).await;
+}
