@@ -6,7 +6,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use ucsync_core::ObjectId;
+use ucsync_core::{ElementKind, ObjectId};
 
 use super::rows::Pager;
 use super::session::url_escape;
@@ -231,6 +231,29 @@ impl HistoryRow {
     }
 }
 
+/// What a CM object's field is to ucsync, as the catalogue in effect says:
+/// its type's key (and what the key is), the field shown as its name, a
+/// secret, or nothing known (a CM's fields are ids, as OSSI names them).
+fn field_role(cm: Option<&ucsync_connect::cm::catalog::CmType>, field: &str) -> String {
+    let Some(t) = cm else {
+        return String::new();
+    };
+    if t.key.is_some_and(|k| k.to_string() == field) {
+        match t.key_kind {
+            Some(k) => format!("key ({})", k.as_str()),
+            None => "key".into(),
+        }
+    } else if t.name.is_some_and(|n| n.to_string() == field) {
+        "name".into()
+    } else if t.secret.iter().any(|f| f.to_string() == field) {
+        // Shown only when empty: a secret with a value is stored encrypted
+        // and never shown.
+        "secret".into()
+    } else {
+        String::new()
+    }
+}
+
 #[derive(Template)]
 #[template(path = "data_object.html")]
 struct ObjectPage {
@@ -241,6 +264,8 @@ struct ObjectPage {
     key: String,
     /// `None`: not stored (removed, or never synchronized).
     object: Option<ObjectRow>,
+    /// What each of its fields is, by field, where the catalogue says.
+    roles: std::collections::BTreeMap<String, String>,
     history: Vec<HistoryRow>,
     pager: Pager,
 }
@@ -275,6 +300,23 @@ pub(crate) async fn object(
         .await
         .map_err(|e| fail(e.into()))?;
     let href = object_href(&name, &object_type, &key);
+    let object = stored.items.first().map(|o| ObjectRow::new(&name, o));
+    let catalogs = s.runner.catalogs();
+    let cm = (e.kind == ElementKind::Cm)
+        .then(|| {
+            catalogs
+                .cm
+                .types
+                .iter()
+                .find(|t| t.object_type == object_type)
+        })
+        .flatten();
+    let roles = object
+        .iter()
+        .flat_map(|o| o.fields.iter().map(|(f, _)| f))
+        .map(|f| (f.clone(), field_role(cm, f)))
+        .filter(|(_, role)| !role.is_empty())
+        .collect();
     let page = ObjectPage {
         frame: Frame::new(&operator, "Data", format!("{object_type} {key} on {name}")),
         element_href: format!(
@@ -282,7 +324,8 @@ pub(crate) async fn object(
             url_escape(&name),
             url_escape(&object_type)
         ),
-        object: stored.items.first().map(|o| ObjectRow::new(&name, o)),
+        object,
+        roles,
         history: history
             .items
             .iter()

@@ -279,7 +279,7 @@ impl ScheduleForm {
 
 /// The form's input of an API error's field (`target.elements[1]` is the
 /// elements box).
-fn form_field(api_field: &str) -> Option<&'static str> {
+fn form_field(api_field: &str) -> Option<&str> {
     Some(match api_field {
         f if f.starts_with("target") => "elements",
         "repeat.every.n" => "every_n",
@@ -336,22 +336,13 @@ impl SchedulePage {
         self.errors = errors;
         (StatusCode::BAD_REQUEST, render(&self)).into_response()
     }
-
-    /// The form filled in as sent, and the API's body it makes; or the form
-    /// again with its errors.
-    fn sent(self, s: &ApiState) -> Result<(SchedulePage, NewScheduleBody), Response> {
-        match self.form.body(s.settings.default_time_zone) {
-            Ok(body) => Ok((self, body)),
-            Err(e) => Err(self.refused(e)),
-        }
-    }
 }
 
 /// An API error of a form: beside its field when it has one, else the
 /// failure's own page.
 fn refusal(page: SchedulePage, e: ApiError) -> Response {
     if e.field.is_some() {
-        page.refused(FormErrors::of_api(&e, |f| form_field(f)))
+        page.refused(FormErrors::of_api(&e, form_field))
     } else {
         super::page_error(Some(&page.frame.operator), e.into())
     }
@@ -384,15 +375,18 @@ pub(crate) async fn add(
     State(s): State<ApiState>,
     Action { operator, form }: Action<ScheduleForm>,
 ) -> PageResult {
-    let (page, body) = SchedulePage::new(
+    let page = SchedulePage::new(
         &s,
         &operator,
         "New schedule".into(),
         "/schedules".into(),
         "Add the schedule",
         form,
-    )
-    .sent(&s)?;
+    );
+    let body = match page.form.body(s.settings.default_time_zone) {
+        Ok(body) => body,
+        Err(e) => return Err(page.refused(e)),
+    };
     match schedules::add(&s, &operator.caller(), &body).await {
         Ok(_) => Ok(Redirect::to("/schedules").into_response()),
         Err(e) => Err(refusal(page, e)),
@@ -424,15 +418,18 @@ pub(crate) async fn edit(
     Path(id): Path<i64>,
     Action { operator, form }: Action<ScheduleForm>,
 ) -> PageResult {
-    let (page, body) = SchedulePage::new(
+    let page = SchedulePage::new(
         &s,
         &operator,
         format!("Schedule {id}"),
         format!("/schedules/{id}"),
         "Save the schedule",
         form,
-    )
-    .sent(&s)?;
+    );
+    let body = match page.form.body(s.settings.default_time_zone) {
+        Ok(body) => body,
+        Err(e) => return Err(page.refused(e)),
+    };
     let patch = SchedulePatch {
         name: body.name,
         target: Some(body.target),
