@@ -126,12 +126,13 @@ impl Scheduler {
         sync_type: ucsync_core::SyncType,
     ) -> Result<Vec<JobId>, StoreError> {
         let names: Vec<ElementName> = match target {
-            Target::All => self
+            Target::All | Target::Kind(_) => self
                 .queue
                 .store()
                 .elements()
                 .await?
                 .into_iter()
+                .filter(|e| !matches!(target, Target::Kind(k) if *k != e.kind))
                 .map(|e| e.name)
                 .collect(),
             Target::Elements(names) => names.clone(),

@@ -36,7 +36,7 @@
 //! }
 //! ```
 //!
-//! `target` is `"all"` or `{"elements": [...]}`; `repeat` is `"none"`,
+//! `target` is `"all"`, `{"kind": "cm"}` or `{"elements": [...]}`; `repeat` is `"none"`,
 //! `{"every": {"n": N, "unit": "minutes" | "hours" | "days" | "weeks"}}` or
 //! `{"cron": "0 3 * * *"}`; `sync_type` is `incremental`, `init` or
 //! `force-init`.

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 use serde::{Deserialize, Serialize};
-use ucsync_core::{ElementName, SyncType};
+use ucsync_core::{ElementKind, ElementName, SyncType};
 
 use crate::ScheduleError;
 use crate::grid::{Grid, Rule, cron_from};
@@ -113,12 +113,14 @@ impl fmt::Display for Unit {
 
 /// Which elements a scheduled job syncs.
 ///
-/// JSON: `"all"` or `{"elements": ["cm-east", "cm-west"]}`.
+/// JSON: `"all"`, `{"kind": "cm"}` or `{"elements": ["cm-east", "cm-west"]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Target {
     /// Every element known when the job runs.
     All,
+    /// Every element of this kind known when the job runs.
+    Kind(ElementKind),
     /// These elements, at least one, each once.
     Elements(Vec<ElementName>),
 }
@@ -174,6 +176,7 @@ impl Schedule {
         };
         let target = match spec.target {
             Target::All => Target::All,
+            Target::Kind(kind) => Target::Kind(kind),
             Target::Elements(names) if names.is_empty() => return Err(ScheduleError::NoElements),
             Target::Elements(names) => {
                 let mut unique: Vec<ElementName> = Vec::with_capacity(names.len());

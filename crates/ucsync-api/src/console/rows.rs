@@ -97,6 +97,10 @@ impl From<&ElementView> for ElementRow {
 pub(crate) fn schedule_what(v: &ScheduleView) -> String {
     let target = match &v.target {
         TargetBody::All => "every element".to_string(),
+        TargetBody::Kind(kind) => match kind.parse() {
+            Ok(k) => format!("every {} element", words::kind(k)),
+            Err(_) => format!("every {kind} element"),
+        },
         TargetBody::Elements(names) => names.join(", "),
     };
     format!("{} sync of {target}", words::sync_type(v.sync_type))

@@ -112,6 +112,9 @@ pub(crate) struct ScheduleForm {
     /// Element names, separated by commas or spaces.
     #[serde(default)]
     elements: String,
+    /// The kind of a `kind` target.
+    #[serde(default)]
+    kind: String,
     #[serde(default)]
     sync_type: String,
     /// In the schedule's zone (`datetime-local`).
@@ -181,14 +184,16 @@ impl ScheduleForm {
             Repeat::Every(e) => ("every", e.n.to_string(), e.unit.to_string(), String::new()),
             Repeat::Cron(c) => ("cron", String::new(), "days".to_string(), c.clone()),
         };
-        let (target, elements) = match &v.target {
-            TargetBody::All => ("all", String::new()),
-            TargetBody::Elements(names) => ("elements", names.join(", ")),
+        let (target, elements, kind) = match &v.target {
+            TargetBody::All => ("all", String::new(), String::new()),
+            TargetBody::Kind(kind) => ("kind", String::new(), kind.clone()),
+            TargetBody::Elements(names) => ("elements", names.join(", "), String::new()),
         };
         ScheduleForm {
             name: v.name.clone(),
             target: target.into(),
             elements,
+            kind,
             sync_type: v.sync_type.as_str().into(),
             first_run: local(v.first_run),
             repeat: repeat.into(),
@@ -214,6 +219,7 @@ impl ScheduleForm {
         };
         let target = match self.target.as_str() {
             "all" => TargetBody::All,
+            "kind" => TargetBody::Kind(self.kind.clone()),
             _ => TargetBody::Elements(
                 self.elements
                     .split(|c: char| c == ',' || c.is_whitespace())
@@ -269,6 +275,7 @@ impl ScheduleForm {
     fn checked(&self, field: &str, value: &str) -> bool {
         match field {
             "target" => self.target == value,
+            "kind" => self.kind == value,
             "repeat" => self.repeat == value,
             "sync_type" => self.sync_type == value,
             "every_unit" => self.every_unit == value,
@@ -281,6 +288,7 @@ impl ScheduleForm {
 /// elements box).
 fn form_field(api_field: &str) -> Option<&str> {
     Some(match api_field {
+        "target.kind" => "kind",
         f if f.starts_with("target") => "elements",
         "repeat.every.n" => "every_n",
         "repeat.cron" => "cron",
@@ -303,6 +311,8 @@ struct SchedulePage {
     form: ScheduleForm,
     errors: FormErrors,
     sync_types: Vec<(&'static str, &'static str)>,
+    /// The element kinds a `kind` target may name: value and words.
+    kinds: Vec<(&'static str, &'static str)>,
     units: [(&'static str, &'static str); 4],
     service_zone: String,
 }
@@ -325,6 +335,10 @@ impl SchedulePage {
             sync_types: SYNC_TYPES
                 .iter()
                 .map(|&t| (t.as_str(), words::sync_type(t)))
+                .collect(),
+            kinds: ucsync_core::ElementKind::ALL
+                .iter()
+                .map(|&k| (k.as_str(), words::kind(k)))
                 .collect(),
             units: UNITS,
             service_zone: s.settings.default_time_zone.name().to_string(),

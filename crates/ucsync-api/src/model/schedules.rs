@@ -21,11 +21,15 @@ use super::{FieldError, SyncTypeSchema, non_empty, present};
 
 page!(SchedulePage, ScheduleView, "A page of schedules.");
 
-/// Which elements a scheduled job syncs: `"all"` or `{"elements": [...]}`.
+/// Which elements a scheduled job syncs: `"all"`, `{"kind": "cm"}` (every
+/// element of a kind: `cm`, `ip-office`, `messaging`, `cm-messaging`,
+/// `modular-messaging`) or `{"elements": [...]}`; `all` and `kind` take
+/// the elements there are when it fires.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetBody {
     All,
+    Kind(String),
     Elements(Vec<String>),
 }
 
@@ -122,6 +126,9 @@ impl TryFrom<&TargetBody> for Target {
     fn try_from(t: &TargetBody) -> Result<Target, FieldError> {
         Ok(match t {
             TargetBody::All => Target::All,
+            TargetBody::Kind(kind) => Target::Kind(kind.parse().map_err(|e: String| {
+                FieldError::new("target.kind", format!("target.kind: {e}"))
+            })?),
             TargetBody::Elements(names) => Target::Elements(
                 names
                     .iter()
@@ -144,6 +151,7 @@ impl From<&Target> for TargetBody {
     fn from(t: &Target) -> TargetBody {
         match t {
             Target::All => TargetBody::All,
+            Target::Kind(k) => TargetBody::Kind(k.to_string()),
             Target::Elements(n) => TargetBody::Elements(n.iter().map(|n| n.to_string()).collect()),
         }
     }
@@ -166,6 +174,7 @@ fn schedule_name(
         }
         None => Ok(match &spec.target {
             Target::All => format!("{} of all elements", spec.sync_type),
+            Target::Kind(kind) => format!("{} of every {kind} element", spec.sync_type),
             Target::Elements(names) => format!(
                 "{} of {}",
                 spec.sync_type,

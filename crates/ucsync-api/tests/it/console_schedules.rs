@@ -119,6 +119,45 @@ async fn schedules_are_added_listed_disabled_enabled_and_removed() {
     assert_eq!(unknown.status, 400, "{}", unknown.html);
     assert!(unknown.has("id=\"elements-error\""), "{}", unknown.html);
 
+    // Every element of a kind, whichever there are when it fires.
+    let kind = admin
+        .submit(
+            "/schedules/new",
+            "/schedules",
+            &[
+                ("name", "Every CM"),
+                ("target", "kind"),
+                ("kind", "cm"),
+                ("sync_type", "incremental"),
+                ("first_run", "2030-01-01T08:00"),
+                ("repeat", "once"),
+            ],
+        )
+        .await;
+    assert_eq!(kind.status, 303, "{}", kind.html);
+    let every_cm = schedule(&app, "Every CM").await.expect("added");
+    assert_eq!(every_cm["target"], json!({"kind": "cm"}));
+    assert!(
+        admin
+            .get("/schedules")
+            .await
+            .has("Incremental sync of every Communication Manager element")
+    );
+    let edit = admin
+        .get(&format!("/schedules/{}/edit", id_of(&every_cm)))
+        .await;
+    assert!(
+        edit.has("id=\"target-kind\" name=\"target\" value=\"kind\" checked"),
+        "{}",
+        edit.html
+    );
+    app.call(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/schedules/{}", id_of(&every_cm)),
+        None,
+    )
+    .await;
+
     // Edited: every three hours.
     let id = id_of(&s);
     let edit = admin.get(&format!("/schedules/{id}/edit")).await;

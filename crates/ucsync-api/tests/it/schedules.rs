@@ -75,6 +75,12 @@ async fn adding_checks_every_field() {
             "target.elements[0]",
         ),
         (
+            with(json!({"target": {"kind": "pbx"}})),
+            400,
+            "invalid-field",
+            "target.kind",
+        ),
+        (
             with(json!({"target": "some"})),
             400,
             "invalid-field",
@@ -127,6 +133,23 @@ async fn adding_checks_every_field() {
         );
     }
     assert_eq!(app.get("/api/v1/schedules").await.body["total"], 0);
+}
+
+#[tokio::test]
+async fn a_kind_target_is_kept_and_named() {
+    let app = App::start().await;
+    let a = app
+        .post(
+            "/api/v1/schedules",
+            &with(json!({"target": {"kind": "messaging"}})),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.body["target"], json!({"kind": "messaging"}));
+    assert_eq!(a.body["name"], "incremental of every messaging element");
+    let id = a.body["id"].as_i64().unwrap();
+    let got = app.get(&format!("/api/v1/schedules/{id}")).await;
+    assert_eq!(got.body["target"], json!({"kind": "messaging"}));
 }
 
 #[tokio::test]

@@ -260,3 +260,32 @@ async fn a_lost_default_schedule_is_made_again() {
         Vec::<ElementName>::new()
     );
 }
+
+#[tokio::test]
+async fn a_kind_target_syncs_every_element_of_the_kind_there_is_when_it_fires() {
+    let rig = rig_with_unreachable("cm1").await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    rig.add(ucsync_testkit::rig::Added::ipo("ipo1", port, "S3cret-pass"))
+        .await;
+    let t = at("2026-12-01T03:00:00Z");
+    let id = add(
+        &rig,
+        json!({"target": {"kind": "cm"}, "sync_type": "incremental", "first_run": t, "repeat": "none"}),
+        t - TimeDelta::days(1),
+    )
+    .await;
+    // A CM added after the schedule is one of its kind when it fires.
+    rig.add_element_only("cm2", port).await;
+    let clock = Arc::new(ManualClock::new(t));
+    let s = Scheduler::new(rig.runner.queue().clone(), clock.clone(), Tz::UTC);
+    let step = s.step().await.unwrap();
+    let jobs = &step.fired.iter().find(|(f, _)| *f == id).expect("fired").1;
+    let mut elements = Vec::new();
+    for j in jobs {
+        elements.push(rig.store.job(*j).await.unwrap().unwrap().element);
+    }
+    elements.sort();
+    assert_eq!(elements, ["cm1", "cm2"], "no IP Office");
+}

@@ -35,6 +35,23 @@ fn a_schedule_reads_and_writes_its_documented_shape() {
 }
 
 #[test]
+fn a_kind_target_reads_and_writes_the_kind() {
+    let spec: ScheduleSpec = serde_json::from_value(json!({
+        "target": {"kind": "ip-office"}, "sync_type": "incremental", "first_run": "2026-03-01T03:00:00Z"
+    }))
+    .unwrap();
+    assert_eq!(
+        spec.target,
+        ucsync_schedule::Target::Kind(ucsync_core::ElementKind::IpOffice)
+    );
+    let s = Schedule::new(spec, Tz::UTC).unwrap();
+    assert_eq!(
+        serde_json::to_value(&s).unwrap()["target"],
+        json!({"kind": "ip-office"})
+    );
+}
+
+#[test]
 fn the_smallest_schedule_takes_the_defaults() {
     let spec: ScheduleSpec = serde_json::from_value(json!({
         "target": "all", "sync_type": "force-init", "first_run": "2026-03-01T03:00:00Z"
@@ -81,6 +98,10 @@ fn misspelt_or_unknown_values_are_refused() {
         (
             json!({"target": {"elements": ["bad name"]}, "sync_type": "incremental", "first_run": "2026-03-01T03:00:00Z"}),
             "invalid element name",
+        ),
+        (
+            json!({"target": {"kind": "pbx"}, "sync_type": "incremental", "first_run": "2026-03-01T03:00:00Z"}),
+            "unknown variant `pbx`",
         ),
         (
             json!({"target": "all", "sync_type": "incremental", "first_run": "tomorrow"}),

@@ -49,7 +49,7 @@ pub(crate) enum ScheduleCmd {
 }
 
 #[derive(Debug, Clone, Args)]
-#[command(group(ArgGroup::new("target").required(true).args(["elements", "all"])))]
+#[command(group(ArgGroup::new("target").required(true).args(["elements", "kind", "all"])))]
 #[command(group(ArgGroup::new("repeat").args(["every", "cron"])))]
 pub(crate) struct AddArgs {
     /// Its name [default: a description of what it does].
@@ -58,6 +58,10 @@ pub(crate) struct AddArgs {
     /// An element it syncs (repeatable).
     #[arg(long = "element", value_name = "ELEMENT")]
     pub elements: Vec<String>,
+    /// Every element of this kind (cm, ip-office, messaging, cm-messaging,
+    /// modular-messaging), as they are when the schedule fires.
+    #[arg(long)]
+    pub kind: Option<String>,
     /// Every element, as it is when the schedule fires.
     #[arg(long)]
     pub all: bool,
@@ -88,7 +92,7 @@ pub(crate) struct AddArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-#[command(group(ArgGroup::new("target").args(["elements", "all"])))]
+#[command(group(ArgGroup::new("target").args(["elements", "kind", "all"])))]
 #[command(group(ArgGroup::new("repeat").args(["every", "cron", "once"])))]
 #[command(group(ArgGroup::new("end_group").args(["end", "no_end"])))]
 #[command(group(ArgGroup::new("zone").args(["time_zone", "no_time_zone"])))]
@@ -102,6 +106,10 @@ pub(crate) struct EditArgs {
     /// The elements it syncs (repeatable; replaces the target).
     #[arg(long = "element", value_name = "ELEMENT")]
     pub elements: Vec<String>,
+    /// Sync every element of this kind, as they are when the schedule fires
+    /// (replaces the target).
+    #[arg(long)]
+    pub kind: Option<String>,
     /// Sync every element, as it is when the schedule fires.
     #[arg(long)]
     pub all: bool,
@@ -226,9 +234,11 @@ pub(super) fn parse_every(s: &str) -> Result<Every, String> {
     Ok(Every { n, unit })
 }
 
-fn target(elements: &[String], all: bool) -> Option<TargetBody> {
+fn target(elements: &[String], kind: Option<&str>, all: bool) -> Option<TargetBody> {
     if all {
         Some(TargetBody::All)
+    } else if let Some(kind) = kind {
+        Some(TargetBody::Kind(kind.to_string()))
     } else if !elements.is_empty() {
         Some(TargetBody::Elements(elements.to_vec()))
     } else {
@@ -241,7 +251,8 @@ impl AddArgs {
         let zone = self.time_zone;
         Ok(NewScheduleBody {
             name: self.name.clone(),
-            target: target(&self.elements, self.all).unwrap_or(TargetBody::All),
+            target: target(&self.elements, self.kind.as_deref(), self.all)
+                .unwrap_or(TargetBody::All),
             sync_type: self.sync_type,
             first_run: self.first_run.resolve(zone, "--first-run")?,
             repeat: match (&self.every, &self.cron) {
@@ -269,7 +280,7 @@ impl EditArgs {
         let zone = self.time_zone.or(zone);
         let patch = SchedulePatch {
             name: self.name.clone(),
-            target: target(&self.elements, self.all),
+            target: target(&self.elements, self.kind.as_deref(), self.all),
             sync_type: self.sync_type,
             first_run: self
                 .first_run
@@ -400,6 +411,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("first_run", "--first-run"),
     ("time_zone", "--time-zone"),
     ("target.elements", "--element"),
+    ("target.kind", "--kind"),
     ("sync_type", "--type"),
     ("end", "--end"),
     ("name", "--name"),
@@ -483,6 +495,7 @@ pub(super) fn repeat_text(r: &Repeat) -> String {
 fn target_text(t: &TargetBody) -> String {
     match t {
         TargetBody::All => "all elements".into(),
+        TargetBody::Kind(kind) => format!("every {kind} element"),
         TargetBody::Elements(names) => names.join(", "),
     }
 }

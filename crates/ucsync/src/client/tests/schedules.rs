@@ -74,6 +74,7 @@ fn schedule_add_maps_to_the_body() {
     };
     with(&["--every", "1 day", "--cron", "0 3 * * *"]);
     with(&["--element", "cm1"]);
+    with(&["--kind", "cm"]);
     let e = with(&["--every", "fortnightly"]);
     assert!(e.to_string().contains("N minutes|hours|days|weeks"), "{e}");
     let e = parse_err(&[
@@ -220,6 +221,10 @@ fn schedule_edit_maps_to_the_patch() {
         .unwrap(),
         json!({"repeat": {"every": {"n": 1, "unit": "weeks"}}, "time_zone": null,
                "target": "all", "sync_type": "force-init"})
+    );
+    assert_eq!(
+        patch(&["--kind", "ip-office"]).unwrap(),
+        json!({"target": {"kind": "ip-office"}})
     );
     assert_eq!(patch(&[]).unwrap_err().code, crate::BAD_INPUT);
     parse_err(&["schedule", "edit", "7", "--enabled", "--disabled"]);
