@@ -209,20 +209,25 @@ struct HistoryRow {
     by_login: String,
     op: &'static str,
     job: Option<i64>,
-    /// Outside a job: notify sync, or a change made through ucsync (under
-    /// the element's own login).
+    /// Outside a job: notify sync, or a change made through ucsync. Notify
+    /// sync ignores the element's events of its own logins, so a change
+    /// outside a job by one of them is ucsync's own.
     outside: &'static str,
 }
 
 impl HistoryRow {
-    fn new(h: &HistoryEntryView, own_login: &str) -> HistoryRow {
+    fn new(h: &HistoryEntryView, own_logins: &[String]) -> HistoryRow {
         HistoryRow {
             at: words::time(&h.at),
             at_element: h.at_element.clone().unwrap_or_default(),
             by_login: h.by_login.clone().unwrap_or_default(),
             op: words::op(&h.op),
             job: h.job,
-            outside: if h.by_login.as_deref() == Some(own_login) {
+            outside: if h
+                .by_login
+                .as_deref()
+                .is_some_and(|l| own_logins.iter().any(|o| o.eq_ignore_ascii_case(l)))
+            {
                 "Changed through ucsync"
             } else {
                 "Notify sync"
@@ -329,7 +334,7 @@ pub(crate) async fn object(
         history: history
             .items
             .iter()
-            .map(|h| HistoryRow::new(h, &e.login))
+            .map(|h| HistoryRow::new(h, &e.settings.own_logins))
             .collect(),
         pager: Pager::new(
             &format!("{href}?"),

@@ -288,3 +288,55 @@ async fn a_running_job_shows_its_progress_and_stops_from_the_jobs_page() {
         p.html
     );
 }
+
+#[tokio::test]
+async fn a_refused_init_shows_what_it_would_have_deleted() {
+    let emu = emulator().await;
+    let app = App::start().await;
+    let (admin, _) = app.consoles().await;
+    app.add_cm("cm1", &emu).await;
+    // An outside login removes 60 of the 300 stations (20 %, the
+    // discrepancy threshold), skipping those a group still uses: its
+    // session does not retry an "in use" answer, as ucsync's would.
+    let (login, password) = crate::OUTSIDE;
+    let mut c = ucsync_sat::SatConfig::new(
+        "127.0.0.1",
+        emu.addr().port(),
+        login,
+        ucsync_core::Password::new(password),
+    );
+    c.sessions = 1;
+    c.transient_attempts = 1;
+    let craft = ucsync_sat::SatClient::connect(c).await.unwrap();
+    let mut removed = Vec::new();
+    for ext in (1001..=1300).rev() {
+        if removed.len() < 60
+            && craft
+                .command(&format!("remove station {ext}"))
+                .await
+                .is_ok()
+        {
+            removed.push(ext.to_string());
+        }
+    }
+    assert_eq!(removed.len(), 60);
+    let id = app.sync_one("cm1", "init").await["id"].as_i64().unwrap();
+    let job = app.wait_job(id).await;
+    assert_eq!(job["state"], "failed", "{job}");
+
+    let p = admin.get(&format!("/jobs/{id}")).await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    assert!(p.has("Its plan, not applied"), "{}", p.html);
+    // Its would-be deletions per type, the first of them by key.
+    removed.sort();
+    let row = format!(
+        "<tr><th scope=\"row\">station</th><td>0</td><td>0</td><td>60</td><td>{}",
+        removed[0]
+    );
+    assert!(p.has(&row), "{row}: {}", p.html);
+    assert!(
+        p.has(&format!("action=\"/jobs/{id}/apply\"")),
+        "an admin may apply it: {}",
+        p.html
+    );
+}
