@@ -303,12 +303,26 @@ impl ElementDraft {
     }
 }
 
+/// Names an element may not take: the console's pages of elements are at
+/// these addresses (`/elements/new`), where an element of the name could
+/// not be opened.
+pub const RESERVED_NAMES: [&str; 3] = ["new", "import", "export.csv"];
+
 impl NewElementBody {
     /// The element to store, every field checked. Whether a named `cm`
     /// exists is for the caller, which has the store.
     pub fn parse(self) -> Result<store::NewElement, FieldError> {
         let name = ElementName::parse(&self.name)
             .map_err(|e| FieldError::new("name", format!("name: {e}")))?;
+        if RESERVED_NAMES.contains(&name.as_str()) {
+            return Err(FieldError::new(
+                "name",
+                format!(
+                    "name: '{name}' is the address of a console page ({}): choose another",
+                    RESERVED_NAMES.join(", ")
+                ),
+            ));
+        }
         let draft = ElementDraft {
             kind: self.kind,
             host: host("host", &self.host)?,

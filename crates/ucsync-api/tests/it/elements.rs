@@ -34,6 +34,18 @@ async fn adding_checks_every_field() {
             "invalid element name",
         ),
         (
+            with(json!({"name": "new"})),
+            "invalid-field",
+            "name",
+            "is the address of a console page",
+        ),
+        (
+            with(json!({"name": "export.csv"})),
+            "invalid-field",
+            "name",
+            "is the address of a console page",
+        ),
+        (
             with(json!({"name": "a b"})),
             "invalid-field",
             "name",
