@@ -21,7 +21,8 @@ page!(ElementPage, ElementView, "A page of elements.");
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewElementBody {
-    /// 1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter or digit.
+    /// 1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter or digit;
+    /// not `new`, `import` or `export.csv` (addresses of the console's pages).
     #[schema(example = "cm-east", pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     pub name: String,
     #[schema(value_type = ElementKindSchema)]
