@@ -195,11 +195,11 @@ pub(crate) async fn search_agrees_with_a_plain_filter_whichever_plan_it_takes(s:
     }
 }
 
-pub(crate) async fn counts_objects_and_jobs(s: &dyn Store) {
-    assert_eq!(s.counts().await.unwrap(), StoreCounts::default());
+/// Elements `cma` (stations 1 and 2, vdn 3) and `cmb` (station 1), each
+/// filled by an init.
+async fn two_filled(s: &dyn Store) -> (Element, Element) {
     let a = s.add_element(new_cm("cma")).await.unwrap();
     let b = s.add_element(new_cm("cmb")).await.unwrap();
-    s.add_element(new_cm("cmc")).await.unwrap();
     fill(
         s,
         &a,
@@ -211,6 +211,13 @@ pub(crate) async fn counts_objects_and_jobs(s: &dyn Store) {
     )
     .await;
     fill(s, &b, vec![staged("1", "A")]).await;
+    (a, b)
+}
+
+pub(crate) async fn counts_objects_and_jobs(s: &dyn Store) {
+    assert_eq!(s.counts().await.unwrap(), StoreCounts::default());
+    two_filled(s).await;
+    s.add_element(new_cm("cmc")).await.unwrap();
     request(s, "cma", SyncType::Incremental).await;
     request(s, "cmb", SyncType::Incremental).await;
     claim(s, "n1").await.unwrap();
@@ -242,20 +249,7 @@ pub(crate) async fn counts_objects_and_jobs(s: &dyn Store) {
 }
 
 pub(crate) async fn object_counts_by_type_of_one_element(s: &dyn Store) {
-    let a = s.add_element(new_cm("cma")).await.unwrap();
-    let b = s.add_element(new_cm("cmb")).await.unwrap();
-    assert!(s.object_counts_by_type(a.id).await.unwrap().is_empty());
-    fill(
-        s,
-        &a,
-        vec![
-            staged("1", "A"),
-            staged("2", "B"),
-            staged_as("vdn", "3", "C"),
-        ],
-    )
-    .await;
-    fill(s, &b, vec![staged("1", "A")]).await;
+    let (a, b) = two_filled(s).await;
     let of = |counts: std::collections::BTreeMap<String, u64>| -> Vec<(String, u64)> {
         counts.into_iter().collect()
     };
@@ -319,21 +313,8 @@ pub(crate) async fn object_counts_follow_every_write_of_objects(s: &dyn Store) {
         by_login: None,
         at_element: None,
     };
-    let a = s.add_element(new_cm("cma")).await.unwrap();
-    let b = s.add_element(new_cm("cmb")).await.unwrap();
     agree(s, &[]).await;
-
-    fill(
-        s,
-        &a,
-        vec![
-            staged("1", "A"),
-            staged("2", "B"),
-            staged_as("vdn", "3", "C"),
-        ],
-    )
-    .await;
-    fill(s, &b, vec![staged("1", "A")]).await;
+    let (a, b) = two_filled(s).await;
     agree(
         s,
         &[
