@@ -105,8 +105,6 @@ pub struct ApiState {
     streams: Arc<tokio::sync::Semaphore>,
     /// The console's failed sign-ins per address, and its password checks.
     sign_ins: Arc<console::SignIns>,
-    /// The console's bulk imports previewed, waiting for their import.
-    imports: Arc<console::Imports>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -126,7 +124,6 @@ impl ApiState {
             metrics: Arc::new(metrics::Metrics::default()),
             shutdown: CancellationToken::new(),
             sign_ins: Arc::default(),
-            imports: Arc::default(),
         }
     }
 

@@ -53,6 +53,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// NOTIFY payload is 8,000 bytes).
 pub const MAX_ANNOUNCEMENT: usize = 7_900;
 
+/// The import previews one console session keeps at most (see
+/// [`Store::keep_import_preview`]).
+pub const IMPORT_PREVIEWS_KEPT: i64 = 16;
+
 /// Announcements as they come (see [`Store::listen`]); holds what keeps them
 /// coming (a connection), so dropping it stops listening.
 pub struct Announcements {
@@ -441,6 +445,27 @@ store! {
     ) -> Result<Option<Session>>;
     /// Ends a session (signing out); whether there was one.
     async fn remove_session(&self, secret_hash: &[u8; 32]) -> Result<bool>;
+    /// Keeps a console import's previewed file under `id` for the session
+    /// whose secret hashes to `session`: the file's name and its rows
+    /// (stored encrypted). Forgets every preview older than `lifetime`, and
+    /// the session's oldest past its newest [`IMPORT_PREVIEWS_KEPT`].
+    async fn keep_import_preview(
+        &self,
+        id: &str,
+        session: &[u8; 32],
+        file: &str,
+        rows: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<()>;
+    /// The preview `id` of the session `session` — (file, rows) — taken
+    /// out, once: `None` if there is none of that session, or it is older
+    /// than `lifetime`.
+    async fn take_import_preview(
+        &self,
+        id: &str,
+        session: &[u8; 32],
+        lifetime: std::time::Duration,
+    ) -> Result<Option<(String, String)>>;
 
     // Schedules.
     async fn add_schedule(&self, s: &NewSchedule) -> Result<ScheduleRecord>;

@@ -1,12 +1,11 @@
 //! Bulk import: a CSV file uploaded, read as `ucsync element import` reads
 //! it (`model::read_csv`), checked by a dry run of the API's import — each
 //! row: would add, or why not — and then, on the preview's button, that
-//! same file imported, all of it or nothing. The file waits on the server
-//! between the two, for its session only and for a few minutes.
+//! same file imported, all of it or nothing. The file waits in the
+//! database between the two (`Store::keep_import_preview`), for its session
+//! only and for a few minutes, so any node may take the confirmation.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use askama::Template;
 use axum::extract::{Multipart, State};
@@ -27,51 +26,6 @@ use crate::{ApiError, ApiState};
 
 /// How long a previewed file waits for its import.
 const LIFETIME: Duration = Duration::from_secs(10 * 60);
-/// Previewed files kept at most; past it the oldest is forgotten.
-const KEPT: usize = 16;
-
-/// A file previewed, waiting for its import.
-struct Pending {
-    session: [u8; 32],
-    at: Instant,
-    name: String,
-    rows: Vec<FileRow>,
-}
-
-/// The previewed files, by a random id.
-#[derive(Default)]
-pub(crate) struct Imports {
-    pending: Mutex<HashMap<String, Pending>>,
-}
-
-impl Imports {
-    fn keep(&self, p: Pending) -> String {
-        let id = new_secret();
-        let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, p| p.at.elapsed() < LIFETIME);
-        while map.len() >= KEPT {
-            let Some(oldest) = map.iter().min_by_key(|(_, p)| p.at).map(|(k, _)| k.clone()) else {
-                break;
-            };
-            map.remove(&oldest);
-        }
-        map.insert(id.clone(), p);
-        id
-    }
-
-    /// The file previewed as `id` in this session, taken out.
-    fn take(&self, id: &str, session: &[u8; 32]) -> Option<Pending> {
-        let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let p = map.remove(id)?;
-        if p.session != *session || p.at.elapsed() >= LIFETIME {
-            if p.session != *session {
-                map.insert(id.to_string(), p);
-            }
-            return None;
-        }
-        Some(p)
-    }
-}
 
 #[derive(Template)]
 #[template(path = "element_import.html")]
@@ -238,14 +192,17 @@ pub(crate) async fn preview(
         Err(e) if e.status().is_client_error() => return Ok(again(e.message, false)),
         Err(e) => return Err(fail(e.into())),
     };
-    let id = status.is_success().then(|| {
-        s.imports.keep(Pending {
-            session: operator.secret_hash,
-            at: Instant::now(),
-            name: upload.name.clone(),
-            rows: rows.clone(),
-        })
-    });
+    let id = if status.is_success() {
+        let id = new_secret();
+        let kept = serde_json::to_string(&rows).map_err(|e| fail(ApiError::internal(e).into()))?;
+        s.store()
+            .keep_import_preview(&id, &operator.secret_hash, &upload.name, &kept, LIFETIME)
+            .await
+            .map_err(|e| fail(ApiError::from(e).into()))?;
+        Some(id)
+    } else {
+        None
+    };
     let page = PreviewPage {
         frame: Frame::new(&operator, "Elements", "Import elements: preview"),
         file: upload.name,
@@ -269,14 +226,21 @@ pub(crate) async fn confirm(
     Action { operator, form }: Action<Confirm>,
 ) -> PageResult {
     let fail = fail(&operator);
-    let Some(p) = s.imports.take(&form.id, &operator.secret_hash) else {
+    let taken = s
+        .store()
+        .take_import_preview(&form.id, &operator.secret_hash, LIFETIME)
+        .await
+        .map_err(|e| fail(ApiError::from(e).into()))?;
+    let Some((file, rows)) = taken else {
         return Err(fail(Failure {
             status: StatusCode::NOT_FOUND,
             message: "this preview is no longer kept (ten minutes, once): upload the file again"
                 .into(),
         }));
     };
-    let (status, report) = import(&s, &operator.caller(), body(&p.rows, false))
+    let rows: Vec<FileRow> =
+        serde_json::from_str(&rows).map_err(|e| fail(ApiError::internal(e).into()))?;
+    let (status, report) = import(&s, &operator.caller(), body(&rows, false))
         .await
         .map_err(|e: ApiError| fail(e.into()))?;
     if status.is_success() {
@@ -285,8 +249,8 @@ pub(crate) async fn confirm(
     // Rows that became bad since the preview: nothing was added.
     let page = PreviewPage {
         frame: Frame::new(&operator, "Elements", "Import elements: refused"),
-        file: p.name,
-        rows: preview_rows(&p.rows, &report),
+        file,
+        rows: preview_rows(&rows, &report),
         invalid: report.invalid,
         id: None,
         error: report.error.map(|e| e.message),

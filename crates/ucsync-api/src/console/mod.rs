@@ -35,7 +35,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::{ApiError, ApiState};
-pub(crate) use import::Imports;
 pub(crate) use session::{Action, Operator};
 pub(crate) use sign_in::SignIns;
 

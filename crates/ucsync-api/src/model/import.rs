@@ -133,7 +133,7 @@ pub fn default_port(kind: ElementKind, tls: bool) -> u16 {
 
 /// A row of an import file: its line, and the element it gives, as JSON
 /// (the body of `POST /elements`, as far as the file gives it).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileRow {
     pub line: u64,
     pub fields: Map<String, Value>,

@@ -47,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/010_sessions.sql"),
     include_str!("../../migrations/postgres/011_search_index_only.sql"),
     include_str!("../../migrations/postgres/012_element_lists.sql"),
+    include_str!("../../migrations/postgres/013_import_previews.sql"),
 ];
 
 /// Connections per store: the parallel digest ranges of an init's load plus

@@ -94,3 +94,63 @@ impl PgStore {
         .map_err(db)
     }
 }
+
+impl PgStore {
+    pub(crate) async fn keep_import_preview(
+        &self,
+        id: &str,
+        session: &[u8; 32],
+        file: &str,
+        rows: &str,
+        lifetime: Duration,
+    ) -> Result<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        let session = &session[..];
+        tx.execute(
+            "DELETE FROM import_previews WHERE created_at < now() - make_interval(secs => $1)",
+            &[&lifetime.as_secs_f64()],
+        )
+        .await
+        .map_err(db)?;
+        tx.execute(
+            "DELETE FROM import_previews WHERE session_hash = $1 AND id NOT IN \
+             (SELECT id FROM import_previews WHERE session_hash = $1 ORDER BY created_at DESC LIMIT $2)",
+            &[&session, &(crate::IMPORT_PREVIEWS_KEPT - 1)],
+        )
+        .await
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO import_previews (id, session_hash, file, rows_enc, created_at) \
+             VALUES ($1, $2, $3, $4, clock_timestamp())",
+            &[&id, &session, &file, &self.secret.encrypt(rows)],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    pub(crate) async fn take_import_preview(
+        &self,
+        id: &str,
+        session: &[u8; 32],
+        lifetime: Duration,
+    ) -> Result<Option<(String, String)>> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "DELETE FROM import_previews WHERE id = $1 AND session_hash = $2 \
+                 RETURNING file, rows_enc, created_at >= now() - make_interval(secs => $3)",
+                &[&id, &&session[..], &lifetime.as_secs_f64()],
+            )
+            .await
+            .map_err(db)?;
+        match row {
+            Some(r) if r.get::<_, bool>(2) => {
+                let rows: String = r.get(1);
+                Ok(Some((r.get(0), self.secret.decrypt(&rows)?)))
+            }
+            _ => Ok(None),
+        }
+    }
+}

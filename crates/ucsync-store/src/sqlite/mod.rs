@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/012_users.sql"),
     include_str!("../../migrations/sqlite/013_sessions.sql"),
     include_str!("../../migrations/sqlite/014_element_lists.sql"),
+    include_str!("../../migrations/sqlite/015_import_previews.sql"),
 ];
 const READERS: usize = 4;
 

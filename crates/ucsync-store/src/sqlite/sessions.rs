@@ -94,3 +94,58 @@ impl SqliteStore {
         .await
     }
 }
+
+impl SqliteStore {
+    pub(crate) async fn keep_import_preview(
+        &self,
+        id: &str,
+        session: &[u8; 32],
+        file: &str,
+        rows: &str,
+        lifetime: Duration,
+    ) -> Result<()> {
+        let (id, hash, file, rows) = (id.to_string(), *session, file.to_string(), rows.to_string());
+        self.write(move |c, key| {
+            let tx = c.transaction().map_err(db)?;
+            tx.execute("DELETE FROM import_previews WHERE created_at < ?1", [idle_since(lifetime)])
+                .map_err(db)?;
+            tx.execute(
+                "DELETE FROM import_previews WHERE session_hash = ?1 AND id NOT IN \
+                 (SELECT id FROM import_previews WHERE session_hash = ?1 ORDER BY created_at DESC LIMIT ?2)",
+                params![&hash[..], crate::IMPORT_PREVIEWS_KEPT - 1],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "INSERT INTO import_previews (id, session_hash, file, rows_enc, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, &hash[..], file, key.encrypt(&rows), now()],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    pub(crate) async fn take_import_preview(
+        &self,
+        id: &str,
+        session: &[u8; 32],
+        lifetime: Duration,
+    ) -> Result<Option<(String, String)>> {
+        let (id, hash) = (id.to_string(), *session);
+        self.write(move |c, key| {
+            let found: Option<(String, String, String)> = first(
+                c,
+                "DELETE FROM import_previews WHERE id = ?1 AND session_hash = ?2 RETURNING file, rows_enc, created_at",
+                params![id, &hash[..]],
+                |r| Ok((r.get(0).map_err(db)?, r.get(1).map_err(db)?, r.get(2).map_err(db)?)),
+            )?;
+            match found {
+                Some((file, rows, at)) if at >= idle_since(lifetime) => {
+                    Ok(Some((file, key.decrypt(&rows)?)))
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+}

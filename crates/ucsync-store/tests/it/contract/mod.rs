@@ -105,6 +105,7 @@ macro_rules! contract_tests {
             previews_join_only_previews,
             users_are_kept_and_the_last_admin_stays,
             sessions_are_found_by_hash_until_idle_and_end_with_their_user,
+            import_previews_are_taken_once_by_their_session,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {

@@ -148,3 +148,75 @@ pub(crate) async fn sessions_are_found_by_hash_until_idle_and_end_with_their_use
         "csrf-a2"
     );
 }
+
+/// A console import's preview is taken once, by the session that made it,
+/// within its lifetime; a session keeps its newest few; it ends with its
+/// session.
+pub(crate) async fn import_previews_are_taken_once_by_their_session(s: &dyn Store) {
+    let hour = Duration::from_secs(3600);
+    s.add_user("admin", Role::Admin, "$argon2id$a")
+        .await
+        .unwrap();
+    let (a, b) = ([1u8; 32], [2u8; 32]);
+    s.create_session(&a, "admin", "csrf-a", hour).await.unwrap();
+    s.create_session(&b, "admin", "csrf-b", hour).await.unwrap();
+    let rows = r#"[{"line":2,"fields":{"name":"cm1","password":"S3cret"}}]"#;
+    s.keep_import_preview("p1", &a, "x.csv", rows, hour)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.take_import_preview("p1", &b, hour).await.unwrap(),
+        None,
+        "another session's"
+    );
+    assert_eq!(
+        s.take_import_preview("p1", &a, hour).await.unwrap(),
+        Some(("x.csv".to_string(), rows.to_string()))
+    );
+    assert_eq!(
+        s.take_import_preview("p1", &a, hour).await.unwrap(),
+        None,
+        "once"
+    );
+
+    // Past its lifetime it is gone.
+    s.keep_import_preview("p2", &a, "y.csv", rows, hour)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        s.take_import_preview("p2", &a, Duration::from_millis(10))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A session keeps its newest ones.
+    let kept = ucsync_store::IMPORT_PREVIEWS_KEPT;
+    for n in 0..=kept {
+        s.keep_import_preview(&format!("q{n}"), &a, "z.csv", "[]", hour)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(s.take_import_preview("q0", &a, hour).await.unwrap(), None);
+    assert!(
+        s.take_import_preview(&format!("q{kept}"), &a, hour)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.take_import_preview("q1", &a, hour)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Signing out ends them.
+    s.keep_import_preview("p3", &a, "x.csv", rows, hour)
+        .await
+        .unwrap();
+    assert!(s.remove_session(&a).await.unwrap());
+    assert_eq!(s.take_import_preview("p3", &a, hour).await.unwrap(), None);
+}
