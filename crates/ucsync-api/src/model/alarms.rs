@@ -85,6 +85,7 @@ pub struct AlarmFilter {
     #[param(value_type = Option<AlarmConditionSchema>)]
     pub condition: Option<AlarmCondition>,
     /// `open` (the default), `cleared`, or `all`.
+    #[param(inline)]
     pub state: Option<AlarmState>,
     /// Only acknowledged (`true`) or unacknowledged (`false`) alarms.
     pub acked: Option<bool>,

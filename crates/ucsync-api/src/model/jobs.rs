@@ -175,6 +175,7 @@ pub struct JobFilter {
     /// waiting), `running` (running, stopping) or `completed` (stopped,
     /// succeeded, failed). With `state`, a state outside the view selects
     /// no job.
+    #[param(inline)]
     pub view: Option<JobPhase>,
 }
 

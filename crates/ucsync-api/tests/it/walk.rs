@@ -100,6 +100,43 @@ fn check_documented(doc: &Value, method: &Method, path: &str, a: &Answer) {
     );
 }
 
+/// Every `$ref` of the document, where it is.
+fn refs<'a>(v: &'a Value, at: &str, out: &mut Vec<(String, &'a str)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push((at.to_string(), r)),
+                    _ => refs(v, &format!("{at}/{k}"), out),
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                refs(v, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_reference_of_the_document_resolves() {
+    let app = App::start().await;
+    let doc = app.get("/api/v1/openapi.json").await.body;
+    let mut found = Vec::new();
+    refs(&doc, "", &mut found);
+    assert!(found.len() > 50, "{} references", found.len());
+    let dangling: Vec<_> = found
+        .iter()
+        .filter(|(_, r)| {
+            r.strip_prefix('#')
+                .is_none_or(|pointer| doc.pointer(pointer).is_none())
+        })
+        .collect();
+    assert!(dangling.is_empty(), "references to nothing: {dangling:?}");
+}
+
 #[tokio::test]
 async fn every_operation_needs_a_token() {
     let app = App::start().await;
