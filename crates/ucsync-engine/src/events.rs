@@ -39,6 +39,10 @@ pub enum Event {
         change: crate::alarms::AlarmChange,
         alarm: Box<ucsync_store::Alarm>,
     },
+    /// This node lost its connection for the other nodes' events and has it
+    /// again: what they told meanwhile was not heard (published on this
+    /// node only).
+    Missed,
 }
 
 /// Announcements waiting to be sent to the other nodes; past it, events
@@ -108,7 +112,7 @@ impl Events {
                     name: name.clone(),
                     change: change.clone(),
                 }),
-                Event::Alarm { .. } => None,
+                Event::Alarm { .. } | Event::Missed => None,
             };
             let told = what.map(|what| Announcement {
                 from: teller.from.clone(),
@@ -154,6 +158,9 @@ impl Events {
         // Held until listening works: dropped, it ends the telling.
         let mut teller = Some(teller);
         let mut retry = RETRY.0;
+        // Listening again after a loss, the other nodes' events of the gap
+        // are missed: this node's clients are told to read again.
+        let mut heard_before = false;
         loop {
             let heard = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -176,6 +183,13 @@ impl Events {
             if let Some(t) = teller.take() {
                 let _ = self.tell.set(t);
             }
+            if heard_before {
+                tracing::info!(
+                    "listening for the other nodes' events again; what they told meanwhile was missed"
+                );
+                let _ = self.tx.send(Event::Missed);
+            }
+            heard_before = true;
             loop {
                 let text = tokio::select! {
                     _ = shutdown.cancelled() => return,

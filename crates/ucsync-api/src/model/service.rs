@@ -29,7 +29,9 @@ pub enum EventView {
         change: String,
         alarm: Box<AlarmView>,
     },
-    /// The client fell behind and missed `missed` events: read the lists again.
+    /// Events were missed: read the lists again. The client fell behind and
+    /// missed `missed` events, or (`missed` 0, not known) the node lost its
+    /// connection for the other nodes' events for a while.
     Lagged { missed: u64 },
 }
 

@@ -53,6 +53,7 @@ fn event_view(ev: Event) -> EventView {
             counts: counts.into(),
         },
         Event::Element { name, change } => EventView::Element { name, change },
+        Event::Missed => EventView::Lagged { missed: 0 },
         Event::Alarm { change, alarm } => EventView::Alarm {
             change: change.as_str().into(),
             alarm: Box::new((*alarm).into()),
@@ -64,7 +65,9 @@ fn event_view(ev: Event) -> EventView {
 /// `progress` while an init reads, of every node sharing the database;
 /// `element` when an element is added, changed or removed; `alarm` when an
 /// alarm this node raised is raised or cleared; `lagged` when
-/// this client fell behind and missed some. A comment every 15 s keeps
+/// this client fell behind and missed some, or (`missed` 0) when this node
+/// listens again for the other nodes' events after losing its connection
+/// for them: read the lists again. A comment every 15 s keeps
 /// the connection open; the stream ends when the service shuts down. At
 /// most `max_event_streams` are open at once.
 #[utoipa::path(get, path = "/events", tag = "service",

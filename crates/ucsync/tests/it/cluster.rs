@@ -255,3 +255,71 @@ async fn a_client_of_one_node_sees_the_progress_of_a_job_on_another() {
         .await
         .unwrap();
 }
+
+/// The connections of database `db` listening for the nodes' events.
+async fn listeners(admin: &tokio_postgres::Client, db: &str) -> i64 {
+    admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = $1 AND query LIKE 'LISTEN ucsync_events_%'",
+            &[&db],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// A node that lost its connection for the other nodes' events listens
+/// again and tells its clients to read again (`lagged`, `missed` 0): what
+/// the others told meanwhile was not heard.
+#[tokio::test]
+async fn a_node_that_lost_the_other_nodes_events_tells_its_clients_to_read_again() {
+    let Some((url, admin, db)) = fresh_postgres().await else {
+        return;
+    };
+    let key = "6f".repeat(32);
+    let env = [
+        ("UCSYNC_DATABASE_URL", url.as_str()),
+        ("UCSYNC_SECRET_KEY", key.as_str()),
+        ("UCSYNC_NODE", "a"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let a = Serve::start_with(dir.path(), &env);
+    let mut stream = reqwest::Client::new()
+        .get(format!("{}/api/v1/events", a.url))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while listeners(&admin, &db).await == 0 {
+        assert!(std::time::Instant::now() < deadline, "the node listens");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND query LIKE 'LISTEN ucsync_events_%'",
+            &[&db],
+        )
+        .await
+        .unwrap();
+    let told = read_events(&mut stream, |evs| evs.iter().any(|(n, _)| n == "lagged")).await;
+    let lagged = &told.iter().find(|(n, _)| n == "lagged").unwrap().1;
+    assert_eq!(lagged["missed"], 0, "{lagged}");
+    // And it listens again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while listeners(&admin, &db).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node listens again"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(a);
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .unwrap();
+}
